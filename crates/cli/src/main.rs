@@ -1,0 +1,82 @@
+//! `jifen`: the command-line entry point. Glue only: argument parsing and wiring.
+
+mod bench;
+mod demo;
+mod replay;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "jifen",
+    version,
+    about = "A consumption-appreciation points engine with exact, auditable books"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Apply a command file to a fresh in-memory economy and print its state (SPEC §11).
+    Replay(replay::Args),
+    /// Show the brief's worked example: 100 buyers of a 100-yuan bottle of wine.
+    Demo(demo::Args),
+    /// Measure the engine.
+    Bench {
+        #[command(subcommand)]
+        what: bench::What,
+    },
+}
+
+/// Errors the user can fix (a missing file, invalid rules) exit with status 2.
+pub(crate) struct UsageError(pub String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Replay(args) => replay::run(args),
+        Cmd::Demo(args) => demo::run(args),
+        Cmd::Bench { what } => bench::run(what),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(UsageError(msg)) = e.downcast_ref::<UsageError>() {
+                eprintln!("jifen: {msg}");
+                return ExitCode::from(2);
+            }
+            eprintln!("jifen: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl std::fmt::Debug for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+pub(crate) fn read_rules(path: &PathBuf) -> anyhow::Result<jifen_core::Rules> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read rules file {}: {e}", path.display())))?;
+    jifen_wire::rules_from_toml(&text)
+        .map_err(|e| usage(format!("invalid rules in {}: {e}", path.display())))
+}

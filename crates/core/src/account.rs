@@ -1,0 +1,145 @@
+//! Accounts and the name table.
+
+use hashbrown::HashTable;
+
+use crate::name::Name;
+
+/// Consumer or merchant: one namespace, fixed at registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Consumer,
+    Merchant,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Consumer => "consumer",
+            Kind::Merchant => "merchant",
+        }
+    }
+}
+
+/// Index of an account in registration order. Stable for the life of the economy.
+pub type AccountId = u32;
+
+pub(crate) const NO_REFERRER: AccountId = AccountId::MAX;
+
+/// One account. Kept small on purpose: a deployment holds millions of them in memory.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub name: Name,
+    pub atoms: u64,
+    pub quota_fen: u64,
+    pub stable_fen: u64,
+    pub spent_fen: u64,
+    pub dividends_fen: u64,
+    pub exits: u32,
+    pub(crate) referrer: AccountId,
+    /// Generation of this account's entry in the exit index; see `index.rs`.
+    pub(crate) version: u32,
+    pub kind: Kind,
+    /// Whether the exit index holds a live entry for this account.
+    pub(crate) indexed: bool,
+}
+
+impl Account {
+    pub(crate) fn new(name: Name, kind: Kind, referrer: AccountId) -> Account {
+        Account {
+            name,
+            atoms: 0,
+            quota_fen: 0,
+            stable_fen: 0,
+            spent_fen: 0,
+            dividends_fen: 0,
+            exits: 0,
+            referrer,
+            version: 0,
+            kind,
+            indexed: false,
+        }
+    }
+
+    pub fn is_consumer(&self) -> bool {
+        self.kind == Kind::Consumer
+    }
+
+    pub fn referrer(&self) -> Option<AccountId> {
+        (self.referrer != NO_REFERRER).then_some(self.referrer)
+    }
+}
+
+/// All accounts in registration order, with a hash table from name to index. The table stores
+/// only the 4-byte index; the name lives once, in the account. The hasher is seeded per process,
+/// so crafted names cannot flood one bucket; nothing iterates the table, so the seed never
+/// shows in any output.
+#[derive(Clone, Default)]
+pub struct Accounts {
+    list: Vec<Account>,
+    by_name: HashTable<AccountId>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Accounts {
+    fn hash(&self, name: &str) -> u64 {
+        use core::hash::BuildHasher;
+        self.hasher.hash_one(name.as_bytes())
+    }
+
+    pub fn find(&self, name: &str) -> Option<AccountId> {
+        let list = &self.list;
+        self.by_name
+            .find(self.hash(name), |&id| list[id as usize].name == name)
+            .copied()
+    }
+
+    pub(crate) fn insert(&mut self, account: Account) -> AccountId {
+        debug_assert!(self.find(&account.name).is_none());
+        let id = AccountId::try_from(self.list.len()).expect("more than 2^32 accounts");
+        let hash = self.hash(&account.name);
+        self.list.push(account);
+        let list = &self.list;
+        let hasher = &self.hasher;
+        self.by_name.insert_unique(hash, id, |&other| {
+            use core::hash::BuildHasher;
+            hasher.hash_one(list[other as usize].name.as_bytes())
+        });
+        id
+    }
+
+    #[inline]
+    pub fn get(&self, id: AccountId) -> &Account {
+        &self.list[id as usize]
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, id: AccountId) -> &mut Account {
+        &mut self.list[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Account> {
+        self.list.iter()
+    }
+
+    pub(crate) fn as_slice(&self) -> &[Account] {
+        &self.list
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        self.list.reserve(additional);
+        let list = &self.list;
+        let hasher = &self.hasher;
+        self.by_name.reserve(additional, |&other| {
+            use core::hash::BuildHasher;
+            hasher.hash_one(list[other as usize].name.as_bytes())
+        });
+    }
+}

@@ -1,0 +1,84 @@
+//! Commands as the engine receives them (SPEC §5).
+//!
+//! Fields that the SPEC checks at a particular point (names, amounts, days) are carried raw, so
+//! that the engine can run its checks in exactly the SPEC's order and give the first failing
+//! code. The edge that parses the wire format only decides the shape: which fields are present
+//! and whether each is a string, an integer in `u64` or something else.
+
+use compact_str::CompactString;
+
+use crate::rules::Rules;
+
+/// A string field as given. The engine checks it against the name pattern where the SPEC says.
+pub type Text = CompactString;
+
+/// An amount field: `Some(n)` for a JSON integer in `0..=u64::MAX`, `None` when it is missing
+/// or anything else (a float, a string, a negative or larger number): `invalid_amount`.
+pub type Amount = Option<u64>;
+
+/// An optional amount field: `None` when absent, `Some(amount)` when present.
+pub type OptionalAmount = Option<Amount>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    RegisterConsumer {
+        account: Text,
+        referrer: Option<Text>,
+    },
+    RegisterMerchant {
+        account: Text,
+    },
+    PayOrder {
+        order: Text,
+        consumer: Text,
+        merchant: Text,
+        cash_fen: Amount,
+        stable_fen: Amount,
+    },
+    ConfirmOrder {
+        order: Text,
+    },
+    RefundOrder {
+        order: Text,
+        cash_fen: OptionalAmount,
+        stable_fen: OptionalAmount,
+    },
+    Sell {
+        account: Text,
+        atoms: Amount,
+    },
+    ConvertToStable {
+        account: Text,
+        atoms: Amount,
+    },
+    RedeemStable {
+        account: Text,
+        fen: Amount,
+    },
+    SettleDividends {
+        day: Text,
+    },
+    /// `None` when the `rules` object is not well formed (a missing or unknown key, or a value
+    /// of the wrong type): `invalid_rules`.
+    SetRules {
+        rules: Option<Rules>,
+    },
+}
+
+impl Command {
+    /// The wire name of the command's type.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Command::RegisterConsumer { .. } => "register_consumer",
+            Command::RegisterMerchant { .. } => "register_merchant",
+            Command::PayOrder { .. } => "pay_order",
+            Command::ConfirmOrder { .. } => "confirm_order",
+            Command::RefundOrder { .. } => "refund_order",
+            Command::Sell { .. } => "sell",
+            Command::ConvertToStable { .. } => "convert_to_stable",
+            Command::RedeemStable { .. } => "redeem_stable",
+            Command::SettleDividends { .. } => "settle_dividends",
+            Command::SetRules { .. } => "set_rules",
+        }
+    }
+}

@@ -1,0 +1,673 @@
+//! The economy state machine: SPEC §4 to §9.
+
+use std::collections::BTreeSet;
+
+use crate::account::{Account, AccountId, Accounts, Kind, NO_REFERRER};
+use crate::code::Code;
+use crate::command::{Amount, Command, OptionalAmount};
+use crate::day::parse_day;
+use crate::effects::{Effects, ExitEffect, Grant, Settlement};
+use crate::index::{cmp_entries, Entry, ExitIndex};
+use crate::name::is_valid_name;
+use crate::order::{Order, OrderStatus, Orders};
+use crate::rules::Rules;
+use crate::units::{bps_ceil, bps_floor, mul_div_floor, to_u64, Price};
+
+/// One operator's economy: its reserve, pools, rules, accounts and orders.
+///
+/// [`Economy::execute`] applies one command. A rejected command changes nothing. After every
+/// accepted command the exit rule runs to a fixed point, and in debug builds every invariant of
+/// SPEC §10 that can be checked in O(1) is asserted.
+#[derive(Clone)]
+pub struct Economy {
+    rules: Rules,
+    pub(crate) reserve_fen: u64,
+    pub(crate) dividend_pool_fen: u64,
+    pub(crate) escrow_fen: u64,
+    pub(crate) paid_out_fen: u64,
+    pub(crate) contributions_fen: u64,
+    pub(crate) circulating_atoms: u64,
+    pub(crate) treasury_atoms: u64,
+    pub(crate) burned_atoms: u64,
+    pub(crate) issued_atoms: u64,
+    /// The last price while points circulated; `None` before the first issuance.
+    high_water: Option<Price>,
+    settled_days: BTreeSet<u32>,
+    pub(crate) accounts: Accounts,
+    pub(crate) orders: Orders,
+    index: ExitIndex,
+    /// Consumers with a live entry in the exit index (those holding atoms).
+    indexed_count: usize,
+    /// Running totals over all accounts, so that conservation is checked in O(1).
+    pub(crate) stable_total_fen: u64,
+    pub(crate) atoms_total: u64,
+    effects: Effects,
+}
+
+/// A snapshot of the economy-wide figures of SPEC §4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Totals {
+    pub reserve_fen: u64,
+    pub dividend_pool_fen: u64,
+    pub escrow_fen: u64,
+    pub paid_out_fen: u64,
+    pub contributions_fen: u64,
+    pub circulating_atoms: u64,
+    pub treasury_atoms: u64,
+    pub burned_atoms: u64,
+    pub issued_atoms: u64,
+}
+
+impl Economy {
+    /// A new, empty economy. `rules` must be valid.
+    pub fn new(rules: Rules) -> Economy {
+        assert!(rules.is_valid(0), "Economy::new needs valid rules");
+        Economy {
+            rules,
+            reserve_fen: 0,
+            dividend_pool_fen: 0,
+            escrow_fen: 0,
+            paid_out_fen: 0,
+            contributions_fen: 0,
+            circulating_atoms: 0,
+            treasury_atoms: 0,
+            burned_atoms: 0,
+            issued_atoms: 0,
+            high_water: None,
+            settled_days: BTreeSet::new(),
+            accounts: Accounts::default(),
+            orders: Orders::default(),
+            index: ExitIndex::default(),
+            indexed_count: 0,
+            stable_total_fen: 0,
+            atoms_total: 0,
+            effects: Effects::default(),
+        }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub fn totals(&self) -> Totals {
+        Totals {
+            reserve_fen: self.reserve_fen,
+            dividend_pool_fen: self.dividend_pool_fen,
+            escrow_fen: self.escrow_fen,
+            paid_out_fen: self.paid_out_fen,
+            contributions_fen: self.contributions_fen,
+            circulating_atoms: self.circulating_atoms,
+            treasury_atoms: self.treasury_atoms,
+            burned_atoms: self.burned_atoms,
+            issued_atoms: self.issued_atoms,
+        }
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    pub fn account(&self, name: &str) -> Option<&Account> {
+        self.accounts.find(name).map(|id| self.accounts.get(id))
+    }
+
+    pub fn orders(&self) -> &Orders {
+        &self.orders
+    }
+
+    pub fn settled_days(&self) -> &BTreeSet<u32> {
+        &self.settled_days
+    }
+
+    /// What the last accepted command did.
+    pub fn effects(&self) -> &Effects {
+        &self.effects
+    }
+
+    /// The current price (SPEC §4).
+    pub fn price(&self) -> Price {
+        if self.circulating_atoms > 0 {
+            Price {
+                num_fen: self.reserve_fen,
+                den_atoms: self.circulating_atoms,
+            }
+        } else if let Some(high_water) = self.high_water {
+            high_water
+        } else {
+            Price::per_point(self.rules.initial_price_fen)
+        }
+    }
+
+    /// The high-water price, if any points were ever issued.
+    pub fn high_water(&self) -> Option<Price> {
+        self.high_water
+    }
+
+    /// Reserves room for `accounts` more accounts and `orders` more orders.
+    pub fn reserve_capacity(&mut self, accounts: usize, orders: usize) {
+        self.accounts.reserve(accounts);
+        self.orders.reserve(orders);
+    }
+
+    /// Applies one command. `Err` is a rejection with its SPEC code, and then nothing changed.
+    pub fn execute(&mut self, command: &Command) -> Result<(), Code> {
+        self.effects.clear(self.price(), self.issued_atoms > 0);
+        let result = self.dispatch(command);
+        if result.is_ok() {
+            self.run_exits();
+            self.index
+                .maybe_compact(self.indexed_count, self.accounts.as_slice());
+            self.effects.price_after = self.price();
+            #[cfg(debug_assertions)]
+            self.debug_check();
+        }
+        result
+    }
+
+    fn dispatch(&mut self, command: &Command) -> Result<(), Code> {
+        match command {
+            Command::RegisterConsumer { account, referrer } => {
+                self.register_consumer(account, referrer.as_deref())
+            }
+            Command::RegisterMerchant { account } => self.register_merchant(account),
+            Command::PayOrder {
+                order,
+                consumer,
+                merchant,
+                cash_fen,
+                stable_fen,
+            } => self.pay_order(order, consumer, merchant, *cash_fen, *stable_fen),
+            Command::ConfirmOrder { order } => self.confirm_order(order),
+            Command::RefundOrder {
+                order,
+                cash_fen,
+                stable_fen,
+            } => self.refund_order(order, *cash_fen, *stable_fen),
+            Command::Sell { account, atoms } => self.sell(account, *atoms),
+            Command::ConvertToStable { account, atoms } => self.convert_to_stable(account, *atoms),
+            Command::RedeemStable { account, fen } => self.redeem_stable(account, *fen),
+            Command::SettleDividends { day } => self.settle_dividends(day),
+            Command::SetRules { rules } => self.set_rules(rules.as_ref()),
+        }
+    }
+
+    // ----- checks shared by several commands -----
+
+    fn require_account(&self, name: &str) -> Result<AccountId, Code> {
+        self.accounts.find(name).ok_or(Code::UnknownAccount)
+    }
+
+    fn require_kind(&self, name: &str, kind: Kind) -> Result<AccountId, Code> {
+        let id = self.require_account(name)?;
+        if self.accounts.get(id).kind != kind {
+            return Err(match kind {
+                Kind::Consumer => Code::NotAConsumer,
+                Kind::Merchant => Code::NotAMerchant,
+            });
+        }
+        Ok(id)
+    }
+
+    fn require_pending(&self, order: &str) -> Result<&Order, Code> {
+        let o = self.orders.find(order).ok_or(Code::UnknownOrder)?;
+        if o.status != OrderStatus::Pending {
+            return Err(Code::OrderNotPending);
+        }
+        Ok(o)
+    }
+
+    /// `atoms ≥ 1` and held as free atoms by `id`.
+    fn require_atoms(&self, id: AccountId, atoms: Amount) -> Result<u64, Code> {
+        let atoms = atoms.filter(|&a| a >= 1).ok_or(Code::InvalidAmount)?;
+        if atoms > self.accounts.get(id).atoms {
+            return Err(Code::InsufficientPoints);
+        }
+        Ok(atoms)
+    }
+
+    // ----- registration -----
+
+    fn register_consumer(&mut self, account: &str, referrer: Option<&str>) -> Result<(), Code> {
+        let referrer_id = match referrer {
+            None => NO_REFERRER,
+            Some(r) => self
+                .accounts
+                .find(r)
+                .filter(|&id| self.accounts.get(id).is_consumer())
+                .ok_or(Code::UnknownReferrer)?,
+        };
+        self.register(account, Kind::Consumer, referrer_id)
+    }
+
+    fn register_merchant(&mut self, account: &str) -> Result<(), Code> {
+        self.register(account, Kind::Merchant, NO_REFERRER)
+    }
+
+    fn register(&mut self, account: &str, kind: Kind, referrer: AccountId) -> Result<(), Code> {
+        if !is_valid_name(account) {
+            return Err(Code::InvalidCommand);
+        }
+        if self.accounts.find(account).is_some() {
+            return Err(Code::DuplicateAccount);
+        }
+        self.accounts
+            .insert(Account::new(account.into(), kind, referrer));
+        Ok(())
+    }
+
+    // ----- orders -----
+
+    fn pay_order(
+        &mut self,
+        order: &str,
+        consumer: &str,
+        merchant: &str,
+        cash_fen: Amount,
+        stable_fen: Amount,
+    ) -> Result<(), Code> {
+        let consumer_id = self.require_kind(consumer, Kind::Consumer)?;
+        let merchant_id = self.require_kind(merchant, Kind::Merchant)?;
+        if !is_valid_name(order) {
+            return Err(Code::InvalidCommand);
+        }
+        if self.orders.find(order).is_some() {
+            return Err(Code::DuplicateOrder);
+        }
+        let (Some(cash_fen), Some(stable_fen)) = (cash_fen, stable_fen) else {
+            return Err(Code::InvalidAmount);
+        };
+        let total_fen = cash_fen as u128 + stable_fen as u128;
+        if total_fen < 1 || total_fen > self.rules.order_max_fen as u128 {
+            return Err(Code::InvalidAmount);
+        }
+        if stable_fen > self.accounts.get(consumer_id).stable_fen {
+            return Err(Code::InsufficientStable);
+        }
+
+        self.sub_stable(consumer_id, stable_fen);
+        self.escrow_fen += stable_fen;
+        self.orders.insert(Order {
+            name: order.into(),
+            consumer: consumer_id,
+            merchant: merchant_id,
+            cash_fen,
+            stable_fen,
+            rates: self.rules.order_rates(),
+            status: OrderStatus::Pending,
+        });
+        Ok(())
+    }
+
+    fn confirm_order(&mut self, order: &str) -> Result<(), Code> {
+        let o = self.require_pending(order)?.clone();
+        let rates = o.rates;
+        let eligible_fen = if rates.stable_payment_earns {
+            o.cash_fen + o.stable_fen
+        } else {
+            o.cash_fen
+        };
+        let reserve_in_fen = bps_floor(eligible_fen, rates.reserve_bps as u64);
+        let dividend_in_fen = bps_floor(eligible_fen, rates.dividend_bps as u64);
+        let price = self.price();
+
+        let buyer_value_fen = bps_floor(reserve_in_fen, rates.reward_bps as u64);
+        self.grant(o.consumer, price.atoms_for(buyer_value_fen));
+        let referrer = self.accounts.get(o.consumer).referrer();
+        if let Some(referrer) = referrer {
+            let referrer_value_fen = bps_floor(reserve_in_fen, rates.referral_bps as u64);
+            self.grant(referrer, price.atoms_for(referrer_value_fen));
+        }
+
+        self.reserve_fen += reserve_in_fen;
+        self.dividend_pool_fen += dividend_in_fen;
+        self.contributions_fen += reserve_in_fen + dividend_in_fen;
+        let quota_fen = bps_floor(eligible_fen, rates.quota_multiplier_bps as u64);
+        let buyer = self.accounts.get_mut(o.consumer);
+        buyer.quota_fen += quota_fen;
+        buyer.spent_fen += eligible_fen;
+        self.reindex(o.consumer);
+        if let Some(referrer) = referrer {
+            self.reindex(referrer);
+        }
+
+        self.escrow_fen -= o.stable_fen;
+        self.add_stable(o.merchant, o.stable_fen);
+        self.finish_order(order, OrderStatus::Confirmed);
+        Ok(())
+    }
+
+    fn refund_order(
+        &mut self,
+        order: &str,
+        cash_fen: OptionalAmount,
+        stable_fen: OptionalAmount,
+    ) -> Result<(), Code> {
+        let o = self.require_pending(order)?;
+        let (cash_fen, stable_fen) = match (cash_fen, stable_fen) {
+            (None, None) => (o.cash_fen, o.stable_fen),
+            (cash, stable) => (
+                cash.unwrap_or(Some(0)).ok_or(Code::InvalidAmount)?,
+                stable.unwrap_or(Some(0)).ok_or(Code::InvalidAmount)?,
+            ),
+        };
+        if cash_fen > o.cash_fen || stable_fen > o.stable_fen || cash_fen + stable_fen < 1 {
+            return Err(Code::InvalidAmount);
+        }
+        let consumer = o.consumer;
+        let left_fen = (o.cash_fen - cash_fen) + (o.stable_fen - stable_fen);
+
+        let o = self.orders.find_mut(order).expect("checked above");
+        o.cash_fen -= cash_fen;
+        o.stable_fen -= stable_fen;
+        self.escrow_fen -= stable_fen;
+        self.add_stable(consumer, stable_fen);
+        if left_fen == 0 {
+            self.finish_order(order, OrderStatus::Refunded);
+        }
+        Ok(())
+    }
+
+    fn finish_order(&mut self, order: &str, status: OrderStatus) {
+        let o = self.orders.find_mut(order).expect("order exists");
+        debug_assert_eq!(o.status, OrderStatus::Pending);
+        o.status = status;
+        self.orders.note_left_pending();
+    }
+
+    /// Grants up to `want` atoms to `id`: newly issued atoms up to the cap first, then treasury
+    /// atoms. What neither covers is not granted; its value stays in the reserve (SPEC §6).
+    fn grant(&mut self, id: AccountId, want: u128) {
+        let unissued = self.rules.cap_atoms().saturating_sub(self.issued_atoms);
+        let new_atoms = want.min(unissued as u128) as u64;
+        let from_treasury = (want - new_atoms as u128).min(self.treasury_atoms as u128) as u64;
+        let atoms = new_atoms + from_treasury;
+        if atoms == 0 {
+            return;
+        }
+        self.issued_atoms += new_atoms;
+        self.treasury_atoms -= from_treasury;
+        self.circulating_atoms += atoms;
+        self.add_atoms(id, atoms);
+        self.effects.grants.push(Grant {
+            account: id,
+            atoms,
+            from_treasury_atoms: from_treasury,
+        });
+    }
+
+    // ----- buyback, conversion, redemption (SPEC §7) -----
+
+    fn sell(&mut self, account: &str, atoms: Amount) -> Result<(), Code> {
+        let id = self.require_account(account)?;
+        let atoms = self.require_atoms(id, atoms)?;
+        let (gross_fen, fee_fen) = self.sell_atoms(id, atoms);
+        self.effects.sale = Some((atoms, gross_fen, fee_fen));
+        self.reindex(id);
+        Ok(())
+    }
+
+    /// Buys `atoms` back from `id` at the current price and burns them. Returns gross and fee.
+    fn sell_atoms(&mut self, id: AccountId, atoms: u64) -> (u64, u64) {
+        let gross_fen = self.value_of(atoms);
+        let fee_fen = bps_ceil(gross_fen, self.rules.sell_fee_bps);
+        let net_fen = gross_fen - fee_fen;
+        self.take_out_of_circulation(atoms);
+        self.reserve_fen -= net_fen;
+        self.paid_out_fen += net_fen;
+        self.burned_atoms += atoms;
+        self.sub_atoms(id, atoms);
+        let account = self.accounts.get_mut(id);
+        if account.is_consumer() {
+            account.quota_fen = account.quota_fen.saturating_sub(gross_fen);
+        }
+        (gross_fen, fee_fen)
+    }
+
+    /// `floor(atoms × reserve / circulating)`: what `atoms` are worth to the reserve now.
+    fn value_of(&self, atoms: u64) -> u64 {
+        debug_assert!(atoms <= self.circulating_atoms);
+        to_u64(mul_div_floor(
+            atoms,
+            self.reserve_fen,
+            self.circulating_atoms,
+        ))
+    }
+
+    /// Lowers circulation, remembering the price if it is the last moment points circulate.
+    fn take_out_of_circulation(&mut self, atoms: u64) {
+        if atoms == self.circulating_atoms {
+            self.high_water = Some(self.price());
+        }
+        self.circulating_atoms -= atoms;
+    }
+
+    fn convert_to_stable(&mut self, account: &str, atoms: Amount) -> Result<(), Code> {
+        let id = self.require_kind(account, Kind::Consumer)?;
+        let atoms = self.require_atoms(id, atoms)?;
+        let value_fen = self.value_of(atoms);
+        let fee_fen = bps_ceil(value_fen, self.rules.convert_fee_bps);
+        let credit_fen = value_fen - fee_fen;
+        self.take_out_of_circulation(atoms);
+        self.reserve_fen -= credit_fen;
+        self.treasury_atoms += atoms;
+        self.sub_atoms(id, atoms);
+        self.add_stable(id, credit_fen);
+        let consumer = self.accounts.get_mut(id);
+        consumer.quota_fen = consumer.quota_fen.saturating_sub(value_fen);
+        self.reindex(id);
+        self.effects.sale = Some((atoms, value_fen, fee_fen));
+        Ok(())
+    }
+
+    fn redeem_stable(&mut self, account: &str, fen: Amount) -> Result<(), Code> {
+        let id = self.require_kind(account, Kind::Merchant)?;
+        let fen = fen.filter(|&f| f >= 1).ok_or(Code::InvalidAmount)?;
+        if fen > self.accounts.get(id).stable_fen {
+            return Err(Code::InsufficientStable);
+        }
+        let want = self.price().atoms_for(fen);
+        if want < 1 {
+            return Err(Code::AmountTooSmall);
+        }
+        let unissued = self.rules.cap_atoms().saturating_sub(self.issued_atoms);
+        if want > self.treasury_atoms as u128 + unissued as u128 {
+            return Err(Code::SupplyExhausted);
+        }
+        let atoms = want as u64;
+        let from_treasury = atoms.min(self.treasury_atoms);
+        self.treasury_atoms -= from_treasury;
+        self.issued_atoms += atoms - from_treasury;
+        self.circulating_atoms += atoms;
+        self.sub_stable(id, fen);
+        self.reserve_fen += fen;
+        self.add_atoms(id, atoms);
+        self.effects.grants.push(Grant {
+            account: id,
+            atoms,
+            from_treasury_atoms: from_treasury,
+        });
+        Ok(())
+    }
+
+    // ----- daily dividends (SPEC §8) -----
+
+    fn settle_dividends(&mut self, day: &str) -> Result<(), Code> {
+        let day = parse_day(day).ok_or(Code::InvalidDay)?;
+        if self.settled_days.contains(&day) {
+            return Err(Code::AlreadySettled);
+        }
+        self.settled_days.insert(day);
+
+        let accounts = self.accounts.as_slice();
+        let mut eligible: Vec<Entry> = self
+            .index
+            .live(accounts)
+            .filter(|e| e.quota_fen > 0)
+            .collect();
+        eligible.sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+
+        let mut weight_left: u128 = eligible.iter().map(|e| e.atoms as u128).sum();
+        let mut pool_left_fen = self.dividend_pool_fen;
+        let mut settlement = Settlement {
+            day,
+            eligible: eligible.len() as u64,
+            ..Settlement::default()
+        };
+        let mut fresh = Vec::with_capacity(eligible.len());
+        for e in eligible {
+            let share_fen = to_u64(pool_left_fen as u128 * e.atoms as u128 / weight_left);
+            let pay_fen = share_fen.min(e.quota_fen);
+            weight_left -= e.atoms as u128;
+            if pay_fen == 0 {
+                continue;
+            }
+            pool_left_fen -= pay_fen;
+            self.stable_total_fen += pay_fen;
+            let holder = self.accounts.get_mut(e.account);
+            holder.quota_fen -= pay_fen;
+            holder.stable_fen += pay_fen;
+            holder.dividends_fen += pay_fen;
+            holder.version = holder.version.wrapping_add(1);
+            fresh.push(Entry {
+                quota_fen: holder.quota_fen,
+                atoms: holder.atoms,
+                account: e.account,
+                version: holder.version,
+            });
+            settlement.paid_fen += pay_fen;
+            settlement.holders_paid += 1;
+            settlement.holders_capped += u64::from(holder.quota_fen == 0);
+        }
+        self.dividend_pool_fen = pool_left_fen;
+        self.index.rebuild(fresh, self.accounts.as_slice());
+        self.effects.settlement = Some(settlement);
+        Ok(())
+    }
+
+    // ----- rules -----
+
+    fn set_rules(&mut self, rules: Option<&Rules>) -> Result<(), Code> {
+        let rules = rules
+            .filter(|r| r.is_valid(self.issued_atoms))
+            .ok_or(Code::InvalidRules)?;
+        self.rules = *rules;
+        Ok(())
+    }
+
+    // ----- the exit rule (SPEC §9) -----
+
+    /// Force-sells every consumer whose free points are worth their quota, lowest trigger
+    /// price first, until none is left. Each exit costs O(log n).
+    fn run_exits(&mut self) {
+        if !self.rules.exit_enabled {
+            return;
+        }
+        while let Some(top) = self.index.first_live(self.accounts.as_slice()) {
+            if !self.qualifies_for_exit(top.quota_fen, top.atoms) {
+                break;
+            }
+            self.index.pop(self.accounts.as_slice());
+            let (gross_fen, fee_fen) = self.sell_atoms(top.account, top.atoms);
+            let consumer = self.accounts.get_mut(top.account);
+            consumer.quota_fen = 0;
+            consumer.exits += 1;
+            self.reindex(top.account);
+            self.effects.exits.push(ExitEffect {
+                account: top.account,
+                atoms: top.atoms,
+                gross_fen,
+                fee_fen,
+            });
+        }
+    }
+
+    /// `atoms × reserve ≥ quota × circulating`.
+    #[inline]
+    fn qualifies_for_exit(&self, quota_fen: u64, atoms: u64) -> bool {
+        atoms as u128 * self.reserve_fen as u128
+            >= quota_fen as u128 * self.circulating_atoms as u128
+    }
+
+    // ----- balance helpers: every change to atoms, stable and quota goes through these -----
+
+    fn add_atoms(&mut self, id: AccountId, atoms: u64) {
+        self.accounts.get_mut(id).atoms += atoms;
+        self.atoms_total += atoms;
+    }
+
+    fn sub_atoms(&mut self, id: AccountId, atoms: u64) {
+        self.accounts.get_mut(id).atoms -= atoms;
+        self.atoms_total -= atoms;
+    }
+
+    fn add_stable(&mut self, id: AccountId, fen: u64) {
+        self.accounts.get_mut(id).stable_fen += fen;
+        self.stable_total_fen += fen;
+    }
+
+    fn sub_stable(&mut self, id: AccountId, fen: u64) {
+        self.accounts.get_mut(id).stable_fen -= fen;
+        self.stable_total_fen -= fen;
+    }
+
+    /// Records a change to a consumer's atoms or quota in the exit index.
+    fn reindex(&mut self, id: AccountId) {
+        let account = self.accounts.get_mut(id);
+        if account.kind != Kind::Consumer {
+            return;
+        }
+        if account.indexed {
+            self.indexed_count -= 1;
+        }
+        account.version = account.version.wrapping_add(1);
+        account.indexed = account.atoms > 0;
+        if !account.indexed {
+            return;
+        }
+        self.indexed_count += 1;
+        let entry = Entry {
+            quota_fen: account.quota_fen,
+            atoms: account.atoms,
+            account: id,
+            version: account.version,
+        };
+        self.index.push(entry, self.accounts.as_slice());
+    }
+
+    /// The number of entries in the exit index, live and stale (for tests and benchmarks).
+    pub fn exit_index_len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The consumer with the lowest trigger price, if any holds points.
+    pub(crate) fn first_in_exit_order(&self) -> Option<Entry> {
+        let accounts = self.accounts.as_slice();
+        self.index
+            .live(accounts)
+            .min_by(|a, b| cmp_entries(a, b, accounts))
+    }
+
+    pub(crate) fn exit_enabled_and_qualifies(&self, e: &Entry) -> bool {
+        self.rules.exit_enabled && self.qualifies_for_exit(e.quota_fen, e.atoms)
+    }
+
+    pub(crate) fn indexed_count(&self) -> usize {
+        self.indexed_count
+    }
+
+    #[cfg(debug_assertions)]
+    fn debug_check(&self) {
+        if let Err(broken) = self.check_fast() {
+            panic!("invariant broken after a command: {broken}");
+        }
+        // Invariant 3: from the first issuance on, the price never decreases.
+        if self.effects.issued_before {
+            let before = self.effects.price_before;
+            assert!(
+                self.price() >= before,
+                "price fell: {before:?} -> {:?}",
+                self.price()
+            );
+        }
+    }
+}

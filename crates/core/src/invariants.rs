@@ -1,0 +1,125 @@
+//! The invariants of SPEC §10.
+//!
+//! [`Economy::check_fast`] runs in O(1) against running totals and is asserted after every
+//! command in debug builds. [`Economy::check_full`] recounts everything from the accounts and
+//! orders in O(n); tests run it after every command and `jifen verify` after every entry.
+
+use crate::account::Kind;
+use crate::economy::Economy;
+use crate::order::OrderStatus;
+
+impl Economy {
+    /// The invariants that running totals make O(1) to check.
+    pub fn check_fast(&self) -> Result<(), String> {
+        let money_fen = self.reserve_fen as u128
+            + self.dividend_pool_fen as u128
+            + self.paid_out_fen as u128
+            + self.escrow_fen as u128
+            + self.stable_total_fen as u128;
+        if money_fen != self.contributions_fen as u128 {
+            return Err(format!(
+                "money: reserve {} + pool {} + paid out {} + escrow {} + stable {} != contributions {}",
+                self.reserve_fen,
+                self.dividend_pool_fen,
+                self.paid_out_fen,
+                self.escrow_fen,
+                self.stable_total_fen,
+                self.contributions_fen
+            ));
+        }
+        if self.atoms_total != self.circulating_atoms {
+            return Err(format!(
+                "points: held {} != circulating {}",
+                self.atoms_total, self.circulating_atoms
+            ));
+        }
+        let accounted = self.circulating_atoms as u128
+            + self.treasury_atoms as u128
+            + self.burned_atoms as u128;
+        if accounted != self.issued_atoms as u128 {
+            return Err(format!(
+                "points: circulating {} + treasury {} + burned {} != issued {}",
+                self.circulating_atoms, self.treasury_atoms, self.burned_atoms, self.issued_atoms
+            ));
+        }
+        if self.issued_atoms > self.rules().cap_atoms() {
+            return Err(format!(
+                "points: issued {} above the cap {}",
+                self.issued_atoms,
+                self.rules().cap_atoms()
+            ));
+        }
+        if self.circulating_atoms > 0 && self.reserve_fen == 0 {
+            return Err("points circulate with an empty reserve".into());
+        }
+        if let Some(first) = self.first_in_exit_order() {
+            if self.exit_enabled_and_qualifies(&first) {
+                let name = &self.accounts.get(first.account).name;
+                return Err(format!("exit: consumer {name} is over the exit line"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every invariant that can be checked on one state, recounting from the accounts.
+    /// (Invariant 3, the price never falling, and 6, determinism, compare states over time:
+    /// the tests and `jifen verify` check those.)
+    pub fn check_full(&self) -> Result<(), String> {
+        self.check_fast()?;
+        let mut stable_fen: u128 = 0;
+        let mut atoms: u128 = 0;
+        let mut holders = 0usize;
+        for a in self.accounts.iter() {
+            stable_fen += a.stable_fen as u128;
+            atoms += a.atoms as u128;
+            if a.kind == Kind::Consumer && a.atoms > 0 {
+                holders += 1;
+                if self.rules().exit_enabled
+                    && a.atoms as u128 * self.reserve_fen as u128
+                        >= a.quota_fen as u128 * self.circulating_atoms as u128
+                {
+                    return Err(format!("exit: consumer {} is over the exit line", a.name));
+                }
+            }
+            if a.kind == Kind::Merchant && (a.quota_fen != 0 || a.spent_fen != 0) {
+                return Err(format!("merchant {} has a quota or spending", a.name));
+            }
+        }
+        if stable_fen != self.stable_total_fen as u128 {
+            return Err(format!(
+                "stable: accounts hold {stable_fen}, running total {}",
+                self.stable_total_fen
+            ));
+        }
+        if atoms != self.circulating_atoms as u128 {
+            return Err(format!(
+                "points: accounts hold {atoms}, circulating {}",
+                self.circulating_atoms
+            ));
+        }
+        if holders != self.indexed_count() {
+            return Err(format!(
+                "exit index: {holders} holders, {} indexed",
+                self.indexed_count()
+            ));
+        }
+        let mut escrow_fen: u128 = 0;
+        let mut pending = 0u64;
+        for o in self.orders.iter() {
+            if o.status == OrderStatus::Pending {
+                pending += 1;
+                escrow_fen += o.stable_fen as u128;
+                if o.cash_fen + o.stable_fen == 0 {
+                    return Err(format!("order {} is pending with nothing left", o.name));
+                }
+            }
+        }
+        if escrow_fen != self.escrow_fen as u128 || pending != self.orders.pending() {
+            return Err(format!(
+                "escrow: pending orders hold {escrow_fen} in {pending} orders, escrow is {}",
+                self.escrow_fen
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+//! `jifen-core`: the points economy of SPEC §2–§11, exactly.
+//!
+//! This crate is pure: no I/O, no clock, no async, and nothing of JSON, SQL or HTTP. Money is in
+//! fen, points in atoms, ratios in basis points, and every computation is exact integer
+//! arithmetic with `u128` intermediates. Edges (the wire format, the journal, the server) wrap
+//! it.
+//!
+//! - [`Economy`] is the state machine: [`Economy::execute`] applies one [`Command`].
+//! - [`Ledger`] adds idempotent command ids on top.
+
+mod account;
+mod code;
+mod command;
+mod day;
+mod economy;
+mod effects;
+mod index;
+mod invariants;
+mod ledger;
+mod name;
+mod order;
+mod rules;
+mod units;
+
+pub use account::{Account, AccountId, Accounts, Kind};
+pub use code::Code;
+pub use command::{Amount, Command, OptionalAmount, Text};
+pub use day::{format_day, parse_day};
+pub use economy::{Economy, Totals};
+pub use effects::{Effects, ExitEffect, Grant, Settlement};
+pub use ledger::{Fingerprint, Ledger, Outcome};
+pub use name::{is_valid_name, Name, NAME_BYTES_MAX};
+pub use order::{Order, OrderStatus, Orders};
+pub use rules::{OrderRates, Rules, RULE_KEYS};
+pub use units::{bps_ceil, bps_floor, cmp_fraction, Price, ATOMS_PER_POINT, BPS_ONE};

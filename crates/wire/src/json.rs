@@ -1,0 +1,168 @@
+//! JSON output in the two forms jifen needs: Python's `json.dumps` form, which the conformance
+//! vectors use, and a canonical compact form for hashing and the journal.
+
+use serde_json::Value;
+use xxhash_rust::xxh3::Xxh3Default;
+
+/// `json.dumps(value)` as Python writes it: `", "` and `": "` separators, ASCII only, keys in
+/// the order held (sorted, for `serde_json::Map`).
+pub fn python_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_python(value, &mut out);
+    out
+}
+
+fn write_python(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => write_number(n, out),
+        Value::String(s) => write_ascii_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_python(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_ascii_string(k, out);
+                out.push_str(": ");
+                write_python(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_number(n: &serde_json::Number, out: &mut String) {
+    use std::fmt::Write;
+    if n.is_f64() {
+        // Python writes whole floats with a trailing ".0" and large ones in exponent form.
+        let f = n.as_f64().unwrap_or(0.0);
+        if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 {
+            let _ = write!(out, "{f:.1}");
+        } else if f.is_finite() && f.abs() >= 1e16 {
+            let s = format!("{f:e}");
+            // Rust writes 1e25; Python writes 1e+25.
+            out.push_str(&s.replace("e", "e+").replace("e+-", "e-"));
+        } else {
+            let _ = write!(out, "{n}");
+        }
+    } else {
+        let _ = write!(out, "{n}");
+    }
+}
+
+/// A JSON string with every non-ASCII character escaped, as Python's `ensure_ascii` does.
+fn write_ascii_string(s: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The canonical form of a JSON value: compact, keys sorted, no insignificant white space.
+/// Two commands are the same command exactly when their canonical forms are equal.
+pub fn canonical_json(value: &Value) -> String {
+    // `serde_json::Map` keeps keys sorted, and `to_string` writes the compact form.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// A 128-bit digest of the canonical form, computed by walking the value (no string is built).
+pub(crate) fn fingerprint(value: &Value) -> u128 {
+    let mut h = Xxh3Default::new();
+    hash_value(value, &mut h);
+    h.digest128()
+}
+
+fn hash_value(value: &Value, h: &mut Xxh3Default) {
+    match value {
+        Value::Null => h.update(b"n"),
+        Value::Bool(b) => h.update(if *b { b"t" } else { b"f" }),
+        Value::Number(n) => {
+            h.update(b"#");
+            h.update(n.to_string().as_bytes());
+            h.update(b";");
+        }
+        Value::String(s) => hash_str(s, h),
+        Value::Array(items) => {
+            h.update(b"[");
+            h.update(&(items.len() as u64).to_le_bytes());
+            for item in items {
+                hash_value(item, h);
+            }
+        }
+        Value::Object(map) => {
+            h.update(b"{");
+            h.update(&(map.len() as u64).to_le_bytes());
+            for (k, v) in map {
+                hash_str(k, h);
+                hash_value(v, h);
+            }
+        }
+    }
+}
+
+fn hash_str(s: &str, h: &mut Xxh3Default) {
+    h.update(b"\"");
+    h.update(&(s.len() as u64).to_le_bytes());
+    h.update(s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_form() {
+        let check = |src: &str, want: &str| {
+            let v: Value = serde_json::from_str(src).unwrap();
+            assert_eq!(python_json(&v), want);
+        };
+        check(
+            r#"{"id":"a","ok":true,"code":null}"#,
+            r#"{"code": null, "id": "a", "ok": true}"#,
+        );
+        check("[1, 2,3]", "[1, 2, 3]");
+        check("1.5", "1.5");
+        check("1.0", "1.0");
+        check("1e25", "1e+25");
+        check(r#""名""#, r#""\u540d""#);
+        check(r#""😀""#, r#""\ud83d\ude00""#);
+    }
+
+    #[test]
+    fn fingerprint_ignores_key_order_only() {
+        let fp = |s: &str| fingerprint(&serde_json::from_str(s).unwrap());
+        assert_eq!(fp(r#"{"a":1,"b":"x"}"#), fp(r#"{ "b": "x", "a": 1 }"#));
+        assert_ne!(fp(r#"{"a":1}"#), fp(r#"{"a":2}"#));
+        assert_ne!(fp(r#"{"a":"1"}"#), fp(r#"{"a":1}"#));
+        assert_ne!(fp(r#"["ab","c"]"#), fp(r#"["a","bc"]"#));
+    }
+}

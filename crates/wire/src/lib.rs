@@ -1,0 +1,12 @@
+//! `jifen-wire`: the JSON command format of SPEC §5, the TOML rules of SPEC §3 and the replay
+//! output of SPEC §11. This is the edge that turns text into `jifen-core` values and back.
+
+mod command;
+mod json;
+mod rules;
+mod state;
+
+pub use command::{parse_command_line, parse_command_value, Parsed, LINE_BYTES_MAX};
+pub use json::{canonical_json, python_json};
+pub use rules::{rules_from_json, rules_from_toml, rules_to_toml};
+pub use state::{effects_json, outcome_line, state_json, StateVersion};

@@ -1,0 +1,150 @@
+//! Rules from TOML (replay files) and JSON (`set_rules`).
+
+use jifen_core::{Rules, RULE_KEYS};
+use serde_json::Value;
+
+/// Reads a `set_rules` object: every key of SPEC §3 is required, and any other key, or a value
+/// of the wrong type, makes the rules invalid (`None`). Ranges are checked by the engine.
+pub fn rules_from_json(value: &Value) -> Option<Rules> {
+    let map = value.as_object()?;
+    if map.len() != RULE_KEYS.len() || !map.keys().all(|k| RULE_KEYS.contains(&k.as_str())) {
+        return None;
+    }
+    let int = |k: &str| map.get(k).and_then(Value::as_u64);
+    let flag = |k: &str| map.get(k).and_then(Value::as_bool);
+    Some(Rules {
+        initial_price_fen: int("initial_price_fen")?,
+        reserve_bps: int("reserve_bps")?,
+        reward_bps: int("reward_bps")?,
+        referral_bps: int("referral_bps")?,
+        dividend_bps: int("dividend_bps")?,
+        quota_multiplier_bps: int("quota_multiplier_bps")?,
+        sell_fee_bps: int("sell_fee_bps")?,
+        convert_fee_bps: int("convert_fee_bps")?,
+        issuance_cap_points: int("issuance_cap_points")?,
+        exit_enabled: flag("exit_enabled")?,
+        stable_payment_earns: flag("stable_payment_earns")?,
+        order_max_fen: int("order_max_fen")?,
+    })
+}
+
+/// Reads a rules file (SPEC §11): missing keys take the defaults of SPEC §3; an unknown key, a
+/// wrong type or an out-of-range value is an error naming the key.
+pub fn rules_from_toml(text: &str) -> Result<Rules, String> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("not valid TOML: {}", e.message()))?;
+    let mut rules = Rules::default();
+    for (key, value) in &table {
+        set_rule(&mut rules, key, value)?;
+    }
+    rules.check(0).map_err(str::to_string)?;
+    Ok(rules)
+}
+
+fn set_rule(rules: &mut Rules, key: &str, value: &toml::Value) -> Result<(), String> {
+    let int = || -> Result<u64, String> {
+        value
+            .as_integer()
+            .and_then(|i| u64::try_from(i).ok())
+            .ok_or_else(|| format!("{key} must be a non-negative integer"))
+    };
+    let flag = || -> Result<bool, String> {
+        value
+            .as_bool()
+            .ok_or_else(|| format!("{key} must be true or false"))
+    };
+    match key {
+        "initial_price_fen" => rules.initial_price_fen = int()?,
+        "reserve_bps" => rules.reserve_bps = int()?,
+        "reward_bps" => rules.reward_bps = int()?,
+        "referral_bps" => rules.referral_bps = int()?,
+        "dividend_bps" => rules.dividend_bps = int()?,
+        "quota_multiplier_bps" => rules.quota_multiplier_bps = int()?,
+        "sell_fee_bps" => rules.sell_fee_bps = int()?,
+        "convert_fee_bps" => rules.convert_fee_bps = int()?,
+        "issuance_cap_points" => rules.issuance_cap_points = int()?,
+        "exit_enabled" => rules.exit_enabled = flag()?,
+        "stable_payment_earns" => rules.stable_payment_earns = flag()?,
+        "order_max_fen" => rules.order_max_fen = int()?,
+        other => return Err(format!("unknown rules key {other:?}")),
+    }
+    Ok(())
+}
+
+/// Writes rules as TOML, every key in SPEC order.
+pub fn rules_to_toml(r: &Rules) -> String {
+    format!(
+        "initial_price_fen = {}\nreserve_bps = {}\nreward_bps = {}\nreferral_bps = {}\n\
+         dividend_bps = {}\nquota_multiplier_bps = {}\nsell_fee_bps = {}\nconvert_fee_bps = {}\n\
+         issuance_cap_points = {}\nexit_enabled = {}\nstable_payment_earns = {}\norder_max_fen = {}\n",
+        r.initial_price_fen,
+        r.reserve_bps,
+        r.reward_bps,
+        r.referral_bps,
+        r.dividend_bps,
+        r.quota_multiplier_bps,
+        r.sell_fee_bps,
+        r.convert_fee_bps,
+        r.issuance_cap_points,
+        r.exit_enabled,
+        r.stable_payment_earns,
+        r.order_max_fen
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_rules() {
+        assert_eq!(rules_from_toml("").unwrap(), Rules::default());
+        let r = rules_from_toml("reserve_bps = 5000\nexit_enabled = false").unwrap();
+        assert_eq!(r.reserve_bps, 5000);
+        assert!(!r.exit_enabled);
+        let err = |t: &str| rules_from_toml(t).unwrap_err();
+        assert!(err("bogus = 1").contains("bogus"));
+        assert!(err("reserve_bps = -1").contains("reserve_bps"));
+        assert!(err("reserve_bps = \"1\"").contains("reserve_bps"));
+        assert!(err("reward_bps = 10001").contains("reward_bps"));
+        assert!(err("reserve_bps = ").contains("TOML"));
+        assert_eq!(
+            rules_from_toml(&rules_to_toml(&Rules::default())).unwrap(),
+            Rules::default()
+        );
+    }
+
+    #[test]
+    fn json_rules_need_every_key() {
+        let full: Value = serde_json::from_str(&format!(
+            "{{{}}}",
+            RULE_KEYS
+                .iter()
+                .map(|k| if k.ends_with("enabled") || k.ends_with("earns") {
+                    format!("\"{k}\": true")
+                } else {
+                    format!("\"{k}\": 5")
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        ))
+        .unwrap();
+        assert!(rules_from_json(&full).is_some());
+        let mut missing = full.clone();
+        missing.as_object_mut().unwrap().remove("reserve_bps");
+        assert!(rules_from_json(&missing).is_none());
+        let mut extra = full.clone();
+        extra
+            .as_object_mut()
+            .unwrap()
+            .insert("x".into(), Value::from(1));
+        assert!(rules_from_json(&extra).is_none());
+        let mut wrong = full;
+        wrong
+            .as_object_mut()
+            .unwrap()
+            .insert("exit_enabled".into(), Value::from(1));
+        assert!(rules_from_json(&wrong).is_none());
+    }
+}

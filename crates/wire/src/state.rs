@@ -1,0 +1,128 @@
+//! The replay output of SPEC §11: the state object and the outcome lines.
+
+use std::fmt::Write;
+
+use jifen_core::{Economy, Ledger, Outcome};
+use serde_json::Value;
+
+use crate::json::python_json;
+
+/// Which replay state format to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateVersion {
+    /// SPEC §11.
+    V1,
+}
+
+/// The replay state object, written exactly as the conformance vectors hold it: keys sorted,
+/// four-space indent, a final newline.
+pub fn state_json(ledger: &Ledger, _version: StateVersion) -> String {
+    let e = ledger.economy();
+    let t = e.totals();
+    let mut out = String::with_capacity(256 + e.accounts().len() * 240);
+    out.push_str("{\n    \"accounts\": {");
+    let mut accounts: Vec<_> = e.accounts().iter().collect();
+    accounts.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    for (i, a) in accounts.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        // Names match [A-Za-z0-9_.:@-], so they need no escaping.
+        let _ = write!(
+            out,
+            "        \"{}\": {{\n            \"atoms\": {},\n            \"dividends_fen\": {},\n            \"exits\": {},\n            \"kind\": \"{}\",\n            \"quota_fen\": {},\n            \"spent_fen\": {},\n            \"stable_fen\": {}\n        }}",
+            a.name, a.atoms, a.dividends_fen, a.exits, a.kind.as_str(), a.quota_fen, a.spent_fen, a.stable_fen
+        );
+    }
+    out.push_str(if accounts.is_empty() {
+        "},\n"
+    } else {
+        "\n    },\n"
+    });
+    let fields: [(&str, u64); 11] = [
+        ("applied", ledger.applied()),
+        ("burned_atoms", t.burned_atoms),
+        ("circulating_atoms", t.circulating_atoms),
+        ("contributions_fen", t.contributions_fen),
+        ("dividend_pool_fen", t.dividend_pool_fen),
+        ("escrow_fen", t.escrow_fen),
+        ("issued_atoms", t.issued_atoms),
+        ("paid_out_fen", t.paid_out_fen),
+        ("rejected", ledger.rejected()),
+        ("reserve_fen", t.reserve_fen),
+        ("treasury_atoms", t.treasury_atoms),
+    ];
+    for (i, (k, v)) in fields.iter().enumerate() {
+        let sep = if i + 1 == fields.len() { "\n" } else { ",\n" };
+        let _ = write!(out, "    \"{k}\": {v}{sep}");
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// One outcome line: `{"id": …, "ok": true|false, "code": null|"…"}`.
+pub fn outcome_line(id_echo: &Value, outcome: &Outcome) -> String {
+    let code = match outcome.code() {
+        None => "null".to_string(),
+        Some(c) => format!("\"{c}\""),
+    };
+    format!(
+        "{{\"id\": {}, \"ok\": {}, \"code\": {code}}}",
+        python_json(id_echo),
+        outcome.result.is_ok()
+    )
+}
+
+/// One event line for `jifen replay --events`: what an applied command did.
+pub fn effects_json(line: u64, id: &str, command_type: &str, economy: &Economy) -> String {
+    let fx = economy.effects();
+    let name = |id| economy.accounts().get(id).name.as_str().to_string();
+    let grants: Vec<Value> = fx
+        .grants
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "account": name(g.account),
+                "atoms": g.atoms,
+                "from_treasury_atoms": g.from_treasury_atoms,
+            })
+        })
+        .collect();
+    let exits: Vec<Value> = fx
+        .exits
+        .iter()
+        .map(|x| {
+            serde_json::json!({
+                "account": name(x.account),
+                "atoms": x.atoms,
+                "gross_fen": x.gross_fen,
+                "fee_fen": x.fee_fen,
+                "paid_fen": x.gross_fen - x.fee_fen,
+            })
+        })
+        .collect();
+    let mut event = serde_json::json!({
+        "line": line,
+        "id": id,
+        "type": command_type,
+        "price_before": fx.price_before.yuan_per_point(4),
+        "price_after": fx.price_after.yuan_per_point(4),
+        "price_before_exact": [fx.price_before.num_fen, fx.price_before.den_atoms],
+        "price_after_exact": [fx.price_after.num_fen, fx.price_after.den_atoms],
+        "grants": grants,
+        "exits": exits,
+    });
+    if let Some((atoms, gross_fen, fee_fen)) = fx.sale {
+        event["sale"] = serde_json::json!({
+            "atoms": atoms, "gross_fen": gross_fen, "fee_fen": fee_fen, "net_fen": gross_fen - fee_fen,
+        });
+    }
+    if let Some(s) = fx.settlement {
+        event["settlement"] = serde_json::json!({
+            "day": jifen_core::format_day(s.day),
+            "eligible": s.eligible,
+            "paid_fen": s.paid_fen,
+            "holders_paid": s.holders_paid,
+            "holders_capped": s.holders_capped,
+        });
+    }
+    serde_json::to_string(&event).unwrap_or_default()
+}
