@@ -1,0 +1,427 @@
+//! Property tests: random command streams under random valid rules, with every SPEC §10
+//! invariant checked after every command.
+//!
+//! A failing case shrinks to a short stream of readable `Step`s (each a `Command` in Debug form).
+//! `PROPTEST_CASES` raises or lowers the number of streams.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use jifen_core::{Amount, Code, Command, Fingerprint, Ledger, Outcome, Price, Rules};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// A command under a fresh id.
+    Fresh(Command),
+    /// The n-th earlier submission again, byte for byte.
+    Retry(usize),
+    /// The id of the n-th earlier submission with another command.
+    Conflict(usize, Command),
+    /// Confirm the n-th most recently paid order (resolved when the stream runs).
+    ConfirmRecent(u8),
+    /// Refund part of the n-th most recently paid order.
+    RefundRecent(u8, Option<Amount>, Option<Amount>),
+    /// Sell, or convert, a share (in bps) of what the account holds now.
+    SellShare(jifen_core::Text, u16),
+    ConvertShare(jifen_core::Text, u16),
+}
+
+fn pick(prefix: &'static str, n: u32) -> impl Strategy<Value = jifen_core::Text> {
+    (0..n).prop_map(move |i| format!("{prefix}{i}").into())
+}
+
+fn account() -> impl Strategy<Value = jifen_core::Text> {
+    prop_oneof![
+        30 => pick("c", 12),
+        6 => pick("m", 3),
+        1 => Just("ghost".into()),
+        1 => Just("bad name!".into()),
+    ]
+}
+
+fn consumer() -> impl Strategy<Value = jifen_core::Text> {
+    prop_oneof![20 => pick("c", 12), 1 => account()]
+}
+
+fn merchant() -> impl Strategy<Value = jifen_core::Text> {
+    prop_oneof![20 => pick("m", 3), 1 => account()]
+}
+
+/// Amounts around the scale of the rules, plus the edges of `u64` and malformed ones.
+fn fen() -> impl Strategy<Value = Amount> {
+    prop_oneof![
+        1 => Just(None),
+        1 => Just(Some(0)),
+        16 => (1u64..50_000).prop_map(Some),
+        1 => (1u64..1_000_000_000).prop_map(Some),
+        1 => Just(Some(u64::MAX)),
+    ]
+}
+
+fn atoms() -> impl Strategy<Value = Amount> {
+    prop_oneof![
+        1 => Just(None),
+        1 => Just(Some(0)),
+        8 => (1u64..4_000_000_000).prop_map(Some),
+        1 => (1u64..100).prop_map(Some),
+        1 => Just(Some(u64::MAX)),
+    ]
+}
+
+fn optional_fen() -> impl Strategy<Value = Option<Amount>> {
+    prop_oneof![3 => Just(None), 2 => fen().prop_map(Some)]
+}
+
+fn bps(max: u64) -> impl Strategy<Value = u64> {
+    prop_oneof![Just(0), Just(max), 0..=max]
+}
+
+prop_compose! {
+    fn valid_rules()(
+        initial_price_fen in prop_oneof![Just(1u64), 1..2_000u64, Just(100_000_000)],
+        reserve_bps in bps(10_000),
+        dividend_share in 0..=10_000u64,
+        reward_bps in bps(10_000),
+        referral_share in 0..=10_000u64,
+        quota_multiplier_bps in bps(100_000),
+        sell_fee_bps in bps(10_000),
+        convert_fee_bps in bps(3_000),
+        issuance_cap_points in prop_oneof![1..300u64, Just(100_000_000_000)],
+        exit_enabled in any::<bool>(),
+        stable_payment_earns in any::<bool>(),
+        order_max_fen in prop_oneof![Just(50_000u64), 1..1_000_000_000_000u64],
+    ) -> Rules {
+        let r = Rules {
+            initial_price_fen,
+            reserve_bps,
+            reward_bps,
+            referral_bps: referral_share * (10_000 - reward_bps) / 10_000,
+            dividend_bps: dividend_share * (10_000 - reserve_bps) / 10_000,
+            quota_multiplier_bps,
+            sell_fee_bps,
+            convert_fee_bps,
+            issuance_cap_points,
+            exit_enabled,
+            stable_payment_earns,
+            order_max_fen,
+        };
+        assert!(r.is_valid(0), "{r:?}");
+        r
+    }
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    let order = || prop_oneof![20 => pick("o", 100_000), 1 => Just("bad order!".into())];
+    prop_oneof![
+        8 => (pick("c", 12), prop::option::weighted(0.4, account()))
+            .prop_map(|(account, referrer)| Command::RegisterConsumer { account, referrer }),
+        2 => account().prop_map(|account| Command::RegisterMerchant { account }),
+        12 => (order(), consumer(), merchant(), fen(), prop_oneof![4 => Just(Some(0)), 1 => fen()])
+            .prop_map(|(order, consumer, merchant, cash_fen, stable_fen)| Command::PayOrder {
+                order, consumer, merchant, cash_fen, stable_fen,
+            }),
+        1 => order().prop_map(|order| Command::ConfirmOrder { order }),
+        1 => (order(), optional_fen(), optional_fen())
+            .prop_map(|(order, cash_fen, stable_fen)| Command::RefundOrder { order, cash_fen, stable_fen }),
+        4 => (account(), atoms()).prop_map(|(account, atoms)| Command::Sell { account, atoms }),
+        3 => (account(), atoms()).prop_map(|(account, atoms)| Command::ConvertToStable { account, atoms }),
+        3 => (merchant(), fen()).prop_map(|(account, fen)| Command::RedeemStable { account, fen }),
+        2 => prop_oneof![
+            9 => (1u32..=28).prop_map(|d| format!("2026-02-{d:02}")),
+            1 => Just("2026-02-30".to_string()),
+        ].prop_map(|day| Command::SettleDividends { day: day.into() }),
+        1 => prop_oneof![4 => valid_rules().prop_map(Some), 1 => Just(None)]
+            .prop_map(|rules| Command::SetRules { rules }),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let share = || prop_oneof![Just(10_000u16), 1..=10_000u16];
+    prop_oneof![
+        30 => command().prop_map(Step::Fresh),
+        10 => any::<u8>().prop_map(|n| Step::ConfirmRecent(n % 3)),
+        2 => (any::<u8>(), optional_fen(), optional_fen()).prop_map(|(n, c, s)| Step::RefundRecent(n % 6, c, s)),
+        4 => (account(), share()).prop_map(|(a, s)| Step::SellShare(a, s)),
+        3 => (consumer(), share()).prop_map(|(a, s)| Step::ConvertShare(a, s)),
+        1 => any::<usize>().prop_map(Step::Retry),
+        1 => (any::<usize>(), command()).prop_map(|(i, c)| Step::Conflict(i, c)),
+    ]
+}
+
+/// The k-th most recently paid order (or a name no order has).
+fn recent(paid: &[jifen_core::Text], k: u8) -> jifen_core::Text {
+    paid.iter()
+        .rev()
+        .nth(k as usize)
+        .cloned()
+        .unwrap_or_else(|| "none".into())
+}
+
+fn fingerprint(c: &Command) -> Fingerprint {
+    let mut h = DefaultHasher::new();
+    format!("{c:?}").hash(&mut h);
+    Fingerprint(h.finish() as u128)
+}
+
+/// Everything observable about a ledger, for comparing two of them: the state, then the
+/// applied and rejected counts.
+fn digest(l: &Ledger) -> (String, u64, u64) {
+    let e = l.economy();
+    let mut accounts: Vec<_> = e
+        .accounts()
+        .iter()
+        .map(|a| {
+            (
+                a.name.clone(),
+                a.kind,
+                a.atoms,
+                a.quota_fen,
+                a.stable_fen,
+                a.spent_fen,
+                a.dividends_fen,
+                a.exits,
+            )
+        })
+        .collect();
+    accounts.sort_by(|a, b| a.0.cmp(&b.0));
+    let state = format!("{:?} {:?} {:?}", e.totals(), e.price(), accounts);
+    (state, l.applied(), l.rejected())
+}
+
+/// Runs a stream, checking every invariant after every command. Returns the outcomes.
+fn run(rules: Rules, steps: &[Step]) -> (Ledger, Vec<Outcome>) {
+    let mut ledger = Ledger::new(rules);
+    let mut sent: Vec<(String, Command)> = Vec::new();
+    let mut paid: Vec<jifen_core::Text> = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut price_floor: Option<Price> = None;
+    for (n, step) in steps.iter().enumerate() {
+        let (id, command, first) = match step {
+            Step::Fresh(c) => (format!("cmd-{n}"), c.clone(), None),
+            Step::Retry(i) if !sent.is_empty() => {
+                let (id, c) = sent[i % sent.len()].clone();
+                let first = ledger.lookup(&id).map(|(_, r)| r);
+                (id, c, first)
+            }
+            Step::Conflict(i, c) if !sent.is_empty() => {
+                (sent[i % sent.len()].0.clone(), c.clone(), None)
+            }
+            Step::Retry(_) | Step::Conflict(..) => continue,
+            Step::ConfirmRecent(k) => (
+                format!("cmd-{n}"),
+                Command::ConfirmOrder {
+                    order: recent(&paid, *k),
+                },
+                None,
+            ),
+            Step::RefundRecent(k, cash_fen, stable_fen) => {
+                let order = recent(&paid, *k);
+                (
+                    format!("cmd-{n}"),
+                    Command::RefundOrder {
+                        order,
+                        cash_fen: *cash_fen,
+                        stable_fen: *stable_fen,
+                    },
+                    None,
+                )
+            }
+            Step::SellShare(account, bps) | Step::ConvertShare(account, bps) => {
+                let held = ledger.economy().account(account).map_or(1, |a| a.atoms);
+                let atoms = Some((held as u128 * *bps as u128 / 10_000) as u64);
+                let account = account.clone();
+                let c = if matches!(step, Step::SellShare(..)) {
+                    Command::Sell { account, atoms }
+                } else {
+                    Command::ConvertToStable { account, atoms }
+                };
+                (format!("cmd-{n}"), c, None)
+            }
+        };
+        let before = digest(&ledger);
+        let outcome = ledger.submit(Some(&id), fingerprint(&command), Ok(&command));
+        let e = ledger.economy();
+
+        if let Some(first) = first {
+            assert!(outcome.retry, "step {n}: a retry was not recognised");
+            assert_eq!(
+                outcome.result, first,
+                "step {n}: a retry gave another outcome"
+            );
+            assert_eq!(
+                digest(&ledger),
+                before,
+                "step {n}: a retry changed the state"
+            );
+        }
+        if matches!(step, Step::Conflict(..)) && !outcome.retry {
+            assert_eq!(outcome.result, Err(Code::IdConflict), "step {n}");
+        }
+        if outcome.result.is_err() && !outcome.retry {
+            // A rejection changes nothing but the rejected count.
+            let (state, applied, rejected) = digest(&ledger);
+            assert_eq!(
+                state, before.0,
+                "step {n}: a rejected {command:?} changed the state"
+            );
+            assert_eq!((applied, rejected), (before.1, before.2 + 1), "step {n}");
+        }
+        if let Err(broken) = e.check_full() {
+            panic!("step {n}: after {command:?}: {broken}");
+        }
+        if e.totals().issued_atoms > 0 {
+            let price = e.price();
+            if let Some(floor) = price_floor {
+                assert!(
+                    price >= floor,
+                    "step {n}: price fell from {floor:?} to {price:?} on {command:?}"
+                );
+            }
+            price_floor = Some(price);
+        }
+        if let (Command::PayOrder { order, .. }, Ok(()), false) =
+            (&command, outcome.result, outcome.retry)
+        {
+            paid.push(order.clone());
+        }
+        if !matches!(step, Step::Retry(_) | Step::Conflict(..)) {
+            sent.push((id, command));
+        }
+        outcomes.push(outcome);
+    }
+    if std::env::var_os("JIFEN_PROPTEST_STATS").is_some() {
+        let mut codes = std::collections::BTreeMap::new();
+        for o in &outcomes {
+            *codes
+                .entry(o.code().map_or("ok", Code::as_str))
+                .or_insert(0u32) += 1;
+        }
+        let exits: u32 = ledger.economy().accounts().iter().map(|a| a.exits).sum();
+        eprintln!(
+            "{} steps, exits {exits}, {:?}, codes {codes:?}",
+            steps.len(),
+            ledger.economy().totals()
+        );
+    }
+    (ledger, outcomes)
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(24), max_shrink_iters: 20_000, ..ProptestConfig::default() })]
+
+    /// Streams of at least 2,000 commands: every invariant holds after every command, and a
+    /// second run of the same stream gives the same state and outcomes.
+    #[test]
+    fn invariants_hold_on_long_streams(rules in valid_rules(), steps in prop::collection::vec(step(), 2_000..2_400)) {
+        let (first, first_outcomes) = run(rules, &steps);
+        let (second, second_outcomes) = run(rules, &steps);
+        prop_assert_eq!(digest(&first), digest(&second));
+        prop_assert_eq!(first_outcomes, second_outcomes);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
+
+    /// Short streams, many of them: this is where shrinking gives the most readable failures.
+    #[test]
+    fn invariants_hold_on_short_streams(rules in valid_rules(), steps in prop::collection::vec(step(), 1..80)) {
+        run(rules, &steps);
+    }
+}
+
+#[test]
+fn a_retry_with_the_same_id_changes_nothing() {
+    let mut l = Ledger::new(Rules::default());
+    let submit = |l: &mut Ledger, id: &str, c: &Command| l.submit(Some(id), fingerprint(c), Ok(c));
+    let pay = Command::PayOrder {
+        order: "o1".into(),
+        consumer: "c1".into(),
+        merchant: "m".into(),
+        cash_fen: Some(10_000),
+        stable_fen: Some(0),
+    };
+    submit(
+        &mut l,
+        "r1",
+        &Command::RegisterConsumer {
+            account: "c1".into(),
+            referrer: None,
+        },
+    );
+    submit(
+        &mut l,
+        "r2",
+        &Command::RegisterMerchant {
+            account: "m".into(),
+        },
+    );
+    assert_eq!(submit(&mut l, "p1", &pay).result, Ok(()));
+    let confirm = Command::ConfirmOrder { order: "o1".into() };
+    assert_eq!(submit(&mut l, "k1", &confirm).result, Ok(()));
+    let before = digest(&l);
+
+    let again = submit(&mut l, "k1", &confirm);
+    assert_eq!(
+        again,
+        Outcome {
+            result: Ok(()),
+            retry: true
+        }
+    );
+    assert_eq!(
+        digest(&l),
+        before,
+        "a retry of an applied command changed the state"
+    );
+
+    // A rejection is remembered too: the retry returns it even once it would now succeed.
+    let early = Command::ConfirmOrder { order: "o2".into() };
+    assert_eq!(submit(&mut l, "k2", &early).result, Err(Code::UnknownOrder));
+    let pay2 = Command::PayOrder {
+        order: "o2".into(),
+        consumer: "c1".into(),
+        merchant: "m".into(),
+        cash_fen: Some(10_000),
+        stable_fen: Some(0),
+    };
+    assert_eq!(submit(&mut l, "p2", &pay2).result, Ok(()));
+    let after_reject = digest(&l);
+    assert_eq!(
+        submit(&mut l, "k2", &early),
+        Outcome {
+            result: Err(Code::UnknownOrder),
+            retry: true
+        }
+    );
+    assert_eq!(digest(&l), after_reject);
+
+    // The same id with another command is a conflict, and changes nothing else.
+    let rejected = l.rejected();
+    assert_eq!(submit(&mut l, "k1", &early).result, Err(Code::IdConflict));
+    assert_eq!(l.rejected(), rejected + 1);
+    assert_eq!(
+        l.economy().orders().find("o2").map(|o| o.status),
+        Some(jifen_core::OrderStatus::Pending)
+    );
+
+    // A missing or malformed id is an invalid command and is not remembered.
+    assert_eq!(
+        l.submit(None, fingerprint(&confirm), Ok(&confirm)).result,
+        Err(Code::InvalidCommand)
+    );
+    assert_eq!(
+        l.submit(Some("bad id!"), fingerprint(&confirm), Ok(&confirm))
+            .result,
+        Err(Code::InvalidCommand)
+    );
+    assert_eq!(l.lookup("bad id!"), None);
+}
