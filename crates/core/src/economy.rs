@@ -9,7 +9,7 @@ use crate::day::parse_day;
 use crate::effects::{Effects, ExitEffect, Grant, Settlement};
 use crate::index::{cmp_entries, Entry, ExitIndex};
 use crate::name::is_valid_name;
-use crate::order::{Order, OrderStatus, Orders};
+use crate::order::{Order, OrderId, OrderStatus, Orders};
 use crate::rules::Rules;
 use crate::units::{bps_ceil, bps_floor, mul_div_floor, to_u64, Price};
 
@@ -208,12 +208,13 @@ impl Economy {
         Ok(id)
     }
 
-    fn require_pending(&self, order: &str) -> Result<&Order, Code> {
-        let o = self.orders.find(order).ok_or(Code::UnknownOrder)?;
+    fn require_pending(&self, order: &str) -> Result<(OrderId, &Order), Code> {
+        let id = self.orders.find_id(order).ok_or(Code::UnknownOrder)?;
+        let o = self.orders.get(id);
         if o.status != OrderStatus::Pending {
             return Err(Code::OrderNotPending);
         }
-        Ok(o)
+        Ok((id, o))
     }
 
     /// `atoms ≥ 1` and held as free atoms by `id`.
@@ -286,33 +287,35 @@ impl Economy {
 
         self.sub_stable(consumer_id, stable_fen);
         self.escrow_fen += stable_fen;
-        self.orders.insert(Order {
-            name: order.into(),
-            consumer: consumer_id,
-            merchant: merchant_id,
+        let rates = self.rules.order_rates();
+        self.orders.insert(
+            order.into(),
+            consumer_id,
+            merchant_id,
             cash_fen,
             stable_fen,
-            rates: self.rules.order_rates(),
-            status: OrderStatus::Pending,
-        });
+            rates,
+        );
         Ok(())
     }
 
     fn confirm_order(&mut self, order: &str) -> Result<(), Code> {
-        let o = self.require_pending(order)?.clone();
-        let rates = o.rates;
+        let (order_id, o) = self.require_pending(order)?;
+        let rates = self.orders.rates(o);
+        let (consumer, merchant, cash_fen, stable_fen) =
+            (o.consumer, o.merchant, o.cash_fen, o.stable_fen);
         let eligible_fen = if rates.stable_payment_earns {
-            o.cash_fen + o.stable_fen
+            cash_fen + stable_fen
         } else {
-            o.cash_fen
+            cash_fen
         };
         let reserve_in_fen = bps_floor(eligible_fen, rates.reserve_bps as u64);
         let dividend_in_fen = bps_floor(eligible_fen, rates.dividend_bps as u64);
         let price = self.price();
 
         let buyer_value_fen = bps_floor(reserve_in_fen, rates.reward_bps as u64);
-        self.grant(o.consumer, price.atoms_for(buyer_value_fen));
-        let referrer = self.accounts.get(o.consumer).referrer();
+        self.grant(consumer, price.atoms_for(buyer_value_fen));
+        let referrer = self.accounts.get(consumer).referrer();
         if let Some(referrer) = referrer {
             let referrer_value_fen = bps_floor(reserve_in_fen, rates.referral_bps as u64);
             self.grant(referrer, price.atoms_for(referrer_value_fen));
@@ -322,17 +325,17 @@ impl Economy {
         self.dividend_pool_fen += dividend_in_fen;
         self.contributions_fen += reserve_in_fen + dividend_in_fen;
         let quota_fen = bps_floor(eligible_fen, rates.quota_multiplier_bps as u64);
-        let buyer = self.accounts.get_mut(o.consumer);
+        let buyer = self.accounts.get_mut(consumer);
         buyer.quota_fen += quota_fen;
         buyer.spent_fen += eligible_fen;
-        self.reindex(o.consumer);
+        self.reindex(consumer);
         if let Some(referrer) = referrer {
             self.reindex(referrer);
         }
 
-        self.escrow_fen -= o.stable_fen;
-        self.add_stable(o.merchant, o.stable_fen);
-        self.finish_order(order, OrderStatus::Confirmed);
+        self.escrow_fen -= stable_fen;
+        self.add_stable(merchant, stable_fen);
+        self.finish_order(order_id, OrderStatus::Confirmed);
         Ok(())
     }
 
@@ -342,7 +345,7 @@ impl Economy {
         cash_fen: OptionalAmount,
         stable_fen: OptionalAmount,
     ) -> Result<(), Code> {
-        let o = self.require_pending(order)?;
+        let (order_id, o) = self.require_pending(order)?;
         let (cash_fen, stable_fen) = match (cash_fen, stable_fen) {
             (None, None) => (o.cash_fen, o.stable_fen),
             (cash, stable) => (
@@ -356,19 +359,19 @@ impl Economy {
         let consumer = o.consumer;
         let left_fen = (o.cash_fen - cash_fen) + (o.stable_fen - stable_fen);
 
-        let o = self.orders.find_mut(order).expect("checked above");
+        let o = self.orders.get_mut(order_id);
         o.cash_fen -= cash_fen;
         o.stable_fen -= stable_fen;
         self.escrow_fen -= stable_fen;
         self.add_stable(consumer, stable_fen);
         if left_fen == 0 {
-            self.finish_order(order, OrderStatus::Refunded);
+            self.finish_order(order_id, OrderStatus::Refunded);
         }
         Ok(())
     }
 
-    fn finish_order(&mut self, order: &str, status: OrderStatus) {
-        let o = self.orders.find_mut(order).expect("order exists");
+    fn finish_order(&mut self, order: OrderId, status: OrderStatus) {
+        let o = self.orders.get_mut(order);
         debug_assert_eq!(o.status, OrderStatus::Pending);
         o.status = status;
         self.orders.note_left_pending();

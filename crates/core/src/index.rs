@@ -7,7 +7,7 @@
 //! The index is a binary min-heap with lazy deletion. Each account carries a `version`; a
 //! change to its atoms or quota bumps the version and pushes a fresh entry, which leaves the old
 //! one stale. Stale entries are dropped when they reach the top, and the heap is compacted when
-//! they outnumber live ones, so its size stays below twice the number of holders. A push costs
+//! they pass half the live ones, so its size stays below 1.5 times the number of holders. A push costs
 //! O(1) on average and O(log n) at worst, and finding the first consumer to exit is O(log n)
 //! amortised: the exit rule never scans accounts. The heap is hand-written because its order
 //! needs the account names, which live outside the entries.
@@ -90,7 +90,7 @@ impl ExitIndex {
 
     /// Drops stale entries when they dominate. `live` is the number of indexed accounts.
     pub fn maybe_compact(&mut self, live: usize, accounts: &[Account]) {
-        if self.heap.len() > 2 * live + STALE_ENTRIES_SLACK {
+        if self.heap.len() > live + live / 2 + STALE_ENTRIES_SLACK {
             self.rebuild(Vec::new(), accounts);
         }
     }

@@ -30,6 +30,6 @@ pub use economy::{Economy, Totals};
 pub use effects::{Effects, ExitEffect, Grant, Settlement};
 pub use ledger::{Fingerprint, Ledger, Outcome};
 pub use name::{is_valid_name, Name, NAME_BYTES_MAX};
-pub use order::{Order, OrderStatus, Orders};
+pub use order::{Order, OrderId, OrderStatus, Orders};
 pub use rules::{OrderRates, Rules, RULE_KEYS};
 pub use units::{bps_ceil, bps_floor, cmp_fraction, Price, ATOMS_PER_POINT, BPS_ONE};

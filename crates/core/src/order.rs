@@ -26,6 +26,9 @@ impl OrderStatus {
     }
 }
 
+/// Index of an order in payment order.
+pub type OrderId = u32;
+
 /// An order. While pending, `cash_fen` and `stable_fen` are what is left after refunds; once
 /// confirmed they are what was confirmed.
 #[derive(Clone, Debug)]
@@ -35,16 +38,20 @@ pub struct Order {
     pub merchant: AccountId,
     pub cash_fen: u64,
     pub stable_fen: u64,
-    /// The † rates of SPEC §5, fixed at payment.
-    pub rates: OrderRates,
+    /// Index into the economy's distinct rate sets: the † rates of SPEC §5, fixed at payment.
+    /// Rules change rarely, so orders share their rates instead of carrying 16 bytes each.
+    rates: u32,
     pub status: OrderStatus,
 }
 
-/// Every order ever paid, by id. Order ids are never reused, so nothing is ever removed.
+/// Every order ever paid. Order ids are never reused, so nothing is ever removed. Orders live
+/// densely in a vector; the hash table maps names to indexes and holds only 4 bytes a slot.
 #[derive(Clone, Default)]
 pub struct Orders {
-    table: HashTable<Order>,
+    list: Vec<Order>,
+    by_name: HashTable<OrderId>,
     hasher: foldhash::fast::RandomState,
+    rate_sets: Vec<OrderRates>,
     pending: u64,
 }
 
@@ -54,25 +61,65 @@ impl Orders {
         hasher.hash_one(name.as_bytes())
     }
 
+    pub fn find_id(&self, name: &str) -> Option<OrderId> {
+        let list = &self.list;
+        self.by_name
+            .find(Self::hash(&self.hasher, name), |&id| {
+                list[id as usize].name == name
+            })
+            .copied()
+    }
+
     pub fn find(&self, name: &str) -> Option<&Order> {
-        self.table
-            .find(Self::hash(&self.hasher, name), |o| o.name == name)
+        self.find_id(name).map(|id| &self.list[id as usize])
     }
 
-    pub(crate) fn find_mut(&mut self, name: &str) -> Option<&mut Order> {
-        self.table
-            .find_mut(Self::hash(&self.hasher, name), |o| o.name == name)
+    #[inline]
+    pub fn get(&self, id: OrderId) -> &Order {
+        &self.list[id as usize]
     }
 
-    pub(crate) fn insert(&mut self, order: Order) {
-        debug_assert!(self.find(&order.name).is_none());
-        if order.status == OrderStatus::Pending {
-            self.pending += 1;
+    #[inline]
+    pub(crate) fn get_mut(&mut self, id: OrderId) -> &mut Order {
+        &mut self.list[id as usize]
+    }
+
+    /// The rates fixed on `order` at payment.
+    pub fn rates(&self, order: &Order) -> OrderRates {
+        self.rate_sets[order.rates as usize]
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        name: Name,
+        consumer: AccountId,
+        merchant: AccountId,
+        cash_fen: u64,
+        stable_fen: u64,
+        rates: OrderRates,
+    ) -> OrderId {
+        debug_assert!(self.find(&name).is_none());
+        if self.rate_sets.last() != Some(&rates) {
+            self.rate_sets.push(rates);
         }
-        let hasher = &self.hasher;
-        let hash = Self::hash(hasher, &order.name);
-        self.table
-            .insert_unique(hash, order, |o| Self::hash(hasher, &o.name));
+        let order = Order {
+            name,
+            consumer,
+            merchant,
+            cash_fen,
+            stable_fen,
+            rates: (self.rate_sets.len() - 1) as u32,
+            status: OrderStatus::Pending,
+        };
+        self.pending += 1;
+        let id = OrderId::try_from(self.list.len()).expect("more than 2^32 orders");
+        let hash = Self::hash(&self.hasher, &order.name);
+        self.list.push(order);
+        let (list, hasher) = (&self.list, &self.hasher);
+        self.by_name.insert_unique(hash, id, |&other| {
+            Self::hash(hasher, &list[other as usize].name)
+        });
+        id
     }
 
     pub(crate) fn note_left_pending(&mut self) {
@@ -85,21 +132,23 @@ impl Orders {
     }
 
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.list.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.list.is_empty()
     }
 
-    /// Every order, in no particular order.
+    /// Every order, in payment order.
     pub fn iter(&self) -> impl Iterator<Item = &Order> {
-        self.table.iter()
+        self.list.iter()
     }
 
     pub fn reserve(&mut self, additional: usize) {
-        let hasher = &self.hasher;
-        self.table
-            .reserve(additional, |o| Self::hash(hasher, &o.name));
+        self.list.reserve(additional);
+        let (list, hasher) = (&self.list, &self.hasher);
+        self.by_name.reserve(additional, |&other| {
+            Self::hash(hasher, &list[other as usize].name)
+        });
     }
 }

@@ -1,0 +1,79 @@
+//! Conformance: `jifen replay` reproduces every vector in `../shared/golden/` exactly.
+
+mod common;
+
+use common::{jifen, run, shared, temp_dir};
+
+fn vectors(folder: &str) -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(shared().join(folder))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("commands.jsonl").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn every_golden_vector_replays_exactly() {
+    let vectors = vectors("golden");
+    assert!(
+        vectors.len() >= 4,
+        "expected the shared vectors, found {vectors:?}"
+    );
+    let tmp = temp_dir("golden");
+    for dir in vectors {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let outcomes = tmp.join(format!("{name}.outcomes.jsonl"));
+        let (out, described) = run(jifen()
+            .arg("replay")
+            .arg("--check")
+            .arg("--rules")
+            .arg(dir.join("rules.toml"))
+            .arg(dir.join("commands.jsonl"))
+            .arg("--outcomes")
+            .arg(&outcomes));
+        assert!(out.status.success(), "{described}");
+        let want_state = std::fs::read_to_string(dir.join("expected-state.json")).unwrap();
+        let got_state = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(got_state, want_state, "{name}: state differs");
+        let want = std::fs::read_to_string(dir.join("expected-outcomes.jsonl")).unwrap();
+        let got = std::fs::read_to_string(&outcomes).unwrap();
+        for (n, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+            assert_eq!(g, w, "{name}: outcome line {} differs", n + 1);
+        }
+        assert_eq!(
+            got.lines().count(),
+            want.lines().count(),
+            "{name}: outcome count"
+        );
+        assert_eq!(got, want, "{name}: outcomes file differs");
+    }
+}
+
+#[test]
+fn events_describe_each_applied_command() {
+    let dir = shared().join("golden/seed-wine");
+    let tmp = temp_dir("events");
+    let events = tmp.join("events.jsonl");
+    let (out, described) = run(jifen()
+        .arg("replay")
+        .arg("--rules")
+        .arg(dir.join("rules.toml"))
+        .arg(dir.join("commands.jsonl"))
+        .arg("--events")
+        .arg(&events));
+    assert!(out.status.success(), "{described}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 301, "one event per applied command");
+    let first_confirm = lines.iter().find(|e| e["type"] == "confirm_order").unwrap();
+    assert_eq!(first_confirm["grants"][0]["atoms"], 2_100_000_000u64);
+    assert_eq!(first_confirm["price_before"], "1.0000");
+    assert_eq!(first_confirm["price_after"], "1.4286");
+    let last = lines.last().unwrap();
+    assert_eq!(last["price_after"], "5.1731");
+}
