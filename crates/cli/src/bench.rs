@@ -1,7 +1,261 @@
+//! `jifen bench`: the engine's performance figures, printed as one JSON object.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use jifen_core::workload;
+use jifen_core::{Command, Economy, Ledger};
+use serde_json::json;
+
 #[derive(clap::Subcommand)]
 pub enum What {
-    Core,
+    /// The in-memory engine: pay, confirm, settlement, exits, memory and replay throughput.
+    Core(CoreArgs),
+    /// (Internal) memory per account, measured in a fresh process.
+    #[command(hide = true)]
+    Memory {
+        #[arg(long, default_value_t = 1_000_000)]
+        accounts: u64,
+    },
 }
-pub fn run(_w: What) -> anyhow::Result<()> {
+
+#[derive(clap::Args)]
+pub struct CoreArgs {
+    /// Accounts holding points (and eligible holders for settlement).
+    #[arg(long, default_value_t = 1_000_000)]
+    accounts: u64,
+    /// Consumers exiting at once in the exit benchmark.
+    #[arg(long, default_value_t = 100_000)]
+    exits: u64,
+    /// Lines in the replay benchmark.
+    #[arg(long, default_value_t = 1_000_000)]
+    replay_lines: u64,
+    /// Repetitions of each measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+pub fn run(what: What) -> anyhow::Result<()> {
+    match what {
+        What::Core(args) => core(args),
+        What::Memory { accounts } => memory(accounts),
+    }
+}
+
+fn progress(msg: &str) {
+    eprintln!("[bench] {msg}");
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed())
+}
+
+fn execute_all(e: &mut Economy, commands: &[Command]) {
+    for c in commands {
+        if let Err(code) = e.execute(c) {
+            panic!("benchmark command {c:?} rejected: {code}");
+        }
+    }
+}
+
+fn core(args: CoreArgs) -> anyhow::Result<()> {
+    let n = args.accounts;
+    progress(&format!("building {n} accounts holding points"));
+    let (base, build) = time(|| workload::holders(workload::bench_rules(), n));
+
+    let mut pay_rates = Vec::new();
+    let mut confirm_rates = Vec::new();
+    let mut e = base.clone();
+    for run in 0..args.runs {
+        progress(&format!(
+            "pay and confirm {n} orders, run {}/{}",
+            run + 1,
+            args.runs
+        ));
+        let prefix = format!("b{run}x");
+        let pays = workload::payments(&prefix, n, n);
+        let confirms = workload::confirmations(&prefix, n);
+        let ((), paid) = time(|| execute_all(&mut e, &pays));
+        let ((), confirmed) = time(|| execute_all(&mut e, &confirms));
+        pay_rates.push(n as f64 / paid.as_secs_f64());
+        confirm_rates.push(n as f64 / confirmed.as_secs_f64());
+    }
+
+    let mut settle_ms = Vec::new();
+    let mut settle_paid = 0;
+    for run in 0..args.runs {
+        progress(&format!(
+            "settle {n} holders, run {}/{}",
+            run + 1,
+            args.runs
+        ));
+        let mut e = base.clone();
+        let day = Command::SettleDividends {
+            day: "2026-11-25".into(),
+        };
+        let ((), took) = time(|| execute_all(&mut e, std::slice::from_ref(&day)));
+        settle_ms.push(took.as_secs_f64() * 1e3);
+        settle_paid = e.effects().settlement.map_or(0, |s| s.holders_paid);
+    }
+
+    progress(&format!("building {} holders about to exit", args.exits));
+    let (cascade, whale) = workload::exit_cascade(args.exits);
+    let mut exit_ms = Vec::new();
+    let mut exits = 0;
+    for run in 0..args.runs {
+        progress(&format!(
+            "one price move, {} exits, run {}/{}",
+            args.exits,
+            run + 1,
+            args.runs
+        ));
+        let mut e = cascade.clone();
+        let ((), took) = time(|| execute_all(&mut e, std::slice::from_ref(&whale)));
+        exit_ms.push(took.as_secs_f64() * 1e3);
+        exits = e.effects().exits.len();
+    }
+
+    let ledger_confirm = ledger_confirm_rate(n.min(200_000));
+    let (replay_rate, replay_lines) = replay_rate(args.replay_lines, args.runs)?;
+    progress("measuring memory per account in a fresh process");
+    let memory = memory_in_child(n)?;
+
+    let report = json!({
+        "machine": machine(),
+        "accounts_holding_points": n,
+        "build_holders_s": build.as_secs_f64(),
+        "pay_order_per_s": median(pay_rates).round(),
+        "confirm_order_per_s": median(confirm_rates).round(),
+        "confirm_order_with_ids_per_s": ledger_confirm.round(),
+        "settle_holders": n,
+        "settle_holders_paid": settle_paid,
+        "settle_ms": median(settle_ms),
+        "exits_in_one_command": exits,
+        "exit_cascade_ms": median(exit_ms),
+        "memory": memory,
+        "replay_lines": replay_lines,
+        "replay_lines_per_s": replay_rate.round(),
+        "runs": args.runs,
+        "statistic": "median",
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// `confirm_order` through the idempotent ledger (ids remembered), on a smaller economy.
+fn ledger_confirm_rate(n: u64) -> f64 {
+    progress(&format!(
+        "pay and confirm {n} orders through the ledger, with ids"
+    ));
+    let mut l = Ledger::new(workload::bench_rules());
+    let fp = jifen_core::Fingerprint(0);
+    let mut submit = |id: String, c: &Command| {
+        let o = l.submit(Some(&id), fp, Ok(c));
+        assert!(o.result.is_ok(), "{c:?}");
+    };
+    submit("m".into(), &workload::register_merchant());
+    for i in 0..n {
+        submit(format!("r{i}"), &workload::register(i));
+    }
+    for (i, c) in workload::payments("b", n, n).iter().enumerate() {
+        submit(format!("p{i}"), c);
+    }
+    let confirms = workload::confirmations("b", n);
+    let ((), took) = time(|| {
+        for (i, c) in confirms.iter().enumerate() {
+            submit(format!("k{i}"), c);
+        }
+    });
+    n as f64 / took.as_secs_f64()
+}
+
+fn replay_rate(lines: u64, runs: usize) -> anyhow::Result<(f64, u64)> {
+    progress(&format!("writing a {lines}-line command file"));
+    let dir = std::env::temp_dir().join(format!("jifen-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("commands.jsonl");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        for line in workload::replay_lines(lines) {
+            writeln!(f, "{line}")?;
+        }
+        f.flush()?;
+    }
+    let mut rates = Vec::new();
+    for run in 0..runs {
+        progress(&format!("replay {lines} lines, run {}/{}", run + 1, runs));
+        let file = std::fs::File::open(&path)?;
+        let size = file.metadata()?.len();
+        let input = std::io::BufReader::with_capacity(1 << 20, file);
+        let (ledger, took) = time(|| {
+            crate::replay::replay(workload::bench_rules(), size, input, |_, _, _, _| Ok(()))
+        });
+        let ledger = ledger?;
+        anyhow::ensure!(ledger.rejected() == 0, "the replay workload had rejections");
+        rates.push(lines as f64 / took.as_secs_f64());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok((median(rates), lines))
+}
+
+fn memory_in_child(accounts: u64) -> anyhow::Result<serde_json::Value> {
+    let exe = std::env::current_exe()?;
+    let out = std::process::Command::new(exe)
+        .args(["bench", "memory", "--accounts", &accounts.to_string()])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "memory child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// Peak resident memory over a baseline, per account, for `accounts` accounts holding points
+/// (each through one confirmed order, so the order book is counted too).
+fn memory(accounts: u64) -> anyhow::Result<()> {
+    let baseline = proc_status_kib("VmRSS")?;
+    let e = workload::holders(workload::bench_rules(), accounts);
+    let rss = proc_status_kib("VmRSS")?;
+    let peak = proc_status_kib("VmHWM")?;
+    let per = |kib: u64| (kib.saturating_sub(baseline) * 1024) as f64 / accounts as f64;
+    let report = json!({
+        "accounts": accounts,
+        "orders": e.orders().len(),
+        "exit_index_entries": e.exit_index_len(),
+        "baseline_rss_kib": baseline,
+        "rss_kib": rss,
+        "peak_rss_kib": peak,
+        "bytes_per_account_rss": per(rss).round(),
+        "bytes_per_account_peak": per(peak).round(),
+    });
+    println!("{report}");
+    Ok(())
+}
+
+fn proc_status_kib(key: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("{key} not found in /proc/self/status"))
+}
+
+fn machine() -> serde_json::Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    json!({ "cpu": model, "cores": cores, "threads_used": 1 })
 }

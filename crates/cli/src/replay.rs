@@ -37,8 +37,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map_err(|e| usage(format!("cannot read {}: {e}", args.commands.display())))?;
     let mut outcomes = create(args.outcomes.as_ref())?;
     let mut events = create(args.events.as_ref())?;
+    let size = input.metadata().map_or(0, |m| m.len());
     let ledger = replay(
         rules,
+        size,
         BufReader::with_capacity(1 << 20, input),
         |ledger, n, parsed, outcome| {
             if let Some(out) = outcomes.as_mut() {
@@ -84,10 +86,13 @@ fn create(path: Option<&PathBuf>) -> anyhow::Result<Option<BufWriter<File>>> {
 /// with its 1-based line number.
 pub fn replay<R: BufRead>(
     rules: Rules,
+    size_hint_bytes: u64,
     mut input: R,
     mut each: impl FnMut(&Ledger, u64, &jifen_wire::Parsed, jifen_core::Outcome) -> anyhow::Result<()>,
 ) -> anyhow::Result<Ledger> {
     let mut ledger = Ledger::new(rules);
+    // About one id per 100 bytes of commands: room up front saves rehashing a large table.
+    ledger.reserve_ids((size_hint_bytes / 100) as usize);
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0u64;
     loop {
@@ -96,7 +101,11 @@ pub fn replay<R: BufRead>(
             break;
         }
         line_no += 1;
-        let text = String::from_utf8_lossy(&buf);
+        // Invalid UTF-8 becomes U+FFFD, which no valid line contains: an `invalid_command`.
+        let text = match std::str::from_utf8(&buf) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(&buf),
+        };
         let text = text.trim_end_matches(['\n', '\r']);
         if text.trim().is_empty() {
             continue;

@@ -44,6 +44,18 @@ pub struct Economy {
     effects: Effects,
 }
 
+/// Moves the entries matching `first` to the front; returns how many there are.
+fn partition(entries: &mut [Entry], first: impl Fn(&Entry) -> bool) -> usize {
+    let mut split = 0;
+    for i in 0..entries.len() {
+        if first(&entries[i]) {
+            entries.swap(i, split);
+            split += 1;
+        }
+    }
+    split
+}
+
 /// A snapshot of the economy-wide figures of SPEC §4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Totals {
@@ -501,23 +513,20 @@ impl Economy {
         }
         self.settled_days.insert(day);
 
+        // The holders with a quota, in ascending trigger price; the others keep their entries.
+        let mut entries = self.index.take_live(self.accounts.as_slice());
+        let split = partition(&mut entries, |e| e.quota_fen == 0);
         let accounts = self.accounts.as_slice();
-        let mut eligible: Vec<Entry> = self
-            .index
-            .live(accounts)
-            .filter(|e| e.quota_fen > 0)
-            .collect();
-        eligible.sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+        entries[split..].sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
 
-        let mut weight_left: u128 = eligible.iter().map(|e| e.atoms as u128).sum();
+        let mut weight_left: u128 = entries[split..].iter().map(|e| e.atoms as u128).sum();
         let mut pool_left_fen = self.dividend_pool_fen;
         let mut settlement = Settlement {
             day,
-            eligible: eligible.len() as u64,
+            eligible: (entries.len() - split) as u64,
             ..Settlement::default()
         };
-        let mut fresh = Vec::with_capacity(eligible.len());
-        for e in eligible {
+        for e in &mut entries[split..] {
             let share_fen = to_u64(pool_left_fen as u128 * e.atoms as u128 / weight_left);
             let pay_fen = share_fen.min(e.quota_fen);
             weight_left -= e.atoms as u128;
@@ -531,18 +540,14 @@ impl Economy {
             holder.stable_fen += pay_fen;
             holder.dividends_fen += pay_fen;
             holder.version = holder.version.wrapping_add(1);
-            fresh.push(Entry {
-                quota_fen: holder.quota_fen,
-                atoms: holder.atoms,
-                account: e.account,
-                version: holder.version,
-            });
+            e.quota_fen = holder.quota_fen;
+            e.version = holder.version;
             settlement.paid_fen += pay_fen;
             settlement.holders_paid += 1;
             settlement.holders_capped += u64::from(holder.quota_fen == 0);
         }
         self.dividend_pool_fen = pool_left_fen;
-        self.index.rebuild(fresh, self.accounts.as_slice());
+        self.index.replace(entries, self.accounts.as_slice());
         self.effects.settlement = Some(settlement);
         Ok(())
     }

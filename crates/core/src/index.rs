@@ -88,6 +88,19 @@ impl ExitIndex {
             .copied()
     }
 
+    /// Empties the index, returning its live entries (in no particular order).
+    pub fn take_live(&mut self, accounts: &[Account]) -> Vec<Entry> {
+        let mut entries = std::mem::take(&mut self.heap);
+        entries.retain(|e| is_live(e, accounts));
+        entries
+    }
+
+    /// Replaces the contents with `entries`, which must all be live, in O(n).
+    pub fn replace(&mut self, entries: Vec<Entry>, accounts: &[Account]) {
+        self.heap = entries;
+        self.heapify(accounts);
+    }
+
     /// Drops stale entries when they dominate. `live` is the number of indexed accounts.
     pub fn maybe_compact(&mut self, live: usize, accounts: &[Account]) {
         if self.heap.len() > live + live / 2 + STALE_ENTRIES_SLACK {
@@ -99,6 +112,10 @@ impl ExitIndex {
     pub fn rebuild(&mut self, fresh: Vec<Entry>, accounts: &[Account]) {
         self.heap.retain(|e| is_live(e, accounts));
         self.heap.extend(fresh);
+        self.heapify(accounts);
+    }
+
+    fn heapify(&mut self, accounts: &[Account]) {
         for i in (0..self.heap.len() / 2).rev() {
             self.sift_down(i, accounts);
         }

@@ -119,37 +119,44 @@ impl Ledger {
             };
         };
         let hash = self.hash(id);
-        if let Some(seen) = self.ids.find(hash, |r| r.id == id) {
-            if seen.fingerprint == split(fingerprint) {
-                return Outcome {
-                    result: seen.result(),
-                    retry: true,
-                };
-            }
-            self.rejected += 1;
-            return Outcome {
-                result: Err(Code::IdConflict),
-                retry: false,
-            };
-        }
-        let result = command.and_then(|c| self.economy.execute(c));
-        match result {
-            Ok(()) => self.applied += 1,
-            Err(_) => self.rejected += 1,
-        }
-        let record = IdRecord {
-            id: id.into(),
-            fingerprint: split(fingerprint),
-            code: result.err().map_or(0, Code::to_u8),
-        };
         let hasher = &self.hasher;
-        self.ids.insert_unique(hash, record, |r| {
+        let rehash = |r: &IdRecord| {
             use core::hash::BuildHasher;
             hasher.hash_one(r.id.as_bytes())
-        });
-        Outcome {
-            result,
-            retry: false,
+        };
+        // One probe finds the id or the slot for it; the economy is a separate field, so the
+        // command can run while the slot is held.
+        match self.ids.entry(hash, |r| r.id == id, rehash) {
+            hashbrown::hash_table::Entry::Occupied(seen) => {
+                let seen = seen.get();
+                if seen.fingerprint == split(fingerprint) {
+                    return Outcome {
+                        result: seen.result(),
+                        retry: true,
+                    };
+                }
+                self.rejected += 1;
+                Outcome {
+                    result: Err(Code::IdConflict),
+                    retry: false,
+                }
+            }
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                let result = command.and_then(|c| self.economy.execute(c));
+                match result {
+                    Ok(()) => self.applied += 1,
+                    Err(_) => self.rejected += 1,
+                }
+                slot.insert(IdRecord {
+                    id: id.into(),
+                    fingerprint: split(fingerprint),
+                    code: result.err().map_or(0, Code::to_u8),
+                });
+                Outcome {
+                    result,
+                    retry: false,
+                }
+            }
         }
     }
 

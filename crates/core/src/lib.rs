@@ -21,6 +21,7 @@ mod name;
 mod order;
 mod rules;
 mod units;
+pub mod workload;
 
 pub use account::{Account, AccountId, Accounts, Kind};
 pub use code::Code;

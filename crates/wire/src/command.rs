@@ -1,10 +1,12 @@
 //! Parsing one command line (SPEC §5) into a core [`Command`].
 
-use jifen_core::{Amount, Code, Command, Fingerprint, OptionalAmount, Text};
+use jifen_core::{Amount, Code, Command, Fingerprint, Text};
 use serde_json::{Map, Value};
 
+use crate::fast::parse_fast;
 use crate::json::fingerprint;
 use crate::rules::rules_from_json;
+use jifen_core::Rules;
 
 /// The longest command line accepted, in bytes. A longer line is an `invalid_command` outcome
 /// and is not parsed at all, which bounds the work one line can cause.
@@ -39,13 +41,16 @@ pub fn parse_command_line(line: &str) -> Parsed {
     if line.len() > LINE_BYTES_MAX {
         return Parsed::invalid(Value::Null);
     }
+    if let Some(parsed) = parse_fast(line) {
+        return parsed;
+    }
     match serde_json::from_str::<Value>(line) {
         Ok(value) => parse_command_value(value),
         Err(_) => Parsed::invalid(Value::Null),
     }
 }
 
-/// Parses one command object.
+/// Parses one command object on the general path.
 pub fn parse_command_value(value: Value) -> Parsed {
     let fp = Fingerprint(fingerprint(&value));
     let Value::Object(map) = value else {
@@ -62,132 +67,148 @@ pub fn parse_command_value(value: Value) -> Parsed {
     }
 }
 
-/// The fields of one command type: required strings, optional strings, amounts (required, in
-/// SPEC order) and optional amounts. Any other field is an `invalid_command`.
-struct Fields<'a> {
-    map: &'a Map<String, Value>,
+/// Where a command's fields come from: a parsed JSON object, or the borrowed fast path.
+pub(crate) trait Source {
+    /// Whether every field is `type`, `id` or one of `allowed`.
+    fn only(&self, allowed: &[&str]) -> bool;
+    /// A string field; `None` when missing, `Some(None)` when present but not a string.
+    fn string(&self, key: &str) -> Option<Option<&str>>;
+    /// An amount field; `None` when missing, `Some(None)` when present but not in `u64`.
+    fn number(&self, key: &str) -> Option<Amount>;
+    fn rules(&self) -> Option<Rules>;
 }
 
-impl<'a> Fields<'a> {
-    /// Checks that the object has no field outside `allowed` (besides `type` and `id`).
-    fn only(&self, allowed: &[&str]) -> Result<(), Code> {
-        let ok = self
-            .map
-            .keys()
-            .all(|k| k == "type" || k == "id" || allowed.contains(&k.as_str()));
-        ok.then_some(()).ok_or(Code::InvalidCommand)
+impl Source for Map<String, Value> {
+    fn only(&self, allowed: &[&str]) -> bool {
+        self.keys()
+            .all(|k| k == "type" || k == "id" || allowed.contains(&k.as_str()))
     }
 
-    fn text(&self, key: &str) -> Result<Text, Code> {
-        self.map
-            .get(key)
-            .and_then(Value::as_str)
-            .map(Text::from)
-            .ok_or(Code::InvalidCommand)
+    fn string(&self, key: &str) -> Option<Option<&str>> {
+        self.get(key).map(Value::as_str)
     }
 
-    fn optional_text(&self, key: &str) -> Result<Option<Text>, Code> {
-        match self.map.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(Text::from(s.as_str()))),
-            Some(_) => Err(Code::InvalidCommand),
-        }
+    fn number(&self, key: &str) -> Option<Amount> {
+        self.get(key).map(Value::as_u64)
     }
 
-    fn amount(&self, key: &str) -> Amount {
-        self.map.get(key).and_then(Value::as_u64)
-    }
-
-    fn optional_amount(&self, key: &str) -> OptionalAmount {
-        self.map.get(key).map(Value::as_u64)
+    fn rules(&self) -> Option<Rules> {
+        self.get("rules").and_then(rules_from_json)
     }
 }
 
-fn command_from_map(map: &Map<String, Value>) -> Result<Command, Code> {
-    let f = Fields { map };
-    let kind = map
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or(Code::InvalidCommand)?;
+fn only(source: &impl Source, allowed: &[&str]) -> Result<(), Code> {
+    source
+        .only(allowed)
+        .then_some(())
+        .ok_or(Code::InvalidCommand)
+}
+
+fn text(source: &impl Source, key: &str) -> Result<Text, Code> {
+    match source.string(key) {
+        Some(Some(s)) => Ok(Text::from(s)),
+        _ => Err(Code::InvalidCommand),
+    }
+}
+
+fn optional_text(source: &impl Source, key: &str) -> Result<Option<Text>, Code> {
+    match source.string(key) {
+        None => Ok(None),
+        Some(Some(s)) => Ok(Some(Text::from(s))),
+        Some(None) => Err(Code::InvalidCommand),
+    }
+}
+
+fn amount(source: &impl Source, key: &str) -> Amount {
+    source.number(key).flatten()
+}
+
+/// Maps a command object's fields to a core command. Shapes only: the engine checks values.
+pub(crate) fn command_from(f: &impl Source, kind: &str) -> Result<Command, Code> {
     let command = match kind {
         "register_consumer" => {
-            f.only(&["account", "referrer"])?;
+            only(f, &["account", "referrer"])?;
             Command::RegisterConsumer {
-                account: f.text("account")?,
-                referrer: f.optional_text("referrer")?,
+                account: text(f, "account")?,
+                referrer: optional_text(f, "referrer")?,
             }
         }
         "register_merchant" => {
-            f.only(&["account"])?;
+            only(f, &["account"])?;
             Command::RegisterMerchant {
-                account: f.text("account")?,
+                account: text(f, "account")?,
             }
         }
         "pay_order" => {
-            f.only(&["order", "consumer", "merchant", "cash_fen", "stable_fen"])?;
+            only(
+                f,
+                &["order", "consumer", "merchant", "cash_fen", "stable_fen"],
+            )?;
             Command::PayOrder {
-                order: f.text("order")?,
-                consumer: f.text("consumer")?,
-                merchant: f.text("merchant")?,
-                cash_fen: f.amount("cash_fen"),
-                stable_fen: f.amount("stable_fen"),
+                order: text(f, "order")?,
+                consumer: text(f, "consumer")?,
+                merchant: text(f, "merchant")?,
+                cash_fen: amount(f, "cash_fen"),
+                stable_fen: amount(f, "stable_fen"),
             }
         }
         "confirm_order" => {
-            f.only(&["order"])?;
+            only(f, &["order"])?;
             Command::ConfirmOrder {
-                order: f.text("order")?,
+                order: text(f, "order")?,
             }
         }
         "refund_order" => {
-            f.only(&["order", "cash_fen", "stable_fen"])?;
+            only(f, &["order", "cash_fen", "stable_fen"])?;
             Command::RefundOrder {
-                order: f.text("order")?,
-                cash_fen: f.optional_amount("cash_fen"),
-                stable_fen: f.optional_amount("stable_fen"),
+                order: text(f, "order")?,
+                cash_fen: f.number("cash_fen"),
+                stable_fen: f.number("stable_fen"),
             }
         }
         "sell" => {
-            f.only(&["account", "atoms"])?;
+            only(f, &["account", "atoms"])?;
             Command::Sell {
-                account: f.text("account")?,
-                atoms: f.amount("atoms"),
+                account: text(f, "account")?,
+                atoms: amount(f, "atoms"),
             }
         }
         "convert_to_stable" => {
-            f.only(&["account", "atoms"])?;
+            only(f, &["account", "atoms"])?;
             Command::ConvertToStable {
-                account: f.text("account")?,
-                atoms: f.amount("atoms"),
+                account: text(f, "account")?,
+                atoms: amount(f, "atoms"),
             }
         }
         "redeem_stable" => {
-            f.only(&["account", "fen"])?;
+            only(f, &["account", "fen"])?;
             Command::RedeemStable {
-                account: f.text("account")?,
-                fen: f.amount("fen"),
+                account: text(f, "account")?,
+                fen: amount(f, "fen"),
             }
         }
         "settle_dividends" => {
-            f.only(&["day"])?;
+            only(f, &["day"])?;
+            // A missing or non-string day is not a day: `invalid_day`.
             Command::SettleDividends {
-                day: f
-                    .map
-                    .get("day")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .into(),
+                day: f.string("day").flatten().unwrap_or("").into(),
             }
         }
         "set_rules" => {
-            f.only(&["rules"])?;
-            Command::SetRules {
-                rules: map.get("rules").and_then(rules_from_json),
-            }
+            only(f, &["rules"])?;
+            Command::SetRules { rules: f.rules() }
         }
         _ => return Err(Code::InvalidCommand),
     };
     Ok(command)
+}
+
+fn command_from_map(map: &Map<String, Value>) -> Result<Command, Code> {
+    let kind = map
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or(Code::InvalidCommand)?;
+    command_from(map, kind)
 }
 
 #[cfg(test)]

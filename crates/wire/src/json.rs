@@ -2,7 +2,7 @@
 //! vectors use, and a canonical compact form for hashing and the journal.
 
 use serde_json::Value;
-use xxhash_rust::xxh3::Xxh3Default;
+use xxhash_rust::xxh3::xxh3_128;
 
 /// `json.dumps(value)` as Python writes it: `", "` and `": "` separators, ASCII only, keys in
 /// the order held (sorted, for `serde_json::Map`).
@@ -94,45 +94,52 @@ pub fn canonical_json(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// A 128-bit digest of the canonical form, computed by walking the value (no string is built).
+/// A 128-bit digest of the canonical form. The value is first written in a compact,
+/// unambiguous binary form (type tags and length prefixes), then hashed in one pass.
 pub(crate) fn fingerprint(value: &Value) -> u128 {
-    let mut h = Xxh3Default::new();
-    hash_value(value, &mut h);
-    h.digest128()
+    let mut buf = Vec::with_capacity(256);
+    encode_value(value, &mut buf);
+    xxh3_128(&buf)
 }
 
-fn hash_value(value: &Value, h: &mut Xxh3Default) {
+fn encode_value(value: &Value, buf: &mut Vec<u8>) {
     match value {
-        Value::Null => h.update(b"n"),
-        Value::Bool(b) => h.update(if *b { b"t" } else { b"f" }),
-        Value::Number(n) => {
-            h.update(b"#");
-            h.update(n.to_string().as_bytes());
-            h.update(b";");
-        }
-        Value::String(s) => hash_str(s, h),
+        Value::Null => buf.push(b'n'),
+        Value::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
+        Value::Number(n) => encode_number_text(&n.to_string(), buf),
+        Value::String(s) => encode_str(s, buf),
         Value::Array(items) => {
-            h.update(b"[");
-            h.update(&(items.len() as u64).to_le_bytes());
+            buf.push(b'[');
+            buf.extend_from_slice(&(items.len() as u64).to_le_bytes());
             for item in items {
-                hash_value(item, h);
+                encode_value(item, buf);
             }
         }
         Value::Object(map) => {
-            h.update(b"{");
-            h.update(&(map.len() as u64).to_le_bytes());
+            encode_object_header(map.len(), buf);
             for (k, v) in map {
-                hash_str(k, h);
-                hash_value(v, h);
+                encode_str(k, buf);
+                encode_value(v, buf);
             }
         }
     }
 }
 
-fn hash_str(s: &str, h: &mut Xxh3Default) {
-    h.update(b"\"");
-    h.update(&(s.len() as u64).to_le_bytes());
-    h.update(s.as_bytes());
+pub(crate) fn encode_number_text(digits: &str, buf: &mut Vec<u8>) {
+    buf.push(b'#');
+    buf.extend_from_slice(digits.as_bytes());
+    buf.push(b';');
+}
+
+pub(crate) fn encode_object_header(len: usize, buf: &mut Vec<u8>) {
+    buf.push(b'{');
+    buf.extend_from_slice(&(len as u64).to_le_bytes());
+}
+
+pub(crate) fn encode_str(s: &str, buf: &mut Vec<u8>) {
+    buf.push(b'"');
+    buf.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    buf.extend_from_slice(s.as_bytes());
 }
 
 #[cfg(test)]

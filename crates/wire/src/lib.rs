@@ -2,6 +2,7 @@
 //! output of SPEC §11. This is the edge that turns text into `jifen-core` values and back.
 
 mod command;
+mod fast;
 mod json;
 mod rules;
 mod state;

@@ -1,0 +1,60 @@
+//! The fast and the general parsing paths agree: same command, same fingerprint, same id echo.
+
+use std::path::Path;
+
+use jifen_wire::{parse_command_line, parse_command_value};
+
+fn general(line: &str) -> Option<jifen_wire::Parsed> {
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .map(parse_command_value)
+}
+
+fn check(line: &str) {
+    let got = parse_command_line(line);
+    let Some(want) = general(line) else { return };
+    assert_eq!(got.command, want.command, "{line}");
+    assert_eq!(got.fingerprint, want.fingerprint, "{line}");
+    assert_eq!(got.id_echo, want.id_echo, "{line}");
+    assert_eq!(got.id, want.id, "{line}");
+}
+
+#[test]
+fn on_every_shared_vector_line() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    let mut lines = 0;
+    for folder in ["golden", "golden-collectibles"] {
+        for dir in std::fs::read_dir(shared.join(folder)).unwrap() {
+            let path = dir.unwrap().path().join("commands.jsonl");
+            for line in std::fs::read_to_string(path).unwrap().lines() {
+                check(line);
+                lines += 1;
+            }
+        }
+    }
+    assert!(lines > 9_000, "{lines} lines");
+}
+
+#[test]
+fn on_awkward_lines() {
+    for line in [
+        r#"{"type":"sell","id":"a","account":"x","atoms":5}"#,
+        r#"{"type":"sell","id":"a","account":"x","atoms":5,"atoms":6}"#,
+        r#"{"type":"sell","id":"a","account":"x","atoms":null}"#,
+        r#"{"type":"sell","id":"a","account":null,"atoms":1}"#,
+        r#"{"type":"sell","id":"a","account":"x","atoms":"5"}"#,
+        r#"{"type":"sell","id":"a","account":"x","atoms":-5}"#,
+        r#"{"type":"sell","id":"a","account":"x","day":"2026-01-01"}"#,
+        r#"{"type":"sell","id":"a","account":"\u0078","atoms":1}"#,
+        r#"{"type":"register_consumer","id":"a","account":"x","referrer":null}"#,
+        r#"{"type":"refund_order","id":"a","order":"o","cash_fen":0}"#,
+        r#"{"type":"settle_dividends","id":"a","day":7}"#,
+        r#"{"type":"settle_dividends","id":"a"}"#,
+        r#"{"type":"pay_order","id":"a","order":"o","consumer":"c","merchant":"m","cash_fen":18446744073709551615,"stable_fen":0}"#,
+        r#"{"type":"teleport","id":"a","account":"x"}"#,
+        r#"{"id":"a","account":"x"}"#,
+        r#"{"type":"confirm_order","id":17,"order":"o"}"#,
+    ] {
+        check(line);
+    }
+}
