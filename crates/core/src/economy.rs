@@ -642,21 +642,125 @@ impl Economy {
         self.index.push(entry, self.accounts.as_slice());
     }
 
+    // ----- restoring from a snapshot (see snapshot.rs) -----
+
+    pub(crate) fn restore_start(
+        rules: Rules,
+        totals: [u64; 9],
+        high_water: Option<Price>,
+        settled_days: BTreeSet<u32>,
+    ) -> Result<Economy, String> {
+        let [reserve, pool, escrow, paid_out, contributions, circulating, treasury, burned, issued] =
+            totals;
+        rules
+            .check(issued)
+            .map_err(|why| format!("snapshot rules are invalid: {why}"))?;
+        // Rules valid with `issued` atoms out are valid with none.
+        let mut e = Economy::new(rules);
+        e.reserve_fen = reserve;
+        e.dividend_pool_fen = pool;
+        e.escrow_fen = escrow;
+        e.paid_out_fen = paid_out;
+        e.contributions_fen = contributions;
+        e.circulating_atoms = circulating;
+        e.treasury_atoms = treasury;
+        e.burned_atoms = burned;
+        e.issued_atoms = issued;
+        e.high_water = high_water;
+        e.settled_days = settled_days;
+        Ok(e)
+    }
+
+    pub(crate) fn restore_account(&mut self, account: Account) -> Result<(), String> {
+        if self.accounts.find(&account.name).is_some() {
+            return Err(format!("account {} appears twice", account.name));
+        }
+        if let Some(r) = account.referrer() {
+            let ok = (r as usize) < self.accounts.len() && self.accounts.get(r).is_consumer();
+            if !ok || account.kind != Kind::Consumer {
+                return Err(format!("account {} has an invalid referrer", account.name));
+            }
+        }
+        self.stable_total_fen = self
+            .stable_total_fen
+            .checked_add(account.stable_fen)
+            .ok_or("stable total overflows")?;
+        self.atoms_total = self
+            .atoms_total
+            .checked_add(account.atoms)
+            .ok_or("atoms total overflows")?;
+        self.accounts.insert(account);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn restore_order(
+        &mut self,
+        name: crate::name::Name,
+        consumer: AccountId,
+        merchant: AccountId,
+        cash_fen: u64,
+        stable_fen: u64,
+        rates: u32,
+        status: OrderStatus,
+    ) -> Result<(), String> {
+        let n = self.accounts.len() as u32;
+        let kinds_ok = consumer < n
+            && merchant < n
+            && self.accounts.get(consumer).is_consumer()
+            && !self.accounts.get(merchant).is_consumer();
+        if !kinds_ok || self.orders.find(&name).is_some() {
+            return Err(format!("order {name} is invalid or appears twice"));
+        }
+        self.orders.restore(
+            name, consumer, merchant, cash_fen, stable_fen, rates, status,
+        )
+    }
+
+    /// Rebuilds derived state after restoring, and checks every invariant.
+    pub(crate) fn restore_finish(&mut self) -> Result<(), String> {
+        let mut entries = Vec::new();
+        self.indexed_count = 0;
+        for id in 0..self.accounts.len() as AccountId {
+            let a = self.accounts.get_mut(id);
+            a.indexed = a.kind == Kind::Consumer && a.atoms > 0;
+            if a.indexed {
+                entries.push(Entry {
+                    quota_fen: a.quota_fen,
+                    atoms: a.atoms,
+                    account: id,
+                    version: a.version,
+                });
+                self.indexed_count += 1;
+            }
+        }
+        self.index.replace(entries, self.accounts.as_slice());
+        self.check_full()
+            .map_err(|broken| format!("restored state breaks an invariant: {broken}"))
+    }
+
     /// The number of entries in the exit index, live and stale (for tests and benchmarks).
     pub fn exit_index_len(&self) -> usize {
         self.index.len()
     }
 
-    /// The consumer with the lowest trigger price, if any holds points.
-    pub(crate) fn first_in_exit_order(&self) -> Option<Entry> {
-        let accounts = self.accounts.as_slice();
-        self.index
-            .live(accounts)
-            .min_by(|a, b| cmp_entries(a, b, accounts))
-    }
-
-    pub(crate) fn exit_enabled_and_qualifies(&self, e: &Entry) -> bool {
-        self.rules.exit_enabled && self.qualifies_for_exit(e.quota_fen, e.atoms)
+    /// Invariant 5 in O(1): when the exit rule is on, the top of the exit index is live and
+    /// below the exit line, so every other holder is too.
+    pub(crate) fn check_exit_line(&self) -> Result<(), String> {
+        if !self.rules.exit_enabled {
+            return Ok(());
+        }
+        match self.index.top(self.accounts.as_slice()) {
+            None => Ok(()),
+            Some((_, false)) => {
+                Err("exit index: the top entry is stale after the exit rule".into())
+            }
+            Some((top, true)) if self.qualifies_for_exit(top.quota_fen, top.atoms) => {
+                let name = &self.accounts.get(top.account).name;
+                Err(format!("exit: consumer {name} is over the exit line"))
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     pub(crate) fn indexed_count(&self) -> usize {

@@ -60,6 +60,12 @@ impl ExitIndex {
         self.sift_up(self.heap.len() - 1, accounts);
     }
 
+    /// The top entry and whether it is live. After the exit rule has run, the top is live (or
+    /// the index is empty), so this is the lowest trigger price in O(1).
+    pub fn top(&self, accounts: &[Account]) -> Option<(Entry, bool)> {
+        self.heap.first().map(|e| (*e, is_live(e, accounts)))
+    }
+
     /// The live entry with the lowest trigger price, dropping stale entries above it.
     pub fn first_live(&mut self, accounts: &[Account]) -> Option<Entry> {
         while let Some(top) = self.heap.first().copied() {
@@ -78,14 +84,6 @@ impl ExitIndex {
             self.heap[0] = last;
             self.sift_down(0, accounts);
         }
-    }
-
-    /// The live entries, in heap order (not sorted).
-    pub fn live<'a>(&'a self, accounts: &'a [Account]) -> impl Iterator<Item = Entry> + 'a {
-        self.heap
-            .iter()
-            .filter(move |e| is_live(e, accounts))
-            .copied()
     }
 
     /// Empties the index, returning its live entries (in no particular order).

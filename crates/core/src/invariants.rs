@@ -52,13 +52,7 @@ impl Economy {
         if self.circulating_atoms > 0 && self.reserve_fen == 0 {
             return Err("points circulate with an empty reserve".into());
         }
-        if let Some(first) = self.first_in_exit_order() {
-            if self.exit_enabled_and_qualifies(&first) {
-                let name = &self.accounts.get(first.account).name;
-                return Err(format!("exit: consumer {name} is over the exit line"));
-            }
-        }
-        Ok(())
+        self.check_exit_line()
     }
 
     /// Every invariant that can be checked on one state, recounting from the accounts.

@@ -17,9 +17,13 @@ pub struct Fingerprint(pub u128);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outcome {
     pub result: Result<(), Code>,
-    /// A retry of an id already seen with the same command: nothing was done, and `result` is
-    /// the first outcome.
+    /// A retry of an id already seen with the same command: nothing was done, and `result` and
+    /// `seq` are those of the first submission.
     pub retry: bool,
+    /// The command's place in the economy's history: the n-th recorded submission, from 1.
+    /// Every submission that is not a retry is recorded (accepted or rejected), so these are
+    /// gapless; a journal stores submission `seq` as its entry `seq`.
+    pub seq: u64,
 }
 
 impl Outcome {
@@ -28,12 +32,13 @@ impl Outcome {
     }
 }
 
-#[derive(Clone)]
-struct IdRecord {
-    id: Name,
-    fingerprint: [u64; 2],
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct IdRecord {
+    pub id: Name,
+    pub fingerprint: [u64; 2],
     /// 0 for an accepted command, otherwise the rejection code.
-    code: u8,
+    pub code: u8,
+    pub seq: u64,
 }
 
 impl IdRecord {
@@ -45,26 +50,62 @@ impl IdRecord {
     }
 }
 
-fn split(fp: Fingerprint) -> [u64; 2] {
+pub(crate) fn split(fp: Fingerprint) -> [u64; 2] {
     [(fp.0 >> 64) as u64, fp.0 as u64]
+}
+
+/// Every id seen, in the order first seen, with a 4-byte hash index.
+#[derive(Clone, Default)]
+pub(crate) struct Ids {
+    pub list: Vec<IdRecord>,
+    by_id: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Ids {
+    fn hash(hasher: &foldhash::fast::RandomState, id: &str) -> u64 {
+        use core::hash::BuildHasher;
+        hasher.hash_one(id.as_bytes())
+    }
+
+    pub fn find(&self, id: &str) -> Option<&IdRecord> {
+        let list = &self.list;
+        self.by_id
+            .find(Self::hash(&self.hasher, id), |&i| list[i as usize].id == id)
+            .map(|&i| &list[i as usize])
+    }
+
+    pub fn push(&mut self, record: IdRecord) {
+        let index = u32::try_from(self.list.len()).expect("more than 2^32 ids");
+        let hash = Self::hash(&self.hasher, &record.id);
+        self.list.push(record);
+        let (list, hasher) = (&self.list, &self.hasher);
+        self.by_id
+            .insert_unique(hash, index, |&i| Self::hash(hasher, &list[i as usize].id));
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        self.list.reserve(additional);
+        let (list, hasher) = (&self.list, &self.hasher);
+        self.by_id
+            .reserve(additional, |&i| Self::hash(hasher, &list[i as usize].id));
+    }
 }
 
 /// An economy with its command ids: every id is used once, for ever.
 #[derive(Clone)]
 pub struct Ledger {
-    economy: Economy,
-    ids: HashTable<IdRecord>,
-    hasher: foldhash::fast::RandomState,
-    applied: u64,
-    rejected: u64,
+    pub(crate) economy: Economy,
+    pub(crate) ids: Ids,
+    pub(crate) applied: u64,
+    pub(crate) rejected: u64,
 }
 
 impl Ledger {
     pub fn new(rules: Rules) -> Ledger {
         Ledger {
             economy: Economy::new(rules),
-            ids: HashTable::new(),
-            hasher: foldhash::fast::RandomState::default(),
+            ids: Ids::default(),
             applied: 0,
             rejected: 0,
         }
@@ -84,21 +125,26 @@ impl Ledger {
         self.rejected
     }
 
-    /// How many distinct ids have been recorded.
-    pub fn ids_len(&self) -> usize {
-        self.ids.len()
+    /// Submissions recorded so far: the `seq` of the last one.
+    pub fn seq(&self) -> u64 {
+        self.applied + self.rejected
     }
 
-    fn hash(&self, id: &str) -> u64 {
-        use core::hash::BuildHasher;
-        self.hasher.hash_one(id.as_bytes())
+    /// How many distinct ids have been recorded.
+    pub fn ids_len(&self) -> usize {
+        self.ids.list.len()
     }
 
     /// The first outcome recorded for `id`, with the fingerprint of its command.
-    pub fn lookup(&self, id: &str) -> Option<(Fingerprint, Result<(), Code>)> {
-        self.ids.find(self.hash(id), |r| r.id == id).map(|r| {
+    pub fn lookup(&self, id: &str) -> Option<(Fingerprint, Outcome)> {
+        self.ids.find(id).map(|r| {
             let fp = (r.fingerprint[0] as u128) << 64 | r.fingerprint[1] as u128;
-            (Fingerprint(fp), r.result())
+            let outcome = Outcome {
+                result: r.result(),
+                retry: true,
+                seq: r.seq,
+            };
+            (Fingerprint(fp), outcome)
         })
     }
 
@@ -112,61 +158,51 @@ impl Ledger {
         command: Result<&Command, Code>,
     ) -> Outcome {
         let Some(id) = id.filter(|id| is_valid_name(id)) else {
-            self.rejected += 1;
-            return Outcome {
-                result: Err(Code::InvalidCommand),
-                retry: false,
-            };
+            return self.record_rejection(Code::InvalidCommand);
         };
-        let hash = self.hash(id);
-        let hasher = &self.hasher;
-        let rehash = |r: &IdRecord| {
-            use core::hash::BuildHasher;
-            hasher.hash_one(r.id.as_bytes())
-        };
-        // One probe finds the id or the slot for it; the economy is a separate field, so the
-        // command can run while the slot is held.
-        match self.ids.entry(hash, |r| r.id == id, rehash) {
-            hashbrown::hash_table::Entry::Occupied(seen) => {
-                let seen = seen.get();
-                if seen.fingerprint == split(fingerprint) {
-                    return Outcome {
-                        result: seen.result(),
-                        retry: true,
-                    };
-                }
-                self.rejected += 1;
-                Outcome {
-                    result: Err(Code::IdConflict),
-                    retry: false,
-                }
+        if let Some(seen) = self.ids.find(id) {
+            if seen.fingerprint == split(fingerprint) {
+                return Outcome {
+                    result: seen.result(),
+                    retry: true,
+                    seq: seen.seq,
+                };
             }
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                let result = command.and_then(|c| self.economy.execute(c));
-                match result {
-                    Ok(()) => self.applied += 1,
-                    Err(_) => self.rejected += 1,
-                }
-                slot.insert(IdRecord {
-                    id: id.into(),
-                    fingerprint: split(fingerprint),
-                    code: result.err().map_or(0, Code::to_u8),
-                });
-                Outcome {
-                    result,
-                    retry: false,
-                }
-            }
+            return self.record_rejection(Code::IdConflict);
+        }
+        let result = command.and_then(|c| self.economy.execute(c));
+        match result {
+            Ok(()) => self.applied += 1,
+            Err(_) => self.rejected += 1,
+        }
+        let seq = self.seq();
+        self.ids.push(IdRecord {
+            id: id.into(),
+            fingerprint: split(fingerprint),
+            code: result.err().map_or(0, Code::to_u8),
+            seq,
+        });
+        Outcome {
+            result,
+            retry: false,
+            seq,
+        }
+    }
+
+    /// A rejection that is recorded in history but not under an id (a malformed id, or an id
+    /// that already names another command).
+    fn record_rejection(&mut self, code: Code) -> Outcome {
+        self.rejected += 1;
+        Outcome {
+            result: Err(code),
+            retry: false,
+            seq: self.seq(),
         }
     }
 
     /// Reserves room for `ids` more command ids.
     pub fn reserve_ids(&mut self, ids: usize) {
-        let hasher = &self.hasher;
-        self.ids.reserve(ids, |r| {
-            use core::hash::BuildHasher;
-            hasher.hash_one(r.id.as_bytes())
-        });
+        self.ids.reserve(ids);
     }
 
     pub fn reserve_capacity(&mut self, accounts: usize, orders: usize) {

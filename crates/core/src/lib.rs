@@ -20,6 +20,7 @@ mod ledger;
 mod name;
 mod order;
 mod rules;
+mod snapshot;
 mod units;
 pub mod workload;
 

@@ -55,6 +55,12 @@ pub struct Orders {
     pending: u64,
 }
 
+impl Order {
+    pub(crate) fn rates_index(&self) -> u32 {
+        self.rates
+    }
+}
+
 impl Orders {
     fn hash(hasher: &foldhash::fast::RandomState, name: &str) -> u64 {
         use core::hash::BuildHasher;
@@ -84,6 +90,45 @@ impl Orders {
         &mut self.list[id as usize]
     }
 
+    /// The distinct rate sets orders refer to, in the order first used.
+    pub(crate) fn rate_sets(&self) -> &[OrderRates] {
+        &self.rate_sets
+    }
+
+    pub(crate) fn restore_rate_sets(&mut self, rate_sets: Vec<OrderRates>) {
+        self.rate_sets = rate_sets;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn restore(
+        &mut self,
+        name: Name,
+        consumer: AccountId,
+        merchant: AccountId,
+        cash_fen: u64,
+        stable_fen: u64,
+        rates: u32,
+        status: OrderStatus,
+    ) -> Result<(), String> {
+        if rates as usize >= self.rate_sets.len() {
+            return Err(format!("order {name} refers to missing rates {rates}"));
+        }
+        let id = self.push(Order {
+            name,
+            consumer,
+            merchant,
+            cash_fen,
+            stable_fen,
+            rates,
+            status,
+        });
+        if status != OrderStatus::Pending {
+            self.pending -= 1;
+        }
+        debug_assert!(id as usize + 1 == self.list.len());
+        Ok(())
+    }
+
     /// The rates fixed on `order` at payment.
     pub fn rates(&self, order: &Order) -> OrderRates {
         self.rate_sets[order.rates as usize]
@@ -102,7 +147,7 @@ impl Orders {
         if self.rate_sets.last() != Some(&rates) {
             self.rate_sets.push(rates);
         }
-        let order = Order {
+        self.push(Order {
             name,
             consumer,
             merchant,
@@ -110,7 +155,11 @@ impl Orders {
             stable_fen,
             rates: (self.rate_sets.len() - 1) as u32,
             status: OrderStatus::Pending,
-        };
+        })
+    }
+
+    /// Adds an order, counting it as pending; callers adjust for other statuses.
+    fn push(&mut self, order: Order) -> OrderId {
         self.pending += 1;
         let id = OrderId::try_from(self.list.len()).expect("more than 2^32 orders");
         let hash = Self::hash(&self.hasher, &order.name);

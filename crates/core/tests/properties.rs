@@ -189,19 +189,23 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
     (state, l.applied(), l.rejected())
 }
 
-/// Runs a stream, checking every invariant after every command. Returns the outcomes.
-fn run(rules: Rules, steps: &[Step]) -> (Ledger, Vec<Outcome>) {
+/// Runs a stream, checking every invariant after every command. Returns the outcomes. With
+/// `restore_at`, the ledger is encoded and decoded (as a snapshot would) before that step.
+fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<Outcome>) {
     let mut ledger = Ledger::new(rules);
     let mut sent: Vec<(String, Command)> = Vec::new();
     let mut paid: Vec<jifen_core::Text> = Vec::new();
     let mut outcomes = Vec::new();
     let mut price_floor: Option<Price> = None;
     for (n, step) in steps.iter().enumerate() {
+        if restore_at == Some(n) {
+            ledger = round_trip(&ledger);
+        }
         let (id, command, first) = match step {
             Step::Fresh(c) => (format!("cmd-{n}"), c.clone(), None),
             Step::Retry(i) if !sent.is_empty() => {
                 let (id, c) = sent[i % sent.len()].clone();
-                let first = ledger.lookup(&id).map(|(_, r)| r);
+                let first = ledger.lookup(&id).map(|(_, o)| o.result);
                 (id, c, first)
             }
             Step::Conflict(i, c) if !sent.is_empty() => {
@@ -290,6 +294,12 @@ fn run(rules: Rules, steps: &[Step]) -> (Ledger, Vec<Outcome>) {
         }
         outcomes.push(outcome);
     }
+    let back = round_trip(&ledger);
+    assert_eq!(
+        digest(&back),
+        digest(&ledger),
+        "a snapshot round trip changed the state"
+    );
     if std::env::var_os("JIFEN_PROPTEST_STATS").is_some() {
         let mut codes = std::collections::BTreeMap::new();
         for o in &outcomes {
@@ -307,6 +317,14 @@ fn run(rules: Rules, steps: &[Step]) -> (Ledger, Vec<Outcome>) {
     (ledger, outcomes)
 }
 
+/// Encodes and decodes a ledger, checking that encoding is deterministic.
+fn round_trip(ledger: &Ledger) -> Ledger {
+    let bytes = ledger.encode();
+    let back = Ledger::decode(&bytes).unwrap_or_else(|e| panic!("snapshot does not decode: {e}"));
+    assert_eq!(back.encode(), bytes, "encoding is not deterministic");
+    back
+}
+
 fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -320,9 +338,14 @@ proptest! {
     /// Streams of at least 2,000 commands: every invariant holds after every command, and a
     /// second run of the same stream gives the same state and outcomes.
     #[test]
-    fn invariants_hold_on_long_streams(rules in valid_rules(), steps in prop::collection::vec(step(), 2_000..2_400)) {
-        let (first, first_outcomes) = run(rules, &steps);
-        let (second, second_outcomes) = run(rules, &steps);
+    fn invariants_hold_on_long_streams(
+        rules in valid_rules(),
+        steps in prop::collection::vec(step(), 2_000..2_400),
+        cut in 0usize..2_000,
+    ) {
+        let (first, first_outcomes) = run(rules, &steps, None);
+        // The same stream again, restored from a snapshot part of the way through.
+        let (second, second_outcomes) = run(rules, &steps, Some(cut));
         prop_assert_eq!(digest(&first), digest(&second));
         prop_assert_eq!(first_outcomes, second_outcomes);
     }
@@ -334,7 +357,7 @@ proptest! {
     /// Short streams, many of them: this is where shrinking gives the most readable failures.
     #[test]
     fn invariants_hold_on_short_streams(rules in valid_rules(), steps in prop::collection::vec(step(), 1..80)) {
-        run(rules, &steps);
+        run(rules, &steps, None);
     }
 }
 
@@ -374,7 +397,8 @@ fn a_retry_with_the_same_id_changes_nothing() {
         again,
         Outcome {
             result: Ok(()),
-            retry: true
+            retry: true,
+            seq: 4
         }
     );
     assert_eq!(
@@ -399,7 +423,8 @@ fn a_retry_with_the_same_id_changes_nothing() {
         submit(&mut l, "k2", &early),
         Outcome {
             result: Err(Code::UnknownOrder),
-            retry: true
+            retry: true,
+            seq: 5
         }
     );
     assert_eq!(digest(&l), after_reject);
@@ -424,4 +449,28 @@ fn a_retry_with_the_same_id_changes_nothing() {
         Err(Code::InvalidCommand)
     );
     assert_eq!(l.lookup("bad id!"), None);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(64), ..ProptestConfig::default() })]
+
+    /// A damaged snapshot never panics the decoder: it is refused, or it decodes to a state
+    /// that passes every invariant.
+    #[test]
+    fn damaged_snapshots_are_refused_or_valid(
+        steps in prop::collection::vec(step(), 50..200),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 1..4),
+    ) {
+        let (ledger, _) = run(Rules::default(), &steps, None);
+        let mut bytes = ledger.encode();
+        for (at, xor) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] ^= xor;
+        }
+        if let Ok(back) = Ledger::decode(&bytes) {
+            prop_assert!(back.economy().check_full().is_ok());
+        }
+        let truncated = &bytes[..bytes.len() / 2];
+        prop_assert!(Ledger::decode(truncated).is_err());
+    }
 }
