@@ -1,0 +1,147 @@
+//! `jifen-journal`: the durable journal of jifen.
+//!
+//! Per economy, an append-only journal of every command received (except retries of a seen id,
+//! which change nothing) with its outcome, in a SHA-256 hash chain; snapshots of the engine
+//! state; a single writer with group commit; recovery; and verification from empty. Two real
+//! backends implement [`Store`]: SQLite (the embedded default) and PostgreSQL.
+
+mod entry;
+mod frame;
+pub mod postgres;
+mod recover;
+mod replayer;
+pub mod sqlite;
+mod store;
+pub mod time;
+mod verify;
+mod writer;
+
+pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, Hash};
+pub use frame::{frame, unframe};
+pub use recover::{recover, Recovered, StartupCheck, READ_CHUNK_ENTRIES};
+pub use store::{open_store, EconomyMeta, Store, StoreError, StoreResult};
+pub use verify::{verify_economy, VerifyReport};
+pub use writer::{
+    Acked, Journal, JournalConfig, OpenInfo, Reply, Submitted, View, BATCH_COMMANDS_MAX,
+};
+
+use jifen_core::{is_valid_name, Rules};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("economy {economy}: entry seq {seq}: {what}")]
+    Corrupt {
+        economy: String,
+        seq: u64,
+        what: String,
+    },
+    #[error("economy {0:?} does not exist")]
+    NoSuchEconomy(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0} commands in one request; at most {BATCH_COMMANDS_MAX}")]
+    TooMany(usize),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The longest display name of an economy, in bytes.
+pub const ECONOMY_NAME_BYTES_MAX: usize = 200;
+pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+
+/// The initial rules of an economy.
+pub fn rules_of(meta: &EconomyMeta) -> Result<Rules, JournalError> {
+    jifen_wire::rules_from_toml(&meta.rules_toml).map_err(|why| JournalError::Corrupt {
+        economy: meta.id.clone(),
+        seq: 0,
+        what: format!("stored rules are invalid: {why}"),
+    })
+}
+
+pub fn genesis_of(meta: &EconomyMeta) -> Hash {
+    genesis_hash(&meta.id, &meta.created_at, &meta.rules_toml, &meta.timezone)
+}
+
+/// Whether `tz` looks like an IANA time zone name (`Area/Location`, `UTC`, `Etc/GMT+8`).
+pub fn is_valid_timezone(tz: &str) -> bool {
+    !tz.is_empty()
+        && tz.len() <= 64
+        && tz
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
+        && !tz.starts_with('/')
+        && !tz.contains("//")
+}
+
+/// Creates an economy with its genesis hash.
+pub fn create_economy(
+    store: &mut dyn Store,
+    id: &str,
+    name: &str,
+    rules: &Rules,
+    timezone: &str,
+    now_ms: i64,
+) -> Result<EconomyMeta, JournalError> {
+    if !is_valid_name(id) {
+        return Err(JournalError::Invalid(format!(
+            "economy id {id:?} must match [A-Za-z0-9_.:@-]{{1,64}}"
+        )));
+    }
+    if name.is_empty() || name.len() > ECONOMY_NAME_BYTES_MAX || name.chars().any(char::is_control)
+    {
+        return Err(JournalError::Invalid(format!(
+            "economy name must be 1 to {ECONOMY_NAME_BYTES_MAX} bytes without control characters"
+        )));
+    }
+    if !is_valid_timezone(timezone) {
+        return Err(JournalError::Invalid(format!(
+            "{timezone:?} is not a time zone name"
+        )));
+    }
+    rules
+        .check(0)
+        .map_err(|why| JournalError::Invalid(format!("invalid rules: {why}")))?;
+    let mut meta = EconomyMeta {
+        id: id.to_string(),
+        name: name.to_string(),
+        rules_toml: jifen_wire::rules_to_toml(rules),
+        timezone: timezone.to_string(),
+        created_at: time::rfc3339_ms(now_ms),
+        genesis: [0; 32],
+    };
+    meta.genesis = genesis_of(&meta);
+    store.create_economy(&meta)?;
+    Ok(meta)
+}
+
+/// Writes the journal as replay-format JSONL (one command per line). `jifen replay` of the
+/// output, under the economy's initial rules, gives the same state.
+pub fn export(
+    store: &mut dyn Store,
+    economy: &str,
+    out: &mut dyn std::io::Write,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64, JournalError> {
+    if store.economy(economy)?.is_none() {
+        return Err(JournalError::NoSuchEconomy(economy.to_string()));
+    }
+    let total = store.head(economy)?.map_or(0, |e| e.seq);
+    let mut seq = 0;
+    loop {
+        let chunk = store.entries(economy, seq, READ_CHUNK_ENTRIES)?;
+        if chunk.is_empty() {
+            break;
+        }
+        for e in &chunk {
+            out.write_all(e.command.as_bytes())?;
+            out.write_all(b"\n")?;
+            seq = e.seq;
+        }
+        progress(seq, total);
+    }
+    Ok(seq)
+}

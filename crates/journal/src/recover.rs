@@ -1,0 +1,163 @@
+//! Start-up: the newest snapshot that verifies, then the journal tail.
+
+use jifen_core::Ledger;
+
+use crate::entry::Hash;
+use crate::frame::unframe;
+use crate::replayer::Replayer;
+use crate::store::{EconomyMeta, Store};
+use crate::{rules_of, JournalError};
+
+/// Entries read from the store at a time.
+pub const READ_CHUNK_ENTRIES: usize = 10_000;
+
+/// How much of the journal start-up checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartupCheck {
+    /// The snapshot and every entry after it (replayed, outcomes compared).
+    Tail,
+    /// That, and the hash chain of every entry before the snapshot too (no replay).
+    FullChain,
+}
+
+pub struct Recovered {
+    pub meta: EconomyMeta,
+    pub ledger: Ledger,
+    pub head_seq: u64,
+    pub head_hash: Hash,
+    /// The snapshot start-up used, if any.
+    pub snapshot_seq: Option<u64>,
+    /// Snapshots that failed their checks and were skipped.
+    pub skipped_snapshots: Vec<String>,
+}
+
+/// Loads an economy: the newest snapshot that verifies (checksum, decoding with every
+/// invariant, and its position on the hash chain), then every later entry, replayed and checked.
+/// Any broken entry stops with an error naming the economy and seq.
+pub fn recover(
+    store: &mut dyn Store,
+    economy: &str,
+    check: StartupCheck,
+) -> Result<Recovered, JournalError> {
+    let meta = store
+        .economy(economy)?
+        .ok_or_else(|| JournalError::NoSuchEconomy(economy.to_string()))?;
+    let genesis = crate::genesis_of(&meta);
+    if genesis != meta.genesis {
+        return Err(JournalError::Corrupt {
+            economy: economy.to_string(),
+            seq: 0,
+            what: "the genesis hash does not match the economy's id, rules and time zone".into(),
+        });
+    }
+    let rules = rules_of(&meta)?;
+    let mut skipped = Vec::new();
+    let mut start = None;
+    for seq in store.snapshot_seqs(economy)? {
+        match load_snapshot(store, &meta, seq) {
+            Ok(found) => {
+                start = Some(found);
+                break;
+            }
+            Err(why) => skipped.push(format!("snapshot at seq {seq}: {why}")),
+        }
+    }
+    let snapshot_seq = start.as_ref().map(|(_, seq, _)| *seq);
+    let (ledger, seq, hash) = start.unwrap_or_else(|| (Ledger::new(rules), 0, meta.genesis));
+    if check == StartupCheck::FullChain {
+        check_chain(store, &meta, seq, &hash)?;
+    }
+    let mut replayer = Replayer::new(economy, ledger, seq, hash);
+    loop {
+        let chunk = store.entries(economy, replayer.seq, READ_CHUNK_ENTRIES)?;
+        if chunk.is_empty() {
+            break;
+        }
+        for e in &chunk {
+            replayer.apply(e)?;
+        }
+    }
+    if let Err(broken) = replayer.ledger.economy().check_full() {
+        return Err(JournalError::Corrupt {
+            economy: economy.to_string(),
+            seq: replayer.seq,
+            what: format!("recovered state breaks an invariant: {broken}"),
+        });
+    }
+    Ok(Recovered {
+        meta,
+        head_seq: replayer.seq,
+        head_hash: replayer.hash,
+        ledger: replayer.ledger,
+        snapshot_seq,
+        skipped_snapshots: skipped,
+    })
+}
+
+/// A snapshot, checked: checksum, economy, decoding and its place on the hash chain.
+fn load_snapshot(
+    store: &mut dyn Store,
+    meta: &EconomyMeta,
+    seq: u64,
+) -> Result<(Ledger, u64, Hash), String> {
+    let bytes = store
+        .snapshot(&meta.id, seq)
+        .map_err(|e| e.to_string())?
+        .ok_or("vanished")?;
+    let u = unframe(&meta.id, &bytes)?;
+    if u.seq != seq {
+        return Err(format!("it says it covers seq {}", u.seq));
+    }
+    let anchor = if seq == 0 {
+        meta.genesis
+    } else {
+        let entry = store.entry(&meta.id, seq).map_err(|e| e.to_string())?;
+        entry.ok_or("the journal has no entry at its seq")?.hash
+    };
+    if anchor != u.hash {
+        return Err("its hash is not the journal's hash at its seq".into());
+    }
+    let ledger = Ledger::decode(u.payload)?;
+    if ledger.seq() != seq {
+        return Err(format!(
+            "its state holds {} commands, not {seq}",
+            ledger.seq()
+        ));
+    }
+    Ok((ledger, seq, u.hash))
+}
+
+/// Checks seq and hash links for every entry up to `upto`, ending at `want_hash`.
+fn check_chain(
+    store: &mut dyn Store,
+    meta: &EconomyMeta,
+    upto: u64,
+    want_hash: &Hash,
+) -> Result<(), JournalError> {
+    let checker = Replayer::new(
+        &meta.id,
+        Ledger::new(jifen_core::Rules::default()),
+        0,
+        meta.genesis,
+    );
+    let (mut seq, mut hash) = (0u64, meta.genesis);
+    while seq < upto {
+        let chunk = store.entries(&meta.id, seq, READ_CHUNK_ENTRIES.min((upto - seq) as usize))?;
+        if chunk.is_empty() {
+            break;
+        }
+        for e in &chunk {
+            checker.check_link(e, seq, &hash)?;
+            seq = e.seq;
+            hash = e.hash;
+        }
+    }
+    if seq != upto || &hash != want_hash {
+        return Err(JournalError::Corrupt {
+            economy: meta.id.clone(),
+            seq: upto,
+            what: "the chain does not reach the snapshot's hash".into(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! SQLite, the embedded default: one file under the data directory, WAL mode,
+//! `synchronous=FULL`, so a committed transaction is on disk before `append` returns.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::entry::Entry;
+use crate::store::{hash_from, EconomyMeta, Store, StoreError, StoreResult};
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS economies (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    timezone TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    genesis BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    economy TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (economy, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+    economy TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (economy, seq)
+);
+";
+
+/// The database file inside a data directory.
+pub const SQLITE_FILE: &str = "jifen.sqlite3";
+
+impl SqliteStore {
+    pub fn open_dir(dir: &Path) -> StoreResult<SqliteStore> {
+        std::fs::create_dir_all(dir)?;
+        SqliteStore::open(&dir.join(SQLITE_FILE))
+    }
+
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { conn })
+    }
+}
+
+fn meta_from_row(row: &rusqlite::Row) -> rusqlite::Result<(EconomyMeta, Vec<u8>)> {
+    Ok((
+        EconomyMeta {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            rules_toml: row.get(2)?,
+            timezone: row.get(3)?,
+            created_at: row.get(4)?,
+            genesis: [0; 32],
+        },
+        row.get(5)?,
+    ))
+}
+
+fn with_genesis((mut meta, genesis): (EconomyMeta, Vec<u8>)) -> StoreResult<EconomyMeta> {
+    meta.genesis = hash_from(&genesis)?;
+    Ok(meta)
+}
+
+fn entry_from_row(row: &rusqlite::Row) -> rusqlite::Result<(Entry, Vec<u8>)> {
+    Ok((
+        Entry {
+            seq: row.get::<_, i64>(0)? as u64,
+            ts_ms: row.get(1)?,
+            command: row.get(2)?,
+            outcome: row.get(3)?,
+            hash: [0; 32],
+        },
+        row.get(4)?,
+    ))
+}
+
+fn with_hash((mut entry, hash): (Entry, Vec<u8>)) -> StoreResult<Entry> {
+    entry.hash = hash_from(&hash)?;
+    Ok(entry)
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn create_economy(&mut self, meta: &EconomyMeta) -> StoreResult<()> {
+        let tx = self.conn.transaction()?;
+        let exists: Option<String> = tx
+            .query_row("SELECT id FROM economies WHERE id = ?1", [&meta.id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_some() {
+            return Err(StoreError::EconomyExists(meta.id.clone()));
+        }
+        tx.execute(
+            "INSERT INTO economies (id, name, rules, timezone, created_at, genesis) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![meta.id, meta.name, meta.rules_toml, meta.timezone, meta.created_at, &meta.genesis[..]],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn economies(&mut self) -> StoreResult<Vec<EconomyMeta>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, rules, timezone, created_at, genesis FROM economies ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], meta_from_row)?;
+        rows.map(|r| with_genesis(r?)).collect()
+    }
+
+    fn economy(&mut self, id: &str) -> StoreResult<Option<EconomyMeta>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, name, rules, timezone, created_at, genesis FROM economies WHERE id = ?1",
+                [id],
+                meta_from_row,
+            )
+            .optional()?;
+        row.map(with_genesis).transpose()
+    }
+
+    fn append(&mut self, economy: &str, entries: &[Entry]) -> StoreResult<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO journal (economy, seq, ts_ms, command, outcome, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for e in entries {
+                stmt.execute(params![
+                    economy,
+                    e.seq as i64,
+                    e.ts_ms,
+                    e.command,
+                    e.outcome,
+                    &e.hash[..]
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, ts_ms, command, outcome, hash FROM journal WHERE economy = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![economy, after as i64, limit as i64], entry_from_row)?;
+        rows.map(|r| with_hash(r?)).collect()
+    }
+
+    fn head(&mut self, economy: &str) -> StoreResult<Option<Entry>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT seq, ts_ms, command, outcome, hash FROM journal WHERE economy = ?1 ORDER BY seq DESC LIMIT 1",
+                [economy],
+                entry_from_row,
+            )
+            .optional()?;
+        row.map(with_hash).transpose()
+    }
+
+    fn put_snapshot(
+        &mut self,
+        economy: &str,
+        seq: u64,
+        data: &[u8],
+        keep: usize,
+    ) -> StoreResult<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshots (economy, seq, data) VALUES (?1, ?2, ?3)",
+            params![economy, seq as i64, data],
+        )?;
+        tx.execute(
+            "DELETE FROM snapshots WHERE economy = ?1 AND seq NOT IN (SELECT seq FROM snapshots WHERE economy = ?1 ORDER BY seq DESC LIMIT ?2)",
+            params![economy, keep as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn snapshot_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq FROM snapshots WHERE economy = ?1 ORDER BY seq DESC")?;
+        let rows = stmt.query_map([economy], |r| r.get::<_, i64>(0))?;
+        rows.map(|r| Ok(r? as u64)).collect()
+    }
+
+    fn snapshot(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT data FROM snapshots WHERE economy = ?1 AND seq = ?2",
+                params![economy, seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}

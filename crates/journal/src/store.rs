@@ -1,0 +1,102 @@
+//! The storage trait, with two real backends: SQLite (embedded default) and PostgreSQL.
+
+use crate::entry::{Entry, Hash};
+
+/// An economy (tenant) as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EconomyMeta {
+    pub id: String,
+    pub name: String,
+    /// The initial rules, as TOML with every key.
+    pub rules_toml: String,
+    /// An IANA time zone name, `Asia/Shanghai` by default.
+    pub timezone: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub genesis: Hash,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgresql: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("economy {0:?} already exists")]
+    EconomyExists(String),
+    #[error("economy {0:?} does not exist")]
+    NoSuchEconomy(String),
+    #[error("stored data is malformed: {0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Durable storage for any number of economies. Every method is one transaction, so an
+/// `append` is all or nothing. Implementations must make a committed `append` survive a crash
+/// of the process or the machine (fsync before returning).
+pub trait Store: Send {
+    /// A short name of the backend, for reports.
+    fn backend(&self) -> &'static str;
+
+    fn create_economy(&mut self, meta: &EconomyMeta) -> StoreResult<()>;
+
+    fn economies(&mut self) -> StoreResult<Vec<EconomyMeta>>;
+
+    fn economy(&mut self, id: &str) -> StoreResult<Option<EconomyMeta>>;
+
+    /// Appends `entries` (consecutive seqs following the current head) in one transaction.
+    /// Fails, writing nothing, if any seq is already taken.
+    fn append(&mut self, economy: &str, entries: &[Entry]) -> StoreResult<()>;
+
+    /// Up to `limit` entries with `seq > after`, in seq order.
+    fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>>;
+
+    /// The entry with the highest seq.
+    fn head(&mut self, economy: &str) -> StoreResult<Option<Entry>>;
+
+    /// Stores a snapshot taken at `seq` and drops all but the newest `keep`.
+    fn put_snapshot(
+        &mut self,
+        economy: &str,
+        seq: u64,
+        data: &[u8],
+        keep: usize,
+    ) -> StoreResult<()>;
+
+    /// The seqs of stored snapshots, newest first.
+    fn snapshot_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>>;
+
+    fn snapshot(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Vec<u8>>>;
+
+    /// The entry at `seq`.
+    fn entry(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Entry>> {
+        let mut one = self.entries(economy, seq.saturating_sub(1), 1)?;
+        Ok(one.pop().filter(|e| e.seq == seq))
+    }
+}
+
+pub(crate) fn hash_from(bytes: &[u8]) -> StoreResult<Hash> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Malformed(format!("a hash of {} bytes", bytes.len())))
+}
+
+/// Opens a store: PostgreSQL when `database` is a `postgres://` URL, otherwise SQLite in
+/// `data_dir`.
+pub fn open_store(
+    data_dir: &std::path::Path,
+    database: Option<&str>,
+) -> StoreResult<Box<dyn Store>> {
+    match database {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Box::new(crate::postgres::PgStore::connect(url)?))
+        }
+        Some(other) => Err(StoreError::Malformed(format!(
+            "--database must be a postgres:// URL, not {other:?}"
+        ))),
+        None => Ok(Box::new(crate::sqlite::SqliteStore::open_dir(data_dir)?)),
+    }
+}

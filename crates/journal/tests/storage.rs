@@ -1,0 +1,356 @@
+//! The storage suite, run against both real backends: SQLite and PostgreSQL.
+
+mod support;
+
+use std::path::Path;
+
+use jifen_core::{Ledger, Rules};
+use jifen_journal::{
+    create_economy, export, recover, verify_economy, Journal, JournalConfig, JournalError,
+    StartupCheck, Submitted,
+};
+use jifen_wire::{rules_from_toml, state_json, StateVersion};
+use support::Backend;
+
+fn shared() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+}
+
+fn lines(vector: &str) -> Vec<String> {
+    std::fs::read_to_string(shared().join("golden").join(vector).join("commands.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn vector_rules(vector: &str) -> Rules {
+    rules_from_toml(
+        &std::fs::read_to_string(shared().join("golden").join(vector).join("rules.toml")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn config(snapshot_every: u64) -> JournalConfig {
+    JournalConfig {
+        snapshot_every_entries: snapshot_every,
+        ..JournalConfig::default()
+    }
+}
+
+/// Creates economy `eco` under `rules` and writes `lines` in batches of `batch`.
+fn write(backend: &Backend, rules: &Rules, lines: &[String], batch: usize, snapshot_every: u64) {
+    let mut store = backend.open();
+    create_economy(
+        store.as_mut(),
+        "eco",
+        "Test economy",
+        rules,
+        "Asia/Shanghai",
+        1_795_651_200_000,
+    )
+    .unwrap();
+    let (journal, _) = Journal::open(store, "eco", config(snapshot_every)).unwrap();
+    for chunk in lines.chunks(batch) {
+        let commands = chunk.iter().map(|l| Submitted::Line(l.clone())).collect();
+        journal.submit_wait(commands).unwrap();
+    }
+    journal.shutdown().unwrap();
+}
+
+fn state_of(backend: &Backend) -> String {
+    let mut store = backend.open();
+    let r = recover(store.as_mut(), "eco", StartupCheck::FullChain).unwrap();
+    state_json(&r.ledger, StateVersion::V1)
+}
+
+#[test]
+fn golden_vectors_through_the_journal_recover_exactly() {
+    for backend in Backend::both() {
+        for vector in ["seed-wine", "mixed-101", "mixed-102", "mixed-103"] {
+            let b = match backend.name() {
+                "sqlite" => Backend::sqlite(),
+                _ => Backend::postgres(),
+            };
+            // Small snapshots interval, so recovery goes through a snapshot and a tail.
+            write(&b, &vector_rules(vector), &lines(vector), 97, 500);
+            let want = std::fs::read_to_string(
+                shared()
+                    .join("golden")
+                    .join(vector)
+                    .join("expected-state.json"),
+            )
+            .unwrap();
+            assert_eq!(state_of(&b), want, "{} {vector}", b.name());
+            let report = verify_economy(b.open().as_mut(), "eco", &mut |_, _| {}).unwrap();
+            assert!(report.ok(), "{} {vector}: {:?}", b.name(), report.problems);
+        }
+    }
+}
+
+#[test]
+fn recovery_equals_replay_from_scratch() {
+    for b in Backend::both() {
+        let lines = lines("mixed-103");
+        write(&b, &vector_rules("mixed-103"), &lines, 64, 700);
+        let mut store = b.open();
+        let from_snapshot = recover(store.as_mut(), "eco", StartupCheck::Tail).unwrap();
+        assert!(
+            from_snapshot.snapshot_seq.is_some(),
+            "{}: no snapshot was used",
+            b.name()
+        );
+        let mut scratch = Ledger::new(vector_rules("mixed-103"));
+        for l in &lines {
+            let p = jifen_wire::parse_command_line(l);
+            scratch.submit(
+                p.id.as_deref(),
+                p.fingerprint,
+                p.command.as_ref().map_err(|c| *c),
+            );
+        }
+        assert_eq!(
+            from_snapshot.ledger.encode(),
+            scratch.encode(),
+            "{}",
+            b.name()
+        );
+        assert_eq!(from_snapshot.head_seq, scratch.seq());
+    }
+}
+
+#[test]
+fn export_replays_to_the_same_state() {
+    for b in Backend::both() {
+        let lines = lines("mixed-102");
+        write(&b, &vector_rules("mixed-102"), &lines, 1000, 1_000_000);
+        let mut out = Vec::new();
+        let n = export(b.open().as_mut(), "eco", &mut out, &mut |_, _| {}).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count() as u64, n);
+        let mut replayed = Ledger::new(vector_rules("mixed-102"));
+        for l in text.lines() {
+            let p = jifen_wire::parse_command_line(l);
+            replayed.submit(
+                p.id.as_deref(),
+                p.fingerprint,
+                p.command.as_ref().map_err(|c| *c),
+            );
+        }
+        assert_eq!(
+            state_json(&replayed, StateVersion::V1),
+            state_of(&b),
+            "{}",
+            b.name()
+        );
+    }
+}
+
+#[test]
+fn idempotency_survives_restarts() {
+    for b in Backend::both() {
+        let rules = Rules::default();
+        let lines = lines("seed-wine");
+        write(&b, &rules, &lines[..50], 10, 20);
+        let (journal, info) = Journal::open(b.open(), "eco", config(20)).unwrap();
+        assert_eq!(info.head_seq, 50);
+        // Every acknowledged id, sent again after the restart, gives the original outcome.
+        let again = journal
+            .submit_wait(
+                lines[..50]
+                    .iter()
+                    .map(|l| Submitted::Line(l.clone()))
+                    .collect(),
+            )
+            .unwrap();
+        for (n, ack) in again.iter().enumerate() {
+            assert!(ack.outcome.retry, "{}: line {n}", b.name());
+            assert_eq!(ack.outcome.seq, n as u64 + 1);
+            assert_eq!(ack.outcome.result, Ok(()));
+        }
+        // The same id with another body is a conflict, journaled as such.
+        let conflict = r#"{"type": "register_consumer", "id": "r0", "account": "someone-else"}"#;
+        let ack = journal
+            .submit_wait(vec![Submitted::Line(conflict.into())])
+            .unwrap();
+        assert_eq!(ack[0].outcome.code(), Some(jifen_core::Code::IdConflict));
+        assert_eq!(ack[0].outcome.seq, 51);
+        journal.shutdown().unwrap();
+        let report = verify_economy(b.open().as_mut(), "eco", &mut |_, _| {}).unwrap();
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.entries, 51);
+    }
+}
+
+/// Expects start-up and verify to both find a problem at `seq`.
+fn assert_detected(b: &Backend, what: &str, seq: u64) {
+    let mut store = b.open();
+    match recover(store.as_mut(), "eco", StartupCheck::FullChain) {
+        Err(JournalError::Corrupt {
+            economy, seq: at, ..
+        }) => {
+            assert_eq!(economy, "eco");
+            assert_eq!(at, seq, "{} {what}: wrong seq named", b.name());
+        }
+        Err(other) => panic!("{} {what}: start-up failed oddly: {other}", b.name()),
+        Ok(_) => panic!("{} {what}: start-up did not notice", b.name()),
+    }
+    let report = verify_economy(store.as_mut(), "eco", &mut |_, _| {}).unwrap();
+    assert!(!report.ok(), "{} {what}: verify did not notice", b.name());
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&format!("seq {seq}"))),
+        "{} {what}: {:?}",
+        b.name(),
+        report.problems
+    );
+}
+
+#[test]
+fn flipped_bytes_and_deleted_entries_are_detected() {
+    type Fault = (&'static str, fn(&Backend) -> String, u64);
+    let faults: [Fault; 5] = [
+        (
+            "a flipped byte in a command before the snapshot",
+            |b| flip(b, "command", 40),
+            40,
+        ),
+        (
+            "a flipped byte in a command after the snapshot",
+            |b| flip(b, "command", 170),
+            170,
+        ),
+        (
+            "a flipped byte in a stored outcome",
+            |b| flip(b, "outcome", 120),
+            120,
+        ),
+        (
+            "a flipped byte in a stored hash",
+            |b| flip(b, "hash", 90),
+            90,
+        ),
+        (
+            "an entry deleted from the middle",
+            |_| "DELETE FROM journal WHERE seq = 77".into(),
+            77,
+        ),
+    ];
+    for (what, sql, seq) in faults {
+        for b in Backend::both() {
+            write(&b, &Rules::default(), &lines("seed-wine"), 25, 150);
+            b.tamper(&sql(&b));
+            assert_detected(&b, what, seq);
+        }
+    }
+}
+
+/// SQL that flips one bit of one byte of `column` in entry `seq`.
+fn flip(b: &Backend, column: &str, seq: u64) -> String {
+    let pos = if column == "outcome" { 1 } else { 3 };
+    let (before, after) = (pos - 1, pos + 1);
+    match (b.name(), column) {
+        ("sqlite", "hash") => format!("UPDATE journal SET hash = {} WHERE seq = {seq}", sqlite_flip_blob("hash", 5)),
+        ("sqlite", _) => format!(
+            "UPDATE journal SET {column} = substr({column}, 1, {before}) || \
+             char((unicode(substr({column}, {pos}, 1)) | 1) - (unicode(substr({column}, {pos}, 1)) & 1)) || \
+             substr({column}, {after}) WHERE seq = {seq}"
+        ),
+        (_, "hash") => format!("UPDATE journal SET hash = set_byte(hash, 4, get_byte(hash, 4) # 1) WHERE seq = {seq}"),
+        (_, _) => format!(
+            "UPDATE journal SET {column} = substr({column}, 1, {before}) || \
+             chr(ascii(substr({column}, {pos}, 1)) # 1) || substr({column}, {after}) WHERE seq = {seq}"
+        ),
+    }
+}
+
+/// An SQLite expression for `column` (a blob) with byte `byte` (1-based) changed.
+fn sqlite_flip_blob(column: &str, byte: usize) -> String {
+    let nibble = 2 * byte - 1;
+    format!(
+        "unhex(substr(hex({column}), 1, {}) || CASE substr(hex({column}), {nibble}, 1) WHEN '0' THEN '1' ELSE '0' END || substr(hex({column}), {}))",
+        nibble - 1,
+        nibble + 1
+    )
+}
+
+#[test]
+fn a_damaged_snapshot_falls_back_and_verify_reports_it() {
+    for b in Backend::both() {
+        write(&b, &Rules::default(), &lines("seed-wine"), 25, 100);
+        let newest = b.open().snapshot_seqs("eco").unwrap()[0];
+        let sql = match b.name() {
+            "sqlite" => format!("UPDATE snapshots SET data = {} WHERE seq = {newest}", sqlite_flip_blob("data", 100)),
+            _ => format!("UPDATE snapshots SET data = set_byte(data, 99, get_byte(data, 99) # 1) WHERE seq = {newest}"),
+        };
+        b.tamper(&sql);
+        let mut store = b.open();
+        let r = recover(store.as_mut(), "eco", StartupCheck::FullChain).unwrap();
+        assert_ne!(
+            r.snapshot_seq,
+            Some(newest),
+            "{}: the damaged snapshot was used",
+            b.name()
+        );
+        assert_eq!(r.skipped_snapshots.len(), 1, "{}", b.name());
+        assert_eq!(
+            state_json(&r.ledger, StateVersion::V1),
+            std::fs::read_to_string(shared().join("golden/seed-wine/expected-state.json")).unwrap()
+        );
+        let report = verify_economy(store.as_mut(), "eco", &mut |_, _| {}).unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains(&format!("snapshot at seq {newest}"))),
+            "{}: {:?}",
+            b.name(),
+            report.problems
+        );
+    }
+}
+
+#[test]
+fn economies_are_isolated() {
+    for b in Backend::both() {
+        let mut store = b.open();
+        create_economy(
+            store.as_mut(),
+            "a",
+            "A",
+            &Rules::default(),
+            "Asia/Shanghai",
+            0,
+        )
+        .unwrap();
+        create_economy(store.as_mut(), "b", "B", &Rules::default(), "UTC", 0).unwrap();
+        assert!(matches!(
+            create_economy(store.as_mut(), "a", "A again", &Rules::default(), "UTC", 0),
+            Err(JournalError::Store(
+                jifen_journal::StoreError::EconomyExists(_)
+            ))
+        ));
+        let (a, _) = Journal::open(b.open(), "a", config(1000)).unwrap();
+        let (bj, _) = Journal::open(b.open(), "b", config(1000)).unwrap();
+        let reg = r#"{"type": "register_consumer", "id": "x", "account": "alice"}"#;
+        a.submit_wait(vec![Submitted::Line(reg.into())]).unwrap();
+        let in_b = bj.submit_wait(vec![Submitted::Line(reg.into())]).unwrap();
+        assert!(
+            !in_b[0].outcome.retry,
+            "{}: an id leaked across economies",
+            b.name()
+        );
+        assert_eq!(bj.read(|v| v.ledger.economy().accounts().len()).unwrap(), 1);
+        a.shutdown().unwrap();
+        bj.shutdown().unwrap();
+        assert!(
+            create_economy(store.as_mut(), "bad id!", "x", &Rules::default(), "UTC", 0).is_err()
+        );
+        assert!(
+            create_economy(store.as_mut(), "c", "x", &Rules::default(), "not a zone", 0).is_err()
+        );
+    }
+}
