@@ -2,7 +2,9 @@
 
 mod bench;
 mod demo;
+mod load;
 mod replay;
+mod store_cmds;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +18,8 @@ use clap::{Parser, Subcommand};
     about = "A consumption-appreciation points engine with exact, auditable books"
 )]
 struct Cli {
+    #[command(flatten)]
+    store: store_cmds::StoreArgs,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -31,6 +35,20 @@ enum Cmd {
         #[command(subcommand)]
         what: bench::What,
     },
+    /// Create or list economies in the durable store.
+    Economy {
+        #[command(subcommand)]
+        cmd: store_cmds::EconomyCmd,
+    },
+    /// Load a JSONL command file into an economy through the durable writer.
+    Import(store_cmds::ImportArgs),
+    /// Write an economy's journal as a replay-format command file.
+    Export(store_cmds::ExportArgs),
+    /// Re-derive every economy from its journal and check everything.
+    Verify(store_cmds::VerifyArgs),
+    /// (Testing) concurrent writers printing each acknowledged command.
+    #[command(hide = true)]
+    Load(load::Args),
 }
 
 /// Errors the user can fix (a missing file, invalid rules) exit with status 2.
@@ -42,6 +60,11 @@ fn main() -> ExitCode {
         Cmd::Replay(args) => replay::run(args),
         Cmd::Demo(args) => demo::run(args),
         Cmd::Bench { what } => bench::run(what),
+        Cmd::Economy { cmd } => store_cmds::economy(&cli.store, cmd),
+        Cmd::Import(args) => store_cmds::import(&cli.store, args),
+        Cmd::Export(args) => store_cmds::export_cmd(&cli.store, args),
+        Cmd::Verify(args) => store_cmds::verify(&cli.store, args),
+        Cmd::Load(args) => load::run(&cli.store, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
