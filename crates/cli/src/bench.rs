@@ -11,6 +11,8 @@ use serde_json::json;
 pub enum What {
     /// The in-memory engine: pay, confirm, settlement, exits, memory and replay throughput.
     Core(CoreArgs),
+    /// The durable journal: commands/s by batch size, full replay, start-up from a snapshot.
+    Journal(crate::bench_journal::Args),
     /// (Internal) memory per account, measured in a fresh process.
     #[command(hide = true)]
     Memory {
@@ -35,9 +37,10 @@ pub struct CoreArgs {
     runs: usize,
 }
 
-pub fn run(what: What) -> anyhow::Result<()> {
+pub fn run(store: &crate::store_cmds::StoreArgs, what: What) -> anyhow::Result<()> {
     match what {
         What::Core(args) => core(args),
+        What::Journal(args) => crate::bench_journal::run(store, args),
         What::Memory { accounts } => memory(accounts),
     }
 }

@@ -1,6 +1,7 @@
 //! `jifen`: the command-line entry point. Glue only: argument parsing and wiring.
 
 mod bench;
+mod bench_journal;
 mod demo;
 mod load;
 mod replay;
@@ -59,7 +60,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Replay(args) => replay::run(args),
         Cmd::Demo(args) => demo::run(args),
-        Cmd::Bench { what } => bench::run(what),
+        Cmd::Bench { what } => bench::run(&cli.store, what),
         Cmd::Economy { cmd } => store_cmds::economy(&cli.store, cmd),
         Cmd::Import(args) => store_cmds::import(&cli.store, args),
         Cmd::Export(args) => store_cmds::export_cmd(&cli.store, args),

@@ -74,6 +74,13 @@ impl Entry {
     }
 }
 
+impl crate::store::EntryRef<'_> {
+    /// Whether this entry's hash is right, given the previous hash.
+    pub fn chains_from(&self, prev: &Hash) -> bool {
+        chain_hash(prev, self.seq, self.command, self.outcome) == *self.hash
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

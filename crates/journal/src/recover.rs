@@ -4,7 +4,7 @@ use jifen_core::Ledger;
 
 use crate::entry::Hash;
 use crate::frame::unframe;
-use crate::replayer::Replayer;
+use crate::replayer::{check_link, replay_from_store, Replayer};
 use crate::store::{EconomyMeta, Store};
 use crate::{rules_of, JournalError};
 
@@ -68,15 +68,12 @@ pub fn recover(
         check_chain(store, &meta, seq, &hash)?;
     }
     let mut replayer = Replayer::new(economy, ledger, seq, hash);
-    loop {
-        let chunk = store.entries(economy, replayer.seq, READ_CHUNK_ENTRIES)?;
-        if chunk.is_empty() {
-            break;
-        }
-        for e in &chunk {
-            replayer.apply(e)?;
-        }
+    if let Some(head) = store.head(economy)? {
+        replayer
+            .ledger
+            .reserve_ids(head.seq.saturating_sub(seq) as usize);
     }
+    replay_from_store(store, &mut replayer, None, &mut |_| Ok(()), &mut |_| {})?;
     if let Err(broken) = replayer.ledger.economy().check_full() {
         return Err(JournalError::Corrupt {
             economy: economy.to_string(),
@@ -134,22 +131,24 @@ fn check_chain(
     upto: u64,
     want_hash: &Hash,
 ) -> Result<(), JournalError> {
-    let checker = Replayer::new(
-        &meta.id,
-        Ledger::new(jifen_core::Rules::default()),
-        0,
-        meta.genesis,
-    );
     let (mut seq, mut hash) = (0u64, meta.genesis);
     while seq < upto {
-        let chunk = store.entries(&meta.id, seq, READ_CHUNK_ENTRIES.min((upto - seq) as usize))?;
-        if chunk.is_empty() {
-            break;
+        let mut broken = None;
+        let limit = READ_CHUNK_ENTRIES.min((upto - seq) as usize);
+        let visited = store.scan(&meta.id, seq, limit, &mut |e| {
+            if broken.is_none() {
+                match check_link(&meta.id, &e, seq, &hash) {
+                    Ok(()) => (seq, hash) = (e.seq, *e.hash),
+                    Err(err) => broken = Some(err),
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(err) = broken {
+            return Err(err);
         }
-        for e in &chunk {
-            checker.check_link(e, seq, &hash)?;
-            seq = e.seq;
-            hash = e.hash;
+        if visited == 0 {
+            break;
         }
     }
     if seq != upto || &hash != want_hash {

@@ -1,10 +1,44 @@
 //! Re-deriving an economy from its journal, checking everything on the way.
 
 use jifen_core::{Ledger, Price};
-use jifen_wire::parse_command_line;
+use jifen_wire::{parse_command_line, Parsed};
 
-use crate::entry::{outcome_text, Entry, Hash};
+use crate::entry::{outcome_text, parse_outcome, Hash};
+use crate::recover::READ_CHUNK_ENTRIES;
+use crate::store::{EntryRef, Store};
 use crate::JournalError;
+
+fn corrupt(economy: &str, seq: u64, what: String) -> JournalError {
+    JournalError::Corrupt {
+        economy: economy.to_string(),
+        seq,
+        what,
+    }
+}
+
+/// Checks only the chain: that `e` follows `prev_seq` and that its hash links to `prev_hash`.
+pub fn check_link(
+    economy: &str,
+    e: &EntryRef<'_>,
+    prev_seq: u64,
+    prev_hash: &Hash,
+) -> Result<(), JournalError> {
+    if e.seq != prev_seq + 1 {
+        return Err(corrupt(
+            economy,
+            prev_seq + 1,
+            format!("entry {} follows entry {prev_seq}: a gap", e.seq),
+        ));
+    }
+    if !e.chains_from(prev_hash) {
+        return Err(corrupt(
+            economy,
+            e.seq,
+            "hash chain broken: the entry or its hash was changed".into(),
+        ));
+    }
+    Ok(())
+}
 
 /// Applies journal entries to a ledger, checking for every entry: the next seq, the hash chain,
 /// that re-running the command gives the stored outcome, and the O(1) invariants of SPEC §10
@@ -31,38 +65,19 @@ impl Replayer {
     }
 
     fn corrupt(&self, seq: u64, what: String) -> JournalError {
-        JournalError::Corrupt {
-            economy: self.economy.clone(),
-            seq,
-            what,
-        }
+        corrupt(&self.economy, seq, what)
     }
 
-    /// Checks only the chain: the next seq and the hash (no engine work).
-    pub fn check_link(
-        &self,
-        e: &Entry,
-        prev_seq: u64,
-        prev_hash: &Hash,
-    ) -> Result<(), JournalError> {
-        if e.seq != prev_seq + 1 {
+    /// Applies an entry whose link (seq and hash) was already checked against the previous
+    /// entry, with its command already parsed.
+    pub fn apply_parsed(&mut self, e: &Checked) -> Result<(), JournalError> {
+        let parsed = &e.parsed;
+        if e.seq != self.seq + 1 {
             return Err(self.corrupt(
-                prev_seq + 1,
-                format!("entry {} follows entry {prev_seq}: a gap", e.seq),
+                self.seq + 1,
+                format!("entry {} follows entry {}: a gap", e.seq, self.seq),
             ));
         }
-        if !e.chains_from(prev_hash) {
-            return Err(self.corrupt(
-                e.seq,
-                "hash chain broken: the entry or its hash was changed".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn apply(&mut self, e: &Entry) -> Result<(), JournalError> {
-        self.check_link(e, self.seq, &self.hash)?;
-        let parsed = parse_command_line(&e.command);
         let outcome = self.ledger.submit(
             parsed.id.as_deref(),
             parsed.fingerprint,
@@ -77,11 +92,12 @@ impl Replayer {
                 ),
             ));
         }
-        let recomputed = outcome_text(outcome.result);
-        if recomputed != e.outcome {
+        if Some(outcome.result) != e.outcome {
+            let stored = e.outcome.map_or("unreadable", outcome_text);
+            let recomputed = outcome_text(outcome.result);
             return Err(self.corrupt(
                 e.seq,
-                format!("stored outcome {:?}, recomputed {recomputed:?}", e.outcome),
+                format!("stored outcome {stored:?}, recomputed {recomputed:?}"),
             ));
         }
         let economy = self.ledger.economy();
@@ -100,5 +116,155 @@ impl Replayer {
         self.seq = e.seq;
         self.hash = e.hash;
         Ok(())
+    }
+}
+
+/// An entry whose seq and hash link were checked, reduced to what applying it needs.
+pub struct Checked {
+    pub seq: u64,
+    pub hash: Hash,
+    /// The stored outcome, `None` when it is not a valid outcome text.
+    pub outcome: Option<Result<(), jifen_core::Code>>,
+    pub parsed: Parsed,
+}
+
+/// Chunks allowed in flight between each stage.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+type CheckedChunk = Result<Vec<Checked>, JournalError>;
+
+/// One entry as read: seq, hash, stored outcome, and its command's byte range in the chunk text.
+type RawItem = (u64, Hash, Option<Result<(), jifen_core::Code>>, std::ops::Range<usize>);
+
+/// A chunk of entries as read: links checked, commands copied into one buffer.
+struct RawChunk {
+    text: String,
+    items: Vec<RawItem>,
+}
+
+fn parse_chunk(raw: RawChunk) -> Vec<Checked> {
+    raw.items
+        .into_iter()
+        .map(|(seq, hash, outcome, range)| Checked {
+            seq,
+            hash,
+            outcome,
+            parsed: parse_command_line(&raw.text[range]),
+        })
+        .collect()
+}
+
+/// Replays every entry after the replayer's position, up to `upto` (all when `None`), calling
+/// `after_each` after each entry and `progress` after each chunk.
+///
+/// The work runs as a pipeline so that both cores stay busy: a reader scans the store and
+/// checks each entry's seq and hash link against the one before it; two parsers take
+/// alternate chunks and parse the commands; this thread applies the entries in order and checks
+/// their outcomes and the invariants.
+pub fn replay_from_store(
+    store: &mut dyn Store,
+    replayer: &mut Replayer,
+    upto: Option<u64>,
+    after_each: &mut dyn FnMut(&Replayer) -> Result<(), JournalError>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), JournalError> {
+    let economy = replayer.economy.clone();
+    let (start_seq, start_hash) = (replayer.seq, replayer.hash);
+    std::thread::scope(|scope| {
+        let lanes: [_; 2] = std::array::from_fn(|_| {
+            crossbeam_channel::bounded::<Result<RawChunk, JournalError>>(CHUNKS_IN_FLIGHT)
+        });
+        let parsed: [_; 2] =
+            std::array::from_fn(|_| crossbeam_channel::bounded::<CheckedChunk>(CHUNKS_IN_FLIGHT));
+        let raw_tx = [lanes[0].0.clone(), lanes[1].0.clone()];
+        for (lane, (raw, out)) in lanes.iter().zip(parsed.iter()).enumerate() {
+            let (rx, tx) = (raw.1.clone(), out.0.clone());
+            std::thread::Builder::new()
+                .name(format!("journal-parse-{lane}"))
+                .spawn_scoped(scope, move || {
+                    for raw in rx {
+                        if tx.send(raw.map(parse_chunk)).is_err() {
+                            return;
+                        }
+                    }
+                })?;
+        }
+        drop(lanes);
+        std::thread::Builder::new()
+            .name("journal-reader".into())
+            .spawn_scoped(scope, move || {
+                read_chunks(store, &economy, start_seq, start_hash, upto, raw_tx)
+            })?;
+        let outputs = [parsed[0].1.clone(), parsed[1].1.clone()];
+        drop(parsed);
+        for lane in (0..2).cycle() {
+            let Ok(chunk) = outputs[lane].recv() else {
+                break;
+            };
+            for e in &chunk? {
+                replayer.apply_parsed(e)?;
+                after_each(replayer)?;
+            }
+            progress(replayer.seq);
+        }
+        Ok(())
+    })
+}
+
+/// The reading stage: chunks go to the two lanes in turn; the first problem ends the stream.
+fn read_chunks(
+    store: &mut dyn Store,
+    economy: &str,
+    mut seq: u64,
+    mut hash: Hash,
+    upto: Option<u64>,
+    lanes: [crossbeam_channel::Sender<Result<RawChunk, JournalError>>; 2],
+) {
+    for lane in (0..2).cycle() {
+        let limit = upto.map_or(READ_CHUNK_ENTRIES, |u| {
+            (u.saturating_sub(seq) as usize).min(READ_CHUNK_ENTRIES)
+        });
+        if limit == 0 {
+            return;
+        }
+        let mut raw = RawChunk {
+            text: String::with_capacity(limit * 160),
+            items: Vec::with_capacity(limit),
+        };
+        let mut broken = None;
+        let scanned = store.scan(economy, seq, limit, &mut |e| {
+            if broken.is_some() {
+                return Ok(());
+            }
+            if let Err(err) = check_link(economy, &e, seq, &hash) {
+                broken = Some(err);
+                return Ok(());
+            }
+            (seq, hash) = (e.seq, *e.hash);
+            let start = raw.text.len();
+            raw.text.push_str(e.command);
+            raw.items.push((
+                e.seq,
+                *e.hash,
+                parse_outcome(e.outcome),
+                start..raw.text.len(),
+            ));
+            Ok(())
+        });
+        // Entries before a broken link still go through, so the error names the right seq.
+        let stop = match (scanned, broken) {
+            (Err(e), _) => Some(e.into()),
+            (Ok(_), Some(err)) => Some(err),
+            (Ok(0), None) => return,
+            (Ok(_), None) => None,
+        };
+        if lanes[lane].send(Ok(raw)).is_err() {
+            return;
+        }
+        if let Some(err) = stop {
+            // The next lane in turn carries the error, so it arrives after this chunk.
+            let _ = lanes[1 - lane].send(Err(err));
+            return;
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::entry::Entry;
-use crate::store::{hash_from, EconomyMeta, Store, StoreError, StoreResult};
+use crate::store::{hash_from, EconomyMeta, EntryRef, Store, StoreError, StoreResult};
 
 pub struct SqliteStore {
     conn: Connection,
@@ -165,6 +165,41 @@ impl Store for SqliteStore {
         )?;
         let rows = stmt.query_map(params![economy, after as i64, limit as i64], entry_from_row)?;
         rows.map(|r| with_hash(r?)).collect()
+    }
+
+    fn scan(
+        &mut self,
+        economy: &str,
+        after: u64,
+        limit: usize,
+        f: &mut dyn FnMut(EntryRef<'_>) -> StoreResult<()>,
+    ) -> StoreResult<usize> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, ts_ms, command, outcome, hash FROM journal WHERE economy = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = stmt.query(params![economy, after as i64, limit as i64])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let text = |i| -> StoreResult<&str> {
+                row.get_ref(i)?
+                    .as_str()
+                    .map_err(|e| StoreError::Malformed(e.to_string()))
+            };
+            let hash = hash_from(
+                row.get_ref(4)?
+                    .as_blob()
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
+            )?;
+            f(EntryRef {
+                seq: row.get::<_, i64>(0)? as u64,
+                ts_ms: row.get(1)?,
+                command: text(2)?,
+                outcome: text(3)?,
+                hash: &hash,
+            })?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     fn head(&mut self, economy: &str) -> StoreResult<Option<Entry>> {

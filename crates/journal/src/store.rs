@@ -16,6 +16,16 @@ pub struct EconomyMeta {
     pub genesis: Hash,
 }
 
+/// A journal entry lent by [`Store::scan`].
+#[derive(Clone, Copy, Debug)]
+pub struct EntryRef<'a> {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub command: &'a str,
+    pub outcome: &'a str,
+    pub hash: &'a Hash,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("sqlite: {0}")]
@@ -70,6 +80,28 @@ pub trait Store: Send {
     fn snapshot_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>>;
 
     fn snapshot(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Calls `f` on up to `limit` entries with `seq > after`, in seq order, lending each one
+    /// without copying where the backend can. Returns how many were visited.
+    fn scan(
+        &mut self,
+        economy: &str,
+        after: u64,
+        limit: usize,
+        f: &mut dyn FnMut(EntryRef<'_>) -> StoreResult<()>,
+    ) -> StoreResult<usize> {
+        let entries = self.entries(economy, after, limit)?;
+        for e in &entries {
+            f(EntryRef {
+                seq: e.seq,
+                ts_ms: e.ts_ms,
+                command: &e.command,
+                outcome: &e.outcome,
+                hash: &e.hash,
+            })?;
+        }
+        Ok(entries.len())
+    }
 
     /// The entry at `seq`.
     fn entry(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Entry>> {

@@ -4,8 +4,7 @@ use jifen_core::Ledger;
 
 use crate::entry::Hash;
 use crate::frame::unframe;
-use crate::recover::READ_CHUNK_ENTRIES;
-use crate::replayer::Replayer;
+use crate::replayer::{replay_from_store, Replayer};
 use crate::store::Store;
 use crate::{genesis_of, rules_of, JournalError};
 
@@ -51,29 +50,36 @@ pub fn verify_economy(
         return Ok(report);
     }
     let total = store.head(economy)?.map_or(0, |e| e.seq);
-    let mut snapshots = SnapshotCursor {
-        seqs: store.snapshot_seqs(economy)?,
-        next: 0,
-    };
-    snapshots.seqs.sort_unstable();
-    let mut replayer = Replayer::new(economy, Ledger::new(rules_of(&meta)?), 0, meta.genesis);
-    snapshots.check(&replayer, store, &mut report);
-    loop {
-        let chunk = store.entries(economy, replayer.seq, READ_CHUNK_ENTRIES)?;
-        if chunk.is_empty() {
-            break;
-        }
-        for e in &chunk {
-            if let Err(err) = replayer.apply(e) {
-                report.problems.push(err.to_string());
-                report.entries = replayer.seq;
-                return Ok(report);
-            }
-            snapshots.check(&replayer, store, &mut report);
-        }
-        progress(replayer.seq, total);
+    // Snapshots are few; they are read up front so the replay can compare them as it passes.
+    let mut seqs = store.snapshot_seqs(economy)?;
+    seqs.sort_unstable();
+    let mut snapshots = SnapshotCursor::default();
+    for seq in seqs {
+        snapshots
+            .stored
+            .push((seq, store.snapshot(economy, seq)?.unwrap_or_default()));
     }
-    for &seq in &snapshots.seqs[snapshots.next..] {
+    let mut replayer = Replayer::new(economy, Ledger::new(rules_of(&meta)?), 0, meta.genesis);
+    replayer.ledger.reserve_ids(total as usize);
+    snapshots.check(&replayer);
+    let replayed = replay_from_store(
+        store,
+        &mut replayer,
+        None,
+        &mut |r| {
+            snapshots.check(r);
+            Ok(())
+        },
+        &mut |seq| progress(seq, total),
+    );
+    report.snapshots_checked = snapshots.checked;
+    report.problems.append(&mut snapshots.problems);
+    report.entries = replayer.seq;
+    if let Err(err) = replayed {
+        report.problems.push(err.to_string());
+        return Ok(report);
+    }
+    for (seq, _) in &snapshots.stored[snapshots.next..] {
         report.problems.push(format!(
             "snapshot at seq {seq} is beyond the journal's end ({})",
             replayer.seq
@@ -90,45 +96,37 @@ pub fn verify_economy(
             replayer.seq
         ));
     }
-    report.entries = replayer.seq;
     report.head_hash = Some(replayer.hash);
     report.applied = replayer.ledger.applied();
     report.rejected = replayer.ledger.rejected();
     Ok(report)
 }
 
-/// The stored snapshots, in seq order, and the next one to compare.
+/// The stored snapshots in seq order, the next one to compare, and what comparing found.
+#[derive(Default)]
 struct SnapshotCursor {
-    seqs: Vec<u64>,
+    stored: Vec<(u64, Vec<u8>)>,
     next: usize,
+    checked: u64,
+    problems: Vec<String>,
 }
 
 impl SnapshotCursor {
     /// Compares every snapshot at the replayer's seq with the re-derived state.
-    fn check(&mut self, replayer: &Replayer, store: &mut dyn Store, report: &mut VerifyReport) {
-        while self.next < self.seqs.len() && self.seqs[self.next] <= replayer.seq {
-            let seq = self.seqs[self.next];
+    fn check(&mut self, replayer: &Replayer) {
+        while self.next < self.stored.len() && self.stored[self.next].0 <= replayer.seq {
+            let (seq, bytes) = &self.stored[self.next];
             self.next += 1;
-            report.snapshots_checked += 1;
-            if let Err(why) = compare_snapshot(store, &report.economy, replayer) {
-                report
-                    .problems
-                    .push(format!("snapshot at seq {seq}: {why}"));
+            self.checked += 1;
+            if let Err(why) = compare_snapshot(bytes, replayer) {
+                self.problems.push(format!("snapshot at seq {seq}: {why}"));
             }
         }
     }
 }
 
-fn compare_snapshot(
-    store: &mut dyn Store,
-    economy: &str,
-    replayer: &Replayer,
-) -> Result<(), String> {
-    let bytes = store
-        .snapshot(economy, replayer.seq)
-        .map_err(|e| e.to_string())?
-        .ok_or("vanished")?;
-    let u = unframe(economy, &bytes)?;
+fn compare_snapshot(bytes: &[u8], replayer: &Replayer) -> Result<(), String> {
+    let u = unframe(&replayer.economy, bytes)?;
     if u.seq != replayer.seq || u.hash != replayer.hash {
         return Err("its seq or hash is not the journal's".into());
     }

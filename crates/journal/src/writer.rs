@@ -86,6 +86,8 @@ pub struct JournalConfig {
     /// Take a snapshot after this many new entries (and on clean shutdown).
     pub snapshot_every_entries: u64,
     pub snapshots_kept: usize,
+    /// Take a snapshot on clean shutdown (so the next start-up replays nothing).
+    pub snapshot_on_shutdown: bool,
     pub startup_check: StartupCheck,
     /// Milliseconds since the epoch, UTC; injectable so tests can move time.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
@@ -96,6 +98,7 @@ impl Default for JournalConfig {
         JournalConfig {
             snapshot_every_entries: 1_000_000,
             snapshots_kept: 3,
+            snapshot_on_shutdown: true,
             startup_check: StartupCheck::FullChain,
             clock: Arc::new(crate::time::now_ms),
         }
@@ -271,8 +274,9 @@ impl Writer {
                     let _ = reply.send(self.take_snapshot());
                 }
                 Msg::Shutdown(reply) => {
-                    let result = if self.head_seq > self.last_snapshot_seq && self.failed.is_none()
-                    {
+                    let wanted =
+                        self.config.snapshot_on_shutdown && self.head_seq > self.last_snapshot_seq;
+                    let result = if wanted && self.failed.is_none() {
                         self.take_snapshot().map(|_| ())
                     } else {
                         Ok(())

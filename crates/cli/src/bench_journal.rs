@@ -1,0 +1,174 @@
+//! `jifen bench journal`: durable throughput by batch size, full replay speed and start-up time.
+
+use std::time::Instant;
+
+use jifen_core::workload;
+use jifen_journal::{create_economy, recover, Journal, JournalConfig, StartupCheck, Submitted};
+use serde_json::json;
+
+use crate::store_cmds::{progress_bar, StoreArgs};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Batch sizes (commands per transaction) to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,64,1024,8190")]
+    batches: Vec<usize>,
+    /// Commands written per batch size (the batch of 1 writes a tenth of this, at least 1000).
+    #[arg(long, default_value_t = 300_000)]
+    commands: u64,
+    /// Entries in the journal replayed in full.
+    #[arg(long, default_value_t = 10_000_000)]
+    replay_entries: u64,
+    /// Entries covered by the snapshot in the start-up measurement.
+    #[arg(long, default_value_t = 1_000_000)]
+    snapshot_entries: u64,
+    /// Entries after the snapshot in the start-up measurement.
+    #[arg(long, default_value_t = 100_000)]
+    tail_entries: u64,
+    /// A tag for the economies this run creates.
+    #[arg(long, default_value = "bench")]
+    tag: String,
+}
+
+fn lines(n: u64) -> Vec<Submitted> {
+    workload::replay_lines(n)
+        .into_iter()
+        .map(Submitted::Line)
+        .collect()
+}
+
+fn progress(msg: &str) {
+    eprintln!("[bench] {msg}");
+}
+
+/// Writes `commands` into a new economy in transactions of exactly `batch` commands, one after
+/// another, and returns commands per second.
+fn durable_rate(
+    store: &StoreArgs,
+    economy: &str,
+    batch: usize,
+    commands: u64,
+    snapshot_every: u64,
+) -> anyhow::Result<f64> {
+    let mut s = store.open()?;
+    create_economy(
+        s.as_mut(),
+        economy,
+        economy,
+        &workload::bench_rules(),
+        "UTC",
+        jifen_journal::time::now_ms(),
+    )?;
+    let config = JournalConfig {
+        snapshot_every_entries: snapshot_every,
+        snapshot_on_shutdown: false,
+        ..JournalConfig::default()
+    };
+    let (journal, _) = Journal::open(s, economy, config)?;
+    let all = lines(commands);
+    let bar = progress_bar(commands, &format!("batch {batch}"));
+    let start = Instant::now();
+    for chunk in all.chunks(batch) {
+        let acks = journal.submit_wait(chunk.to_vec())?;
+        anyhow::ensure!(
+            acks.iter().all(|a| a.outcome.result.is_ok()),
+            "benchmark commands were rejected"
+        );
+        bar.inc(chunk.len() as u64);
+    }
+    let took = start.elapsed();
+    bar.finish_and_clear();
+    journal.shutdown()?;
+    Ok(commands as f64 / took.as_secs_f64())
+}
+
+pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
+    let backend = store.open()?.backend();
+    let mut by_batch = serde_json::Map::new();
+    for &batch in &args.batches {
+        let n = if batch == 1 {
+            (args.commands / 10).max(1_000)
+        } else {
+            args.commands
+        };
+        progress(&format!(
+            "{backend}: {n} commands in transactions of {batch}"
+        ));
+        let rate = durable_rate(store, &format!("{}-b{batch}", args.tag), batch, n, u64::MAX)?;
+        by_batch.insert(batch.to_string(), json!(rate.round()));
+    }
+
+    progress(&format!(
+        "{backend}: writing a {}-entry journal",
+        args.replay_entries
+    ));
+    let big = format!("{}-replay", args.tag);
+    let write_rate = durable_rate(store, &big, 8190, args.replay_entries, u64::MAX)?;
+    progress(&format!(
+        "{backend}: replaying {} entries from empty",
+        args.replay_entries
+    ));
+    let mut s = store.open()?;
+    let start = Instant::now();
+    let r = recover(s.as_mut(), &big, StartupCheck::Tail)?;
+    let replay_s = start.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        r.head_seq == args.replay_entries && r.snapshot_seq.is_none(),
+        "unexpected replay: head {} snapshot {:?}",
+        r.head_seq,
+        r.snapshot_seq
+    );
+    drop(r);
+
+    let total = args.snapshot_entries + args.tail_entries;
+    progress(&format!(
+        "{backend}: snapshot at {} plus a {}-entry tail",
+        args.snapshot_entries, args.tail_entries
+    ));
+    let startup = format!("{}-startup", args.tag);
+    durable_rate(store, &startup, 8190, args.snapshot_entries, u64::MAX)?;
+    {
+        let config = JournalConfig {
+            snapshot_every_entries: u64::MAX,
+            snapshot_on_shutdown: false,
+            ..JournalConfig::default()
+        };
+        let (journal, _) = Journal::open(store.open()?, &startup, config)?;
+        journal.snapshot()?;
+        let tail = workload::replay_lines(total);
+        for chunk in tail[args.snapshot_entries as usize..].chunks(8190) {
+            journal.submit_wait(chunk.iter().cloned().map(Submitted::Line).collect())?;
+        }
+        // No snapshot on shutdown, so start-up must replay the tail.
+        journal.shutdown()?;
+    }
+    let mut startups = serde_json::Map::new();
+    for (name, check) in [
+        ("tail", StartupCheck::Tail),
+        ("full_chain", StartupCheck::FullChain),
+    ] {
+        let mut s = store.open()?;
+        let start = Instant::now();
+        let r = recover(s.as_mut(), &startup, check)?;
+        let took = start.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            r.snapshot_seq == Some(args.snapshot_entries) && r.head_seq == total,
+            "start-up did not use the snapshot"
+        );
+        startups.insert(name.into(), json!(took));
+    }
+
+    let report = json!({
+        "backend": backend,
+        "durable_commands_per_s_by_batch": by_batch,
+        "replay_entries": args.replay_entries,
+        "replay_entries_per_s": (args.replay_entries as f64 / replay_s).round(),
+        "replay_s": replay_s,
+        "write_rate_8190_at_scale_per_s": write_rate.round(),
+        "startup_snapshot_entries": args.snapshot_entries,
+        "startup_tail_entries": args.tail_entries,
+        "startup_s": startups,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
