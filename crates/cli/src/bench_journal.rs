@@ -25,13 +25,16 @@ pub struct Args {
     /// Entries after the snapshot in the start-up measurement.
     #[arg(long, default_value_t = 100_000)]
     tail_entries: u64,
+    /// Orders per simulated day (a settlement closes each day) in the written journals.
+    #[arg(long, default_value_t = 100_000)]
+    orders_per_day: u64,
     /// A tag for the economies this run creates.
     #[arg(long, default_value = "bench")]
     tag: String,
 }
 
-fn lines(n: u64) -> Vec<Submitted> {
-    workload::replay_lines(n)
+fn lines(n: u64, orders_per_day: u64) -> Vec<Submitted> {
+    workload::replay_lines_per_day(n, orders_per_day)
         .into_iter()
         .map(Submitted::Line)
         .collect()
@@ -47,9 +50,10 @@ fn durable_rate(
     store: &StoreArgs,
     economy: &str,
     batch: usize,
-    commands: u64,
+    all: Vec<Submitted>,
     snapshot_every: u64,
 ) -> anyhow::Result<f64> {
+    let commands = all.len() as u64;
     let mut s = store.open()?;
     create_economy(
         s.as_mut(),
@@ -65,7 +69,6 @@ fn durable_rate(
         ..JournalConfig::default()
     };
     let (journal, _) = Journal::open(s, economy, config)?;
-    let all = lines(commands);
     let bar = progress_bar(commands, &format!("batch {batch}"));
     let start = Instant::now();
     for chunk in all.chunks(batch) {
@@ -94,7 +97,14 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         progress(&format!(
             "{backend}: {n} commands in transactions of {batch}"
         ));
-        let rate = durable_rate(store, &format!("{}-b{batch}", args.tag), batch, n, u64::MAX)?;
+        let economy = format!("{}-b{batch}", args.tag);
+        let rate = durable_rate(
+            store,
+            &economy,
+            batch,
+            lines(n, args.orders_per_day),
+            u64::MAX,
+        )?;
         by_batch.insert(batch.to_string(), json!(rate.round()));
     }
 
@@ -103,7 +113,8 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         args.replay_entries
     ));
     let big = format!("{}-replay", args.tag);
-    let write_rate = durable_rate(store, &big, 8190, args.replay_entries, u64::MAX)?;
+    let all = lines(args.replay_entries, args.orders_per_day);
+    let write_rate = durable_rate(store, &big, 8190, all, u64::MAX)?;
     progress(&format!(
         "{backend}: replaying {} entries from empty",
         args.replay_entries
@@ -126,7 +137,9 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         args.snapshot_entries, args.tail_entries
     ));
     let startup = format!("{}-startup", args.tag);
-    durable_rate(store, &startup, 8190, args.snapshot_entries, u64::MAX)?;
+    let mut all = lines(total, args.orders_per_day);
+    let tail = all.split_off(args.snapshot_entries as usize);
+    durable_rate(store, &startup, 8190, all, u64::MAX)?;
     {
         let config = JournalConfig {
             snapshot_every_entries: u64::MAX,
@@ -135,9 +148,8 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         };
         let (journal, _) = Journal::open(store.open()?, &startup, config)?;
         journal.snapshot()?;
-        let tail = workload::replay_lines(total);
-        for chunk in tail[args.snapshot_entries as usize..].chunks(8190) {
-            journal.submit_wait(chunk.iter().cloned().map(Submitted::Line).collect())?;
+        for chunk in tail.chunks(8190) {
+            journal.submit_wait(chunk.to_vec())?;
         }
         // No snapshot on shutdown, so start-up must replay the tail.
         journal.shutdown()?;
@@ -162,6 +174,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         "backend": backend,
         "durable_commands_per_s_by_batch": by_batch,
         "replay_entries": args.replay_entries,
+        "orders_per_day": args.orders_per_day,
         "replay_entries_per_s": (args.replay_entries as f64 / replay_s).round(),
         "replay_s": replay_s,
         "write_rate_8190_at_scale_per_s": write_rate.round(),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jifen_core::Rules;
-use jifen_journal::{create_economy, Journal, JournalConfig, Submitted, DEFAULT_TIMEZONE};
+use jifen_journal::{create_economy, JournalConfig, Submitted, DEFAULT_TIMEZONE};
 use serde_json::json;
 
 use crate::store_cmds::StoreArgs;
@@ -83,11 +83,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         snapshot_every_entries: args.snapshot_every,
         ..JournalConfig::default()
     };
-    let (journal, info) = Journal::open(s, &args.economy, config)?;
-    eprintln!(
-        "load: economy {} opened at seq {}",
-        args.economy, info.head_seq
-    );
+    let journal = crate::store_cmds::open_journal(s, &args.economy, config)?;
     let journal = Arc::new(journal);
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);

@@ -109,6 +109,9 @@ pub struct ImportArgs {
     /// Commands per journal transaction.
     #[arg(long, default_value_t = 1024)]
     batch: usize,
+    /// Take a snapshot after this many new entries (and one at the end).
+    #[arg(long, default_value_t = 1_000_000)]
+    snapshot_every: u64,
     /// The command file (JSONL, SPEC §5).
     file: PathBuf,
 }
@@ -140,7 +143,11 @@ pub fn import(store: &StoreArgs, args: ImportArgs) -> anyhow::Result<()> {
             args.economy
         )));
     }
-    let (journal, _) = Journal::open(s, &args.economy, JournalConfig::default())?;
+    let config = JournalConfig {
+        snapshot_every_entries: args.snapshot_every.max(1),
+        ..JournalConfig::default()
+    };
+    let journal = open_journal(s, &args.economy, config)?;
     let bar = progress_bar(size, "importing");
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let mut in_flight = 0usize;
@@ -195,6 +202,19 @@ pub fn import(store: &StoreArgs, args: ImportArgs) -> anyhow::Result<()> {
         args.economy
     );
     Ok(())
+}
+
+/// Opens an economy's journal, reporting what start-up found.
+pub fn open_journal(
+    store: Box<dyn Store>,
+    economy: &str,
+    config: JournalConfig,
+) -> anyhow::Result<Journal> {
+    let (journal, info) = Journal::open(store, economy, config)?;
+    for skipped in &info.skipped_snapshots {
+        eprintln!("jifen: economy {economy}: WARNING: {skipped}; started from an older state and replayed the journal");
+    }
+    Ok(journal)
 }
 
 #[derive(clap::Args)]

@@ -123,6 +123,11 @@ pub fn exit_cascade(n: u64) -> (Economy, Command) {
 /// confirmations, sales, and a daily settlement after every 10,000 orders (so a 1,000,000-line
 /// file covers 30 days of a shop taking 10,000 orders a day).
 pub fn replay_lines(lines: u64) -> Vec<String> {
+    replay_lines_per_day(lines, 10_000)
+}
+
+/// Like [`replay_lines`], with a settlement after every `orders_per_day` orders.
+pub fn replay_lines_per_day(lines: u64, orders_per_day: u64) -> Vec<String> {
     let mut out = Vec::with_capacity(lines as usize);
     out.push(format!(
         r#"{{"type": "register_merchant", "id": "m", "account": "{MERCHANT}"}}"#
@@ -145,8 +150,8 @@ pub fn replay_lines(lines: u64) -> Vec<String> {
                 r#"{{"type": "sell", "id": "s{i}", "account": "{c}", "atoms": 1000000}}"#
             ));
         }
-        if i % 10_000 == 9_999 {
-            let day = i / 10_000;
+        if i % orders_per_day == orders_per_day - 1 {
+            let day = i / orders_per_day;
             out.push(format!(
                 r#"{{"type": "settle_dividends", "id": "d{day}", "day": "{:04}-{:02}-{:02}"}}"#,
                 2026 + day / 336,

@@ -134,7 +134,12 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 type CheckedChunk = Result<Vec<Checked>, JournalError>;
 
 /// One entry as read: seq, hash, stored outcome, and its command's byte range in the chunk text.
-type RawItem = (u64, Hash, Option<Result<(), jifen_core::Code>>, std::ops::Range<usize>);
+type RawItem = (
+    u64,
+    Hash,
+    Option<Result<(), jifen_core::Code>>,
+    std::ops::Range<usize>,
+);
 
 /// A chunk of entries as read: links checked, commands copied into one buffer.
 struct RawChunk {
