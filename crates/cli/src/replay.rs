@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         BufReader::with_capacity(1 << 20, input),
         |ledger, n, parsed, outcome| {
             if let Some(out) = outcomes.as_mut() {
-                writeln!(out, "{}", outcome_line(&parsed.id_echo, &outcome))?;
+                writeln!(out, "{}", outcome_line(&parsed.id_echo(), &outcome))?;
             }
             if let (Some(out), Ok(()), false) = (events.as_mut(), outcome.result, outcome.retry) {
                 let id = parsed.id.as_deref().unwrap_or("");

@@ -41,6 +41,8 @@ pub struct Economy {
     /// Running totals over all accounts, so that conservation is checked in O(1).
     pub(crate) stable_total_fen: u64,
     pub(crate) atoms_total: u64,
+    /// Σ quota over all accounts: the dividend allowance not yet paid.
+    pub(crate) quota_total_fen: u64,
     effects: Effects,
 }
 
@@ -93,6 +95,7 @@ impl Economy {
             indexed_count: 0,
             stable_total_fen: 0,
             atoms_total: 0,
+            quota_total_fen: 0,
             effects: Effects::default(),
         }
     }
@@ -148,6 +151,12 @@ impl Economy {
         } else {
             Price::per_point(self.rules.initial_price_fen)
         }
+    }
+
+    /// The dividend quota not yet paid, over all consumers: a cap on what the pool may still pay
+    /// them, not a debt.
+    pub fn quota_total_fen(&self) -> u64 {
+        self.quota_total_fen
     }
 
     /// The high-water price, if any points were ever issued.
@@ -337,6 +346,7 @@ impl Economy {
         self.dividend_pool_fen += dividend_in_fen;
         self.contributions_fen += reserve_in_fen + dividend_in_fen;
         let quota_fen = bps_floor(eligible_fen, rates.quota_multiplier_bps as u64);
+        self.quota_total_fen += quota_fen;
         let buyer = self.accounts.get_mut(consumer);
         buyer.quota_fen += quota_fen;
         buyer.spent_fen += eligible_fen;
@@ -431,9 +441,8 @@ impl Economy {
         self.paid_out_fen += net_fen;
         self.burned_atoms += atoms;
         self.sub_atoms(id, atoms);
-        let account = self.accounts.get_mut(id);
-        if account.is_consumer() {
-            account.quota_fen = account.quota_fen.saturating_sub(gross_fen);
+        if self.accounts.get(id).is_consumer() {
+            self.lower_quota(id, gross_fen);
         }
         (gross_fen, fee_fen)
     }
@@ -467,8 +476,7 @@ impl Economy {
         self.treasury_atoms += atoms;
         self.sub_atoms(id, atoms);
         self.add_stable(id, credit_fen);
-        let consumer = self.accounts.get_mut(id);
-        consumer.quota_fen = consumer.quota_fen.saturating_sub(value_fen);
+        self.lower_quota(id, value_fen);
         self.reindex(id);
         self.effects.sale = Some((atoms, value_fen, fee_fen));
         Ok(())
@@ -535,6 +543,7 @@ impl Economy {
             }
             pool_left_fen -= pay_fen;
             self.stable_total_fen += pay_fen;
+            self.quota_total_fen -= pay_fen;
             let holder = self.accounts.get_mut(e.account);
             holder.quota_fen -= pay_fen;
             holder.stable_fen += pay_fen;
@@ -576,9 +585,8 @@ impl Economy {
             }
             self.index.pop(self.accounts.as_slice());
             let (gross_fen, fee_fen) = self.sell_atoms(top.account, top.atoms);
-            let consumer = self.accounts.get_mut(top.account);
-            consumer.quota_fen = 0;
-            consumer.exits += 1;
+            self.lower_quota(top.account, u64::MAX);
+            self.accounts.get_mut(top.account).exits += 1;
             self.reindex(top.account);
             self.effects.exits.push(ExitEffect {
                 account: top.account,
@@ -606,6 +614,14 @@ impl Economy {
     fn sub_atoms(&mut self, id: AccountId, atoms: u64) {
         self.accounts.get_mut(id).atoms -= atoms;
         self.atoms_total -= atoms;
+    }
+
+    /// Lowers a consumer's quota by up to `fen` (never below zero).
+    fn lower_quota(&mut self, id: AccountId, fen: u64) {
+        let account = self.accounts.get_mut(id);
+        let cut = account.quota_fen.min(fen);
+        account.quota_fen -= cut;
+        self.quota_total_fen -= cut;
     }
 
     fn add_stable(&mut self, id: AccountId, fen: u64) {
@@ -689,6 +705,10 @@ impl Economy {
             .atoms_total
             .checked_add(account.atoms)
             .ok_or("atoms total overflows")?;
+        self.quota_total_fen = self
+            .quota_total_fen
+            .checked_add(account.quota_fen)
+            .ok_or("quota total overflows")?;
         self.accounts.insert(account);
         Ok(())
     }

@@ -62,10 +62,12 @@ impl Economy {
         self.check_fast()?;
         let mut stable_fen: u128 = 0;
         let mut atoms: u128 = 0;
+        let mut quota_fen: u128 = 0;
         let mut holders = 0usize;
         for a in self.accounts.iter() {
             stable_fen += a.stable_fen as u128;
             atoms += a.atoms as u128;
+            quota_fen += a.quota_fen as u128;
             if a.kind == Kind::Consumer && a.atoms > 0 {
                 holders += 1;
                 if self.rules().exit_enabled
@@ -83,6 +85,12 @@ impl Economy {
             return Err(format!(
                 "stable: accounts hold {stable_fen}, running total {}",
                 self.stable_total_fen
+            ));
+        }
+        if quota_fen != self.quota_total_fen as u128 {
+            return Err(format!(
+                "quota: accounts hold {quota_fen}, running total {}",
+                self.quota_total_fen
             ));
         }
         if atoms != self.circulating_atoms as u128 {

@@ -54,6 +54,11 @@ pub(crate) fn split(fp: Fingerprint) -> [u64; 2] {
     [(fp.0 >> 64) as u64, fp.0 as u64]
 }
 
+pub(crate) enum Claim {
+    Seen(u32),
+    New,
+}
+
 /// Every id seen, in the order first seen, with a 4-byte hash index.
 #[derive(Clone, Default)]
 pub(crate) struct Ids {
@@ -73,6 +78,25 @@ impl Ids {
         self.by_id
             .find(Self::hash(&self.hasher, id), |&i| list[i as usize].id == id)
             .map(|&i| &list[i as usize])
+    }
+
+    /// Finds `id`, or reserves index `next` for it in one probe: the record must then be pushed
+    /// before any other change to the table.
+    pub fn claim(&mut self, id: &str, next: u32) -> Claim {
+        let hash = Self::hash(&self.hasher, id);
+        let (list, hasher) = (&self.list, &self.hasher);
+        let entry = self.by_id.entry(
+            hash,
+            |&i| list.get(i as usize).is_some_and(|r| r.id == id),
+            |&i| Self::hash(hasher, &list[i as usize].id),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(seen) => Claim::Seen(*seen.get()),
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(next);
+                Claim::New
+            }
+        }
     }
 
     pub fn push(&mut self, record: IdRecord) {
@@ -160,23 +184,29 @@ impl Ledger {
         let Some(id) = id.filter(|id| is_valid_name(id)) else {
             return self.record_rejection(Code::InvalidCommand);
         };
-        if let Some(seen) = self.ids.find(id) {
-            if seen.fingerprint == split(fingerprint) {
-                return Outcome {
-                    result: seen.result(),
-                    retry: true,
-                    seq: seen.seq,
-                };
+        let next = self.ids.list.len() as u32;
+        let slot = match self.ids.claim(id, next) {
+            Claim::Seen(seen) => {
+                let seen = &self.ids.list[seen as usize];
+                if seen.fingerprint == split(fingerprint) {
+                    return Outcome {
+                        result: seen.result(),
+                        retry: true,
+                        seq: seen.seq,
+                    };
+                }
+                return self.record_rejection(Code::IdConflict);
             }
-            return self.record_rejection(Code::IdConflict);
-        }
+            Claim::New => next,
+        };
         let result = command.and_then(|c| self.economy.execute(c));
         match result {
             Ok(()) => self.applied += 1,
             Err(_) => self.rejected += 1,
         }
         let seq = self.seq();
-        self.ids.push(IdRecord {
+        debug_assert_eq!(slot as usize, self.ids.list.len());
+        self.ids.list.push(IdRecord {
             id: id.into(),
             fingerprint: split(fingerprint),
             code: result.err().map_or(0, Code::to_u8),

@@ -27,7 +27,7 @@ pub mod workload;
 pub use account::{Account, AccountId, Accounts, Kind};
 pub use code::Code;
 pub use command::{Amount, Command, OptionalAmount, Text};
-pub use day::{format_day, parse_day};
+pub use day::{civil_from_days, days_from_civil, format_day, parse_day};
 pub use economy::{Economy, Totals};
 pub use effects::{Effects, ExitEffect, Grant, Settlement};
 pub use ledger::{Fingerprint, Ledger, Outcome};

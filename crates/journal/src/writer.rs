@@ -349,7 +349,7 @@ impl Writer {
                     });
                 }
                 acks.push(Acked {
-                    id_echo: parsed.id_echo,
+                    id_echo: parsed.id_echo(),
                     outcome,
                 });
             }

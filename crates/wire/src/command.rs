@@ -15,9 +15,9 @@ pub const LINE_BYTES_MAX: usize = 64 * 1024;
 /// One parsed command line.
 #[derive(Clone, Debug)]
 pub struct Parsed {
-    /// The line's `"id"` value as given, for echoing in outcomes (`null` when absent or when
-    /// the line is not a JSON object).
-    pub id_echo: Value,
+    /// The line's `"id"` value when it is not a plain string (`null` when absent or when the
+    /// line is not a JSON object). A string id is not copied here: see [`Parsed::id_echo`].
+    echo: Value,
     /// The id when it is a string (the ledger checks its pattern).
     pub id: Option<Text>,
     pub fingerprint: Fingerprint,
@@ -26,10 +26,33 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// The line's `"id"` value as given, for echoing in outcomes.
+    pub fn id_echo(&self) -> Value {
+        match &self.id {
+            Some(id) => Value::String(id.to_string()),
+            None => self.echo.clone(),
+        }
+    }
+
+    pub(crate) fn new(
+        id: Option<Text>,
+        echo: Value,
+        fingerprint: Fingerprint,
+        command: Result<Command, Code>,
+    ) -> Parsed {
+        let echo = if id.is_some() { Value::Null } else { echo };
+        Parsed {
+            echo,
+            id,
+            fingerprint,
+            command,
+        }
+    }
+
     fn invalid(id_echo: Value) -> Parsed {
         Parsed {
             id: id_echo.as_str().map(Text::from),
-            id_echo,
+            echo: id_echo,
             fingerprint: Fingerprint(0),
             command: Err(Code::InvalidCommand),
         }
@@ -59,12 +82,7 @@ pub fn parse_command_value(value: Value) -> Parsed {
     let id_echo = map.get("id").cloned().unwrap_or(Value::Null);
     let id = id_echo.as_str().map(Text::from);
     let command = command_from_map(&map);
-    Parsed {
-        id_echo,
-        id,
-        fingerprint: fp,
-        command,
-    }
+    Parsed::new(id, id_echo, fp, command)
 }
 
 /// Where a command's fields come from: a parsed JSON object, or the borrowed fast path.
@@ -270,9 +288,9 @@ mod tests {
     #[test]
     fn id_echo() {
         let p = parse_command_line(r#"{"type":"sell","id":17}"#);
-        assert_eq!(p.id_echo, Value::from(17));
+        assert_eq!(p.id_echo(), Value::from(17));
         assert_eq!(p.id, None);
         let p = parse_command_line(r#"[1]"#);
-        assert_eq!(p.id_echo, Value::Null);
+        assert_eq!(p.id_echo(), Value::Null);
     }
 }

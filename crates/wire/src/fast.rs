@@ -168,10 +168,10 @@ pub(crate) fn parse_fast(line: &str) -> Option<Parsed> {
     // A field of the wrong kind for its command (a string where a number belongs) would be
     // read differently on the general path; `command_from` only asks for the right kinds, and
     // a misplaced field shows up as a present key that `only` rejects, so both paths agree.
-    Some(Parsed {
-        id_echo: Value::String(flat.id.to_string()),
-        id: Some(Text::from(flat.id)),
-        fingerprint: Fingerprint(flat.fingerprint()),
-        command: command_from(&flat, flat.kind),
-    })
+    Some(Parsed::new(
+        Some(Text::from(flat.id)),
+        Value::Null,
+        Fingerprint(flat.fingerprint()),
+        command_from(&flat, flat.kind),
+    ))
 }

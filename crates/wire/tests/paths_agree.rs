@@ -15,7 +15,7 @@ fn check(line: &str) {
     let Some(want) = general(line) else { return };
     assert_eq!(got.command, want.command, "{line}");
     assert_eq!(got.fingerprint, want.fingerprint, "{line}");
-    assert_eq!(got.id_echo, want.id_echo, "{line}");
+    assert_eq!(got.id_echo(), want.id_echo(), "{line}");
     assert_eq!(got.id, want.id, "{line}");
 }
 
