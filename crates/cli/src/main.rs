@@ -5,6 +5,7 @@ mod bench_journal;
 mod demo;
 mod load;
 mod replay;
+mod simulate;
 mod store_cmds;
 
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ enum Cmd {
     Import(store_cmds::ImportArgs),
     /// Write an economy's journal as a replay-format command file.
     Export(store_cmds::ExportArgs),
+    /// Run a synthetic economy through the engine and write an honest report.
+    Simulate(simulate::Args),
     /// Re-derive every economy from its journal and check everything.
     Verify(store_cmds::VerifyArgs),
     /// (Testing) concurrent writers printing each acknowledged command.
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Cmd::Import(args) => store_cmds::import(&cli.store, args),
         Cmd::Export(args) => store_cmds::export_cmd(&cli.store, args),
         Cmd::Verify(args) => store_cmds::verify(&cli.store, args),
+        Cmd::Simulate(args) => simulate::run(args),
         Cmd::Load(args) => load::run(&cli.store, args),
     };
     match result {

@@ -15,6 +15,7 @@
 use core::cmp::Ordering;
 
 use crate::account::{Account, AccountId};
+use crate::economy::{prefetch, PREFETCH_AHEAD};
 use crate::units::cmp_fraction;
 
 #[derive(Clone, Copy, Debug)]
@@ -89,7 +90,17 @@ impl ExitIndex {
     /// Empties the index, returning its live entries (in no particular order).
     pub fn take_live(&mut self, accounts: &[Account]) -> Vec<Entry> {
         let mut entries = std::mem::take(&mut self.heap);
-        entries.retain(|e| is_live(e, accounts));
+        let mut kept = 0;
+        for i in 0..entries.len() {
+            if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
+                prefetch(accounts, ahead.account);
+            }
+            if is_live(&entries[i], accounts) {
+                entries[kept] = entries[i];
+                kept += 1;
+            }
+        }
+        entries.truncate(kept);
         entries
     }
 

@@ -1,0 +1,503 @@
+//! The simulation: synthetic consumers, driven through the real `jifen-core` engine, one
+//! command at a time. The behaviour model uses floats (arrival curves, log-normal spending);
+//! every amount of money and points goes through the engine's exact arithmetic.
+
+use compact_str::format_compact;
+use jifen_core::{AccountId, Command, Economy, Price, ATOMS_PER_POINT};
+
+use crate::rng::Rng;
+use crate::scenario::{Curve, Scenario, Spend};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Never sells.
+    Holder,
+    /// Sells everything once the points are worth a multiple of their reward value.
+    Taker,
+    /// Converts points to stable points and spends them at merchants.
+    Spender,
+}
+
+impl Behaviour {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Behaviour::Holder => "holder",
+            Behaviour::Taker => "taker",
+            Behaviour::Spender => "spender",
+        }
+    }
+}
+
+/// One simulated consumer, beside its engine account.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub behaviour: Behaviour,
+    /// The day of the first purchase (the day they arrived).
+    pub first_day: u32,
+    /// The value of every point granted to them, at the price of the day it was granted.
+    pub reward_value_fen: u64,
+    /// What selling, converting and exits paid them (net of fees).
+    pub proceeds_fen: u64,
+    /// Purchases attempted so far.
+    pub purchases: u32,
+}
+
+/// One simulated day, after its settlement.
+#[derive(Clone, Debug, Default)]
+pub struct DayRow {
+    pub day: u64,
+    /// `YYYYMMDD`.
+    pub date: u32,
+    pub price_num_fen: u64,
+    pub price_den_atoms: u64,
+    /// The price after the day's orders and sales, before its dividends settle (settling can
+    /// cause exits, whose fees raise the price further).
+    pub price_before_settlement: String,
+    pub reserve_fen: u64,
+    pub circulating_atoms: u64,
+    pub treasury_atoms: u64,
+    pub dividend_pool_fen: u64,
+    pub consumers: u64,
+    pub new_consumers: u64,
+    pub orders: u64,
+    pub refunds: u64,
+    pub sales_fen: u64,
+    /// Money set aside today: the reserve and dividend pool shares of confirmed sales.
+    pub money_in_fen: u64,
+    /// Cash paid to sellers today (sales and exits).
+    pub paid_out_fen: u64,
+    pub dividends_paid_fen: u64,
+    pub holders_paid: u64,
+    pub holders_capped: u64,
+    pub exits: u64,
+    pub outstanding_quota_fen: u64,
+    pub sales_total_fen: u64,
+    pub money_in_total_fen: u64,
+}
+
+impl DayRow {
+    pub fn price(&self) -> Price {
+        Price {
+            num_fen: self.price_num_fen,
+            den_atoms: self.price_den_atoms,
+        }
+    }
+}
+
+/// A run on the reserve (a shock): who sold and whether each was paid.
+#[derive(Clone, Debug, Default)]
+pub struct ShockResult {
+    pub day: u64,
+    pub sellers: u64,
+    /// Sales the engine refused (none, when every seller is paid).
+    pub refused: u64,
+    pub paid_fen: u64,
+    pub reserve_before_fen: u64,
+    pub reserve_after_fen: u64,
+    pub price_before: String,
+    pub price_after: String,
+}
+
+pub struct SimResult {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub days: Vec<DayRow>,
+    pub people: Vec<Person>,
+    pub economy: Economy,
+    pub shocks: Vec<ShockResult>,
+    /// Rejections by code (refunds of small orders, redemptions past the cap, …).
+    pub rejected: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// New consumers expected on `day` (before the integer carry).
+pub fn arrivals_on(s: &Scenario, day: u64) -> f64 {
+    if s.stop_day.is_some_and(|stop| day >= stop) {
+        return 0.0;
+    }
+    let base = s.per_day as f64;
+    match s.curve {
+        Curve::Constant => base,
+        Curve::Growth { bps } => base * (1.0 + bps as f64 / 10_000.0).powf(day as f64),
+        Curve::Boom { peak_day, .. } if day <= peak_day => {
+            base * (day + 1) as f64 / (peak_day + 1) as f64
+        }
+        Curve::Boom {
+            peak_day,
+            decline_bps,
+        } => base * (1.0 - decline_bps as f64 / 10_000.0).powf((day - peak_day) as f64),
+    }
+}
+
+/// The date `days` after `start` (both `YYYYMMDD`).
+pub fn add_days(start: u32, days: u64) -> u32 {
+    let (y, m, d) = (start / 10_000, start / 100 % 100, start % 100);
+    let epoch_days = jifen_core::days_from_civil(y as i64, m, d) + days as i64;
+    let (y, m, d) = jifen_core::civil_from_days(epoch_days);
+    (y as u32) * 10_000 + m * 100 + d
+}
+
+struct Sim<'a> {
+    s: &'a Scenario,
+    e: Economy,
+    rng: Rng,
+    people: Vec<Person>,
+    takers: Vec<u32>,
+    /// Repeat purchases due, by day.
+    due: Vec<Vec<u32>>,
+    orders: u64,
+    today: DayRow,
+    rejected: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl Sim<'_> {
+    fn merchants(&self) -> u64 {
+        self.s.merchants
+    }
+
+    fn person_of(&self, account: AccountId) -> Option<usize> {
+        (account as u64)
+            .checked_sub(self.merchants())
+            .map(|i| i as usize)
+    }
+
+    fn account_of(&self, person: usize) -> AccountId {
+        (self.merchants() + person as u64) as AccountId
+    }
+
+    /// Runs a command; an expected rejection is counted, anything else returns false.
+    fn run(&mut self, command: &Command) -> bool {
+        match self.e.execute(command) {
+            Ok(()) => {
+                self.absorb();
+                true
+            }
+            Err(code) => {
+                *self.rejected.entry(code.as_str()).or_insert(0) += 1;
+                false
+            }
+        }
+    }
+
+    /// Credits what the last command did to the people it touched.
+    fn absorb(&mut self) {
+        let fx = self.e.effects();
+        let price = fx.price_before;
+        let mut credits = Vec::new();
+        for g in &fx.grants {
+            credits.push((g.account, price.value_fen(g.atoms), 0));
+        }
+        for x in &fx.exits {
+            credits.push((x.account, 0, x.gross_fen - x.fee_fen));
+        }
+        self.today.exits += fx.exits.len() as u64;
+        for (account, reward, proceeds) in credits {
+            if let Some(p) = self.person_of(account) {
+                self.people[p].reward_value_fen += reward;
+                self.people[p].proceeds_fen += proceeds;
+            }
+        }
+    }
+
+    /// Sells or converts everything `person` holds; returns what it paid them.
+    fn sell_all(&mut self, person: usize, convert: bool) -> Option<u64> {
+        let account = self.account_of(person);
+        let atoms = self.e.accounts().get(account).atoms;
+        if atoms == 0 {
+            return None;
+        }
+        let name = format_compact!("u{person}");
+        let command = if convert {
+            Command::ConvertToStable {
+                account: name,
+                atoms: Some(atoms),
+            }
+        } else {
+            Command::Sell {
+                account: name,
+                atoms: Some(atoms),
+            }
+        };
+        if !self.run(&command) {
+            return None;
+        }
+        let (_, gross, fee) = self.e.effects().sale.unwrap_or_default();
+        self.people[person].proceeds_fen += gross - fee;
+        Some(gross - fee)
+    }
+
+    fn spend_fen(&mut self) -> u64 {
+        let amount = match self.s.spend {
+            Spend::Fixed { fen } => fen,
+            Spend::LogNormal {
+                median_fen,
+                sigma_milli,
+            } => {
+                let z = self.rng.normal();
+                (median_fen as f64 * (sigma_milli as f64 / 1000.0 * z).exp()).round() as u64
+            }
+        };
+        amount.clamp(1, self.s.rules.order_max_fen)
+    }
+
+    fn purchase(&mut self, person: usize) {
+        let amount = self.spend_fen();
+        let mut stable = 0;
+        if self.people[person].behaviour == Behaviour::Spender {
+            self.sell_all(person, true);
+            stable = self
+                .e
+                .accounts()
+                .get(self.account_of(person))
+                .stable_fen
+                .min(amount);
+        }
+        let order = format_compact!("o{}", self.orders);
+        self.orders += 1;
+        let merchant = self.rng.below(self.merchants());
+        let paid = self.run(&Command::PayOrder {
+            order: order.clone(),
+            consumer: format_compact!("u{person}"),
+            merchant: format_compact!("m{merchant}"),
+            cash_fen: Some(amount - stable),
+            stable_fen: Some(stable),
+        });
+        if !paid {
+            return;
+        }
+        if self.rng.below(10_000) < self.s.refund_bps {
+            self.run(&Command::RefundOrder {
+                order,
+                cash_fen: None,
+                stable_fen: None,
+            });
+            self.today.refunds += 1;
+            return;
+        }
+        let before = self.e.totals().contributions_fen;
+        if self.run(&Command::ConfirmOrder { order }) {
+            self.today.orders += 1;
+            self.today.sales_fen += amount;
+            self.today.money_in_fen += self.e.totals().contributions_fen - before;
+        }
+    }
+
+    /// One purchase, then the next one booked if the person has repeats left.
+    fn shop(&mut self, person: usize, day: u64) {
+        self.purchase(person);
+        self.people[person].purchases += 1;
+        let next = day + self.s.repeat_every_days;
+        if (self.people[person].purchases as u64) <= self.s.repeat_purchases
+            && (next as usize) < self.due.len()
+        {
+            self.due[next as usize].push(person as u32);
+        }
+    }
+
+    fn arrive(&mut self, day: u64) -> usize {
+        let person = self.people.len();
+        let referrer = if !self.people.is_empty() && self.rng.below(10_000) < self.s.referral_bps {
+            Some(format_compact!(
+                "u{}",
+                self.rng.below(self.people.len() as u64)
+            ))
+        } else {
+            None
+        };
+        let account = format_compact!("u{person}");
+        let registered = self.run(&Command::RegisterConsumer { account, referrer });
+        assert!(registered, "registering a simulated consumer failed");
+        let roll = self.rng.below(10_000);
+        let behaviour = if roll < self.s.holders_bps {
+            Behaviour::Holder
+        } else if roll < self.s.holders_bps + self.s.takers_bps {
+            Behaviour::Taker
+        } else {
+            Behaviour::Spender
+        };
+        if behaviour == Behaviour::Taker {
+            self.takers.push(person as u32);
+        }
+        self.people.push(Person {
+            behaviour,
+            first_day: day as u32,
+            reward_value_fen: 0,
+            proceeds_fen: 0,
+            purchases: 0,
+        });
+        person
+    }
+
+    fn takers_sell(&mut self) {
+        let price = self.e.price();
+        let multiple = self.s.taker_multiple_milli as u128;
+        for i in 0..self.takers.len() {
+            let person = self.takers[i] as usize;
+            let atoms = self.e.accounts().get(self.account_of(person)).atoms;
+            if atoms == 0 {
+                continue;
+            }
+            let value = price.value_fen(atoms) as u128;
+            let reward = self.people[person].reward_value_fen as u128;
+            if value * 1000 >= multiple * reward {
+                self.sell_all(person, false);
+            }
+        }
+    }
+
+    fn merchants_redeem(&mut self) {
+        for m in 0..self.merchants() {
+            let stable = self.e.accounts().get(m as AccountId).stable_fen;
+            if stable > 0 {
+                self.run(&Command::RedeemStable {
+                    account: format_compact!("m{m}"),
+                    fen: Some(stable),
+                });
+            }
+        }
+    }
+
+    fn shock(&mut self, day: u64, share_bps: u64) -> ShockResult {
+        let mut r = ShockResult {
+            day,
+            reserve_before_fen: self.e.totals().reserve_fen,
+            price_before: self.e.price().yuan_per_point(4),
+            ..ShockResult::default()
+        };
+        let paid_out_before = self.e.totals().paid_out_fen;
+        for person in 0..self.people.len() {
+            let holds = self.e.accounts().get(self.account_of(person)).atoms > 0;
+            if holds && self.rng.below(10_000) < share_bps {
+                r.sellers += 1;
+                if self.sell_all(person, false).is_none() {
+                    r.refused += 1;
+                }
+            }
+        }
+        r.paid_fen = self.e.totals().paid_out_fen - paid_out_before;
+        r.reserve_after_fen = self.e.totals().reserve_fen;
+        r.price_after = self.e.price().yuan_per_point(4);
+        r
+    }
+}
+
+/// Runs a scenario. With `check`, every invariant of SPEC §10 is recounted after every day and
+/// the price is checked never to fall; a broken one is an error.
+pub fn simulate(
+    s: &Scenario,
+    seed: u64,
+    check: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SimResult, String> {
+    let mut sim = Sim {
+        s,
+        e: Economy::new(s.rules),
+        rng: Rng::new(seed),
+        people: Vec::new(),
+        takers: Vec::new(),
+        due: vec![Vec::new(); s.days as usize],
+        orders: 0,
+        today: DayRow::default(),
+        rejected: Default::default(),
+    };
+    for m in 0..s.merchants {
+        let ok = sim.run(&Command::RegisterMerchant {
+            account: format_compact!("m{m}"),
+        });
+        assert!(ok, "registering a simulated merchant failed");
+    }
+    let mut days = Vec::with_capacity(s.days as usize);
+    let mut shocks = Vec::new();
+    let mut carry = 0f64;
+    let mut price_floor: Option<Price> = None;
+    let (mut sales_total, mut money_in_total) = (0u64, 0u64);
+    for day in 0..s.days {
+        let date = add_days(s.start_day, day);
+        let before = sim.e.totals();
+        sim.today = DayRow {
+            day,
+            date,
+            ..DayRow::default()
+        };
+        carry += arrivals_on(s, day);
+        let arrivals = carry.floor();
+        carry -= arrivals;
+        for _ in 0..arrivals as u64 {
+            let person = sim.arrive(day);
+            sim.today.new_consumers += 1;
+            sim.shop(person, day);
+        }
+        for person in std::mem::take(&mut sim.due[day as usize]) {
+            sim.shop(person as usize, day);
+        }
+        sim.takers_sell();
+        if (day + 1) % s.redeem_every_days == 0 {
+            sim.merchants_redeem();
+        }
+        for shock in s.shocks.iter().filter(|sh| sh.day == day) {
+            let r = sim.shock(day, shock.sell_share_bps);
+            shocks.push(r);
+        }
+        sim.today.price_before_settlement = sim.e.price().yuan_per_point(4);
+        let settle = Command::SettleDividends {
+            day: jifen_core::format_day(date).into(),
+        };
+        if !sim.run(&settle) {
+            return Err(format!("day {day}: settlement was refused"));
+        }
+        let settlement = sim.e.effects().settlement.unwrap_or_default();
+        let t = sim.e.totals();
+        let price = sim.e.price();
+        sales_total += sim.today.sales_fen;
+        money_in_total += sim.today.money_in_fen;
+        let row = DayRow {
+            price_num_fen: price.num_fen,
+            price_den_atoms: price.den_atoms,
+            reserve_fen: t.reserve_fen,
+            circulating_atoms: t.circulating_atoms,
+            treasury_atoms: t.treasury_atoms,
+            dividend_pool_fen: t.dividend_pool_fen,
+            consumers: sim.people.len() as u64,
+            paid_out_fen: t.paid_out_fen - before.paid_out_fen,
+            dividends_paid_fen: settlement.paid_fen,
+            holders_paid: settlement.holders_paid,
+            holders_capped: settlement.holders_capped,
+            outstanding_quota_fen: sim.e.quota_total_fen(),
+            sales_total_fen: sales_total,
+            money_in_total_fen: money_in_total,
+            ..sim.today.clone()
+        };
+        if check {
+            sim.e
+                .check_full()
+                .map_err(|broken| format!("day {day}: invariant broken: {broken}"))?;
+            if t.issued_atoms > 0 {
+                if let Some(floor) = price_floor.filter(|f| price < *f) {
+                    return Err(format!("day {day}: the price fell from {floor} to {price}"));
+                }
+                price_floor = Some(price);
+            }
+        }
+        days.push(row);
+        progress(day + 1, s.days);
+    }
+    Ok(SimResult {
+        scenario: s.clone(),
+        seed,
+        days,
+        people: sim.people,
+        economy: sim.e,
+        shocks,
+        rejected: sim.rejected,
+    })
+}
+
+/// Points, for display: whole points with up to 8 decimals, trailing zeros dropped.
+pub fn points(atoms: u64) -> String {
+    let frac = format!("{:08}", atoms % ATOMS_PER_POINT);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        (atoms / ATOMS_PER_POINT).to_string()
+    } else {
+        format!("{}.{frac}", atoms / ATOMS_PER_POINT)
+    }
+}
