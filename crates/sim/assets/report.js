@@ -6,6 +6,19 @@
     document.body.dataset.status = "error: " + e.message;
   });
   var drawn = 0;
+  // Axis labels: 1 234 567 as 1.23M, so they fit beside the chart.
+  function compact(v) {
+    var a = Math.abs(v);
+    if (a >= 1e9) return (v / 1e9).toFixed(a >= 1e10 ? 0 : 2) + "B";
+    if (a >= 1e6) return (v / 1e6).toFixed(a >= 1e7 ? 0 : 2) + "M";
+    if (a >= 1e4) return (v / 1e3).toFixed(0) + "k";
+    return String(Math.round(v * 100) / 100);
+  }
+  function axis(extra) {
+    var a = { size: 64, values: function (u, vals) { return vals.map(compact); } };
+    for (var k in extra || {}) a[k] = extra[k];
+    return a;
+  }
   function width(el) {
     return Math.max(320, Math.min(1100, el.clientWidth || 900));
   }
@@ -16,7 +29,7 @@
       width: width(el),
       height: 260,
       series: [{ label: opts.xLabel || "day" }].concat(series),
-      axes: [{ label: opts.xLabel || "day" }].concat(opts.axes || [{}]),
+      axes: [{ label: opts.xLabel || "day" }].concat((opts.axes || [{}]).map(axis)),
       scales: opts.scales || { x: { time: false } },
       legend: { live: true },
     };
