@@ -7,7 +7,7 @@ use crate::code::Code;
 use crate::command::{Amount, Command, OptionalAmount};
 use crate::day::parse_day;
 use crate::effects::{Effects, ExitEffect, Grant, Settlement};
-use crate::index::{cmp_entries, name_prefix, Entry, ExitIndex};
+use crate::index::{cmp_entries, Entry, ExitIndex};
 use crate::name::is_valid_name;
 use crate::order::{Order, OrderId, OrderStatus, Orders};
 use crate::rules::Rules;
@@ -668,7 +668,6 @@ impl Economy {
         let entry = Entry {
             quota_fen: account.quota_fen,
             atoms: account.atoms,
-            name_prefix: name_prefix(&account.name),
             account: id,
             version: account.version,
         };
@@ -765,7 +764,6 @@ impl Economy {
                 entries.push(Entry {
                     quota_fen: a.quota_fen,
                     atoms: a.atoms,
-                    name_prefix: name_prefix(&a.name),
                     account: id,
                     version: a.version,
                 });

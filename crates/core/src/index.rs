@@ -22,20 +22,8 @@ use crate::units::cmp_fraction;
 pub(crate) struct Entry {
     pub quota_fen: u64,
     pub atoms: u64,
-    /// The first 8 bytes of the account's name, big-endian and zero-padded: it orders like the
-    /// name, so most ties on trigger price resolve without reading the account.
-    pub name_prefix: u64,
     pub account: AccountId,
     pub version: u32,
-}
-
-/// The first 8 bytes of a name as a big-endian number, zero-padded. Name bytes are never zero,
-/// so comparing prefixes orders names as byte strings do, up to their 8th byte.
-pub(crate) fn name_prefix(name: &str) -> u64 {
-    let mut bytes = [0u8; 8];
-    let n = name.len().min(8);
-    bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
-    u64::from_be_bytes(bytes)
 }
 
 /// Entries beyond this many stale ones are always worth compacting.
@@ -49,41 +37,11 @@ pub(crate) struct ExitIndex {
 /// Orders entries by trigger price, then name. Both entries have positive atoms.
 #[inline]
 pub(crate) fn cmp_entries(a: &Entry, b: &Entry, accounts: &[Account]) -> Ordering {
-    cmp_fraction(a.quota_fen, a.atoms, b.quota_fen, b.atoms)
-        .then_with(|| a.name_prefix.cmp(&b.name_prefix))
-        .then_with(|| {
-            // Equal prefixes: the names share their first 8 bytes (or are the same account).
-            let name_a = accounts[a.account as usize].name.as_bytes();
-            let name_b = accounts[b.account as usize].name.as_bytes();
-            name_a.cmp(name_b)
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::name_prefix;
-
-    #[test]
-    fn prefixes_order_like_names() {
-        let names = [
-            "a",
-            "a-",
-            "a0",
-            "ab",
-            "u1",
-            "u10",
-            "u100000",
-            "u1000000",
-            "u10000000",
-            "u2",
-            "z",
-        ];
-        for w in names.windows(2) {
-            assert!(w[0].as_bytes() < w[1].as_bytes());
-            assert!(name_prefix(w[0]) <= name_prefix(w[1]), "{} {}", w[0], w[1]);
-        }
-        assert_eq!(name_prefix("u10000000"), name_prefix("u10000001"));
-    }
+    cmp_fraction(a.quota_fen, a.atoms, b.quota_fen, b.atoms).then_with(|| {
+        let name_a = accounts[a.account as usize].name.as_bytes();
+        let name_b = accounts[b.account as usize].name.as_bytes();
+        name_a.cmp(name_b)
+    })
 }
 
 #[inline]
