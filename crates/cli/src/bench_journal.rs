@@ -28,6 +28,12 @@ pub struct Args {
     /// Orders per simulated day (a settlement closes each day) in the written journals.
     #[arg(long, default_value_t = 100_000)]
     orders_per_day: u64,
+    /// Only time a full replay (recovery from empty) of this existing economy, several times.
+    #[arg(long)]
+    replay_existing: Option<String>,
+    /// Repetitions of `--replay-existing`; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
     /// A tag for the economies this run creates.
     #[arg(long, default_value = "bench")]
     tag: String,
@@ -85,7 +91,39 @@ fn durable_rate(
     Ok(commands as f64 / took.as_secs_f64())
 }
 
+/// Times full replays of an existing economy: recovery from empty, every check included.
+fn replay_existing(store: &StoreArgs, economy: &str, runs: usize) -> anyhow::Result<()> {
+    let mut rates = Vec::new();
+    let mut entries = 0;
+    for run in 0..runs.max(1) {
+        progress(&format!("replaying {economy}, run {}/{}", run + 1, runs));
+        let mut s = store.open()?;
+        let start = Instant::now();
+        let r = recover(s.as_mut(), economy, StartupCheck::Tail)?;
+        let took = start.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            r.snapshot_seq.is_none(),
+            "{economy} has a snapshot: this would not be a full replay"
+        );
+        entries = r.head_seq;
+        rates.push(entries as f64 / took);
+    }
+    rates.sort_by(|a, b| a.total_cmp(b));
+    let report = json!({
+        "backend": store.open()?.backend(),
+        "economy": economy,
+        "replay_entries": entries,
+        "replay_entries_per_s_runs": rates,
+        "replay_entries_per_s_median": rates[rates.len() / 2].round(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
 pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
+    if let Some(economy) = &args.replay_existing {
+        return replay_existing(store, economy, args.runs);
+    }
     let backend = store.open()?.backend();
     let mut by_batch = serde_json::Map::new();
     for &batch in &args.batches {

@@ -116,6 +116,56 @@ impl Ids {
     }
 }
 
+/// What an id table decided for a journaled submission, before the economy sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdDecision {
+    /// A new id: apply the command.
+    New,
+    /// An id already used by another command: `id_conflict`.
+    Conflict,
+    /// A missing or malformed id: `invalid_command`.
+    Invalid,
+    /// The same id and command again: a retry (which a journal never holds).
+    Retry,
+}
+
+/// A ledger's id table, taken out so that another thread can maintain it while replaying a
+/// journal (ids depend only on the stream of commands, not on the economy's state).
+pub struct IdTable(Ids);
+
+impl IdTable {
+    /// Decides for a submission from a journal, recording a new id with the outcome the
+    /// journal stored for it. The caller must then check that applying the command gives that
+    /// outcome, or the table is wrong.
+    pub fn decide_journaled(
+        &mut self,
+        id: Option<&str>,
+        fingerprint: Fingerprint,
+        seq: u64,
+        stored: Result<(), Code>,
+    ) -> IdDecision {
+        let Some(id) = id.filter(|id| is_valid_name(id)) else {
+            return IdDecision::Invalid;
+        };
+        let next = self.0.list.len() as u32;
+        match self.0.claim(id, next) {
+            Claim::Seen(seen) if self.0.list[seen as usize].fingerprint == split(fingerprint) => {
+                IdDecision::Retry
+            }
+            Claim::Seen(_) => IdDecision::Conflict,
+            Claim::New => {
+                self.0.list.push(IdRecord {
+                    id: id.into(),
+                    fingerprint: split(fingerprint),
+                    code: stored.err().map_or(0, Code::to_u8),
+                    seq,
+                });
+                IdDecision::New
+            }
+        }
+    }
+}
+
 /// An economy with its command ids: every id is used once, for ever.
 #[derive(Clone)]
 pub struct Ledger {
@@ -216,6 +266,45 @@ impl Ledger {
             result,
             retry: false,
             seq,
+        }
+    }
+
+    /// Takes the id table out (see [`IdTable`]); [`Ledger::put_ids`] puts it back.
+    pub fn take_ids(&mut self) -> IdTable {
+        IdTable(std::mem::take(&mut self.ids))
+    }
+
+    pub fn put_ids(&mut self, ids: IdTable) {
+        self.ids = ids.0;
+    }
+
+    /// Applies a submission whose id an [`IdTable`] already decided. With the table's records
+    /// matching the outcomes given here, this is exactly [`Ledger::submit`].
+    pub fn submit_decided(
+        &mut self,
+        decision: IdDecision,
+        command: Result<&Command, Code>,
+    ) -> Outcome {
+        match decision {
+            IdDecision::Invalid => self.record_rejection(Code::InvalidCommand),
+            IdDecision::Conflict => self.record_rejection(Code::IdConflict),
+            IdDecision::Retry => Outcome {
+                result: Err(Code::InvalidCommand),
+                retry: true,
+                seq: 0,
+            },
+            IdDecision::New => {
+                let result = command.and_then(|c| self.economy.execute(c));
+                match result {
+                    Ok(()) => self.applied += 1,
+                    Err(_) => self.rejected += 1,
+                }
+                Outcome {
+                    result,
+                    retry: false,
+                    seq: self.seq(),
+                }
+            }
         }
     }
 

@@ -73,7 +73,14 @@ pub fn recover(
             .ledger
             .reserve_ids(head.seq.saturating_sub(seq) as usize);
     }
-    replay_from_store(store, &mut replayer, None, &mut |_| Ok(()), &mut |_| {})?;
+    replay_from_store(
+        store,
+        &mut replayer,
+        None,
+        true,
+        &mut |_| Ok(()),
+        &mut |_| {},
+    )?;
     if let Err(broken) = replayer.ledger.economy().check_full() {
         return Err(JournalError::Corrupt {
             economy: economy.to_string(),

@@ -1,6 +1,6 @@
 //! Re-deriving an economy from its journal, checking everything on the way.
 
-use jifen_core::{Ledger, Price};
+use jifen_core::{IdDecision, IdTable, Ledger, Price};
 use jifen_wire::{parse_command_line, Parsed};
 
 use crate::entry::{outcome_text, parse_outcome, Hash};
@@ -70,7 +70,14 @@ impl Replayer {
 
     /// Applies an entry whose link (seq and hash) was already checked against the previous
     /// entry, with its command already parsed.
-    pub fn apply_parsed(&mut self, e: &Checked) -> Result<(), JournalError> {
+    /// Applies an entry whose link (seq and hash) was already checked against the previous
+    /// entry and whose command is parsed. With a `decision`, the id stage already kept the id
+    /// table (see `IdTable`) and only the economy's work is done here.
+    pub fn apply_decided(
+        &mut self,
+        e: &Checked,
+        decision: Option<IdDecision>,
+    ) -> Result<(), JournalError> {
         let parsed = &e.parsed;
         if e.seq != self.seq + 1 {
             return Err(self.corrupt(
@@ -78,11 +85,13 @@ impl Replayer {
                 format!("entry {} follows entry {}: a gap", e.seq, self.seq),
             ));
         }
-        let outcome = self.ledger.submit(
-            parsed.id.as_deref(),
-            parsed.fingerprint,
-            parsed.command.as_ref().map_err(|c| *c),
-        );
+        let command = parsed.command.as_ref().map_err(|c| *c);
+        let outcome = match decision {
+            Some(d) => self.ledger.submit_decided(d, command),
+            None => self
+                .ledger
+                .submit(parsed.id.as_deref(), parsed.fingerprint, command),
+        };
         if outcome.retry || outcome.seq != e.seq {
             return Err(self.corrupt(
                 e.seq,
@@ -129,7 +138,7 @@ pub struct Checked {
 }
 
 /// Chunks allowed in flight between each stage.
-const CHUNKS_IN_FLIGHT: usize = 4;
+const CHUNKS_IN_FLIGHT: usize = 8;
 
 type CheckedChunk = Result<Vec<Checked>, JournalError>;
 
@@ -164,12 +173,15 @@ fn parse_chunk(raw: RawChunk) -> Vec<Checked> {
 ///
 /// The work runs as a pipeline so that both cores stay busy: a reader scans the store and
 /// checks each entry's seq and hash link against the one before it; two parsers take
-/// alternate chunks and parse the commands; this thread applies the entries in order and checks
-/// their outcomes and the invariants.
+/// alternate chunks and parse the commands; with `ids_apart`, an id stage keeps the id table
+/// (it depends only on the commands); this thread applies the entries in order and checks their
+/// outcomes and the invariants. Without `ids_apart` the ledger keeps its ids as it goes, so
+/// `after_each` sees the whole ledger (verify compares snapshots that way).
 pub fn replay_from_store(
     store: &mut dyn Store,
     replayer: &mut Replayer,
     upto: Option<u64>,
+    ids_apart: bool,
     after_each: &mut dyn FnMut(&Replayer) -> Result<(), JournalError>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), JournalError> {
@@ -202,18 +214,72 @@ pub fn replay_from_store(
             })?;
         let outputs = [parsed[0].1.clone(), parsed[1].1.clone()];
         drop(parsed);
-        for lane in (0..2).cycle() {
-            let Ok(chunk) = outputs[lane].recv() else {
-                break;
+        // The id table depends only on the commands, so its own stage keeps it, in order.
+        let (decided_tx, decided_rx) = crossbeam_channel::bounded::<DecidedChunk>(CHUNKS_IN_FLIGHT);
+        let ids = ids_apart.then(|| replayer.ledger.take_ids());
+        let id_stage = std::thread::Builder::new()
+            .name("journal-ids".into())
+            .spawn_scoped(scope, move || decide_ids(outputs, decided_tx, ids))?;
+        let mut result = Ok(());
+        'chunks: for chunk in decided_rx {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
             };
-            for e in &chunk? {
-                replayer.apply_parsed(e)?;
-                after_each(replayer)?;
+            for (e, decision) in &chunk {
+                if let Err(err) = replayer
+                    .apply_decided(e, *decision)
+                    .and_then(|()| after_each(replayer))
+                {
+                    result = Err(err);
+                    break 'chunks;
+                }
             }
             progress(replayer.seq);
         }
-        Ok(())
+        let ids = id_stage
+            .join()
+            .map_err(|_| JournalError::Unavailable("the journal id stage panicked".into()))?;
+        if let Some(ids) = ids {
+            replayer.ledger.put_ids(ids);
+        }
+        result
     })
+}
+
+type DecidedChunk = Result<Vec<(Checked, Option<IdDecision>)>, JournalError>;
+
+/// The id stage: takes parsed chunks from the two lanes in turn, decides each id, and passes
+/// them on. Returns the table when the stream ends (or the applier stops listening).
+fn decide_ids(
+    lanes: [crossbeam_channel::Receiver<CheckedChunk>; 2],
+    out: crossbeam_channel::Sender<DecidedChunk>,
+    mut ids: Option<IdTable>,
+) -> Option<IdTable> {
+    for lane in (0..2).cycle() {
+        let Ok(chunk) = lanes[lane].recv() else { break };
+        let decided = chunk.map(|entries| {
+            entries
+                .into_iter()
+                .map(|e| {
+                    let stored = e.outcome.unwrap_or(Err(jifen_core::Code::InvalidCommand));
+                    let p = &e.parsed;
+                    let d = ids
+                        .as_mut()
+                        .map(|t| t.decide_journaled(p.id.as_deref(), p.fingerprint, e.seq, stored));
+                    (e, d)
+                })
+                .collect()
+        });
+        let stop = decided.is_err();
+        if out.send(decided).is_err() || stop {
+            break;
+        }
+    }
+    ids
 }
 
 /// The reading stage: chunks go to the two lanes in turn; the first problem ends the stream.

@@ -66,6 +66,7 @@ pub fn verify_economy(
         store,
         &mut replayer,
         None,
+        false,
         &mut |r| {
             snapshots.check(r);
             Ok(())
