@@ -38,20 +38,35 @@ impl Submitted {
     fn prepare(self) -> (Parsed, String) {
         let value = match self {
             Submitted::Value(v) => v,
+            Submitted::Line(line) if line.len() > jifen_wire::LINE_BYTES_MAX => {
+                return rejected_line(&line);
+            }
             Submitted::Line(line) => match serde_json::from_str::<Value>(&line) {
-                Ok(v) if line.len() <= jifen_wire::LINE_BYTES_MAX => v,
-                // Not JSON (or too long): kept as a JSON string, which replays as the same
-                // `invalid_command`.
-                _ => {
-                    let text = Value::String(line);
-                    let canonical = canonical_json(&text);
-                    return (parse_command_value(Value::Null), canonical);
-                }
+                Ok(v) => v,
+                Err(_) => return rejected_line(&line),
             },
         };
         let canonical = canonical_json(&value);
         (parse_command_value(value), canonical)
     }
+}
+
+/// The longest excerpt of a line that is not JSON kept in the journal, in bytes.
+pub const REJECTED_LINE_EXCERPT_BYTES_MAX: usize = 256;
+
+/// A line that is not a JSON command (or is too long) is journaled as a JSON string holding
+/// an excerpt of it: that replays as the same `invalid_command`, and the journal stays bounded.
+fn rejected_line(line: &str) -> (Parsed, String) {
+    let mut end = line.len().min(REJECTED_LINE_EXCERPT_BYTES_MAX);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let excerpt = Value::String(format!(
+        "not a command ({} bytes): {}",
+        line.len(),
+        &line[..end]
+    ));
+    (parse_command_value(Value::Null), canonical_json(&excerpt))
 }
 
 /// One command's answer: its `id` as given, and its outcome (with its journal seq).

@@ -354,3 +354,29 @@ fn economies_are_isolated() {
         );
     }
 }
+
+#[test]
+fn lines_that_are_not_commands_are_journaled_bounded_and_replay_the_same() {
+    let b = Backend::sqlite();
+    let huge = "x".repeat(200_000);
+    let lines = vec![
+        "not json at all".to_string(),
+        "[1, 2, 3]".to_string(),
+        huge,
+        r#"{"type": "register_consumer", "id": "a", "account": "alice"}"#.to_string(),
+    ];
+    write(&b, &Rules::default(), &lines, 10, 1000);
+    let mut store = b.open();
+    let entries = store.entries("eco", 0, 10).unwrap();
+    assert_eq!(entries.len(), 4);
+    assert!(
+        entries.iter().all(|e| e.command.len() < 400),
+        "the journal keeps excerpts only"
+    );
+    assert_eq!(entries[2].outcome, "invalid_command");
+    let r = recover(store.as_mut(), "eco", StartupCheck::FullChain).unwrap();
+    assert_eq!((r.ledger.applied(), r.ledger.rejected()), (1, 3));
+    assert!(verify_economy(store.as_mut(), "eco", &mut |_, _| {})
+        .unwrap()
+        .ok());
+}
