@@ -729,28 +729,17 @@ impl Economy {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn restore_order(
-        &mut self,
-        name: crate::name::Name,
-        consumer: AccountId,
-        merchant: AccountId,
-        cash_fen: u64,
-        stable_fen: u64,
-        rates: u32,
-        status: OrderStatus,
-    ) -> Result<(), String> {
+    pub(crate) fn restore_order(&mut self, order: Order) -> Result<(), String> {
         let n = self.accounts.len() as u32;
+        let (consumer, merchant) = (order.consumer, order.merchant);
         let kinds_ok = consumer < n
             && merchant < n
             && self.accounts.get(consumer).is_consumer()
             && !self.accounts.get(merchant).is_consumer();
-        if !kinds_ok || self.orders.find(&name).is_some() {
-            return Err(format!("order {name} is invalid or appears twice"));
+        if !kinds_ok || self.orders.find(&order.name).is_some() {
+            return Err(format!("order {} is invalid or appears twice", order.name));
         }
-        self.orders.restore(
-            name, consumer, merchant, cash_fen, stable_fen, rates, status,
-        )
+        self.orders.restore(order)
     }
 
     /// Rebuilds derived state after restoring, and checks every invariant.

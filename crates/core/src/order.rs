@@ -40,7 +40,7 @@ pub struct Order {
     pub stable_fen: u64,
     /// Index into the economy's distinct rate sets: the † rates of SPEC §5, fixed at payment.
     /// Rules change rarely, so orders share their rates instead of carrying 16 bytes each.
-    rates: u32,
+    pub(crate) rates: u32,
     pub status: OrderStatus,
 }
 
@@ -53,12 +53,6 @@ pub struct Orders {
     hasher: foldhash::fast::RandomState,
     rate_sets: Vec<OrderRates>,
     pending: u64,
-}
-
-impl Order {
-    pub(crate) fn rates_index(&self) -> u32 {
-        self.rates
-    }
 }
 
 impl Orders {
@@ -99,29 +93,16 @@ impl Orders {
         self.rate_sets = rate_sets;
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn restore(
-        &mut self,
-        name: Name,
-        consumer: AccountId,
-        merchant: AccountId,
-        cash_fen: u64,
-        stable_fen: u64,
-        rates: u32,
-        status: OrderStatus,
-    ) -> Result<(), String> {
-        if rates as usize >= self.rate_sets.len() {
-            return Err(format!("order {name} refers to missing rates {rates}"));
+    /// Adds an order read from a snapshot, with its status as stored.
+    pub(crate) fn restore(&mut self, order: Order) -> Result<(), String> {
+        if order.rates as usize >= self.rate_sets.len() {
+            return Err(format!(
+                "order {} refers to missing rates {}",
+                order.name, order.rates
+            ));
         }
-        let id = self.push(Order {
-            name,
-            consumer,
-            merchant,
-            cash_fen,
-            stable_fen,
-            rates,
-            status,
-        });
+        let status = order.status;
+        let id = self.push(order);
         if status != OrderStatus::Pending {
             self.pending -= 1;
         }

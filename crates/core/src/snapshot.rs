@@ -15,7 +15,7 @@ use crate::account::{Account, Kind, NO_REFERRER};
 use crate::economy::Economy;
 use crate::ledger::{IdRecord, Ledger};
 use crate::name::{is_valid_name, Name};
-use crate::order::OrderStatus;
+use crate::order::{Order, OrderStatus};
 use crate::rules::{OrderRates, Rules};
 use crate::units::Price;
 use crate::Code;
@@ -212,7 +212,7 @@ impl Ledger {
             w.u32(o.merchant);
             w.u64(o.cash_fen);
             w.u64(o.stable_fen);
-            w.u32(o.rates_index());
+            w.u32(o.rates);
             w.u8(match o.status {
                 OrderStatus::Pending => 0,
                 OrderStatus::Confirmed => 1,
@@ -304,9 +304,15 @@ impl Ledger {
                 2 => OrderStatus::Refunded,
                 b => return Err(format!("bad order status {b}")),
             };
-            economy.restore_order(
-                name, consumer, merchant, cash_fen, stable_fen, rates, status,
-            )?;
+            economy.restore_order(Order {
+                name,
+                consumer,
+                merchant,
+                cash_fen,
+                stable_fen,
+                rates,
+                status,
+            })?;
         }
         let applied = r.u64()?;
         let rejected = r.u64()?;
