@@ -38,6 +38,8 @@ pub struct Economy {
     index: ExitIndex,
     /// Consumers with a live entry in the exit index (those holding atoms).
     indexed_count: usize,
+    /// The seq the command being applied will get; set by the ledger, recorded on orders.
+    pub(crate) command_seq: u64,
     /// Running totals over all accounts, so that conservation is checked in O(1).
     pub(crate) stable_total_fen: u64,
     pub(crate) atoms_total: u64,
@@ -103,6 +105,7 @@ impl Economy {
             orders: Orders::default(),
             index: ExitIndex::default(),
             indexed_count: 0,
+            command_seq: 0,
             stable_total_fen: 0,
             atoms_total: 0,
             quota_total_fen: 0,
@@ -326,6 +329,7 @@ impl Economy {
             cash_fen,
             stable_fen,
             rates,
+            self.command_seq,
         );
         Ok(())
     }

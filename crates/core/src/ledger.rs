@@ -249,6 +249,7 @@ impl Ledger {
             }
             Claim::New => next,
         };
+        self.economy.command_seq = self.seq() + 1;
         let result = command.and_then(|c| self.economy.execute(c));
         match result {
             Ok(()) => self.applied += 1,
@@ -294,6 +295,7 @@ impl Ledger {
                 seq: 0,
             },
             IdDecision::New => {
+                self.economy.command_seq = self.seq() + 1;
                 let result = command.and_then(|c| self.economy.execute(c));
                 match result {
                     Ok(()) => self.applied += 1,

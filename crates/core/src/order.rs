@@ -42,6 +42,9 @@ pub struct Order {
     /// Rules change rarely, so orders share their rates instead of carrying 16 bytes each.
     pub(crate) rates: u32,
     pub status: OrderStatus,
+    /// The seq of the `pay_order` that created it (its position in the command history), so
+    /// an edge that keeps time can tell how old a pending order is. Non-decreasing over orders.
+    pub paid_seq: u64,
 }
 
 /// Every order ever paid. Order ids are never reused, so nothing is ever removed. Orders live
@@ -75,6 +78,11 @@ impl Orders {
     }
 
     #[inline]
+    /// Orders in payment order, from index `from` on (for scanning pending orders by age).
+    pub fn from_index(&self, from: usize) -> &[Order] {
+        &self.list[from.min(self.list.len())..]
+    }
+
     pub fn get(&self, id: OrderId) -> &Order {
         &self.list[id as usize]
     }
@@ -101,6 +109,9 @@ impl Orders {
                 order.name, order.rates
             ));
         }
+        if self.list.last().is_some_and(|last| last.paid_seq > order.paid_seq) {
+            return Err(format!("order {} is paid before the order it follows", order.name));
+        }
         let status = order.status;
         let id = self.push(order);
         if status != OrderStatus::Pending {
@@ -123,6 +134,7 @@ impl Orders {
         cash_fen: u64,
         stable_fen: u64,
         rates: OrderRates,
+        paid_seq: u64,
     ) -> OrderId {
         debug_assert!(self.find(&name).is_none());
         if self.rate_sets.last() != Some(&rates) {
@@ -136,6 +148,7 @@ impl Orders {
             stable_fen,
             rates: (self.rate_sets.len() - 1) as u32,
             status: OrderStatus::Pending,
+            paid_seq,
         })
     }
 

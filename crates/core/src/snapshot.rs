@@ -21,7 +21,7 @@ use crate::units::Price;
 use crate::Code;
 
 const MAGIC: &[u8; 4] = b"JFNS";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 struct Writer(Vec<u8>);
 
@@ -218,6 +218,7 @@ impl Ledger {
                 OrderStatus::Confirmed => 1,
                 OrderStatus::Refunded => 2,
             });
+            w.u64(o.paid_seq);
         }
         w.u64(self.applied);
         w.u64(self.rejected);
@@ -291,7 +292,7 @@ impl Ledger {
             });
         }
         economy.orders.restore_rate_sets(rate_sets);
-        let orders = r.count(30)?;
+        let orders = r.count(38)?;
         economy.orders.reserve(orders);
         for _ in 0..orders {
             let name = r.name()?;
@@ -304,7 +305,9 @@ impl Ledger {
                 2 => OrderStatus::Refunded,
                 b => return Err(format!("bad order status {b}")),
             };
+            let paid_seq = r.u64()?;
             economy.restore_order(Order {
+                paid_seq,
                 name,
                 consumer,
                 merchant,

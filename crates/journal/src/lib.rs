@@ -19,10 +19,12 @@ mod writer;
 pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, Hash};
 pub use frame::{frame, unframe};
 pub use recover::{recover, Recovered, StartupCheck, READ_CHUNK_ENTRIES};
-pub use store::{open_store, EconomyMeta, Store, StoreError, StoreResult};
+pub use store::{
+    open_store, AppendExtras, EconomyMeta, EntryRef, Sample, Store, StoreError, StoreResult,
+};
 pub use verify::{verify_economy, VerifyReport};
 pub use writer::{
-    Acked, Journal, JournalConfig, OpenInfo, Reply, Submitted, View, BATCH_COMMANDS_MAX,
+    Acked, Journal, JournalConfig, OpenInfo, Prepared, Reply, Submitted, View, BATCH_COMMANDS_MAX,
 };
 
 use jifen_core::{is_valid_name, Rules};

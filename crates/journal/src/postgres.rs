@@ -4,7 +4,10 @@
 use postgres::{Client, NoTls};
 
 use crate::entry::Entry;
-use crate::store::{hash_from, EconomyMeta, Store, StoreError, StoreResult};
+use crate::store::{
+    decode_sample, encode_sample, hash_from, AppendExtras, EconomyMeta, Sample, Store, StoreError,
+    StoreResult,
+};
 
 pub struct PgStore {
     client: Client,
@@ -33,6 +36,25 @@ CREATE TABLE IF NOT EXISTS snapshots (
     seq BIGINT NOT NULL,
     data BYTEA NOT NULL,
     PRIMARY KEY (economy, seq)
+);
+CREATE TABLE IF NOT EXISTS rule_changes (
+    economy TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (economy, seq)
+);
+CREATE TABLE IF NOT EXISTS samples (
+    economy TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    ts_ms BIGINT NOT NULL,
+    figures BYTEA NOT NULL,
+    PRIMARY KEY (economy, seq)
+);
+CREATE INDEX IF NOT EXISTS samples_by_time ON samples (economy, ts_ms);
+CREATE TABLE IF NOT EXISTS settings (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
 );
 ";
 
@@ -71,6 +93,25 @@ fn entry_from_row(row: &postgres::Row) -> StoreResult<Entry> {
     })
 }
 
+/// One statement, one round trip: the rows travel as arrays.
+fn insert_entries(
+    client: &mut impl postgres::GenericClient,
+    economy: &str,
+    entries: &[Entry],
+) -> StoreResult<()> {
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq as i64).collect();
+    let ts: Vec<i64> = entries.iter().map(|e| e.ts_ms).collect();
+    let commands: Vec<&str> = entries.iter().map(|e| e.command.as_str()).collect();
+    let outcomes: Vec<&str> = entries.iter().map(|e| e.outcome.as_str()).collect();
+    let hashes: Vec<&[u8]> = entries.iter().map(|e| &e.hash[..]).collect();
+    client.execute(
+        "INSERT INTO journal (economy, seq, ts_ms, command, outcome, hash) \
+         SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])",
+        &[&economy, &seqs, &ts, &commands, &outcomes, &hashes],
+    )?;
+    Ok(())
+}
+
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
@@ -103,19 +144,82 @@ impl Store for PgStore {
         row.as_ref().map(meta_from_row).transpose()
     }
 
-    fn append(&mut self, economy: &str, entries: &[Entry]) -> StoreResult<()> {
-        // One statement, one round trip: the rows travel as arrays.
-        let seqs: Vec<i64> = entries.iter().map(|e| e.seq as i64).collect();
-        let ts: Vec<i64> = entries.iter().map(|e| e.ts_ms).collect();
-        let commands: Vec<&str> = entries.iter().map(|e| e.command.as_str()).collect();
-        let outcomes: Vec<&str> = entries.iter().map(|e| e.outcome.as_str()).collect();
-        let hashes: Vec<&[u8]> = entries.iter().map(|e| &e.hash[..]).collect();
+    fn append_with(
+        &mut self,
+        economy: &str,
+        entries: &[Entry],
+        extras: &AppendExtras,
+    ) -> StoreResult<()> {
+        let plain = extras.rule_change_seqs.is_empty() && extras.sample.is_none();
+        if plain {
+            return insert_entries(&mut self.client, economy, entries);
+        }
+        let mut tx = self.client.transaction()?;
+        insert_entries(&mut tx, economy, entries)?;
+        for seq in &extras.rule_change_seqs {
+            tx.execute(
+                "INSERT INTO rule_changes (economy, seq) VALUES ($1, $2)",
+                &[&economy, &(*seq as i64)],
+            )?;
+        }
+        if let Some(sample) = &extras.sample {
+            tx.execute(
+                "INSERT INTO samples (economy, seq, ts_ms, figures) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (economy, seq) DO UPDATE SET ts_ms = EXCLUDED.ts_ms, figures = EXCLUDED.figures",
+                &[&economy, &(sample.seq as i64), &sample.ts_ms, &&encode_sample(sample)[..]],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn rule_change_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>> {
+        let rows = self.client.query(
+            "SELECT seq FROM rule_changes WHERE economy = $1 ORDER BY seq",
+            &[&economy],
+        )?;
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
+    }
+
+    fn samples(
+        &mut self,
+        economy: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Sample>> {
+        let rows = self.client.query(
+            "SELECT seq, ts_ms, figures FROM samples WHERE economy = $1 AND ts_ms >= $2 AND ts_ms <= $3 ORDER BY ts_ms, seq LIMIT $4",
+            &[&economy, &from_ms, &to_ms, &(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|r| decode_sample(r.get::<_, i64>(0) as u64, r.get(1), r.get::<_, &[u8]>(2)))
+            .collect()
+    }
+
+    fn kv_get(&mut self, scope: &str, key: &str) -> StoreResult<Option<String>> {
+        let row = self.client.query_opt(
+            "SELECT value FROM settings WHERE scope = $1 AND key = $2",
+            &[&scope, &key],
+        )?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn kv_put(&mut self, scope: &str, key: &str, value: &str) -> StoreResult<()> {
         self.client.execute(
-            "INSERT INTO journal (economy, seq, ts_ms, command, outcome, hash) \
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])",
-            &[&economy, &seqs, &ts, &commands, &outcomes, &hashes],
+            "INSERT INTO settings (scope, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (scope, key) DO UPDATE SET value = EXCLUDED.value",
+            &[&scope, &key, &value],
         )?;
         Ok(())
+    }
+
+    fn kv_list(&mut self, scope: &str) -> StoreResult<Vec<(String, String)>> {
+        let rows = self.client.query(
+            "SELECT key, value FROM settings WHERE scope = $1 ORDER BY key",
+            &[&scope],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>> {

@@ -6,7 +6,10 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::entry::Entry;
-use crate::store::{hash_from, EconomyMeta, EntryRef, Store, StoreError, StoreResult};
+use crate::store::{
+    decode_sample, encode_sample, hash_from, AppendExtras, EconomyMeta, EntryRef, Sample, Store,
+    StoreError, StoreResult,
+};
 
 pub struct SqliteStore {
     conn: Connection,
@@ -36,6 +39,25 @@ CREATE TABLE IF NOT EXISTS snapshots (
     data BLOB NOT NULL,
     PRIMARY KEY (economy, seq)
 );
+CREATE TABLE IF NOT EXISTS rule_changes (
+    economy TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (economy, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS samples (
+    economy TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    figures BLOB NOT NULL,
+    PRIMARY KEY (economy, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS samples_by_time ON samples (economy, ts_ms);
+CREATE TABLE IF NOT EXISTS settings (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
 ";
 
 /// The database file inside a data directory.
@@ -141,7 +163,12 @@ impl Store for SqliteStore {
         row.map(with_genesis).transpose()
     }
 
-    fn append(&mut self, economy: &str, entries: &[Entry]) -> StoreResult<()> {
+    fn append_with(
+        &mut self,
+        economy: &str,
+        entries: &[Entry],
+        extras: &AppendExtras,
+    ) -> StoreResult<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
@@ -157,9 +184,79 @@ impl Store for SqliteStore {
                     &e.hash[..]
                 ])?;
             }
+            for seq in &extras.rule_change_seqs {
+                tx.prepare_cached("INSERT INTO rule_changes (economy, seq) VALUES (?1, ?2)")?
+                    .execute(params![economy, *seq as i64])?;
+            }
+            if let Some(sample) = &extras.sample {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO samples (economy, seq, ts_ms, figures) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    economy,
+                    sample.seq as i64,
+                    sample.ts_ms,
+                    &encode_sample(sample)[..]
+                ])?;
+            }
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn rule_change_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq FROM rule_changes WHERE economy = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map([economy], |r| r.get::<_, i64>(0))?;
+        rows.map(|r| Ok(r? as u64)).collect()
+    }
+
+    fn samples(
+        &mut self,
+        economy: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Sample>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, ts_ms, figures FROM samples WHERE economy = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 ORDER BY ts_ms, seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![economy, from_ms, to_ms, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })?;
+        rows.map(|r| {
+            let (seq, ts_ms, figures) = r?;
+            decode_sample(seq as u64, ts_ms, &figures)
+        })
+        .collect()
+    }
+
+    fn kv_get(&mut self, scope: &str, key: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE scope = ?1 AND key = ?2",
+                params![scope, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn kv_put(&mut self, scope: &str, key: &str, value: &str) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO settings (scope, key, value) VALUES (?1, ?2, ?3)",
+            params![scope, key, value],
+        )?;
+        Ok(())
+    }
+
+    fn kv_list(&mut self, scope: &str) -> StoreResult<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key, value FROM settings WHERE scope = ?1 ORDER BY key")?;
+        let rows = stmt.query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>> {

@@ -16,6 +16,29 @@ pub struct EconomyMeta {
     pub genesis: Hash,
 }
 
+/// The economy's headline figures after a batch, kept for price charts. Derived data: the
+/// journal is the truth, and a sample lost in a crash only makes a chart coarser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Sample {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub reserve_fen: u64,
+    pub circulating_atoms: u64,
+    pub dividend_pool_fen: u64,
+    pub treasury_atoms: u64,
+    /// The price as the exact fraction `price_num_fen / price_den_atoms`.
+    pub price_num_fen: u64,
+    pub price_den_atoms: u64,
+}
+
+/// What is written with a batch of entries, in the same transaction.
+#[derive(Clone, Debug, Default)]
+pub struct AppendExtras {
+    /// Seqs of accepted `set_rules` commands in the batch (the rule history).
+    pub rule_change_seqs: Vec<u64>,
+    pub sample: Option<Sample>,
+}
+
 /// A journal entry lent by [`Store::scan`].
 #[derive(Clone, Copy, Debug)]
 pub struct EntryRef<'a> {
@@ -57,9 +80,39 @@ pub trait Store: Send {
 
     fn economy(&mut self, id: &str) -> StoreResult<Option<EconomyMeta>>;
 
-    /// Appends `entries` (consecutive seqs following the current head) in one transaction.
-    /// Fails, writing nothing, if any seq is already taken.
-    fn append(&mut self, economy: &str, entries: &[Entry]) -> StoreResult<()>;
+    /// Appends `entries` (consecutive seqs following the current head) and `extras` in one
+    /// transaction. Fails, writing nothing, if any seq is already taken.
+    fn append_with(
+        &mut self,
+        economy: &str,
+        entries: &[Entry],
+        extras: &AppendExtras,
+    ) -> StoreResult<()>;
+
+    /// [`Store::append_with`] without extras.
+    fn append(&mut self, economy: &str, entries: &[Entry]) -> StoreResult<()> {
+        self.append_with(economy, entries, &AppendExtras::default())
+    }
+
+    /// The seqs of accepted `set_rules` commands, oldest first.
+    fn rule_change_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>>;
+
+    /// Up to `limit` samples with `from_ms <= ts_ms <= to_ms`, oldest first.
+    fn samples(
+        &mut self,
+        economy: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Sample>>;
+
+    /// Service settings (API keys, economy settings): a small key-value table, by scope.
+    fn kv_get(&mut self, scope: &str, key: &str) -> StoreResult<Option<String>>;
+
+    fn kv_put(&mut self, scope: &str, key: &str, value: &str) -> StoreResult<()>;
+
+    /// Every key and value of a scope, by key.
+    fn kv_list(&mut self, scope: &str) -> StoreResult<Vec<(String, String)>>;
 
     /// Up to `limit` entries with `seq > after`, in seq order.
     fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>>;
@@ -108,6 +161,43 @@ pub trait Store: Send {
         let mut one = self.entries(economy, seq.saturating_sub(1), 1)?;
         Ok(one.pop().filter(|e| e.seq == seq))
     }
+}
+
+/// A sample's six figures, big-endian, for storage.
+pub(crate) fn encode_sample(s: &Sample) -> [u8; 48] {
+    let mut out = [0u8; 48];
+    let figures = [
+        s.reserve_fen,
+        s.circulating_atoms,
+        s.dividend_pool_fen,
+        s.treasury_atoms,
+        s.price_num_fen,
+        s.price_den_atoms,
+    ];
+    for (chunk, v) in out.chunks_exact_mut(8).zip(figures) {
+        chunk.copy_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+pub(crate) fn decode_sample(seq: u64, ts_ms: i64, bytes: &[u8]) -> StoreResult<Sample> {
+    if bytes.len() != 48 {
+        return Err(StoreError::Malformed(format!(
+            "a sample of {} bytes",
+            bytes.len()
+        )));
+    }
+    let v = |i: usize| u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    Ok(Sample {
+        seq,
+        ts_ms,
+        reserve_fen: v(0),
+        circulating_atoms: v(1),
+        dividend_pool_fen: v(2),
+        treasury_atoms: v(3),
+        price_num_fen: v(4),
+        price_den_atoms: v(5),
+    })
 }
 
 pub(crate) fn hash_from(bytes: &[u8]) -> StoreResult<Hash> {

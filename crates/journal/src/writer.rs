@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
-use jifen_core::{Ledger, Outcome};
+use jifen_core::{Command, Ledger, Outcome};
 use jifen_wire::{canonical_json, parse_command_value, Parsed};
 use serde_json::Value;
 
 use crate::entry::{chain_hash, outcome_text, Entry, Hash};
 use crate::frame::frame;
 use crate::recover::{recover, Recovered, StartupCheck};
-use crate::store::{EconomyMeta, Store};
+use crate::store::{AppendExtras, EconomyMeta, Sample, Store};
 use crate::JournalError;
 
 /// The most commands one transaction carries.
@@ -26,17 +26,39 @@ pub const BATCH_COMMANDS_MAX: usize = 8190;
 /// The most requests waiting for the writer; callers block (or get back-pressure) beyond it.
 pub const QUEUE_REQUESTS_MAX: usize = 65_536;
 
-/// A command as it arrived: a parsed JSON value, or a line of text that may not be JSON.
+/// A command as it arrived: a parsed JSON value, a line of text that may not be JSON, or a
+/// command already prepared by the caller (so parsing runs on the caller's thread, not the
+/// writer's).
 #[derive(Clone, Debug)]
 pub enum Submitted {
     Value(Value),
     Line(String),
+    Prepared(Box<Prepared>),
+}
+
+/// A parsed command with the canonical text the journal stores.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub parsed: Parsed,
+    pub canonical: String,
 }
 
 impl Submitted {
+    /// Parses and canonicalises now, on the calling thread.
+    pub fn prepared(self) -> Submitted {
+        match self {
+            Submitted::Prepared(p) => Submitted::Prepared(p),
+            other => {
+                let (parsed, canonical) = other.prepare();
+                Submitted::Prepared(Box::new(Prepared { parsed, canonical }))
+            }
+        }
+    }
+
     /// The parsed command and the canonical text the journal stores.
     fn prepare(self) -> (Parsed, String) {
         let value = match self {
+            Submitted::Prepared(p) => return (p.parsed, p.canonical),
             Submitted::Value(v) => v,
             Submitted::Line(line) if line.len() > jifen_wire::LINE_BYTES_MAX => {
                 return rejected_line(&line);
@@ -84,6 +106,8 @@ pub struct View<'a> {
     pub ledger: &'a Ledger,
     pub head_seq: u64,
     pub head_hash: Hash,
+    /// The timestamp of the newest entry (0 before any).
+    pub head_ts_ms: i64,
     pub last_snapshot_seq: u64,
 }
 
@@ -106,6 +130,9 @@ pub struct JournalConfig {
     pub startup_check: StartupCheck,
     /// Milliseconds since the epoch, UTC; injectable so tests can move time.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Record a price-history sample with a batch when this long has passed since the last
+    /// one (a batch that settles dividends or changes rules always records one).
+    pub sample_every_ms: i64,
 }
 
 impl Default for JournalConfig {
@@ -116,6 +143,7 @@ impl Default for JournalConfig {
             snapshot_on_shutdown: true,
             startup_check: StartupCheck::FullChain,
             clock: Arc::new(crate::time::now_ms),
+            sample_every_ms: 10_000,
         }
     }
 }
@@ -141,6 +169,8 @@ struct Writer {
     ledger: Ledger,
     head_seq: u64,
     head_hash: Hash,
+    head_ts_ms: i64,
+    last_sample_ms: Option<i64>,
     last_snapshot_seq: u64,
     config: JournalConfig,
     /// Set when the ledger could not be reloaded after a failed commit: nothing is served.
@@ -160,7 +190,8 @@ impl Journal {
             snapshot_seq: r.snapshot_seq,
             skipped_snapshots: r.skipped_snapshots.clone(),
         };
-        let writer = Writer::new(store, r, config);
+        let head_ts_ms = store.head(economy)?.map_or(0, |e| e.ts_ms);
+        let writer = Writer::new(store, r, config, head_ts_ms);
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_REQUESTS_MAX);
         let thread = std::thread::Builder::new()
             .name(format!("writer-{economy}"))
@@ -260,13 +291,15 @@ impl Drop for Journal {
 }
 
 impl Writer {
-    fn new(store: Box<dyn Store>, r: Recovered, config: JournalConfig) -> Writer {
+    fn new(store: Box<dyn Store>, r: Recovered, config: JournalConfig, head_ts_ms: i64) -> Writer {
         Writer {
             store,
             meta: r.meta,
             ledger: r.ledger,
             head_seq: r.head_seq,
             head_hash: r.head_hash,
+            head_ts_ms,
+            last_sample_ms: None,
             last_snapshot_seq: r.snapshot_seq.unwrap_or(0),
             config,
             failed: None,
@@ -328,6 +361,7 @@ impl Writer {
             ledger: &self.ledger,
             head_seq: self.head_seq,
             head_hash: self.head_hash,
+            head_ts_ms: self.head_ts_ms,
             last_snapshot_seq: self.last_snapshot_seq,
         }
     }
@@ -339,8 +373,11 @@ impl Writer {
             }
             return;
         }
-        let ts_ms = (self.config.clock)();
+        // Timestamps never go backwards, even if the clock does: the journal is in time order.
+        let ts_ms = (self.config.clock)().max(self.head_ts_ms);
         let mut entries = Vec::new();
+        let mut extras = AppendExtras::default();
+        let mut notable = false;
         let mut answers = Vec::with_capacity(batch.len());
         let mut hash = self.head_hash;
         for (commands, reply) in batch {
@@ -353,6 +390,16 @@ impl Writer {
                     parsed.command.as_ref().map_err(|c| *c),
                 );
                 if !outcome.retry {
+                    if outcome.result.is_ok() {
+                        match parsed.command {
+                            Ok(Command::SetRules { .. }) => {
+                                extras.rule_change_seqs.push(outcome.seq);
+                                notable = true;
+                            }
+                            Ok(Command::SettleDividends { .. }) => notable = true,
+                            _ => {}
+                        }
+                    }
                     let text = outcome_text(outcome.result);
                     hash = chain_hash(&hash, outcome.seq, &canonical, text);
                     entries.push(Entry {
@@ -371,16 +418,26 @@ impl Writer {
             answers.push((acks, reply));
         }
         debug_assert!(entries.first().is_none_or(|e| e.seq == self.head_seq + 1));
+        let due = self
+            .last_sample_ms
+            .is_none_or(|last| ts_ms - last >= self.config.sample_every_ms);
+        if let Some(last) = entries.last().filter(|_| notable || due) {
+            extras.sample = Some(self.sample(last.seq, ts_ms));
+        }
         let committed = if entries.is_empty() {
             Ok(())
         } else {
-            self.store.append(&self.meta.id, &entries)
+            self.store.append_with(&self.meta.id, &entries, &extras)
         };
         match committed {
             Ok(()) => {
                 if let Some(last) = entries.last() {
                     self.head_seq = last.seq;
                     self.head_hash = last.hash;
+                    self.head_ts_ms = ts_ms;
+                }
+                if extras.sample.is_some() {
+                    self.last_sample_ms = Some(ts_ms);
                 }
                 for (acks, reply) in answers {
                     reply(Ok(acks));
@@ -398,6 +455,23 @@ impl Writer {
                 }
                 self.reload();
             }
+        }
+    }
+
+    /// The headline figures of the ledger now, as of entry `seq`.
+    fn sample(&self, seq: u64, ts_ms: i64) -> Sample {
+        let economy = self.ledger.economy();
+        let t = economy.totals();
+        let price = economy.price();
+        Sample {
+            seq,
+            ts_ms,
+            reserve_fen: t.reserve_fen,
+            circulating_atoms: t.circulating_atoms,
+            dividend_pool_fen: t.dividend_pool_fen,
+            treasury_atoms: t.treasury_atoms,
+            price_num_fen: price.num_fen,
+            price_den_atoms: price.den_atoms,
         }
     }
 
