@@ -197,6 +197,15 @@ impl Store for PgStore {
             .collect()
     }
 
+    fn sample_before(&mut self, economy: &str, before_ms: i64) -> StoreResult<Option<Sample>> {
+        let row = self.client.query_opt(
+            "SELECT seq, ts_ms, figures FROM samples WHERE economy = $1 AND ts_ms < $2 ORDER BY ts_ms DESC, seq DESC LIMIT 1",
+            &[&economy, &before_ms],
+        )?;
+        row.map(|r| decode_sample(r.get::<_, i64>(0) as u64, r.get(1), r.get::<_, &[u8]>(2)))
+            .transpose()
+    }
+
     fn kv_get(&mut self, scope: &str, key: &str) -> StoreResult<Option<String>> {
         let row = self.client.query_opt(
             "SELECT value FROM settings WHERE scope = $1 AND key = $2",

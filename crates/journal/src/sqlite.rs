@@ -232,6 +232,19 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    fn sample_before(&mut self, economy: &str, before_ms: i64) -> StoreResult<Option<Sample>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT seq, ts_ms, figures FROM samples WHERE economy = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC, seq DESC LIMIT 1",
+                params![economy, before_ms],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)),
+            )
+            .optional()?;
+        row.map(|(seq, ts, f)| decode_sample(seq as u64, ts, &f))
+            .transpose()
+    }
+
     fn kv_get(&mut self, scope: &str, key: &str) -> StoreResult<Option<String>> {
         Ok(self
             .conn

@@ -106,6 +106,9 @@ pub trait Store: Send {
         limit: usize,
     ) -> StoreResult<Vec<Sample>>;
 
+    /// The newest sample with `ts_ms < before_ms`.
+    fn sample_before(&mut self, economy: &str, before_ms: i64) -> StoreResult<Option<Sample>>;
+
     /// Service settings (API keys, economy settings): a small key-value table, by scope.
     fn kv_get(&mut self, scope: &str, key: &str) -> StoreResult<Option<String>>;
 

@@ -256,6 +256,15 @@ impl Journal {
         rx.recv().map_err(|_| self.closed())
     }
 
+    /// Queues `f` to run on committed state, between batches, without waiting for it (for
+    /// callers that wait their own way, such as an async task).
+    pub fn read_with(
+        &self,
+        f: Box<dyn FnOnce(&View<'_>) + Send>,
+    ) -> Result<(), JournalError> {
+        self.tx.send(Msg::Read(f)).map_err(|_| self.closed())
+    }
+
     /// Takes a snapshot now; returns its seq.
     pub fn snapshot(&self) -> Result<u64, JournalError> {
         let (tx, rx) = crossbeam_channel::bounded(1);

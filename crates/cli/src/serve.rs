@@ -1,0 +1,120 @@
+//! `jifen serve`: the main job. Wiring only; the service lives in `jifen-server`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jifen_server::{App, ServerConfig};
+
+use crate::store_cmds::StoreArgs;
+use crate::usage;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Create the `demo` economy with the brief's rules and sample activity, unless it exists.
+    #[arg(long)]
+    demo: bool,
+    /// Requests per second allowed per API key (bursts of twice that); 0 turns the limit off.
+    #[arg(long, default_value_t = 100_000)]
+    rate_limit_per_key: u32,
+    /// Seconds before a request is answered 503 `timeout`.
+    #[arg(long, default_value_t = 30)]
+    request_timeout_s: u64,
+    /// How often the scheduler looks for orders to confirm and days to settle, in ms.
+    #[arg(long, default_value_t = 1000)]
+    scheduler_tick_ms: u64,
+    /// Snapshot every this many journal entries (and on shutdown).
+    #[arg(long, default_value_t = 1_000_000)]
+    snapshot_every: u64,
+    /// The admin key to use instead of a generated one (16 to 256 bytes).
+    #[arg(long, env = "JIFEN_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// Log lines as JSON instead of text.
+    #[arg(long)]
+    log_json: bool,
+    /// (Testing) read the time from this file (milliseconds since the epoch) when it exists.
+    #[arg(long, hide = true)]
+    clock_file: Option<PathBuf>,
+}
+
+fn clock_from(file: Option<PathBuf>) -> jifen_server::Clock {
+    match file {
+        None => Arc::new(jifen_journal::time::now_ms),
+        Some(path) => Arc::new(move || {
+            std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or_else(jifen_journal::time::now_ms)
+        }),
+    }
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JIFEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,jifen_server=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("shutting down: no new connections; finishing requests, flushing writers");
+}
+
+pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
+    init_logs(args.log_json);
+    let mut config = ServerConfig::new(store.data.clone(), store.database.clone());
+    config.admin_key = args.admin_key;
+    config.rate_limit_per_s = args.rate_limit_per_key;
+    config.request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
+    config.scheduler_tick = Duration::from_millis(args.scheduler_tick_ms.max(10));
+    config.snapshot_every_entries = args.snapshot_every.max(1);
+    config.clock = clock_from(args.clock_file);
+    let (app, new_key) =
+        App::open(config).map_err(|e| usage(format!("cannot start: {e}")))?;
+    let app = Arc::new(app);
+    let mut out = std::io::stdout().lock();
+    if let Some(key) = new_key {
+        writeln!(out, "admin key (shown once; only its hash is stored): {key}")?;
+    }
+    if args.demo && jifen_server::demo::ensure_demo(&app)? {
+        writeln!(out, "created the demo economy: GET /v1/economies/demo")?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| usage(format!("cannot listen on {}: {e}", args.listen)))?;
+        let addr = listener.local_addr()?;
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+        drop(out);
+        tracing::info!(%addr, "serving");
+        jifen_server::serve(app, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,375 @@
+//! The server's shared state: the store, the open economies (each with its writer), the key
+//! ring, the rate limiter and the metrics.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use jifen_journal::{
+    open_store, EconomyMeta, Journal, JournalConfig, JournalError, StartupCheck, Store,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+use crate::keys::{self, KeyRecord, Principal, Role, KEYS_SCOPE};
+
+/// Milliseconds since the epoch, UTC. Injectable so tests can move time.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub database: Option<String>,
+    /// `JIFEN_ADMIN_KEY`: used instead of a generated admin key.
+    pub admin_key: Option<String>,
+    /// Requests per second allowed per key (a token bucket of twice that); 0 turns it off.
+    pub rate_limit_per_s: u32,
+    pub request_timeout: Duration,
+    /// How often the scheduler looks for due work.
+    pub scheduler_tick: Duration,
+    pub clock: Clock,
+    pub snapshot_every_entries: u64,
+    pub startup_check: StartupCheck,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: PathBuf, database: Option<String>) -> ServerConfig {
+        ServerConfig {
+            data_dir,
+            database,
+            admin_key: None,
+            rate_limit_per_s: 100_000,
+            request_timeout: Duration::from_secs(30),
+            scheduler_tick: Duration::from_secs(1),
+            clock: Arc::new(jifen_journal::time::now_ms),
+            snapshot_every_entries: 1_000_000,
+            startup_check: StartupCheck::FullChain,
+        }
+    }
+}
+
+/// Per-economy settings that are not replay rules (SPEC §3 stays as it is).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EconomySettings {
+    /// Pending orders older than this are confirmed by the scheduler.
+    pub auto_confirm_days: u32,
+}
+
+pub const SETTINGS_SCOPE: &str = "economy_settings";
+pub const AUTO_CONFIRM_DAYS_DEFAULT: u32 = 7;
+pub const AUTO_CONFIRM_DAYS_MAX: u32 = 365;
+
+impl Default for EconomySettings {
+    fn default() -> Self {
+        EconomySettings {
+            auto_confirm_days: AUTO_CONFIRM_DAYS_DEFAULT,
+        }
+    }
+}
+
+/// One open economy: its writer and what the server knows beside it.
+pub struct Economy {
+    pub meta: EconomyMeta,
+    pub settings: RwLock<EconomySettings>,
+    pub journal: Journal,
+}
+
+pub struct App {
+    pub config: ServerConfig,
+    /// The server's own connection, for everything but the writers: keys, settings, events.
+    store: Mutex<Box<dyn Store>>,
+    economies: RwLock<HashMap<String, Arc<Economy>>>,
+    keys: RwLock<HashMap<String, KeyRecord>>,
+    limiter: Mutex<HashMap<String, Bucket>>,
+    pub metrics: Metrics,
+    pub started: Instant,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub responses_2xx: AtomicU64,
+    pub responses_4xx: AtomicU64,
+    pub responses_5xx: AtomicU64,
+    pub commands_applied: AtomicU64,
+    pub commands_rejected: AtomicU64,
+    pub commands_retried: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub scheduler_commands: AtomicU64,
+    /// Request latency histogram: counts per bucket of `LATENCY_BUCKETS_MS`, and the sum.
+    pub latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
+    pub latency_sum_us: AtomicU64,
+}
+
+pub const LATENCY_BUCKETS_MS: [u64; 10] = [1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000];
+
+impl Metrics {
+    pub fn observe(&self, status: u16, elapsed: Duration) {
+        let counter = match status {
+            200..=299 => &self.responses_2xx,
+            400..=499 => &self.responses_4xx,
+            _ => &self.responses_5xx,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let us = elapsed.as_micros() as u64;
+        self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
+        for (i, bound) in LATENCY_BUCKETS_MS.iter().enumerate() {
+            if us <= bound * 1000 {
+                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+        }
+    }
+}
+
+impl App {
+    /// Opens the store, loads the keys, makes sure an admin key exists, and opens every
+    /// economy. Returns the app and, on first start, the new admin key (shown once).
+    pub fn open(config: ServerConfig) -> Result<(App, Option<String>), JournalError> {
+        let store = open_store(&config.data_dir, config.database.as_deref())?;
+        let app = App {
+            config,
+            store: Mutex::new(store),
+            economies: RwLock::new(HashMap::new()),
+            keys: RwLock::new(HashMap::new()),
+            limiter: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
+            started: Instant::now(),
+        };
+        app.load_keys()?;
+        let new_admin_key = app.ensure_admin_key()?;
+        let metas = app.with_store(|s| s.economies())?;
+        for meta in metas {
+            app.open_economy(meta)?;
+        }
+        Ok((app, new_admin_key))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        (self.config.clock)()
+    }
+
+    pub fn with_store<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<R, jifen_journal::StoreError>,
+    ) -> Result<R, JournalError> {
+        let mut guard = self
+            .store
+            .lock()
+            .map_err(|_| JournalError::Unavailable("the store lock was poisoned".into()))?;
+        Ok(f(guard.as_mut())?)
+    }
+
+    fn journal_config(&self) -> JournalConfig {
+        JournalConfig {
+            snapshot_every_entries: self.config.snapshot_every_entries,
+            startup_check: self.config.startup_check,
+            clock: self.config.clock.clone(),
+            ..JournalConfig::default()
+        }
+    }
+
+    /// Recovers an economy and starts its writer.
+    pub fn open_economy(&self, meta: EconomyMeta) -> Result<Arc<Economy>, JournalError> {
+        let store = open_store(&self.config.data_dir, self.config.database.as_deref())?;
+        let (journal, info) = Journal::open(store, &meta.id, self.journal_config())?;
+        for skipped in &info.skipped_snapshots {
+            tracing::warn!(economy = %meta.id, %skipped, "snapshot skipped");
+        }
+        tracing::info!(economy = %meta.id, head_seq = info.head_seq, snapshot_seq = ?info.snapshot_seq, "economy open");
+        let settings = self
+            .with_store(|s| s.kv_get(SETTINGS_SCOPE, &meta.id))?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let economy = Arc::new(Economy {
+            meta: meta.clone(),
+            settings: RwLock::new(settings),
+            journal,
+        });
+        self.economies
+            .write()
+            .map_err(|_| JournalError::Unavailable("lock poisoned".into()))?
+            .insert(meta.id.clone(), economy.clone());
+        Ok(economy)
+    }
+
+    pub fn put_settings(&self, economy: &Economy, settings: EconomySettings) -> ApiResult<()> {
+        let text = serde_json::to_string(&settings).map_err(ApiError::internal)?;
+        self.with_store(|s| s.kv_put(SETTINGS_SCOPE, &economy.meta.id, &text))?;
+        if let Ok(mut guard) = economy.settings.write() {
+            *guard = settings;
+        }
+        Ok(())
+    }
+
+    pub fn economy(&self, id: &str) -> Option<Arc<Economy>> {
+        self.economies.read().ok()?.get(id).cloned()
+    }
+
+    /// Every open economy, by id.
+    pub fn economies(&self) -> Vec<Arc<Economy>> {
+        let mut all: Vec<_> = self
+            .economies
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        all.sort_by(|a: &Arc<Economy>, b| a.meta.id.cmp(&b.meta.id));
+        all
+    }
+
+    /// The economy `principal` may reach, or 404 without saying whether it exists.
+    pub fn economy_for(&self, principal: &Principal, id: &str) -> ApiResult<Arc<Economy>> {
+        if !principal.reaches(id) {
+            return Err(ApiError::no_economy());
+        }
+        self.economy(id).ok_or_else(ApiError::no_economy)
+    }
+
+    /// Stops every writer: each finishes its queue and takes a snapshot.
+    pub fn shutdown(&self) {
+        let all: Vec<Arc<Economy>> = match self.economies.write() {
+            Ok(mut m) => m.drain().map(|(_, e)| e).collect(),
+            Err(_) => return,
+        };
+        for economy in all {
+            match Arc::try_unwrap(economy) {
+                Ok(e) => {
+                    if let Err(err) = e.journal.shutdown() {
+                        tracing::error!(economy = %e.meta.id, %err, "shutdown snapshot failed");
+                    }
+                }
+                Err(shared) => {
+                    // Still referenced by a request in flight: snapshot now; the writer stops
+                    // when the last reference goes.
+                    if let Err(err) = shared.journal.snapshot() {
+                        tracing::error!(economy = %shared.meta.id, %err, "shutdown snapshot failed");
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- keys -----
+
+    fn load_keys(&self) -> Result<(), JournalError> {
+        let rows = self.with_store(|s| s.kv_list(KEYS_SCOPE))?;
+        let mut keys = HashMap::new();
+        for (id, text) in rows {
+            match serde_json::from_str::<KeyRecord>(&text) {
+                Ok(record) => {
+                    keys.insert(id, record);
+                }
+                Err(e) => tracing::error!(key_id = %id, %e, "unreadable key record skipped"),
+            }
+        }
+        if let Ok(mut guard) = self.keys.write() {
+            *guard = keys;
+        }
+        Ok(())
+    }
+
+    fn ensure_admin_key(&self) -> Result<Option<String>, JournalError> {
+        let now = self.now_ms();
+        if let Some(key) = self.config.admin_key.clone() {
+            if keys::split(&key).map(|(id, _)| id) != Some(keys::ENV_ADMIN_ID) {
+                return Err(JournalError::Invalid(format!(
+                    "JIFEN_ADMIN_KEY must be {} to {} bytes and not of the jfk_ form",
+                    keys::KEY_BYTES_MIN,
+                    keys::KEY_BYTES_MAX
+                )));
+            }
+            self.put_key(keys::env_admin_record(&key, now))
+                .map_err(|e| JournalError::Unavailable(e.message))?;
+            return Ok(None);
+        }
+        let have_admin = self.keys.read().is_ok_and(|k| {
+            k.values()
+                .any(|r| r.role == Role::Admin && r.revoked_ms.is_none())
+        });
+        if have_admin {
+            return Ok(None);
+        }
+        let (key, record) = keys::generate(Role::Admin, None, None, now)
+            .map_err(|e| JournalError::Unavailable(format!("no randomness: {e}")))?;
+        self.put_key(record)
+            .map_err(|e| JournalError::Unavailable(e.message))?;
+        Ok(Some(key))
+    }
+
+    pub fn put_key(&self, record: KeyRecord) -> ApiResult<()> {
+        let text = serde_json::to_string(&record).map_err(ApiError::internal)?;
+        self.with_store(|s| s.kv_put(KEYS_SCOPE, &record.id, &text))?;
+        if let Ok(mut guard) = self.keys.write() {
+            guard.insert(record.id.clone(), record);
+        }
+        Ok(())
+    }
+
+    pub fn key(&self, id: &str) -> Option<KeyRecord> {
+        self.keys.read().ok()?.get(id).cloned()
+    }
+
+    /// Keys of one economy, newest first.
+    pub fn keys_of(&self, economy: &str) -> Vec<KeyRecord> {
+        let mut list: Vec<KeyRecord> = self
+            .keys
+            .read()
+            .map(|k| {
+                k.values()
+                    .filter(|r| r.economy.as_deref() == Some(economy))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        list.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id)));
+        list
+    }
+
+    /// Checks a presented key. `None` means 401.
+    pub fn authenticate(&self, presented: &str) -> Option<Principal> {
+        let (id, secret) = keys::split(presented)?;
+        let keys = self.keys.read().ok()?;
+        let record = keys.get(id)?;
+        let ok = record.revoked_ms.is_none()
+            && keys::same_digest(&keys::sha256_hex(secret.as_bytes()), &record.hash);
+        ok.then(|| Principal {
+            key_id: record.id.clone(),
+            role: record.role,
+            economy: record.economy.clone(),
+            account: record.account.clone(),
+        })
+    }
+
+    /// Takes one token from the key's bucket; `false` means 429.
+    pub fn admit(&self, key_id: &str) -> bool {
+        let rate = self.config.rate_limit_per_s as f64;
+        if rate <= 0.0 {
+            return true;
+        }
+        let burst = rate * 2.0;
+        let now = Instant::now();
+        let Ok(mut buckets) = self.limiter.lock() else {
+            return true;
+        };
+        let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        let refill = now.duration_since(bucket.at).as_secs_f64() * rate;
+        bucket.tokens = (bucket.tokens + refill).min(burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The caller's key, checked once per request: 401 without a valid key, 429 over the rate.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::keys::{Principal, Role};
+
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<Arc<App>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            // None, or more than one: a second Authorization header is a trick, not a key.
+            return Err(ApiError::unauthorized());
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        let principal = app.authenticate(key).ok_or_else(ApiError::unauthorized)?;
+        if !app.admit(&principal.key_id) {
+            app.metrics
+                .rate_limited
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this key; slow down and retry",
+            ));
+        }
+        Ok(Auth(principal))
+    }
+}
+
+/// What an endpoint needs of the caller, once the economy is known to be theirs.
+#[derive(Clone, Copy)]
+pub enum Need<'a> {
+    Admin,
+    /// Admin or the economy's operator.
+    Manage,
+    /// Admin, operator or auditor.
+    Read,
+    /// As `Read`, or the merchant whose account this is.
+    Account(&'a str),
+}
+
+pub fn allow(p: &Principal, need: Need<'_>) -> Result<(), ApiError> {
+    let ok = match (p.role, need) {
+        (Role::Admin, _) => true,
+        (_, Need::Admin) => false,
+        (Role::Operator, _) => true,
+        (Role::Auditor, Need::Read | Need::Account(_)) => true,
+        (Role::Merchant, Need::Account(name)) => p.account.as_deref() == Some(name),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "a {} key may not do this",
+            p.role.as_str()
+        )))
+    }
+}

@@ -1,0 +1,159 @@
+//! API keys and roles. A key is `jfk_<id>_<secret>`; only the SHA-256 of the secret is stored,
+//! under the key's id, so a leaked database does not leak keys. The key itself is shown once.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+/// Where key records live in the store's settings table.
+pub const KEYS_SCOPE: &str = "api_keys";
+/// The record id of the admin key given in `JIFEN_ADMIN_KEY`, which has no `jfk_` form.
+pub const ENV_ADMIN_ID: &str = "admin-env";
+/// Bounds on a key as presented, in bytes.
+pub const KEY_BYTES_MIN: usize = 16;
+pub const KEY_BYTES_MAX: usize = 256;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything, in every economy.
+    Admin,
+    /// All commands and reads of its own economy, and its keys.
+    Operator,
+    /// Only `sell` and `redeem_stable` on its own account, and reads of that account.
+    Merchant,
+    /// Read-only, including state and events.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Merchant => "merchant",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+/// A stored key: never the key itself.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: String,
+    /// Hex SHA-256 of the secret part (of the whole key for the environment admin key).
+    pub hash: String,
+    pub role: Role,
+    /// `None` only for admin keys.
+    pub economy: Option<String>,
+    /// The merchant account of a merchant key.
+    pub account: Option<String>,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+}
+
+/// Who is calling, once the key checked out.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub key_id: String,
+    pub role: Role,
+    pub economy: Option<String>,
+    pub account: Option<String>,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whether this key belongs to `economy` (admins belong everywhere).
+    pub fn reaches(&self, economy: &str) -> bool {
+        self.is_admin() || self.economy.as_deref() == Some(economy)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn random_hex(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)?;
+    Ok(hex::encode(buf))
+}
+
+/// A new key and its record. The key is returned once and never stored.
+pub fn generate(
+    role: Role,
+    economy: Option<String>,
+    account: Option<String>,
+    now_ms: i64,
+) -> Result<(String, KeyRecord), getrandom::Error> {
+    let id = random_hex(8)?;
+    let secret = random_hex(32)?;
+    let key = format!("jfk_{id}_{secret}");
+    let record = KeyRecord {
+        hash: sha256_hex(secret.as_bytes()),
+        id,
+        role,
+        economy,
+        account,
+        created_ms: now_ms,
+        revoked_ms: None,
+    };
+    Ok((key, record))
+}
+
+/// The record id a presented key claims, and the bytes whose hash must match.
+pub fn split(key: &str) -> Option<(&str, &str)> {
+    if key.len() < KEY_BYTES_MIN || key.len() > KEY_BYTES_MAX {
+        return None;
+    }
+    if let Some(rest) = key.strip_prefix("jfk_") {
+        if let Some((id, secret)) = rest.split_once('_') {
+            if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Some((id, secret));
+            }
+        }
+    }
+    Some((ENV_ADMIN_ID, key))
+}
+
+/// Compares two hex digests without an early exit.
+pub fn same_digest(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The record for a key given in `JIFEN_ADMIN_KEY`.
+pub fn env_admin_record(key: &str, now_ms: i64) -> KeyRecord {
+    KeyRecord {
+        id: ENV_ADMIN_ID.to_string(),
+        hash: sha256_hex(key.as_bytes()),
+        role: Role::Admin,
+        economy: None,
+        account: None,
+        created_ms: now_ms,
+        revoked_ms: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_key_splits_back_to_its_record() {
+        let (key, record) = generate(Role::Operator, Some("e".into()), None, 0).unwrap();
+        let (id, secret) = split(&key).unwrap();
+        assert_eq!(id, record.id);
+        assert!(same_digest(&sha256_hex(secret.as_bytes()), &record.hash));
+        assert!(!key.contains(&record.hash));
+    }
+
+    #[test]
+    fn other_strings_are_checked_as_the_environment_admin_key() {
+        assert_eq!(split("a-long-admin-key-1234"), Some((ENV_ADMIN_ID, "a-long-admin-key-1234")));
+        assert_eq!(split("short"), None);
+        assert_eq!(split(&"x".repeat(KEY_BYTES_MAX + 1)), None);
+    }
+}

@@ -1,0 +1,171 @@
+//! `jifen serve`: the HTTP API over the journal, with keys and roles, a per-key rate limit,
+//! request timeouts, a scheduler, metrics and an OpenAPI document generated from the handlers.
+//!
+//! Every request gets a request id (`x-request-id`, taken from the caller when it is a short
+//! token, made up otherwise) that is on every log line of the request. Keys are never logged.
+
+pub mod app;
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod history;
+pub mod keys;
+pub mod routes;
+pub mod scheduler;
+pub mod service;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tracing::Instrument;
+
+pub use app::{App, Clock, ServerConfig};
+use error::ApiError;
+
+/// The largest request body, in bytes; larger is 413.
+pub const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// The longest request id taken from a caller.
+const REQUEST_ID_BYTES_MAX: usize = 64;
+
+pub fn router(app: Arc<App>) -> Router {
+    let eco = "/v1/economies/{eco}";
+    Router::new()
+        .route("/healthz", get(service::healthz))
+        .route("/metrics", get(service::metrics))
+        .route("/v1/openapi.json", get(service::openapi))
+        .route("/v1/economies", post(routes::create_economy).get(routes::list_economies))
+        .route(eco, get(routes::get_economy).patch(routes::patch_economy))
+        .route(&format!("{eco}/rules"), get(routes::get_rules))
+        .route(&format!("{eco}/rules/history"), get(routes::rules_history))
+        .route(&format!("{eco}/commands"), post(routes::post_commands))
+        .route(&format!("{eco}/accounts/{{name}}"), get(routes::get_account))
+        .route(&format!("{eco}/orders/{{order}}"), get(routes::get_order))
+        .route(&format!("{eco}/state"), get(routes::get_state))
+        .route(&format!("{eco}/events"), get(routes::get_events))
+        .route(&format!("{eco}/price-history"), get(routes::price_history))
+        .route(&format!("{eco}/leaderboard"), get(routes::leaderboard))
+        .route(&format!("{eco}/keys"), post(routes::create_key).get(routes::list_keys))
+        .route(&format!("{eco}/keys/{{id}}"), axum::routing::delete(routes::revoke_key))
+        .fallback(service::not_found)
+        .method_not_allowed_fallback(service::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(app.clone(), around_request))
+        .with_state(app)
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= REQUEST_ID_BYTES_MAX
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("r{:x}", REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// Request id, timeout, log line, metrics, and JSON for the framework's own errors.
+async fn around_request(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    app.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let timeout = app.config.request_timeout;
+    let mut response = match tokio::time::timeout(timeout, next.run(req).instrument(span.clone())).await
+    {
+        Ok(r) => jsonify(r),
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "no answer within {} s; a command may still commit, so retry with the same id",
+                timeout.as_secs()
+            ),
+        )
+        .into_response(),
+    };
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    app.metrics.observe(status, elapsed);
+    // Successful requests log at debug (there can be tens of thousands a second); refusals
+    // at info, failures at warn.
+    let latency_us = elapsed.as_micros() as u64;
+    span.in_scope(|| match status {
+        500.. => tracing::warn!(status, latency_us, "request failed"),
+        400.. => tracing::info!(status, latency_us, "request refused"),
+        _ => tracing::debug!(status, latency_us, "request"),
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// The framework answers some errors itself (a body over the limit, a bad path parameter or
+/// query) in plain text; give them the JSON error shape with a stable code.
+fn jsonify(r: Response) -> Response {
+    let is_json = r
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let status = r.status();
+    if is_json || status.is_success() || status.is_redirection() {
+        return r;
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_request",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        _ if status.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => format!("the body is over {BODY_BYTES_MAX} bytes"),
+        _ => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    ApiError::new(status, code, message).into_response()
+}
+
+/// Serves until `shutdown` resolves; then stops accepting, finishes requests in flight, stops
+/// the scheduler, and lets every writer finish its queue and take a snapshot.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let scheduler = scheduler::Scheduler::new(app.clone());
+    let sched_thread = std::thread::Builder::new()
+        .name("scheduler".into())
+        .spawn(move || scheduler.run(stop_rx))?;
+    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    drop(stop_tx);
+    let _ = sched_thread.join();
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || app2.shutdown())
+        .await
+        .map_err(std::io::Error::other)?;
+    tracing::info!("stopped: writers flushed, snapshots taken");
+    served
+}

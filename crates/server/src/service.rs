@@ -1,0 +1,121 @@
+//! Service endpoints: health, Prometheus metrics, the OpenAPI document, and JSON 404/405.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use utoipa::OpenApi;
+
+use crate::app::{App, LATENCY_BUCKETS_MS};
+use crate::error::ApiError;
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "jifen",
+        description = "The jifen points engine over HTTP. Every atoms or fen integer in an answer also comes as a decimal string in a twin field named with `_str` (`reserve_fen_str`), because JavaScript numbers lose precision past 2^53; `GET …/state` is exactly the SPEC §11 object, and `?strings=true` gives every integer in it as a string. Authenticate with `Authorization: Bearer <key>`. Errors are `{\"error\":{\"code\",\"message\"}}` with stable codes. Points are not shares, stock or equity; a quota is a cap, paid only from the dividend pool, never a promise."
+    ),
+    paths(
+        healthz, metrics, openapi,
+        routes::create_economy, routes::list_economies, routes::get_economy, routes::patch_economy,
+        routes::get_rules, routes::rules_history, routes::post_commands, routes::get_account,
+        routes::get_order, routes::get_state, routes::get_events, routes::price_history,
+        routes::leaderboard, routes::create_key, routes::list_keys, routes::revoke_key,
+    ),
+    components(schemas(
+        crate::error::ErrorBody, crate::error::ErrorDetail, routes::CreateEconomy,
+        routes::PatchEconomy, routes::CreateKey, routes::Outcomes, routes::OutcomeView,
+        crate::keys::Role,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        doc.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "key",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "service", security(()),
+    responses((status = 200, description = "serving", body = Object)))]
+pub async fn healthz(State(app): State<Arc<App>>) -> Response {
+    Json(json!({
+        "status": "ok",
+        "economies": app.economies().len(),
+        "uptime_s": app.started.elapsed().as_secs(),
+    }))
+    .into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "service", security(()),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let m = &app.metrics;
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, v: u64| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"));
+    };
+    counter("jifen_http_requests_total", "HTTP requests received.", m.requests.load(Ordering::Relaxed));
+    counter("jifen_http_responses_2xx_total", "Answers 2xx.", m.responses_2xx.load(Ordering::Relaxed));
+    counter("jifen_http_responses_4xx_total", "Answers 4xx.", m.responses_4xx.load(Ordering::Relaxed));
+    counter("jifen_http_responses_5xx_total", "Answers 5xx.", m.responses_5xx.load(Ordering::Relaxed));
+    counter("jifen_commands_applied_total", "Commands accepted and committed.", m.commands_applied.load(Ordering::Relaxed));
+    counter("jifen_commands_rejected_total", "Commands rejected (an outcome, committed).", m.commands_rejected.load(Ordering::Relaxed));
+    counter("jifen_commands_retried_total", "Retries of a seen id (nothing changed).", m.commands_retried.load(Ordering::Relaxed));
+    counter("jifen_rate_limited_total", "Requests answered 429.", m.rate_limited.load(Ordering::Relaxed));
+    counter("jifen_scheduler_commands_total", "Commands issued by the scheduler.", m.scheduler_commands.load(Ordering::Relaxed));
+    out.push_str("# HELP jifen_http_request_duration_seconds Request latency.\n# TYPE jifen_http_request_duration_seconds histogram\n");
+    let mut cumulative = 0;
+    for (i, bound) in LATENCY_BUCKETS_MS.iter().enumerate() {
+        cumulative += m.latency_buckets[i].load(Ordering::Relaxed);
+        out.push_str(&format!(
+            "jifen_http_request_duration_seconds_bucket{{le=\"{}\"}} {cumulative}\n",
+            *bound as f64 / 1000.0
+        ));
+    }
+    let total = m.responses_2xx.load(Ordering::Relaxed)
+        + m.responses_4xx.load(Ordering::Relaxed)
+        + m.responses_5xx.load(Ordering::Relaxed);
+    out.push_str(&format!(
+        "jifen_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {total}\njifen_http_request_duration_seconds_sum {}\njifen_http_request_duration_seconds_count {total}\n",
+        m.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+    ));
+    out.push_str("# HELP jifen_economy_head_seq The journal head of each economy.\n# TYPE jifen_economy_head_seq gauge\n");
+    for e in app.economies() {
+        if let Ok(seq) = e.journal.read(|v| v.head_seq) {
+            out.push_str(&format!("jifen_economy_head_seq{{economy=\"{}\"}} {seq}\n", e.meta.id));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "service", security(()),
+    responses((status = 200, description = "this document", body = Object)))]
+pub async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+}

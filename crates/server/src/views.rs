@@ -1,0 +1,145 @@
+//! What the API shows: JSON views of the ledger. Every atoms or fen integer also gets a
+//! decimal-string twin (`reserve_fen` and `reserve_fen_str`), because JavaScript numbers lose
+//! precision past 2^53 and atom totals pass that.
+
+use jifen_core::{Account, Economy, Ledger, Order, Price, ATOMS_PER_POINT};
+use serde_json::{json, Map, Value};
+
+/// Whether a field holds atoms or fen, and so gets a string twin.
+fn is_amount_field(key: &str) -> bool {
+    key.ends_with("_fen") || key.ends_with("_atoms") || key == "atoms"
+}
+
+/// Adds `<key>_str` beside every integer atoms or fen field, at any depth.
+pub fn with_string_twins(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len() * 2);
+            for (k, v) in map {
+                let v = with_string_twins(v);
+                if is_amount_field(&k) {
+                    if let Some(n) = v.as_u64() {
+                        out.insert(format!("{k}_str"), Value::String(n.to_string()));
+                    }
+                }
+                out.insert(k, v);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(with_string_twins).collect()),
+        other => other,
+    }
+}
+
+/// Every integer as a decimal string, at any depth (for `GET /state?strings=true`).
+pub fn all_integers_as_strings(value: Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_u64() || n.is_i64() => Value::String(n.to_string()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, all_integers_as_strings(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(all_integers_as_strings).collect()),
+        other => other,
+    }
+}
+
+/// Points as a decimal string with all 8 places: atoms are exact, so is this.
+pub fn points(atoms: u64) -> String {
+    format!(
+        "{}.{:08}",
+        atoms / ATOMS_PER_POINT,
+        atoms % ATOMS_PER_POINT
+    )
+}
+
+/// The totals of SPEC §11 without accounts.
+pub fn totals(ledger: &Ledger) -> Value {
+    let t = ledger.economy().totals();
+    json!({
+        "applied": ledger.applied(),
+        "burned_atoms": t.burned_atoms,
+        "circulating_atoms": t.circulating_atoms,
+        "contributions_fen": t.contributions_fen,
+        "dividend_pool_fen": t.dividend_pool_fen,
+        "escrow_fen": t.escrow_fen,
+        "issued_atoms": t.issued_atoms,
+        "paid_out_fen": t.paid_out_fen,
+        "rejected": ledger.rejected(),
+        "reserve_fen": t.reserve_fen,
+        "treasury_atoms": t.treasury_atoms,
+    })
+}
+
+/// Display tiers (等级) by what a consumer has spent. They are for people only: no rule of the
+/// economy reads them.
+pub const LEVELS: [(u64, &str); 5] = [
+    (0, "member"),
+    (20_000, "bronze"),
+    (200_000, "silver"),
+    (2_000_000, "gold"),
+    (20_000_000, "diamond"),
+];
+
+pub fn level(spent_fen: u64) -> (usize, &'static str) {
+    let i = LEVELS
+        .iter()
+        .rposition(|(min, _)| spent_fen >= *min)
+        .unwrap_or(0);
+    (i, LEVELS[i].1)
+}
+
+pub fn account(economy: &Economy, a: &Account) -> Value {
+    let price = economy.price();
+    let value_fen = price.value_fen(a.atoms);
+    let progress_bps = if a.quota_fen == 0 {
+        None
+    } else {
+        Some((value_fen as u128 * 10_000 / a.quota_fen as u128).min(10_000) as u64)
+    };
+    let trigger = (a.is_consumer() && a.atoms > 0 && a.quota_fen > 0).then(|| {
+        Price {
+            num_fen: a.quota_fen,
+            den_atoms: a.atoms,
+        }
+        .yuan_per_point(4)
+    });
+    let referrer = a
+        .referrer()
+        .map(|id| economy.accounts().get(id).name.to_string());
+    let (level_n, level_name) = level(a.spent_fen);
+    json!({
+        "account": a.name.as_str(),
+        "kind": a.kind.as_str(),
+        "atoms": a.atoms,
+        "points": points(a.atoms),
+        "value_fen": value_fen,
+        "stable_fen": a.stable_fen,
+        "quota_fen": a.quota_fen,
+        "quota_note": "a cap, paid only from the dividend pool, not a promise",
+        "quota_progress_bps": progress_bps,
+        "exit_enabled": economy.rules().exit_enabled,
+        "trigger_price_yuan_per_point": trigger,
+        "price_yuan_per_point": price.yuan_per_point(4),
+        "spent_fen": a.spent_fen,
+        "dividends_fen": a.dividends_fen,
+        "exits": a.exits,
+        "level": level_n,
+        "level_name": level_name,
+        "referrer": referrer,
+    })
+}
+
+pub fn order(economy: &Economy, o: &Order) -> Value {
+    let name = |id| economy.accounts().get(id).name.to_string();
+    json!({
+        "order": o.name.as_str(),
+        "status": o.status.as_str(),
+        "consumer": name(o.consumer),
+        "merchant": name(o.merchant),
+        "cash_fen": o.cash_fen,
+        "stable_fen": o.stable_fen,
+        "paid_seq": o.paid_seq,
+    })
+}
