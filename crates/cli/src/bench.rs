@@ -13,6 +13,8 @@ pub enum What {
     Core(CoreArgs),
     /// The durable journal: commands/s by batch size, full replay, start-up from a snapshot.
     Journal(crate::bench_journal::Args),
+    /// A real server over loopback: throughput and latency p50, p99 and max.
+    Http(crate::bench_http::Args),
     /// (Internal) memory per account, measured in a fresh process.
     #[command(hide = true)]
     Memory {
@@ -41,6 +43,7 @@ pub fn run(store: &crate::store_cmds::StoreArgs, what: What) -> anyhow::Result<(
     match what {
         What::Core(args) => core(args),
         What::Journal(args) => crate::bench_journal::run(store, args),
+        What::Http(args) => crate::bench_http::run(args),
         What::Memory { accounts } => memory(accounts),
     }
 }

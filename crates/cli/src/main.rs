@@ -1,6 +1,7 @@
 //! `jifen`: the command-line entry point. Glue only: argument parsing and wiring.
 
 mod bench;
+mod bench_http;
 mod bench_journal;
 mod demo;
 mod load;

@@ -92,12 +92,14 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     config.scheduler_tick = Duration::from_millis(args.scheduler_tick_ms.max(10));
     config.snapshot_every_entries = args.snapshot_every.max(1);
     config.clock = clock_from(args.clock_file);
-    let (app, new_key) =
-        App::open(config).map_err(|e| usage(format!("cannot start: {e}")))?;
+    let (app, new_key) = App::open(config).map_err(|e| usage(format!("cannot start: {e}")))?;
     let app = Arc::new(app);
     let mut out = std::io::stdout().lock();
     if let Some(key) = new_key {
-        writeln!(out, "admin key (shown once; only its hash is stored): {key}")?;
+        writeln!(
+            out,
+            "admin key (shown once; only its hash is stored): {key}"
+        )?;
     }
     if args.demo && jifen_server::demo::ensure_demo(&app)? {
         writeln!(out, "created the demo economy: GET /v1/economies/demo")?;
@@ -105,7 +107,9 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    // The app is dropped after the runtime: a PostgreSQL client must not close inside it.
+    let keep = app.clone();
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -116,5 +120,8 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         tracing::info!(%addr, "serving");
         jifen_server::serve(app, listener, shutdown_signal()).await?;
         Ok(())
-    })
+    });
+    drop(runtime);
+    drop(keep);
+    served
 }

@@ -323,13 +323,17 @@ impl Economy {
         self.escrow_fen += stable_fen;
         let rates = self.rules.order_rates();
         self.orders.insert(
-            order.into(),
-            consumer_id,
-            merchant_id,
-            cash_fen,
-            stable_fen,
+            Order {
+                name: order.into(),
+                consumer: consumer_id,
+                merchant: merchant_id,
+                cash_fen,
+                stable_fen,
+                rates: 0,
+                status: OrderStatus::Pending,
+                paid_seq: self.command_seq,
+            },
             rates,
-            self.command_seq,
         );
         Ok(())
     }

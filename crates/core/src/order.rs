@@ -109,8 +109,15 @@ impl Orders {
                 order.name, order.rates
             ));
         }
-        if self.list.last().is_some_and(|last| last.paid_seq > order.paid_seq) {
-            return Err(format!("order {} is paid before the order it follows", order.name));
+        if self
+            .list
+            .last()
+            .is_some_and(|last| last.paid_seq > order.paid_seq)
+        {
+            return Err(format!(
+                "order {} is paid before the order it follows",
+                order.name
+            ));
         }
         let status = order.status;
         let id = self.push(order);
@@ -126,30 +133,15 @@ impl Orders {
         self.rate_sets[order.rates as usize]
     }
 
-    pub(crate) fn insert(
-        &mut self,
-        name: Name,
-        consumer: AccountId,
-        merchant: AccountId,
-        cash_fen: u64,
-        stable_fen: u64,
-        rates: OrderRates,
-        paid_seq: u64,
-    ) -> OrderId {
-        debug_assert!(self.find(&name).is_none());
+    /// Adds a new pending order; `rates` replaces `order.rates` with the index of its set.
+    pub(crate) fn insert(&mut self, mut order: Order, rates: OrderRates) -> OrderId {
+        debug_assert!(self.find(&order.name).is_none());
+        debug_assert!(order.status == OrderStatus::Pending);
         if self.rate_sets.last() != Some(&rates) {
             self.rate_sets.push(rates);
         }
-        self.push(Order {
-            name,
-            consumer,
-            merchant,
-            cash_fen,
-            stable_fen,
-            rates: (self.rate_sets.len() - 1) as u32,
-            status: OrderStatus::Pending,
-            paid_seq,
-        })
+        order.rates = (self.rate_sets.len() - 1) as u32;
+        self.push(order)
     }
 
     /// Adds an order, counting it as pending; callers adjust for other statuses.

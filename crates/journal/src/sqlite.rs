@@ -223,7 +223,11 @@ impl Store for SqliteStore {
             "SELECT seq, ts_ms, figures FROM samples WHERE economy = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 ORDER BY ts_ms, seq LIMIT ?4",
         )?;
         let rows = stmt.query_map(params![economy, from_ms, to_ms, limit as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
         })?;
         rows.map(|r| {
             let (seq, ts_ms, figures) = r?;

@@ -258,10 +258,7 @@ impl Journal {
 
     /// Queues `f` to run on committed state, between batches, without waiting for it (for
     /// callers that wait their own way, such as an async task).
-    pub fn read_with(
-        &self,
-        f: Box<dyn FnOnce(&View<'_>) + Send>,
-    ) -> Result<(), JournalError> {
+    pub fn read_with(&self, f: Box<dyn FnOnce(&View<'_>) + Send>) -> Result<(), JournalError> {
         self.tx.send(Msg::Read(f)).map_err(|_| self.closed())
     }
 

@@ -11,11 +11,13 @@ pub const DEMO_ECONOMY: &str = "demo";
 const DEMO_CONSUMERS: usize = 100;
 
 fn demo_commands() -> Vec<Value> {
-    let mut out = vec![json!({"type": "register_merchant", "id": "demo-m", "account": "wine-shop"})];
+    let mut out =
+        vec![json!({"type": "register_merchant", "id": "demo-m", "account": "wine-shop"})];
     for i in 1..=DEMO_CONSUMERS {
         let name = format!("c{i:03}");
-        let mut register = json!({"type": "register_consumer", "id": format!("demo-r{i}"), "account": name});
-        if i > 1 && i % 3 == 0 {
+        let mut register =
+            json!({"type": "register_consumer", "id": format!("demo-r{i}"), "account": name});
+        if i > 1 && i.is_multiple_of(3) {
             register["referrer"] = json!(format!("c{:03}", i - 1));
         }
         out.push(register);

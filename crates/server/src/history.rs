@@ -47,7 +47,13 @@ pub fn parse_step(text: &str) -> ApiResult<i64> {
 
 /// One point per step from `from` to `to`: the last sample at or before the step's end.
 /// Steps before the first sample are left out.
-pub fn bucketed(app: &App, economy: &str, from: i64, to: i64, step_ms: i64) -> ApiResult<Vec<Value>> {
+pub fn bucketed(
+    app: &App,
+    economy: &str,
+    from: i64,
+    to: i64,
+    step_ms: i64,
+) -> ApiResult<Vec<Value>> {
     // The sample in force at `from` is the last one before it.
     let mut last = app.with_store(|s| s.sample_before(economy, from))?;
     let mut points = Vec::new();
@@ -60,7 +66,9 @@ pub fn bucketed(app: &App, economy: &str, from: i64, to: i64, step_ms: i64) -> A
         let full = page.len() == SAMPLES_PER_READ;
         read += page.len();
         if read > SAMPLES_READ_MAX {
-            return Err(ApiError::invalid("the range holds too many samples; narrow it"));
+            return Err(ApiError::invalid(
+                "the range holds too many samples; narrow it",
+            ));
         }
         let mut fresh = 0;
         for s in page {

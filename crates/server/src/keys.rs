@@ -121,7 +121,11 @@ pub fn split(key: &str) -> Option<(&str, &str)> {
 
 /// Compares two hex digests without an early exit.
 pub fn same_digest(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The record for a key given in `JIFEN_ADMIN_KEY`.
@@ -152,7 +156,10 @@ mod tests {
 
     #[test]
     fn other_strings_are_checked_as_the_environment_admin_key() {
-        assert_eq!(split("a-long-admin-key-1234"), Some((ENV_ADMIN_ID, "a-long-admin-key-1234")));
+        assert_eq!(
+            split("a-long-admin-key-1234"),
+            Some((ENV_ADMIN_ID, "a-long-admin-key-1234"))
+        );
         assert_eq!(split("short"), None);
         assert_eq!(split(&"x".repeat(KEY_BYTES_MAX + 1)), None);
     }

@@ -42,19 +42,31 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(service::healthz))
         .route("/metrics", get(service::metrics))
         .route("/v1/openapi.json", get(service::openapi))
-        .route("/v1/economies", post(routes::create_economy).get(routes::list_economies))
+        .route(
+            "/v1/economies",
+            post(routes::create_economy).get(routes::list_economies),
+        )
         .route(eco, get(routes::get_economy).patch(routes::patch_economy))
         .route(&format!("{eco}/rules"), get(routes::get_rules))
         .route(&format!("{eco}/rules/history"), get(routes::rules_history))
         .route(&format!("{eco}/commands"), post(routes::post_commands))
-        .route(&format!("{eco}/accounts/{{name}}"), get(routes::get_account))
+        .route(
+            &format!("{eco}/accounts/{{name}}"),
+            get(routes::get_account),
+        )
         .route(&format!("{eco}/orders/{{order}}"), get(routes::get_order))
         .route(&format!("{eco}/state"), get(routes::get_state))
         .route(&format!("{eco}/events"), get(routes::get_events))
         .route(&format!("{eco}/price-history"), get(routes::price_history))
         .route(&format!("{eco}/leaderboard"), get(routes::leaderboard))
-        .route(&format!("{eco}/keys"), post(routes::create_key).get(routes::list_keys))
-        .route(&format!("{eco}/keys/{{id}}"), axum::routing::delete(routes::revoke_key))
+        .route(
+            &format!("{eco}/keys"),
+            post(routes::create_key).get(routes::list_keys),
+        )
+        .route(
+            &format!("{eco}/keys/{{id}}"),
+            axum::routing::delete(routes::revoke_key),
+        )
         .fallback(service::not_found)
         .method_not_allowed_fallback(service::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
@@ -71,7 +83,8 @@ fn request_id(req: &Request) -> String {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= REQUEST_ID_BYTES_MAX
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_string)
         .unwrap_or_else(|| format!("r{:x}", REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed)))
@@ -86,19 +99,19 @@ async fn around_request(State(app): State<Arc<App>>, req: Request, next: Next) -
     app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let timeout = app.config.request_timeout;
-    let mut response = match tokio::time::timeout(timeout, next.run(req).instrument(span.clone())).await
-    {
-        Ok(r) => jsonify(r),
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            format!(
-                "no answer within {} s; a command may still commit, so retry with the same id",
-                timeout.as_secs()
-            ),
-        )
-        .into_response(),
-    };
+    let mut response =
+        match tokio::time::timeout(timeout, next.run(req).instrument(span.clone())).await {
+            Ok(r) => jsonify(r),
+            Err(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "no answer within {} s; a command may still commit, so retry with the same id",
+                    timeout.as_secs()
+                ),
+            )
+            .into_response(),
+        };
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     app.metrics.observe(status, elapsed);

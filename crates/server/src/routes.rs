@@ -102,7 +102,8 @@ pub struct CreateEconomy {
 fn rules_from_object(map: serde_json::Map<String, Value>) -> ApiResult<jifen_core::Rules> {
     let table: toml::Table = serde_json::from_value(Value::Object(map))
         .map_err(|e| ApiError::invalid(format!("invalid rules: {e}")))?;
-    let text = toml::to_string(&table).map_err(|e| ApiError::invalid(format!("invalid rules: {e}")))?;
+    let text =
+        toml::to_string(&table).map_err(|e| ApiError::invalid(format!("invalid rules: {e}")))?;
     jifen_wire::rules_from_toml(&text).map_err(|e| ApiError::invalid(format!("invalid rules: {e}")))
 }
 
@@ -135,7 +136,9 @@ pub async fn create_economy(
         .timezone
         .unwrap_or_else(|| jifen_journal::DEFAULT_TIMEZONE.to_string());
     if !is_time_zone(&timezone) {
-        return Err(ApiError::invalid(format!("{timezone:?} is not a known time zone")));
+        return Err(ApiError::invalid(format!(
+            "{timezone:?} is not a known time zone"
+        )));
     }
     let settings = EconomySettings {
         auto_confirm_days: req
@@ -147,7 +150,9 @@ pub async fn create_economy(
         let now = app.now_ms();
         let meta = app
             .with_store(|s| {
-                Ok(jifen_journal::create_economy(s, &req.id, &req.name, &rules, &timezone, now))
+                Ok(jifen_journal::create_economy(
+                    s, &req.id, &req.name, &rules, &timezone, now,
+                ))
             })?
             .map_err(|e| match e {
                 jifen_journal::JournalError::Store(s) => ApiError::from(s),
@@ -243,7 +248,11 @@ pub async fn patch_economy(
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Manage)?;
     let req: PatchEconomy = typed(json_body(&headers, &body)?)?;
-    let mut settings = economy.settings.read().map(|s| s.clone()).unwrap_or_default();
+    let mut settings = economy
+        .settings
+        .read()
+        .map(|s| s.clone())
+        .unwrap_or_default();
     if let Some(days) = req.auto_confirm_days {
         check_auto_confirm_days(days)?;
         settings.auto_confirm_days = days;
@@ -284,13 +293,15 @@ pub async fn rules_history(
     let meta = economy.meta.clone();
     let changes = blocking(&app, move |app| {
         let initial = jifen_wire::rules_from_toml(&meta.rules_toml).map_err(ApiError::internal)?;
-        let mut out = vec![json!({"seq": 0, "time": meta.created_at, "rules": rules_json(&initial)})];
+        let mut out =
+            vec![json!({"seq": 0, "time": meta.created_at, "rules": rules_json(&initial)})];
         let seqs = app.with_store(|s| s.rule_change_seqs(&meta.id))?;
         for seq in seqs {
             let entry = app
                 .with_store(|s| s.entry(&meta.id, seq))?
                 .ok_or_else(|| ApiError::internal(format!("rule change {seq} has no entry")))?;
-            let command: Value = serde_json::from_str(&entry.command).map_err(ApiError::internal)?;
+            let command: Value =
+                serde_json::from_str(&entry.command).map_err(ApiError::internal)?;
             out.push(json!({
                 "seq": seq,
                 "time": jifen_journal::time::rfc3339_ms(entry.ts_ms),
@@ -374,7 +385,11 @@ pub async fn post_commands(
     let commands = match json_body(&headers, &body)? {
         Value::Array(items) => items,
         one @ Value::Object(_) => vec![one],
-        _ => return Err(ApiError::invalid("the body must be a command object or an array of them")),
+        _ => {
+            return Err(ApiError::invalid(
+                "the body must be a command object or an array of them",
+            ))
+        }
     };
     if commands.is_empty() {
         return Err(ApiError::invalid("the batch is empty"));
@@ -383,7 +398,10 @@ pub async fn post_commands(
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "batch_too_large",
-            format!("{} commands in one request; at most {BATCH_COMMANDS_MAX}", commands.len()),
+            format!(
+                "{} commands in one request; at most {BATCH_COMMANDS_MAX}",
+                commands.len()
+            ),
         ));
     }
     if p.role == Role::Merchant {
@@ -458,21 +476,36 @@ pub async fn get_order(
 ) -> ApiResult<Response> {
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Read)?;
-    let days = economy.settings.read().map(|s| s.auto_confirm_days).unwrap_or(7);
+    let days = economy
+        .settings
+        .read()
+        .map(|s| s.auto_confirm_days)
+        .unwrap_or(7);
     let found = read(&economy, move |v| {
         let e = v.ledger.economy();
-        e.orders().find(&order).map(|o| (views::order(e, o), o.paid_seq, o.status))
+        e.orders()
+            .find(&order)
+            .map(|o| (views::order(e, o), o.paid_seq, o.status))
     })
     .await?
     .ok_or_else(|| ApiError::not_found("no such order"))?;
     let (mut view, paid_seq, status) = found;
     let id = economy.meta.id.clone();
-    let paid = blocking(&app, move |app| Ok(app.with_store(|s| s.entry(&id, paid_seq))?)).await?;
+    let paid = blocking(&app, move |app| {
+        Ok(app.with_store(|s| s.entry(&id, paid_seq))?)
+    })
+    .await?;
     if let (Some(entry), Value::Object(map)) = (paid, &mut view) {
-        map.insert("paid_at".into(), json!(jifen_journal::time::rfc3339_ms(entry.ts_ms)));
+        map.insert(
+            "paid_at".into(),
+            json!(jifen_journal::time::rfc3339_ms(entry.ts_ms)),
+        );
         if status == jifen_core::OrderStatus::Pending {
             let due = entry.ts_ms + days as i64 * crate::scheduler::DAY_MS;
-            map.insert("auto_confirm_at".into(), json!(jifen_journal::time::rfc3339_ms(due)));
+            map.insert(
+                "auto_confirm_at".into(),
+                json!(jifen_journal::time::rfc3339_ms(due)),
+            );
         }
     }
     Ok(json_ok(view))
@@ -512,7 +545,10 @@ pub async fn get_state(
     Ok((
         [
             (header::CONTENT_TYPE, "application/json".to_string()),
-            (header::HeaderName::from_static("x-jifen-seq"), seq.to_string()),
+            (
+                header::HeaderName::from_static("x-jifen-seq"),
+                seq.to_string(),
+            ),
         ],
         body,
     )
@@ -529,7 +565,9 @@ pub struct EventsQuery {
 fn check_limit(limit: Option<usize>, default: usize) -> ApiResult<usize> {
     match limit.unwrap_or(default) {
         n @ 1..=PAGE_LIMIT_MAX => Ok(n),
-        _ => Err(ApiError::invalid(format!("limit must be 1 to {PAGE_LIMIT_MAX}"))),
+        _ => Err(ApiError::invalid(format!(
+            "limit must be 1 to {PAGE_LIMIT_MAX}"
+        ))),
     }
 }
 
@@ -547,12 +585,16 @@ pub async fn get_events(
     let limit = check_limit(q.limit, 100)?;
     let after = q.after.unwrap_or(0);
     let id = economy.meta.id.clone();
-    let entries = blocking(&app, move |app| Ok(app.with_store(|s| s.entries(&id, after, limit))?)).await?;
+    let entries = blocking(&app, move |app| {
+        Ok(app.with_store(|s| s.entries(&id, after, limit))?)
+    })
+    .await?;
     let next_after = entries.last().map_or(after, |e| e.seq);
     let events: Vec<Value> = entries
         .into_iter()
         .map(|e| {
-            let command: Value = serde_json::from_str(&e.command).unwrap_or(Value::String(e.command));
+            let command: Value =
+                serde_json::from_str(&e.command).unwrap_or(Value::String(e.command));
             let code = (e.outcome != "ok").then_some(e.outcome);
             json!({
                 "seq": e.seq,
@@ -564,7 +606,9 @@ pub async fn get_events(
             })
         })
         .collect();
-    Ok(json_ok(json!({ "events": events, "next_after": next_after })))
+    Ok(json_ok(
+        json!({ "events": events, "next_after": next_after }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -590,8 +634,17 @@ pub async fn price_history(
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Read)?;
     let created = crate::history::parse_time(&economy.meta.created_at).unwrap_or(0);
-    let from = q.from.as_deref().map(crate::history::parse_time_param).transpose()?.unwrap_or(created);
-    let to = q.to.as_deref().map(crate::history::parse_time_param).transpose()?.unwrap_or_else(|| app.now_ms());
+    let from = q
+        .from
+        .as_deref()
+        .map(crate::history::parse_time_param)
+        .transpose()?
+        .unwrap_or(created);
+    let to =
+        q.to.as_deref()
+            .map(crate::history::parse_time_param)
+            .transpose()?
+            .unwrap_or_else(|| app.now_ms());
     if to < from {
         return Err(ApiError::invalid("to is before from"));
     }
@@ -605,8 +658,13 @@ pub async fn price_history(
         )));
     }
     let id = economy.meta.id.clone();
-    let points = blocking(&app, move |app| crate::history::bucketed(app, &id, from, to, step_ms)).await?;
-    Ok(json_ok(json!({ "from_ms": from, "to_ms": to, "step_ms": step_ms, "points": points })))
+    let points = blocking(&app, move |app| {
+        crate::history::bucketed(app, &id, from, to, step_ms)
+    })
+    .await?;
+    Ok(json_ok(
+        json!({ "from_ms": from, "to_ms": to, "step_ms": step_ms, "points": points }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -629,10 +687,15 @@ pub async fn leaderboard(
     let limit = check_limit(q.limit, 10)?;
     let rows = read(&economy, move |v| {
         let e = v.ledger.economy();
-        let mut holders: Vec<&jifen_core::Account> =
-            e.accounts().iter().filter(|a| a.is_consumer() && a.atoms > 0).collect();
+        let mut holders: Vec<&jifen_core::Account> = e
+            .accounts()
+            .iter()
+            .filter(|a| a.is_consumer() && a.atoms > 0)
+            .collect();
         let by_rank = |a: &&jifen_core::Account, b: &&jifen_core::Account| {
-            b.atoms.cmp(&a.atoms).then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+            b.atoms
+                .cmp(&a.atoms)
+                .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
         };
         if holders.len() > limit {
             holders.select_nth_unstable_by(limit, by_rank);
@@ -696,20 +759,29 @@ pub async fn create_key(
     allow(&p, Need::Manage)?;
     let req: CreateKey = typed(json_body(&headers, &body)?)?;
     if req.role == Role::Admin {
-        return Err(ApiError::invalid("an economy key is operator, merchant or auditor"));
+        return Err(ApiError::invalid(
+            "an economy key is operator, merchant or auditor",
+        ));
     }
     match (req.role, &req.account) {
         (Role::Merchant, Some(account)) => {
             let name = account.clone();
             let is_merchant = read(&economy, move |v| {
-                v.ledger.economy().account(&name).is_some_and(|a| !a.is_consumer())
+                v.ledger
+                    .economy()
+                    .account(&name)
+                    .is_some_and(|a| !a.is_consumer())
             })
             .await?;
             if !is_merchant {
-                return Err(ApiError::invalid(format!("{account:?} is not a merchant of this economy")));
+                return Err(ApiError::invalid(format!(
+                    "{account:?} is not a merchant of this economy"
+                )));
             }
         }
-        (Role::Merchant, None) => return Err(ApiError::invalid("a merchant key needs its account")),
+        (Role::Merchant, None) => {
+            return Err(ApiError::invalid("a merchant key needs its account"))
+        }
         (_, Some(_)) => return Err(ApiError::invalid("only a merchant key has an account")),
         (_, None) => {}
     }

@@ -30,7 +30,10 @@ pub fn auto_confirm_id(order: &str) -> String {
     if id.len() <= jifen_core::NAME_BYTES_MAX {
         id
     } else {
-        format!("auto-confirm:{}", &hex::encode(Sha256::digest(order.as_bytes()))[..40])
+        format!(
+            "auto-confirm:{}",
+            &hex::encode(Sha256::digest(order.as_bytes()))[..40]
+        )
     }
 }
 
@@ -102,13 +105,17 @@ impl Scheduler {
         }
         let created_ms = crate::history::parse_time(&economy.meta.created_at).unwrap_or(now);
         let mut day = match progress.settled_through {
-            Some(d) => d.tomorrow().map_err(|e| JournalError::Invalid(e.to_string()))?,
+            Some(d) => d
+                .tomorrow()
+                .map_err(|e| JournalError::Invalid(e.to_string()))?,
             None => local_day(created_ms)?,
         };
         let mut candidates = Vec::new();
         while day <= yesterday && candidates.len() < DAYS_PER_TICK_MAX {
             candidates.push(day.to_string());
-            day = day.tomorrow().map_err(|e| JournalError::Invalid(e.to_string()))?;
+            day = day
+                .tomorrow()
+                .map_err(|e| JournalError::Invalid(e.to_string()))?;
         }
         let caught_up = day > yesterday;
         let unsettled = economy.journal.read(move |v| {
@@ -122,7 +129,9 @@ impl Scheduler {
             let commands = unsettled
                 .iter()
                 .map(|d| {
-                    Submitted::Value(json!({"type": "settle_dividends", "id": auto_settle_id(d), "day": d}))
+                    Submitted::Value(
+                        json!({"type": "settle_dividends", "id": auto_settle_id(d), "day": d}),
+                    )
                 })
                 .collect::<Vec<_>>();
             let n = commands.len() as u64;
@@ -146,7 +155,12 @@ impl Scheduler {
 
     /// The largest seq whose entry is at or before `cutoff_ms` (timestamps never decrease
     /// along the journal), by binary search; 0 when there is none.
-    fn seq_at_or_before(&self, economy: &str, head: u64, cutoff_ms: i64) -> Result<u64, JournalError> {
+    fn seq_at_or_before(
+        &self,
+        economy: &str,
+        head: u64,
+        cutoff_ms: i64,
+    ) -> Result<u64, JournalError> {
         let (mut lo, mut hi) = (0u64, head);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
@@ -206,10 +220,17 @@ impl Scheduler {
         }
         let commands = due
             .iter()
-            .map(|o| Submitted::Value(json!({"type": "confirm_order", "id": auto_confirm_id(o), "order": o})))
+            .map(|o| {
+                Submitted::Value(
+                    json!({"type": "confirm_order", "id": auto_confirm_id(o), "order": o}),
+                )
+            })
             .collect::<Vec<_>>();
         let acks = economy.journal.submit_wait(commands)?;
-        let applied = acks.iter().filter(|a| !a.outcome.retry && a.outcome.result.is_ok()).count();
+        let applied = acks
+            .iter()
+            .filter(|a| !a.outcome.retry && a.outcome.result.is_ok())
+            .count();
         tracing::info!(economy = %economy.meta.id, due = due.len(), applied, "orders auto-confirmed");
         self.app
             .metrics

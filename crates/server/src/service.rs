@@ -70,17 +70,55 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     let m = &app.metrics;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
-        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"));
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+        ));
     };
-    counter("jifen_http_requests_total", "HTTP requests received.", m.requests.load(Ordering::Relaxed));
-    counter("jifen_http_responses_2xx_total", "Answers 2xx.", m.responses_2xx.load(Ordering::Relaxed));
-    counter("jifen_http_responses_4xx_total", "Answers 4xx.", m.responses_4xx.load(Ordering::Relaxed));
-    counter("jifen_http_responses_5xx_total", "Answers 5xx.", m.responses_5xx.load(Ordering::Relaxed));
-    counter("jifen_commands_applied_total", "Commands accepted and committed.", m.commands_applied.load(Ordering::Relaxed));
-    counter("jifen_commands_rejected_total", "Commands rejected (an outcome, committed).", m.commands_rejected.load(Ordering::Relaxed));
-    counter("jifen_commands_retried_total", "Retries of a seen id (nothing changed).", m.commands_retried.load(Ordering::Relaxed));
-    counter("jifen_rate_limited_total", "Requests answered 429.", m.rate_limited.load(Ordering::Relaxed));
-    counter("jifen_scheduler_commands_total", "Commands issued by the scheduler.", m.scheduler_commands.load(Ordering::Relaxed));
+    counter(
+        "jifen_http_requests_total",
+        "HTTP requests received.",
+        m.requests.load(Ordering::Relaxed),
+    );
+    counter(
+        "jifen_http_responses_2xx_total",
+        "Answers 2xx.",
+        m.responses_2xx.load(Ordering::Relaxed),
+    );
+    counter(
+        "jifen_http_responses_4xx_total",
+        "Answers 4xx.",
+        m.responses_4xx.load(Ordering::Relaxed),
+    );
+    counter(
+        "jifen_http_responses_5xx_total",
+        "Answers 5xx.",
+        m.responses_5xx.load(Ordering::Relaxed),
+    );
+    counter(
+        "jifen_commands_applied_total",
+        "Commands accepted and committed.",
+        m.commands_applied.load(Ordering::Relaxed),
+    );
+    counter(
+        "jifen_commands_rejected_total",
+        "Commands rejected (an outcome, committed).",
+        m.commands_rejected.load(Ordering::Relaxed),
+    );
+    counter(
+        "jifen_commands_retried_total",
+        "Retries of a seen id (nothing changed).",
+        m.commands_retried.load(Ordering::Relaxed),
+    );
+    counter(
+        "jifen_rate_limited_total",
+        "Requests answered 429.",
+        m.rate_limited.load(Ordering::Relaxed),
+    );
+    counter(
+        "jifen_scheduler_commands_total",
+        "Commands issued by the scheduler.",
+        m.scheduler_commands.load(Ordering::Relaxed),
+    );
     out.push_str("# HELP jifen_http_request_duration_seconds Request latency.\n# TYPE jifen_http_request_duration_seconds histogram\n");
     let mut cumulative = 0;
     for (i, bound) in LATENCY_BUCKETS_MS.iter().enumerate() {
@@ -100,7 +138,10 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     out.push_str("# HELP jifen_economy_head_seq The journal head of each economy.\n# TYPE jifen_economy_head_seq gauge\n");
     for e in app.economies() {
         if let Ok(seq) = e.journal.read(|v| v.head_seq) {
-            out.push_str(&format!("jifen_economy_head_seq{{economy=\"{}\"}} {seq}\n", e.meta.id));
+            out.push_str(&format!(
+                "jifen_economy_head_seq{{economy=\"{}\"}} {seq}\n",
+                e.meta.id
+            ));
         }
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
@@ -117,5 +158,9 @@ pub async fn not_found() -> ApiError {
 }
 
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }

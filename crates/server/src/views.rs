@@ -40,18 +40,16 @@ pub fn all_integers_as_strings(value: Value) -> Value {
                 .map(|(k, v)| (k, all_integers_as_strings(v)))
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(all_integers_as_strings).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(all_integers_as_strings).collect())
+        }
         other => other,
     }
 }
 
 /// Points as a decimal string with all 8 places: atoms are exact, so is this.
 pub fn points(atoms: u64) -> String {
-    format!(
-        "{}.{:08}",
-        atoms / ATOMS_PER_POINT,
-        atoms % ATOMS_PER_POINT
-    )
+    format!("{}.{:08}", atoms / ATOMS_PER_POINT, atoms % ATOMS_PER_POINT)
 }
 
 /// The totals of SPEC §11 without accounts.

@@ -1,0 +1,313 @@
+//! `jifen bench http`: a load generator for a real server over loopback. Each connection is a
+//! keep-alive HTTP/1.1 client sending batches of `pay_order` + `confirm_order` commands (every
+//! one accepted), closed-loop, or open-loop at `--rate` requests/s. Latency is measured from
+//! when a request was due, so a slow server cannot hide its queueing (no coordinated omission).
+//! Loops are bounded in time (`--duration`) and in count (`--requests-max`).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    /// The server, e.g. http://127.0.0.1:8080.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// An admin key (to create the economy) or the economy's operator key.
+    #[arg(long, env = "JIFEN_KEY", hide_env_values = true)]
+    key: String,
+    /// The economy to load; created when missing (with an admin key).
+    #[arg(long, default_value = "bench-http")]
+    economy: String,
+    /// Commands per request.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Connections, each with one request in flight.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seconds of measurement.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Requests per second in all (open loop); closed loop when absent.
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Stop after this many requests even if time is left.
+    #[arg(long, default_value_t = 100_000_000)]
+    requests_max: u64,
+    /// Worker threads of the load generator (the server needs the rest of the machine).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Consumers registered before the run; orders cycle over them.
+    #[arg(long, default_value_t = 10_000)]
+    consumers: usize,
+}
+
+struct Target {
+    host: String,
+    addr: String,
+}
+
+fn target(url: &str) -> anyhow::Result<Target> {
+    let rest = url
+        .strip_prefix("http://")
+        .context("--url must start with http://")?;
+    let host = rest.trim_end_matches('/').to_string();
+    if host.contains('/') {
+        bail!("--url must be only scheme, host and port");
+    }
+    Ok(Target {
+        addr: host.clone(),
+        host,
+    })
+}
+
+struct Conn {
+    stream: BufReader<TcpStream>,
+}
+
+impl Conn {
+    async fn open(t: &Target) -> anyhow::Result<Conn> {
+        let stream = TcpStream::connect(&t.addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream: BufReader::new(stream),
+        })
+    }
+
+    /// Sends one request and reads the answer: its status and body.
+    async fn call(&mut self, head: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+        let mut req = Vec::with_capacity(head.len() + 32 + body.len());
+        req.extend_from_slice(head.as_bytes());
+        req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        req.extend_from_slice(body);
+        self.stream.get_mut().write_all(&req).await?;
+        let mut header = Vec::with_capacity(256);
+        loop {
+            let b = self.stream.read_u8().await?;
+            header.push(b);
+            if header.ends_with(b"\r\n\r\n") {
+                break;
+            }
+            if header.len() > 16 * 1024 {
+                bail!("response headers too long");
+            }
+        }
+        let text = String::from_utf8_lossy(&header);
+        let status: u16 = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("no status line")?;
+        let length: usize = text
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .context("no content-length")?;
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok((status, body))
+    }
+}
+
+fn head(method: &str, path: &str, t: &Target, key: &str) -> String {
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n",
+        t.host
+    )
+}
+
+/// The commands of request `n` of connection `conn`: pay then confirm, so every one applies.
+fn batch_body(run: &str, conn: usize, n: u64, batch: usize, consumers: usize) -> Vec<u8> {
+    let mut out = String::with_capacity(batch * 150 + 2);
+    out.push('[');
+    for i in 0..batch {
+        if i > 0 {
+            out.push(',');
+        }
+        let k = n * batch as u64 + i as u64;
+        let order = format!("{run}-{conn}-{}", k / 2);
+        if k.is_multiple_of(2) {
+            let consumer = (k as usize / 2 + conn * 7919) % consumers;
+            out.push_str(&format!(
+                r#"{{"type":"pay_order","id":"p-{order}","order":"{order}","consumer":"hc{consumer}","merchant":"hm","cash_fen":{},"stable_fen":0}}"#,
+                1000 + k % 9000
+            ));
+        } else {
+            out.push_str(&format!(
+                r#"{{"type":"confirm_order","id":"c-{order}","order":"{order}"}}"#
+            ));
+        }
+    }
+    out.push(']');
+    out.into_bytes()
+}
+
+async fn setup(args: &Args, t: &Target) -> anyhow::Result<()> {
+    let mut c = Conn::open(t).await?;
+    let create = serde_json::json!({"id": args.economy, "name": "bench http"}).to_string();
+    let (status, body) = c
+        .call(
+            &head("POST", "/v1/economies", t, &args.key),
+            create.as_bytes(),
+        )
+        .await?;
+    if status != 201 && status != 409 {
+        bail!(
+            "creating the economy: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let path = format!("/v1/economies/{}/commands", args.economy);
+    let mut commands =
+        vec![serde_json::json!({"type":"register_merchant","id":"r-hm","account":"hm"})];
+    for i in 0..args.consumers {
+        commands.push(serde_json::json!({"type":"register_consumer","id":format!("r-hc{i}"),"account":format!("hc{i}")}));
+    }
+    for chunk in commands.chunks(1000) {
+        let body = serde_json::to_vec(chunk)?;
+        let (status, answer) = c.call(&head("POST", &path, t, &args.key), &body).await?;
+        if status != 200 {
+            bail!(
+                "registering: HTTP {status}: {}",
+                String::from_utf8_lossy(&answer)
+            );
+        }
+    }
+    Ok(())
+}
+
+struct ConnResult {
+    latencies_us: Vec<u64>,
+    commands: u64,
+    rejected: u64,
+    errors: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    args: Args,
+    t: std::sync::Arc<Target>,
+    run: String,
+    conn_no: usize,
+    start: Instant,
+    end: Instant,
+    interval: Option<Duration>,
+    requests: u64,
+) -> anyhow::Result<ConnResult> {
+    let mut c = Conn::open(&t).await?;
+    let h = head(
+        "POST",
+        &format!("/v1/economies/{}/commands", args.economy),
+        &t,
+        &args.key,
+    );
+    let mut r = ConnResult {
+        latencies_us: Vec::with_capacity(requests.min(1 << 20) as usize),
+        commands: 0,
+        rejected: 0,
+        errors: 0,
+    };
+    // Spread connections over the interval so an open loop does not send in bursts.
+    let offset = interval.map(|i| i * conn_no as u32 / args.concurrency as u32);
+    for n in 0..requests {
+        let due = match (interval, offset) {
+            (Some(i), Some(o)) => start + o + i * n as u32,
+            _ => Instant::now(),
+        };
+        if due >= end {
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        let body = batch_body(&run, conn_no, n, args.batch, args.consumers);
+        let (status, answer) = c.call(&h, &body).await?;
+        r.latencies_us.push(due.elapsed().as_micros() as u64);
+        if status != 200 {
+            r.errors += 1;
+            continue;
+        }
+        r.commands += args.batch as u64;
+        r.rejected += count(&answer, b"\"ok\":false");
+    }
+    Ok(r)
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> u64 {
+    hay.windows(needle.len()).filter(|w| *w == needle).count() as u64
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.batch == 0 || args.batch > 8190 || args.concurrency == 0 || args.concurrency > 4096 {
+        bail!("--batch must be 1 to 8190 and --concurrency 1 to 4096");
+    }
+    let t = std::sync::Arc::new(target(&args.url)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        setup(&args, &t).await?;
+        let run = format!("{:x}", jifen_journal::time::now_ms());
+        let interval = args
+            .rate
+            .map(|rate| Duration::from_secs_f64(args.concurrency as f64 / rate.max(1) as f64));
+        let start = Instant::now();
+        let end = start + Duration::from_secs(args.duration);
+        let per_conn = args.requests_max / args.concurrency as u64 + 1;
+        let mut tasks = Vec::new();
+        for conn_no in 0..args.concurrency {
+            tasks.push(tokio::spawn(drive(
+                args.clone(),
+                t.clone(),
+                run.clone(),
+                conn_no,
+                start,
+                end,
+                interval,
+                per_conn,
+            )));
+        }
+        let mut all = Vec::new();
+        let (mut commands, mut rejected, mut errors) = (0, 0, 0);
+        for task in tasks {
+            let r = task.await??;
+            all.extend(r.latencies_us);
+            commands += r.commands;
+            rejected += r.rejected;
+            errors += r.errors;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        all.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if all.is_empty() {
+                return 0.0;
+            }
+            let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
+            all[i] as f64 / 1000.0
+        };
+        let summary = serde_json::json!({
+            "batch": args.batch,
+            "concurrency": args.concurrency,
+            "rate_target_per_s": args.rate,
+            "seconds": (secs * 100.0).round() / 100.0,
+            "requests": all.len(),
+            "requests_per_s": (all.len() as f64 / secs).round(),
+            "commands": commands,
+            "commands_per_s": (commands as f64 / secs).round(),
+            "rejected_commands": rejected,
+            "http_errors": errors,
+            "latency_ms_p50": pct(0.50),
+            "latency_ms_p99": pct(0.99),
+            "latency_ms_max": pct(1.0),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        if errors > 0 {
+            bail!("{errors} requests failed");
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,807 @@
+//! `jifen serve` end to end: the real binary on port 0, over real HTTP, against SQLite and the
+//! PostgreSQL cluster `scripts/test` starts.
+
+mod common;
+#[path = "../../journal/tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::Backend;
+
+const ADMIN: &str = "test-admin-key-0123456789";
+
+struct Server {
+    child: Child,
+    addr: String,
+    stdout: Vec<String>,
+}
+
+struct Opts<'a> {
+    backend: &'a Backend,
+    clock: Option<&'a PathBuf>,
+    extra: Vec<&'a str>,
+    admin_env: bool,
+}
+
+impl Server {
+    fn start(o: &Opts<'_>) -> Server {
+        let mut cmd = common::jifen();
+        cmd.args(o.backend.cli_args())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--scheduler-tick-ms",
+                "100",
+            ])
+            .args(&o.extra)
+            .env("JIFEN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if o.admin_env {
+            cmd.env("JIFEN_ADMIN_KEY", ADMIN);
+        } else {
+            cmd.env_remove("JIFEN_ADMIN_KEY");
+        }
+        if let Some(clock) = o.clock {
+            cmd.arg("--clock-file").arg(clock);
+        }
+        let mut child = cmd.spawn().expect("jifen serve starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut stdout = Vec::new();
+        let addr = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("serve exited early; stdout: {stdout:?}"))
+                .unwrap();
+            stdout.push(line.clone());
+            if let Some(a) = line.strip_prefix("listening on http://") {
+                break a.to_string();
+            }
+        };
+        Server {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    fn simple(backend: &Backend) -> Server {
+        Server::start(&Opts {
+            backend,
+            clock: None,
+            extra: vec![],
+            admin_env: true,
+        })
+    }
+
+    /// Sends raw bytes; returns the status and the body.
+    fn raw(&self, request: &[u8]) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        s.write_all(request).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).to_string();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string();
+        (status, body)
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+        if let Some(k) = key {
+            req.push_str(&format!("Authorization: Bearer {k}\r\n"));
+        }
+        let body = body.unwrap_or("");
+        if !body.is_empty() || method == "POST" || method == "PATCH" {
+            req.push_str("Content-Type: application/json\r\n");
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        let (status, text) = self.raw(req.as_bytes());
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    fn get(&self, path: &str, key: &str) -> Value {
+        let (status, v) = self.call("GET", path, Some(key), None);
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    fn post(&self, path: &str, key: &str, body: &Value) -> Value {
+        let (status, v) = self.call("POST", path, Some(key), Some(&body.to_string()));
+        assert!(status == 200 || status == 201, "POST {path}: {status} {v}");
+        v
+    }
+
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "serve did not stop cleanly on SIGTERM: {status}"
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rules_json(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    serde_json::to_value(table).unwrap()
+}
+
+fn create(s: &Server, id: &str, rules: Value) {
+    s.post(
+        "/v1/economies",
+        ADMIN,
+        &json!({"id": id, "name": format!("economy {id}"), "rules": rules}),
+    );
+}
+
+fn golden_over_http(backend: &Backend) {
+    let s = Server::simple(backend);
+    for dir in std::fs::read_dir(common::shared().join("golden")).unwrap() {
+        let dir = dir.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        create(&s, &name, rules_json(&dir.join("rules.toml")));
+        let lines: Vec<Value> = std::fs::read_to_string(dir.join("commands.jsonl"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            // A line that is not JSON travels as a JSON string: not a command object, so the
+            // same invalid_command outcome.
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| Value::String(l.to_string())))
+            .collect();
+        let mut outcomes = Vec::new();
+        for batch in lines.chunks(97) {
+            let v = s.post(
+                &format!("/v1/economies/{name}/commands"),
+                ADMIN,
+                &Value::Array(batch.to_vec()),
+            );
+            outcomes.extend(v["outcomes"].as_array().unwrap().iter().cloned());
+        }
+        let expected: Vec<Value> = std::fs::read_to_string(dir.join("expected-outcomes.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(outcomes.len(), expected.len(), "{name}: outcome count");
+        for (i, (got, want)) in outcomes.iter().zip(&expected).enumerate() {
+            for k in ["id", "ok", "code"] {
+                assert_eq!(
+                    got[k], want[k],
+                    "{name}: outcome {i} field {k}: got {got}, want {want}"
+                );
+            }
+        }
+        let (status, body) = s.raw(
+            format!("GET /v1/economies/{name}/state HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(status, 200);
+        let want = std::fs::read_to_string(dir.join("expected-state.json")).unwrap();
+        assert_eq!(
+            body, want,
+            "{name}: GET /state differs from expected-state.json"
+        );
+    }
+    s.stop();
+}
+
+#[test]
+fn golden_vectors_over_http_on_sqlite() {
+    golden_over_http(&Backend::sqlite());
+}
+
+#[test]
+fn golden_vectors_over_http_on_postgres() {
+    golden_over_http(&Backend::postgres());
+}
+
+/// Creates economies `e` and `f` with a merchant `m1`, a merchant `m2` and a consumer `c1`
+/// holding points, and returns keys by role.
+fn setup_roles(s: &Server) -> Vec<(&'static str, String)> {
+    create(s, "e", json!({}));
+    create(s, "f", json!({}));
+    s.post("/v1/economies/e/commands", ADMIN, &json!([
+        {"type":"register_merchant","id":"1","account":"m1"},
+        {"type":"register_merchant","id":"2","account":"m2"},
+        {"type":"register_consumer","id":"3","account":"c1"},
+        {"type":"pay_order","id":"4","order":"o1","consumer":"c1","merchant":"m1","cash_fen":100000,"stable_fen":0},
+        {"type":"confirm_order","id":"5","order":"o1"},
+        {"type":"convert_to_stable","id":"6","account":"c1","atoms":100000000},
+        {"type":"pay_order","id":"7","order":"o2","consumer":"c1","merchant":"m1","cash_fen":0,"stable_fen":5000},
+        {"type":"confirm_order","id":"8","order":"o2"},
+    ]));
+    let key = |eco: &str, body: Value| -> String {
+        s.post(&format!("/v1/economies/{eco}/keys"), ADMIN, &body)["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    vec![
+        ("admin", ADMIN.to_string()),
+        ("operator", key("e", json!({"role": "operator"}))),
+        (
+            "merchant",
+            key("e", json!({"role": "merchant", "account": "m1"})),
+        ),
+        ("auditor", key("e", json!({"role": "auditor"}))),
+        ("other-operator", key("f", json!({"role": "operator"}))),
+    ]
+}
+
+#[test]
+fn every_role_against_every_endpoint() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    let keys = setup_roles(&s);
+    // (method, path, body, roles allowed). Each request is one that succeeds when allowed.
+    let mut n = 0;
+    let endpoints = |n: &mut u32| -> Vec<(&str, String, Option<String>, &[&str])> {
+        *n += 1;
+        vec![
+            (
+                "GET",
+                "/v1/economies/e".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "PATCH",
+                "/v1/economies/e".into(),
+                Some(r#"{"auto_confirm_days":7}"#.into()),
+                &["admin", "operator"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/rules".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/rules/history".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/state".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/events?limit=5".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/price-history".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/leaderboard".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/orders/o1".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/accounts/c1".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/accounts/m1".into(),
+                None,
+                &["admin", "operator", "auditor", "merchant"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/keys".into(),
+                None,
+                &["admin", "operator"],
+            ),
+            (
+                "POST",
+                "/v1/economies/e/keys".into(),
+                Some(r#"{"role":"auditor"}"#.into()),
+                &["admin", "operator"],
+            ),
+            (
+                "POST",
+                "/v1/economies/e/commands".into(),
+                Some(format!(
+                    r#"{{"type":"register_consumer","id":"x{n}","account":"x{n}"}}"#
+                )),
+                &["admin", "operator"],
+            ),
+            (
+                "POST",
+                "/v1/economies/e/commands".into(),
+                Some(format!(
+                    r#"{{"type":"redeem_stable","id":"r{n}","account":"m1","fen":1}}"#
+                )),
+                &["admin", "operator", "merchant"],
+            ),
+            (
+                "POST",
+                "/v1/economies".into(),
+                Some(format!(r#"{{"id":"new{n}","name":"n"}}"#)),
+                &["admin"],
+            ),
+        ]
+    };
+    for (role, key) in &keys {
+        for (method, path, body, allowed) in endpoints(&mut n) {
+            let (status, v) = s.call(method, &path, Some(key), body.as_deref());
+            let want_ok = allowed.contains(role);
+            let label = format!("{role} {method} {path}: {status} {v}");
+            if *role == "other-operator" && path.starts_with("/v1/economies/e") {
+                assert_eq!(status, 404, "another economy is 404: {label}");
+                assert_eq!(v["error"]["code"], "not_found");
+            } else if want_ok {
+                assert!((200..300).contains(&status), "allowed: {label}");
+            } else {
+                assert_eq!(status, 403, "forbidden: {label}");
+                assert_eq!(v["error"]["code"], "forbidden");
+            }
+        }
+    }
+    // No key, a bad key, a revoked key: 401.
+    let (status, _) = s.call("GET", "/v1/economies/e", None, None);
+    assert_eq!(status, 401);
+    let (status, v) = s.call(
+        "GET",
+        "/v1/economies/e",
+        Some("jfk_0123456789abcdef_nope"),
+        None,
+    );
+    assert_eq!(
+        (status, v["error"]["code"].clone()),
+        (401, json!("unauthorized"))
+    );
+    let made = s.post("/v1/economies/e/keys", ADMIN, &json!({"role": "auditor"}));
+    let id = made["id"].as_str().unwrap();
+    let (status, _) = s.call(
+        "DELETE",
+        &format!("/v1/economies/e/keys/{id}"),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, _) = s.call(
+        "GET",
+        "/v1/economies/e",
+        Some(made["key"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(status, 401, "a revoked key is refused");
+    // A non-existent economy looks the same as someone else's.
+    let operator = &keys[1].1;
+    let (status, _) = s.call("GET", "/v1/economies/nowhere", Some(operator), None);
+    assert_eq!(status, 404);
+    // A merchant acting on another account: 403, and nothing applied.
+    let merchant = &keys[2].1;
+    let before = s.get("/v1/economies/e", ADMIN)["head_seq"].clone();
+    for body in [
+        r#"{"type":"redeem_stable","id":"z1","account":"m2","fen":1}"#,
+        r#"{"type":"sell","id":"z2","account":"c1","atoms":1}"#,
+        r#"[{"type":"redeem_stable","id":"z3","account":"m1","fen":1},{"type":"register_merchant","id":"z4","account":"m9"}]"#,
+    ] {
+        let (status, v) = s.call(
+            "POST",
+            "/v1/economies/e/commands",
+            Some(merchant),
+            Some(body),
+        );
+        assert_eq!(status, 403, "{body}: {v}");
+    }
+    let (status, _) = s.call("GET", "/v1/economies/e/accounts/m2", Some(merchant), None);
+    assert_eq!(status, 403);
+    assert_eq!(s.get("/v1/economies/e", ADMIN)["head_seq"], before);
+    // Keys are stored only as hashes: no key appears in the database file.
+    let db = std::fs::read(match &backend {
+        Backend::Sqlite { dir } => dir.join(jifen_journal::sqlite::SQLITE_FILE),
+        _ => unreachable!(),
+    })
+    .unwrap();
+    for (_, key) in &keys {
+        let secret = key.rsplit('_').next().unwrap();
+        assert!(
+            !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a key is stored in clear"
+        );
+    }
+    s.stop();
+}
+
+#[test]
+fn bad_input_is_a_clear_4xx_and_changes_nothing() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    create(&s, "e", json!({}));
+    let head = || s.get("/v1/economies/e", ADMIN)["head_seq"].clone();
+    let before = head();
+    let post = |body: &str| s.call("POST", "/v1/economies/e/commands", Some(ADMIN), Some(body));
+    let cases: Vec<(u16, &str, (u16, Value))> = vec![
+        (400, "malformed_json", post("{\"type\":")),
+        (400, "malformed_json", post("[1,2")),
+        (422, "invalid_request", post("42")),
+        (422, "invalid_request", post("[]")),
+        (
+            422,
+            "batch_too_large",
+            post(
+                &serde_json::to_string(&vec![
+                    json!({"type":"register_merchant","id":"a","account":"a"});
+                    8191
+                ])
+                .unwrap(),
+            ),
+        ),
+        (
+            413,
+            "body_too_large",
+            post(&format!("[\"{}\"]", "x".repeat(5 << 20))),
+        ),
+        (
+            422,
+            "invalid_request",
+            s.call(
+                "POST",
+                "/v1/economies",
+                Some(ADMIN),
+                Some(r#"{"id":5,"name":"x"}"#),
+            ),
+        ),
+        (
+            422,
+            "invalid_request",
+            s.call(
+                "POST",
+                "/v1/economies",
+                Some(ADMIN),
+                Some(r#"{"id":"g","name":"x","colour":"red"}"#),
+            ),
+        ),
+        (
+            422,
+            "invalid_request",
+            s.call(
+                "POST",
+                "/v1/economies",
+                Some(ADMIN),
+                Some(r#"{"id":"g","name":"x","rules":{"reserve_bps":"a lot"}}"#),
+            ),
+        ),
+        (
+            422,
+            "invalid_request",
+            s.call(
+                "POST",
+                "/v1/economies",
+                Some(ADMIN),
+                Some(r#"{"id":"g","name":"x","rules":{"reserve_bps":20000}}"#),
+            ),
+        ),
+        (
+            422,
+            "invalid_request",
+            s.call(
+                "POST",
+                "/v1/economies",
+                Some(ADMIN),
+                Some(r#"{"id":"g","name":"x","timezone":"Mars/Olympus"}"#),
+            ),
+        ),
+        (
+            422,
+            "invalid_request",
+            s.call(
+                "POST",
+                "/v1/economies/e/keys",
+                Some(ADMIN),
+                Some(r#"{"role":"merchant","account":"nobody"}"#),
+            ),
+        ),
+        (
+            422,
+            "invalid_request",
+            s.call(
+                "GET",
+                "/v1/economies/e/events?limit=100000",
+                Some(ADMIN),
+                None,
+            ),
+        ),
+        (
+            400,
+            "bad_request",
+            s.call("GET", "/v1/economies/e/events?after=-1", Some(ADMIN), None),
+        ),
+        (
+            422,
+            "invalid_request",
+            s.call(
+                "GET",
+                "/v1/economies/e/price-history?step=0",
+                Some(ADMIN),
+                None,
+            ),
+        ),
+        (
+            404,
+            "not_found",
+            s.call("GET", "/v1/nothing", Some(ADMIN), None),
+        ),
+        (
+            405,
+            "method_not_allowed",
+            s.call("PUT", "/v1/economies/e/state", Some(ADMIN), None),
+        ),
+    ];
+    for (want_status, want_code, (status, v)) in cases {
+        assert_eq!(status, want_status, "{v}");
+        assert_eq!(v["error"]["code"], want_code, "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{v}"
+        );
+    }
+    // Header tricks.
+    let body = r#"{"type":"register_merchant","id":"h1","account":"h1"}"#;
+    let with = |headers: &str| {
+        s.raw(format!("POST /v1/economies/e/commands HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
+    };
+    let two_keys = format!("Authorization: Bearer {ADMIN}\r\nAuthorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\n");
+    assert_eq!(with(&two_keys).0, 401, "two Authorization headers");
+    assert_eq!(
+        with(&format!(
+            "Authorization: bearer{ADMIN}\r\nContent-Type: application/json\r\n"
+        ))
+        .0,
+        401
+    );
+    let (status, text) = with(&format!(
+        "Authorization: Bearer {ADMIN}\r\nContent-Type: text/plain\r\n"
+    ));
+    assert_eq!(status, 415, "{text}");
+    let (status, _) = s.raw(format!("POST /v1/economies/e/commands HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n{body}").as_bytes());
+    assert_eq!(status, 400, "two Content-Lengths");
+    let (status, _) = s.raw(format!("POST /v1/economies/e/commands HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nzz\r\n").as_bytes());
+    assert!(
+        status == 400 || status == 422,
+        "chunked and a length: {status}"
+    );
+    assert_eq!(head(), before, "nothing was applied");
+    // A rejected command is an outcome, not an HTTP error, and large amounts come back as strings too.
+    let v = s.post(
+        "/v1/economies/e/commands",
+        ADMIN,
+        &json!({"type":"sell","id":"q","account":"nobody","atoms":1}),
+    );
+    assert_eq!(v["outcomes"][0]["code"], "unknown_account");
+    let state = s.get("/v1/economies/e?x=1", ADMIN);
+    assert_eq!(state["reserve_fen_str"], state["reserve_fen"].to_string());
+    s.stop();
+}
+
+fn write_clock(path: &PathBuf, ms: i64) {
+    std::fs::write(path, ms.to_string()).unwrap();
+}
+
+/// Waits until `check` holds, up to 20 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn settles_by_day(s: &Server) -> std::collections::BTreeMap<String, u32> {
+    let mut days = std::collections::BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let v = s.get(
+            &format!("/v1/economies/e/events?after={after}&limit=1000"),
+            ADMIN,
+        );
+        let events = v["events"].as_array().unwrap();
+        if events.is_empty() {
+            return days;
+        }
+        for e in events {
+            if e["command"]["type"] == "settle_dividends" && e["outcome"]["ok"] == true {
+                *days
+                    .entry(e["command"]["day"].as_str().unwrap().to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+        after = v["next_after"].as_u64().unwrap();
+    }
+}
+
+fn scheduler_across_restart(backend: &Backend) {
+    const DAY: i64 = 86_400_000;
+    let clock = common::temp_dir(&format!("clock-{}", backend.name())).join("now");
+    // 2026-01-10T04:00:00Z is noon in Shanghai.
+    let t0: i64 = 1_768_017_600_000;
+    write_clock(&clock, t0);
+    let opts = Opts {
+        backend,
+        clock: Some(&clock),
+        extra: vec![],
+        admin_env: true,
+    };
+    let s = Server::start(&opts);
+    s.post(
+        "/v1/economies",
+        ADMIN,
+        &json!({"id": "e", "name": "e", "auto_confirm_days": 7}),
+    );
+    s.post("/v1/economies/e/commands", ADMIN, &json!([
+        {"type":"register_merchant","id":"1","account":"m"},
+        {"type":"register_consumer","id":"2","account":"c"},
+        {"type":"pay_order","id":"3","order":"o1","consumer":"c","merchant":"m","cash_fen":10000,"stable_fen":0},
+    ]));
+    write_clock(&clock, t0 + 3 * DAY);
+    s.post("/v1/economies/e/commands", ADMIN, &json!({"type":"pay_order","id":"4","order":"o2","consumer":"c","merchant":"m","cash_fen":10000,"stable_fen":0}));
+    let status = |o: &str| s.get(&format!("/v1/economies/e/orders/{o}"), ADMIN)["status"].clone();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status("o1"), "pending");
+    // Seven days and a minute after o1: it is confirmed, o2 is not.
+    write_clock(&clock, t0 + 7 * DAY + 60_000);
+    eventually("o1 auto-confirmed", || status("o1") == "confirmed");
+    assert_eq!(status("o2"), "pending");
+    // Days 01-10 .. 01-16 are settled (today in Shanghai is 01-17).
+    eventually("seven days settled", || settles_by_day(&s).len() == 7);
+    s.stop();
+    // Restart; the clock moves on while the server is down.
+    write_clock(&clock, t0 + 10 * DAY + 3_600_000);
+    let s = Server::start(&opts);
+    let status = |o: &str| s.get(&format!("/v1/economies/e/orders/{o}"), ADMIN)["status"].clone();
+    eventually("o2 auto-confirmed after the restart", || {
+        status("o2") == "confirmed"
+    });
+    eventually("ten days settled", || settles_by_day(&s).len() == 10);
+    std::thread::sleep(Duration::from_millis(500));
+    let days = settles_by_day(&s);
+    assert_eq!(days.keys().next().unwrap(), "2026-01-10");
+    assert_eq!(days.keys().last().unwrap(), "2026-01-19");
+    assert!(
+        days.values().all(|n| *n == 1),
+        "each day settled exactly once: {days:?}"
+    );
+    let confirms = s.get("/v1/economies/e/events?limit=1000", ADMIN)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["command"]["type"] == "confirm_order")
+        .count();
+    assert_eq!(confirms, 2, "each order confirmed exactly once");
+    s.stop();
+}
+
+#[test]
+fn the_scheduler_confirms_and_settles_once_across_a_restart_on_sqlite() {
+    scheduler_across_restart(&Backend::sqlite());
+}
+
+#[test]
+fn the_scheduler_confirms_and_settles_once_across_a_restart_on_postgres() {
+    scheduler_across_restart(&Backend::postgres());
+}
+
+#[test]
+fn first_start_prints_an_admin_key_once_and_the_readme_curl_works() {
+    let backend = Backend::sqlite();
+    let opts = Opts {
+        backend: &backend,
+        clock: None,
+        extra: vec!["--demo"],
+        admin_env: false,
+    };
+    let s = Server::start(&opts);
+    let key = s
+        .stdout
+        .iter()
+        .find_map(|l| l.split("stored): ").nth(1))
+        .expect("the admin key is printed")
+        .to_string();
+    // The README's curl lines, run as printed with the key it says to export (only the port
+    // differs: the test server listens on a free one).
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let curls: Vec<&str> = readme.lines().filter(|l| l.starts_with("curl ")).collect();
+    assert!(curls.len() >= 2, "the README has curl examples");
+    for line in curls {
+        let line = line.replace("127.0.0.1:8080", &s.addr);
+        let out = std::process::Command::new("bash")
+            .args([
+                "-c",
+                &format!("set -o pipefail; {line} --fail-with-body --silent --show-error"),
+            ])
+            .env("JIFEN_KEY", &key)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let body: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{line}: not JSON"));
+        assert!(body.is_object(), "{line}");
+    }
+    // The OpenAPI document lists every route the router serves.
+    let doc = s.get("/v1/openapi.json", &key);
+    for path in [
+        "/v1/economies",
+        "/v1/economies/{eco}/commands",
+        "/v1/economies/{eco}/state",
+        "/v1/economies/{eco}/price-history",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "openapi lacks {path}");
+    }
+    let (status, metrics) = s.raw(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("jifen_commands_applied_total"));
+    s.stop();
+    // A second start prints no key.
+    let s = Server::start(&opts);
+    assert!(
+        !s.stdout.iter().any(|l| l.contains("admin key")),
+        "{:?}",
+        s.stdout
+    );
+    s.stop();
+}
