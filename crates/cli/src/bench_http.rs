@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[derive(clap::Args, Clone)]
@@ -64,15 +64,20 @@ fn target(url: &str) -> anyhow::Result<Target> {
 }
 
 struct Conn {
-    stream: BufReader<TcpStream>,
+    stream: TcpStream,
+    buf: Vec<u8>,
 }
+
+/// The most header bytes of one answer.
+const RESPONSE_HEADER_BYTES_MAX: usize = 16 * 1024;
 
 impl Conn {
     async fn open(t: &Target) -> anyhow::Result<Conn> {
         let stream = TcpStream::connect(&t.addr).await?;
         stream.set_nodelay(true)?;
         Ok(Conn {
-            stream: BufReader::new(stream),
+            stream,
+            buf: Vec::with_capacity(64 * 1024),
         })
     }
 
@@ -82,19 +87,20 @@ impl Conn {
         req.extend_from_slice(head.as_bytes());
         req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
         req.extend_from_slice(body);
-        self.stream.get_mut().write_all(&req).await?;
-        let mut header = Vec::with_capacity(256);
-        loop {
-            let b = self.stream.read_u8().await?;
-            header.push(b);
-            if header.ends_with(b"\r\n\r\n") {
-                break;
+        self.stream.write_all(&req).await?;
+        self.buf.clear();
+        let header_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
             }
-            if header.len() > 16 * 1024 {
+            if self.buf.len() > RESPONSE_HEADER_BYTES_MAX {
                 bail!("response headers too long");
             }
-        }
-        let text = String::from_utf8_lossy(&header);
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                bail!("the server closed the connection");
+            }
+        };
+        let text = String::from_utf8_lossy(&self.buf[..header_end]);
         let status: u16 = text
             .split(' ')
             .nth(1)
@@ -108,9 +114,12 @@ impl Conn {
                     .then(|| v.trim().parse().ok())?
             })
             .context("no content-length")?;
-        let mut body = vec![0u8; length];
-        self.stream.read_exact(&mut body).await?;
-        Ok((status, body))
+        while self.buf.len() < header_end + length {
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                bail!("the server closed the connection mid-answer");
+            }
+        }
+        Ok((status, self.buf[header_end..header_end + length].to_vec()))
     }
 }
 

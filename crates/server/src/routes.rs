@@ -9,8 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use jifen_journal::{Acked, Submitted, View, BATCH_COMMANDS_MAX};
+use jifen_journal::{Acked, Prepared, Submitted, View, BATCH_COMMANDS_MAX};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
@@ -57,6 +58,14 @@ fn json_ok(value: Value) -> Response {
 
 /// Parses a JSON request body with a clear error: 415 unless it says JSON, 400 for bad JSON.
 pub fn json_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
+    json_content_type(headers)?;
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })
+}
+
+/// 415 unless the body is declared JSON.
+fn json_content_type(headers: &HeaderMap) -> ApiResult<()> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -71,9 +80,27 @@ pub fn json_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Value> {
             "send the body as Content-Type: application/json",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
-    })
+    Ok(())
+}
+
+/// The commands of a `POST …/commands` body, each as its JSON text: one object, or an array.
+fn command_texts<'a>(headers: &HeaderMap, body: &'a [u8]) -> ApiResult<Vec<&'a RawValue>> {
+    let malformed =
+        |e: &dyn std::fmt::Display| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"));
+    json_content_type(headers)?;
+    let text = std::str::from_utf8(body).map_err(|e| malformed(&e))?;
+    let raws = match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(text).map_err(|e| malformed(&e))?,
+        Some(b'{') => vec![serde_json::from_str::<&RawValue>(text).map_err(|e| malformed(&e))?],
+        _ => {
+            serde_json::from_str::<&RawValue>(text).map_err(|e| malformed(&e))?;
+            return Err(ApiError::invalid("the body must be a command object or an array of them"));
+        }
+    };
+    if raws.is_empty() {
+        return Err(ApiError::invalid("the batch is empty"));
+    }
+    Ok(raws)
 }
 
 /// A typed request body: wrong types and unknown fields are 422 with the field named.
@@ -382,40 +409,33 @@ pub async fn post_commands(
     if p.role == Role::Auditor {
         return Err(ApiError::forbidden("an auditor key is read-only"));
     }
-    let commands = match json_body(&headers, &body)? {
-        Value::Array(items) => items,
-        one @ Value::Object(_) => vec![one],
-        _ => {
-            return Err(ApiError::invalid(
-                "the body must be a command object or an array of them",
-            ))
-        }
-    };
-    if commands.is_empty() {
-        return Err(ApiError::invalid("the batch is empty"));
-    }
-    if commands.len() > BATCH_COMMANDS_MAX {
+    let raws = command_texts(&headers, &body)?;
+    if raws.len() > BATCH_COMMANDS_MAX {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "batch_too_large",
-            format!(
-                "{} commands in one request; at most {BATCH_COMMANDS_MAX}",
-                commands.len()
-            ),
+            format!("{} commands in one request; at most {BATCH_COMMANDS_MAX}", raws.len()),
         ));
     }
     if p.role == Role::Merchant {
         let own = p.account.clone().unwrap_or_default();
-        if let Some(bad) = commands.iter().position(|c| !merchant_may(&own, c)) {
+        let allowed = |raw: &&RawValue| {
+            serde_json::from_str::<Value>(raw.get()).is_ok_and(|c| merchant_may(&own, &c))
+        };
+        if let Some(bad) = raws.iter().position(|r| !allowed(r)) {
             return Err(ApiError::forbidden(format!(
                 "command {bad}: a merchant key may only sell or redeem_stable on account {own:?}"
             )));
         }
     }
     // Parse and canonicalise here, so the writer only applies, hashes and commits.
-    let prepared: Vec<Submitted> = commands
-        .into_iter()
-        .map(|c| Submitted::Value(c).prepared())
+    let prepared: Vec<Submitted> = raws
+        .iter()
+        .map(|raw| match jifen_wire::parse_command_canonical(raw.get()) {
+            Some((parsed, canonical)) => Submitted::Prepared(Box::new(Prepared { parsed, canonical })),
+            // Too long to journal whole: the writer keeps an excerpt.
+            None => Submitted::Line(raw.get().to_string()),
+        })
         .collect();
     let (tx, rx) = tokio::sync::oneshot::channel();
     economy.journal.submit(

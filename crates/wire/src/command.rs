@@ -73,6 +73,21 @@ pub fn parse_command_line(line: &str) -> Parsed {
     }
 }
 
+/// Parses one JSON text holding a command and gives its canonical text too: on the fast path
+/// when it can, otherwise through a `Value`. `None` when the text is not JSON or is longer than
+/// [`LINE_BYTES_MAX`] (the caller journals such a text as an excerpt).
+pub fn parse_command_canonical(text: &str) -> Option<(Parsed, String)> {
+    if text.len() > LINE_BYTES_MAX {
+        return None;
+    }
+    if let Some(done) = crate::fast::parse_fast_canonical(text) {
+        return Some(done);
+    }
+    let value = serde_json::from_str::<Value>(text).ok()?;
+    let canonical = crate::json::canonical_json(&value);
+    Some((parse_command_value(value), canonical))
+}
+
 /// Parses one command object on the general path.
 pub fn parse_command_value(value: Value) -> Parsed {
     let fp = Fingerprint(fingerprint(&value));

@@ -165,13 +165,47 @@ impl Source for Flat<'_> {
 /// Parses `line` on the fast path, or declines with `None`.
 pub(crate) fn parse_fast(line: &str) -> Option<Parsed> {
     let flat: Flat<'_> = serde_json::from_str(line).ok()?;
+    Some(parsed_from(&flat))
+}
+
+/// [`parse_fast`], with the command's canonical JSON text: the same text
+/// `json::canonical_json` writes for the equivalent `Value`. The fast path only takes strings
+/// without escapes, and JSON forbids raw control characters in them, so each string is
+/// written back exactly as it came; the fields are already in sorted order.
+pub(crate) fn parse_fast_canonical(text: &str) -> Option<(Parsed, String)> {
+    let flat: Flat<'_> = serde_json::from_str(text).ok()?;
+    let (fields, n) = flat.fields();
+    let mut out = String::with_capacity(text.len());
+    out.push('{');
+    let mut digits = [0u8; 20];
+    for (i, (k, v)) in fields[..n].iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(k);
+        out.push_str("\":");
+        match v {
+            Field::Str(s) => {
+                out.push('"');
+                out.push_str(s);
+                out.push('"');
+            }
+            Field::Num(x) => out.push_str(format_u64(*x, &mut digits)),
+        }
+    }
+    out.push('}');
+    Some((parsed_from(&flat), out))
+}
+
+fn parsed_from(flat: &Flat<'_>) -> Parsed {
     // A field of the wrong kind for its command (a string where a number belongs) would be
     // read differently on the general path; `command_from` only asks for the right kinds, and
     // a misplaced field shows up as a present key that `only` rejects, so both paths agree.
-    Some(Parsed::new(
+    Parsed::new(
         Some(Text::from(flat.id)),
         Value::Null,
         Fingerprint(flat.fingerprint()),
-        command_from(&flat, flat.kind),
-    ))
+        command_from(flat, flat.kind),
+    )
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use jifen_wire::{parse_command_line, parse_command_value};
+use jifen_wire::{canonical_json, parse_command_canonical, parse_command_line, parse_command_value};
 
 fn general(line: &str) -> Option<jifen_wire::Parsed> {
     serde_json::from_str::<serde_json::Value>(line)
@@ -17,6 +17,13 @@ fn check(line: &str) {
     assert_eq!(got.fingerprint, want.fingerprint, "{line}");
     assert_eq!(got.id_echo(), want.id_echo(), "{line}");
     assert_eq!(got.id, want.id, "{line}");
+    // The canonical text the server journals is the same on both paths, and parses back to
+    // the same command.
+    let value: serde_json::Value = serde_json::from_str(line).unwrap();
+    let (parsed, canonical) = parse_command_canonical(line).unwrap();
+    assert_eq!(canonical, canonical_json(&value), "{line}");
+    assert_eq!(parsed.command, want.command, "{line}");
+    assert_eq!(parsed.fingerprint, want.fingerprint, "{line}");
 }
 
 #[test]
@@ -54,6 +61,11 @@ fn on_awkward_lines() {
         r#"{"type":"teleport","id":"a","account":"x"}"#,
         r#"{"id":"a","account":"x"}"#,
         r#"{"type":"confirm_order","id":17,"order":"o"}"#,
+        r#" { "order" : "o", "type":"confirm_order" , "id":"spaced"} "#,
+        r#"{"type":"sell","id":"é-not-valid","account":"积分","atoms":1}"#,
+        r#"{"type":"sell","id":"a","account":"x\u007f","atoms":0}"#,
+        r#"{"type":"sell","id":"a","account":"x","atoms":-0}"#,
+        r#"{"type":"sell","id":"a","account":"x","atoms":1.0}"#,
     ] {
         check(line);
     }
