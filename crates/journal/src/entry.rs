@@ -75,6 +75,16 @@ impl Entry {
 }
 
 impl crate::store::EntryRef<'_> {
+    pub fn to_entry(&self) -> Entry {
+        Entry {
+            seq: self.seq,
+            ts_ms: self.ts_ms,
+            command: self.command.to_string(),
+            outcome: self.outcome.to_string(),
+            hash: *self.hash,
+        }
+    }
+
     /// Whether this entry's hash is right, given the previous hash.
     pub fn chains_from(&self, prev: &Hash) -> bool {
         chain_hash(prev, self.seq, self.command, self.outcome) == *self.hash

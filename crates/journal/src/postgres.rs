@@ -3,10 +3,11 @@
 
 use postgres::{Client, NoTls};
 
+use crate::block::{block_runs, decode_block, encode_block, for_each_in_block};
 use crate::entry::Entry;
 use crate::store::{
-    decode_sample, encode_sample, hash_from, AppendExtras, EconomyMeta, Sample, Store, StoreError,
-    StoreResult,
+    check_follows, decode_sample, encode_sample, hash_from, AppendExtras, EconomyMeta, EntryRef,
+    Sample, Store, StoreError, StoreResult,
 };
 
 pub struct PgStore {
@@ -22,14 +23,13 @@ CREATE TABLE IF NOT EXISTS economies (
     created_at TEXT NOT NULL,
     genesis BYTEA NOT NULL
 );
-CREATE TABLE IF NOT EXISTS journal (
+CREATE TABLE IF NOT EXISTS journal_blocks (
     economy TEXT NOT NULL,
-    seq BIGINT NOT NULL,
-    ts_ms BIGINT NOT NULL,
-    command TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    hash BYTEA NOT NULL,
-    PRIMARY KEY (economy, seq)
+    first_seq BIGINT NOT NULL,
+    last_seq BIGINT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (economy, last_seq),
+    UNIQUE (economy, first_seq)
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     economy TEXT NOT NULL,
@@ -83,32 +83,34 @@ fn meta_from_row(row: &postgres::Row) -> StoreResult<EconomyMeta> {
     })
 }
 
-fn entry_from_row(row: &postgres::Row) -> StoreResult<Entry> {
-    Ok(Entry {
-        seq: row.get::<_, i64>(0) as u64,
-        ts_ms: row.get(1),
-        command: row.get(2),
-        outcome: row.get(3),
-        hash: hash_from(row.get::<_, &[u8]>(4))?,
-    })
-}
-
-/// One statement, one round trip: the rows travel as arrays.
+/// Inserts the entries' blocks in one statement, only if they follow the stored head (checked
+/// in the same statement, so one round trip). Two writers racing for the same seqs cannot both
+/// commit: the second finds the head moved, or its `first_seq` or `last_seq` taken.
 fn insert_entries(
     client: &mut impl postgres::GenericClient,
     economy: &str,
     entries: &[Entry],
 ) -> StoreResult<()> {
-    let seqs: Vec<i64> = entries.iter().map(|e| e.seq as i64).collect();
-    let ts: Vec<i64> = entries.iter().map(|e| e.ts_ms).collect();
-    let commands: Vec<&str> = entries.iter().map(|e| e.command.as_str()).collect();
-    let outcomes: Vec<&str> = entries.iter().map(|e| e.outcome.as_str()).collect();
-    let hashes: Vec<&[u8]> = entries.iter().map(|e| &e.hash[..]).collect();
-    client.execute(
-        "INSERT INTO journal (economy, seq, ts_ms, command, outcome, hash) \
-         SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[])",
-        &[&economy, &seqs, &ts, &commands, &outcomes, &hashes],
+    let Some(first) = entries.first() else {
+        return Ok(());
+    };
+    check_follows(economy, first.seq - 1, entries)?;
+    let runs = block_runs(entries);
+    let firsts: Vec<i64> = runs.iter().map(|r| r[0].seq as i64).collect();
+    let lasts: Vec<i64> = runs.iter().map(|r| r[r.len() - 1].seq as i64).collect();
+    let blocks: Vec<Vec<u8>> = runs.iter().map(|r| encode_block(r)).collect();
+    let inserted = client.execute(
+        "INSERT INTO journal_blocks (economy, first_seq, last_seq, data) \
+         SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::bytea[]) \
+         WHERE (SELECT coalesce(max(last_seq), 0) FROM journal_blocks WHERE economy = $1) = $5",
+        &[&economy, &firsts, &lasts, &blocks, &(first.seq as i64 - 1)],
     )?;
+    if inserted as usize != runs.len() {
+        return Err(StoreError::Malformed(format!(
+            "economy {economy}: an append from seq {} does not follow the stored head",
+            first.seq
+        )));
+    }
     Ok(())
 }
 
@@ -150,8 +152,7 @@ impl Store for PgStore {
         entries: &[Entry],
         extras: &AppendExtras,
     ) -> StoreResult<()> {
-        let plain = extras.rule_change_seqs.is_empty() && extras.sample.is_none();
-        if plain {
+        if extras.rule_change_seqs.is_empty() && extras.sample.is_none() {
             return insert_entries(&mut self.client, economy, entries);
         }
         let mut tx = self.client.transaction()?;
@@ -232,19 +233,71 @@ impl Store for PgStore {
     }
 
     fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>> {
-        let rows = self.client.query(
-            "SELECT seq, ts_ms, command, outcome, hash FROM journal WHERE economy = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            &[&economy, &(after as i64), &(limit as i64)],
-        )?;
-        rows.iter().map(entry_from_row).collect()
+        let mut out = Vec::new();
+        self.scan(economy, after, limit, &mut |e| {
+            out.push(e.to_entry());
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn scan(
+        &mut self,
+        economy: &str,
+        after: u64,
+        limit: usize,
+        f: &mut dyn FnMut(EntryRef<'_>) -> StoreResult<()>,
+    ) -> StoreResult<usize> {
+        let mut n = 0;
+        let mut from = after;
+        // Blocks a query at a time, so a large limit does not hold the whole journal at once.
+        while n < limit {
+            let rows = self.client.query(
+                "SELECT last_seq, data FROM journal_blocks WHERE economy = $1 AND last_seq > $2 ORDER BY last_seq LIMIT 64",
+                &[&economy, &(from as i64)],
+            )?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                from = row.get::<_, i64>(0) as u64;
+                for_each_in_block(row.get::<_, &[u8]>(1), &mut |e| {
+                    if e.seq > after {
+                        f(e)?;
+                        n += 1;
+                    }
+                    Ok(n < limit)
+                })?;
+                if n >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(n)
     }
 
     fn head(&mut self, economy: &str) -> StoreResult<Option<Entry>> {
         let row = self.client.query_opt(
-            "SELECT seq, ts_ms, command, outcome, hash FROM journal WHERE economy = $1 ORDER BY seq DESC LIMIT 1",
+            "SELECT data FROM journal_blocks WHERE economy = $1 ORDER BY last_seq DESC LIMIT 1",
             &[&economy],
         )?;
-        row.as_ref().map(entry_from_row).transpose()
+        Ok(match row {
+            Some(r) => decode_block(r.get::<_, &[u8]>(0))?.pop(),
+            None => None,
+        })
+    }
+
+    fn entry(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Entry>> {
+        let row = self.client.query_opt(
+            "SELECT data FROM journal_blocks WHERE economy = $1 AND last_seq >= $2 ORDER BY last_seq LIMIT 1",
+            &[&economy, &(seq as i64)],
+        )?;
+        Ok(match row {
+            Some(r) => decode_block(r.get::<_, &[u8]>(0))?
+                .into_iter()
+                .find(|e| e.seq == seq),
+            None => None,
+        })
     }
 
     fn put_snapshot(

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::block::{block_runs, decode_block, encode_block, for_each_in_block};
 use crate::entry::Entry;
+use crate::store::check_follows;
 use crate::store::{
     decode_sample, encode_sample, hash_from, AppendExtras, EconomyMeta, EntryRef, Sample, Store,
     StoreError, StoreResult,
@@ -24,15 +26,14 @@ CREATE TABLE IF NOT EXISTS economies (
     created_at TEXT NOT NULL,
     genesis BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS journal (
+CREATE TABLE IF NOT EXISTS journal_blocks (
     economy TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    command TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    hash BLOB NOT NULL,
-    PRIMARY KEY (economy, seq)
-) WITHOUT ROWID;
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    UNIQUE (economy, first_seq),
+    UNIQUE (economy, last_seq)
+);
 CREATE TABLE IF NOT EXISTS snapshots (
     economy TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -102,24 +103,6 @@ fn with_genesis((mut meta, genesis): (EconomyMeta, Vec<u8>)) -> StoreResult<Econ
     Ok(meta)
 }
 
-fn entry_from_row(row: &rusqlite::Row) -> rusqlite::Result<(Entry, Vec<u8>)> {
-    Ok((
-        Entry {
-            seq: row.get::<_, i64>(0)? as u64,
-            ts_ms: row.get(1)?,
-            command: row.get(2)?,
-            outcome: row.get(3)?,
-            hash: [0; 32],
-        },
-        row.get(4)?,
-    ))
-}
-
-fn with_hash((mut entry, hash): (Entry, Vec<u8>)) -> StoreResult<Entry> {
-    entry.hash = hash_from(&hash)?;
-    Ok(entry)
-}
-
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
@@ -171,17 +154,22 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let tx = self.conn.transaction()?;
         {
+            let head: i64 = tx
+                .prepare_cached(
+                    "SELECT coalesce(max(last_seq), 0) FROM journal_blocks WHERE economy = ?1",
+                )?
+                .query_row([economy], |r| r.get(0))?;
+            check_follows(economy, head as u64, entries)?;
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO journal (economy, seq, ts_ms, command, outcome, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO journal_blocks (economy, first_seq, last_seq, data) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            for e in entries {
+            for run in block_runs(entries) {
+                let (first, last) = (run[0].seq, run[run.len() - 1].seq);
                 stmt.execute(params![
                     economy,
-                    e.seq as i64,
-                    e.ts_ms,
-                    e.command,
-                    e.outcome,
-                    &e.hash[..]
+                    first as i64,
+                    last as i64,
+                    encode_block(run)
                 ])?;
             }
             for seq in &extras.rule_change_seqs {
@@ -277,11 +265,12 @@ impl Store for SqliteStore {
     }
 
     fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, ts_ms, command, outcome, hash FROM journal WHERE economy = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![economy, after as i64, limit as i64], entry_from_row)?;
-        rows.map(|r| with_hash(r?)).collect()
+        let mut out = Vec::new();
+        self.scan(economy, after, limit, &mut |e| {
+            out.push(e.to_entry());
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     fn scan(
@@ -292,43 +281,55 @@ impl Store for SqliteStore {
         f: &mut dyn FnMut(EntryRef<'_>) -> StoreResult<()>,
     ) -> StoreResult<usize> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, ts_ms, command, outcome, hash FROM journal WHERE economy = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            "SELECT data FROM journal_blocks WHERE economy = ?1 AND last_seq > ?2 ORDER BY last_seq",
         )?;
-        let mut rows = stmt.query(params![economy, after as i64, limit as i64])?;
+        let mut rows = stmt.query(params![economy, after as i64])?;
         let mut n = 0;
-        while let Some(row) = rows.next()? {
-            let text = |i| -> StoreResult<&str> {
-                row.get_ref(i)?
-                    .as_str()
-                    .map_err(|e| StoreError::Malformed(e.to_string()))
-            };
-            let hash = hash_from(
-                row.get_ref(4)?
-                    .as_blob()
-                    .map_err(|e| StoreError::Malformed(e.to_string()))?,
-            )?;
-            f(EntryRef {
-                seq: row.get::<_, i64>(0)? as u64,
-                ts_ms: row.get(1)?,
-                command: text(2)?,
-                outcome: text(3)?,
-                hash: &hash,
+        while n < limit {
+            let Some(row) = rows.next()? else { break };
+            let data = row
+                .get_ref(0)?
+                .as_blob()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            for_each_in_block(data, &mut |e| {
+                if e.seq > after {
+                    f(e)?;
+                    n += 1;
+                }
+                Ok(n < limit)
             })?;
-            n += 1;
         }
         Ok(n)
     }
 
     fn head(&mut self, economy: &str) -> StoreResult<Option<Entry>> {
-        let row = self
+        let data: Option<Vec<u8>> = self
             .conn
             .query_row(
-                "SELECT seq, ts_ms, command, outcome, hash FROM journal WHERE economy = ?1 ORDER BY seq DESC LIMIT 1",
+                "SELECT data FROM journal_blocks WHERE economy = ?1 ORDER BY last_seq DESC LIMIT 1",
                 [economy],
-                entry_from_row,
+                |r| r.get(0),
             )
             .optional()?;
-        row.map(with_hash).transpose()
+        Ok(match data {
+            Some(d) => decode_block(&d)?.pop(),
+            None => None,
+        })
+    }
+
+    fn entry(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Entry>> {
+        let data: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT data FROM journal_blocks WHERE economy = ?1 AND last_seq >= ?2 ORDER BY last_seq LIMIT 1",
+                params![economy, seq as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match data {
+            Some(d) => decode_block(&d)?.into_iter().find(|e| e.seq == seq),
+            None => None,
+        })
     }
 
     fn put_snapshot(

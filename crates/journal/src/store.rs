@@ -166,6 +166,22 @@ pub trait Store: Send {
     }
 }
 
+/// Refuses an append that does not start right after the stored head (a seq already taken, or
+/// a gap), before anything is written.
+pub(crate) fn check_follows(economy: &str, head: u64, entries: &[Entry]) -> StoreResult<()> {
+    let consecutive = entries.windows(2).all(|w| w[1].seq == w[0].seq + 1);
+    match entries.first() {
+        Some(first) if first.seq != head + 1 || !consecutive => {
+            Err(StoreError::Malformed(format!(
+            "economy {economy}: an append of seqs {} to {} does not follow the stored head {head}",
+            first.seq,
+            entries[entries.len() - 1].seq
+        )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A sample's six figures, big-endian, for storage.
 pub(crate) fn encode_sample(s: &Sample) -> [u8; 48] {
     let mut out = [0u8; 48];

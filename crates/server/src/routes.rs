@@ -85,8 +85,9 @@ fn json_content_type(headers: &HeaderMap) -> ApiResult<()> {
 
 /// The commands of a `POST …/commands` body, each as its JSON text: one object, or an array.
 fn command_texts<'a>(headers: &HeaderMap, body: &'a [u8]) -> ApiResult<Vec<&'a RawValue>> {
-    let malformed =
-        |e: &dyn std::fmt::Display| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"));
+    let malformed = |e: &dyn std::fmt::Display| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    };
     json_content_type(headers)?;
     let text = std::str::from_utf8(body).map_err(|e| malformed(&e))?;
     let raws = match text.trim_start().as_bytes().first() {
@@ -94,7 +95,9 @@ fn command_texts<'a>(headers: &HeaderMap, body: &'a [u8]) -> ApiResult<Vec<&'a R
         Some(b'{') => vec![serde_json::from_str::<&RawValue>(text).map_err(|e| malformed(&e))?],
         _ => {
             serde_json::from_str::<&RawValue>(text).map_err(|e| malformed(&e))?;
-            return Err(ApiError::invalid("the body must be a command object or an array of them"));
+            return Err(ApiError::invalid(
+                "the body must be a command object or an array of them",
+            ));
         }
     };
     if raws.is_empty() {
@@ -414,7 +417,10 @@ pub async fn post_commands(
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "batch_too_large",
-            format!("{} commands in one request; at most {BATCH_COMMANDS_MAX}", raws.len()),
+            format!(
+                "{} commands in one request; at most {BATCH_COMMANDS_MAX}",
+                raws.len()
+            ),
         ));
     }
     if p.role == Role::Merchant {
@@ -432,7 +438,9 @@ pub async fn post_commands(
     let prepared: Vec<Submitted> = raws
         .iter()
         .map(|raw| match jifen_wire::parse_command_canonical(raw.get()) {
-            Some((parsed, canonical)) => Submitted::Prepared(Box::new(Prepared { parsed, canonical })),
+            Some((parsed, canonical)) => {
+                Submitted::Prepared(Box::new(Prepared { parsed, canonical }))
+            }
             // Too long to journal whole: the writer keeps an excerpt.
             None => Submitted::Line(raw.get().to_string()),
         })

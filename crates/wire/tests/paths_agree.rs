@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use jifen_wire::{canonical_json, parse_command_canonical, parse_command_line, parse_command_value};
+use jifen_wire::{
+    canonical_json, parse_command_canonical, parse_command_line, parse_command_value,
+};
 
 fn general(line: &str) -> Option<jifen_wire::Parsed> {
     serde_json::from_str::<serde_json::Value>(line)

@@ -106,6 +106,50 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Rewrites the stored block holding entry `seq` of `economy` behind the journal's back
+    /// (to simulate damage): `f` gets the block's entries and may change or remove them.
+    pub fn rewrite_block(
+        &self,
+        economy: &str,
+        seq: u64,
+        f: impl FnOnce(&mut Vec<jifen_journal::Entry>),
+    ) {
+        use jifen_journal::block::{decode_block, encode_block};
+        let find = "SELECT first_seq, data FROM journal_blocks WHERE economy = $1 AND first_seq <= $2 AND last_seq >= $2";
+        let update = "UPDATE journal_blocks SET data = $3 WHERE economy = $1 AND first_seq = $2";
+        match self {
+            Backend::Sqlite { dir } => {
+                let conn = rusqlite::Connection::open(dir.join(jifen_journal::sqlite::SQLITE_FILE))
+                    .unwrap();
+                let (first, data): (i64, Vec<u8>) = conn
+                    .query_row(
+                        &find.replace('$', "?"),
+                        rusqlite::params![economy, seq as i64],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .unwrap();
+                let mut entries = decode_block(&data).unwrap();
+                f(&mut entries);
+                conn.execute(
+                    &update.replace('$', "?"),
+                    rusqlite::params![economy, first, encode_block(&entries)],
+                )
+                .unwrap();
+            }
+            Backend::Postgres { url, .. } => {
+                let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+                let row = c.query_one(find, &[&economy, &(seq as i64)]).unwrap();
+                let first: i64 = row.get(0);
+                let mut entries = decode_block(row.get::<_, &[u8]>(1)).unwrap();
+                f(&mut entries);
+                c.execute(update, &[&economy, &first, &encode_block(&entries)])
+                    .unwrap();
+            }
+        }
+    }
+}
+
 impl Drop for Backend {
     fn drop(&mut self) {
         match self {

@@ -1,0 +1,142 @@
+//! Journal entries are stored in blocks: one row holds the consecutive entries of (part of) one
+//! commit, so a commit of a thousand commands writes one row, not a thousand. A block is the
+//! entries one after another, each as
+//!
+//! `seq u64 ‖ ts_ms i64 ‖ hash [32] ‖ len u32 ‖ command ‖ len u16 ‖ outcome`
+//!
+//! (integers little-endian). Each entry keeps its own seq, so a block whose entries were
+//! removed or reordered behind the journal's back shows a gap or a broken chain at the exact
+//! seq, like any other damage.
+
+use crate::entry::{Entry, Hash};
+use crate::store::{EntryRef, StoreError, StoreResult};
+
+/// A commit is split into blocks of at most this many bytes (a block holds at least one
+/// entry, however large).
+pub const BLOCK_BYTES_MAX: usize = 1 << 20;
+
+const ENTRY_HEAD_BYTES: usize = 8 + 8 + 32 + 4;
+
+/// Encodes `entries` into one block.
+pub fn encode_block(entries: &[Entry]) -> Vec<u8> {
+    let bytes: usize = entries
+        .iter()
+        .map(|e| ENTRY_HEAD_BYTES + e.command.len() + 2 + e.outcome.len())
+        .sum();
+    let mut out = Vec::with_capacity(bytes);
+    for e in entries {
+        out.extend_from_slice(&e.seq.to_le_bytes());
+        out.extend_from_slice(&e.ts_ms.to_le_bytes());
+        out.extend_from_slice(&e.hash);
+        out.extend_from_slice(&(e.command.len() as u32).to_le_bytes());
+        out.extend_from_slice(e.command.as_bytes());
+        out.extend_from_slice(&(e.outcome.len() as u16).to_le_bytes());
+        out.extend_from_slice(e.outcome.as_bytes());
+    }
+    out
+}
+
+/// Splits a commit into runs of entries whose blocks stay under [`BLOCK_BYTES_MAX`].
+pub fn block_runs(entries: &[Entry]) -> Vec<&[Entry]> {
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, e) in entries.iter().enumerate() {
+        let size = ENTRY_HEAD_BYTES + e.command.len() + 2 + e.outcome.len();
+        if i > start && bytes + size > BLOCK_BYTES_MAX {
+            runs.push(&entries[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < entries.len() {
+        runs.push(&entries[start..]);
+    }
+    runs
+}
+
+fn malformed(what: &str) -> StoreError {
+    StoreError::Malformed(format!("a journal block is damaged: {what}"))
+}
+
+/// Lends each entry of a block, in order, without copying.
+pub fn for_each_in_block(
+    block: &[u8],
+    f: &mut dyn FnMut(EntryRef<'_>) -> StoreResult<bool>,
+) -> StoreResult<()> {
+    let mut at = 0;
+    let take = |at: &mut usize, n: usize| -> StoreResult<&[u8]> {
+        let end = at.checked_add(n).filter(|e| *e <= block.len());
+        let end = end.ok_or_else(|| malformed("it ends inside an entry"))?;
+        let s = &block[*at..end];
+        *at = end;
+        Ok(s)
+    };
+    while at < block.len() {
+        let seq = u64::from_le_bytes(take(&mut at, 8)?.try_into().unwrap_or_default());
+        let ts_ms = i64::from_le_bytes(take(&mut at, 8)?.try_into().unwrap_or_default());
+        let hash: &Hash = take(&mut at, 32)?
+            .try_into()
+            .map_err(|_| malformed("hash"))?;
+        let len = u32::from_le_bytes(take(&mut at, 4)?.try_into().unwrap_or_default());
+        let command = std::str::from_utf8(take(&mut at, len as usize)?)
+            .map_err(|_| malformed(&format!("entry {seq}: the command is not UTF-8")))?;
+        let len = u16::from_le_bytes(take(&mut at, 2)?.try_into().unwrap_or_default());
+        let outcome = std::str::from_utf8(take(&mut at, len as usize)?)
+            .map_err(|_| malformed(&format!("entry {seq}: the outcome is not UTF-8")))?;
+        let more = f(EntryRef {
+            seq,
+            ts_ms,
+            command,
+            outcome,
+            hash,
+        })?;
+        if !more {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Every entry of a block, copied.
+pub fn decode_block(block: &[u8]) -> StoreResult<Vec<Entry>> {
+    let mut out = Vec::new();
+    for_each_in_block(block, &mut |e| {
+        out.push(e.to_entry());
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, command: &str) -> Entry {
+        Entry {
+            seq,
+            ts_ms: 1_700_000_000_000 + seq as i64,
+            command: command.into(),
+            outcome: "ok".into(),
+            hash: [seq as u8; 32],
+        }
+    }
+
+    #[test]
+    fn a_block_decodes_to_its_entries() {
+        let entries: Vec<Entry> = (1..=5).map(|s| entry(s, "{\"积分\":1}")).collect();
+        assert_eq!(decode_block(&encode_block(&entries)).unwrap(), entries);
+        assert!(decode_block(&encode_block(&entries)[..40]).is_err());
+    }
+
+    #[test]
+    fn large_commits_are_split_into_bounded_blocks() {
+        let big = "x".repeat(300_000);
+        let entries: Vec<Entry> = (1..=10).map(|s| entry(s, &big)).collect();
+        let runs = block_runs(&entries);
+        assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), 10);
+        assert!(runs
+            .iter()
+            .all(|r| encode_block(r).len() <= BLOCK_BYTES_MAX));
+        assert_eq!(block_runs(&entries[..1]).len(), 1);
+    }
+}
