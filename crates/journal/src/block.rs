@@ -17,41 +17,80 @@ pub const BLOCK_BYTES_MAX: usize = 1 << 20;
 
 const ENTRY_HEAD_BYTES: usize = 8 + 8 + 32 + 4;
 
-/// Encodes `entries` into one block.
-pub fn encode_block(entries: &[Entry]) -> Vec<u8> {
-    let bytes: usize = entries
-        .iter()
-        .map(|e| ENTRY_HEAD_BYTES + e.command.len() + 2 + e.outcome.len())
-        .sum();
-    let mut out = Vec::with_capacity(bytes);
-    for e in entries {
-        out.extend_from_slice(&e.seq.to_le_bytes());
-        out.extend_from_slice(&e.ts_ms.to_le_bytes());
-        out.extend_from_slice(&e.hash);
-        out.extend_from_slice(&(e.command.len() as u32).to_le_bytes());
-        out.extend_from_slice(e.command.as_bytes());
-        out.extend_from_slice(&(e.outcome.len() as u16).to_le_bytes());
-        out.extend_from_slice(e.outcome.as_bytes());
-    }
-    out
+/// One stored block: the entries `first_seq..=last_seq`, encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub data: Vec<u8>,
 }
 
-/// Splits a commit into runs of entries whose blocks stay under [`BLOCK_BYTES_MAX`].
-pub fn block_runs(entries: &[Entry]) -> Vec<&[Entry]> {
-    let mut runs = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
-    for (i, e) in entries.iter().enumerate() {
-        let size = ENTRY_HEAD_BYTES + e.command.len() + 2 + e.outcome.len();
-        if i > start && bytes + size > BLOCK_BYTES_MAX {
-            runs.push(&entries[start..i]);
-            (start, bytes) = (i, 0);
+fn put_entry(out: &mut Vec<u8>, seq: u64, ts_ms: i64, hash: &Hash, command: &str, outcome: &str) {
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&ts_ms.to_le_bytes());
+    out.extend_from_slice(hash);
+    out.extend_from_slice(&(command.len() as u32).to_le_bytes());
+    out.extend_from_slice(command.as_bytes());
+    out.extend_from_slice(&(outcome.len() as u16).to_le_bytes());
+    out.extend_from_slice(outcome.as_bytes());
+}
+
+/// Builds the blocks of one commit, entry by entry, starting a new block when one would pass
+/// [`BLOCK_BYTES_MAX`].
+#[derive(Default)]
+pub struct BlockBuilder {
+    blocks: Vec<Block>,
+}
+
+impl BlockBuilder {
+    pub fn push(&mut self, seq: u64, ts_ms: i64, hash: &Hash, command: &str, outcome: &str) {
+        let size = ENTRY_HEAD_BYTES + command.len() + 2 + outcome.len();
+        let fits = self
+            .blocks
+            .last()
+            .is_some_and(|b| b.data.len() + size <= BLOCK_BYTES_MAX);
+        if !fits {
+            self.blocks.push(Block {
+                first_seq: seq,
+                last_seq: seq,
+                data: Vec::with_capacity(size.max(64 * 1024).min(BLOCK_BYTES_MAX)),
+            });
         }
-        bytes += size;
+        if let Some(block) = self.blocks.last_mut() {
+            block.last_seq = seq;
+            put_entry(&mut block.data, seq, ts_ms, hash, command, outcome);
+        }
     }
-    if start < entries.len() {
-        runs.push(&entries[start..]);
+
+    pub fn push_entry(&mut self, e: &Entry) {
+        self.push(e.seq, e.ts_ms, &e.hash, &e.command, &e.outcome);
     }
-    runs
+
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    pub fn finish(self) -> Vec<Block> {
+        self.blocks
+    }
+}
+
+/// The blocks holding `entries`.
+pub fn blocks_of(entries: &[Entry]) -> Vec<Block> {
+    let mut b = BlockBuilder::default();
+    for e in entries {
+        b.push_entry(e);
+    }
+    b.finish()
+}
+
+/// Encodes `entries` into one block's data, whatever its size.
+pub fn encode_block(entries: &[Entry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        put_entry(&mut out, e.seq, e.ts_ms, &e.hash, &e.command, &e.outcome);
+    }
+    out
 }
 
 fn malformed(what: &str) -> StoreError {

@@ -25,7 +25,8 @@ pub use store::{
 };
 pub use verify::{verify_economy, VerifyReport};
 pub use writer::{
-    Acked, Journal, JournalConfig, OpenInfo, Prepared, Reply, Submitted, View, BATCH_COMMANDS_MAX,
+    Acked, BatchReply, Journal, JournalConfig, OpenInfo, Prepared, PreparedBatch, Reply, Submitted,
+    View, BATCH_COMMANDS_MAX,
 };
 
 use jifen_core::{is_valid_name, Rules};

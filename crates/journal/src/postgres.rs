@@ -3,7 +3,7 @@
 
 use postgres::{Client, NoTls};
 
-use crate::block::{block_runs, decode_block, encode_block, for_each_in_block};
+use crate::block::{decode_block, for_each_in_block, Block};
 use crate::entry::Entry;
 use crate::store::{
     check_follows, decode_sample, encode_sample, hash_from, AppendExtras, EconomyMeta, EntryRef,
@@ -86,29 +86,34 @@ fn meta_from_row(row: &postgres::Row) -> StoreResult<EconomyMeta> {
 /// Inserts the entries' blocks in one statement, only if they follow the stored head (checked
 /// in the same statement, so one round trip). Two writers racing for the same seqs cannot both
 /// commit: the second finds the head moved, or its `first_seq` or `last_seq` taken.
-fn insert_entries(
+fn insert_blocks(
     client: &mut impl postgres::GenericClient,
     economy: &str,
-    entries: &[Entry],
+    blocks: &[Block],
 ) -> StoreResult<()> {
-    let Some(first) = entries.first() else {
+    let Some(first) = blocks.first() else {
         return Ok(());
     };
-    check_follows(economy, first.seq - 1, entries)?;
-    let runs = block_runs(entries);
-    let firsts: Vec<i64> = runs.iter().map(|r| r[0].seq as i64).collect();
-    let lasts: Vec<i64> = runs.iter().map(|r| r[r.len() - 1].seq as i64).collect();
-    let blocks: Vec<Vec<u8>> = runs.iter().map(|r| encode_block(r)).collect();
+    check_follows(economy, first.first_seq - 1, blocks)?;
+    let firsts: Vec<i64> = blocks.iter().map(|b| b.first_seq as i64).collect();
+    let lasts: Vec<i64> = blocks.iter().map(|b| b.last_seq as i64).collect();
+    let data: Vec<&[u8]> = blocks.iter().map(|b| b.data.as_slice()).collect();
     let inserted = client.execute(
         "INSERT INTO journal_blocks (economy, first_seq, last_seq, data) \
          SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::bytea[]) \
          WHERE (SELECT coalesce(max(last_seq), 0) FROM journal_blocks WHERE economy = $1) = $5",
-        &[&economy, &firsts, &lasts, &blocks, &(first.seq as i64 - 1)],
+        &[
+            &economy,
+            &firsts,
+            &lasts,
+            &data,
+            &(first.first_seq as i64 - 1),
+        ],
     )?;
-    if inserted as usize != runs.len() {
+    if inserted as usize != blocks.len() {
         return Err(StoreError::Malformed(format!(
             "economy {economy}: an append from seq {} does not follow the stored head",
-            first.seq
+            first.first_seq
         )));
     }
     Ok(())
@@ -146,17 +151,17 @@ impl Store for PgStore {
         row.as_ref().map(meta_from_row).transpose()
     }
 
-    fn append_with(
+    fn append_blocks(
         &mut self,
         economy: &str,
-        entries: &[Entry],
+        blocks: &[Block],
         extras: &AppendExtras,
     ) -> StoreResult<()> {
         if extras.rule_change_seqs.is_empty() && extras.sample.is_none() {
-            return insert_entries(&mut self.client, economy, entries);
+            return insert_blocks(&mut self.client, economy, blocks);
         }
         let mut tx = self.client.transaction()?;
-        insert_entries(&mut tx, economy, entries)?;
+        insert_blocks(&mut tx, economy, blocks)?;
         for seq in &extras.rule_change_seqs {
             tx.execute(
                 "INSERT INTO rule_changes (economy, seq) VALUES ($1, $2)",

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::block::{block_runs, decode_block, encode_block, for_each_in_block};
+use crate::block::{decode_block, for_each_in_block, Block};
 use crate::entry::Entry;
 use crate::store::check_follows;
 use crate::store::{
@@ -146,10 +146,10 @@ impl Store for SqliteStore {
         row.map(with_genesis).transpose()
     }
 
-    fn append_with(
+    fn append_blocks(
         &mut self,
         economy: &str,
-        entries: &[Entry],
+        blocks: &[Block],
         extras: &AppendExtras,
     ) -> StoreResult<()> {
         let tx = self.conn.transaction()?;
@@ -159,17 +159,16 @@ impl Store for SqliteStore {
                     "SELECT coalesce(max(last_seq), 0) FROM journal_blocks WHERE economy = ?1",
                 )?
                 .query_row([economy], |r| r.get(0))?;
-            check_follows(economy, head as u64, entries)?;
+            check_follows(economy, head as u64, blocks)?;
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO journal_blocks (economy, first_seq, last_seq, data) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            for run in block_runs(entries) {
-                let (first, last) = (run[0].seq, run[run.len() - 1].seq);
+            for b in blocks {
                 stmt.execute(params![
                     economy,
-                    first as i64,
-                    last as i64,
-                    encode_block(run)
+                    b.first_seq as i64,
+                    b.last_seq as i64,
+                    b.data
                 ])?;
             }
             for seq in &extras.rule_change_seqs {

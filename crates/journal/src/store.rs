@@ -1,5 +1,6 @@
 //! The storage trait, with two real backends: SQLite (embedded default) and PostgreSQL.
 
+use crate::block::Block;
 use crate::entry::{Entry, Hash};
 
 /// An economy (tenant) as stored.
@@ -80,14 +81,24 @@ pub trait Store: Send {
 
     fn economy(&mut self, id: &str) -> StoreResult<Option<EconomyMeta>>;
 
-    /// Appends `entries` (consecutive seqs following the current head) and `extras` in one
-    /// transaction. Fails, writing nothing, if any seq is already taken.
+    /// Appends `blocks` (consecutive seqs following the current head) and `extras` in one
+    /// transaction. Fails, writing nothing, unless the first seq follows the stored head.
+    fn append_blocks(
+        &mut self,
+        economy: &str,
+        blocks: &[Block],
+        extras: &AppendExtras,
+    ) -> StoreResult<()>;
+
+    /// [`Store::append_blocks`] for entries.
     fn append_with(
         &mut self,
         economy: &str,
         entries: &[Entry],
         extras: &AppendExtras,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        self.append_blocks(economy, &crate::block::blocks_of(entries), extras)
+    }
 
     /// [`Store::append_with`] without extras.
     fn append(&mut self, economy: &str, entries: &[Entry]) -> StoreResult<()> {
@@ -168,15 +179,18 @@ pub trait Store: Send {
 
 /// Refuses an append that does not start right after the stored head (a seq already taken, or
 /// a gap), before anything is written.
-pub(crate) fn check_follows(economy: &str, head: u64, entries: &[Entry]) -> StoreResult<()> {
-    let consecutive = entries.windows(2).all(|w| w[1].seq == w[0].seq + 1);
-    match entries.first() {
-        Some(first) if first.seq != head + 1 || !consecutive => {
+pub(crate) fn check_follows(economy: &str, head: u64, blocks: &[Block]) -> StoreResult<()> {
+    let consecutive = blocks
+        .windows(2)
+        .all(|w| w[1].first_seq == w[0].last_seq + 1)
+        && blocks.iter().all(|b| b.first_seq <= b.last_seq);
+    match blocks.first() {
+        Some(first) if first.first_seq != head + 1 || !consecutive => {
             Err(StoreError::Malformed(format!(
-            "economy {economy}: an append of seqs {} to {} does not follow the stored head {head}",
-            first.seq,
-            entries[entries.len() - 1].seq
-        )))
+                "economy {economy}: an append of seqs {} to {} does not follow the stored head {head}",
+                first.first_seq,
+                blocks[blocks.len() - 1].last_seq
+            )))
         }
         _ => Ok(()),
     }

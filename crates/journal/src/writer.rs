@@ -15,7 +15,8 @@ use jifen_core::{Command, Ledger, Outcome};
 use jifen_wire::{canonical_json, parse_command_value, Parsed};
 use serde_json::Value;
 
-use crate::entry::{chain_hash, outcome_text, Entry, Hash};
+use crate::block::BlockBuilder;
+use crate::entry::{chain_hash, outcome_text, Hash};
 use crate::frame::frame;
 use crate::recover::{recover, Recovered, StartupCheck};
 use crate::store::{AppendExtras, EconomyMeta, Sample, Store};
@@ -100,6 +101,97 @@ pub struct Acked {
 
 pub type Reply = Box<dyn FnOnce(Result<Vec<Acked>, JournalError>) + Send>;
 
+/// Commands parsed and canonicalised by the caller, their canonical texts in one buffer, so
+/// the writer only applies, hashes and commits them, and nothing in the batch is allocated or
+/// freed on the writer's thread (the batch goes back to the caller with the outcomes).
+#[derive(Default)]
+pub struct PreparedBatch {
+    parsed: Vec<Parsed>,
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl PreparedBatch {
+    pub fn with_capacity(commands: usize, text_bytes: usize) -> PreparedBatch {
+        PreparedBatch {
+            parsed: Vec::with_capacity(commands),
+            text: String::with_capacity(text_bytes),
+            ends: Vec::with_capacity(commands),
+        }
+    }
+
+    /// Adds one command given as JSON text. A text that is not JSON, or is too long, is
+    /// journaled as a bounded excerpt and replays as the same `invalid_command`.
+    pub fn push_text(&mut self, text: &str) {
+        let parsed = match jifen_wire::parse_command_canonical_into(text, &mut self.text) {
+            Some(parsed) => parsed,
+            None => {
+                let (parsed, canonical) = rejected_line(text);
+                self.text.push_str(&canonical);
+                parsed
+            }
+        };
+        self.parsed.push(parsed);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.parsed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parsed.is_empty()
+    }
+
+    pub fn parsed(&self) -> &[Parsed] {
+        &self.parsed
+    }
+
+    pub fn canonical(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
+/// The answer to a [`PreparedBatch`]: the batch back, and one outcome per command.
+pub type BatchReply = Box<dyn FnOnce(PreparedBatch, Result<Vec<Outcome>, JournalError>) + Send>;
+
+enum Job {
+    Values(Vec<Submitted>, Reply),
+    Prepared(PreparedBatch, BatchReply),
+}
+
+impl Job {
+    fn len(&self) -> usize {
+        match self {
+            Job::Values(c, _) => c.len(),
+            Job::Prepared(b, _) => b.len(),
+        }
+    }
+
+    fn fail(self, e: JournalError) {
+        match self {
+            Job::Values(_, reply) => reply(Err(e)),
+            Job::Prepared(batch, reply) => reply(batch, Err(e)),
+        }
+    }
+}
+
+enum Answer {
+    Values(Vec<Acked>, Reply),
+    Prepared(PreparedBatch, Vec<Outcome>, BatchReply),
+}
+
+/// What applying one batch builds up for its commit.
+struct Commit {
+    ts_ms: i64,
+    hash: Hash,
+    blocks: BlockBuilder,
+    extras: AppendExtras,
+    notable: bool,
+    last_seq: Option<u64>,
+}
+
 /// What a read sees: committed state only.
 pub struct View<'a> {
     pub meta: &'a EconomyMeta,
@@ -114,7 +206,7 @@ pub struct View<'a> {
 type ReadFn = Box<dyn FnOnce(&View<'_>) + Send>;
 
 enum Msg {
-    Write(Vec<Submitted>, Reply),
+    Write(Job),
     Read(ReadFn),
     Snapshot(Sender<Result<u64, JournalError>>),
     Shutdown(Sender<Result<(), JournalError>>),
@@ -224,10 +316,25 @@ impl Journal {
             reply(Err(JournalError::TooMany(commands.len())));
             return;
         }
-        if let Err(crossbeam_channel::SendError(Msg::Write(_, reply))) =
-            self.tx.send(Msg::Write(commands, reply))
+        if let Err(crossbeam_channel::SendError(Msg::Write(job))) =
+            self.tx.send(Msg::Write(Job::Values(commands, reply)))
         {
-            reply(Err(self.closed()));
+            job.fail(self.closed());
+        }
+    }
+
+    /// Queues a prepared batch; `reply` runs on the writer thread once it is committed (or
+    /// failed), with the batch handed back. At most [`BATCH_COMMANDS_MAX`] commands.
+    pub fn submit_prepared(&self, batch: PreparedBatch, reply: BatchReply) {
+        if batch.len() > BATCH_COMMANDS_MAX {
+            let n = batch.len();
+            reply(batch, Err(JournalError::TooMany(n)));
+            return;
+        }
+        if let Err(crossbeam_channel::SendError(Msg::Write(job))) =
+            self.tx.send(Msg::Write(Job::Prepared(batch, reply)))
+        {
+            job.fail(self.closed());
         }
     }
 
@@ -338,15 +445,15 @@ impl Writer {
                     let _ = reply.send(result);
                     break;
                 }
-                Msg::Write(commands, reply) => {
-                    let mut batch = vec![(commands, reply)];
-                    let mut count = batch[0].0.len();
+                Msg::Write(job) => {
+                    let mut count = job.len();
+                    let mut batch = vec![job];
                     // Group commit: take whatever else is already queued, up to the limit.
                     while count < BATCH_COMMANDS_MAX {
                         match rx.try_recv() {
-                            Ok(Msg::Write(c, r)) if count + c.len() <= BATCH_COMMANDS_MAX => {
-                                count += c.len();
-                                batch.push((c, r));
+                            Ok(Msg::Write(j)) if count + j.len() <= BATCH_COMMANDS_MAX => {
+                                count += j.len();
+                                batch.push(j);
                             }
                             Ok(other) => {
                                 next = Some(other);
@@ -372,81 +479,102 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, batch: Vec<(Vec<Submitted>, Reply)>) {
+    /// Applies one command and adds its entry to the commit (unless it is a retry).
+    fn apply(&mut self, c: &mut Commit, parsed: &Parsed, canonical: &str) -> Outcome {
+        let outcome = self.ledger.submit(
+            parsed.id.as_deref(),
+            parsed.fingerprint,
+            parsed.command.as_ref().map_err(|c| *c),
+        );
+        if outcome.retry {
+            return outcome;
+        }
+        if outcome.result.is_ok() {
+            match parsed.command {
+                Ok(Command::SetRules { .. }) => {
+                    c.extras.rule_change_seqs.push(outcome.seq);
+                    c.notable = true;
+                }
+                Ok(Command::SettleDividends { .. }) => c.notable = true,
+                _ => {}
+            }
+        }
+        let text = outcome_text(outcome.result);
+        c.hash = chain_hash(&c.hash, outcome.seq, canonical, text);
+        c.blocks
+            .push(outcome.seq, c.ts_ms, &c.hash, canonical, text);
+        c.last_seq = Some(outcome.seq);
+        outcome
+    }
+
+    fn commit(&mut self, batch: Vec<Job>) {
         if let Some(why) = &self.failed {
-            for (_, reply) in batch {
-                reply(Err(JournalError::Unavailable(why.clone())));
+            for job in batch {
+                job.fail(JournalError::Unavailable(why.clone()));
             }
             return;
         }
-        // Timestamps never go backwards, even if the clock does: the journal is in time order.
-        let ts_ms = (self.config.clock)().max(self.head_ts_ms);
-        let mut entries = Vec::new();
-        let mut extras = AppendExtras::default();
-        let mut notable = false;
+        let mut c = Commit {
+            // Timestamps never go backwards, even if the clock does: the journal is in time order.
+            ts_ms: (self.config.clock)().max(self.head_ts_ms),
+            hash: self.head_hash,
+            blocks: BlockBuilder::default(),
+            extras: AppendExtras::default(),
+            notable: false,
+            last_seq: None,
+        };
         let mut answers = Vec::with_capacity(batch.len());
-        let mut hash = self.head_hash;
-        for (commands, reply) in batch {
-            let mut acks = Vec::with_capacity(commands.len());
-            for submitted in commands {
-                let (parsed, canonical) = submitted.prepare();
-                let outcome = self.ledger.submit(
-                    parsed.id.as_deref(),
-                    parsed.fingerprint,
-                    parsed.command.as_ref().map_err(|c| *c),
-                );
-                if !outcome.retry {
-                    if outcome.result.is_ok() {
-                        match parsed.command {
-                            Ok(Command::SetRules { .. }) => {
-                                extras.rule_change_seqs.push(outcome.seq);
-                                notable = true;
-                            }
-                            Ok(Command::SettleDividends { .. }) => notable = true,
-                            _ => {}
-                        }
+        for job in batch {
+            match job {
+                Job::Values(commands, reply) => {
+                    let mut acks = Vec::with_capacity(commands.len());
+                    for submitted in commands {
+                        let (parsed, canonical) = submitted.prepare();
+                        let outcome = self.apply(&mut c, &parsed, &canonical);
+                        acks.push(Acked {
+                            id_echo: parsed.id_echo(),
+                            outcome,
+                        });
                     }
-                    let text = outcome_text(outcome.result);
-                    hash = chain_hash(&hash, outcome.seq, &canonical, text);
-                    entries.push(Entry {
-                        seq: outcome.seq,
-                        ts_ms,
-                        command: canonical,
-                        outcome: text.to_string(),
-                        hash,
-                    });
+                    answers.push(Answer::Values(acks, reply));
                 }
-                acks.push(Acked {
-                    id_echo: parsed.id_echo(),
-                    outcome,
-                });
+                Job::Prepared(prepared, reply) => {
+                    let mut outcomes = Vec::with_capacity(prepared.len());
+                    for (i, parsed) in prepared.parsed.iter().enumerate() {
+                        outcomes.push(self.apply(&mut c, parsed, prepared.canonical(i)));
+                    }
+                    answers.push(Answer::Prepared(prepared, outcomes, reply));
+                }
             }
-            answers.push((acks, reply));
         }
-        debug_assert!(entries.first().is_none_or(|e| e.seq == self.head_seq + 1));
         let due = self
             .last_sample_ms
-            .is_none_or(|last| ts_ms - last >= self.config.sample_every_ms);
-        if let Some(last) = entries.last().filter(|_| notable || due) {
-            extras.sample = Some(self.sample(last.seq, ts_ms));
+            .is_none_or(|last| c.ts_ms - last >= self.config.sample_every_ms);
+        if let Some(seq) = c.last_seq.filter(|_| c.notable || due) {
+            c.extras.sample = Some(self.sample(seq, c.ts_ms));
         }
-        let committed = if entries.is_empty() {
+        let committed = if c.blocks.is_empty() {
             Ok(())
         } else {
-            self.store.append_with(&self.meta.id, &entries, &extras)
+            let blocks = std::mem::take(&mut c.blocks).finish();
+            debug_assert_eq!(blocks[0].first_seq, self.head_seq + 1);
+            self.store.append_blocks(&self.meta.id, &blocks, &c.extras)
         };
         match committed {
             Ok(()) => {
-                if let Some(last) = entries.last() {
-                    self.head_seq = last.seq;
-                    self.head_hash = last.hash;
-                    self.head_ts_ms = ts_ms;
+                if let Some(seq) = c.last_seq {
+                    self.head_seq = seq;
+                    self.head_hash = c.hash;
+                    self.head_ts_ms = c.ts_ms;
                 }
-                if extras.sample.is_some() {
-                    self.last_sample_ms = Some(ts_ms);
+                if c.extras.sample.is_some() {
+                    self.last_sample_ms = Some(c.ts_ms);
                 }
-                for (acks, reply) in answers {
-                    reply(Ok(acks));
+                for answer in answers {
+                    match answer {
+                        Answer::Values(acks, reply) => reply(Ok(acks)),
+                        Answer::Prepared(batch, outcomes, reply) => reply(batch, Ok(outcomes)),
+                    }
                 }
                 if self.head_seq - self.last_snapshot_seq >= self.config.snapshot_every_entries {
                     if let Err(e) = self.take_snapshot() {
@@ -456,8 +584,12 @@ impl Writer {
             }
             Err(e) => {
                 let why = format!("the commit failed, nothing in it was kept: {e}");
-                for (_, reply) in answers {
-                    reply(Err(JournalError::Unavailable(why.clone())));
+                for answer in answers {
+                    let err = JournalError::Unavailable(why.clone());
+                    match answer {
+                        Answer::Values(_, reply) => reply(Err(err)),
+                        Answer::Prepared(batch, _, reply) => reply(batch, Err(err)),
+                    }
                 }
                 self.reload();
             }

@@ -9,7 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use jifen_journal::{Acked, Prepared, Submitted, View, BATCH_COMMANDS_MAX};
+use jifen_core::Outcome;
+use jifen_journal::{PreparedBatch, View, BATCH_COMMANDS_MAX};
+use jifen_wire::Parsed;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -372,24 +374,33 @@ fn merchant_may(account: &str, command: &Value) -> bool {
         && command.get("account").and_then(Value::as_str) == Some(account)
 }
 
-fn outcomes_body(acks: &[Acked]) -> String {
-    let mut out = String::with_capacity(16 + acks.len() * 64);
+fn outcomes_body(parsed: &[Parsed], outcomes: &[Outcome]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(16 + outcomes.len() * 64);
     out.push_str("{\"outcomes\":[");
-    for (i, a) in acks.iter().enumerate() {
+    for (i, (p, o)) in parsed.iter().zip(outcomes).enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let code = match a.outcome.result {
-            Ok(()) => "null".to_string(),
-            Err(c) => format!("\"{}\"", c.as_str()),
+        out.push_str("{\"id\":");
+        match &p.id {
+            // A valid id needs no escaping; anything else is written as JSON.
+            Some(id) if jifen_core::is_valid_name(id) => {
+                out.push('"');
+                out.push_str(id);
+                out.push('"');
+            }
+            _ => out.push_str(&p.id_echo().to_string()),
+        }
+        let _ = match o.result {
+            Ok(()) => write!(out, ",\"ok\":true,\"code\":null,\"seq\":{}}}", o.seq),
+            Err(c) => write!(
+                out,
+                ",\"ok\":false,\"code\":\"{}\",\"seq\":{}}}",
+                c.as_str(),
+                o.seq
+            ),
         };
-        out.push_str(&format!(
-            "{{\"id\":{},\"ok\":{},\"code\":{},\"seq\":{}}}",
-            a.id_echo,
-            a.outcome.result.is_ok(),
-            code,
-            a.outcome.seq
-        ));
     }
     out.push_str("]}");
     out
@@ -435,31 +446,26 @@ pub async fn post_commands(
         }
     }
     // Parse and canonicalise here, so the writer only applies, hashes and commits.
-    let prepared: Vec<Submitted> = raws
-        .iter()
-        .map(|raw| match jifen_wire::parse_command_canonical(raw.get()) {
-            Some((parsed, canonical)) => {
-                Submitted::Prepared(Box::new(Prepared { parsed, canonical }))
-            }
-            // Too long to journal whole: the writer keeps an excerpt.
-            None => Submitted::Line(raw.get().to_string()),
-        })
-        .collect();
+    let mut batch = PreparedBatch::with_capacity(raws.len(), body.len());
+    for raw in &raws {
+        batch.push_text(raw.get());
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
-    economy.journal.submit(
-        prepared,
-        Box::new(move |r| {
-            let _ = tx.send(r);
+    economy.journal.submit_prepared(
+        batch,
+        Box::new(move |batch, r| {
+            let _ = tx.send((batch, r));
         }),
     );
-    let acks = rx
+    let (batch, result) = rx
         .await
-        .map_err(|_| ApiError::unavailable("the economy's writer stopped"))??;
+        .map_err(|_| ApiError::unavailable("the economy's writer stopped"))?;
+    let outcomes = result?;
     let m = &app.metrics;
-    for a in &acks {
-        let counter = if a.outcome.retry {
+    for o in &outcomes {
+        let counter = if o.retry {
             &m.commands_retried
-        } else if a.outcome.result.is_ok() {
+        } else if o.result.is_ok() {
             &m.commands_applied
         } else {
             &m.commands_rejected
@@ -468,7 +474,7 @@ pub async fn post_commands(
     }
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        outcomes_body(&acks),
+        outcomes_body(batch.parsed(), &outcomes),
     )
         .into_response())
 }

@@ -77,15 +77,24 @@ pub fn parse_command_line(line: &str) -> Parsed {
 /// when it can, otherwise through a `Value`. `None` when the text is not JSON or is longer than
 /// [`LINE_BYTES_MAX`] (the caller journals such a text as an excerpt).
 pub fn parse_command_canonical(text: &str) -> Option<(Parsed, String)> {
+    let mut out = String::with_capacity(text.len());
+    parse_command_canonical_into(text, &mut out).map(|p| (p, out))
+}
+
+/// [`parse_command_canonical`], appending the canonical text to `out` (nothing is appended
+/// when it returns `None`).
+pub fn parse_command_canonical_into(text: &str, out: &mut String) -> Option<Parsed> {
     if text.len() > LINE_BYTES_MAX {
         return None;
     }
-    if let Some(done) = crate::fast::parse_fast_canonical(text) {
-        return Some(done);
+    let mark = out.len();
+    if let Some(parsed) = crate::fast::parse_fast_canonical(text, out) {
+        return Some(parsed);
     }
+    out.truncate(mark);
     let value = serde_json::from_str::<Value>(text).ok()?;
-    let canonical = crate::json::canonical_json(&value);
-    Some((parse_command_value(value), canonical))
+    out.push_str(&crate::json::canonical_json(&value));
+    Some(parse_command_value(value))
 }
 
 /// Parses one command object on the general path.

@@ -168,14 +168,13 @@ pub(crate) fn parse_fast(line: &str) -> Option<Parsed> {
     Some(parsed_from(&flat))
 }
 
-/// [`parse_fast`], with the command's canonical JSON text: the same text
+/// [`parse_fast`], appending the command's canonical JSON text to `out`: the same text
 /// `json::canonical_json` writes for the equivalent `Value`. The fast path only takes strings
 /// without escapes, and JSON forbids raw control characters in them, so each string is
 /// written back exactly as it came; the fields are already in sorted order.
-pub(crate) fn parse_fast_canonical(text: &str) -> Option<(Parsed, String)> {
+pub(crate) fn parse_fast_canonical(text: &str, out: &mut String) -> Option<Parsed> {
     let flat: Flat<'_> = serde_json::from_str(text).ok()?;
     let (fields, n) = flat.fields();
-    let mut out = String::with_capacity(text.len());
     out.push('{');
     let mut digits = [0u8; 20];
     for (i, (k, v)) in fields[..n].iter().enumerate() {
@@ -195,7 +194,7 @@ pub(crate) fn parse_fast_canonical(text: &str) -> Option<(Parsed, String)> {
         }
     }
     out.push('}');
-    Some((parsed_from(&flat), out))
+    Some(parsed_from(&flat))
 }
 
 fn parsed_from(flat: &Flat<'_>) -> Parsed {
