@@ -53,7 +53,7 @@ impl BlockBuilder {
             self.blocks.push(Block {
                 first_seq: seq,
                 last_seq: seq,
-                data: Vec::with_capacity(size.max(64 * 1024).min(BLOCK_BYTES_MAX)),
+                data: Vec::with_capacity(size.clamp(64 * 1024, BLOCK_BYTES_MAX)),
             });
         }
         if let Some(block) = self.blocks.last_mut() {
@@ -171,11 +171,18 @@ mod tests {
     fn large_commits_are_split_into_bounded_blocks() {
         let big = "x".repeat(300_000);
         let entries: Vec<Entry> = (1..=10).map(|s| entry(s, &big)).collect();
-        let runs = block_runs(&entries);
-        assert_eq!(runs.iter().map(|r| r.len()).sum::<usize>(), 10);
-        assert!(runs
+        let blocks = blocks_of(&entries);
+        assert!(blocks.len() > 1);
+        assert!(blocks.iter().all(|b| b.data.len() <= BLOCK_BYTES_MAX));
+        let back: Vec<Entry> = blocks
             .iter()
-            .all(|r| encode_block(r).len() <= BLOCK_BYTES_MAX));
-        assert_eq!(block_runs(&entries[..1]).len(), 1);
+            .flat_map(|b| decode_block(&b.data).unwrap())
+            .collect();
+        assert_eq!(back, entries);
+        for w in blocks.windows(2) {
+            assert_eq!(w[1].first_seq, w[0].last_seq + 1);
+        }
+        let huge = entry(1, &"y".repeat(2 * BLOCK_BYTES_MAX));
+        assert_eq!(blocks_of(std::slice::from_ref(&huge)).len(), 1);
     }
 }
