@@ -6,6 +6,7 @@
 //! backends implement [`Store`]: SQLite (the embedded default) and PostgreSQL.
 
 pub mod block;
+mod committer;
 mod entry;
 mod frame;
 pub mod postgres;

@@ -12,6 +12,7 @@ use crate::store::{
 
 pub struct PgStore {
     client: Client,
+    url: String,
 }
 
 const SCHEMA: &str = "
@@ -68,7 +69,10 @@ impl PgStore {
         let created = client.batch_execute(SCHEMA);
         client.execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK_KEY])?;
         created?;
-        Ok(PgStore { client })
+        Ok(PgStore {
+            client,
+            url: url.to_string(),
+        })
     }
 }
 
@@ -339,5 +343,9 @@ impl Store for PgStore {
             &[&economy, &(seq as i64)],
         )?;
         Ok(row.map(|r| r.get(0)))
+    }
+
+    fn reopen(&self) -> StoreResult<Box<dyn Store>> {
+        Ok(Box::new(PgStore::connect(&self.url)?))
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::block::{decode_block, for_each_in_block, Block};
 use crate::entry::Entry;
@@ -13,8 +13,13 @@ use crate::store::{
     StoreError, StoreResult,
 };
 
+/// Snapshots are files beside the database (`snapshots/<hex of economy id>/<seq>.snap`, written
+/// to a temporary name, synced, then renamed), listed in the `snapshot_files` table: writing
+/// hundreds of megabytes through SQLite would hold its single write lock, and every journal
+/// append would wait.
 pub struct SqliteStore {
     conn: Connection,
+    path: std::path::PathBuf,
 }
 
 const SCHEMA: &str = "
@@ -34,10 +39,10 @@ CREATE TABLE IF NOT EXISTS journal_blocks (
     UNIQUE (economy, first_seq),
     UNIQUE (economy, last_seq)
 );
-CREATE TABLE IF NOT EXISTS snapshots (
+CREATE TABLE IF NOT EXISTS snapshot_files (
     economy TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    data BLOB NOT NULL,
+    file TEXT NOT NULL,
     PRIMARY KEY (economy, seq)
 );
 CREATE TABLE IF NOT EXISTS rule_changes (
@@ -79,8 +84,78 @@ impl SqliteStore {
         conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
         conn.pragma_update(None, "cache_size", -65_536)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // Checkpoints run on a thread of their own (below), so a writer does not stop to copy
+        // the WAL into the database after its commits. A connection still checkpoints itself
+        // if the WAL passes this many pages (should that thread ever fall behind).
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { conn })
+        start_checkpointer(path);
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The folder holding an economy's snapshot files.
+    pub fn snapshot_dir(&self, economy: &str) -> std::path::PathBuf {
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        base.join("snapshots").join(hex::encode(economy))
+    }
+}
+
+/// Writes `data` to `path` durably: a temporary file, synced, renamed, and the folder synced.
+fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The WAL size, in pages, at which a connection checkpoints by itself.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 65_536;
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Starts the background checkpointer of a database file, once per file per process. It runs
+/// `PRAGMA wal_checkpoint(PASSIVE)`, which never waits for readers or writers, and stops when
+/// the file goes away. Durability does not depend on it: a commit is durable in the WAL.
+fn start_checkpointer(path: &Path) {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static RUNNING: OnceLock<Mutex<HashSet<std::path::PathBuf>>> = OnceLock::new();
+    let Ok(path) = path.canonicalize() else {
+        return;
+    };
+    let running = RUNNING.get_or_init(|| Mutex::new(HashSet::new()));
+    let Ok(mut set) = running.lock() else { return };
+    if !set.insert(path.clone()) {
+        return;
+    }
+    drop(set);
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            if let Ok(conn) = Connection::open(&path) {
+                let _ = conn.busy_timeout(std::time::Duration::from_millis(100));
+                while path.exists() {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            }
+            if let Ok(mut set) = running.lock() {
+                set.remove(&path);
+            }
+        });
+    if spawned.is_err() {
+        if let Ok(mut set) = running.lock() {
+            set.remove(&std::path::PathBuf::new());
+        }
     }
 }
 
@@ -109,7 +184,9 @@ impl Store for SqliteStore {
     }
 
     fn create_economy(&mut self, meta: &EconomyMeta) -> StoreResult<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists: Option<String> = tx
             .query_row("SELECT id FROM economies WHERE id = ?1", [&meta.id], |r| {
                 r.get(0)
@@ -152,7 +229,9 @@ impl Store for SqliteStore {
         blocks: &[Block],
         extras: &AppendExtras,
     ) -> StoreResult<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let head: i64 = tx
                 .prepare_cached(
@@ -338,35 +417,58 @@ impl Store for SqliteStore {
         data: &[u8],
         keep: usize,
     ) -> StoreResult<()> {
-        let tx = self.conn.transaction()?;
+        let dir = self.snapshot_dir(economy);
+        let name = format!("{seq:020}.snap");
+        write_durably(&dir.join(&name), data)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "INSERT OR REPLACE INTO snapshots (economy, seq, data) VALUES (?1, ?2, ?3)",
-            params![economy, seq as i64, data],
+            "INSERT OR REPLACE INTO snapshot_files (economy, seq, file) VALUES (?1, ?2, ?3)",
+            params![economy, seq as i64, name],
         )?;
+        let dropped: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT file FROM snapshot_files WHERE economy = ?1 AND seq NOT IN (SELECT seq FROM snapshot_files WHERE economy = ?1 ORDER BY seq DESC LIMIT ?2)",
+            )?;
+            let rows = stmt.query_map(params![economy, keep as i64], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
         tx.execute(
-            "DELETE FROM snapshots WHERE economy = ?1 AND seq NOT IN (SELECT seq FROM snapshots WHERE economy = ?1 ORDER BY seq DESC LIMIT ?2)",
+            "DELETE FROM snapshot_files WHERE economy = ?1 AND seq NOT IN (SELECT seq FROM snapshot_files WHERE economy = ?1 ORDER BY seq DESC LIMIT ?2)",
             params![economy, keep as i64],
         )?;
         tx.commit()?;
+        for file in dropped {
+            let _ = std::fs::remove_file(dir.join(file));
+        }
         Ok(())
     }
 
     fn snapshot_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT seq FROM snapshots WHERE economy = ?1 ORDER BY seq DESC")?;
+            .prepare("SELECT seq FROM snapshot_files WHERE economy = ?1 ORDER BY seq DESC")?;
         let rows = stmt.query_map([economy], |r| r.get::<_, i64>(0))?;
         rows.map(|r| Ok(r? as u64)).collect()
     }
 
     fn snapshot(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Vec<u8>>> {
-        Ok(self
+        let file: Option<String> = self
             .conn
             .query_row(
-                "SELECT data FROM snapshots WHERE economy = ?1 AND seq = ?2",
+                "SELECT file FROM snapshot_files WHERE economy = ?1 AND seq = ?2",
                 params![economy, seq as i64],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()?;
+        match file {
+            Some(name) => Ok(Some(std::fs::read(self.snapshot_dir(economy).join(name))?)),
+            None => Ok(None),
+        }
+    }
+
+    fn reopen(&self) -> StoreResult<Box<dyn Store>> {
+        Ok(Box::new(SqliteStore::open(&self.path)?))
     }
 }

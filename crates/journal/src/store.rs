@@ -148,6 +148,9 @@ pub trait Store: Send {
 
     fn snapshot(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Vec<u8>>>;
 
+    /// Another connection to the same store (for work beside a writer, such as snapshots).
+    fn reopen(&self) -> StoreResult<Box<dyn Store>>;
+
     /// Calls `f` on up to `limit` entries with `seq > after`, in seq order, lending each one
     /// without copying where the backend can. Returns how many were visited.
     fn scan(

@@ -7,6 +7,7 @@
 //! the batch gets an error and the writer reloads the ledger from the store, which is the
 //! truth; nothing that was not acknowledged is kept.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -16,6 +17,7 @@ use jifen_wire::{canonical_json, parse_command_value, Parsed};
 use serde_json::Value;
 
 use crate::block::BlockBuilder;
+use crate::committer::{Answer, CommitJob, Committer};
 use crate::entry::{chain_hash, outcome_text, Hash};
 use crate::frame::frame;
 use crate::recover::{recover, Recovered, StartupCheck};
@@ -177,13 +179,64 @@ impl Job {
     }
 }
 
-enum Answer {
-    Values(Vec<Acked>, Reply),
-    Prepared(PreparedBatch, Vec<Outcome>, BatchReply),
+struct SnapshotJob {
+    ledger: Box<Ledger>,
+    seq: u64,
+    hash: Hash,
+}
+
+/// The thread that encodes and stores periodic snapshots, with its own store connection.
+struct Snapshotter {
+    tx: Sender<SnapshotJob>,
+    busy: Arc<AtomicBool>,
+    /// The seq of the newest snapshot it stored.
+    done: Arc<AtomicU64>,
+    thread: JoinHandle<()>,
+}
+
+impl Snapshotter {
+    fn start(mut store: Box<dyn Store>, economy: &str, keep: usize) -> Option<Snapshotter> {
+        let (tx, rx) = crossbeam_channel::bounded::<SnapshotJob>(1);
+        let busy = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let (b, d, eco) = (busy.clone(), done.clone(), economy.to_string());
+        let thread = std::thread::Builder::new()
+            .name(format!("snapshot-{economy}"))
+            .spawn(move || {
+                for job in rx {
+                    let payload = job.ledger.encode();
+                    drop(job.ledger);
+                    let data = frame(&eco, job.seq, &job.hash, &payload);
+                    match store.put_snapshot(&eco, job.seq, &data, keep) {
+                        Ok(()) => d.store(job.seq, Ordering::Release),
+                        Err(e) => {
+                            eprintln!("jifen: economy {eco}: snapshot at {} failed: {e}", job.seq)
+                        }
+                    }
+                    b.store(false, Ordering::Release);
+                }
+            })
+            .ok()?;
+        Some(Snapshotter {
+            tx,
+            busy,
+            done,
+            thread,
+        })
+    }
+
+    /// Waits for the snapshot in progress; returns the seq of the newest one stored.
+    fn finish(self) -> u64 {
+        drop(self.tx);
+        let _ = self.thread.join();
+        self.done.load(Ordering::Acquire)
+    }
 }
 
 /// What applying one batch builds up for its commit.
 struct Commit {
+    /// Entries added so far.
+    blocks_len: u64,
     ts_ms: i64,
     hash: Hash,
     blocks: BlockBuilder,
@@ -264,6 +317,12 @@ struct Writer {
     head_ts_ms: i64,
     last_sample_ms: Option<i64>,
     last_snapshot_seq: u64,
+    /// Commits what this thread applied, and answers.
+    committer: Committer,
+    /// Takes periodic snapshots off the writer's thread.
+    snapshotter: Option<Snapshotter>,
+    /// The newest snapshot this thread stored itself (or found at start-up).
+    stored_snapshot_seq: u64,
     config: JournalConfig,
     /// Set when the ledger could not be reloaded after a failed commit: nothing is served.
     failed: Option<String>,
@@ -283,7 +342,8 @@ impl Journal {
             skipped_snapshots: r.skipped_snapshots.clone(),
         };
         let head_ts_ms = store.head(economy)?.map_or(0, |e| e.ts_ms);
-        let writer = Writer::new(store, r, config, head_ts_ms);
+        let committer = Committer::start(store.reopen()?, economy)?;
+        let writer = Writer::new(store, r, config, head_ts_ms, committer);
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_REQUESTS_MAX);
         let thread = std::thread::Builder::new()
             .name(format!("writer-{economy}"))
@@ -404,8 +464,15 @@ impl Drop for Journal {
 }
 
 impl Writer {
-    fn new(store: Box<dyn Store>, r: Recovered, config: JournalConfig, head_ts_ms: i64) -> Writer {
+    fn new(
+        store: Box<dyn Store>,
+        r: Recovered,
+        config: JournalConfig,
+        head_ts_ms: i64,
+        committer: Committer,
+    ) -> Writer {
         Writer {
+            committer,
             store,
             meta: r.meta,
             ledger: r.ledger,
@@ -414,6 +481,8 @@ impl Writer {
             head_ts_ms,
             last_sample_ms: None,
             last_snapshot_seq: r.snapshot_seq.unwrap_or(0),
+            snapshotter: None,
+            stored_snapshot_seq: r.snapshot_seq.unwrap_or(0),
             config,
             failed: None,
         }
@@ -430,13 +499,22 @@ impl Writer {
                 },
             };
             match msg {
-                Msg::Read(f) => f(&self.view()),
+                Msg::Read(f) => {
+                    self.drain();
+                    f(&self.view())
+                }
                 Msg::Snapshot(reply) => {
+                    self.drain();
                     let _ = reply.send(self.take_snapshot());
                 }
                 Msg::Shutdown(reply) => {
-                    let wanted =
-                        self.config.snapshot_on_shutdown && self.head_seq > self.last_snapshot_seq;
+                    self.drain();
+                    self.committer.stop();
+                    // Let a snapshot in progress finish; take the shutdown one if it is not
+                    // already at the head.
+                    let background = self.snapshotter.take().map_or(0, Snapshotter::finish);
+                    let done = background.max(self.stored_snapshot_seq);
+                    let wanted = self.config.snapshot_on_shutdown && self.head_seq > done;
                     let result = if wanted && self.failed.is_none() {
                         self.take_snapshot().map(|_| ())
                     } else {
@@ -503,11 +581,15 @@ impl Writer {
         c.hash = chain_hash(&c.hash, outcome.seq, canonical, text);
         c.blocks
             .push(outcome.seq, c.ts_ms, &c.hash, canonical, text);
+        c.blocks_len += 1;
         c.last_seq = Some(outcome.seq);
         outcome
     }
 
     fn commit(&mut self, batch: Vec<Job>) {
+        if self.committer.failed() {
+            self.drain();
+        }
         if let Some(why) = &self.failed {
             for job in batch {
                 job.fail(JournalError::Unavailable(why.clone()));
@@ -515,6 +597,7 @@ impl Writer {
             return;
         }
         let mut c = Commit {
+            blocks_len: 0,
             // Timestamps never go backwards, even if the clock does: the journal is in time order.
             ts_ms: (self.config.clock)().max(self.head_ts_ms),
             hash: self.head_hash,
@@ -553,47 +636,39 @@ impl Writer {
         if let Some(seq) = c.last_seq.filter(|_| c.notable || due) {
             c.extras.sample = Some(self.sample(seq, c.ts_ms));
         }
-        let committed = if c.blocks.is_empty() {
-            Ok(())
-        } else {
-            let blocks = std::mem::take(&mut c.blocks).finish();
-            debug_assert_eq!(blocks[0].first_seq, self.head_seq + 1);
-            self.store.append_blocks(&self.meta.id, &blocks, &c.extras)
-        };
-        match committed {
-            Ok(()) => {
-                if let Some(seq) = c.last_seq {
-                    self.head_seq = seq;
-                    self.head_hash = c.hash;
-                    self.head_ts_ms = c.ts_ms;
-                }
-                if c.extras.sample.is_some() {
-                    self.last_sample_ms = Some(c.ts_ms);
-                }
-                for answer in answers {
-                    match answer {
-                        Answer::Values(acks, reply) => reply(Ok(acks)),
-                        Answer::Prepared(batch, outcomes, reply) => reply(batch, Ok(outcomes)),
-                    }
-                }
-                if self.head_seq - self.last_snapshot_seq >= self.config.snapshot_every_entries {
-                    if let Err(e) = self.take_snapshot() {
-                        eprintln!("jifen: economy {}: snapshot failed: {e}", self.meta.id);
-                    }
-                }
-            }
-            Err(e) => {
-                let why = format!("the commit failed, nothing in it was kept: {e}");
-                for answer in answers {
-                    let err = JournalError::Unavailable(why.clone());
-                    match answer {
-                        Answer::Values(_, reply) => reply(Err(err)),
-                        Answer::Prepared(batch, _, reply) => reply(batch, Err(err)),
-                    }
-                }
-                self.reload();
-            }
+        if let Some(seq) = c.last_seq {
+            debug_assert_eq!(seq - self.head_seq, c.blocks_len);
+            self.head_seq = seq;
+            self.head_hash = c.hash;
+            self.head_ts_ms = c.ts_ms;
         }
+        if c.extras.sample.is_some() {
+            self.last_sample_ms = Some(c.ts_ms);
+        }
+        // Even a batch of retries goes through the committer: a retry's first outcome may be
+        // in the batch still committing, and must not be answered before it is durable.
+        self.committer.send(CommitJob {
+            blocks: c.blocks.finish(),
+            extras: c.extras,
+            answers,
+        });
+        if self.head_seq - self.last_snapshot_seq >= self.config.snapshot_every_entries
+            && self.drain()
+        {
+            self.snapshot_in_background();
+        }
+    }
+
+    /// Waits until everything applied is committed, so the ledger is committed state. After a
+    /// failed commit, reloads the ledger from the store first. Returns whether the writer can
+    /// go on.
+    fn drain(&mut self) -> bool {
+        self.committer.drain();
+        if self.committer.failed() {
+            self.reload();
+            self.committer.resume();
+        }
+        self.failed.is_none()
     }
 
     /// The headline figures of the ledger now, as of entry `seq`.
@@ -620,6 +695,10 @@ impl Writer {
                 self.ledger = r.ledger;
                 self.head_seq = r.head_seq;
                 self.head_hash = r.head_hash;
+                self.last_snapshot_seq = self.last_snapshot_seq.min(r.head_seq);
+                if let Ok(Some(head)) = self.store.head(&self.meta.id) {
+                    self.head_ts_ms = head.ts_ms;
+                }
             }
             Err(e) => {
                 self.failed = Some(format!(
@@ -627,6 +706,45 @@ impl Writer {
                     self.meta.id
                 ))
             }
+        }
+    }
+
+    /// Hands a copy of the committed state to the snapshot thread, unless it is still busy
+    /// with the last one. Copying is a memory copy; encoding and writing happen beside the
+    /// writer, which goes on committing.
+    fn snapshot_in_background(&mut self) {
+        if self.failed.is_some() {
+            return;
+        }
+        if self.snapshotter.is_none() {
+            match self.store.reopen() {
+                Ok(store) => {
+                    self.snapshotter =
+                        Snapshotter::start(store, &self.meta.id, self.config.snapshots_kept)
+                }
+                Err(e) => eprintln!(
+                    "jifen: economy {}: no snapshot connection: {e}",
+                    self.meta.id
+                ),
+            }
+        }
+        let Some(s) = &self.snapshotter else {
+            if let Err(e) = self.take_snapshot() {
+                eprintln!("jifen: economy {}: snapshot failed: {e}", self.meta.id);
+            }
+            return;
+        };
+        if s.busy.load(Ordering::Acquire) {
+            return;
+        }
+        s.busy.store(true, Ordering::Release);
+        let job = SnapshotJob {
+            ledger: Box::new(self.ledger.clone()),
+            seq: self.head_seq,
+            hash: self.head_hash,
+        };
+        if s.tx.send(job).is_ok() {
+            self.last_snapshot_seq = self.head_seq;
         }
     }
 
@@ -643,6 +761,7 @@ impl Writer {
             self.config.snapshots_kept,
         )?;
         self.last_snapshot_seq = self.head_seq;
+        self.stored_snapshot_seq = self.head_seq;
         Ok(self.head_seq)
     }
 }

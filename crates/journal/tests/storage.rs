@@ -256,26 +256,26 @@ fn flipped_bytes_and_deleted_entries_are_detected() {
     }
 }
 
-/// An SQLite expression for `column` (a blob) with byte `byte` (1-based) changed.
-fn sqlite_flip_blob(column: &str, byte: usize) -> String {
-    let nibble = 2 * byte - 1;
-    format!(
-        "unhex(substr(hex({column}), 1, {}) || CASE substr(hex({column}), {nibble}, 1) WHEN '0' THEN '1' ELSE '0' END || substr(hex({column}), {}))",
-        nibble - 1,
-        nibble + 1
-    )
-}
-
 #[test]
 fn a_damaged_snapshot_falls_back_and_verify_reports_it() {
     for b in Backend::both() {
         write(&b, &Rules::default(), &lines("seed-wine"), 25, 100);
         let newest = b.open().snapshot_seqs("eco").unwrap()[0];
-        let sql = match b.name() {
-            "sqlite" => format!("UPDATE snapshots SET data = {} WHERE seq = {newest}", sqlite_flip_blob("data", 100)),
-            _ => format!("UPDATE snapshots SET data = set_byte(data, 99, get_byte(data, 99) # 1) WHERE seq = {newest}"),
-        };
-        b.tamper(&sql);
+        match &b {
+            Backend::Sqlite { dir } => {
+                // SQLite keeps snapshots as files beside the database.
+                let file = dir
+                    .join("snapshots")
+                    .join(hex::encode("eco"))
+                    .join(format!("{newest:020}.snap"));
+                let mut bytes = std::fs::read(&file).unwrap();
+                bytes[99] ^= 1;
+                std::fs::write(&file, bytes).unwrap();
+            }
+            _ => b.tamper(&format!(
+                "UPDATE snapshots SET data = set_byte(data, 99, get_byte(data, 99) # 1) WHERE seq = {newest}"
+            )),
+        }
         let mut store = b.open();
         let r = recover(store.as_mut(), "eco", StartupCheck::FullChain).unwrap();
         assert_ne!(
@@ -368,4 +368,75 @@ fn lines_that_are_not_commands_are_journaled_bounded_and_replay_the_same() {
     assert!(verify_economy(store.as_mut(), "eco", &mut |_, _| {})
         .unwrap()
         .ok());
+}
+
+#[test]
+fn a_failed_commit_is_not_acknowledged_and_the_writer_recovers() {
+    for b in Backend::both() {
+        let mut store = b.open();
+        create_economy(
+            store.as_mut(),
+            "eco",
+            "Test",
+            &Rules::default(),
+            "Asia/Shanghai",
+            0,
+        )
+        .unwrap();
+        let (journal, _) = Journal::open(store, "eco", config(1_000_000)).unwrap();
+        let line = |id: &str, account: &str| {
+            Submitted::Line(format!(
+                r#"{{"type":"register_merchant","id":"{id}","account":"{account}"}}"#
+            ))
+        };
+        journal.submit_wait(vec![line("a", "m1")]).unwrap();
+        // Every append fails while the trigger is there.
+        let fail = match b.name() {
+            "sqlite" => "CREATE TRIGGER fail BEFORE INSERT ON journal_blocks BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+            _ => "CREATE FUNCTION fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$ LANGUAGE plpgsql; \
+                  CREATE TRIGGER fail BEFORE INSERT ON journal_blocks FOR EACH ROW EXECUTE FUNCTION fail();",
+        };
+        b.tamper(fail);
+        // Two submissions at once, so one may be applied while the other is committing.
+        let (tx, rx) = std::sync::mpsc::channel();
+        for (id, account) in [("b", "m2"), ("c", "m3")] {
+            let tx = tx.clone();
+            journal.submit(
+                vec![line(id, account)],
+                Box::new(move |r| tx.send(r).unwrap()),
+            );
+        }
+        for _ in 0..2 {
+            let r = rx.recv().unwrap();
+            assert!(
+                r.is_err(),
+                "{}: a failed commit was acknowledged: {r:?}",
+                b.name()
+            );
+        }
+        let seq = journal.read(|v| v.head_seq).unwrap();
+        assert_eq!(
+            seq,
+            1,
+            "{}: state after the failure is the committed state",
+            b.name()
+        );
+        b.tamper(match b.name() {
+            "sqlite" => "DROP TRIGGER fail",
+            _ => "DROP TRIGGER fail ON journal_blocks",
+        });
+        let acks = journal.submit_wait(vec![line("b", "m2")]).unwrap();
+        assert_eq!(acks[0].outcome.seq, 2, "{}", b.name());
+        assert!(acks[0].outcome.result.is_ok());
+        journal.shutdown().unwrap();
+        let mut store = b.open();
+        let r = recover(store.as_mut(), "eco", StartupCheck::FullChain).unwrap();
+        assert_eq!(r.head_seq, 2, "{}", b.name());
+        assert!(r.ledger.economy().account("m2").is_some());
+        assert!(
+            r.ledger.economy().account("m3").is_none(),
+            "{}: an unacknowledged command survived",
+            b.name()
+        );
+    }
 }

@@ -1,0 +1,167 @@
+//! The second stage of an economy's writer: it appends each batch the first stage applied, in
+//! one transaction, and only then answers the batch's callers. While it waits for the disk,
+//! the first stage applies the next batch, so applying and syncing overlap.
+//!
+//! If a commit fails, it answers that batch with an error and every batch after it too (they
+//! were applied on top of state that is not durable), until the first stage has reloaded the
+//! ledger from the store and sends `Resume`. Nothing that was not committed is acknowledged.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+use jifen_core::Outcome;
+
+use crate::block::Block;
+use crate::store::{AppendExtras, Store};
+use crate::writer::{Acked, BatchReply, PreparedBatch, Reply};
+use crate::JournalError;
+
+/// Batches applied but not yet handed to the committer: one waits while one commits.
+const STAGES_IN_FLIGHT_MAX: usize = 1;
+
+pub(crate) enum Answer {
+    Values(Vec<Acked>, Reply),
+    Prepared(PreparedBatch, Vec<Outcome>, BatchReply),
+}
+
+impl Answer {
+    fn ok(self) {
+        match self {
+            Answer::Values(acks, reply) => reply(Ok(acks)),
+            Answer::Prepared(batch, outcomes, reply) => reply(batch, Ok(outcomes)),
+        }
+    }
+
+    fn fail(self, why: &str) {
+        let err = JournalError::Unavailable(why.to_string());
+        match self {
+            Answer::Values(_, reply) => reply(Err(err)),
+            Answer::Prepared(batch, _, reply) => reply(batch, Err(err)),
+        }
+    }
+}
+
+pub(crate) struct CommitJob {
+    pub blocks: Vec<Block>,
+    pub extras: AppendExtras,
+    pub answers: Vec<Answer>,
+}
+
+enum Stage {
+    Commit(CommitJob),
+    /// Answered once everything sent before it is committed or failed.
+    Barrier(Sender<()>),
+    /// The first stage reloaded after a failure: commit again.
+    Resume,
+}
+
+pub(crate) struct Committer {
+    tx: Option<Sender<Stage>>,
+    thread: Option<JoinHandle<()>>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Committer {
+    pub fn start(store: Box<dyn Store>, economy: &str) -> std::io::Result<Committer> {
+        let (tx, rx) = crossbeam_channel::bounded(STAGES_IN_FLIGHT_MAX);
+        let failed = Arc::new(AtomicBool::new(false));
+        let flag = failed.clone();
+        let eco = economy.to_string();
+        let thread = std::thread::Builder::new()
+            .name(format!("commit-{economy}"))
+            .spawn(move || run(store, &eco, rx, &flag))?;
+        Ok(Committer {
+            tx: Some(tx),
+            thread: Some(thread),
+            failed,
+        })
+    }
+
+    pub fn send(&self, job: CommitJob) {
+        let sent = match &self.tx {
+            Some(tx) => tx.send(Stage::Commit(job)),
+            None => Err(crossbeam_channel::SendError(Stage::Commit(job))),
+        };
+        if let Err(crossbeam_channel::SendError(Stage::Commit(job))) = sent {
+            for a in job.answers {
+                a.fail("the committer has stopped");
+            }
+        }
+    }
+
+    /// Waits until everything sent so far is committed (or failed).
+    pub fn drain(&self) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if let Some(stages) = &self.tx {
+            if stages.send(Stage::Barrier(tx)).is_ok() {
+                let _ = rx.recv();
+            }
+        }
+    }
+
+    /// Whether a commit failed since the last `resume`.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    pub fn resume(&self) {
+        self.failed.store(false, Ordering::Release);
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Stage::Resume);
+        }
+    }
+
+    /// Commits what is queued, then stops.
+    pub fn stop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(mut store: Box<dyn Store>, economy: &str, rx: Receiver<Stage>, failed: &AtomicBool) {
+    let mut rejecting: Option<String> = None;
+    for stage in rx {
+        match stage {
+            Stage::Barrier(done) => {
+                let _ = done.send(());
+            }
+            Stage::Resume => rejecting = None,
+            Stage::Commit(job) => {
+                if let Some(why) = &rejecting {
+                    for a in job.answers {
+                        a.fail(why);
+                    }
+                    continue;
+                }
+                let committed = if job.blocks.is_empty() {
+                    Ok(())
+                } else {
+                    store.append_blocks(economy, &job.blocks, &job.extras)
+                };
+                match committed {
+                    Ok(()) => job.answers.into_iter().for_each(Answer::ok),
+                    Err(e) => {
+                        let why = format!("the commit failed, nothing in it was kept: {e}");
+                        for a in job.answers {
+                            a.fail(&why);
+                        }
+                        rejecting = Some(format!(
+                            "an earlier commit failed, nothing in this one was kept: {e}"
+                        ));
+                        failed.store(true, Ordering::Release);
+                    }
+                }
+            }
+        }
+    }
+}
