@@ -34,6 +34,9 @@ pub struct Args {
     /// The admin key to use instead of a generated one (16 to 256 bytes).
     #[arg(long, env = "JIFEN_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
+    /// Threads serving HTTP (the writers have threads of their own); default: one per core.
+    #[arg(long)]
+    http_threads: Option<usize>,
     /// Log lines as JSON instead of text.
     #[arg(long)]
     log_json: bool,
@@ -45,12 +48,26 @@ pub struct Args {
 fn clock_from(file: Option<PathBuf>) -> jifen_server::Clock {
     match file {
         None => Arc::new(jifen_journal::time::now_ms),
-        Some(path) => Arc::new(move || {
-            std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-                .unwrap_or_else(jifen_journal::time::now_ms)
-        }),
+        Some(path) => {
+            // The last time read: a file caught mid-write keeps the clock where it was.
+            let last = std::sync::atomic::AtomicI64::new(i64::MIN);
+            Arc::new(move || {
+                use std::sync::atomic::Ordering;
+                let read = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i64>().ok());
+                match read {
+                    Some(ms) => {
+                        last.store(ms, Ordering::Relaxed);
+                        ms
+                    }
+                    None => match last.load(Ordering::Relaxed) {
+                        i64::MIN => jifen_journal::time::now_ms(),
+                        ms => ms,
+                    },
+                }
+            })
+        }
     }
 }
 
@@ -104,9 +121,11 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     if args.demo && jifen_server::demo::ensure_demo(&app)? {
         writeln!(out, "created the demo economy: GET /v1/economies/demo")?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.http_threads {
+        builder.worker_threads(n.clamp(1, 256));
+    }
+    let runtime = builder.enable_all().build()?;
     // The app is dropped after the runtime: a PostgreSQL client must not close inside it.
     let keep = app.clone();
     let served = runtime.block_on(async move {

@@ -630,8 +630,11 @@ fn bad_input_is_a_clear_4xx_and_changes_nothing() {
     s.stop();
 }
 
+/// Sets the test clock, atomically (the server may be reading it at that moment).
 fn write_clock(path: &PathBuf, ms: i64) {
-    std::fs::write(path, ms.to_string()).unwrap();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, ms.to_string()).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
 
 /// Waits until `check` holds, up to 20 s.

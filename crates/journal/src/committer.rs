@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
+
+use crate::queue::{self, Receiver};
 use jifen_core::Outcome;
 
 use crate::block::Block;
@@ -18,8 +20,9 @@ use crate::store::{AppendExtras, Store};
 use crate::writer::{Acked, BatchReply, PreparedBatch, Reply};
 use crate::JournalError;
 
-/// Batches applied but not yet handed to the committer: one waits while one commits.
-const STAGES_IN_FLIGHT_MAX: usize = 1;
+/// Batches applied but not yet committed, besides the one committing. The committer takes
+/// every waiting batch into its next transaction, so small batches still share one sync.
+const STAGES_IN_FLIGHT_MAX: usize = 8;
 
 pub(crate) enum Answer {
     Values(Vec<Acked>, Reply),
@@ -58,14 +61,14 @@ enum Stage {
 }
 
 pub(crate) struct Committer {
-    tx: Option<Sender<Stage>>,
+    tx: Option<queue::Sender<Stage>>,
     thread: Option<JoinHandle<()>>,
     failed: Arc<AtomicBool>,
 }
 
 impl Committer {
     pub fn start(store: Box<dyn Store>, economy: &str) -> std::io::Result<Committer> {
-        let (tx, rx) = crossbeam_channel::bounded(STAGES_IN_FLIGHT_MAX);
+        let (tx, rx) = queue::bounded(STAGES_IN_FLIGHT_MAX);
         let failed = Arc::new(AtomicBool::new(false));
         let flag = failed.clone();
         let eco = economy.to_string();
@@ -82,9 +85,9 @@ impl Committer {
     pub fn send(&self, job: CommitJob) {
         let sent = match &self.tx {
             Some(tx) => tx.send(Stage::Commit(job)),
-            None => Err(crossbeam_channel::SendError(Stage::Commit(job))),
+            None => Err(queue::SendError(Stage::Commit(job))),
         };
-        if let Err(crossbeam_channel::SendError(Stage::Commit(job))) = sent {
+        if let Err(queue::SendError(Stage::Commit(job))) = sent {
             for a in job.answers {
                 a.fail("the committer has stopped");
             }
@@ -130,38 +133,80 @@ impl Drop for Committer {
 
 fn run(mut store: Box<dyn Store>, economy: &str, rx: Receiver<Stage>, failed: &AtomicBool) {
     let mut rejecting: Option<String> = None;
-    for stage in rx {
-        match stage {
+    let mut next: Option<Stage> = None;
+    loop {
+        let stage = match next.take() {
+            Some(s) => s,
+            None => match rx.recv() {
+                Some(s) => s,
+                None => return,
+            },
+        };
+        let job = match stage {
             Stage::Barrier(done) => {
                 let _ = done.send(());
+                continue;
             }
-            Stage::Resume => rejecting = None,
-            Stage::Commit(job) => {
-                if let Some(why) = &rejecting {
-                    for a in job.answers {
-                        a.fail(why);
-                    }
-                    continue;
-                }
-                let committed = if job.blocks.is_empty() {
-                    Ok(())
-                } else {
-                    store.append_blocks(economy, &job.blocks, &job.extras)
-                };
-                match committed {
-                    Ok(()) => job.answers.into_iter().for_each(Answer::ok),
-                    Err(e) => {
-                        let why = format!("the commit failed, nothing in it was kept: {e}");
-                        for a in job.answers {
-                            a.fail(&why);
-                        }
-                        rejecting = Some(format!(
-                            "an earlier commit failed, nothing in this one was kept: {e}"
-                        ));
-                        failed.store(true, Ordering::Release);
-                    }
+            Stage::Resume => {
+                rejecting = None;
+                continue;
+            }
+            Stage::Commit(job) => job,
+        };
+        // Every batch already waiting joins this transaction.
+        let mut jobs = vec![job];
+        while let Some(stage) = rx.try_recv() {
+            match stage {
+                Stage::Commit(j) => jobs.push(j),
+                other => {
+                    next = Some(other);
+                    break;
                 }
             }
         }
+        if let Some(why) = &rejecting {
+            jobs.into_iter()
+                .flat_map(|j| j.answers)
+                .for_each(|a| a.fail(why));
+            continue;
+        }
+        let (blocks, extras) = merged(&mut jobs);
+        let committed = if blocks.is_empty() {
+            Ok(())
+        } else {
+            store.append_blocks(economy, &blocks, &extras)
+        };
+        let answers = jobs.into_iter().flat_map(|j| j.answers);
+        match committed {
+            Ok(()) => answers.for_each(Answer::ok),
+            Err(e) => {
+                let why = format!("the commit failed, nothing in it was kept: {e}");
+                answers.for_each(|a| a.fail(&why));
+                rejecting = Some(format!(
+                    "an earlier commit failed, nothing in this one was kept: {e}"
+                ));
+                failed.store(true, Ordering::Release);
+            }
+        }
     }
+}
+
+/// The blocks and extras of consecutive batches, as one append.
+fn merged(jobs: &mut [CommitJob]) -> (Vec<Block>, AppendExtras) {
+    if jobs.len() == 1 {
+        let j = &mut jobs[0];
+        return (std::mem::take(&mut j.blocks), std::mem::take(&mut j.extras));
+    }
+    let mut blocks = Vec::new();
+    let mut extras = AppendExtras::default();
+    for j in jobs {
+        blocks.append(&mut j.blocks);
+        extras
+            .rule_change_seqs
+            .append(&mut j.extras.rule_change_seqs);
+        if j.extras.sample.is_some() {
+            extras.sample = j.extras.sample.take();
+        }
+    }
+    (blocks, extras)
 }

@@ -10,6 +10,7 @@ mod committer;
 mod entry;
 mod frame;
 pub mod postgres;
+mod queue;
 mod recover;
 mod replayer;
 pub mod sqlite;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use jifen_core::{Command, Ledger, Outcome};
 use jifen_wire::{canonical_json, parse_command_value, Parsed};
 use serde_json::Value;
@@ -20,6 +20,7 @@ use crate::block::BlockBuilder;
 use crate::committer::{Answer, CommitJob, Committer};
 use crate::entry::{chain_hash, outcome_text, Hash};
 use crate::frame::frame;
+use crate::queue;
 use crate::recover::{recover, Recovered, StartupCheck};
 use crate::store::{AppendExtras, EconomyMeta, Sample, Store};
 use crate::JournalError;
@@ -303,7 +304,7 @@ pub struct OpenInfo {
 
 /// A handle on one economy's writer thread.
 pub struct Journal {
-    tx: Sender<Msg>,
+    tx: queue::Sender<Msg>,
     thread: Option<JoinHandle<()>>,
     economy: String,
 }
@@ -344,7 +345,7 @@ impl Journal {
         let head_ts_ms = store.head(economy)?.map_or(0, |e| e.ts_ms);
         let committer = Committer::start(store.reopen()?, economy)?;
         let writer = Writer::new(store, r, config, head_ts_ms, committer);
-        let (tx, rx) = crossbeam_channel::bounded(QUEUE_REQUESTS_MAX);
+        let (tx, rx) = queue::bounded(QUEUE_REQUESTS_MAX);
         let thread = std::thread::Builder::new()
             .name(format!("writer-{economy}"))
             .spawn(move || writer.run(rx))?;
@@ -376,7 +377,7 @@ impl Journal {
             reply(Err(JournalError::TooMany(commands.len())));
             return;
         }
-        if let Err(crossbeam_channel::SendError(Msg::Write(job))) =
+        if let Err(queue::SendError(Msg::Write(job))) =
             self.tx.send(Msg::Write(Job::Values(commands, reply)))
         {
             job.fail(self.closed());
@@ -391,7 +392,7 @@ impl Journal {
             reply(batch, Err(JournalError::TooMany(n)));
             return;
         }
-        if let Err(crossbeam_channel::SendError(Msg::Write(job))) =
+        if let Err(queue::SendError(Msg::Write(job))) =
             self.tx.send(Msg::Write(Job::Prepared(batch, reply)))
         {
             job.fail(self.closed());
@@ -488,14 +489,14 @@ impl Writer {
         }
     }
 
-    fn run(mut self, rx: Receiver<Msg>) {
+    fn run(mut self, rx: queue::Receiver<Msg>) {
         let mut next: Option<Msg> = None;
         loop {
             let msg = match next.take() {
                 Some(m) => m,
                 None => match rx.recv() {
-                    Ok(m) => m,
-                    Err(_) => break,
+                    Some(m) => m,
+                    None => break,
                 },
             };
             match msg {
@@ -529,15 +530,15 @@ impl Writer {
                     // Group commit: take whatever else is already queued, up to the limit.
                     while count < BATCH_COMMANDS_MAX {
                         match rx.try_recv() {
-                            Ok(Msg::Write(j)) if count + j.len() <= BATCH_COMMANDS_MAX => {
+                            Some(Msg::Write(j)) if count + j.len() <= BATCH_COMMANDS_MAX => {
                                 count += j.len();
                                 batch.push(j);
                             }
-                            Ok(other) => {
+                            Some(other) => {
                                 next = Some(other);
                                 break;
                             }
-                            Err(_) => break,
+                            None => break,
                         }
                     }
                     self.commit(batch);

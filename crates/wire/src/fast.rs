@@ -61,37 +61,31 @@ enum Field<'a> {
 impl<'a> Flat<'a> {
     /// Every present field, in the order `serde_json::Map` keeps keys (sorted by bytes).
     fn fields(&self) -> ([(&'static str, Field<'a>); 12], usize) {
-        let strings = [
-            ("account", self.account),
-            ("consumer", self.consumer),
-            ("day", self.day),
-            ("id", Some(self.id)),
-            ("merchant", self.merchant),
-            ("order", self.order),
-            ("referrer", self.referrer),
-            ("type", Some(self.kind)),
+        use Field::{Num, Str};
+        // Already in byte order of the keys, so nothing needs sorting.
+        let all = [
+            ("account", self.account.map(Str)),
+            ("atoms", self.atoms.map(Num)),
+            ("cash_fen", self.cash_fen.map(Num)),
+            ("consumer", self.consumer.map(Str)),
+            ("day", self.day.map(Str)),
+            ("fen", self.fen.map(Num)),
+            ("id", Some(Str(self.id))),
+            ("merchant", self.merchant.map(Str)),
+            ("order", self.order.map(Str)),
+            ("referrer", self.referrer.map(Str)),
+            ("stable_fen", self.stable_fen.map(Num)),
+            ("type", Some(Str(self.kind))),
         ];
-        let numbers = [
-            ("atoms", self.atoms),
-            ("cash_fen", self.cash_fen),
-            ("fen", self.fen),
-            ("stable_fen", self.stable_fen),
-        ];
+        debug_assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
         let mut fields = [("", Field::Num(0)); 12];
         let mut n = 0;
-        let present = strings
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|s| (k, Field::Str(s))))
-            .chain(
-                numbers
-                    .into_iter()
-                    .filter_map(|(k, v)| v.map(|x| (k, Field::Num(x)))),
-            );
-        for field in present {
-            fields[n] = field;
-            n += 1;
+        for (k, v) in all {
+            if let Some(v) = v {
+                fields[n] = (k, v);
+                n += 1;
+            }
         }
-        fields[..n].sort_unstable_by_key(|(k, _)| *k);
         (fields, n)
     }
 
