@@ -6,7 +6,7 @@
 //! were applied on top of state that is not durable), until the first stage has reloaded the
 //! ledger from the store and sends `Resume`. Nothing that was not committed is acknowledged.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -16,7 +16,7 @@ use crate::queue::{self, Receiver};
 use jifen_core::Outcome;
 
 use crate::block::Block;
-use crate::store::{AppendExtras, Store};
+use crate::store::{AppendExtras, Store, StoreError};
 use crate::writer::{Acked, BatchReply, PreparedBatch, Reply};
 use crate::JournalError;
 
@@ -64,30 +64,42 @@ pub(crate) struct Committer {
     tx: Option<queue::Sender<Stage>>,
     thread: Option<JoinHandle<()>>,
     failed: Arc<AtomicBool>,
+    /// Batches sent and not yet committed (or failed).
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Committer {
     pub fn start(store: Box<dyn Store>, economy: &str) -> std::io::Result<Committer> {
         let (tx, rx) = queue::bounded(STAGES_IN_FLIGHT_MAX);
         let failed = Arc::new(AtomicBool::new(false));
-        let flag = failed.clone();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let (flag, count) = (failed.clone(), in_flight.clone());
         let eco = economy.to_string();
         let thread = std::thread::Builder::new()
             .name(format!("commit-{economy}"))
-            .spawn(move || run(store, &eco, rx, &flag))?;
+            .spawn(move || run(store, &eco, rx, &flag, &count))?;
         Ok(Committer {
             tx: Some(tx),
             thread: Some(thread),
             failed,
+            in_flight,
         })
     }
 
+    /// Whether everything sent has been committed (or failed), so a commit made now by
+    /// another connection comes after all of it.
+    pub fn idle(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+    }
+
     pub fn send(&self, job: CommitJob) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
         let sent = match &self.tx {
             Some(tx) => tx.send(Stage::Commit(job)),
             None => Err(queue::SendError(Stage::Commit(job))),
         };
         if let Err(queue::SendError(Stage::Commit(job))) = sent {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
             for a in job.answers {
                 a.fail("the committer has stopped");
             }
@@ -131,7 +143,13 @@ impl Drop for Committer {
     }
 }
 
-fn run(mut store: Box<dyn Store>, economy: &str, rx: Receiver<Stage>, failed: &AtomicBool) {
+fn run(
+    mut store: Box<dyn Store>,
+    economy: &str,
+    rx: Receiver<Stage>,
+    failed: &AtomicBool,
+    in_flight: &AtomicUsize,
+) {
     let mut rejecting: Option<String> = None;
     let mut next: Option<Stage> = None;
     loop {
@@ -164,29 +182,44 @@ fn run(mut store: Box<dyn Store>, economy: &str, rx: Receiver<Stage>, failed: &A
                 }
             }
         }
+        let n = jobs.len();
         if let Some(why) = &rejecting {
             jobs.into_iter()
                 .flat_map(|j| j.answers)
                 .for_each(|a| a.fail(why));
-            continue;
+        } else if let Err(e) = commit_jobs(store.as_mut(), economy, jobs) {
+            rejecting = Some(format!(
+                "an earlier commit failed, nothing in this one was kept: {e}"
+            ));
+            failed.store(true, Ordering::Release);
         }
-        let (blocks, extras) = merged(&mut jobs);
-        let committed = if blocks.is_empty() {
+        in_flight.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
+/// Appends the batches in one transaction and answers their callers: with their outcomes
+/// once it is durable, with an error (which is also returned) if it failed.
+pub(crate) fn commit_jobs(
+    store: &mut dyn Store,
+    economy: &str,
+    mut jobs: Vec<CommitJob>,
+) -> Result<(), StoreError> {
+    let (blocks, extras) = merged(&mut jobs);
+    let committed = if blocks.is_empty() {
+        Ok(())
+    } else {
+        store.append_blocks(economy, &blocks, &extras)
+    };
+    let answers = jobs.into_iter().flat_map(|j| j.answers);
+    match committed {
+        Ok(()) => {
+            answers.for_each(Answer::ok);
             Ok(())
-        } else {
-            store.append_blocks(economy, &blocks, &extras)
-        };
-        let answers = jobs.into_iter().flat_map(|j| j.answers);
-        match committed {
-            Ok(()) => answers.for_each(Answer::ok),
-            Err(e) => {
-                let why = format!("the commit failed, nothing in it was kept: {e}");
-                answers.for_each(|a| a.fail(&why));
-                rejecting = Some(format!(
-                    "an earlier commit failed, nothing in this one was kept: {e}"
-                ));
-                failed.store(true, Ordering::Release);
-            }
+        }
+        Err(e) => {
+            let why = format!("the commit failed, nothing in it was kept: {e}");
+            answers.for_each(|a| a.fail(&why));
+            Err(e)
         }
     }
 }

@@ -7,7 +7,7 @@
 //! the batch gets an error and the writer reloads the ledger from the store, which is the
 //! truth; nothing that was not acknowledged is kept.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -17,13 +17,17 @@ use jifen_wire::{canonical_json, parse_command_value, Parsed};
 use serde_json::Value;
 
 use crate::block::BlockBuilder;
-use crate::committer::{Answer, CommitJob, Committer};
+use crate::committer::{commit_jobs, Answer, CommitJob, Committer};
 use crate::entry::{chain_hash, outcome_text, Hash};
 use crate::frame::frame;
 use crate::queue;
 use crate::recover::{recover, Recovered, StartupCheck};
 use crate::store::{AppendExtras, EconomyMeta, Sample, Store};
 use crate::JournalError;
+
+/// The writer commits a batch itself, instead of handing it to the committer, when the
+/// committer is idle and fewer commands than this are waiting behind it.
+const INLINE_COMMIT_BELOW_COMMANDS: usize = 256;
 
 /// The most commands one transaction carries.
 pub const BATCH_COMMANDS_MAX: usize = 8190;
@@ -305,6 +309,8 @@ pub struct OpenInfo {
 /// A handle on one economy's writer thread.
 pub struct Journal {
     tx: queue::Sender<Msg>,
+    /// Commands submitted and not yet taken by the writer.
+    queued: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
     economy: String,
 }
@@ -320,6 +326,7 @@ struct Writer {
     last_snapshot_seq: u64,
     /// Commits what this thread applied, and answers.
     committer: Committer,
+    queued: Arc<AtomicUsize>,
     /// Takes periodic snapshots off the writer's thread.
     snapshotter: Option<Snapshotter>,
     /// The newest snapshot this thread stored itself (or found at start-up).
@@ -344,7 +351,9 @@ impl Journal {
         };
         let head_ts_ms = store.head(economy)?.map_or(0, |e| e.ts_ms);
         let committer = Committer::start(store.reopen()?, economy)?;
-        let writer = Writer::new(store, r, config, head_ts_ms, committer);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mut writer = Writer::new(store, r, config, head_ts_ms, committer);
+        writer.queued = queued.clone();
         let (tx, rx) = queue::bounded(QUEUE_REQUESTS_MAX);
         let thread = std::thread::Builder::new()
             .name(format!("writer-{economy}"))
@@ -352,6 +361,7 @@ impl Journal {
         Ok((
             Journal {
                 tx,
+                queued,
                 thread: Some(thread),
                 economy: economy.to_string(),
             },
@@ -377,9 +387,12 @@ impl Journal {
             reply(Err(JournalError::TooMany(commands.len())));
             return;
         }
+        let n = commands.len();
+        self.queued.fetch_add(n, Ordering::AcqRel);
         if let Err(queue::SendError(Msg::Write(job))) =
             self.tx.send(Msg::Write(Job::Values(commands, reply)))
         {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
             job.fail(self.closed());
         }
     }
@@ -392,9 +405,12 @@ impl Journal {
             reply(batch, Err(JournalError::TooMany(n)));
             return;
         }
+        let n = batch.len();
+        self.queued.fetch_add(n, Ordering::AcqRel);
         if let Err(queue::SendError(Msg::Write(job))) =
             self.tx.send(Msg::Write(Job::Prepared(batch, reply)))
         {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
             job.fail(self.closed());
         }
     }
@@ -474,6 +490,7 @@ impl Writer {
     ) -> Writer {
         Writer {
             committer,
+            queued: Arc::new(AtomicUsize::new(0)),
             store,
             meta: r.meta,
             ledger: r.ledger,
@@ -526,12 +543,14 @@ impl Writer {
                 }
                 Msg::Write(job) => {
                     let mut count = job.len();
+                    self.queued.fetch_sub(count, Ordering::AcqRel);
                     let mut batch = vec![job];
                     // Group commit: take whatever else is already queued, up to the limit.
                     while count < BATCH_COMMANDS_MAX {
                         match rx.try_recv() {
                             Some(Msg::Write(j)) if count + j.len() <= BATCH_COMMANDS_MAX => {
                                 count += j.len();
+                                self.queued.fetch_sub(j.len(), Ordering::AcqRel);
                                 batch.push(j);
                             }
                             Some(other) => {
@@ -646,13 +665,24 @@ impl Writer {
         if c.extras.sample.is_some() {
             self.last_sample_ms = Some(c.ts_ms);
         }
-        // Even a batch of retries goes through the committer: a retry's first outcome may be
-        // in the batch still committing, and must not be answered before it is durable.
-        self.committer.send(CommitJob {
+        let job = CommitJob {
             blocks: c.blocks.finish(),
             extras: c.extras,
             answers,
-        });
+        };
+        // Under light load the writer commits itself, sparing a hand-over between threads;
+        // when more work waits, the committer syncs while this thread applies the next batch.
+        // Either way a batch is committed after everything applied before it. Even a batch of
+        // retries is answered only then: a retry's first outcome may be in a batch still
+        // committing, and must not be answered before it is durable.
+        let more_waiting = self.queued.load(Ordering::Acquire) >= INLINE_COMMIT_BELOW_COMMANDS;
+        if self.committer.idle() && !more_waiting {
+            if commit_jobs(self.store.as_mut(), &self.meta.id, vec![job]).is_err() {
+                self.reload();
+            }
+        } else {
+            self.committer.send(job);
+        }
         if self.head_seq - self.last_snapshot_seq >= self.config.snapshot_every_entries
             && self.drain()
         {

@@ -358,10 +358,18 @@ impl App {
         let Ok(mut buckets) = self.limiter.lock() else {
             return true;
         };
-        let bucket = buckets.entry(key_id.to_string()).or_insert(Bucket {
-            tokens: burst,
-            at: now,
-        });
+        if !buckets.contains_key(key_id) {
+            buckets.insert(
+                key_id.to_string(),
+                Bucket {
+                    tokens: burst,
+                    at: now,
+                },
+            );
+        }
+        let Some(bucket) = buckets.get_mut(key_id) else {
+            return true;
+        };
         let refill = now.duration_since(bucket.at).as_secs_f64() * rate;
         bucket.tokens = (bucket.tokens + refill).min(burst);
         bucket.at = now;
