@@ -120,7 +120,7 @@ fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// The WAL size, in pages, at which a connection checkpoints by itself.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 65_536;
 /// How often the background checkpointer copies the WAL into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Starts the background checkpointer of a database file, once per file per process. It runs
 /// `PRAGMA wal_checkpoint(PASSIVE)`, which never waits for readers or writers, and stops when
