@@ -33,6 +33,9 @@ pub struct Args {
     /// Requests per second in all (open loop); closed loop when absent.
     #[arg(long)]
     rate: Option<u64>,
+    /// Seconds of the same load before measuring (not counted).
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
     /// Stop after this many requests even if time is left.
     #[arg(long, default_value_t = 100_000_000)]
     requests_max: u64,
@@ -131,18 +134,8 @@ fn head(method: &str, path: &str, t: &Target, key: &str) -> String {
 }
 
 /// Appends the decimal digits of `n`.
-fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
+fn push_u64(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// The commands of request `n` of connection `conn`: pay then confirm, so every one applies.
@@ -274,6 +267,43 @@ async fn drive(
     Ok(r)
 }
 
+/// Runs the load for `length`; returns every latency (µs), the commands sent, the commands
+/// rejected and the requests that failed.
+async fn load(
+    args: &Args,
+    t: &std::sync::Arc<Target>,
+    run: &str,
+    length: Duration,
+    interval: Option<Duration>,
+) -> anyhow::Result<(Vec<u64>, u64, u64, u64)> {
+    let start = Instant::now();
+    let end = start + length;
+    let per_conn = args.requests_max / args.concurrency as u64 + 1;
+    let mut tasks = Vec::new();
+    for conn_no in 0..args.concurrency {
+        tasks.push(tokio::spawn(drive(
+            args.clone(),
+            t.clone(),
+            run.to_string(),
+            conn_no,
+            start,
+            end,
+            interval,
+            per_conn,
+        )));
+    }
+    let mut all = Vec::new();
+    let (mut commands, mut rejected, mut errors) = (0, 0, 0);
+    for task in tasks {
+        let r = task.await??;
+        all.extend(r.latencies_us);
+        commands += r.commands;
+        rejected += r.rejected;
+        errors += r.errors;
+    }
+    Ok((all, commands, rejected, errors))
+}
+
 fn count(hay: &[u8], needle: &[u8]) -> u64 {
     hay.windows(needle.len()).filter(|w| *w == needle).count() as u64
 }
@@ -296,35 +326,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     runtime.block_on(async {
         setup(&args, &t).await?;
-        let run = format!("{:x}", jifen_journal::time::now_ms());
         let interval = args
             .rate
             .map(|rate| Duration::from_secs_f64(args.concurrency as f64 / rate.max(1) as f64));
+        if args.warmup > 0 {
+            // The same load, not measured: the server's caches, threads and memory settle.
+            let run = format!("w{:x}", jifen_journal::time::now_ms());
+            load(&args, &t, &run, Duration::from_secs(args.warmup), interval).await?;
+        }
+        let run = format!("{:x}", jifen_journal::time::now_ms());
         let start = Instant::now();
-        let end = start + Duration::from_secs(args.duration);
-        let per_conn = args.requests_max / args.concurrency as u64 + 1;
-        let mut tasks = Vec::new();
-        for conn_no in 0..args.concurrency {
-            tasks.push(tokio::spawn(drive(
-                args.clone(),
-                t.clone(),
-                run.clone(),
-                conn_no,
-                start,
-                end,
-                interval,
-                per_conn,
-            )));
-        }
-        let mut all = Vec::new();
-        let (mut commands, mut rejected, mut errors) = (0, 0, 0);
-        for task in tasks {
-            let r = task.await??;
-            all.extend(r.latencies_us);
-            commands += r.commands;
-            rejected += r.rejected;
-            errors += r.errors;
-        }
+        let (mut all, commands, rejected, errors) =
+            load(&args, &t, &run, Duration::from_secs(args.duration), interval).await?;
         let secs = start.elapsed().as_secs_f64();
         all.sort_unstable();
         let pct = |p: f64| -> f64 {

@@ -241,15 +241,6 @@ impl Store for PgStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>> {
-        let mut out = Vec::new();
-        self.scan(economy, after, limit, &mut |e| {
-            out.push(e.to_entry());
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
     fn scan(
         &mut self,
         economy: &str,

@@ -342,15 +342,6 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>> {
-        let mut out = Vec::new();
-        self.scan(economy, after, limit, &mut |e| {
-            out.push(e.to_entry());
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
     fn scan(
         &mut self,
         economy: &str,

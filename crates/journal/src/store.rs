@@ -129,7 +129,14 @@ pub trait Store: Send {
     fn kv_list(&mut self, scope: &str) -> StoreResult<Vec<(String, String)>>;
 
     /// Up to `limit` entries with `seq > after`, in seq order.
-    fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>>;
+    fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>> {
+        let mut out = Vec::new();
+        self.scan(economy, after, limit, &mut |e| {
+            out.push(e.to_entry());
+            Ok(())
+        })?;
+        Ok(out)
+    }
 
     /// The entry with the highest seq.
     fn head(&mut self, economy: &str) -> StoreResult<Option<Entry>>;
@@ -152,26 +159,14 @@ pub trait Store: Send {
     fn reopen(&self) -> StoreResult<Box<dyn Store>>;
 
     /// Calls `f` on up to `limit` entries with `seq > after`, in seq order, lending each one
-    /// without copying where the backend can. Returns how many were visited.
+    /// without copying. Returns how many were visited.
     fn scan(
         &mut self,
         economy: &str,
         after: u64,
         limit: usize,
         f: &mut dyn FnMut(EntryRef<'_>) -> StoreResult<()>,
-    ) -> StoreResult<usize> {
-        let entries = self.entries(economy, after, limit)?;
-        for e in &entries {
-            f(EntryRef {
-                seq: e.seq,
-                ts_ms: e.ts_ms,
-                command: &e.command,
-                outcome: &e.outcome,
-                hash: &e.hash,
-            })?;
-        }
-        Ok(entries.len())
-    }
+    ) -> StoreResult<usize>;
 
     /// The entry at `seq`.
     fn entry(&mut self, economy: &str, seq: u64) -> StoreResult<Option<Entry>> {
