@@ -250,10 +250,11 @@ impl Store for PgStore {
     ) -> StoreResult<usize> {
         let mut n = 0;
         let mut from = after;
-        // Blocks a query at a time, so a large limit does not hold the whole journal at once.
+        // A few blocks a query: a block holds up to a whole commit (thousands of entries), so
+        // asking for more would read far past `limit` only to drop it.
         while n < limit {
             let rows = self.client.query(
-                "SELECT last_seq, data FROM journal_blocks WHERE economy = $1 AND last_seq > $2 ORDER BY last_seq LIMIT 64",
+                "SELECT last_seq, data FROM journal_blocks WHERE economy = $1 AND last_seq > $2 ORDER BY last_seq LIMIT 2",
                 &[&economy, &(from as i64)],
             )?;
             if rows.is_empty() {
