@@ -336,8 +336,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         let run = format!("{:x}", jifen_journal::time::now_ms());
         let start = Instant::now();
-        let (mut all, commands, rejected, errors) =
-            load(&args, &t, &run, Duration::from_secs(args.duration), interval).await?;
+        let (mut all, commands, rejected, errors) = load(
+            &args,
+            &t,
+            &run,
+            Duration::from_secs(args.duration),
+            interval,
+        )
+        .await?;
         let secs = start.elapsed().as_secs_f64();
         all.sort_unstable();
         let pct = |p: f64| -> f64 {
