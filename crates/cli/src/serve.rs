@@ -85,19 +85,19 @@ fn init_logs(json: bool) {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal that comes right after "listening" is not lost.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    tracing::info!("shutting down: no new connections; finishing requests, flushing writers");
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("shutting down: no new connections; finishing requests, flushing writers");
+    })
 }
 
 pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
@@ -129,6 +129,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     // The app is dropped after the runtime: a PostgreSQL client must not close inside it.
     let keep = app.clone();
     let served = runtime.block_on(async move {
+        let shutdown = shutdown_signal()?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -137,7 +138,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         out.flush()?;
         drop(out);
         tracing::info!(%addr, "serving");
-        jifen_server::serve(app, listener, shutdown_signal()).await?;
+        jifen_server::serve(app, listener, shutdown).await?;
         Ok(())
     });
     drop(runtime);
