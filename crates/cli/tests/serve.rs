@@ -729,6 +729,42 @@ fn scheduler_across_restart(backend: &Backend) {
         .filter(|e| e["command"]["type"] == "confirm_order")
         .count();
     assert_eq!(confirms, 2, "each order confirmed exactly once");
+    // The price history has a point per day, in time order, each with the price and every
+    // amount also as a string; the last change shows up once the writer falls idle.
+    let history = || {
+        s.get(
+            &format!(
+                "/v1/economies/e/price-history?from={t0}&to={}&step=1d",
+                t0 + 11 * DAY
+            ),
+            ADMIN,
+        )
+    };
+    let reserve_now = s.get("/v1/economies/e", ADMIN)["reserve_fen"].clone();
+    eventually("the history reaches the state now", || {
+        history()["points"]
+            .as_array()
+            .and_then(|p| p.last())
+            .map(|p| p["reserve_fen"].clone())
+            == Some(reserve_now.clone())
+    });
+    let h = history();
+    let points = h["points"].as_array().unwrap();
+    assert_eq!(points.len(), 12, "{h}");
+    assert!(points
+        .windows(2)
+        .all(|w| w[0]["t_ms"].as_i64() < w[1]["t_ms"].as_i64()));
+    for p in points {
+        assert!(
+            p["price_yuan_per_point"]
+                .as_str()
+                .is_some_and(|x| x.contains('.')),
+            "{p}"
+        );
+        assert_eq!(p["reserve_fen_str"], p["reserve_fen"].to_string(), "{p}");
+    }
+    // After o1's confirmation (day 7) and before o2's (day 10) the reserve holds o1's share.
+    assert_eq!(points[8]["reserve_fen"], 3000, "{h}");
     s.stop();
 }
 

@@ -106,6 +106,33 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// The next value, waiting at most `timeout`; `Err(())` on time-out, `Ok(None)` once it
+    /// is empty and every sender is gone.
+    pub fn recv_timeout(&self, timeout: std::time::Duration) -> Result<Option<T>, ()> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut inner = self.0.lock();
+        loop {
+            if let Some(v) = inner.items.pop_front() {
+                drop(inner);
+                self.0.not_full.notify_one();
+                return Ok(Some(v));
+            }
+            if inner.senders == 0 {
+                return Ok(None);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Err(());
+            }
+            inner = self
+                .0
+                .not_empty
+                .wait_timeout(inner, deadline - now)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
     /// The next value if one is waiting.
     pub fn try_recv(&self) -> Option<T> {
         let v = self.0.lock().items.pop_front();

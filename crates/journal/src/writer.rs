@@ -29,6 +29,9 @@ use crate::JournalError;
 /// committer is idle and fewer commands than this are waiting behind it.
 const INLINE_COMMIT_BELOW_COMMANDS: usize = 256;
 
+/// The soonest a trailing price sample follows the last sample, in real time.
+const TRAILING_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The most commands one transaction carries.
 pub const BATCH_COMMANDS_MAX: usize = 8190;
 /// The most requests waiting for the writer; callers block (or get back-pressure) beyond it.
@@ -323,6 +326,11 @@ struct Writer {
     head_hash: Hash,
     head_ts_ms: i64,
     last_sample_ms: Option<i64>,
+    /// Set when a committed batch changed the state and recorded no sample: once the writer
+    /// falls idle, it records a trailing sample, so a chart never misses the last change.
+    unsampled: bool,
+    /// When the last sample was written (real time, which paces trailing samples).
+    last_sample_at: std::time::Instant,
     last_snapshot_seq: u64,
     /// Commits what this thread applied, and answers.
     committer: Committer,
@@ -498,6 +506,8 @@ impl Writer {
             head_hash: r.head_hash,
             head_ts_ms,
             last_sample_ms: None,
+            unsampled: false,
+            last_sample_at: std::time::Instant::now(),
             last_snapshot_seq: r.snapshot_seq.unwrap_or(0),
             snapshotter: None,
             stored_snapshot_seq: r.snapshot_seq.unwrap_or(0),
@@ -511,6 +521,17 @@ impl Writer {
         loop {
             let msg = match next.take() {
                 Some(m) => m,
+                None if self.unsampled => {
+                    let wait = TRAILING_SAMPLE_EVERY.saturating_sub(self.last_sample_at.elapsed());
+                    match rx.recv_timeout(wait) {
+                        Ok(Some(m)) => m,
+                        Ok(None) => break,
+                        Err(()) => {
+                            self.trailing_sample();
+                            continue;
+                        }
+                    }
+                }
                 None => match rx.recv() {
                     Some(m) => m,
                     None => break,
@@ -527,6 +548,9 @@ impl Writer {
                 }
                 Msg::Shutdown(reply) => {
                     self.drain();
+                    if self.unsampled {
+                        self.trailing_sample();
+                    }
                     self.committer.stop();
                     // Let a snapshot in progress finish; take the shutdown one if it is not
                     // already at the head.
@@ -664,6 +688,10 @@ impl Writer {
         }
         if c.extras.sample.is_some() {
             self.last_sample_ms = Some(c.ts_ms);
+            self.last_sample_at = std::time::Instant::now();
+            self.unsampled = false;
+        } else if c.last_seq.is_some() {
+            self.unsampled = true;
         }
         let job = CommitJob {
             blocks: c.blocks.finish(),
@@ -700,6 +728,23 @@ impl Writer {
             self.committer.resume();
         }
         self.failed.is_none()
+    }
+
+    /// Records a sample of the committed state at the head, in a transaction of its own.
+    fn trailing_sample(&mut self) {
+        if !self.drain() {
+            return;
+        }
+        let extras = AppendExtras {
+            rule_change_seqs: Vec::new(),
+            sample: Some(self.sample(self.head_seq, self.head_ts_ms)),
+        };
+        if let Err(e) = self.store.append_blocks(&self.meta.id, &[], &extras) {
+            eprintln!("jifen: economy {}: price sample failed: {e}", self.meta.id);
+        }
+        self.last_sample_ms = Some(self.head_ts_ms);
+        self.last_sample_at = std::time::Instant::now();
+        self.unsampled = false;
     }
 
     /// The headline figures of the ledger now, as of entry `seq`.
