@@ -137,7 +137,8 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     ));
     out.push_str("# HELP jifen_economy_head_seq The journal head of each economy.\n# TYPE jifen_economy_head_seq gauge\n");
     for e in app.economies() {
-        if let Ok(seq) = e.journal.read(|v| v.head_seq) {
+        // Awaited, not blocking: the writer may be waiting for a commit.
+        if let Ok(seq) = routes::read(&e, |v| v.head_seq).await {
             out.push_str(&format!(
                 "jifen_economy_head_seq{{economy=\"{}\"}} {seq}\n",
                 e.meta.id
