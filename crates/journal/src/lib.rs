@@ -27,8 +27,8 @@ pub use store::{
 };
 pub use verify::{verify_economy, VerifyReport};
 pub use writer::{
-    Acked, BatchReply, Journal, JournalConfig, OpenInfo, Prepared, PreparedBatch, Reply, Submitted,
-    View, BATCH_COMMANDS_MAX,
+    Acked, BatchReply, Journal, JournalConfig, OpenInfo, PreparedBatch, Reply, Submitted, View,
+    BATCH_COMMANDS_MAX,
 };
 
 use jifen_core::{is_valid_name, Rules};

@@ -37,39 +37,18 @@ pub const BATCH_COMMANDS_MAX: usize = 8190;
 /// The most requests waiting for the writer; callers block (or get back-pressure) beyond it.
 pub const QUEUE_REQUESTS_MAX: usize = 65_536;
 
-/// A command as it arrived: a parsed JSON value, a line of text that may not be JSON, or a
-/// command already prepared by the caller (so parsing runs on the caller's thread, not the
-/// writer's).
+/// A command as it arrived: a parsed JSON value, or a line of text that may not be JSON.
+/// (Callers that parse on their own threads send a [`PreparedBatch`] instead.)
 #[derive(Clone, Debug)]
 pub enum Submitted {
     Value(Value),
     Line(String),
-    Prepared(Box<Prepared>),
-}
-
-/// A parsed command with the canonical text the journal stores.
-#[derive(Clone, Debug)]
-pub struct Prepared {
-    pub parsed: Parsed,
-    pub canonical: String,
 }
 
 impl Submitted {
-    /// Parses and canonicalises now, on the calling thread.
-    pub fn prepared(self) -> Submitted {
-        match self {
-            Submitted::Prepared(p) => Submitted::Prepared(p),
-            other => {
-                let (parsed, canonical) = other.prepare();
-                Submitted::Prepared(Box::new(Prepared { parsed, canonical }))
-            }
-        }
-    }
-
     /// The parsed command and the canonical text the journal stores.
     fn prepare(self) -> (Parsed, String) {
         let value = match self {
-            Submitted::Prepared(p) => return (p.parsed, p.canonical),
             Submitted::Value(v) => v,
             Submitted::Line(line) if line.len() > jifen_wire::LINE_BYTES_MAX => {
                 return rejected_line(&line);

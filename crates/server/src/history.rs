@@ -28,7 +28,10 @@ pub fn parse_time_param(text: &str) -> ApiResult<i64> {
         })
 }
 
-/// A step: seconds, or a number followed by `s`, `m`, `h` or `d`. At least one second.
+/// The longest step, in milliseconds (100 years).
+const STEP_MS_MAX: i64 = 36_500 * 86_400_000;
+
+/// A step: seconds, or a number followed by `s`, `m`, `h` or `d`. One second to 100 years.
 pub fn parse_step(text: &str) -> ApiResult<i64> {
     let bad = || ApiError::invalid(format!("step {text:?} must be like 60, 15m, 1h or 1d"));
     let (digits, unit_ms) = match text.char_indices().last() {
@@ -39,10 +42,9 @@ pub fn parse_step(text: &str) -> ApiResult<i64> {
         _ => (text, 1000),
     };
     let n: i64 = digits.parse().map_err(|_| bad())?;
-    if !(1..=36_500).contains(&(n * unit_ms / 86_400_000).max(1)) || n < 1 {
-        return Err(bad());
-    }
-    n.checked_mul(unit_ms).ok_or_else(bad)
+    n.checked_mul(unit_ms)
+        .filter(|ms| (1000..=STEP_MS_MAX).contains(ms))
+        .ok_or_else(bad)
 }
 
 /// One point per step from `from` to `to`: the last sample at or before the step's end.
@@ -122,4 +124,19 @@ fn point(t_ms: i64, s: &jifen_journal::Sample) -> Value {
         "treasury_atoms": s.treasury_atoms,
         "dividend_pool_fen": s.dividend_pool_fen,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps() {
+        assert_eq!(parse_step("60").unwrap(), 60_000);
+        assert_eq!(parse_step("15m").unwrap(), 900_000);
+        assert_eq!(parse_step("1d").unwrap(), 86_400_000);
+        for bad in ["0", "-5", "x", "", "999999999999999999d", "36501d"] {
+            assert!(parse_step(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -47,6 +47,9 @@ struct Progress {
     order_cursor: usize,
     /// The last local "yesterday" every day up to which is known settled.
     settled_through: Option<jiff::civil::Date>,
+    /// The last search for orders due: its cut-off and its answer. A later search with a cut-off
+    /// at least as late starts from that answer instead of the journal's beginning.
+    due: (i64, u64),
 }
 
 pub struct Scheduler {
@@ -155,13 +158,15 @@ impl Scheduler {
 
     /// The largest seq whose entry is at or before `cutoff_ms` (timestamps never decrease
     /// along the journal), by binary search; 0 when there is none.
+    /// The search starts at `from`, a seq already known to be at or before the cut-off.
     fn seq_at_or_before(
         &self,
         economy: &str,
+        from: u64,
         head: u64,
         cutoff_ms: i64,
     ) -> Result<u64, JournalError> {
-        let (mut lo, mut hi) = (0u64, head);
+        let (mut lo, mut hi) = (from.min(head), head);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
             let ts = self
@@ -190,11 +195,13 @@ impl Scheduler {
         if pending == 0 {
             return Ok(());
         }
-        let due_seq = self.seq_at_or_before(&economy.meta.id, head, cutoff)?;
-        let cursor = self
+        let (cursor, (known_cutoff, known_seq)) = self
             .progress
             .get(&economy.meta.id)
-            .map_or(0, |p| p.order_cursor);
+            .map_or((0, (i64::MIN, 0)), |p| (p.order_cursor, p.due));
+        // The cut-off moves back when `auto_confirm_days` grows: then search from the start.
+        let from = if cutoff >= known_cutoff { known_seq } else { 0 };
+        let due_seq = self.seq_at_or_before(&economy.meta.id, from, head, cutoff)?;
         let (due, new_cursor) = economy.journal.read(move |v| {
             let orders = v.ledger.economy().orders().from_index(cursor);
             let mut due = Vec::new();
@@ -211,10 +218,9 @@ impl Scheduler {
             }
             (due, cursor + advance)
         })?;
-        self.progress
-            .entry(economy.meta.id.clone())
-            .or_default()
-            .order_cursor = new_cursor;
+        let progress = self.progress.entry(economy.meta.id.clone()).or_default();
+        progress.order_cursor = new_cursor;
+        progress.due = (cutoff, due_seq);
         if due.is_empty() {
             return Ok(());
         }

@@ -73,16 +73,10 @@ pub fn parse_command_line(line: &str) -> Parsed {
     }
 }
 
-/// Parses one JSON text holding a command and gives its canonical text too: on the fast path
-/// when it can, otherwise through a `Value`. `None` when the text is not JSON or is longer than
-/// [`LINE_BYTES_MAX`] (the caller journals such a text as an excerpt).
-pub fn parse_command_canonical(text: &str) -> Option<(Parsed, String)> {
-    let mut out = String::with_capacity(text.len());
-    parse_command_canonical_into(text, &mut out).map(|p| (p, out))
-}
-
-/// [`parse_command_canonical`], appending the canonical text to `out` (nothing is appended
-/// when it returns `None`).
+/// Parses one JSON text holding a command and appends its canonical text to `out`: on the fast
+/// path when it can, otherwise through a `Value`. `None` (and nothing appended) when the text
+/// is not JSON or is longer than [`LINE_BYTES_MAX`]; the caller journals such a text as an
+/// excerpt.
 pub fn parse_command_canonical_into(text: &str, out: &mut String) -> Option<Parsed> {
     if text.len() > LINE_BYTES_MAX {
         return None;
