@@ -468,6 +468,13 @@ fn bad_input_is_a_clear_4xx_and_changes_nothing() {
     let cases: Vec<(u16, &str, (u16, Value))> = vec![
         (400, "malformed_json", post("{\"type\":")),
         (400, "malformed_json", post("[1,2")),
+        (400, "malformed_json", post("[1,]")),
+        (400, "malformed_json", post("[{\"a\":1}]]")),
+        (
+            400,
+            "malformed_json",
+            post(r#"[{"type":"register_consumer","id":"ok-before-bad","account":"zz"},{nope}]"#),
+        ),
         (422, "invalid_request", post("42")),
         (422, "invalid_request", post("[]")),
         (

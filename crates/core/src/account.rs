@@ -1,8 +1,7 @@
 //! Accounts and the name table.
 
-use hashbrown::HashTable;
-
 use crate::name::Name;
+use crate::name_table::NameTable;
 
 /// Consumer or merchant: one namespace, fixed at registration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,41 +68,25 @@ impl Account {
     }
 }
 
-/// All accounts in registration order, with a hash table from name to index. The table stores
-/// only the 4-byte index; the name lives once, in the account. The hasher is seeded per process,
-/// so crafted names cannot flood one bucket; nothing iterates the table, so the seed never
-/// shows in any output.
+/// All accounts in registration order, with a hash index from name to position (the name
+/// lives once, in the account).
 #[derive(Clone, Default)]
 pub struct Accounts {
     list: Vec<Account>,
-    by_name: HashTable<AccountId>,
-    hasher: foldhash::fast::RandomState,
+    by_name: NameTable,
 }
 
 impl Accounts {
-    fn hash(&self, name: &str) -> u64 {
-        use core::hash::BuildHasher;
-        self.hasher.hash_one(name.as_bytes())
-    }
-
     pub fn find(&self, name: &str) -> Option<AccountId> {
         let list = &self.list;
-        self.by_name
-            .find(self.hash(name), |&id| list[id as usize].name == name)
-            .copied()
+        self.by_name.find(name, |id| &list[id as usize].name)
     }
 
     pub(crate) fn insert(&mut self, account: Account) -> AccountId {
         debug_assert!(self.find(&account.name).is_none());
         let id = AccountId::try_from(self.list.len()).expect("more than 2^32 accounts");
-        let hash = self.hash(&account.name);
+        self.by_name.insert_new(&account.name, id);
         self.list.push(account);
-        let list = &self.list;
-        let hasher = &self.hasher;
-        self.by_name.insert_unique(hash, id, |&other| {
-            use core::hash::BuildHasher;
-            hasher.hash_one(list[other as usize].name.as_bytes())
-        });
         id
     }
 
@@ -135,11 +118,6 @@ impl Accounts {
 
     pub fn reserve(&mut self, additional: usize) {
         self.list.reserve(additional);
-        let list = &self.list;
-        let hasher = &self.hasher;
-        self.by_name.reserve(additional, |&other| {
-            use core::hash::BuildHasher;
-            hasher.hash_one(list[other as usize].name.as_bytes())
-        });
+        self.by_name.reserve(additional);
     }
 }

@@ -1,11 +1,11 @@
 //! Idempotent command ids (SPEC §5) over an [`Economy`].
 
-use hashbrown::HashTable;
-
+use crate::chunked::Chunked;
 use crate::code::Code;
 use crate::command::Command;
 use crate::economy::Economy;
 use crate::name::{is_valid_name, Name};
+use crate::name_table::{NameTable, Slot};
 use crate::rules::Rules;
 
 /// A digest of a command's canonical form, computed by the edge that parsed it. Two commands
@@ -59,60 +59,44 @@ pub(crate) enum Claim {
     New,
 }
 
-/// Every id seen, in the order first seen, with a 4-byte hash index.
+/// Every id seen, in the order first seen, with a hash index.
 #[derive(Clone, Default)]
 pub(crate) struct Ids {
-    pub list: Vec<IdRecord>,
-    by_id: HashTable<u32>,
-    hasher: foldhash::fast::RandomState,
+    pub list: Chunked<IdRecord>,
+    by_id: NameTable,
 }
 
 impl Ids {
-    fn hash(hasher: &foldhash::fast::RandomState, id: &str) -> u64 {
-        use core::hash::BuildHasher;
-        hasher.hash_one(id.as_bytes())
-    }
-
     pub fn find(&self, id: &str) -> Option<&IdRecord> {
         let list = &self.list;
         self.by_id
-            .find(Self::hash(&self.hasher, id), |&i| list[i as usize].id == id)
-            .map(|&i| &list[i as usize])
+            .find(id, |i| &list[i as usize].id)
+            .map(|i| &list[i as usize])
     }
 
     /// Finds `id`, or reserves index `next` for it in one probe: the record must then be pushed
     /// before any other change to the table.
     pub fn claim(&mut self, id: &str, next: u32) -> Claim {
-        let hash = Self::hash(&self.hasher, id);
-        let (list, hasher) = (&self.list, &self.hasher);
-        let entry = self.by_id.entry(
-            hash,
-            |&i| list.get(i as usize).is_some_and(|r| r.id == id),
-            |&i| Self::hash(hasher, &list[i as usize].id),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(seen) => Claim::Seen(*seen.get()),
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(next);
-                Claim::New
-            }
+        let list = &self.list;
+        match self
+            .by_id
+            .claim(id, next, |i| list.get(i as usize).map_or("", |r| &r.id))
+        {
+            Slot::Taken(i) => Claim::Seen(i),
+            Slot::Claimed => Claim::New,
         }
     }
 
+    /// Adds a record whose id is known to be new (after [`Ids::claim`], push to `list`).
     pub fn push(&mut self, record: IdRecord) {
         let index = u32::try_from(self.list.len()).expect("more than 2^32 ids");
-        let hash = Self::hash(&self.hasher, &record.id);
+        self.by_id.insert_new(&record.id, index);
         self.list.push(record);
-        let (list, hasher) = (&self.list, &self.hasher);
-        self.by_id
-            .insert_unique(hash, index, |&i| Self::hash(hasher, &list[i as usize].id));
     }
 
     pub fn reserve(&mut self, additional: usize) {
         self.list.reserve(additional);
-        let (list, hasher) = (&self.list, &self.hasher);
-        self.by_id
-            .reserve(additional, |&i| Self::hash(hasher, &list[i as usize].id));
+        self.by_id.reserve(additional);
     }
 }
 

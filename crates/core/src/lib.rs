@@ -9,6 +9,7 @@
 //! - [`Ledger`] adds idempotent command ids on top.
 
 mod account;
+mod chunked;
 mod code;
 mod command;
 mod day;
@@ -18,6 +19,7 @@ mod index;
 mod invariants;
 mod ledger;
 mod name;
+mod name_table;
 mod order;
 mod rules;
 mod snapshot;

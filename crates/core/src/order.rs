@@ -1,9 +1,9 @@
 //! Two-phase orders (SPEC §5, §6).
 
-use hashbrown::HashTable;
-
 use crate::account::AccountId;
+use crate::chunked::Chunked;
 use crate::name::Name;
+use crate::name_table::NameTable;
 use crate::rules::OrderRates;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,26 +51,16 @@ pub struct Order {
 /// densely in a vector; the hash table maps names to indexes and holds only 4 bytes a slot.
 #[derive(Clone, Default)]
 pub struct Orders {
-    list: Vec<Order>,
-    by_name: HashTable<OrderId>,
-    hasher: foldhash::fast::RandomState,
+    list: Chunked<Order>,
+    by_name: NameTable,
     rate_sets: Vec<OrderRates>,
     pending: u64,
 }
 
 impl Orders {
-    fn hash(hasher: &foldhash::fast::RandomState, name: &str) -> u64 {
-        use core::hash::BuildHasher;
-        hasher.hash_one(name.as_bytes())
-    }
-
     pub fn find_id(&self, name: &str) -> Option<OrderId> {
         let list = &self.list;
-        self.by_name
-            .find(Self::hash(&self.hasher, name), |&id| {
-                list[id as usize].name == name
-            })
-            .copied()
+        self.by_name.find(name, |id| &list[id as usize].name)
     }
 
     pub fn find(&self, name: &str) -> Option<&Order> {
@@ -79,8 +69,8 @@ impl Orders {
 
     #[inline]
     /// Orders in payment order, from index `from` on (for scanning pending orders by age).
-    pub fn from_index(&self, from: usize) -> &[Order] {
-        &self.list[from.min(self.list.len())..]
+    pub fn from_index(&self, from: usize) -> impl Iterator<Item = &Order> {
+        self.list.iter_from(from)
     }
 
     pub fn get(&self, id: OrderId) -> &Order {
@@ -89,7 +79,7 @@ impl Orders {
 
     #[inline]
     pub(crate) fn get_mut(&mut self, id: OrderId) -> &mut Order {
-        &mut self.list[id as usize]
+        self.list.get_mut(id as usize)
     }
 
     /// The distinct rate sets orders refer to, in the order first used.
@@ -148,12 +138,8 @@ impl Orders {
     fn push(&mut self, order: Order) -> OrderId {
         self.pending += 1;
         let id = OrderId::try_from(self.list.len()).expect("more than 2^32 orders");
-        let hash = Self::hash(&self.hasher, &order.name);
+        self.by_name.insert_new(&order.name, id);
         self.list.push(order);
-        let (list, hasher) = (&self.list, &self.hasher);
-        self.by_name.insert_unique(hash, id, |&other| {
-            Self::hash(hasher, &list[other as usize].name)
-        });
         id
     }
 
@@ -181,9 +167,6 @@ impl Orders {
 
     pub fn reserve(&mut self, additional: usize) {
         self.list.reserve(additional);
-        let (list, hasher) = (&self.list, &self.hasher);
-        self.by_name.reserve(additional, |&other| {
-            Self::hash(hasher, &list[other as usize].name)
-        });
+        self.by_name.reserve(additional);
     }
 }

@@ -11,14 +11,30 @@ use crate::entry::Hash;
 const MAGIC: &[u8; 8] = b"JFSNAP01";
 
 pub fn frame(economy: &str, seq: u64, hash: &Hash, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 128);
+    frame_with(economy, seq, hash, payload.len(), |out| {
+        out.extend_from_slice(payload)
+    })
+}
+
+/// Frames the payload that `write` appends, without copying it; `len_hint` reserves room.
+pub fn frame_with(
+    economy: &str,
+    seq: u64,
+    hash: &Hash,
+    len_hint: usize,
+    write: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len_hint + 128);
     out.extend_from_slice(MAGIC);
     out.push(economy.len() as u8);
     out.extend_from_slice(economy.as_bytes());
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(hash);
-    out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
-    out.extend_from_slice(payload);
+    let len_at = out.len();
+    out.extend_from_slice(&[0; 8]);
+    write(&mut out);
+    let payload_len = (out.len() - len_at - 8) as u64;
+    out[len_at..len_at + 8].copy_from_slice(&payload_len.to_be_bytes());
     let sum: Hash = Sha256::digest(&out).into();
     out.extend_from_slice(&sum);
     out

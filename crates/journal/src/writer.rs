@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::block::BlockBuilder;
 use crate::committer::{commit_jobs, Answer, CommitJob, Committer};
 use crate::entry::{chain_hash, outcome_text, Hash};
-use crate::frame::frame;
+use crate::frame::frame_with;
 use crate::queue;
 use crate::recover::{recover, Recovered, StartupCheck};
 use crate::store::{AppendExtras, EconomyMeta, Sample, Store};
@@ -110,18 +110,22 @@ impl PreparedBatch {
     }
 
     /// Adds one command given as JSON text. A text that is not JSON, or is too long, is
-    /// journaled as a bounded excerpt and replays as the same `invalid_command`.
-    pub fn push_text(&mut self, text: &str) {
-        let parsed = match jifen_wire::parse_command_canonical_into(text, &mut self.text) {
-            Some(parsed) => parsed,
+    /// journaled as a bounded excerpt and replays as the same `invalid_command`. Answers
+    /// whether the text was JSON.
+    pub fn push_text(&mut self, text: &str) -> bool {
+        let (parsed, json) = match jifen_wire::parse_command_canonical_into(text, &mut self.text) {
+            Some(parsed) => (parsed, true),
             None => {
                 let (parsed, canonical) = rejected_line(text);
                 self.text.push_str(&canonical);
-                parsed
+                let json = text.len() > jifen_wire::LINE_BYTES_MAX
+                    && serde_json::from_str::<&serde_json::value::RawValue>(text).is_ok();
+                (parsed, json)
             }
         };
         self.parsed.push(parsed);
         self.ends.push(self.text.len());
+        json
     }
 
     pub fn len(&self) -> usize {
@@ -191,9 +195,14 @@ impl Snapshotter {
             .name(format!("snapshot-{economy}"))
             .spawn(move || {
                 for job in rx {
-                    let payload = job.ledger.encode();
+                    let data = frame_with(
+                        &eco,
+                        job.seq,
+                        &job.hash,
+                        job.ledger.encoded_len_hint(),
+                        |out| job.ledger.encode_into(out),
+                    );
                     drop(job.ledger);
-                    let data = frame(&eco, job.seq, &job.hash, &payload);
                     match store.put_snapshot(&eco, job.seq, &data, keep) {
                         Ok(()) => d.store(job.seq, Ordering::Release),
                         Err(e) => {
@@ -765,8 +774,9 @@ impl Writer {
     }
 
     /// Hands a copy of the committed state to the snapshot thread, unless it is still busy
-    /// with the last one. Copying is a memory copy; encoding and writing happen beside the
-    /// writer, which goes on committing.
+    /// with the last one. Orders and ids are shared by chunk (copied only when changed while
+    /// the copy is alive); encoding and writing happen beside the writer, which goes on
+    /// committing.
     fn snapshot_in_background(&mut self) {
         if self.failed.is_some() {
             return;
@@ -807,8 +817,14 @@ impl Writer {
         if let Some(why) = &self.failed {
             return Err(JournalError::Unavailable(why.clone()));
         }
-        let payload = self.ledger.encode();
-        let data = frame(&self.meta.id, self.head_seq, &self.head_hash, &payload);
+        let ledger = &self.ledger;
+        let data = frame_with(
+            &self.meta.id,
+            self.head_seq,
+            &self.head_hash,
+            ledger.encoded_len_hint(),
+            |out| ledger.encode_into(out),
+        );
         self.store.put_snapshot(
             &self.meta.id,
             self.head_seq,

@@ -86,15 +86,18 @@ fn json_content_type(headers: &HeaderMap) -> ApiResult<()> {
 }
 
 /// The commands of a `POST …/commands` body, each as its JSON text: one object, or an array.
-fn command_texts<'a>(headers: &HeaderMap, body: &'a [u8]) -> ApiResult<Vec<&'a RawValue>> {
+fn command_texts<'a>(headers: &HeaderMap, body: &'a [u8]) -> ApiResult<Vec<&'a str>> {
     let malformed = |e: &dyn std::fmt::Display| {
         ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
     };
     json_content_type(headers)?;
     let text = std::str::from_utf8(body).map_err(|e| malformed(&e))?;
     let raws = match text.trim_start().as_bytes().first() {
-        Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(text).map_err(|e| malformed(&e))?,
-        Some(b'{') => vec![serde_json::from_str::<&RawValue>(text).map_err(|e| malformed(&e))?],
+        // Elements are split here and each is checked as it is parsed (see `commands`).
+        Some(b'[') => jifen_wire::split_array(text).map_err(|e| malformed(&e))?,
+        Some(b'{') => vec![serde_json::from_str::<&RawValue>(text)
+            .map_err(|e| malformed(&e))?
+            .get()],
         _ => {
             serde_json::from_str::<&RawValue>(text).map_err(|e| malformed(&e))?;
             return Err(ApiError::invalid(
@@ -436,9 +439,8 @@ pub async fn post_commands(
     }
     if p.role == Role::Merchant {
         let own = p.account.clone().unwrap_or_default();
-        let allowed = |raw: &&RawValue| {
-            serde_json::from_str::<Value>(raw.get()).is_ok_and(|c| merchant_may(&own, &c))
-        };
+        let allowed =
+            |raw: &&str| serde_json::from_str::<Value>(raw).is_ok_and(|c| merchant_may(&own, &c));
         if let Some(bad) = raws.iter().position(|r| !allowed(r)) {
             return Err(ApiError::forbidden(format!(
                 "command {bad}: a merchant key may only sell or redeem_stable on account {own:?}"
@@ -447,8 +449,13 @@ pub async fn post_commands(
     }
     // Parse and canonicalise here, so the writer only applies, hashes and commits.
     let mut batch = PreparedBatch::with_capacity(raws.len(), body.len());
-    for raw in &raws {
-        batch.push_text(raw.get());
+    for (i, raw) in raws.iter().enumerate() {
+        if !batch.push_text(raw) {
+            return Err(ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: command {i} is not a JSON value"),
+            ));
+        }
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
     economy.journal.submit_prepared(

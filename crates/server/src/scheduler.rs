@@ -206,7 +206,7 @@ impl Scheduler {
             let orders = v.ledger.economy().orders().from_index(cursor);
             let mut due = Vec::new();
             let mut advance = 0;
-            for (i, o) in orders.iter().enumerate() {
+            for (i, o) in orders.enumerate() {
                 if o.paid_seq > due_seq || due.len() == BATCH_COMMANDS_MAX {
                     break;
                 }

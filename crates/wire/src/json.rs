@@ -142,6 +142,93 @@ pub(crate) fn encode_str(s: &str, buf: &mut Vec<u8>) {
     buf.extend_from_slice(s.as_bytes());
 }
 
+/// How deeply [`split_array`] lets values nest.
+pub const NESTING_MAX: usize = 64;
+
+/// Splits a JSON array into the texts of its elements, without parsing them: one pass over the
+/// bytes that follows strings, escapes and nesting. The structure is checked (brackets that
+/// match, commas between elements, nothing after the array); each element's own validity is
+/// left to whoever parses it. `Err` says what is wrong and at which byte.
+pub fn split_array(text: &str) -> Result<Vec<&str>, String> {
+    let bytes = text.as_bytes();
+    let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = 0;
+    while i < bytes.len() && is_ws(bytes[i]) {
+        i += 1;
+    }
+    if bytes.get(i) != Some(&b'[') {
+        return Err(format!("expected '[' at byte {i}"));
+    }
+    i += 1;
+    let mut elements = Vec::new();
+    let mut closers: Vec<u8> = Vec::new();
+    let mut start = i;
+    let mut in_string = false;
+    let mut ended = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                if closers.len() == NESTING_MAX {
+                    return Err(format!("nested more than {NESTING_MAX} deep at byte {i}"));
+                }
+                closers.push(if b == b'{' { b'}' } else { b']' });
+            }
+            b'}' | b']' if !closers.is_empty() && closers.last() == Some(&b) => {
+                closers.pop();
+            }
+            b'}' | b']' if !closers.is_empty() => {
+                return Err(format!("unmatched '{}' at byte {i}", b as char));
+            }
+            b',' | b']' if closers.is_empty() => {
+                let element = text[start..i].trim_matches(is_ws_char);
+                if element.is_empty() {
+                    if b == b']' && elements.is_empty() {
+                        ended = true;
+                        i += 1;
+                        break;
+                    }
+                    return Err(format!("missing value before byte {i}"));
+                }
+                elements.push(element);
+                start = i + 1;
+                if b == b']' {
+                    ended = true;
+                    i += 1;
+                    break;
+                }
+            }
+            b'}' => return Err(format!("unmatched '}}' at byte {i}")),
+            _ => {}
+        }
+        i += 1;
+    }
+    if !ended {
+        return Err("the array is not closed".into());
+    }
+    if let Some(extra) = bytes[i..].iter().position(|&b| !is_ws(b)) {
+        return Err(format!(
+            "unexpected text after the array at byte {}",
+            i + extra
+        ));
+    }
+    Ok(elements)
+}
+
+fn is_ws_char(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +258,24 @@ mod tests {
         assert_ne!(fp(r#"{"a":1}"#), fp(r#"{"a":2}"#));
         assert_ne!(fp(r#"{"a":"1"}"#), fp(r#"{"a":1}"#));
         assert_ne!(fp(r#"["ab","c"]"#), fp(r#"["a","bc"]"#));
+    }
+
+    #[test]
+    fn split_array_finds_elements_and_refuses_bad_structure() {
+        let ok = split_array(r#" [ {"a":"x,]}"} , [1,[2]] ,"s\\\"]",3 ] "#).unwrap();
+        assert_eq!(ok, vec![r#"{"a":"x,]}"}"#, "[1,[2]]", r#""s\\\"]""#, "3"]);
+        assert_eq!(split_array("[]").unwrap(), Vec::<&str>::new());
+        assert_eq!(split_array("[ ]").unwrap(), Vec::<&str>::new());
+        for bad in [
+            "", "{}", "[", "[1,]", "[,1]", "[1 2", "[1]x", "[{]", "[[}]", "[\"]", "[1]]", "}",
+        ] {
+            assert!(split_array(bad).is_err(), "{bad:?} was accepted");
+        }
+        let deep = format!(
+            "[{}{}]",
+            "[".repeat(NESTING_MAX + 1),
+            "]".repeat(NESTING_MAX + 1)
+        );
+        assert!(split_array(&deep).is_err());
     }
 }
