@@ -15,7 +15,8 @@ use crossbeam_channel::Sender;
 use crate::queue::{self, Receiver};
 use jifen_core::Outcome;
 
-use crate::block::Block;
+use crate::block::{for_each_in_block, Block};
+use crate::merkle::{self, SharedTree};
 use crate::store::{AppendExtras, Store, StoreError};
 use crate::writer::{Acked, BatchReply, PreparedBatch, Reply};
 use crate::JournalError;
@@ -69,7 +70,11 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub fn start(store: Box<dyn Store>, economy: &str) -> std::io::Result<Committer> {
+    pub fn start(
+        store: Box<dyn Store>,
+        economy: &str,
+        tree: SharedTree,
+    ) -> std::io::Result<Committer> {
         let (tx, rx) = queue::bounded(STAGES_IN_FLIGHT_MAX);
         let failed = Arc::new(AtomicBool::new(false));
         let in_flight = Arc::new(AtomicUsize::new(0));
@@ -77,7 +82,7 @@ impl Committer {
         let eco = economy.to_string();
         let thread = std::thread::Builder::new()
             .name(format!("commit-{economy}"))
-            .spawn(move || run(store, &eco, rx, &flag, &count))?;
+            .spawn(move || run(store, &eco, &tree, rx, &flag, &count))?;
         Ok(Committer {
             tx: Some(tx),
             thread: Some(thread),
@@ -146,6 +151,7 @@ impl Drop for Committer {
 fn run(
     mut store: Box<dyn Store>,
     economy: &str,
+    tree: &SharedTree,
     rx: Receiver<Stage>,
     failed: &AtomicBool,
     in_flight: &AtomicUsize,
@@ -187,7 +193,7 @@ fn run(
             jobs.into_iter()
                 .flat_map(|j| j.answers)
                 .for_each(|a| a.fail(why));
-        } else if let Err(e) = commit_jobs(store.as_mut(), economy, jobs) {
+        } else if let Err(e) = commit_jobs(store.as_mut(), economy, tree, jobs) {
             rejecting = Some(format!(
                 "an earlier commit failed, nothing in this one was kept: {e}"
             ));
@@ -198,10 +204,12 @@ fn run(
 }
 
 /// Appends the batches in one transaction and answers their callers: with their outcomes
-/// once it is durable, with an error (which is also returned) if it failed.
+/// once it is durable (and in the Merkle tree), with an error (which is also returned) if it
+/// failed.
 pub(crate) fn commit_jobs(
     store: &mut dyn Store,
     economy: &str,
+    tree: &SharedTree,
     mut jobs: Vec<CommitJob>,
 ) -> Result<(), StoreError> {
     let (blocks, extras) = merged(&mut jobs);
@@ -213,6 +221,15 @@ pub(crate) fn commit_jobs(
     let answers = jobs.into_iter().flat_map(|j| j.answers);
     match committed {
         Ok(()) => {
+            let mut state = merkle::lock(tree);
+            for b in &blocks {
+                // These are the blocks just encoded and stored, so they decode.
+                let _ = for_each_in_block(&b.data, &mut |e| {
+                    state.absorb(e.seq, e.ts_ms, e.command, e.outcome);
+                    Ok(true)
+                });
+            }
+            drop(state);
             answers.for_each(Answer::ok);
             Ok(())
         }

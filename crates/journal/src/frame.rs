@@ -1,17 +1,20 @@
 //! Snapshot framing: which economy, which journal position, and a checksum over everything.
 //!
-//! `b"JFSNAP01" ‖ len(economy) u8 ‖ economy ‖ seq u64 ‖ chain hash at seq [32] ‖ len(payload)
-//! u64 ‖ payload ‖ SHA-256 of all the preceding bytes [32]`, integers big-endian. The payload
-//! is `Ledger::encode`.
+//! `b"JFSNAP02" ‖ len(economy) u8 ‖ economy ‖ seq u64 ‖ chain hash at seq [32] ‖ len(payload)
+//! u64 ‖ payload ‖ n u64 ‖ n Merkle group roots [32 each] ‖ SHA-256 of all the preceding bytes
+//! [32]`, integers big-endian. The payload is `Ledger::encode`; the group roots are the first
+//! `n` complete 256-leaf groups of the journal's Merkle tree (`merkle::Tree::groups`), so
+//! start-up need not hash the whole journal again.
 
 use sha2::{Digest, Sha256};
 
 use crate::entry::Hash;
 
-const MAGIC: &[u8; 8] = b"JFSNAP01";
+const MAGIC: &[u8; 8] = b"JFSNAP02";
 
-pub fn frame(economy: &str, seq: u64, hash: &Hash, payload: &[u8]) -> Vec<u8> {
-    frame_with(economy, seq, hash, payload.len(), |out| {
+#[cfg(test)]
+pub fn frame(economy: &str, seq: u64, hash: &Hash, payload: &[u8], groups: &[Hash]) -> Vec<u8> {
+    frame_with(economy, seq, hash, payload.len(), groups, |out| {
         out.extend_from_slice(payload)
     })
 }
@@ -22,9 +25,10 @@ pub fn frame_with(
     seq: u64,
     hash: &Hash,
     len_hint: usize,
+    groups: &[Hash],
     write: impl FnOnce(&mut Vec<u8>),
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len_hint + 128);
+    let mut out = Vec::with_capacity(len_hint + 136 + groups.len() * 32);
     out.extend_from_slice(MAGIC);
     out.push(economy.len() as u8);
     out.extend_from_slice(economy.as_bytes());
@@ -35,6 +39,10 @@ pub fn frame_with(
     write(&mut out);
     let payload_len = (out.len() - len_at - 8) as u64;
     out[len_at..len_at + 8].copy_from_slice(&payload_len.to_be_bytes());
+    out.extend_from_slice(&(groups.len() as u64).to_be_bytes());
+    for g in groups {
+        out.extend_from_slice(g);
+    }
     let sum: Hash = Sha256::digest(&out).into();
     out.extend_from_slice(&sum);
     out
@@ -45,6 +53,8 @@ pub struct Unframed<'a> {
     pub seq: u64,
     pub hash: Hash,
     pub payload: &'a [u8],
+    /// Merkle group roots (see the module's layout).
+    pub groups: Vec<Hash>,
 }
 
 pub fn unframe<'a>(economy: &str, bytes: &'a [u8]) -> Result<Unframed<'a>, String> {
@@ -71,11 +81,30 @@ pub fn unframe<'a>(economy: &str, bytes: &'a [u8]) -> Result<Unframed<'a>, Strin
     let seq = u64::from_be_bytes(rest[..8].try_into().expect("8 bytes"));
     let hash: Hash = rest[8..40].try_into().expect("32 bytes");
     let len = u64::from_be_bytes(rest[40..48].try_into().expect("8 bytes"));
-    let payload = &rest[48..];
-    if payload.len() as u64 != len {
-        return Err("snapshot length does not match".into());
+    let rest = &rest[48..];
+    let payload = usize::try_from(len)
+        .ok()
+        .and_then(|len| rest.get(..len))
+        .ok_or("snapshot length does not match")?;
+    let rest = &rest[payload.len()..];
+    let count = rest
+        .get(..8)
+        .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+        .ok_or("snapshot truncated")?;
+    let rest = &rest[8..];
+    if rest.len() as u64 != count.saturating_mul(32) {
+        return Err("snapshot group count does not match".into());
     }
-    Ok(Unframed { seq, hash, payload })
+    let groups = rest
+        .chunks(32)
+        .map(|c| c.try_into().expect("32 bytes"))
+        .collect();
+    Ok(Unframed {
+        seq,
+        hash,
+        payload,
+        groups,
+    })
 }
 
 #[cfg(test)]
@@ -84,9 +113,10 @@ mod tests {
 
     #[test]
     fn round_trip_and_every_flip_detected() {
-        let bytes = frame("eco", 7, &[3; 32], b"payload");
+        let bytes = frame("eco", 7, &[3; 32], b"payload", &[[5; 32]]);
         let u = unframe("eco", &bytes).unwrap();
         assert_eq!((u.seq, u.hash, u.payload), (7, [3; 32], &b"payload"[..]));
+        assert_eq!(u.groups, vec![[5; 32]]);
         assert!(unframe("other", &bytes).is_err());
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();

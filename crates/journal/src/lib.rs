@@ -9,6 +9,7 @@ pub mod block;
 mod committer;
 mod entry;
 mod frame;
+pub mod merkle;
 pub mod postgres;
 mod queue;
 mod recover;
@@ -20,7 +21,7 @@ mod verify;
 mod writer;
 
 pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, Hash};
-pub use frame::{frame, unframe};
+pub use frame::unframe;
 pub use recover::{recover, Recovered, StartupCheck, READ_CHUNK_ENTRIES};
 pub use store::{
     open_store, AppendExtras, EconomyMeta, EntryRef, Sample, Store, StoreError, StoreResult,

@@ -4,6 +4,7 @@ use jifen_core::Ledger;
 
 use crate::entry::Hash;
 use crate::frame::unframe;
+use crate::merkle::{Tree, TreeState, GROUP};
 use crate::replayer::{check_link, replay_from_store, Replayer};
 use crate::store::{EconomyMeta, Store};
 use crate::{rules_of, JournalError};
@@ -23,6 +24,8 @@ pub enum StartupCheck {
 pub struct Recovered {
     pub meta: EconomyMeta,
     pub ledger: Ledger,
+    /// The Merkle tree over every entry.
+    pub tree: Tree,
     pub head_seq: u64,
     pub head_hash: Hash,
     /// The snapshot start-up used, if any.
@@ -62,12 +65,14 @@ pub fn recover(
             Err(why) => skipped.push(format!("snapshot at seq {seq}: {why}")),
         }
     }
-    let snapshot_seq = start.as_ref().map(|(_, seq, _)| *seq);
-    let (ledger, seq, hash) = start.unwrap_or_else(|| (Ledger::new(rules), 0, meta.genesis));
+    let snapshot_seq = start.as_ref().map(|(_, seq, _, _)| *seq);
+    let (ledger, seq, hash, groups) =
+        start.unwrap_or_else(|| (Ledger::new(rules), 0, meta.genesis, Vec::new()));
     if check == StartupCheck::FullChain {
         check_chain(store, &meta, seq, &hash)?;
     }
     let mut replayer = Replayer::new(economy, ledger, seq, hash);
+    replayer.tree = Some(tree_upto(store, economy, &groups, seq)?);
     if let Some(head) = store.head(economy)? {
         replayer
             .ledger
@@ -90,6 +95,7 @@ pub fn recover(
     }
     Ok(Recovered {
         meta,
+        tree: replayer.tree.take().expect("kept during recovery"),
         head_seq: replayer.seq,
         head_hash: replayer.hash,
         ledger: replayer.ledger,
@@ -103,7 +109,7 @@ fn load_snapshot(
     store: &mut dyn Store,
     meta: &EconomyMeta,
     seq: u64,
-) -> Result<(Ledger, u64, Hash), String> {
+) -> Result<(Ledger, u64, Hash, Vec<Hash>), String> {
     let bytes = store
         .snapshot(&meta.id, seq)
         .map_err(|e| e.to_string())?
@@ -128,7 +134,44 @@ fn load_snapshot(
             ledger.seq()
         ));
     }
-    Ok((ledger, seq, u.hash))
+    if u.groups.len() as u64 * GROUP > seq {
+        return Err(format!(
+            "it holds {} Merkle groups, more than its {seq} entries",
+            u.groups.len()
+        ));
+    }
+    Ok((ledger, seq, u.hash, u.groups))
+}
+
+/// The Merkle tree of the first `upto` entries: the groups a snapshot kept, then the leaves
+/// after them, read back.
+fn tree_upto(
+    store: &mut dyn Store,
+    economy: &str,
+    groups: &[Hash],
+    upto: u64,
+) -> Result<Tree, JournalError> {
+    let mut tree = Tree::from_groups(groups);
+    while tree.size() < upto {
+        let want = ((upto - tree.size()) as usize).min(READ_CHUNK_ENTRIES);
+        let mut state = TreeState {
+            tree: std::mem::take(&mut tree),
+            heads_due: Vec::new(),
+        };
+        let read = store.scan(economy, state.tree.size(), want, &mut |e| {
+            state.absorb(e.seq, e.ts_ms, e.command, e.outcome);
+            Ok(())
+        })?;
+        tree = state.tree;
+        if read == 0 {
+            return Err(JournalError::Corrupt {
+                economy: economy.to_string(),
+                seq: tree.size() + 1,
+                what: "the entry is missing".into(),
+            });
+        }
+    }
+    Ok(tree)
 }
 
 /// Checks seq and hash links for every entry up to `upto`, ending at `want_hash`.

@@ -4,6 +4,7 @@ use jifen_core::{IdDecision, IdTable, Ledger, Price};
 use jifen_wire::{parse_command_line, Parsed};
 
 use crate::entry::{outcome_text, parse_outcome, Hash};
+use crate::merkle::{entry_leaf_hash, Tree};
 use crate::recover::READ_CHUNK_ENTRIES;
 use crate::store::{EntryRef, Store};
 use crate::JournalError;
@@ -48,6 +49,8 @@ pub struct Replayer {
     pub ledger: Ledger,
     pub seq: u64,
     pub hash: Hash,
+    /// The Merkle tree over the entries so far, when it is being kept (see `merkle`).
+    pub tree: Option<Tree>,
     price_floor: Option<Price>,
 }
 
@@ -60,6 +63,7 @@ impl Replayer {
             ledger,
             seq,
             hash,
+            tree: None,
             price_floor,
         }
     }
@@ -68,8 +72,6 @@ impl Replayer {
         corrupt(&self.economy, seq, what)
     }
 
-    /// Applies an entry whose link (seq and hash) was already checked against the previous
-    /// entry, with its command already parsed.
     /// Applies an entry whose link (seq and hash) was already checked against the previous
     /// entry and whose command is parsed. With a `decision`, the id stage already kept the id
     /// table (see `IdTable`) and only the economy's work is done here.
@@ -122,6 +124,9 @@ impl Replayer {
             }
             self.price_floor = Some(price);
         }
+        if let Some(tree) = &mut self.tree {
+            tree.push(e.leaf);
+        }
         self.seq = e.seq;
         self.hash = e.hash;
         Ok(())
@@ -135,6 +140,8 @@ pub struct Checked {
     /// The stored outcome, `None` when it is not a valid outcome text.
     pub outcome: Option<Result<(), jifen_core::Code>>,
     pub parsed: Parsed,
+    /// The entry's Merkle leaf hash.
+    pub leaf: Hash,
 }
 
 /// Chunks allowed in flight between each stage.
@@ -143,12 +150,16 @@ const CHUNKS_IN_FLIGHT: usize = 8;
 type CheckedChunk = Result<Vec<Checked>, JournalError>;
 
 /// One entry as read: seq, hash, stored outcome, and its command's byte range in the chunk text.
-type RawItem = (
-    u64,
-    Hash,
-    Option<Result<(), jifen_core::Code>>,
-    std::ops::Range<usize>,
-);
+/// One entry as read: seq, hash, time, parsed outcome, and where its command and outcome
+/// texts are in the chunk's buffer.
+struct RawItem {
+    seq: u64,
+    hash: Hash,
+    ts_ms: i64,
+    outcome: Option<Result<(), jifen_core::Code>>,
+    command: std::ops::Range<usize>,
+    outcome_text: std::ops::Range<usize>,
+}
 
 /// A chunk of entries as read: links checked, commands copied into one buffer.
 struct RawChunk {
@@ -159,11 +170,17 @@ struct RawChunk {
 fn parse_chunk(raw: RawChunk) -> Vec<Checked> {
     raw.items
         .into_iter()
-        .map(|(seq, hash, outcome, range)| Checked {
-            seq,
-            hash,
-            outcome,
-            parsed: parse_command_line(&raw.text[range]),
+        .map(|i| Checked {
+            seq: i.seq,
+            hash: i.hash,
+            outcome: i.outcome,
+            parsed: parse_command_line(&raw.text[i.command.clone()]),
+            leaf: entry_leaf_hash(
+                i.seq,
+                i.ts_ms,
+                &raw.text[i.command],
+                &raw.text[i.outcome_text],
+            ),
         })
         .collect()
 }
@@ -314,12 +331,16 @@ fn read_chunks(
             (seq, hash) = (e.seq, *e.hash);
             let start = raw.text.len();
             raw.text.push_str(e.command);
-            raw.items.push((
-                e.seq,
-                *e.hash,
-                parse_outcome(e.outcome),
-                start..raw.text.len(),
-            ));
+            let middle = raw.text.len();
+            raw.text.push_str(e.outcome);
+            raw.items.push(RawItem {
+                seq: e.seq,
+                hash: *e.hash,
+                ts_ms: e.ts_ms,
+                outcome: parse_outcome(e.outcome),
+                command: start..middle,
+                outcome_text: middle..raw.text.len(),
+            });
             Ok(())
         });
         // Entries before a broken link still go through, so the error names the right seq.

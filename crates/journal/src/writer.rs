@@ -20,6 +20,7 @@ use crate::block::BlockBuilder;
 use crate::committer::{commit_jobs, Answer, CommitJob, Committer};
 use crate::entry::{chain_hash, outcome_text, Hash};
 use crate::frame::frame_with;
+use crate::merkle::{self, SharedTree, TreeState, GROUP};
 use crate::queue;
 use crate::recover::{recover, Recovered, StartupCheck};
 use crate::store::{AppendExtras, EconomyMeta, Sample, Store};
@@ -174,6 +175,8 @@ struct SnapshotJob {
     ledger: Box<Ledger>,
     seq: u64,
     hash: Hash,
+    /// The Merkle group roots the snapshot's entries complete.
+    groups: Vec<Hash>,
 }
 
 /// The thread that encodes and stores periodic snapshots, with its own store connection.
@@ -200,6 +203,7 @@ impl Snapshotter {
                         job.seq,
                         &job.hash,
                         job.ledger.encoded_len_hint(),
+                        &job.groups,
                         |out| job.ledger.encode_into(out),
                     );
                     drop(job.ledger);
@@ -304,6 +308,7 @@ pub struct Journal {
     queued: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
     economy: String,
+    tree: SharedTree,
 }
 
 struct Writer {
@@ -322,6 +327,8 @@ struct Writer {
     last_snapshot_seq: u64,
     /// Commits what this thread applied, and answers.
     committer: Committer,
+    /// The Merkle tree the commits feed.
+    tree: SharedTree,
     queued: Arc<AtomicUsize>,
     /// Takes periodic snapshots off the writer's thread.
     snapshotter: Option<Snapshotter>,
@@ -346,9 +353,10 @@ impl Journal {
             skipped_snapshots: r.skipped_snapshots.clone(),
         };
         let head_ts_ms = store.head(economy)?.map_or(0, |e| e.ts_ms);
-        let committer = Committer::start(store.reopen()?, economy)?;
+        let tree: SharedTree = Default::default();
+        let committer = Committer::start(store.reopen()?, economy, tree.clone())?;
         let queued = Arc::new(AtomicUsize::new(0));
-        let mut writer = Writer::new(store, r, config, head_ts_ms, committer);
+        let mut writer = Writer::new(store, r, config, head_ts_ms, committer, tree.clone());
         writer.queued = queued.clone();
         let (tx, rx) = queue::bounded(QUEUE_REQUESTS_MAX);
         let thread = std::thread::Builder::new()
@@ -360,6 +368,7 @@ impl Journal {
                 queued,
                 thread: Some(thread),
                 economy: economy.to_string(),
+                tree,
             },
             info,
         ))
@@ -367,6 +376,11 @@ impl Journal {
 
     pub fn economy(&self) -> &str {
         &self.economy
+    }
+
+    /// The economy's Merkle tree, as far as commits have reached.
+    pub fn tree(&self) -> &SharedTree {
+        &self.tree
     }
 
     fn closed(&self) -> JournalError {
@@ -483,9 +497,12 @@ impl Writer {
         config: JournalConfig,
         head_ts_ms: i64,
         committer: Committer,
+        tree: SharedTree,
     ) -> Writer {
+        merkle::lock(&tree).tree = r.tree;
         Writer {
             committer,
+            tree,
             queued: Arc::new(AtomicUsize::new(0)),
             store,
             meta: r.meta,
@@ -693,7 +710,7 @@ impl Writer {
         // committing, and must not be answered before it is durable.
         let more_waiting = self.queued.load(Ordering::Acquire) >= INLINE_COMMIT_BELOW_COMMANDS;
         if self.committer.idle() && !more_waiting {
-            if commit_jobs(self.store.as_mut(), &self.meta.id, vec![job]).is_err() {
+            if commit_jobs(self.store.as_mut(), &self.meta.id, &self.tree, vec![job]).is_err() {
                 self.reload();
             }
         } else {
@@ -757,6 +774,10 @@ impl Writer {
         match recover(self.store.as_mut(), &self.meta.id, StartupCheck::Tail) {
             Ok(r) => {
                 self.ledger = r.ledger;
+                *merkle::lock(&self.tree) = TreeState {
+                    tree: r.tree,
+                    heads_due: Vec::new(),
+                };
                 self.head_seq = r.head_seq;
                 self.head_hash = r.head_hash;
                 self.last_snapshot_seq = self.last_snapshot_seq.min(r.head_seq);
@@ -807,10 +828,18 @@ impl Writer {
             ledger: Box::new(self.ledger.clone()),
             seq: self.head_seq,
             hash: self.head_hash,
+            groups: self.groups_upto(self.head_seq),
         };
         if s.tx.send(job).is_ok() {
             self.last_snapshot_seq = self.head_seq;
         }
+    }
+
+    /// The roots of the complete Merkle groups within the first `seq` entries.
+    fn groups_upto(&self, seq: u64) -> Vec<Hash> {
+        let state = merkle::lock(&self.tree);
+        let groups = state.tree.groups();
+        groups[..groups.len().min((seq / GROUP) as usize)].to_vec()
     }
 
     fn take_snapshot(&mut self) -> Result<u64, JournalError> {
@@ -818,11 +847,13 @@ impl Writer {
             return Err(JournalError::Unavailable(why.clone()));
         }
         let ledger = &self.ledger;
+        let groups = self.groups_upto(self.head_seq);
         let data = frame_with(
             &self.meta.id,
             self.head_seq,
             &self.head_hash,
             ledger.encoded_len_hint(),
+            &groups,
             |out| ledger.encode_into(out),
         );
         self.store.put_snapshot(
