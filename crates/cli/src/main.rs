@@ -5,6 +5,7 @@ mod bench_http;
 mod bench_journal;
 mod demo;
 mod load;
+mod proof;
 mod replay;
 mod serve;
 mod simulate;
@@ -54,6 +55,11 @@ enum Cmd {
     Simulate(simulate::Args),
     /// Re-derive every economy from its journal and check everything.
     Verify(store_cmds::VerifyArgs),
+    /// Check signed tree heads and Merkle proofs offline.
+    Proof {
+        #[command(subcommand)]
+        cmd: proof::ProofCmd,
+    },
     /// (Testing) concurrent writers printing each acknowledged command.
     #[command(hide = true)]
     Load(load::Args),
@@ -73,6 +79,7 @@ fn main() -> ExitCode {
         Cmd::Import(args) => store_cmds::import(&cli.store, args),
         Cmd::Export(args) => store_cmds::export_cmd(&cli.store, args),
         Cmd::Verify(args) => store_cmds::verify(&cli.store, args),
+        Cmd::Proof { cmd } => proof::run(cmd),
         Cmd::Simulate(args) => simulate::run(args),
         Cmd::Load(args) => load::run(&cli.store, args),
     };

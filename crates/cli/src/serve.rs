@@ -34,6 +34,10 @@ pub struct Args {
     /// The admin key to use instead of a generated one (16 to 256 bytes).
     #[arg(long, env = "JIFEN_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
+    /// The Ed25519 seed (64 hex digits) that signs tree heads; default: DATA/tree-signing.key,
+    /// created on first start.
+    #[arg(long)]
+    signing_key: Option<std::path::PathBuf>,
     /// Threads serving HTTP (the writers have threads of their own); default: one per core.
     #[arg(long)]
     http_threads: Option<usize>,
@@ -104,6 +108,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     init_logs(args.log_json);
     let mut config = ServerConfig::new(store.data.clone(), store.database.clone());
     config.admin_key = args.admin_key;
+    config.signing_key = args.signing_key;
     config.rate_limit_per_s = args.rate_limit_per_key;
     config.request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
     config.scheduler_tick = Duration::from_millis(args.scheduler_tick_ms.max(10));

@@ -274,11 +274,12 @@ pub fn verify(store: &StoreArgs, args: VerifyArgs) -> anyhow::Result<()> {
         bar.finish_and_clear();
         if report.ok() {
             println!(
-                "ok      {id}: {} entries ({} applied, {} rejected), hash chain intact, every outcome recomputed, invariants hold, {} snapshot(s) match; head {}",
+                "ok      {id}: {} entries ({} applied, {} rejected), hash chain intact, every outcome recomputed, invariants hold, {} snapshot(s) match, {} signed tree head(s) match; head {}",
                 report.entries,
                 report.applied,
                 report.rejected,
                 report.snapshots_checked,
+                report.tree_heads_checked,
                 report.head_hash.map(hex::encode).unwrap_or_default()
             );
         } else {

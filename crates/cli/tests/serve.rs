@@ -851,3 +851,185 @@ fn first_start_prints_an_admin_key_once_and_the_readme_curl_works() {
     );
     s.stop();
 }
+
+/// Writes `path` with `value` as JSON.
+fn write_json(path: &std::path::Path, value: &Value) {
+    std::fs::write(path, value.to_string()).unwrap();
+}
+
+/// Issue 8: a journal of more than 100,000 entries; an independent Python implementation
+/// recomputes the tree and verifies every proof the server gives; `jifen proof verify` checks
+/// heads and proofs offline and refuses a forged signature; changing one entry after a head was
+/// signed is caught by `jifen verify` and by the consistency proof from that head.
+#[test]
+fn transparency_proofs_check_independently_and_tampering_is_caught() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    create(&s, "t", json!({}));
+    let mut batch = vec![json!({"type":"register_merchant","id":"m","account":"m"})];
+    for c in 0..1000 {
+        batch.push(
+            json!({"type":"register_consumer","id":format!("r{c}"),"account":format!("c{c}")}),
+        );
+    }
+    s.post("/v1/economies/t/commands", ADMIN, &Value::Array(batch));
+    let mut n = 0;
+    while n < 50_000 {
+        let batch: Vec<Value> = (n..n + 2500)
+            .flat_map(|i| {
+                let (o, c) = (format!("o{i}"), format!("c{}", i % 1000));
+                [
+                    json!({"type":"pay_order","id":format!("p{i}"),"order":o,"consumer":c,"merchant":"m","cash_fen":1000 + i % 97,"stable_fen":0}),
+                    json!({"type":"confirm_order","id":format!("k{i}"),"order":o}),
+                ]
+            })
+            .collect();
+        s.post("/v1/economies/t/commands", ADMIN, &Value::Array(batch));
+        n += 2500;
+    }
+    s.post(
+        "/v1/economies/t/commands",
+        ADMIN,
+        &json!({"type":"settle_dividends","id":"day1","day":"2026-11-25"}),
+    );
+    // The scheduler signs a head after the settlement.
+    let mut head = Value::Null;
+    for _ in 0..100 {
+        let (status, v) = s.call(
+            "GET",
+            "/v1/economies/t/tree-heads/latest",
+            Some(ADMIN),
+            None,
+        );
+        if status == 200 {
+            head = v;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let size = head["tree_size"]
+        .as_u64()
+        .expect("a head after the settlement");
+    assert_eq!(size, 1 + 1000 + 100_000 + 1, "{head}");
+
+    // The independent check.
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/merkle_check.py");
+    let url = format!("http://{}", s.addr);
+    let (out, text) = common::run(std::process::Command::new("python3").arg(&script).args([
+        "--url",
+        &url,
+        "--key",
+        ADMIN,
+        "--economy",
+        "t",
+        "--samples",
+        "25",
+    ]));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("all checks passed"), "{text}");
+
+    // Offline checks with the CLI, trusting only the public key.
+    let dir = common::temp_dir("proofs");
+    let key = s.get("/v1/tree-key", ADMIN);
+    write_json(&dir.join("key.json"), &key);
+    write_json(&dir.join("head.json"), &head);
+    let proof = s.get(
+        &format!("/v1/economies/t/proofs/inclusion?seq=777&tree_size={size}"),
+        ADMIN,
+    );
+    write_json(&dir.join("inclusion.json"), &proof);
+    let cli = |extra: &[(&str, &str)]| {
+        let mut cmd = common::jifen();
+        cmd.args(["proof", "verify", "--public-key"])
+            .arg(dir.join("key.json"));
+        for (flag, file) in extra {
+            cmd.arg(flag).arg(dir.join(file));
+        }
+        common::run(&mut cmd)
+    };
+    let (out, text) = cli(&[("--head", "head.json"), ("--inclusion", "inclusion.json")]);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("entry 777") && text.contains("is included"),
+        "{text}"
+    );
+    let mut forged = head.clone();
+    forged["root_hash"] = json!("00".repeat(32));
+    write_json(&dir.join("forged.json"), &forged);
+    let (out, text) = cli(&[("--head", "forged.json"), ("--inclusion", "inclusion.json")]);
+    assert!(!out.status.success() && text.contains("forged"), "{text}");
+    let mut bad_proof = proof.clone();
+    bad_proof["proof"][0] = json!("11".repeat(32));
+    write_json(&dir.join("bad-inclusion.json"), &bad_proof);
+    let (out, text) = cli(&[
+        ("--head", "head.json"),
+        ("--inclusion", "bad-inclusion.json"),
+    ]);
+    assert!(
+        !out.status.success() && text.contains("NOT included"),
+        "{text}"
+    );
+
+    // More entries, a second head, and a consistency proof between the two.
+    s.post(
+        "/v1/economies/t/commands",
+        ADMIN,
+        &json!([{"type":"register_consumer","id":"late-1","account":"late1"},{"type":"register_consumer","id":"late-2","account":"late2"}]),
+    );
+    let head2 = s.post("/v1/economies/t/tree-heads", ADMIN, &json!({}));
+    let size2 = head2["tree_size"].as_u64().unwrap();
+    assert_eq!(size2, size + 2);
+    write_json(&dir.join("head2.json"), &head2);
+    let consistency = s.get(
+        &format!("/v1/economies/t/proofs/consistency?from={size}&to={size2}"),
+        ADMIN,
+    );
+    write_json(&dir.join("consistency.json"), &consistency);
+    let (out, text) = cli(&[
+        ("--head", "head2.json"),
+        ("--consistency", "consistency.json"),
+        ("--old-head", "head.json"),
+    ]);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("is a prefix"), "{text}");
+    s.stop();
+
+    let (out, text) = common::run(common::jifen().args(backend.cli_args()).args(["verify"]));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("2 signed tree head(s) match"), "{text}");
+
+    // Tamper: entry `size - 5` gets another time. Its hash link does not cover the time, so
+    // only the signed tree can tell.
+    let target = size - 5;
+    backend.rewrite_block("t", target, |entries| {
+        let e = entries.iter_mut().find(|e| e.seq == target).unwrap();
+        e.ts_ms += 1;
+    });
+    let (out, text) = common::run(common::jifen().args(backend.cli_args()).args(["verify"]));
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("an entry was changed after it was signed"),
+        "{text}"
+    );
+
+    // The restarted server's tree now disagrees with the first signed head.
+    let s = Server::simple(&backend);
+    let consistency = s.get(
+        &format!("/v1/economies/t/proofs/consistency?from={size}&to={size2}"),
+        ADMIN,
+    );
+    write_json(&dir.join("consistency-after.json"), &consistency);
+    let head3 = s.post("/v1/economies/t/tree-heads", ADMIN, &json!({}));
+    write_json(&dir.join("head3.json"), &head3);
+    let (out, text) = cli(&[
+        ("--head", "head3.json"),
+        ("--consistency", "consistency-after.json"),
+        ("--old-head", "head.json"),
+    ]);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("history was rewritten") || text.contains("the proof is from"),
+        "{text}"
+    );
+    s.stop();
+}

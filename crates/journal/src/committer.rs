@@ -73,7 +73,7 @@ impl Committer {
     pub fn start(
         store: Box<dyn Store>,
         economy: &str,
-        tree: SharedTree,
+        tree: TreeFeeder,
     ) -> std::io::Result<Committer> {
         let (tx, rx) = queue::bounded(STAGES_IN_FLIGHT_MAX);
         let failed = Arc::new(AtomicBool::new(false));
@@ -151,7 +151,7 @@ impl Drop for Committer {
 fn run(
     mut store: Box<dyn Store>,
     economy: &str,
-    tree: &SharedTree,
+    tree: &TreeFeeder,
     rx: Receiver<Stage>,
     failed: &AtomicBool,
     in_flight: &AtomicUsize,
@@ -204,12 +204,12 @@ fn run(
 }
 
 /// Appends the batches in one transaction and answers their callers: with their outcomes
-/// once it is durable (and in the Merkle tree), with an error (which is also returned) if it
-/// failed.
+/// once it is durable, with an error (which is also returned) if it failed. Committed blocks
+/// then go to the Merkle tree's thread.
 pub(crate) fn commit_jobs(
     store: &mut dyn Store,
     economy: &str,
-    tree: &SharedTree,
+    tree: &TreeFeeder,
     mut jobs: Vec<CommitJob>,
 ) -> Result<(), StoreError> {
     let (blocks, extras) = merged(&mut jobs);
@@ -221,16 +221,8 @@ pub(crate) fn commit_jobs(
     let answers = jobs.into_iter().flat_map(|j| j.answers);
     match committed {
         Ok(()) => {
-            let mut state = merkle::lock(tree);
-            for b in &blocks {
-                // These are the blocks just encoded and stored, so they decode.
-                let _ = for_each_in_block(&b.data, &mut |e| {
-                    state.absorb(e.seq, e.ts_ms, e.command, e.outcome);
-                    Ok(true)
-                });
-            }
-            drop(state);
             answers.for_each(Answer::ok);
+            tree.feed(blocks);
             Ok(())
         }
         Err(e) => {
@@ -238,6 +230,39 @@ pub(crate) fn commit_jobs(
             answers.for_each(|a| a.fail(&why));
             Err(e)
         }
+    }
+}
+
+/// Feeds committed blocks to a thread that adds their entries to the economy's Merkle tree,
+/// so hashing leaves stays off the writer's and the committer's path.
+#[derive(Clone)]
+pub(crate) struct TreeFeeder {
+    tx: Sender<Vec<Block>>,
+}
+
+impl TreeFeeder {
+    pub fn start(tree: SharedTree, economy: &str) -> std::io::Result<TreeFeeder> {
+        let (tx, rx) = crossbeam_channel::unbounded::<Vec<Block>>();
+        std::thread::Builder::new()
+            .name(format!("tree-{economy}"))
+            .spawn(move || {
+                for blocks in rx {
+                    let mut state = merkle::lock(&tree);
+                    for b in &blocks {
+                        // These are blocks just encoded and stored, so they decode.
+                        let _ = for_each_in_block(&b.data, &mut |e| {
+                            state.absorb(e.seq, e.ts_ms, e.command, e.outcome);
+                            Ok(true)
+                        });
+                    }
+                }
+            })?;
+        Ok(TreeFeeder { tx })
+    }
+
+    fn feed(&self, blocks: Vec<Block>) {
+        // The thread ends only when every sender is gone.
+        let _ = self.tx.send(blocks);
     }
 }
 

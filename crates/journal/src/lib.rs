@@ -9,6 +9,7 @@ pub mod block;
 mod committer;
 mod entry;
 mod frame;
+pub mod heads;
 pub mod merkle;
 pub mod postgres;
 mod queue;
@@ -20,6 +21,7 @@ pub mod time;
 mod verify;
 mod writer;
 
+pub use ed25519_dalek;
 pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, Hash};
 pub use frame::unframe;
 pub use recover::{recover, Recovered, StartupCheck, READ_CHUNK_ENTRIES};

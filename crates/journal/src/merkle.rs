@@ -381,8 +381,12 @@ pub struct TreeState {
 pub type SharedTree = std::sync::Arc<std::sync::Mutex<TreeState>>;
 
 impl TreeState {
-    /// Adds one committed entry (the next one).
+    /// Adds one committed entry: the next one (an entry the tree already holds, as after a
+    /// reload, is skipped).
     pub fn absorb(&mut self, seq: u64, ts_ms: i64, command: &str, outcome: &str) {
+        if seq <= self.tree.size() {
+            return;
+        }
         debug_assert_eq!(seq, self.tree.size() + 1, "leaves come in seq order");
         self.tree
             .push(entry_leaf_hash(seq, ts_ms, command, outcome));

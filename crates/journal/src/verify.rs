@@ -4,6 +4,8 @@ use jifen_core::Ledger;
 
 use crate::entry::Hash;
 use crate::frame::unframe;
+use crate::heads::{public_key_from_hex, TreeHead, TREE_KEYS_SCOPE};
+use crate::merkle::{entry_leaf_hash, to_hex, Tree, GROUP};
 use crate::replayer::{replay_from_store, Replayer};
 use crate::store::Store;
 use crate::{genesis_of, rules_of, JournalError};
@@ -16,6 +18,8 @@ pub struct VerifyReport {
     pub applied: u64,
     pub rejected: u64,
     pub snapshots_checked: u64,
+    /// Signed tree heads whose root was recomputed and signature checked.
+    pub tree_heads_checked: u64,
     /// Empty when everything holds.
     pub problems: Vec<String>,
 }
@@ -61,6 +65,7 @@ pub fn verify_economy(
     }
     let mut replayer = Replayer::new(economy, Ledger::new(rules_of(&meta)?), 0, meta.genesis);
     replayer.ledger.reserve_ids(total as usize);
+    replayer.tree = Some(Tree::default());
     snapshots.check(&replayer);
     let replayed = replay_from_store(
         store,
@@ -96,6 +101,9 @@ pub fn verify_economy(
             "the journal's head is seq {total}, but the chain ends at {}",
             replayer.seq
         ));
+    }
+    if let Some(tree) = &replayer.tree {
+        check_tree_heads(store, economy, tree, &mut report)?;
     }
     report.head_hash = Some(replayer.hash);
     report.applied = replayer.ledger.applied();
@@ -138,6 +146,77 @@ fn compare_snapshot(bytes: &[u8], replayer: &Replayer) -> Result<(), String> {
     }
     if u.payload != replayer.ledger.encode().as_slice() {
         return Err("it differs from the state re-derived from the journal".into());
+    }
+    if let Some(tree) = &replayer.tree {
+        if u.groups != tree.groups()[..u.groups.len().min(tree.groups().len())]
+            || u.groups.len() as u64 > replayer.seq / GROUP
+        {
+            return Err("its Merkle group roots differ from the journal's".into());
+        }
+    }
+    Ok(())
+}
+
+/// Every signed tree head the server stored (settings scope `tree_heads/<economy>`) must have
+/// the root of the re-derived tree at its size, and a valid signature by a key the server
+/// recorded (scope `tree_keys`).
+fn check_tree_heads(
+    store: &mut dyn Store,
+    economy: &str,
+    tree: &Tree,
+    report: &mut VerifyReport,
+) -> Result<(), JournalError> {
+    let keys: Vec<_> = store
+        .kv_list(TREE_KEYS_SCOPE)?
+        .into_iter()
+        .filter_map(|(id, hex)| public_key_from_hex(&hex).ok().map(|k| (id, k)))
+        .collect();
+    for (size, text) in store.kv_list(&format!("tree_heads/{economy}"))? {
+        report.tree_heads_checked += 1;
+        let head = match serde_json::from_str(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|v| TreeHead::from_json(&v))
+        {
+            Ok(h) => h,
+            Err(why) => {
+                report
+                    .problems
+                    .push(format!("tree head {size}: unreadable: {why}"));
+                continue;
+            }
+        };
+        if head.tree_size > tree.size() {
+            report.problems.push(format!(
+                "tree head of {} entries: the journal has only {}",
+                head.tree_size,
+                tree.size()
+            ));
+            continue;
+        }
+        let root = tree.root_at(head.tree_size, &mut |g| {
+            let entries = store.entries(economy, g * GROUP, GROUP as usize)?;
+            Ok::<_, JournalError>(
+                entries
+                    .iter()
+                    .map(|e| entry_leaf_hash(e.seq, e.ts_ms, &e.command, &e.outcome))
+                    .collect(),
+            )
+        })?;
+        if root != head.root {
+            report.problems.push(format!(
+                "tree head of {} entries: its signed root {} is not the root {} of the journal: an entry was changed after it was signed",
+                head.tree_size,
+                to_hex(&head.root),
+                to_hex(&root)
+            ));
+        }
+        let signed_key = keys.iter().find(|(_, k)| head.verify(k));
+        if signed_key.is_none() {
+            report.problems.push(format!(
+                "tree head of {} entries: its signature does not verify with any recorded key",
+                head.tree_size
+            ));
+        }
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use jifen_wire::{canonical_json, parse_command_value, Parsed};
 use serde_json::Value;
 
 use crate::block::BlockBuilder;
-use crate::committer::{commit_jobs, Answer, CommitJob, Committer};
+use crate::committer::{commit_jobs, Answer, CommitJob, Committer, TreeFeeder};
 use crate::entry::{chain_hash, outcome_text, Hash};
 use crate::frame::frame_with;
 use crate::merkle::{self, SharedTree, TreeState, GROUP};
@@ -327,8 +327,9 @@ struct Writer {
     last_snapshot_seq: u64,
     /// Commits what this thread applied, and answers.
     committer: Committer,
-    /// The Merkle tree the commits feed.
+    /// The Merkle tree the commits feed, and the thread that feeds it.
     tree: SharedTree,
+    feeder: TreeFeeder,
     queued: Arc<AtomicUsize>,
     /// Takes periodic snapshots off the writer's thread.
     snapshotter: Option<Snapshotter>,
@@ -354,9 +355,19 @@ impl Journal {
         };
         let head_ts_ms = store.head(economy)?.map_or(0, |e| e.ts_ms);
         let tree: SharedTree = Default::default();
-        let committer = Committer::start(store.reopen()?, economy, tree.clone())?;
+        merkle::lock(&tree).tree = r.tree.clone();
+        let feeder = TreeFeeder::start(tree.clone(), economy)?;
+        let committer = Committer::start(store.reopen()?, economy, feeder.clone())?;
         let queued = Arc::new(AtomicUsize::new(0));
-        let mut writer = Writer::new(store, r, config, head_ts_ms, committer, tree.clone());
+        let mut writer = Writer::new(
+            store,
+            r,
+            config,
+            head_ts_ms,
+            committer,
+            tree.clone(),
+            feeder,
+        );
         writer.queued = queued.clone();
         let (tx, rx) = queue::bounded(QUEUE_REQUESTS_MAX);
         let thread = std::thread::Builder::new()
@@ -498,11 +509,12 @@ impl Writer {
         head_ts_ms: i64,
         committer: Committer,
         tree: SharedTree,
+        feeder: TreeFeeder,
     ) -> Writer {
-        merkle::lock(&tree).tree = r.tree;
         Writer {
             committer,
             tree,
+            feeder,
             queued: Arc::new(AtomicUsize::new(0)),
             store,
             meta: r.meta,
@@ -710,7 +722,7 @@ impl Writer {
         // committing, and must not be answered before it is durable.
         let more_waiting = self.queued.load(Ordering::Acquire) >= INLINE_COMMIT_BELOW_COMMANDS;
         if self.committer.idle() && !more_waiting {
-            if commit_jobs(self.store.as_mut(), &self.meta.id, &self.tree, vec![job]).is_err() {
+            if commit_jobs(self.store.as_mut(), &self.meta.id, &self.feeder, vec![job]).is_err() {
                 self.reload();
             }
         } else {

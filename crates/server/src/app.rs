@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub clock: Clock,
     pub snapshot_every_entries: u64,
     pub startup_check: StartupCheck,
+    /// The Ed25519 seed that signs tree heads; default `<data_dir>/tree-signing.key`.
+    pub signing_key: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -46,6 +48,7 @@ impl ServerConfig {
             clock: Arc::new(jifen_journal::time::now_ms),
             snapshot_every_entries: 1_000_000,
             startup_check: StartupCheck::FullChain,
+            signing_key: None,
         }
     }
 }
@@ -85,6 +88,8 @@ pub struct App {
     limiter: Mutex<HashMap<String, Bucket>>,
     pub metrics: Metrics,
     pub started: Instant,
+    /// Signs tree heads (see `transparency`).
+    pub signer: Arc<crate::transparency::TreeSigner>,
 }
 
 struct Bucket {
@@ -134,7 +139,10 @@ impl App {
     /// economy. Returns the app and, on first start, the new admin key (shown once).
     pub fn open(config: ServerConfig) -> Result<(App, Option<String>), JournalError> {
         let store = open_store(&config.data_dir, config.database.as_deref())?;
+        let signer =
+            crate::transparency::signer_for(&config.data_dir, config.signing_key.as_deref())?;
         let app = App {
+            signer,
             config,
             store: Mutex::new(store),
             economies: RwLock::new(HashMap::new()),
@@ -144,6 +152,14 @@ impl App {
             started: Instant::now(),
         };
         app.load_keys()?;
+        let public = app.signer.public();
+        app.with_store(|s| {
+            s.kv_put(
+                jifen_journal::heads::TREE_KEYS_SCOPE,
+                &jifen_journal::heads::key_id(&public),
+                &hex::encode(public.as_bytes()),
+            )
+        })?;
         let new_admin_key = app.ensure_admin_key()?;
         let metas = app.with_store(|s| s.economies())?;
         for meta in metas {

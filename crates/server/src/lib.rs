@@ -13,6 +13,7 @@ pub mod keys;
 pub mod routes;
 pub mod scheduler;
 pub mod service;
+pub mod transparency;
 pub mod views;
 
 use std::net::SocketAddr;
@@ -59,6 +60,23 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&format!("{eco}/events"), get(routes::get_events))
         .route(&format!("{eco}/price-history"), get(routes::price_history))
         .route(&format!("{eco}/leaderboard"), get(routes::leaderboard))
+        .route("/v1/tree-key", get(transparency::tree_key))
+        .route(
+            &format!("{eco}/tree-heads"),
+            get(transparency::list_heads).post(transparency::post_head),
+        )
+        .route(
+            &format!("{eco}/tree-heads/latest"),
+            get(transparency::latest_head),
+        )
+        .route(
+            &format!("{eco}/proofs/inclusion"),
+            get(transparency::inclusion),
+        )
+        .route(
+            &format!("{eco}/proofs/consistency"),
+            get(transparency::consistency),
+        )
         .route(
             &format!("{eco}/keys"),
             post(routes::create_key).get(routes::list_keys),

@@ -601,6 +601,8 @@ pub async fn get_state(
 pub struct EventsQuery {
     pub after: Option<u64>,
     pub limit: Option<usize>,
+    /// Also give each entry's Merkle leaf bytes, in hex (see `transparency`).
+    pub leaves: Option<bool>,
 }
 
 fn check_limit(limit: Option<usize>, default: usize) -> ApiResult<usize> {
@@ -613,7 +615,8 @@ fn check_limit(limit: Option<usize>, default: usize) -> ApiResult<usize> {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/events", tag = "reads",
-    params(("eco" = String, Path), ("after" = Option<u64>, Query), ("limit" = Option<usize>, Query, description = "1 to 1000, default 100")),
+    params(("eco" = String, Path), ("after" = Option<u64>, Query), ("limit" = Option<usize>, Query, description = "1 to 1000, default 100"),
+           ("leaves" = Option<bool>, Query, description = "also each entry's Merkle leaf, in hex")),
     responses((status = 200, description = "journal entries: seq, time, command, outcome, hash", body = Object)))]
 pub async fn get_events(
     State(app): AppState,
@@ -631,20 +634,30 @@ pub async fn get_events(
     })
     .await?;
     let next_after = entries.last().map_or(after, |e| e.seq);
+    let with_leaves = q.leaves.unwrap_or(false);
     let events: Vec<Value> = entries
         .into_iter()
         .map(|e| {
+            let leaf = with_leaves.then(|| {
+                hex::encode(jifen_journal::merkle::leaf_bytes(
+                    e.seq, e.ts_ms, &e.command, &e.outcome,
+                ))
+            });
             let command: Value =
                 serde_json::from_str(&e.command).unwrap_or(Value::String(e.command));
             let code = (e.outcome != "ok").then_some(e.outcome);
-            json!({
+            let mut event = json!({
                 "seq": e.seq,
                 "ts_ms": e.ts_ms,
                 "time": jifen_journal::time::rfc3339_ms(e.ts_ms),
                 "command": command,
                 "outcome": {"ok": code.is_none(), "code": code},
                 "hash": hex::encode(e.hash),
-            })
+            });
+            if let Some(leaf) = leaf {
+                event["leaf"] = Value::String(leaf);
+            }
+            event
         })
         .collect();
     Ok(json_ok(

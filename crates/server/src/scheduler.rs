@@ -88,7 +88,8 @@ impl Scheduler {
     fn tick_economy(&mut self, economy: &Arc<Economy>) -> Result<(), JournalError> {
         let now = self.app.now_ms();
         self.settle_days(economy, now)?;
-        self.confirm_orders(economy, now)
+        self.confirm_orders(economy, now)?;
+        crate::transparency::sign_due_heads(&self.app, economy)
     }
 
     fn settle_days(&mut self, economy: &Economy, now: i64) -> Result<(), JournalError> {

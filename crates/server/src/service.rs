@@ -26,6 +26,9 @@ use crate::routes;
         routes::get_rules, routes::rules_history, routes::post_commands, routes::get_account,
         routes::get_order, routes::get_state, routes::get_events, routes::price_history,
         routes::leaderboard, routes::create_key, routes::list_keys, routes::revoke_key,
+        crate::transparency::tree_key, crate::transparency::latest_head,
+        crate::transparency::list_heads, crate::transparency::post_head,
+        crate::transparency::inclusion, crate::transparency::consistency,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail, routes::CreateEconomy,
