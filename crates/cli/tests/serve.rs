@@ -320,6 +320,36 @@ fn every_role_against_every_endpoint() {
                 &["admin", "operator", "auditor"],
             ),
             (
+                "POST",
+                "/v1/economies/e/tree-heads".into(),
+                Some("{}".into()),
+                &["admin", "operator"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/tree-heads/latest".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/tree-heads".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/proofs/inclusion?seq=2".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/proofs/consistency?from=3".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
                 "GET",
                 "/v1/economies/e/orders/o1".into(),
                 None,

@@ -16,7 +16,9 @@ use crate::queue::{self, Receiver};
 use jifen_core::Outcome;
 
 use crate::block::{for_each_in_block, Block};
+use crate::entry::Hash;
 use crate::merkle::{self, SharedTree};
+use crate::recover::tree_upto;
 use crate::store::{AppendExtras, Store, StoreError};
 use crate::writer::{Acked, BatchReply, PreparedBatch, Reply};
 use crate::JournalError;
@@ -241,11 +243,37 @@ pub(crate) struct TreeFeeder {
 }
 
 impl TreeFeeder {
-    pub fn start(tree: SharedTree, economy: &str) -> std::io::Result<TreeFeeder> {
+    /// Starts the thread. It first builds the tree of the journal's first `upto` entries from
+    /// the snapshot's `groups` and the entries after them, read with `store`, off the start-up
+    /// path (until then the shared tree is empty and readers wait); then it adds what it is fed.
+    pub fn start(
+        tree: SharedTree,
+        economy: &str,
+        mut store: Box<dyn Store>,
+        groups: Vec<Hash>,
+        upto: u64,
+    ) -> std::io::Result<TreeFeeder> {
         let (tx, rx) = crossbeam_channel::unbounded::<Vec<Block>>();
+        let eco = economy.to_string();
         std::thread::Builder::new()
             .name(format!("tree-{economy}"))
             .spawn(move || {
+                match tree_upto(store.as_mut(), &eco, &groups, upto) {
+                    Ok(built) => {
+                        let mut state = merkle::lock(&tree);
+                        // A writer that reloaded meanwhile built a newer tree itself.
+                        if state.tree.size() == 0 {
+                            state.tree = built;
+                        }
+                    }
+                    Err(e) => {
+                        // Proofs and heads then wait and answer that the tree is not ready;
+                        // `jifen verify` names the damaged entry.
+                        eprintln!("jifen: economy {eco}: the Merkle tree could not be built: {e}");
+                        return;
+                    }
+                }
+                drop(store);
                 for blocks in rx {
                     let mut state = merkle::lock(&tree);
                     for b in &blocks {

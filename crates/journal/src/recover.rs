@@ -24,8 +24,9 @@ pub enum StartupCheck {
 pub struct Recovered {
     pub meta: EconomyMeta,
     pub ledger: Ledger,
-    /// The Merkle tree over every entry.
-    pub tree: Tree,
+    /// The Merkle group roots the snapshot carried: the tree over the rest is built beside
+    /// the writer (see `TreeFeeder`), or by [`tree_upto`].
+    pub tree_groups: Vec<Hash>,
     pub head_seq: u64,
     pub head_hash: Hash,
     /// The snapshot start-up used, if any.
@@ -72,7 +73,7 @@ pub fn recover(
         check_chain(store, &meta, seq, &hash)?;
     }
     let mut replayer = Replayer::new(economy, ledger, seq, hash);
-    replayer.tree = Some(tree_upto(store, economy, &groups, seq)?);
+
     if let Some(head) = store.head(economy)? {
         replayer
             .ledger
@@ -95,7 +96,7 @@ pub fn recover(
     }
     Ok(Recovered {
         meta,
-        tree: replayer.tree.take().expect("kept during recovery"),
+        tree_groups: groups,
         head_seq: replayer.seq,
         head_hash: replayer.hash,
         ledger: replayer.ledger,
@@ -145,7 +146,7 @@ fn load_snapshot(
 
 /// The Merkle tree of the first `upto` entries: the groups a snapshot kept, then the leaves
 /// after them, read back.
-fn tree_upto(
+pub(crate) fn tree_upto(
     store: &mut dyn Store,
     economy: &str,
     groups: &[Hash],
@@ -154,6 +155,7 @@ fn tree_upto(
     let mut tree = Tree::from_groups(groups);
     while tree.size() < upto {
         let want = ((upto - tree.size()) as usize).min(READ_CHUNK_ENTRIES);
+        // Settlements met here were signed (or missed) before: none is due again.
         let mut state = TreeState {
             tree: std::mem::take(&mut tree),
             heads_due: Vec::new(),

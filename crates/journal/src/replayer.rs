@@ -163,6 +163,8 @@ struct RawItem {
 
 /// A chunk of entries as read: links checked, commands copied into one buffer.
 struct RawChunk {
+    /// Whether to hash each entry's Merkle leaf (when the replayer keeps a tree).
+    leaves: bool,
     text: String,
     items: Vec<RawItem>,
 }
@@ -175,12 +177,16 @@ fn parse_chunk(raw: RawChunk) -> Vec<Checked> {
             hash: i.hash,
             outcome: i.outcome,
             parsed: parse_command_line(&raw.text[i.command.clone()]),
-            leaf: entry_leaf_hash(
-                i.seq,
-                i.ts_ms,
-                &raw.text[i.command],
-                &raw.text[i.outcome_text],
-            ),
+            leaf: if raw.leaves {
+                entry_leaf_hash(
+                    i.seq,
+                    i.ts_ms,
+                    &raw.text[i.command],
+                    &raw.text[i.outcome_text],
+                )
+            } else {
+                [0; 32]
+            },
         })
         .collect()
 }
@@ -204,6 +210,7 @@ pub fn replay_from_store(
 ) -> Result<(), JournalError> {
     let economy = replayer.economy.clone();
     let (start_seq, start_hash) = (replayer.seq, replayer.hash);
+    let leaves = replayer.tree.is_some();
     std::thread::scope(|scope| {
         let lanes: [_; 2] = std::array::from_fn(|_| {
             crossbeam_channel::bounded::<Result<RawChunk, JournalError>>(CHUNKS_IN_FLIGHT)
@@ -227,7 +234,7 @@ pub fn replay_from_store(
         std::thread::Builder::new()
             .name("journal-reader".into())
             .spawn_scoped(scope, move || {
-                read_chunks(store, &economy, start_seq, start_hash, upto, raw_tx)
+                read_chunks(store, &economy, start_seq, start_hash, upto, leaves, raw_tx)
             })?;
         let outputs = [parsed[0].1.clone(), parsed[1].1.clone()];
         drop(parsed);
@@ -300,12 +307,14 @@ fn decide_ids(
 }
 
 /// The reading stage: chunks go to the two lanes in turn; the first problem ends the stream.
+#[allow(clippy::too_many_arguments)]
 fn read_chunks(
     store: &mut dyn Store,
     economy: &str,
     mut seq: u64,
     mut hash: Hash,
     upto: Option<u64>,
+    leaves: bool,
     lanes: [crossbeam_channel::Sender<Result<RawChunk, JournalError>>; 2],
 ) {
     for lane in (0..2).cycle() {
@@ -316,6 +325,7 @@ fn read_chunks(
             return;
         }
         let mut raw = RawChunk {
+            leaves,
             text: String::with_capacity(limit * 160),
             items: Vec::with_capacity(limit),
         };

@@ -22,6 +22,7 @@ use crate::entry::{chain_hash, outcome_text, Hash};
 use crate::frame::frame_with;
 use crate::merkle::{self, SharedTree, TreeState, GROUP};
 use crate::queue;
+use crate::recover::tree_upto;
 use crate::recover::{recover, Recovered, StartupCheck};
 use crate::store::{AppendExtras, EconomyMeta, Sample, Store};
 use crate::JournalError;
@@ -355,8 +356,13 @@ impl Journal {
         };
         let head_ts_ms = store.head(economy)?.map_or(0, |e| e.ts_ms);
         let tree: SharedTree = Default::default();
-        merkle::lock(&tree).tree = r.tree.clone();
-        let feeder = TreeFeeder::start(tree.clone(), economy)?;
+        let feeder = TreeFeeder::start(
+            tree.clone(),
+            economy,
+            store.reopen()?,
+            r.tree_groups.clone(),
+            r.head_seq,
+        )?;
         let committer = Committer::start(store.reopen()?, economy, feeder.clone())?;
         let queued = Arc::new(AtomicUsize::new(0));
         let mut writer = Writer::new(
@@ -786,10 +792,27 @@ impl Writer {
         match recover(self.store.as_mut(), &self.meta.id, StartupCheck::Tail) {
             Ok(r) => {
                 self.ledger = r.ledger;
-                *merkle::lock(&self.tree) = TreeState {
-                    tree: r.tree,
-                    heads_due: Vec::new(),
-                };
+                // Rare: build the tree here, before anything new is committed and fed.
+                match tree_upto(
+                    self.store.as_mut(),
+                    &self.meta.id,
+                    &r.tree_groups,
+                    r.head_seq,
+                ) {
+                    Ok(tree) => {
+                        *merkle::lock(&self.tree) = TreeState {
+                            tree,
+                            heads_due: Vec::new(),
+                        }
+                    }
+                    Err(e) => {
+                        self.failed = Some(format!(
+                            "economy {}: the Merkle tree could not be rebuilt: {e}",
+                            self.meta.id
+                        ));
+                        return;
+                    }
+                }
                 self.head_seq = r.head_seq;
                 self.head_hash = r.head_hash;
                 self.last_snapshot_seq = self.last_snapshot_seq.min(r.head_seq);

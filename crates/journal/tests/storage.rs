@@ -461,10 +461,21 @@ fn the_merkle_tree_survives_restarts_and_matches_the_entries() {
             let commands = chunk.iter().map(|l| Submitted::Line(l.clone())).collect();
             journal.submit_wait(commands).unwrap();
         }
-        let (live_size, live_root) = {
-            let state = merkle::lock(journal.tree());
-            (state.tree.size(), state.tree.root())
+        let head = journal.read(|v| v.head_seq).unwrap();
+        // The tree's thread hashes each commit just after it.
+        let live = |journal: &Journal, size: u64| {
+            for _ in 0..500 {
+                let state = merkle::lock(journal.tree());
+                if state.tree.size() == size {
+                    return Some(state.tree.root());
+                }
+                drop(state);
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            None
         };
+        let live_size = head;
+        let live_root = live(&journal, head).expect("the tree catches up");
         journal.shutdown().unwrap();
         let mut store = b.open();
         let entries = store.entries("eco", 0, lines.len() + 10).unwrap();
@@ -474,10 +485,18 @@ fn the_merkle_tree_survives_restarts_and_matches_the_entries() {
             .collect();
         assert_eq!(live_size, leaves.len() as u64, "{}", b.name());
         assert_eq!(live_root, root_of(&leaves), "{}", b.name());
-        // Recovery through a snapshot (which carries the complete groups) and a tail.
+        // Recovery through a snapshot (which carries the complete groups) and a tail; the tree
+        // is rebuilt beside the writer.
         let r = recover(store.as_mut(), "eco", StartupCheck::Tail).unwrap();
         assert!(r.snapshot_seq.is_some(), "{}: no snapshot", b.name());
-        assert_eq!(r.tree.root(), live_root, "{}", b.name());
-        assert_eq!(r.tree.size(), live_size, "{}", b.name());
+        assert!(
+            !r.tree_groups.is_empty(),
+            "{}: no groups in the snapshot",
+            b.name()
+        );
+        drop(store);
+        let (journal, _) = Journal::open(b.open(), "eco", config(1_000)).unwrap();
+        assert_eq!(live(&journal, live_size), Some(live_root), "{}", b.name());
+        journal.shutdown().unwrap();
     }
 }
