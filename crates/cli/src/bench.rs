@@ -15,6 +15,12 @@ pub enum What {
     Journal(crate::bench_journal::Args),
     /// A real server over loopback: throughput and latency p50, p99 and max.
     Http(crate::bench_http::Args),
+    /// The Merkle tree: the cost of an append as the tree grows, and of proofs in memory.
+    Tree {
+        /// Leaves appended.
+        #[arg(long, default_value_t = 10_000_000)]
+        leaves: u64,
+    },
     /// (Internal) memory per account, measured in a fresh process.
     #[command(hide = true)]
     Memory {
@@ -45,7 +51,54 @@ pub fn run(store: &crate::store_cmds::StoreArgs, what: What) -> anyhow::Result<(
         What::Journal(args) => crate::bench_journal::run(store, args),
         What::Http(args) => crate::bench_http::run(args),
         What::Memory { accounts } => memory(accounts),
+        What::Tree { leaves } => tree(leaves),
     }
+}
+
+/// Appends `n` leaf hashes (made up front, so only the tree's own work is timed) and reports
+/// the time per append in each tenth of the run: flat when appends cost O(1) amortised and
+/// O(log n) at worst.
+fn tree(n: u64) -> anyhow::Result<()> {
+    use jifen_journal::merkle::{leaf_hash, Tree};
+    progress(&format!("hashing {n} leaves"));
+    let leaves: Vec<_> = (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+    progress("appending");
+    let mut tree = Tree::default();
+    let tenth = (n / 10).max(1);
+    let mut per_tenth = Vec::new();
+    let mut worst_ns = 0u128;
+    let mut at = std::time::Instant::now();
+    for (i, l) in leaves.iter().enumerate() {
+        let one = std::time::Instant::now();
+        tree.push(*l);
+        worst_ns = worst_ns.max(one.elapsed().as_nanos());
+        if (i as u64 + 1).is_multiple_of(tenth) {
+            per_tenth.push(at.elapsed().as_nanos() as f64 / tenth as f64);
+            at = std::time::Instant::now();
+        }
+    }
+    let mut fetch = |g: u64| -> Result<Vec<_>, std::convert::Infallible> {
+        let from = (g * 256) as usize;
+        Ok(leaves[from..from + 256].to_vec())
+    };
+    let proof_start = std::time::Instant::now();
+    let proofs = 1000u64;
+    for k in 0..proofs {
+        let index = (k * 7_919_993) % n;
+        tree.inclusion_proof(index, n, &mut fetch)?;
+    }
+    let proof_us = proof_start.elapsed().as_secs_f64() * 1e6 / proofs as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "leaves": n,
+            "append_ns_by_tenth": per_tenth.iter().map(|x| (x * 10.0).round() / 10.0).collect::<Vec<_>>(),
+            "worst_single_append_ns": worst_ns as u64,
+            "inclusion_proof_in_memory_us": (proof_us * 10.0).round() / 10.0,
+            "memory_bytes_kept": tree.groups().len() * 64,
+        })
+    );
+    Ok(())
 }
 
 fn progress(msg: &str) {

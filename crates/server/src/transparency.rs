@@ -92,6 +92,33 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Reads complete groups' leaf hashes back from the journal, each group once per request
+/// (a proof and the roots beside it often need the same group).
+struct GroupReader<'a> {
+    app: &'a App,
+    economy: &'a str,
+    read: std::collections::HashMap<u64, Vec<Hash>>,
+}
+
+impl<'a> GroupReader<'a> {
+    fn new(app: &'a App, economy: &'a str) -> Self {
+        GroupReader {
+            app,
+            economy,
+            read: Default::default(),
+        }
+    }
+
+    fn get(&mut self, group: u64) -> Result<Vec<Hash>, JournalError> {
+        if let Some(leaves) = self.read.get(&group) {
+            return Ok(leaves.clone());
+        }
+        let leaves = group_leaves(self.app, self.economy, group)?;
+        self.read.insert(group, leaves.clone());
+        Ok(leaves)
+    }
+}
+
 /// The leaf hashes of complete group `group`, read back from the journal.
 fn group_leaves(app: &App, economy: &str, group: u64) -> Result<Vec<Hash>, JournalError> {
     let entries = app.with_store(|s| s.entries(economy, group * GROUP, GROUP as usize))?;
@@ -283,7 +310,8 @@ pub async fn inclusion(
                 "seq must be 1 to the tree size {size}"
             )));
         }
-        let mut fetch = |g| group_leaves(app, &id, g);
+        let mut groups = GroupReader::new(app, &id);
+        let mut fetch = |g| groups.get(g);
         let proof = tree.inclusion_proof(q.seq - 1, size, &mut fetch)?;
         let root = tree.root_at(size, &mut fetch)?;
         let entry = app
@@ -334,7 +362,8 @@ pub async fn consistency(
                 q.from
             )));
         }
-        let mut fetch = |g| group_leaves(app, &id, g);
+        let mut groups = GroupReader::new(app, &id);
+        let mut fetch = |g| groups.get(g);
         let proof = tree.consistency_proof(q.from, to, &mut fetch)?;
         Ok(json!({
             "economy": id,
