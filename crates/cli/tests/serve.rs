@@ -957,6 +957,7 @@ fn transparency_proofs_check_independently_and_tampering_is_caught() {
     ]));
     assert!(out.status.success(), "{text}");
     assert!(text.contains("all checks passed"), "{text}");
+    println!("{text}");
 
     // Offline checks with the CLI, trusting only the public key.
     let dir = common::temp_dir("proofs");

@@ -277,6 +277,31 @@ pub struct InclusionQuery {
     pub tree_size: Option<u64>,
 }
 
+/// What a proof handler works with: the app, the economy's id, a copy of its tree, and a reader
+/// of complete groups' leaves.
+type ProofWork = dyn FnOnce(
+        &App,
+        &str,
+        &Tree,
+        &mut dyn FnMut(u64) -> Result<Vec<Hash>, JournalError>,
+    ) -> ApiResult<Value>
+    + Send;
+
+/// Runs a proof request for a reader of `eco`, off the async threads.
+async fn prove(app: AppState, p: Auth, eco: String, work: Box<ProofWork>) -> ApiResult<Response> {
+    let (State(app), Auth(p)) = (app, p);
+    let economy = app.economy_for(&p, &eco)?;
+    allow(&p, Need::Read)?;
+    let body = blocking(&app, move |app| {
+        let id = economy.meta.id.clone();
+        let tree = tree_of(&economy)?;
+        let mut groups = GroupReader::new(app, &id);
+        work(app, &id, &tree, &mut |g| groups.get(g))
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
 /// The tree size a proof is for: the one asked, or the whole tree; within the tree.
 fn check_size(tree: &Tree, size: Option<u64>, what: &str) -> ApiResult<u64> {
     let size = size.unwrap_or(tree.size());
@@ -294,43 +319,41 @@ fn check_size(tree: &Tree, size: Option<u64>, what: &str) -> ApiResult<u64> {
            ("tree_size" = Option<u64>, Query, description = "the tree the proof is for; default: every committed entry")),
     responses((status = 200, description = "the entry's leaf and its RFC 9162 inclusion proof", body = Object)))]
 pub async fn inclusion(
-    State(app): AppState,
-    Auth(p): Auth,
+    app: AppState,
+    auth: Auth,
     UrlPath(eco): UrlPath<String>,
     Query(q): Query<InclusionQuery>,
 ) -> ApiResult<Response> {
-    let economy = app.economy_for(&p, &eco)?;
-    allow(&p, Need::Read)?;
-    let body = blocking(&app, move |app| {
-        let id = economy.meta.id.clone();
-        let tree = tree_of(&economy)?;
-        let size = check_size(&tree, q.tree_size, "tree_size")?;
-        if q.seq == 0 || q.seq > size {
-            return Err(ApiError::invalid(format!(
-                "seq must be 1 to the tree size {size}"
-            )));
-        }
-        let mut groups = GroupReader::new(app, &id);
-        let mut fetch = |g| groups.get(g);
-        let proof = tree.inclusion_proof(q.seq - 1, size, &mut fetch)?;
-        let root = tree.root_at(size, &mut fetch)?;
-        let entry = app
-            .with_store(|s| s.entry(&id, q.seq))?
-            .ok_or_else(|| ApiError::internal(format!("entry {} is missing", q.seq)))?;
-        let leaf = leaf_bytes(entry.seq, entry.ts_ms, &entry.command, &entry.outcome);
-        Ok(json!({
-            "economy": id,
-            "seq": q.seq,
-            "leaf_index": q.seq - 1,
-            "tree_size": size,
-            "leaf": hex::encode(&leaf),
-            "leaf_hash": to_hex(&merkle::leaf_hash(&leaf)),
-            "proof": proof.iter().map(to_hex).collect::<Vec<_>>(),
-            "root_hash": to_hex(&root),
-        }))
-    })
-    .await?;
-    Ok(Json(body).into_response())
+    prove(
+        app,
+        auth,
+        eco,
+        Box::new(move |app, id, tree, fetch| {
+            let size = check_size(tree, q.tree_size, "tree_size")?;
+            if q.seq == 0 || q.seq > size {
+                return Err(ApiError::invalid(format!(
+                    "seq must be 1 to the tree size {size}"
+                )));
+            }
+            let proof = tree.inclusion_proof(q.seq - 1, size, fetch)?;
+            let root = tree.root_at(size, fetch)?;
+            let entry = app
+                .with_store(|s| s.entry(id, q.seq))?
+                .ok_or_else(|| ApiError::internal(format!("entry {} is missing", q.seq)))?;
+            let leaf = leaf_bytes(entry.seq, entry.ts_ms, &entry.command, &entry.outcome);
+            Ok(json!({
+                "economy": id,
+                "seq": q.seq,
+                "leaf_index": q.seq - 1,
+                "tree_size": size,
+                "leaf": hex::encode(&leaf),
+                "leaf_hash": to_hex(&merkle::leaf_hash(&leaf)),
+                "proof": proof.iter().map(to_hex).collect::<Vec<_>>(),
+                "root_hash": to_hex(&root),
+            }))
+        }),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -345,37 +368,35 @@ pub struct ConsistencyQuery {
            ("to" = Option<u64>, Query, description = "the newer tree size; default: every committed entry")),
     responses((status = 200, description = "an RFC 9162 consistency proof between two tree sizes", body = Object)))]
 pub async fn consistency(
-    State(app): AppState,
-    Auth(p): Auth,
+    app: AppState,
+    auth: Auth,
     UrlPath(eco): UrlPath<String>,
     Query(q): Query<ConsistencyQuery>,
 ) -> ApiResult<Response> {
-    let economy = app.economy_for(&p, &eco)?;
-    allow(&p, Need::Read)?;
-    let body = blocking(&app, move |app| {
-        let id = economy.meta.id.clone();
-        let tree = tree_of(&economy)?;
-        let to = check_size(&tree, q.to, "to")?;
-        if q.from > to {
-            return Err(ApiError::invalid(format!(
-                "from ({}) must not be beyond to ({to})",
-                q.from
-            )));
-        }
-        let mut groups = GroupReader::new(app, &id);
-        let mut fetch = |g| groups.get(g);
-        let proof = tree.consistency_proof(q.from, to, &mut fetch)?;
-        Ok(json!({
-            "economy": id,
-            "from": q.from,
-            "to": to,
-            "proof": proof.iter().map(to_hex).collect::<Vec<_>>(),
-            "from_root": to_hex(&tree.root_at(q.from, &mut fetch)?),
-            "to_root": to_hex(&tree.root_at(to, &mut fetch)?),
-        }))
-    })
-    .await?;
-    Ok(Json(body).into_response())
+    prove(
+        app,
+        auth,
+        eco,
+        Box::new(move |_, id, tree, fetch| {
+            let to = check_size(tree, q.to, "to")?;
+            if q.from > to {
+                return Err(ApiError::invalid(format!(
+                    "from ({}) must not be beyond to ({to})",
+                    q.from
+                )));
+            }
+            let proof = tree.consistency_proof(q.from, to, fetch)?;
+            Ok(json!({
+                "economy": id,
+                "from": q.from,
+                "to": to,
+                "proof": proof.iter().map(to_hex).collect::<Vec<_>>(),
+                "from_root": to_hex(&tree.root_at(q.from, fetch)?),
+                "to_root": to_hex(&tree.root_at(to, fetch)?),
+            }))
+        }),
+    )
+    .await
 }
 
 /// The signer an [`App`] holds: `--signing-key`, or the data directory's key file.
