@@ -321,6 +321,12 @@ fn every_role_against_every_endpoint() {
             ),
             (
                 "POST",
+                "/v1/economies/e/wallet-links".into(),
+                Some(r#"{"account":"c1"}"#.into()),
+                &["admin", "operator"],
+            ),
+            (
+                "POST",
                 "/v1/economies/e/tree-heads".into(),
                 Some("{}".into()),
                 &["admin", "operator"],
@@ -1062,5 +1068,233 @@ fn transparency_proofs_check_independently_and_tampering_is_caught() {
         text.contains("history was rewritten") || text.contains("the proof is from"),
         "{text}"
     );
+    s.stop();
+}
+
+/// A WebDriver session on Debian's chromedriver and headless Chromium, spoken to over plain
+/// HTTP (W3C WebDriver).
+struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = std::process::Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver, which scripts/test installs)");
+        let mut b = Browser {
+            driver,
+            port,
+            session: String::new(),
+        };
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--window-size=375,812"]}}}});
+        let v = b.call("POST", "/session", Some(caps));
+        b.session = v["value"]["sessionId"]
+            .as_str()
+            .expect("a session")
+            .to_string();
+        b
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        // chromedriver keeps the connection open: read the headers, then Content-Length bytes.
+        let mut reader = BufReader::new(s);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut bytes = vec![0; length];
+        reader.read_exact(&mut bytes).unwrap();
+        let out = String::from_utf8_lossy(&bytes).to_string();
+        let json = out.as_str();
+        serde_json::from_str(json).unwrap_or_else(|_| panic!("webdriver said {out:?}"))
+    }
+
+    fn at(&self, rest: &str) -> String {
+        format!("/session/{}{rest}", self.session)
+    }
+
+    fn script(&self, js: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            &self.at("/execute/sync"),
+            Some(json!({"script": js, "args": args})),
+        )["value"]
+            .clone()
+    }
+
+    /// Waits until `js` returns `want`.
+    fn wait_for(&self, js: &str, want: &str) {
+        let mut got = Value::Null;
+        for _ in 0..100 {
+            got = self.script(js, json!([]));
+            if got == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{js} gave {got}, not {want}");
+    }
+
+    fn click(&self, css: &str) {
+        let found = self.call(
+            "POST",
+            &self.at("/element"),
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        let id = found["value"]
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string();
+        self.call(
+            "POST",
+            &self.at(&format!("/element/{id}/click")),
+            Some(json!({})),
+        );
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self.call("DELETE", &self.at(""), None);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Issue 8's browser check, in issue 6's wallet: a consumer's wallet link shows their entries
+/// as included in the signed record; the verify button checks the inclusion proof in the
+/// browser and turns green for a real entry, and red when fed a tampered proof.
+#[test]
+fn the_wallet_verifies_an_entry_in_the_browser() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    create(&s, "w", json!({}));
+    s.post("/v1/economies/w/commands", ADMIN, &json!([
+        {"type":"register_merchant","id":"1","account":"shop"},
+        {"type":"register_consumer","id":"2","account":"alice"},
+        {"type":"register_consumer","id":"3","account":"bob"},
+        {"type":"pay_order","id":"4","order":"o1","consumer":"alice","merchant":"shop","cash_fen":50000,"stable_fen":0},
+        {"type":"confirm_order","id":"5","order":"o1"},
+        {"type":"pay_order","id":"6","order":"o2","consumer":"bob","merchant":"shop","cash_fen":20000,"stable_fen":0},
+    ]));
+    s.post("/v1/economies/w/tree-heads", ADMIN, &json!({}));
+    let link = s.post(
+        "/v1/economies/w/wallet-links",
+        ADMIN,
+        &json!({"account": "alice"}),
+    );
+    let token = link["token"].as_str().unwrap().to_string();
+    // A link reaches only its own account's entries.
+    let (status, _) = s.call("GET", "/v1/wallet", None, None);
+    assert_eq!(status, 401);
+    let own = |seq: u64| {
+        let mut req = format!(
+            "GET /v1/wallet/proof?seq={seq} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Wallet-Token: {token}\r\n\r\n"
+        );
+        let (status, body) = s.raw(std::mem::take(&mut req).as_bytes());
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+        )
+    };
+    assert_eq!(own(4).0, 200, "alice's own order");
+    assert_eq!(own(6).0, 404, "bob's order is not alice's to see");
+    let mut tampered = own(4).1;
+    let first = tampered["proof"][0].as_str().unwrap().to_string();
+    let flipped = if first.starts_with('0') { "1" } else { "0" };
+    tampered["proof"][0] = json!(format!("{flipped}{}", &first[1..]));
+
+    let browser = Browser::start();
+    browser.call(
+        "POST",
+        &browser.at("/url"),
+        Some(json!({"url": format!("http://{}{}", s.addr, link["url"].as_str().unwrap())})),
+    );
+    browser.wait_for("return document.body.dataset.status", "loaded");
+    let text = browser.script("return document.body.innerText", json!([]));
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("额度是上限，只从分红池支付，不是承诺"),
+        "{text}"
+    );
+    assert!(text.contains("已收录于签名记录 #6"), "{text}");
+    browser.click(r#"li[data-seq="4"] button.verify"#);
+    browser.wait_for(
+        r#"return document.querySelector('li[data-seq="4"] .badge').dataset.verify || ''"#,
+        "ok",
+    );
+    let shot = browser.call("GET", &browser.at("/screenshot"), None);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = shot["value"].as_str().unwrap_or_default();
+    std::fs::write(dir.join("wallet-375px.png.base64"), png).unwrap();
+    let decoded = std::process::Command::new("base64")
+        .arg("-d")
+        .arg(dir.join("wallet-375px.png.base64"))
+        .output()
+        .unwrap();
+    assert!(decoded.stdout.starts_with(b"\x89PNG"), "a PNG screenshot");
+    std::fs::write(dir.join("wallet-375px.png"), decoded.stdout).unwrap();
+    // Fed a tampered proof, the same check turns red.
+    browser.script(
+        "window.jifenWallet.verify(4, arguments[0]); return true",
+        json!([tampered]),
+    );
+    browser.wait_for(
+        r#"return document.querySelector('li[data-seq="4"] .badge').dataset.verify || ''"#,
+        "failed",
+    );
+    // English on request.
+    browser.click("#lang");
+    let text = browser.script("return document.body.innerText", json!([]));
+    assert!(
+        text.as_str()
+            .unwrap()
+            .contains("A cap, paid only from the dividend pool, not a promise"),
+        "{text}"
+    );
+    drop(browser);
     s.stop();
 }

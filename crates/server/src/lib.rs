@@ -15,6 +15,7 @@ pub mod scheduler;
 pub mod service;
 pub mod transparency;
 pub mod views;
+pub mod wallet;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +62,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&format!("{eco}/price-history"), get(routes::price_history))
         .route(&format!("{eco}/leaderboard"), get(routes::leaderboard))
         .route("/v1/tree-key", get(transparency::tree_key))
+        .route("/wallet", get(wallet::page))
+        .route("/v1/wallet", get(wallet::me))
+        .route("/v1/wallet/proof", get(wallet::proof))
+        .route(&format!("{eco}/wallet-links"), post(wallet::create_link))
         .route(
             &format!("{eco}/tree-heads"),
             get(transparency::list_heads).post(transparency::post_head),

@@ -29,6 +29,7 @@ use crate::routes;
         crate::transparency::tree_key, crate::transparency::latest_head,
         crate::transparency::list_heads, crate::transparency::post_head,
         crate::transparency::inclusion, crate::transparency::consistency,
+        crate::wallet::create_link, crate::wallet::me, crate::wallet::proof,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail, routes::CreateEconomy,

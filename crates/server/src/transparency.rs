@@ -67,6 +67,16 @@ impl TreeSigner {
         }
     }
 
+    /// The key wallet links are signed with: derived from the seed, so links survive restarts.
+    pub fn wallet_key(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::new()
+            .chain_update(b"jifen-wallet-link-v1")
+            .chain_update(self.key.to_bytes())
+            .finalize()
+            .into()
+    }
+
     pub fn public(&self) -> VerifyingKey {
         self.key.verifying_key()
     }
@@ -151,6 +161,18 @@ fn tree_of(economy: &Economy) -> Result<Tree, JournalError> {
     Err(JournalError::Unavailable(
         "the Merkle tree is still catching up with the journal; retry".into(),
     ))
+}
+
+/// The inclusion proof of entry `seq` in the tree of `size` entries.
+pub fn inclusion_proof(
+    app: &App,
+    economy: &Economy,
+    seq: u64,
+    size: u64,
+) -> Result<Vec<Hash>, JournalError> {
+    let tree = tree_of(economy)?;
+    let mut groups = GroupReader::new(app, &economy.meta.id);
+    tree.inclusion_proof(seq - 1, size, &mut |g| groups.get(g))
 }
 
 /// Signs and stores the head of the first `size` entries.

@@ -1,0 +1,289 @@
+//! The consumer wallet (issue 6, first part) and its links (issue 8's wallet check).
+//!
+//! Consumers never hold API keys. The operator's backend asks
+//! `POST /v1/economies/{eco}/wallet-links {"account"}` and hands the consumer the answer's
+//! `url`: `/wallet#t=<token>`. The token sits in the fragment, which browsers never send to a
+//! server or write to its logs; the page sends it in the `X-Wallet-Token` header. A token is
+//! `<payload>.<HMAC-SHA256>`: the payload (hex of JSON: economy, account, expiry in ms) is
+//! signed with a key derived from the deployment's signing seed, so tokens survive restarts and
+//! cannot be made without the server.
+//!
+//! With a token, `GET /v1/wallet` returns that one account, its recent entries in the journal
+//! and the latest signed tree head; `GET /v1/wallet/proof?seq=N` returns the inclusion proof of
+//! one of those entries (no other) against that head, which the page checks in the browser.
+
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use jifen_journal::merkle::{leaf_bytes, to_hex};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::app::{App, Economy};
+use crate::auth::{allow, Auth, Need};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::{blocking, json_body, read, AppState};
+
+/// How long a wallet link lasts unless asked otherwise, and at most.
+const LINK_TTL_DEFAULT_S: u64 = 15 * 60;
+const LINK_TTL_MAX_S: u64 = 24 * 60 * 60;
+/// How far back the wallet looks for the account's own entries.
+const OWN_ENTRIES_SCAN: u64 = 20_000;
+const OWN_ENTRIES_SHOWN: usize = 50;
+
+/// HMAC-SHA256 (RFC 2104).
+fn hmac(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// Who a valid token speaks for.
+pub struct Holder {
+    pub economy: Arc<Economy>,
+    pub account: String,
+}
+
+fn make_token(app: &App, economy: &str, account: &str, expires_ms: i64) -> String {
+    let payload = hex::encode(json!({"e": economy, "a": account, "x": expires_ms}).to_string());
+    let mac = hmac(&app.signer.wallet_key(), payload.as_bytes());
+    format!("{payload}.{}", hex::encode(mac))
+}
+
+fn check_token(app: &App, headers: &HeaderMap) -> ApiResult<Holder> {
+    let unauthorized =
+        |why: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why.to_string());
+    let token = headers
+        .get("x-wallet-token")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthorized("send the wallet link's token in X-Wallet-Token"))?;
+    let (payload, mac) = token
+        .split_once('.')
+        .ok_or_else(|| unauthorized("not a wallet token"))?;
+    let want = hmac(&app.signer.wallet_key(), payload.as_bytes());
+    let given = hex::decode(mac).unwrap_or_default();
+    // Compare without stopping at the first difference.
+    let same = given.len() == want.len()
+        && given
+            .iter()
+            .zip(want.iter())
+            .fold(0u8, |d, (a, b)| d | (a ^ b))
+            == 0;
+    if !same {
+        return Err(unauthorized("the wallet link is not valid"));
+    }
+    let claims: Value = hex::decode(payload)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| unauthorized("not a wallet token"))?;
+    if claims["x"].as_i64().unwrap_or(0) < app.now_ms() {
+        return Err(unauthorized(
+            "the wallet link has expired: ask for a new one",
+        ));
+    }
+    let economy = app
+        .economy(claims["e"].as_str().unwrap_or(""))
+        .ok_or_else(|| unauthorized("the wallet link's economy is gone"))?;
+    Ok(Holder {
+        economy,
+        account: claims["a"].as_str().unwrap_or("").to_string(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkRequest {
+    account: String,
+    ttl_s: Option<u64>,
+}
+
+#[utoipa::path(post, path = "/v1/economies/{eco}/wallet-links", tag = "wallet",
+    params(("eco" = String, Path)),
+    request_body(content = Object, description = r#"{"account", "ttl_s"?}: the consumer, and seconds the link lasts (default 900, at most 86400)"#),
+    responses((status = 200, description = "a short-lived signed link to the consumer's wallet", body = Object)))]
+pub async fn create_link(
+    State(app): AppState,
+    Auth(p): Auth,
+    UrlPath(eco): UrlPath<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let economy = app.economy_for(&p, &eco)?;
+    allow(&p, Need::Manage)?;
+    let req: LinkRequest = serde_json::from_value(json_body(&headers, &body)?)
+        .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?;
+    let ttl = req.ttl_s.unwrap_or(LINK_TTL_DEFAULT_S);
+    if ttl == 0 || ttl > LINK_TTL_MAX_S {
+        return Err(ApiError::invalid(format!(
+            "ttl_s must be 1 to {LINK_TTL_MAX_S}"
+        )));
+    }
+    let name = req.account.clone();
+    let is_consumer = read(&economy, move |v| {
+        v.ledger
+            .economy()
+            .account(&name)
+            .is_some_and(|a| a.is_consumer())
+    })
+    .await?;
+    if !is_consumer {
+        return Err(ApiError::not_found("no such consumer"));
+    }
+    let expires = app.now_ms() + ttl as i64 * 1000;
+    let token = make_token(&app, &economy.meta.id, &req.account, expires);
+    Ok(Json(json!({
+        "url": format!("/wallet#t={token}"),
+        "token": token,
+        "expires_at": jifen_journal::time::rfc3339_ms(expires),
+    }))
+    .into_response())
+}
+
+/// Whether a journal command is the account's own: it names the account as the one acting.
+fn is_own(command: &Value, account: &str) -> bool {
+    ["account", "consumer"]
+        .iter()
+        .any(|k| command[*k].as_str() == Some(account))
+}
+
+/// The account's own entries among the last [`OWN_ENTRIES_SCAN`], newest first.
+fn own_entries(app: &App, holder: &Holder) -> ApiResult<Vec<Value>> {
+    let id = &holder.economy.meta.id;
+    let head = app.with_store(|s| s.head(id))?.map_or(0, |e| e.seq);
+    let mut out = Vec::new();
+    let mut after = head.saturating_sub(OWN_ENTRIES_SCAN);
+    while after < head {
+        let entries = app.with_store(|s| s.entries(id, after, 1000))?;
+        let Some(last) = entries.last() else { break };
+        after = last.seq;
+        for e in entries {
+            let command: Value = serde_json::from_str(&e.command).unwrap_or(Value::Null);
+            if is_own(&command, &holder.account) {
+                out.push(json!({
+                    "seq": e.seq,
+                    "time": jifen_journal::time::rfc3339_ms(e.ts_ms),
+                    "type": command["type"],
+                    "command": command,
+                    "ok": e.outcome == "ok",
+                    "outcome": e.outcome,
+                }));
+            }
+        }
+    }
+    out.reverse();
+    out.truncate(OWN_ENTRIES_SHOWN);
+    Ok(out)
+}
+
+#[utoipa::path(get, path = "/v1/wallet", tag = "wallet",
+    responses((status = 200, description = "the link's account, its recent entries and the latest signed tree head", body = Object)))]
+pub async fn me(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+    let holder = check_token(&app, &headers)?;
+    let name = holder.account.clone();
+    let account = read(&holder.economy, move |v| {
+        let e = v.ledger.economy();
+        e.account(&name).map(|a| crate::views::account(e, a))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found("no such account"))?;
+    let eco = holder.economy.meta.id.clone();
+    let (entries, heads) = blocking(&app, move |app| {
+        let entries = own_entries(app, &holder)?;
+        let heads = crate::transparency::stored_heads(app, &holder.economy.meta.id)?;
+        Ok((entries, heads))
+    })
+    .await?;
+    let head = heads
+        .into_iter()
+        .max_by_key(|h| h["tree_size"].as_u64().unwrap_or(0));
+    Ok(Json(json!({
+        "economy": eco,
+        "account": account,
+        "entries": entries,
+        "tree_head": head,
+        "public_key": app.signer.public_json(),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofQuery {
+    pub seq: u64,
+}
+
+#[utoipa::path(get, path = "/v1/wallet/proof", tag = "wallet",
+    params(("seq" = u64, Query, description = "one of the account's own entries")),
+    responses((status = 200, description = "the entry's inclusion proof against the latest signed tree head", body = Object)))]
+pub async fn proof(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<ProofQuery>,
+) -> ApiResult<Response> {
+    let holder = check_token(&app, &headers)?;
+    let body = blocking(&app, move |app| {
+        let id = holder.economy.meta.id.clone();
+        let entry = app
+            .with_store(|s| s.entry(&id, q.seq))?
+            .ok_or_else(|| ApiError::not_found("no such entry"))?;
+        let command: Value = serde_json::from_str(&entry.command).unwrap_or(Value::Null);
+        if !is_own(&command, &holder.account) {
+            // The same answer as a missing entry: a link reveals only its own account.
+            return Err(ApiError::not_found("no such entry"));
+        }
+        let head = crate::transparency::stored_heads(app, &id)?
+            .into_iter()
+            .max_by_key(|h| h["tree_size"].as_u64().unwrap_or(0))
+            .filter(|h| h["tree_size"].as_u64().unwrap_or(0) >= q.seq)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_signed_yet",
+                    "no signed tree head covers this entry yet: one is signed after every dividend settlement",
+                )
+            })?;
+        let size = head["tree_size"].as_u64().unwrap_or(0);
+        let proof = crate::transparency::inclusion_proof(app, &holder.economy, q.seq, size)?;
+        let leaf = leaf_bytes(entry.seq, entry.ts_ms, &entry.command, &entry.outcome);
+        Ok(json!({
+            "seq": q.seq,
+            "tree_size": size,
+            "leaf": hex::encode(&leaf),
+            "proof": proof.iter().map(to_hex).collect::<Vec<_>>(),
+            "tree_head": head,
+        }))
+    })
+    .await?;
+    Ok(Json(body).into_response())
+}
+
+const PAGE: &str = include_str!("../assets/wallet.html");
+
+/// The wallet page: one self-contained document (no CDN), its token read from the fragment.
+pub async fn page() -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:"
+            .parse()
+            .expect("a valid header"),
+    );
+    headers.insert(
+        axum::http::header::REFERRER_POLICY,
+        "no-referrer".parse().expect("a valid header"),
+    );
+    (headers, Html(PAGE)).into_response()
+}
