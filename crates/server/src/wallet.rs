@@ -152,11 +152,13 @@ pub async fn create_link(
     .into_response())
 }
 
-/// Whether a journal command is the account's own: it names the account as the one acting.
+/// Whether a journal command belongs in the account's wallet: it names the account as the one
+/// acting, or it is a dividend settlement (which pays every holder, and names no one).
 fn is_own(command: &Value, account: &str) -> bool {
-    ["account", "consumer"]
-        .iter()
-        .any(|k| command[*k].as_str() == Some(account))
+    command["type"] == "settle_dividends"
+        || ["account", "consumer"]
+            .iter()
+            .any(|k| command[*k].as_str() == Some(account))
 }
 
 /// The account's own entries among the last [`OWN_ENTRIES_SCAN`], newest first.
