@@ -1286,6 +1286,39 @@ fn the_wallet_verifies_an_entry_in_the_browser() {
         r#"return document.querySelector('li[data-seq="4"] .badge').dataset.verify || ''"#,
         "failed",
     );
+    // Sell one point: the preview is the engine's own figure, and confirming applies it.
+    let mut req = format!(
+        "POST /v1/wallet/quote HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nX-Wallet-Token: {token}\r\nContent-Length: 42\r\n\r\n{{\"action\":\"sell\",\"atoms\":100000000       }}"
+    );
+    let (status, body) = s.raw(std::mem::take(&mut req).as_bytes());
+    assert_eq!(status, 200, "{body}");
+    let quote: Value = serde_json::from_str(&body).unwrap();
+    let net = quote["net_fen"].as_u64().unwrap();
+    browser.script(
+        "document.getElementById('amount').value = '1'; return true",
+        json!([]),
+    );
+    browser.click("#preview-sell");
+    browser.wait_for(
+        "return String(document.getElementById('preview').hidden)",
+        "false",
+    );
+    browser.wait_for(
+        "return document.getElementById('q-net').textContent",
+        &format!("{}.{:02}", net / 100, net % 100),
+    );
+    let before = s.get("/v1/economies/w/accounts/alice", ADMIN)["atoms"]
+        .as_u64()
+        .unwrap();
+    browser.click("#confirm");
+    browser.wait_for(
+        "return document.getElementById('trade-result').dataset.outcome || ''",
+        "ok",
+    );
+    let after = s.get("/v1/economies/w/accounts/alice", ADMIN)["atoms"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(before - after, 100_000_000, "one point sold");
     // English on request.
     browser.click("#lang");
     let text = browser.script("return document.body.innerText", json!([]));

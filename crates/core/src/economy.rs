@@ -71,6 +71,22 @@ pub(crate) fn prefetch(accounts: &[Account], id: AccountId) {
 }
 
 /// A snapshot of the economy-wide figures of SPEC §4.
+/// A preview of a sale or conversion: [`Economy::quote_sale`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quote {
+    pub atoms: u64,
+    /// The points' value at the current price (the gross of a sale).
+    pub value_fen: u64,
+    pub fee_fen: u64,
+}
+
+impl Quote {
+    /// What the holder receives: cash for a sale, stable points for a conversion.
+    pub fn net_fen(&self) -> u64 {
+        self.value_fen - self.fee_fen
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Totals {
     pub reserve_fen: u64,
@@ -449,10 +465,38 @@ impl Economy {
         Ok(())
     }
 
+    /// What `sell` (or, with `convert`, `convert_to_stable`) of `atoms` by `account` would pay
+    /// now, without doing it: the value at the current price and the fee, by the command's own
+    /// arithmetic and checks. For previews; the command itself decides.
+    pub fn quote_sale(&self, account: &str, atoms: Amount, convert: bool) -> Result<Quote, Code> {
+        let id = if convert {
+            self.require_kind(account, Kind::Consumer)?
+        } else {
+            self.require_account(account)?
+        };
+        let atoms = self.require_atoms(id, atoms)?;
+        let (value_fen, fee_fen) = self.sale_value(atoms, convert);
+        Ok(Quote {
+            atoms,
+            value_fen,
+            fee_fen,
+        })
+    }
+
+    /// The value of `atoms` now and the fee on it (the sell fee, or the conversion fee).
+    fn sale_value(&self, atoms: u64, convert: bool) -> (u64, u64) {
+        let value_fen = self.value_of(atoms);
+        let bps = if convert {
+            self.rules.convert_fee_bps
+        } else {
+            self.rules.sell_fee_bps
+        };
+        (value_fen, bps_ceil(value_fen, bps))
+    }
+
     /// Buys `atoms` back from `id` at the current price and burns them. Returns gross and fee.
     fn sell_atoms(&mut self, id: AccountId, atoms: u64) -> (u64, u64) {
-        let gross_fen = self.value_of(atoms);
-        let fee_fen = bps_ceil(gross_fen, self.rules.sell_fee_bps);
+        let (gross_fen, fee_fen) = self.sale_value(atoms, false);
         let net_fen = gross_fen - fee_fen;
         self.take_out_of_circulation(atoms);
         self.reserve_fen -= net_fen;
@@ -486,8 +530,7 @@ impl Economy {
     fn convert_to_stable(&mut self, account: &str, atoms: Amount) -> Result<(), Code> {
         let id = self.require_kind(account, Kind::Consumer)?;
         let atoms = self.require_atoms(id, atoms)?;
-        let value_fen = self.value_of(atoms);
-        let fee_fen = bps_ceil(value_fen, self.rules.convert_fee_bps);
+        let (value_fen, fee_fen) = self.sale_value(atoms, true);
         let credit_fen = value_fen - fee_fen;
         self.take_out_of_circulation(atoms);
         self.reserve_fen -= credit_fen;

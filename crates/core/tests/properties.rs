@@ -244,8 +244,31 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
             }
         };
         let before = digest(&ledger);
+        // A preview is exactly what the sale then does (or the same rejection).
+        let quote = match &command {
+            Command::Sell { account, atoms } => {
+                Some(ledger.economy().quote_sale(account, *atoms, false))
+            }
+            Command::ConvertToStable { account, atoms } => {
+                Some(ledger.economy().quote_sale(account, *atoms, true))
+            }
+            _ => None,
+        };
         let outcome = ledger.submit(Some(&id), fingerprint(&command), Ok(&command));
         let e = ledger.economy();
+        // (A reused id is refused before the economy sees the command.)
+        let judged = !outcome.retry && outcome.result != Err(Code::IdConflict);
+        if let (Some(quote), true) = (quote, judged) {
+            match (quote, outcome.result) {
+                (Ok(q), Ok(())) => assert_eq!(
+                    e.effects().sale,
+                    Some((q.atoms, q.value_fen, q.fee_fen)),
+                    "step {n}: the preview of {command:?} differs from the sale"
+                ),
+                (Err(c), Err(d)) => assert_eq!(c, d, "step {n}: {command:?}"),
+                (q, r) => panic!("step {n}: preview {q:?} but outcome {r:?} for {command:?}"),
+            }
+        }
 
         if let Some(first) = first {
             assert!(outcome.retry, "step {n}: a retry was not recognised");

@@ -54,7 +54,7 @@ pub async fn blocking<R: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
-fn json_ok(value: Value) -> Response {
+pub fn json_ok(value: Value) -> Response {
     Json(views::with_string_twins(value)).into_response()
 }
 

@@ -289,3 +289,118 @@ pub async fn page() -> Response {
     );
     (headers, Html(PAGE)).into_response()
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaleRequest {
+    /// `sell` or `convert`.
+    action: String,
+    atoms: u64,
+    /// For `POST /v1/wallet/act`: the command's id, chosen by the page once per confirmation,
+    /// so a repeated request is a retry.
+    id: Option<String>,
+}
+
+fn sale_request(headers: &HeaderMap, body: &[u8]) -> ApiResult<(SaleRequest, bool)> {
+    let req: SaleRequest = serde_json::from_value(json_body(headers, body)?)
+        .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?;
+    let convert = match req.action.as_str() {
+        "sell" => false,
+        "convert" => true,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "action must be sell or convert, not {other:?}"
+            )))
+        }
+    };
+    Ok((req, convert))
+}
+
+#[utoipa::path(post, path = "/v1/wallet/quote", tag = "wallet",
+    request_body(content = Object, description = r#"{"action": "sell"|"convert", "atoms"}"#),
+    responses((status = 200, description = "what the sale or conversion would give now: value, fee, net", body = Object)))]
+pub async fn quote(
+    State(app): AppState,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let holder = check_token(&app, &headers)?;
+    let (req, convert) = sale_request(&headers, &body)?;
+    let account = holder.account.clone();
+    let quoted = read(&holder.economy, move |v| {
+        v.ledger
+            .economy()
+            .quote_sale(&account, Some(req.atoms), convert)
+    })
+    .await?;
+    match quoted {
+        Ok(q) => Ok(crate::routes::json_ok(json!({
+            "action": if convert { "convert" } else { "sell" },
+            "atoms": q.atoms,
+            "value_fen": q.value_fen,
+            "fee_fen": q.fee_fen,
+            "net_fen": q.net_fen(),
+            "note": "at the price now; the command is priced when it is applied",
+        }))),
+        Err(code) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code.as_str(),
+            format!(
+                "this {} would be refused: {}",
+                req_name(convert),
+                code.as_str()
+            ),
+        )),
+    }
+}
+
+fn req_name(convert: bool) -> &'static str {
+    if convert {
+        "conversion"
+    } else {
+        "sale"
+    }
+}
+
+#[utoipa::path(post, path = "/v1/wallet/act", tag = "wallet",
+    request_body(content = Object, description = r#"{"action": "sell"|"convert", "atoms", "id"}"#),
+    responses((status = 200, description = "the command's outcome, once durable, and the account after it", body = Object)))]
+pub async fn act(
+    State(app): AppState,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let holder = check_token(&app, &headers)?;
+    let (req, convert) = sale_request(&headers, &body)?;
+    let id = req
+        .id
+        .filter(|id| jifen_core::is_valid_name(id))
+        .ok_or_else(|| ApiError::invalid("id must be a command id (1 to 64 plain characters)"))?;
+    let command = json!({
+        "type": if convert { "convert_to_stable" } else { "sell" },
+        "id": id,
+        "account": holder.account,
+        "atoms": req.atoms,
+    });
+    let economy = holder.economy.clone();
+    let acks = blocking(&app, move |_| {
+        Ok(economy
+            .journal
+            .submit_wait(vec![jifen_journal::Submitted::Value(command)])?)
+    })
+    .await?;
+    let outcome = &acks[0].outcome;
+    let name = holder.account.clone();
+    let account = read(&holder.economy, move |v| {
+        let e = v.ledger.economy();
+        e.account(&name).map(|a| crate::views::account(e, a))
+    })
+    .await?;
+    Ok(crate::routes::json_ok(json!({
+        "ok": outcome.result.is_ok(),
+        "code": outcome.result.err().map(|c| c.as_str()),
+        "seq": outcome.seq,
+        "retry": outcome.retry,
+        "account": account,
+    })))
+}
