@@ -1253,6 +1253,11 @@ fn the_wallet_verifies_an_entry_in_the_browser() {
         Some(json!({"url": format!("http://{}{}", s.addr, link["url"].as_str().unwrap())})),
     );
     browser.wait_for("return document.body.dataset.status", "loaded");
+    // The price chart is drawn by uPlot, embedded in the page (no network).
+    browser.wait_for(
+        "return String(!!document.querySelector('#chart .uplot canvas'))",
+        "true",
+    );
     let text = browser.script("return document.body.innerText", json!([]));
     let text = text.as_str().unwrap();
     assert!(

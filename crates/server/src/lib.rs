@@ -66,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/wallet", get(wallet::me))
         .route("/v1/wallet/proof", get(wallet::proof))
         .route("/v1/wallet/quote", post(wallet::quote))
+        .route("/v1/wallet/price-history", get(wallet::price_history))
         .route("/v1/wallet/act", post(wallet::act))
         .route(&format!("{eco}/wallet-links"), post(wallet::create_link))
         .route(

@@ -30,7 +30,7 @@ use crate::routes;
         crate::transparency::list_heads, crate::transparency::post_head,
         crate::transparency::inclusion, crate::transparency::consistency,
         crate::wallet::create_link, crate::wallet::me, crate::wallet::proof,
-        crate::wallet::quote, crate::wallet::act,
+        crate::wallet::quote, crate::wallet::act, crate::wallet::price_history,
     ),
     components(schemas(
         crate::error::ErrorBody, crate::error::ErrorDetail, routes::CreateEconomy,

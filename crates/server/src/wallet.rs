@@ -273,6 +273,9 @@ pub async fn proof(
 }
 
 const PAGE: &str = include_str!("../assets/wallet.html");
+/// uPlot (MIT, vendored beside the simulator's report), inlined so the page needs no network.
+const UPLOT_JS: &str = include_str!("../../sim/assets/uplot/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../../sim/assets/uplot/uPlot.min.css");
 
 /// The wallet page: one self-contained document (no CDN), its token read from the fragment.
 pub async fn page() -> Response {
@@ -287,7 +290,10 @@ pub async fn page() -> Response {
         axum::http::header::REFERRER_POLICY,
         "no-referrer".parse().expect("a valid header"),
     );
-    (headers, Html(PAGE)).into_response()
+    let page = PAGE
+        .replace("/*UPLOT_CSS*/", UPLOT_CSS)
+        .replace("/*UPLOT_JS*/", UPLOT_JS);
+    (headers, Html(page)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -403,4 +409,19 @@ pub async fn act(
         "retry": outcome.retry,
         "account": account,
     })))
+}
+
+#[utoipa::path(get, path = "/v1/wallet/price-history", tag = "wallet",
+    responses((status = 200, description = "the price over the economy's life, up to 500 points, for the wallet's chart", body = Object)))]
+pub async fn price_history(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+    let holder = check_token(&app, &headers)?;
+    let from = crate::history::parse_time(&holder.economy.meta.created_at).unwrap_or(0);
+    let to = app.now_ms().max(from);
+    let step_ms = ((to - from) / 500).max(1000);
+    let id = holder.economy.meta.id.clone();
+    let points = blocking(&app, move |app| {
+        crate::history::bucketed(app, &id, from, to, step_ms)
+    })
+    .await?;
+    Ok(Json(json!({ "step_ms": step_ms, "points": points })).into_response())
 }
