@@ -898,9 +898,17 @@ fn write_json(path: &std::path::Path, value: &Value) {
 /// heads and proofs offline and refuses a forged signature; changing one entry after a head was
 /// signed is caught by `jifen verify` and by the consistency proof from that head.
 #[test]
-fn transparency_proofs_check_independently_and_tampering_is_caught() {
-    let backend = Backend::sqlite();
-    let s = Server::simple(&backend);
+fn transparency_proofs_check_independently_and_tampering_is_caught_on_sqlite() {
+    transparency(&Backend::sqlite());
+}
+
+#[test]
+fn transparency_proofs_check_independently_and_tampering_is_caught_on_postgres() {
+    transparency(&Backend::postgres());
+}
+
+fn transparency(backend: &Backend) {
+    let s = Server::simple(backend);
     create(&s, "t", json!({}));
     let mut batch = vec![json!({"type":"register_merchant","id":"m","account":"m"})];
     for c in 0..1000 {
@@ -1050,7 +1058,7 @@ fn transparency_proofs_check_independently_and_tampering_is_caught() {
     );
 
     // The restarted server's tree now disagrees with the first signed head.
-    let s = Server::simple(&backend);
+    let s = Server::simple(backend);
     let consistency = s.get(
         &format!("/v1/economies/t/proofs/consistency?from={size}&to={size2}"),
         ADMIN,
@@ -1207,9 +1215,17 @@ impl Drop for Browser {
 /// as included in the signed record; the verify button checks the inclusion proof in the
 /// browser and turns green for a real entry, and red when fed a tampered proof.
 #[test]
-fn the_wallet_verifies_an_entry_in_the_browser() {
-    let backend = Backend::sqlite();
-    let s = Server::simple(&backend);
+fn the_wallet_verifies_an_entry_in_the_browser_on_sqlite() {
+    wallet_in_browser(&Backend::sqlite());
+}
+
+#[test]
+fn the_wallet_verifies_an_entry_in_the_browser_on_postgres() {
+    wallet_in_browser(&Backend::postgres());
+}
+
+fn wallet_in_browser(backend: &Backend) {
+    let s = Server::simple(backend);
     create(&s, "w", json!({}));
     s.post("/v1/economies/w/commands", ADMIN, &json!([
         {"type":"register_merchant","id":"1","account":"shop"},
