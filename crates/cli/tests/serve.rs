@@ -974,7 +974,7 @@ fn transparency(backend: &Backend) {
     println!("{text}");
 
     // Offline checks with the CLI, trusting only the public key.
-    let dir = common::temp_dir("proofs");
+    let dir = common::temp_dir(&format!("proofs-{}", backend.name()));
     let key = s.get("/v1/tree-key", ADMIN);
     write_json(&dir.join("key.json"), &key);
     write_json(&dir.join("head.json"), &head);
@@ -1290,14 +1290,17 @@ fn wallet_in_browser(backend: &Backend) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = shot["value"].as_str().unwrap_or_default();
-    std::fs::write(dir.join("wallet-375px.png.base64"), png).unwrap();
+    let name = format!("wallet-375px-{}", backend.name());
+    let encoded = dir.join(format!("{name}.png.base64"));
+    std::fs::write(&encoded, png).unwrap();
     let decoded = std::process::Command::new("base64")
         .arg("-d")
-        .arg(dir.join("wallet-375px.png.base64"))
+        .arg(&encoded)
         .output()
         .unwrap();
     assert!(decoded.stdout.starts_with(b"\x89PNG"), "a PNG screenshot");
-    std::fs::write(dir.join("wallet-375px.png"), decoded.stdout).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), decoded.stdout).unwrap();
+    let _ = std::fs::remove_file(&encoded);
     // Fed a tampered proof, the same check turns red.
     browser.script(
         "window.jifenWallet.verify(4, arguments[0]); return true",
