@@ -498,13 +498,19 @@ pub async fn get_account(
 ) -> ApiResult<Response> {
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Account(&name))?;
-    let view = read(&economy, move |v| {
+    let view = account_view(&economy, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such account"))?;
+    Ok(json_ok(view))
+}
+
+/// The account view of `name` (see `views::account`), read on the economy's writer.
+pub async fn account_view(economy: &Economy, name: String) -> ApiResult<Option<Value>> {
+    read(economy, move |v| {
         let e = v.ledger.economy();
         e.account(&name).map(|a| views::account(e, a))
     })
-    .await?
-    .ok_or_else(|| ApiError::not_found("no such account"))?;
-    Ok(json_ok(view))
+    .await
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/orders/{order}", tag = "reads",

@@ -210,6 +210,11 @@ fn size_of(head: &Value) -> u64 {
     head["tree_size"].as_u64().unwrap_or(0)
 }
 
+/// The stored head of the largest tree, if any.
+pub fn latest_stored_head(app: &App, economy: &str) -> Result<Option<Value>, JournalError> {
+    Ok(stored_heads(app, economy)?.into_iter().max_by_key(size_of))
+}
+
 #[utoipa::path(get, path = "/v1/tree-key", tag = "transparency",
     responses((status = 200, description = "the Ed25519 public key that signs tree heads", body = Object)))]
 pub async fn tree_key(State(app): AppState) -> Response {
@@ -228,8 +233,8 @@ pub async fn latest_head(
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Read)?;
     let id = economy.meta.id.clone();
-    let heads = blocking(&app, move |app| Ok(stored_heads(app, &id)?)).await?;
-    let latest = heads.into_iter().max_by_key(size_of).ok_or_else(|| {
+    let latest = blocking(&app, move |app| Ok(latest_stored_head(app, &id)?)).await?;
+    let latest = latest.ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             "no_tree_head",

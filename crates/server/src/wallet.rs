@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::app::{App, Economy};
 use crate::auth::{allow, Auth, Need};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::{blocking, json_body, read, AppState};
+use crate::routes::{account_view, blocking, json_body, read, AppState};
 
 /// How long a wallet link lasts unless asked otherwise, and at most.
 const LINK_TTL_DEFAULT_S: u64 = 15 * 60;
@@ -194,23 +194,16 @@ fn own_entries(app: &App, holder: &Holder) -> ApiResult<Vec<Value>> {
     responses((status = 200, description = "the link's account, its recent entries and the latest signed tree head", body = Object)))]
 pub async fn me(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
     let holder = check_token(&app, &headers)?;
-    let name = holder.account.clone();
-    let account = read(&holder.economy, move |v| {
-        let e = v.ledger.economy();
-        e.account(&name).map(|a| crate::views::account(e, a))
-    })
-    .await?
-    .ok_or_else(|| ApiError::not_found("no such account"))?;
+    let account = account_view(&holder.economy, holder.account.clone())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such account"))?;
     let eco = holder.economy.meta.id.clone();
-    let (entries, heads) = blocking(&app, move |app| {
+    let (entries, head) = blocking(&app, move |app| {
         let entries = own_entries(app, &holder)?;
-        let heads = crate::transparency::stored_heads(app, &holder.economy.meta.id)?;
-        Ok((entries, heads))
+        let head = crate::transparency::latest_stored_head(app, &holder.economy.meta.id)?;
+        Ok((entries, head))
     })
     .await?;
-    let head = heads
-        .into_iter()
-        .max_by_key(|h| h["tree_size"].as_u64().unwrap_or(0));
     Ok(Json(json!({
         "economy": eco,
         "account": account,
@@ -246,9 +239,7 @@ pub async fn proof(
             // The same answer as a missing entry: a link reveals only its own account.
             return Err(ApiError::not_found("no such entry"));
         }
-        let head = crate::transparency::stored_heads(app, &id)?
-            .into_iter()
-            .max_by_key(|h| h["tree_size"].as_u64().unwrap_or(0))
+        let head = crate::transparency::latest_stored_head(app, &id)?
             .filter(|h| h["tree_size"].as_u64().unwrap_or(0) >= q.seq)
             .ok_or_else(|| {
                 ApiError::new(
@@ -307,7 +298,13 @@ struct SaleRequest {
     id: Option<String>,
 }
 
-fn sale_request(headers: &HeaderMap, body: &[u8]) -> ApiResult<(SaleRequest, bool)> {
+/// The wallet a sale request speaks for, the request, and whether it is a conversion.
+fn sale_request(
+    app: &App,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<(Holder, SaleRequest, bool)> {
+    let holder = check_token(app, headers)?;
     let req: SaleRequest = serde_json::from_value(json_body(headers, body)?)
         .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?;
     let convert = match req.action.as_str() {
@@ -319,7 +316,7 @@ fn sale_request(headers: &HeaderMap, body: &[u8]) -> ApiResult<(SaleRequest, boo
             )))
         }
     };
-    Ok((req, convert))
+    Ok((holder, req, convert))
 }
 
 #[utoipa::path(post, path = "/v1/wallet/quote", tag = "wallet",
@@ -330,8 +327,7 @@ pub async fn quote(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let holder = check_token(&app, &headers)?;
-    let (req, convert) = sale_request(&headers, &body)?;
+    let (holder, req, convert) = sale_request(&app, &headers, &body)?;
     let account = holder.account.clone();
     let quoted = read(&holder.economy, move |v| {
         v.ledger
@@ -376,8 +372,7 @@ pub async fn act(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let holder = check_token(&app, &headers)?;
-    let (req, convert) = sale_request(&headers, &body)?;
+    let (holder, req, convert) = sale_request(&app, &headers, &body)?;
     let id = req
         .id
         .filter(|id| jifen_core::is_valid_name(id))
@@ -396,12 +391,7 @@ pub async fn act(
     })
     .await?;
     let outcome = &acks[0].outcome;
-    let name = holder.account.clone();
-    let account = read(&holder.economy, move |v| {
-        let e = v.ledger.economy();
-        e.account(&name).map(|a| crate::views::account(e, a))
-    })
-    .await?;
+    let account = account_view(&holder.economy, holder.account.clone()).await?;
     Ok(crate::routes::json_ok(json!({
         "ok": outcome.result.is_ok(),
         "code": outcome.result.err().map(|c| c.as_str()),
