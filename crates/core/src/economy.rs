@@ -45,6 +45,8 @@ pub struct Economy {
     pub(crate) atoms_total: u64,
     /// Σ quota over all accounts: the dividend allowance not yet paid.
     pub(crate) quota_total_fen: u64,
+    /// Σ forced exits over all accounts, for reports ("exits today").
+    pub(crate) exits_total: u64,
     effects: Effects,
 }
 
@@ -87,6 +89,19 @@ impl Quote {
     }
 }
 
+/// A preview of an order's confirmation: [`Economy::quote_confirm`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfirmQuote {
+    /// The part of the payment that earns (cash, plus stable points when the rules say so).
+    pub eligible_fen: u64,
+    pub reserve_in_fen: u64,
+    pub dividend_in_fen: u64,
+    pub quota_fen: u64,
+    pub buyer_atoms: u64,
+    pub referrer: Option<String>,
+    pub referrer_atoms: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Totals {
     pub reserve_fen: u64,
@@ -125,6 +140,7 @@ impl Economy {
             stable_total_fen: 0,
             atoms_total: 0,
             quota_total_fen: 0,
+            exits_total: 0,
             effects: Effects::default(),
         }
     }
@@ -186,6 +202,11 @@ impl Economy {
     /// them, not a debt.
     pub fn quota_total_fen(&self) -> u64 {
         self.quota_total_fen
+    }
+
+    /// How many forced exits there have been (Σ of every account's `exits`).
+    pub fn exits_total(&self) -> u64 {
+        self.exits_total
     }
 
     /// The high-water price, if any points were ever issued.
@@ -483,6 +504,42 @@ impl Economy {
         })
     }
 
+    /// What `confirm_order` of `order` would do now, without doing it: the reserve and pool
+    /// contributions, the quota, and the points the buyer and referrer would receive at the
+    /// current price, within the issuance cap (before any exits the higher price causes). For previews; the command itself decides.
+    pub fn quote_confirm(&self, order: &str) -> Result<ConfirmQuote, Code> {
+        let (_, o) = self.require_pending(order)?;
+        let rates = self.orders.rates(o);
+        let eligible_fen = if rates.stable_payment_earns {
+            o.cash_fen + o.stable_fen
+        } else {
+            o.cash_fen
+        };
+        let reserve_in_fen = bps_floor(eligible_fen, rates.reserve_bps as u64);
+        let price = self.price();
+        // As `grant` does: new issuance up to the cap, then the treasury, buyer first.
+        let mut available = self.rules.cap_atoms().saturating_sub(self.issued_atoms) as u128
+            + self.treasury_atoms as u128;
+        let mut grant = |bps: u16| {
+            let want = price.atoms_for(bps_floor(reserve_in_fen, bps as u64));
+            let atoms = want.min(available);
+            available -= atoms;
+            to_u64(atoms)
+        };
+        let buyer_atoms = grant(rates.reward_bps);
+        let referrer = self.accounts.get(o.consumer).referrer();
+        let referrer_atoms = referrer.map_or(0, |_| grant(rates.referral_bps));
+        Ok(ConfirmQuote {
+            eligible_fen,
+            reserve_in_fen,
+            dividend_in_fen: bps_floor(eligible_fen, rates.dividend_bps as u64),
+            quota_fen: bps_floor(eligible_fen, rates.quota_multiplier_bps as u64),
+            buyer_atoms,
+            referrer: referrer.map(|r| self.accounts.get(r).name.to_string()),
+            referrer_atoms,
+        })
+    }
+
     /// The value of `atoms` now and the fee on it (the sell fee, or the conversion fee).
     fn sale_value(&self, atoms: u64, convert: bool) -> (u64, u64) {
         let value_fen = self.value_of(atoms);
@@ -654,6 +711,7 @@ impl Economy {
             let (gross_fen, fee_fen) = self.sell_atoms(top.account, top.atoms);
             self.lower_quota(top.account, u64::MAX);
             self.accounts.get_mut(top.account).exits += 1;
+            self.exits_total += 1;
             self.reindex(top.account);
             self.effects.exits.push(ExitEffect {
                 account: top.account,
@@ -776,6 +834,7 @@ impl Economy {
             .quota_total_fen
             .checked_add(account.quota_fen)
             .ok_or("quota total overflows")?;
+        self.exits_total += account.exits as u64;
         self.accounts.insert(account);
         Ok(())
     }

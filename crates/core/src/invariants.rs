@@ -87,6 +87,13 @@ impl Economy {
                 self.stable_total_fen
             ));
         }
+        let exits: u64 = self.accounts.iter().map(|a| a.exits as u64).sum();
+        if exits != self.exits_total {
+            return Err(format!(
+                "exits: accounts count {exits}, running total {}",
+                self.exits_total
+            ));
+        }
         if quota_fen != self.quota_total_fen as u128 {
             return Err(format!(
                 "quota: accounts hold {quota_fen}, running total {}",

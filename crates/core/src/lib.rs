@@ -30,7 +30,7 @@ pub use account::{Account, AccountId, Accounts, Kind};
 pub use code::Code;
 pub use command::{Amount, Command, OptionalAmount, Text};
 pub use day::{civil_from_days, days_from_civil, format_day, parse_day};
-pub use economy::{Economy, Quote, Totals};
+pub use economy::{ConfirmQuote, Economy, Quote, Totals};
 pub use effects::{Effects, ExitEffect, Grant, Settlement};
 pub use ledger::{Fingerprint, IdDecision, IdTable, Ledger, Outcome};
 pub use name::{is_valid_name, Name, NAME_BYTES_MAX};

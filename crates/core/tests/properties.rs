@@ -254,6 +254,11 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
             }
             _ => None,
         };
+        let confirm_quote = match &command {
+            Command::ConfirmOrder { order } => Some(ledger.economy().quote_confirm(order)),
+            _ => None,
+        };
+        let contributions_before = ledger.economy().totals().contributions_fen;
         let outcome = ledger.submit(Some(&id), fingerprint(&command), Ok(&command));
         let e = ledger.economy();
         // (A reused id is refused before the economy sees the command.)
@@ -265,6 +270,26 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
                     Some((q.atoms, q.value_fen, q.fee_fen)),
                     "step {n}: the preview of {command:?} differs from the sale"
                 ),
+                (Err(c), Err(d)) => assert_eq!(c, d, "step {n}: {command:?}"),
+                (q, r) => panic!("step {n}: preview {q:?} but outcome {r:?} for {command:?}"),
+            }
+        }
+
+        if let (Some(quote), true) = (confirm_quote, judged) {
+            match (quote, outcome.result) {
+                (Ok(q), Ok(())) => {
+                    let granted: Vec<u64> = e.effects().grants.iter().map(|g| g.atoms).collect();
+                    let quoted: Vec<u64> = [q.buyer_atoms, q.referrer_atoms]
+                        .into_iter()
+                        .filter(|a| *a > 0)
+                        .collect();
+                    assert_eq!(granted, quoted, "step {n}: confirm preview {q:?}");
+                    assert_eq!(
+                        e.totals().contributions_fen - contributions_before,
+                        q.reserve_in_fen + q.dividend_in_fen,
+                        "step {n}"
+                    );
+                }
                 (Err(c), Err(d)) => assert_eq!(c, d, "step {n}: {command:?}"),
                 (q, r) => panic!("step {n}: preview {q:?} but outcome {r:?} for {command:?}"),
             }
