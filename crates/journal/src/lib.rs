@@ -26,7 +26,8 @@ pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, Ha
 pub use frame::unframe;
 pub use recover::{recover, Recovered, StartupCheck, READ_CHUNK_ENTRIES};
 pub use store::{
-    open_store, AppendExtras, EconomyMeta, EntryRef, Sample, Store, StoreError, StoreResult,
+    open_store, AppendExtras, EconomyMeta, EntryRef, Sample, SettlementRow, Store, StoreError,
+    StoreResult,
 };
 pub use verify::{verify_economy, VerifyReport};
 pub use writer::{

@@ -6,8 +6,8 @@ use postgres::{Client, NoTls};
 use crate::block::{decode_block, for_each_in_block, Block};
 use crate::entry::Entry;
 use crate::store::{
-    check_follows, decode_sample, encode_sample, hash_from, AppendExtras, EconomyMeta, EntryRef,
-    Sample, Store, StoreError, StoreResult,
+    check_follows, decode_sample, decode_settlement, encode_sample, encode_settlement, hash_from,
+    AppendExtras, EconomyMeta, EntryRef, Sample, SettlementRow, Store, StoreError, StoreResult,
 };
 
 pub struct PgStore {
@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS samples (
     PRIMARY KEY (economy, seq)
 );
 CREATE INDEX IF NOT EXISTS samples_by_time ON samples (economy, ts_ms);
+CREATE TABLE IF NOT EXISTS settlements (
+    economy TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    day BIGINT NOT NULL,
+    figures BYTEA NOT NULL,
+    PRIMARY KEY (economy, seq)
+);
 CREATE TABLE IF NOT EXISTS settings (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -161,7 +168,7 @@ impl Store for PgStore {
         blocks: &[Block],
         extras: &AppendExtras,
     ) -> StoreResult<()> {
-        if extras.rule_change_seqs.is_empty() && extras.sample.is_none() {
+        if extras.is_empty() {
             return insert_blocks(&mut self.client, economy, blocks);
         }
         let mut tx = self.client.transaction()?;
@@ -170,6 +177,17 @@ impl Store for PgStore {
             tx.execute(
                 "INSERT INTO rule_changes (economy, seq) VALUES ($1, $2)",
                 &[&economy, &(*seq as i64)],
+            )?;
+        }
+        for row in &extras.settlements {
+            tx.execute(
+                "INSERT INTO settlements (economy, seq, day, figures) VALUES ($1, $2, $3, $4)",
+                &[
+                    &economy,
+                    &(row.seq as i64),
+                    &(row.day as i64),
+                    &&encode_settlement(row)[..],
+                ],
             )?;
         }
         if let Some(sample) = &extras.sample {
@@ -181,6 +199,16 @@ impl Store for PgStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn settlements(&mut self, economy: &str, limit: usize) -> StoreResult<Vec<SettlementRow>> {
+        let rows = self.client.query(
+            "SELECT seq, day, figures FROM settlements WHERE economy = $1 ORDER BY seq DESC LIMIT $2",
+            &[&economy, &(limit as i64)],
+        )?;
+        rows.iter()
+            .map(|r| decode_settlement(r.get::<_, i64>(0) as u64, r.get(1), r.get(2)))
+            .collect()
     }
 
     fn rule_change_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>> {

@@ -9,8 +9,8 @@ use crate::block::{decode_block, for_each_in_block, Block};
 use crate::entry::Entry;
 use crate::store::check_follows;
 use crate::store::{
-    decode_sample, encode_sample, hash_from, AppendExtras, EconomyMeta, EntryRef, Sample, Store,
-    StoreError, StoreResult,
+    decode_sample, decode_settlement, encode_sample, encode_settlement, hash_from, AppendExtras,
+    EconomyMeta, EntryRef, Sample, SettlementRow, Store, StoreError, StoreResult,
 };
 
 /// Snapshots are files beside the database (`snapshots/<hex of economy id>/<seq>.snap`, written
@@ -58,6 +58,13 @@ CREATE TABLE IF NOT EXISTS samples (
     PRIMARY KEY (economy, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS samples_by_time ON samples (economy, ts_ms);
+CREATE TABLE IF NOT EXISTS settlements (
+    economy TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    figures BLOB NOT NULL,
+    PRIMARY KEY (economy, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settings (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -254,6 +261,17 @@ impl Store for SqliteStore {
                 tx.prepare_cached("INSERT INTO rule_changes (economy, seq) VALUES (?1, ?2)")?
                     .execute(params![economy, *seq as i64])?;
             }
+            for row in &extras.settlements {
+                tx.prepare_cached(
+                    "INSERT INTO settlements (economy, seq, day, figures) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    economy,
+                    row.seq as i64,
+                    row.day as i64,
+                    &encode_settlement(row)[..]
+                ])?;
+            }
             if let Some(sample) = &extras.sample {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO samples (economy, seq, ts_ms, figures) VALUES (?1, ?2, ?3, ?4)",
@@ -268,6 +286,25 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn settlements(&mut self, economy: &str, limit: usize) -> StoreResult<Vec<SettlementRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, day, figures FROM settlements WHERE economy = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![economy, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, day, figures) = row?;
+            out.push(decode_settlement(seq as u64, day, &figures)?);
+        }
+        Ok(out)
     }
 
     fn rule_change_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>> {

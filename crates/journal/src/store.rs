@@ -30,6 +30,26 @@ pub struct Sample {
     /// The price as the exact fraction `price_num_fen / price_den_atoms`.
     pub price_num_fen: u64,
     pub price_den_atoms: u64,
+    /// Running totals, so that the difference of two samples is what happened between them
+    /// ("orders today"). Zero in samples written before these were kept.
+    pub contributions_fen: u64,
+    pub paid_out_fen: u64,
+    pub quota_fen: u64,
+    pub orders: u64,
+    pub exits: u64,
+}
+
+/// One accepted `settle_dividends`, as the engine reported it: kept for the operator's list of
+/// settlements. Derived data, written with the entry, in the same transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SettlementRow {
+    pub seq: u64,
+    /// The day as `YYYYMMDD`.
+    pub day: u32,
+    pub eligible: u64,
+    pub paid_fen: u64,
+    pub holders_paid: u64,
+    pub holders_capped: u64,
 }
 
 /// What is written with a batch of entries, in the same transaction.
@@ -38,6 +58,13 @@ pub struct AppendExtras {
     /// Seqs of accepted `set_rules` commands in the batch (the rule history).
     pub rule_change_seqs: Vec<u64>,
     pub sample: Option<Sample>,
+    pub settlements: Vec<SettlementRow>,
+}
+
+impl AppendExtras {
+    pub fn is_empty(&self) -> bool {
+        self.rule_change_seqs.is_empty() && self.sample.is_none() && self.settlements.is_empty()
+    }
 }
 
 /// A journal entry lent by [`Store::scan`].
@@ -107,6 +134,9 @@ pub trait Store: Send {
 
     /// The seqs of accepted `set_rules` commands, oldest first.
     fn rule_change_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>>;
+
+    /// Up to `limit` settlements of the economy, newest first.
+    fn settlements(&mut self, economy: &str, limit: usize) -> StoreResult<Vec<SettlementRow>>;
 
     /// Up to `limit` samples with `from_ms <= ts_ms <= to_ms`, oldest first.
     fn samples(
@@ -194,9 +224,12 @@ pub(crate) fn check_follows(economy: &str, head: u64, blocks: &[Block]) -> Store
     }
 }
 
-/// A sample's six figures, big-endian, for storage.
-pub(crate) fn encode_sample(s: &Sample) -> [u8; 48] {
-    let mut out = [0u8; 48];
+/// The bytes of a sample's figures, big-endian: six (48 bytes) in the first format, eleven
+/// (88 bytes) since the running totals were added.
+pub(crate) const SAMPLE_BYTES: usize = 88;
+
+pub(crate) fn encode_sample(s: &Sample) -> [u8; SAMPLE_BYTES] {
+    let mut out = [0u8; SAMPLE_BYTES];
     let figures = [
         s.reserve_fen,
         s.circulating_atoms,
@@ -204,6 +237,11 @@ pub(crate) fn encode_sample(s: &Sample) -> [u8; 48] {
         s.treasury_atoms,
         s.price_num_fen,
         s.price_den_atoms,
+        s.contributions_fen,
+        s.paid_out_fen,
+        s.quota_fen,
+        s.orders,
+        s.exits,
     ];
     for (chunk, v) in out.chunks_exact_mut(8).zip(figures) {
         chunk.copy_from_slice(&v.to_be_bytes());
@@ -212,13 +250,18 @@ pub(crate) fn encode_sample(s: &Sample) -> [u8; 48] {
 }
 
 pub(crate) fn decode_sample(seq: u64, ts_ms: i64, bytes: &[u8]) -> StoreResult<Sample> {
-    if bytes.len() != 48 {
+    if bytes.len() != 48 && bytes.len() != SAMPLE_BYTES {
         return Err(StoreError::Malformed(format!(
             "a sample of {} bytes",
             bytes.len()
         )));
     }
-    let v = |i: usize| u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let v = |i: usize| {
+        bytes
+            .get(i * 8..i * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_be_bytes)
+    };
     Ok(Sample {
         seq,
         ts_ms,
@@ -228,6 +271,42 @@ pub(crate) fn decode_sample(seq: u64, ts_ms: i64, bytes: &[u8]) -> StoreResult<S
         treasury_atoms: v(3),
         price_num_fen: v(4),
         price_den_atoms: v(5),
+        contributions_fen: v(6),
+        paid_out_fen: v(7),
+        quota_fen: v(8),
+        orders: v(9),
+        exits: v(10),
+    })
+}
+
+/// A settlement's four counts, big-endian, for storage.
+pub(crate) fn encode_settlement(s: &SettlementRow) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (chunk, v) in
+        out.chunks_exact_mut(8)
+            .zip([s.eligible, s.paid_fen, s.holders_paid, s.holders_capped])
+    {
+        chunk.copy_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+pub(crate) fn decode_settlement(seq: u64, day: i64, bytes: &[u8]) -> StoreResult<SettlementRow> {
+    let v = |i: usize| -> StoreResult<u64> {
+        bytes
+            .get(i * 8..i * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| StoreError::Malformed(format!("a settlement of {} bytes", bytes.len())))
+    };
+    Ok(SettlementRow {
+        seq,
+        day: u32::try_from(day)
+            .map_err(|_| StoreError::Malformed(format!("settlement day {day}")))?,
+        eligible: v(0)?,
+        paid_fen: v(1)?,
+        holders_paid: v(2)?,
+        holders_capped: v(3)?,
     })
 }
 

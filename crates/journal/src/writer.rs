@@ -24,13 +24,15 @@ use crate::merkle::{self, SharedTree, TreeState, GROUP};
 use crate::queue;
 use crate::recover::tree_upto;
 use crate::recover::{recover, Recovered, StartupCheck};
-use crate::store::{AppendExtras, EconomyMeta, Sample, Store};
+use crate::store::{AppendExtras, EconomyMeta, Sample, SettlementRow, Store};
 use crate::JournalError;
 
 /// The writer commits a batch itself, instead of handing it to the committer, when the
 /// committer is idle and fewer commands than this are waiting behind it.
 const INLINE_COMMIT_BELOW_COMMANDS: usize = 256;
 
+/// Samples fall on every quarter-hour boundary, which every time zone's midnight is.
+const QUARTER_HOUR_MS: i64 = 15 * 60 * 1000;
 /// The soonest a trailing price sample follows the last sample, in real time.
 const TRAILING_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -640,7 +642,19 @@ impl Writer {
                     c.extras.rule_change_seqs.push(outcome.seq);
                     c.notable = true;
                 }
-                Ok(Command::SettleDividends { .. }) => c.notable = true,
+                Ok(Command::SettleDividends { .. }) => {
+                    if let Some(s) = self.ledger.economy().effects().settlement {
+                        c.extras.settlements.push(SettlementRow {
+                            seq: outcome.seq,
+                            day: s.day,
+                            eligible: s.eligible,
+                            paid_fen: s.paid_fen,
+                            holders_paid: s.holders_paid,
+                            holders_capped: s.holders_capped,
+                        });
+                    }
+                    c.notable = true;
+                }
                 _ => {}
             }
         }
@@ -663,10 +677,18 @@ impl Writer {
             }
             return;
         }
+        // Timestamps never go backwards, even if the clock does: the journal is in time order.
+        let ts_ms = (self.config.clock)().max(self.head_ts_ms);
+        // The state at each quarter-hour boundary (so at every time zone's midnight) is sampled
+        // exactly: before the first batch past a boundary, the head state as it stood.
+        if self.unsampled
+            && ts_ms.div_euclid(QUARTER_HOUR_MS) != self.head_ts_ms.div_euclid(QUARTER_HOUR_MS)
+        {
+            self.trailing_sample();
+        }
         let mut c = Commit {
             blocks_len: 0,
-            // Timestamps never go backwards, even if the clock does: the journal is in time order.
-            ts_ms: (self.config.clock)().max(self.head_ts_ms),
+            ts_ms,
             hash: self.head_hash,
             blocks: BlockBuilder::default(),
             extras: AppendExtras::default(),
@@ -759,8 +781,8 @@ impl Writer {
             return;
         }
         let extras = AppendExtras {
-            rule_change_seqs: Vec::new(),
             sample: Some(self.sample(self.head_seq, self.head_ts_ms)),
+            ..AppendExtras::default()
         };
         if let Err(e) = self.store.append_blocks(&self.meta.id, &[], &extras) {
             eprintln!("jifen: economy {}: price sample failed: {e}", self.meta.id);
@@ -784,6 +806,11 @@ impl Writer {
             treasury_atoms: t.treasury_atoms,
             price_num_fen: price.num_fen,
             price_den_atoms: price.den_atoms,
+            contributions_fen: t.contributions_fen,
+            paid_out_fen: t.paid_out_fen,
+            quota_fen: economy.quota_total_fen(),
+            orders: economy.orders().len() as u64,
+            exits: economy.exits_total(),
         }
     }
 

@@ -500,3 +500,77 @@ fn the_merkle_tree_survives_restarts_and_matches_the_entries() {
         journal.shutdown().unwrap();
     }
 }
+
+/// Every accepted settlement is stored with its entry, as the engine reported it; samples carry
+/// the running totals; and the state at a quarter-hour boundary is sampled exactly.
+#[test]
+fn settlements_and_boundary_samples_are_stored_with_their_batches() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+    let vector = "mixed-101";
+    let rules = vector_rules(vector);
+    let lines = lines(vector);
+    // The same settlements, from an in-memory replay.
+    let mut ledger = Ledger::new(rules.clone());
+    let mut expected = Vec::new();
+    for line in &lines {
+        let p = jifen_wire::parse_command_line(line);
+        let o = ledger.submit(
+            p.id.as_deref(),
+            p.fingerprint,
+            p.command.as_ref().map_err(|c| *c),
+        );
+        if let (Ok(jifen_core::Command::SettleDividends { .. }), Ok(()), false) =
+            (&p.command, o.result, o.retry)
+        {
+            let s = ledger.economy().effects().settlement.unwrap();
+            expected.push((o.seq, s.day, s.paid_fen, s.holders_paid, s.holders_capped));
+        }
+    }
+    assert!(!expected.is_empty(), "{vector} settles nothing");
+    expected.reverse();
+    for b in Backend::both() {
+        write(&b, &rules, &lines, 7, 1000);
+        let mut store = b.open();
+        let got: Vec<_> = store
+            .settlements("eco", 10_000)
+            .unwrap()
+            .iter()
+            .map(|s| (s.seq, s.day, s.paid_fen, s.holders_paid, s.holders_capped))
+            .collect();
+        assert_eq!(got, expected, "{}", b.name());
+
+        // A quarter-hour boundary: the sample just before it is the state as it stood.
+        let now = Arc::new(AtomicI64::new(
+            1_795_700_000_000 - 1_795_700_000_000 % 900_000 - 2_000,
+        ));
+        let clock = now.clone();
+        let cfg = JournalConfig {
+            clock: Arc::new(move || clock.load(Ordering::SeqCst)),
+            ..config(1000)
+        };
+        create_economy(store.as_mut(), "q", "Q", &Rules::default(), "UTC", 0).unwrap();
+        let (journal, _) = Journal::open(b.open(), "q", cfg).unwrap();
+        let send = |line: &str| {
+            journal
+                .submit_wait(vec![Submitted::Line(line.into())])
+                .unwrap()
+        };
+        send(r#"{"type":"register_merchant","id":"m","account":"shop"}"#);
+        send(r#"{"type":"register_consumer","id":"c","account":"ann"}"#);
+        now.fetch_add(1_000, Ordering::SeqCst);
+        send(
+            r#"{"type":"pay_order","id":"p1","order":"o1","consumer":"ann","merchant":"shop","cash_fen":10000,"stable_fen":0}"#,
+        );
+        let boundary = now.load(Ordering::SeqCst) + 1_000;
+        now.store(boundary + 500, Ordering::SeqCst);
+        send(
+            r#"{"type":"pay_order","id":"p2","order":"o2","consumer":"ann","merchant":"shop","cash_fen":10000,"stable_fen":0}"#,
+        );
+        journal.shutdown().unwrap();
+        let before = store.sample_before("q", boundary).unwrap().unwrap();
+        assert_eq!((before.seq, before.orders), (3, 1), "{}", b.name());
+        let last = store.sample_before("q", i64::MAX).unwrap().unwrap();
+        assert_eq!((last.seq, last.orders), (4, 2), "{}", b.name());
+    }
+}
