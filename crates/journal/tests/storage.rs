@@ -511,7 +511,7 @@ fn settlements_and_boundary_samples_are_stored_with_their_batches() {
     let rules = vector_rules(vector);
     let lines = lines(vector);
     // The same settlements, from an in-memory replay.
-    let mut ledger = Ledger::new(rules.clone());
+    let mut ledger = Ledger::new(rules);
     let mut expected = Vec::new();
     for line in &lines {
         let p = jifen_wire::parse_command_line(line);
