@@ -675,6 +675,7 @@ impl Economy {
             holder.version = holder.version.wrapping_add(1);
             e.quota_fen = holder.quota_fen;
             e.version = holder.version;
+            self.effects.payouts.push((e.account, pay_fen));
             settlement.paid_fen += pay_fen;
             settlement.holders_paid += 1;
             settlement.holders_capped += u64::from(holder.quota_fen == 0);

@@ -46,6 +46,8 @@ pub struct Effects {
     pub sale: Option<(u64, u64, u64)>,
     pub exits: Vec<ExitEffect>,
     pub settlement: Option<Settlement>,
+    /// For `settle_dividends`: what each holder was paid, in the order they were paid.
+    pub payouts: Vec<(AccountId, u64)>,
 }
 
 impl Default for Effects {
@@ -58,6 +60,7 @@ impl Default for Effects {
             sale: None,
             exits: Vec::new(),
             settlement: None,
+            payouts: Vec::new(),
         }
     }
 }
@@ -71,5 +74,6 @@ impl Effects {
         self.sale = None;
         self.exits.clear();
         self.settlement = None;
+        self.payouts.clear();
     }
 }

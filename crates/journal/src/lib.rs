@@ -24,7 +24,7 @@ mod writer;
 pub use ed25519_dalek;
 pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, Hash};
 pub use frame::unframe;
-pub use recover::{recover, Recovered, StartupCheck, READ_CHUNK_ENTRIES};
+pub use recover::{ledger_at, recover, Recovered, StartupCheck, READ_CHUNK_ENTRIES};
 pub use store::{
     open_store, AppendExtras, EconomyMeta, EntryRef, Sample, SettlementRow, Store, StoreError,
     StoreResult,

@@ -58,6 +58,13 @@ CREATE TABLE IF NOT EXISTS settlements (
     figures BYTEA NOT NULL,
     PRIMARY KEY (economy, seq)
 );
+CREATE TABLE IF NOT EXISTS dividends (
+    economy TEXT NOT NULL,
+    account BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    fen BIGINT NOT NULL,
+    PRIMARY KEY (economy, account, seq)
+);
 CREATE TABLE IF NOT EXISTS settings (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -190,6 +197,18 @@ impl Store for PgStore {
                 ],
             )?;
         }
+        for (seq, payouts) in &extras.payouts {
+            // One statement per settlement, however many holders it paid.
+            for chunk in payouts.chunks(100_000) {
+                let accounts: Vec<i64> = chunk.iter().map(|(a, _)| *a as i64).collect();
+                let fens: Vec<i64> = chunk.iter().map(|(_, f)| *f as i64).collect();
+                tx.execute(
+                    "INSERT INTO dividends (economy, account, seq, fen) \
+                     SELECT $1, a, $2, f FROM unnest($3::BIGINT[], $4::BIGINT[]) AS t(a, f)",
+                    &[&economy, &(*seq as i64), &accounts, &fens],
+                )?;
+            }
+        }
         if let Some(sample) = &extras.sample {
             tx.execute(
                 "INSERT INTO samples (economy, seq, ts_ms, figures) VALUES ($1, $2, $3, $4) \
@@ -199,6 +218,22 @@ impl Store for PgStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn dividends_of(
+        &mut self,
+        economy: &str,
+        account: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<(u64, u64)>> {
+        let rows = self.client.query(
+            "SELECT seq, fen FROM dividends WHERE economy = $1 AND account = $2 ORDER BY seq DESC LIMIT $3",
+            &[&economy, &(account as i64), &(limit as i64)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64))
+            .collect())
     }
 
     fn settlements(&mut self, economy: &str, limit: usize) -> StoreResult<Vec<SettlementRow>> {

@@ -105,6 +105,40 @@ pub fn recover(
     })
 }
 
+/// The economy as it stood after entry `seq`: the newest snapshot at or before it that
+/// verifies, then the entries up to `seq`, replayed and checked as at start-up. For what-if
+/// previews, which replay history from a point in the past.
+pub fn ledger_at(store: &mut dyn Store, economy: &str, seq: u64) -> Result<Ledger, JournalError> {
+    let meta = store
+        .economy(economy)?
+        .ok_or_else(|| JournalError::NoSuchEconomy(economy.to_string()))?;
+    let mut start = None;
+    for at in store.snapshot_seqs(economy)? {
+        if at <= seq {
+            if let Ok(found) = load_snapshot(store, &meta, at) {
+                start = Some(found);
+                break;
+            }
+        }
+    }
+    let (ledger, from, hash, _) = match start {
+        Some(found) => found,
+        None => (Ledger::new(rules_of(&meta)?), 0, meta.genesis, Vec::new()),
+    };
+    let mut replayer = Replayer::new(economy, ledger, from, hash);
+    if seq > from {
+        replay_from_store(
+            store,
+            &mut replayer,
+            Some(seq),
+            false,
+            &mut |_| Ok(()),
+            &mut |_| {},
+        )?;
+    }
+    Ok(replayer.ledger)
+}
+
 /// A snapshot, checked: checksum, economy, decoding and its place on the hash chain.
 fn load_snapshot(
     store: &mut dyn Store,

@@ -65,6 +65,13 @@ CREATE TABLE IF NOT EXISTS settlements (
     figures BLOB NOT NULL,
     PRIMARY KEY (economy, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dividends (
+    economy TEXT NOT NULL,
+    account INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    fen INTEGER NOT NULL,
+    PRIMARY KEY (economy, account, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settings (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -272,6 +279,14 @@ impl Store for SqliteStore {
                     &encode_settlement(row)[..]
                 ])?;
             }
+            for (seq, payouts) in &extras.payouts {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO dividends (economy, account, seq, fen) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for (account, fen) in payouts {
+                    stmt.execute(params![economy, *account as i64, *seq as i64, *fen as i64])?;
+                }
+            }
             if let Some(sample) = &extras.sample {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO samples (economy, seq, ts_ms, figures) VALUES (?1, ?2, ?3, ?4)",
@@ -286,6 +301,21 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn dividends_of(
+        &mut self,
+        economy: &str,
+        account: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<(u64, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, fen FROM dividends WHERE economy = ?1 AND account = ?2 ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![economy, account as i64, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn settlements(&mut self, economy: &str, limit: usize) -> StoreResult<Vec<SettlementRow>> {

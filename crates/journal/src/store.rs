@@ -59,11 +59,16 @@ pub struct AppendExtras {
     pub rule_change_seqs: Vec<u64>,
     pub sample: Option<Sample>,
     pub settlements: Vec<SettlementRow>,
+    /// Each settlement's payouts: (its seq, [(account position, fen)]).
+    pub payouts: Vec<(u64, Vec<(u32, u64)>)>,
 }
 
 impl AppendExtras {
     pub fn is_empty(&self) -> bool {
-        self.rule_change_seqs.is_empty() && self.sample.is_none() && self.settlements.is_empty()
+        self.rule_change_seqs.is_empty()
+            && self.sample.is_none()
+            && self.settlements.is_empty()
+            && self.payouts.is_empty()
     }
 }
 
@@ -134,6 +139,15 @@ pub trait Store: Send {
 
     /// The seqs of accepted `set_rules` commands, oldest first.
     fn rule_change_seqs(&mut self, economy: &str) -> StoreResult<Vec<u64>>;
+
+    /// Up to `limit` dividends paid to the account at `account` (its position in the
+    /// economy), newest first: (the settlement's seq, fen).
+    fn dividends_of(
+        &mut self,
+        economy: &str,
+        account: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<(u64, u64)>>;
 
     /// Up to `limit` settlements of the economy, newest first.
     fn settlements(&mut self, economy: &str, limit: usize) -> StoreResult<Vec<SettlementRow>>;

@@ -643,7 +643,11 @@ impl Writer {
                     c.notable = true;
                 }
                 Ok(Command::SettleDividends { .. }) => {
-                    if let Some(s) = self.ledger.economy().effects().settlement {
+                    let fx = self.ledger.economy().effects();
+                    c.extras
+                        .payouts
+                        .push((outcome.seq, fx.payouts.iter().map(|(a, f)| (*a, *f)).collect()));
+                    if let Some(s) = fx.settlement {
                         c.extras.settlements.push(SettlementRow {
                             seq: outcome.seq,
                             day: s.day,

@@ -539,6 +539,16 @@ fn settlements_and_boundary_samples_are_stored_with_their_batches() {
             .map(|s| (s.seq, s.day, s.paid_fen, s.holders_paid, s.holders_capped))
             .collect();
         assert_eq!(got, expected, "{}", b.name());
+        // Each holder's payouts add up to the dividends the engine says they received.
+        let mut paid_somewhere = false;
+        for (i, a) in ledger.economy().accounts().iter().enumerate() {
+            let rows = store.dividends_of("eco", i as u32, 10_000).unwrap();
+            assert!(rows.windows(2).all(|w| w[0].0 > w[1].0), "newest first");
+            let sum: u64 = rows.iter().map(|(_, fen)| fen).sum();
+            assert_eq!(sum, a.dividends_fen, "{}: {}", b.name(), a.name);
+            paid_somewhere |= sum > 0;
+        }
+        assert!(paid_somewhere, "{vector} pays no dividends");
 
         // A quarter-hour boundary: the sample just before it is the state as it stood.
         let now = Arc::new(AtomicI64::new(

@@ -90,6 +90,8 @@ pub struct App {
     pub started: Instant,
     /// Signs tree heads (see `transparency`).
     pub signer: Arc<crate::transparency::TreeSigner>,
+    /// The console's account index and verify runs.
+    pub console: crate::console::ConsoleState,
 }
 
 struct Bucket {
@@ -149,6 +151,7 @@ impl App {
             keys: RwLock::new(HashMap::new()),
             limiter: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
+            console: Default::default(),
             started: Instant::now(),
         };
         app.load_keys()?;

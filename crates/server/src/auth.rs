@@ -1,4 +1,5 @@
-//! The caller's key, checked once per request: 401 without a valid key, 429 over the rate.
+//! The caller's key (or console session), checked once per request: 401 without a valid
+//! one, 429 over the rate.
 
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use axum::http::{header, StatusCode};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::keys::{Principal, Role};
+use crate::session;
 
 pub struct Auth(pub Principal);
 
@@ -17,17 +19,24 @@ impl FromRequestParts<Arc<App>> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
         let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let (Some(value), None) = (values.next(), values.next()) else {
-            // None, or more than one: a second Authorization header is a trick, not a key.
-            return Err(ApiError::unauthorized());
+        let principal = match (values.next(), values.next()) {
+            (Some(value), None) => {
+                let key = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(str::trim)
+                    .ok_or_else(ApiError::unauthorized)?;
+                app.authenticate(key).ok_or_else(ApiError::unauthorized)?
+            }
+            // Without a key, the console's session cookie (see `session.rs`).
+            (None, _) => match session::cookie(&parts.headers) {
+                Some(token) => session::principal(app, token, &parts.method, &parts.headers)?,
+                None => return Err(ApiError::unauthorized()),
+            },
+            // A second Authorization header is a trick, not a key.
+            _ => return Err(ApiError::unauthorized()),
         };
-        let key = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(ApiError::unauthorized)?;
-        let principal = app.authenticate(key).ok_or_else(ApiError::unauthorized)?;
         if !app.admit(&principal.key_id) {
             app.metrics
                 .rate_limited

@@ -121,11 +121,7 @@ pub fn split(key: &str) -> Option<(&str, &str)> {
 
 /// Compares two hex digests without an early exit.
 pub fn same_digest(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// The record for a key given in `JIFEN_ADMIN_KEY`.
@@ -163,4 +159,44 @@ mod tests {
         assert_eq!(split("short"), None);
         assert_eq!(split(&"x".repeat(KEY_BYTES_MAX + 1)), None);
     }
+}
+
+/// HMAC-SHA256 (RFC 2104).
+pub fn hmac(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// Whether two byte strings are equal, compared without stopping at the first difference.
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// A signed token: `<hex of the claims' JSON>.<hex of their HMAC>`. Only the holder of `key`
+/// can make one; anyone can read the claims, so they hold nothing secret.
+pub fn seal(key: &[u8; 32], claims: &serde_json::Value) -> String {
+    let payload = hex::encode(claims.to_string());
+    let mac = hmac(key, payload.as_bytes());
+    format!("{payload}.{}", hex::encode(mac))
+}
+
+/// The claims of a token made by [`seal`] with `key`, or `None` if it is not one.
+pub fn unseal(key: &[u8; 32], token: &str) -> Option<serde_json::Value> {
+    let (payload, mac) = token.split_once('.')?;
+    let given = hex::decode(mac).ok()?;
+    if !same_bytes(&given, &hmac(key, payload.as_bytes())) {
+        return None;
+    }
+    serde_json::from_slice(&hex::decode(payload).ok()?).ok()
 }

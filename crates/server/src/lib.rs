@@ -4,8 +4,10 @@
 //! Every request gets a request id (`x-request-id`, taken from the caller when it is a short
 //! token, made up otherwise) that is on every log line of the request. Keys are never logged.
 
+pub mod activity;
 pub mod app;
 pub mod auth;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod history;
@@ -13,6 +15,7 @@ pub mod keys;
 pub mod routes;
 pub mod scheduler;
 pub mod service;
+pub mod session;
 pub mod transparency;
 pub mod views;
 pub mod wallet;
@@ -62,6 +65,33 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&format!("{eco}/price-history"), get(routes::price_history))
         .route(&format!("{eco}/leaderboard"), get(routes::leaderboard))
         .route("/v1/tree-key", get(transparency::tree_key))
+        .route("/", get(console::page))
+        .route(
+            "/v1/session",
+            post(session::sign_in)
+                .get(session::current)
+                .delete(session::sign_out),
+        )
+        .route(
+            &format!("{eco}/accounts"),
+            get(console::search_accounts),
+        )
+        .route(
+            &format!("{eco}/accounts/{{name}}/history"),
+            get(console::account_history),
+        )
+        .route(&format!("{eco}/orders"), get(console::list_orders))
+        .route(
+            &format!("{eco}/orders/{{order}}/preview"),
+            get(console::preview_order),
+        )
+        .route(&format!("{eco}/overview"), get(console::overview))
+        .route(
+            &format!("{eco}/verify"),
+            get(console::get_verify).post(console::start_verify),
+        )
+        .route(&format!("{eco}/settlements"), get(console::settlements))
+        .route(&format!("{eco}/rules/preview"), post(console::rules_preview))
         .route("/wallet", get(wallet::page))
         .route("/v1/wallet", get(wallet::me))
         .route("/v1/wallet/proof", get(wallet::proof))

@@ -216,7 +216,7 @@ pub async fn list_economies(State(app): AppState, Auth(p): Auth) -> ApiResult<Re
     Ok(json_ok(json!({ "economies": list })))
 }
 
-async fn economy_view(economy: &Arc<Economy>) -> ApiResult<Value> {
+pub async fn economy_view(economy: &Arc<Economy>) -> ApiResult<Value> {
     let settings = economy
         .settings
         .read()
@@ -235,6 +235,7 @@ async fn economy_view(economy: &Arc<Economy>) -> ApiResult<Value> {
             "price_yuan_per_point": price.yuan_per_point(4),
             "price": {"num_fen": price.num_fen, "den_atoms": price.den_atoms},
             "quota_outstanding_fen": e.quota_total_fen(),
+            "exits": e.exits_total(),
             "accounts": e.accounts().len(),
             "orders": e.orders().len(),
             "pending_orders": e.orders().pending(),

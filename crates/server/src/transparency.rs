@@ -69,9 +69,19 @@ impl TreeSigner {
 
     /// The key wallet links are signed with: derived from the seed, so links survive restarts.
     pub fn wallet_key(&self) -> [u8; 32] {
+        self.derived_key(b"jifen-wallet-link-v1")
+    }
+
+    /// The key console sessions are signed with.
+    pub fn session_key(&self) -> [u8; 32] {
+        self.derived_key(b"jifen-console-session-v1")
+    }
+
+    /// A key for one purpose, derived from the seed.
+    fn derived_key(&self, purpose: &[u8]) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         Sha256::new()
-            .chain_update(b"jifen-wallet-link-v1")
+            .chain_update(purpose)
             .chain_update(self.key.to_bytes())
             .finalize()
             .into()

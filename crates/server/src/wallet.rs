@@ -21,35 +21,19 @@ use axum::Json;
 use jifen_journal::merkle::{leaf_bytes, to_hex};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::app::{App, Economy};
 use crate::auth::{allow, Auth, Need};
 use crate::error::{ApiError, ApiResult};
+use crate::keys;
 use crate::routes::{account_view, blocking, json_body, read, AppState};
 
 /// How long a wallet link lasts unless asked otherwise, and at most.
 const LINK_TTL_DEFAULT_S: u64 = 15 * 60;
 const LINK_TTL_MAX_S: u64 = 24 * 60 * 60;
-/// How far back the wallet looks for the account's own entries.
-const OWN_ENTRIES_SCAN: u64 = 20_000;
+/// How many of the account's entries, and of its dividends, the wallet shows.
 const OWN_ENTRIES_SHOWN: usize = 50;
-
-/// HMAC-SHA256 (RFC 2104).
-fn hmac(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
-}
+const DIVIDENDS_SHOWN: usize = 60;
 
 /// Who a valid token speaks for.
 pub struct Holder {
@@ -58,9 +42,10 @@ pub struct Holder {
 }
 
 fn make_token(app: &App, economy: &str, account: &str, expires_ms: i64) -> String {
-    let payload = hex::encode(json!({"e": economy, "a": account, "x": expires_ms}).to_string());
-    let mac = hmac(&app.signer.wallet_key(), payload.as_bytes());
-    format!("{payload}.{}", hex::encode(mac))
+    keys::seal(
+        &app.signer.wallet_key(),
+        &json!({"e": economy, "a": account, "x": expires_ms}),
+    )
 }
 
 fn check_token(app: &App, headers: &HeaderMap) -> ApiResult<Holder> {
@@ -70,25 +55,8 @@ fn check_token(app: &App, headers: &HeaderMap) -> ApiResult<Holder> {
         .get("x-wallet-token")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unauthorized("send the wallet link's token in X-Wallet-Token"))?;
-    let (payload, mac) = token
-        .split_once('.')
-        .ok_or_else(|| unauthorized("not a wallet token"))?;
-    let want = hmac(&app.signer.wallet_key(), payload.as_bytes());
-    let given = hex::decode(mac).unwrap_or_default();
-    // Compare without stopping at the first difference.
-    let same = given.len() == want.len()
-        && given
-            .iter()
-            .zip(want.iter())
-            .fold(0u8, |d, (a, b)| d | (a ^ b))
-            == 0;
-    if !same {
-        return Err(unauthorized("the wallet link is not valid"));
-    }
-    let claims: Value = hex::decode(payload)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| unauthorized("not a wallet token"))?;
+    let claims = keys::unseal(&app.signer.wallet_key(), token)
+        .ok_or_else(|| unauthorized("the wallet link is not valid"))?;
     if claims["x"].as_i64().unwrap_or(0) < app.now_ms() {
         return Err(unauthorized(
             "the wallet link has expired: ask for a new one",
@@ -152,42 +120,62 @@ pub async fn create_link(
     .into_response())
 }
 
-/// Whether a journal command belongs in the account's wallet: it names the account as the one
-/// acting, or it is a dividend settlement (which pays every holder, and names no one).
-fn is_own(command: &Value, account: &str) -> bool {
-    command["type"] == "settle_dividends"
-        || ["account", "consumer"]
-            .iter()
-            .any(|k| command[*k].as_str() == Some(account))
+/// The account's position in its economy (how the dividends table names it).
+async fn position(holder: &Holder) -> ApiResult<Option<u32>> {
+    let name = holder.account.clone();
+    read(&holder.economy, move |v| v.ledger.economy().accounts().find(&name)).await
 }
 
-/// The account's own entries among the last [`OWN_ENTRIES_SCAN`], newest first.
-fn own_entries(app: &App, holder: &Holder) -> ApiResult<Vec<Value>> {
+/// The account's own entries (newest first) with the settlements that paid it among them,
+/// and its dividends: day, fen and the settlement's seq.
+fn wallet_entries(
+    app: &App,
+    holder: &Holder,
+    position: Option<u32>,
+) -> ApiResult<(Vec<Value>, Vec<Value>)> {
     let id = &holder.economy.meta.id;
-    let head = app.with_store(|s| s.head(id))?.map_or(0, |e| e.seq);
-    let mut out = Vec::new();
-    let mut after = head.saturating_sub(OWN_ENTRIES_SCAN);
-    while after < head {
-        let entries = app.with_store(|s| s.entries(id, after, 1000))?;
-        let Some(last) = entries.last() else { break };
-        after = last.seq;
-        for e in entries {
-            let command: Value = serde_json::from_str(&e.command).unwrap_or(Value::Null);
-            if is_own(&command, &holder.account) {
-                out.push(json!({
-                    "seq": e.seq,
-                    "time": jifen_journal::time::rfc3339_ms(e.ts_ms),
-                    "type": command["type"],
-                    "command": command,
-                    "ok": e.outcome == "ok",
-                    "outcome": e.outcome,
-                }));
-            }
+    let (mut entries, _) =
+        crate::console::account_entries(app, id, &holder.account, None, OWN_ENTRIES_SHOWN)?;
+    let paid = match position {
+        Some(p) => app.with_store(|s| s.dividends_of(id, p, DIVIDENDS_SHOWN))?,
+        None => Vec::new(),
+    };
+    let mut dividends = Vec::with_capacity(paid.len());
+    for (seq, fen) in paid {
+        if let Some(e) = app.with_store(|s| s.entry(id, seq))? {
+            let view = crate::console::entry_view(&e);
+            dividends.push(json!({
+                "day": view["command"]["day"],
+                "seq": seq,
+                "time": view["time"],
+                "fen": fen,
+            }));
+            entries.push(view);
         }
     }
-    out.reverse();
-    out.truncate(OWN_ENTRIES_SHOWN);
-    Ok(out)
+    entries.sort_by_key(|e| std::cmp::Reverse(e["seq"].as_u64().unwrap_or(0)));
+    entries.truncate(OWN_ENTRIES_SHOWN);
+    Ok((entries, dividends))
+}
+
+/// Whether entry `seq` is one of the account's own or a settlement that paid it: the only
+/// entries a wallet link may see proofs of.
+fn concerns(app: &App, holder: &Holder, position: Option<u32>, seq: u64) -> ApiResult<bool> {
+    let id = &holder.economy.meta.id;
+    let own = app.with_store(|s| -> Result<bool, jifen_journal::StoreError> {
+        let (seqs, _) = app
+            .console
+            .activity
+            .of(s, id, &holder.account, Some(seq + 1), 1)
+            .map_err(|e| jifen_journal::StoreError::Malformed(e.to_string()))?;
+        Ok(seqs.first() == Some(&seq))
+    })?;
+    if own {
+        return Ok(true);
+    }
+    let Some(p) = position else { return Ok(false) };
+    let paid = app.with_store(|s| s.dividends_of(id, p, usize::MAX >> 1))?;
+    Ok(paid.iter().any(|(s, _)| *s == seq))
 }
 
 #[utoipa::path(get, path = "/v1/wallet", tag = "wallet",
@@ -197,21 +185,22 @@ pub async fn me(State(app): AppState, headers: HeaderMap) -> ApiResult<Response>
     let account = account_view(&holder.economy, holder.account.clone())
         .await?
         .ok_or_else(|| ApiError::not_found("no such account"))?;
+    let position = position(&holder).await?;
     let eco = holder.economy.meta.id.clone();
-    let (entries, head) = blocking(&app, move |app| {
-        let entries = own_entries(app, &holder)?;
+    let (entries, dividends, head) = blocking(&app, move |app| {
+        let (entries, dividends) = wallet_entries(app, &holder, position)?;
         let head = crate::transparency::latest_stored_head(app, &holder.economy.meta.id)?;
-        Ok((entries, head))
+        Ok((entries, dividends, head))
     })
     .await?;
-    Ok(Json(json!({
+    Ok(crate::routes::json_ok(json!({
         "economy": eco,
         "account": account,
         "entries": entries,
+        "dividends": dividends,
         "tree_head": head,
         "public_key": app.signer.public_json(),
-    }))
-    .into_response())
+    })))
 }
 
 #[derive(Deserialize)]
@@ -229,13 +218,13 @@ pub async fn proof(
     Query(q): Query<ProofQuery>,
 ) -> ApiResult<Response> {
     let holder = check_token(&app, &headers)?;
+    let position = position(&holder).await?;
     let body = blocking(&app, move |app| {
         let id = holder.economy.meta.id.clone();
         let entry = app
             .with_store(|s| s.entry(&id, q.seq))?
             .ok_or_else(|| ApiError::not_found("no such entry"))?;
-        let command: Value = serde_json::from_str(&entry.command).unwrap_or(Value::Null);
-        if !is_own(&command, &holder.account) {
+        if !concerns(app, &holder, position, q.seq)? {
             // The same answer as a missing entry: a link reveals only its own account.
             return Err(ApiError::not_found("no such entry"));
         }
@@ -270,21 +259,43 @@ const UPLOT_CSS: &str = include_str!("../../sim/assets/uplot/uPlot.min.css");
 
 /// The wallet page: one self-contained document (no CDN), its token read from the fragment.
 pub async fn page() -> Response {
+    self_contained(PAGE)
+}
+
+/// A page with uPlot inlined (pasted once per page, on first use), served with a strict
+/// content security policy: nothing from other origins, no referrer.
+pub fn self_contained(page: &'static str) -> Response {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static PAGES: OnceLock<Mutex<HashMap<usize, &'static str>>> = OnceLock::new();
+    let html: &'static str = {
+        let mut pages = PAGES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pages.entry(page.as_ptr() as usize).or_insert_with(|| {
+            let full = page
+                .replace("/*UPLOT_CSS*/", UPLOT_CSS)
+                .replace("/*UPLOT_JS*/", UPLOT_JS);
+            Box::leak(full.into_boxed_str())
+        })
+    };
     let mut headers = HeaderMap::new();
     headers.insert(
         axum::http::header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:"
-            .parse()
-            .expect("a valid header"),
+        axum::http::HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+        ),
     );
     headers.insert(
         axum::http::header::REFERRER_POLICY,
-        "no-referrer".parse().expect("a valid header"),
+        axum::http::HeaderValue::from_static("no-referrer"),
     );
-    let page = PAGE
-        .replace("/*UPLOT_CSS*/", UPLOT_CSS)
-        .replace("/*UPLOT_JS*/", UPLOT_JS);
-    (headers, Html(page)).into_response()
+    headers.insert(
+        axum::http::header::X_FRAME_OPTIONS,
+        axum::http::HeaderValue::from_static("DENY"),
+    );
+    (headers, Html(html)).into_response()
 }
 
 #[derive(Deserialize)]

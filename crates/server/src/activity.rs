@@ -1,0 +1,122 @@
+//! Which journal entries concern which account: the index behind an account's full history in
+//! the console and a consumer's entries in the wallet.
+//!
+//! An entry concerns the accounts it names (`account`, `consumer`, `merchant`, `referrer`) and,
+//! for `confirm_order` and `refund_order`, the order's consumer and merchant. Settlements name
+//! no one and are listed from the settlements table instead. The index is built from the
+//! journal the first time an economy's history is asked for, and then brought up to the head
+//! at each request, reading only the entries since; it is derived data, held in memory (about
+//! 8 bytes per account an entry names, plus each name and order once).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use jifen_journal::{JournalError, Store};
+use serde_json::Value;
+
+/// Entries read from the store per scan.
+const SCAN_ENTRIES: usize = 10_000;
+
+#[derive(Default)]
+pub struct ActivityIndex {
+    /// Every entry up to here is indexed.
+    upto: u64,
+    by_account: HashMap<Box<str>, Vec<u64>>,
+    /// An order's consumer and merchant, from its `pay_order`.
+    orders: HashMap<Box<str>, (Box<str>, Box<str>)>,
+}
+
+impl ActivityIndex {
+    fn note(&mut self, name: &str, seq: u64) {
+        let seqs = match self.by_account.get_mut(name) {
+            Some(seqs) => seqs,
+            None => self.by_account.entry(name.into()).or_default(),
+        };
+        // A command naming an account twice is one entry of its history.
+        if seqs.last() != Some(&seq) {
+            seqs.push(seq);
+        }
+    }
+
+    fn add(&mut self, seq: u64, command: &str) {
+        let Ok(Value::Object(c)) = serde_json::from_str::<Value>(command) else {
+            return;
+        };
+        let field = |k: &str| c.get(k).and_then(Value::as_str);
+        for key in ["account", "consumer", "merchant", "referrer"] {
+            if let Some(name) = field(key) {
+                self.note(name, seq);
+            }
+        }
+        match (field("type"), field("order")) {
+            (Some("pay_order"), Some(order)) => {
+                if let (Some(consumer), Some(merchant)) = (field("consumer"), field("merchant")) {
+                    self.orders
+                        .entry(order.into())
+                        .or_insert_with(|| (consumer.into(), merchant.into()));
+                }
+            }
+            (Some("confirm_order" | "refund_order"), Some(order)) => {
+                if let Some((consumer, merchant)) = self.orders.get(order).cloned() {
+                    self.note(&consumer, seq);
+                    self.note(&merchant, seq);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reads the entries after `upto` up to `head`.
+    fn catch_up(&mut self, store: &mut dyn Store, economy: &str, head: u64) -> Result<(), JournalError> {
+        while self.upto < head {
+            let mut last = self.upto;
+            let mut seen = Vec::new();
+            store.scan(economy, self.upto, SCAN_ENTRIES, &mut |e| {
+                seen.push((e.seq, e.command.to_string()));
+                last = e.seq;
+                Ok(())
+            })?;
+            if last == self.upto {
+                break;
+            }
+            for (seq, command) in seen {
+                self.add(seq, &command);
+            }
+            self.upto = last;
+        }
+        Ok(())
+    }
+}
+
+/// Every economy's index.
+#[derive(Default)]
+pub struct Activity {
+    economies: Mutex<HashMap<String, ActivityIndex>>,
+}
+
+impl Activity {
+    /// The seqs of the entries concerning `account`, newest first: up to `limit` of them before
+    /// `before` (all when `None`), and how many there are in all.
+    pub fn of(
+        &self,
+        store: &mut dyn Store,
+        economy: &str,
+        account: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<u64>, usize), JournalError> {
+        let head = store.head(economy)?.map_or(0, |e| e.seq);
+        let mut all = self
+            .economies
+            .lock()
+            .map_err(|_| JournalError::Unavailable("the activity index lock was poisoned".into()))?;
+        let index = all.entry(economy.to_string()).or_default();
+        index.catch_up(store, economy, head)?;
+        let Some(seqs) = index.by_account.get(account) else {
+            return Ok((Vec::new(), 0));
+        };
+        let end = before.map_or(seqs.len(), |b| seqs.partition_point(|s| *s < b));
+        let start = end.saturating_sub(limit);
+        Ok((seqs[start..end].iter().rev().copied().collect(), seqs.len()))
+    }
+}

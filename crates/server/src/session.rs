@@ -1,0 +1,178 @@
+//! Console sessions: an operator signs in once with a key, and the browser holds a session
+//! cookie instead, so the key never sits in a URL, in page storage or in a log line.
+//!
+//! `POST /v1/session {"key"}` checks the key (operator or admin) and sets `jifen_session`, an
+//! `HttpOnly`, `SameSite=Strict` cookie holding a token signed with a key derived from the
+//! deployment's seed: the key's id, an expiry and a nonce, never the key itself. A session
+//! speaks for its key only while the key is not revoked.
+//!
+//! Requests that change anything (every method but GET and HEAD) made with the cookie must
+//! also carry `X-CSRF-Token`, a value derived from the session token that `POST` and
+//! `GET /v1/session` return to the page. Another site's form cannot set that header, and cannot
+//! read the answer that holds it.
+
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::keys::{self, Principal, Role};
+use crate::routes::{json_body, AppState};
+
+pub const COOKIE: &str = "jifen_session";
+/// How long a session lasts.
+const SESSION_TTL_MS: i64 = 8 * 60 * 60 * 1000;
+
+/// The session token in the request's cookies, if any.
+pub fn cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value)
+}
+
+fn csrf_of(app: &App, token: &str) -> String {
+    let mac = keys::hmac(&app.signer.session_key(), format!("csrf:{token}").as_bytes());
+    hex::encode(&mac[..16])
+}
+
+fn unauthorized(why: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why.to_string())
+}
+
+/// Who a session cookie speaks for; with a method that changes things, only with the right
+/// `X-CSRF-Token`.
+pub fn principal(
+    app: &App,
+    token: &str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> ApiResult<Principal> {
+    let claims = keys::unseal(&app.signer.session_key(), token)
+        .ok_or_else(|| unauthorized("the session is not valid: sign in again"))?;
+    if claims["x"].as_i64().unwrap_or(0) < app.now_ms() {
+        return Err(unauthorized("the session has expired: sign in again"));
+    }
+    let record = app
+        .key(claims["k"].as_str().unwrap_or(""))
+        .filter(|r| r.revoked_ms.is_none())
+        .ok_or_else(|| unauthorized("the session's key was revoked: sign in again"))?;
+    if method != Method::GET && method != Method::HEAD {
+        let given = headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !keys::same_bytes(given.as_bytes(), csrf_of(app, token).as_bytes()) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "a change made with a session cookie needs the session's X-CSRF-Token header",
+            ));
+        }
+    }
+    Ok(Principal {
+        key_id: record.id,
+        role: record.role,
+        economy: record.economy,
+        account: record.account,
+    })
+}
+
+fn session_json(app: &App, token: &str, p: &Principal, expires_ms: i64) -> Value {
+    json!({
+        "role": p.role.as_str(),
+        "economy": p.economy,
+        "csrf": csrf_of(app, token),
+        "expires_at": jifen_journal::time::rfc3339_ms(expires_ms),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignIn {
+    key: String,
+}
+
+#[utoipa::path(post, path = "/v1/session", tag = "console",
+    request_body(content = Object, description = r#"{"key"}: an operator or admin key"#),
+    responses((status = 200, description = "the session: role, economy and the CSRF token; the cookie is set", body = Object)))]
+pub async fn sign_in(
+    axum::extract::State(app): AppState,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let req: SignIn = serde_json::from_value(json_body(&headers, &body)?)
+        .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?;
+    let p = app
+        .authenticate(req.key.trim())
+        .ok_or_else(|| unauthorized("that key is not valid"))?;
+    if !matches!(p.role, Role::Operator | Role::Admin) {
+        return Err(ApiError::forbidden(format!(
+            "the console is for operator and admin keys, not {} keys",
+            p.role.as_str()
+        )));
+    }
+    let expires = app.now_ms() + SESSION_TTL_MS;
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
+    let token = keys::seal(
+        &app.signer.session_key(),
+        &json!({"k": p.key_id, "x": expires, "n": hex::encode(nonce)}),
+    );
+    let secure = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes() == b"https");
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_TTL_MS / 1000,
+        if secure { "; Secure" } else { "" }
+    );
+    let mut response = axum::Json(session_json(&app, &token, &p, expires)).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[utoipa::path(get, path = "/v1/session", tag = "console",
+    responses((status = 200, description = "the current session (from its cookie), with its CSRF token", body = Object)))]
+pub async fn current(axum::extract::State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+    let token = cookie(&headers).ok_or_else(|| unauthorized("not signed in"))?;
+    let p = principal(&app, token, &Method::GET, &headers)?;
+    let expires = keys::unseal(&app.signer.session_key(), token)
+        .and_then(|c| c["x"].as_i64())
+        .unwrap_or(0);
+    let mut response = axum::Json(session_json(&app, token, &p, expires)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[utoipa::path(delete, path = "/v1/session", tag = "console",
+    responses((status = 200, description = "signed out: the cookie is cleared", body = Object)))]
+pub async fn sign_out(axum::extract::State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(token) = cookie(&headers) {
+        // A forged sign-out is a nuisance, not a loss, but it needs the token all the same.
+        principal(&app, token, &Method::DELETE, &headers)?;
+    }
+    let mut response = axum::Json(json!({"signed_out": true})).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!(
+            "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        ))
+        .map_err(ApiError::internal)?,
+    );
+    Ok(response)
+}
