@@ -27,6 +27,8 @@ struct Opts<'a> {
     clock: Option<&'a PathBuf>,
     extra: Vec<&'a str>,
     admin_env: bool,
+    /// Log at debug level into this file instead of warnings to the test's stderr.
+    log_to: Option<&'a PathBuf>,
 }
 
 impl Server {
@@ -41,9 +43,16 @@ impl Server {
                 "100",
             ])
             .args(&o.extra)
-            .env("JIFEN_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::piped());
+        match o.log_to {
+            Some(path) => {
+                cmd.env("JIFEN_LOG", "debug")
+                    .stderr(std::fs::File::create(path).unwrap());
+            }
+            None => {
+                cmd.env("JIFEN_LOG", "warn").stderr(Stdio::inherit());
+            }
+        }
         if o.admin_env {
             cmd.env("JIFEN_ADMIN_KEY", ADMIN);
         } else {
@@ -78,6 +87,7 @@ impl Server {
             clock: None,
             extra: vec![],
             admin_env: true,
+            log_to: None,
         })
     }
 
@@ -725,6 +735,7 @@ fn scheduler_across_restart(backend: &Backend) {
         clock: Some(&clock),
         extra: vec![],
         admin_env: true,
+        log_to: None,
     };
     let s = Server::start(&opts);
     s.post(
@@ -829,6 +840,7 @@ fn first_start_prints_an_admin_key_once_and_the_readme_curl_works() {
         clock: None,
         extra: vec!["--demo"],
         admin_env: false,
+        log_to: None,
     };
     let s = Server::start(&opts);
     let key = s
@@ -1112,6 +1124,7 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(100));
         }
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--window-size=375,812"]}}}});
@@ -1182,22 +1195,116 @@ impl Browser {
     }
 
     fn click(&self, css: &str) {
-        let found = self.call(
-            "POST",
-            &self.at("/element"),
-            Some(json!({"using": "css selector", "value": css})),
-        );
-        let id = found["value"]
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("no element {css}: {found}"))
-            .to_string();
+        let id = self.element(css);
         self.call(
             "POST",
             &self.at(&format!("/element/{id}/click")),
             Some(json!({})),
         );
+    }
+}
+
+impl Browser {
+    fn open(&self, url: &str) {
+        self.call("POST", &self.at("/url"), Some(json!({ "url": url })));
+    }
+
+    fn element(&self, css: &str) -> String {
+        let found = self.call(
+            "POST",
+            &self.at("/element"),
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        found["value"]
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string()
+    }
+
+    /// Presses keys (WebDriver key codes, e.g. "\u{E004}" for Tab) on whatever has focus.
+    fn press(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for k in keys.chars() {
+            actions.push(json!({"type": "keyDown", "value": k.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": k.to_string()}));
+        }
+        self.call(
+            "POST",
+            &self.at("/actions"),
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
+    fn resize(&self, width: u32) {
+        self.call(
+            "POST",
+            &self.at("/window/rect"),
+            Some(json!({"width": width, "height": 900})),
+        );
+    }
+
+    /// Saves a screenshot of the top of the page as `target/screenshots/<name>.png`.
+    fn screenshot(&self, name: &str) {
+        self.script("window.scrollTo(0, 0); return true", json!([]));
+        self.capture(name);
+    }
+
+    /// Saves a screenshot of what the viewport shows now.
+    fn capture(&self, name: &str) {
+        let shot = self.call("GET", &self.at("/screenshot"), None);
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let encoded = dir.join(format!("{name}.png.base64"));
+        std::fs::write(&encoded, shot["value"].as_str().unwrap_or_default()).unwrap();
+        let decoded = std::process::Command::new("base64")
+            .arg("-d")
+            .arg(&encoded)
+            .output()
+            .unwrap();
+        assert!(decoded.stdout.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(dir.join(format!("{name}.png")), decoded.stdout).unwrap();
+        let _ = std::fs::remove_file(&encoded);
+    }
+
+    /// The browser console's errors and warnings since the last call.
+    fn console_problems(&self) -> Vec<String> {
+        let logs = self.call(
+            "POST",
+            &self.at("/se/log"),
+            Some(json!({"type": "browser"})),
+        );
+        logs["value"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no browser log: {logs}"))
+            .iter()
+            .filter(|l| l["level"] == "SEVERE" || l["level"] == "WARNING")
+            .map(|l| l["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Form controls of the page without a label (a `<label for>`, an enclosing label, or
+    /// `aria-label`), and clickable things the keyboard cannot reach.
+    fn accessibility_problems(&self) -> Vec<String> {
+        let found = self.script(
+            r#"const out = [];
+            for (const el of document.querySelectorAll("input, select, textarea")) {
+              if (el.type === "hidden") continue;
+              if (!(el.labels && el.labels.length) && !el.getAttribute("aria-label")) out.push("no label: #" + el.id);
+            }
+            for (const el of document.querySelectorAll("[onclick], div[role=button], span[role=button]")) {
+              if (el.tabIndex < 0) out.push("not focusable: " + el.outerHTML.slice(0, 80));
+            }
+            return out;"#,
+            json!([]),
+        );
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
     }
 }
 
@@ -1286,21 +1393,7 @@ fn wallet_in_browser(backend: &Backend) {
         r#"return document.querySelector('li[data-seq="4"] .badge').dataset.verify || ''"#,
         "ok",
     );
-    let shot = browser.call("GET", &browser.at("/screenshot"), None);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let png = shot["value"].as_str().unwrap_or_default();
-    let name = format!("wallet-375px-{}", backend.name());
-    let encoded = dir.join(format!("{name}.png.base64"));
-    std::fs::write(&encoded, png).unwrap();
-    let decoded = std::process::Command::new("base64")
-        .arg("-d")
-        .arg(&encoded)
-        .output()
-        .unwrap();
-    assert!(decoded.stdout.starts_with(b"\x89PNG"), "a PNG screenshot");
-    std::fs::write(dir.join(format!("{name}.png")), decoded.stdout).unwrap();
-    let _ = std::fs::remove_file(&encoded);
+    browser.screenshot(&format!("wallet-375px-{}", backend.name()));
     // Fed a tampered proof, the same check turns red.
     browser.script(
         "window.jifenWallet.verify(4, arguments[0]); return true",
@@ -1343,6 +1436,20 @@ fn wallet_in_browser(backend: &Backend) {
         .as_u64()
         .unwrap();
     assert_eq!(before - after, 100_000_000, "one point sold");
+    // The page shows the new balances, and they are the API's.
+    let account = s.get("/v1/economies/w/accounts/alice", ADMIN);
+    browser.wait_for(
+        "return document.getElementById('points').textContent",
+        account["points"].as_str().unwrap(),
+    );
+    let stable = account["stable_fen"].as_u64().unwrap();
+    assert_eq!(
+        browser.script(
+            "return document.getElementById('stable').textContent",
+            json!([])
+        ),
+        format!("{}.{:02}", stable / 100, stable % 100)
+    );
     // English on request.
     browser.click("#lang");
     let text = browser.script("return document.body.innerText", json!([]));
@@ -1352,6 +1459,466 @@ fn wallet_in_browser(backend: &Backend) {
             .contains("A cap, paid only from the dividend pool, not a promise"),
         "{text}"
     );
+    browser.resize(1280);
+    browser.screenshot(&format!("wallet-1280px-{}", backend.name()));
+    assert_eq!(browser.accessibility_problems(), Vec::<String>::new());
+    assert_eq!(browser.console_problems(), Vec::<String>::new());
+    // A link speaks for its own account only: naming another is refused.
+    let body = r#"{"action":"sell","atoms":1,"account":"bob"}"#;
+    let (status, _) = s.raw(
+        format!(
+            "POST /v1/wallet/quote HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nX-Wallet-Token: {token}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status, 400, "a wallet request naming another account");
+    // A tampered link, and an expired one, are refused.
+    let wallet_status = |token: &str| {
+        s.raw(
+            format!("GET /v1/wallet HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Wallet-Token: {token}\r\n\r\n")
+                .as_bytes(),
+        )
+        .0
+    };
+    assert_eq!(wallet_status(&token), 200);
+    let (payload, mac) = token.split_once('.').unwrap();
+    let bob_payload = hex::encode(
+        String::from_utf8(hex::decode(payload).unwrap())
+            .unwrap()
+            .replace("alice", "bob"),
+    );
+    assert_eq!(
+        wallet_status(&format!("{bob_payload}.{mac}")),
+        401,
+        "tampered"
+    );
+    let short = s.post(
+        "/v1/economies/w/wallet-links",
+        ADMIN,
+        &json!({"account": "alice", "ttl_s": 1}),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        wallet_status(short["token"].as_str().unwrap()),
+        401,
+        "expired"
+    );
     drop(browser);
     s.stop();
+}
+
+/// Fen as the pages show them: yuan with two decimals.
+fn yuan(fen: &Value) -> String {
+    let n: u64 = fen.as_u64().unwrap();
+    format!("{}.{:02}", n / 100, n % 100)
+}
+
+/// Atoms as the pages show them: points with all eight decimals.
+fn points_of(atoms: &Value) -> String {
+    let n: u64 = atoms.as_u64().unwrap();
+    format!("{}.{:08}", n / 100_000_000, n % 100_000_000)
+}
+
+/// Issue 6's operator console in a real browser, and its security: sign-in by keyboard, the
+/// overview against the API, an order paid through the API, seen pending and confirmed in the
+/// console, the account page, the rules what-if, every page at 1280 and 375 px with no console
+/// errors, labelled controls, CSRF, revocation, and no key or token in any URL or log line.
+#[test]
+fn the_console_in_the_browser_on_sqlite() {
+    console_in_browser(&Backend::sqlite());
+}
+
+#[test]
+fn the_console_in_the_browser_on_postgres() {
+    console_in_browser(&Backend::postgres());
+}
+
+fn console_in_browser(backend: &Backend) {
+    let log = std::env::temp_dir().join(format!(
+        "jifen-console-{}-{}.log",
+        backend.name(),
+        std::process::id()
+    ));
+    let s = Server::start(&Opts {
+        backend,
+        clock: None,
+        extra: vec![],
+        admin_env: true,
+        log_to: Some(&log),
+    });
+    create(&s, "c", json!({}));
+    s.post("/v1/economies/c/commands", ADMIN, &json!([
+        {"type":"register_merchant","id":"1","account":"shop"},
+        {"type":"register_consumer","id":"2","account":"alice"},
+        {"type":"register_consumer","id":"3","account":"bob","referrer":"alice"},
+        {"type":"pay_order","id":"4","order":"o1","consumer":"alice","merchant":"shop","cash_fen":50000,"stable_fen":0},
+        {"type":"confirm_order","id":"5","order":"o1"},
+        {"type":"pay_order","id":"6","order":"o2","consumer":"bob","merchant":"shop","cash_fen":20000,"stable_fen":0},
+        {"type":"confirm_order","id":"7","order":"o2"},
+        {"type":"settle_dividends","id":"8","day":"2026-01-01"},
+    ]));
+    let operator = s.post("/v1/economies/c/keys", ADMIN, &json!({"role": "operator"}));
+    let operator_key = operator["key"].as_str().unwrap().to_string();
+    let merchant = s.post(
+        "/v1/economies/c/keys",
+        ADMIN,
+        &json!({"role": "merchant", "account": "shop"}),
+    );
+    let link = s.post(
+        "/v1/economies/c/wallet-links",
+        ADMIN,
+        &json!({"account": "alice"}),
+    );
+
+    // --- the session, over plain HTTP ---
+    let sign_in = |key: &str| {
+        let body = json!({ "key": key }).to_string();
+        s.raw(
+            format!(
+                "POST /v1/session HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    };
+    assert_eq!(sign_in("jfk_nope_nope").0, 401, "a wrong key");
+    assert_eq!(
+        sign_in(merchant["key"].as_str().unwrap()).0,
+        403,
+        "merchants do not sign in to the console"
+    );
+    // The cookie is HttpOnly and SameSite=Strict; the CSRF token comes in the body.
+    let request = format!(
+        "POST /v1/session HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        json!({ "key": operator_key }).to_string().len(),
+        json!({ "key": operator_key })
+    );
+    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let cookie_line = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {answer}"))
+        .to_string();
+    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"));
+    let cookie = cookie_line
+        .split_once(':')
+        .unwrap()
+        .1
+        .trim()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let session_token = cookie.split_once('=').unwrap().1.to_string();
+    let csrf = serde_json::from_str::<Value>(answer.split_once("\r\n\r\n").unwrap().1).unwrap()
+        ["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let with_cookie = |method: &str, path: &str, csrf: Option<&str>, body: &str| {
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if let Some(c) = csrf {
+            req.push_str(&format!("X-CSRF-Token: {c}\r\n"));
+        }
+        req.push_str(&format!("\r\n{body}"));
+        s.raw(req.as_bytes())
+    };
+    assert_eq!(
+        with_cookie("GET", "/v1/economies/c/overview", None, "").0,
+        200
+    );
+    let register = r#"{"type":"register_consumer","id":"csrf-1","account":"carol"}"#;
+    let (status, body) = with_cookie("POST", "/v1/economies/c/commands", None, register);
+    assert_eq!(
+        status, 403,
+        "a change by cookie without the CSRF token: {body}"
+    );
+    assert!(body.contains("csrf_failed"), "{body}");
+    let wrong = "0".repeat(csrf.len());
+    assert_eq!(
+        with_cookie("POST", "/v1/economies/c/commands", Some(&wrong), register).0,
+        403
+    );
+    assert_eq!(
+        s.call("GET", "/v1/economies/c/accounts/carol", Some(ADMIN), None)
+            .0,
+        404,
+        "the refused changes changed nothing"
+    );
+    assert_eq!(
+        with_cookie("POST", "/v1/economies/c/commands", Some(&csrf), register).0,
+        200,
+        "with the token it goes through"
+    );
+    // A tampered session is refused; revoking the key ends its sessions.
+    let tampered = cookie.replacen("7b", "7c", 1);
+    let (status, body) = s.raw(
+        format!("GET /v1/economies/c/overview HTTP/1.1\r\nHost: t\r\nConnection: close\r\nCookie: {tampered}\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = s.call(
+        "DELETE",
+        &format!("/v1/economies/c/keys/{}", operator["id"].as_str().unwrap()),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        with_cookie("GET", "/v1/economies/c/overview", None, "").0,
+        401,
+        "a revoked key's session"
+    );
+
+    // --- the browser ---
+    let browser = Browser::start();
+    browser.resize(1280);
+    browser.open(&format!("http://{}/", s.addr));
+    browser.wait_for("return document.body.dataset.status", "signed-out");
+    // Keyboard only: Tab to the key field, type, Enter.
+    for _ in 0..12 {
+        if browser.script("return document.activeElement.id", json!([])) == "key" {
+            break;
+        }
+        browser.press("\u{E004}");
+    }
+    assert_eq!(
+        browser.script("return document.activeElement.id", json!([])),
+        "key",
+        "the key field is reachable with Tab"
+    );
+    browser.press(ADMIN);
+    browser.press("\u{E007}");
+    browser.wait_for("return document.body.dataset.status", "loaded");
+    browser.wait_for(
+        "return String(!!document.querySelector('#ov-chart .uplot canvas'))",
+        "true",
+    );
+    // The overview's numbers are the API's.
+    let e = s.get("/v1/economies/c", ADMIN);
+    let shown = |id: &str| {
+        browser
+            .script(
+                &format!("return document.getElementById('{id}').textContent"),
+                json!([]),
+            )
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        shown("ov-price"),
+        e["price_yuan_per_point"].as_str().unwrap()
+    );
+    assert_eq!(shown("ov-reserve"), yuan(&e["reserve_fen"]));
+    assert_eq!(shown("ov-circulating"), points_of(&e["circulating_atoms"]));
+    assert_eq!(shown("ov-treasury"), points_of(&e["treasury_atoms"]));
+    assert_eq!(shown("ov-pool"), yuan(&e["dividend_pool_fen"]));
+    assert_eq!(shown("ov-quota"), yuan(&e["quota_outstanding_fen"]));
+    assert_eq!(shown("ov-head-hash"), e["head_hash"].as_str().unwrap());
+    assert_eq!(shown("ov-orders-today"), "2");
+    assert_eq!(shown("ov-contrib-today"), yuan(&e["contributions_fen"]));
+    // Verify runs from the console and reports.
+    browser.click("#run-verify");
+    browser.wait_for(
+        "return document.getElementById('ov-verify').className",
+        "ok",
+    );
+    let screens = |view: &str| {
+        for width in [1280, 375] {
+            browser.resize(width);
+            browser.screenshot(&format!("console-{view}-{width}px-{}", backend.name()));
+        }
+        browser.resize(1280);
+        assert_eq!(
+            browser.accessibility_problems(),
+            Vec::<String>::new(),
+            "{view}"
+        );
+    };
+    screens("overview");
+
+    // An order paid through the API shows as pending, with its countdown.
+    s.post("/v1/economies/c/commands", ADMIN, &json!([
+        {"type":"pay_order","id":"9","order":"o3","consumer":"alice","merchant":"shop","cash_fen":30000,"stable_fen":0},
+    ]));
+    browser.click(r#"nav button[data-view="orders"]"#);
+    browser.wait_for(
+        r#"return String(!!document.querySelector('tr[data-order="o3"] td.countdown'))"#,
+        "true",
+    );
+    let countdown = browser.script(
+        r#"return document.querySelector('tr[data-order="o3"] td.countdown').textContent"#,
+        json!([]),
+    );
+    assert!(
+        countdown.as_str().unwrap().starts_with("6d 23:"),
+        "{countdown}"
+    );
+    screens("orders");
+    // Confirm it in the UI: the dialog shows the effect first.
+    let preview = s.get("/v1/economies/c/orders/o3/preview?action=confirm", ADMIN);
+    browser.click(r#"tr[data-order="o3"] button"#);
+    browser.wait_for(
+        "return String(document.getElementById('confirm-dialog').open)",
+        "true",
+    );
+    let dialog = browser.script(
+        "return document.getElementById('dlg-body').innerText",
+        json!([]),
+    );
+    assert!(
+        dialog
+            .as_str()
+            .unwrap()
+            .contains(preview["buyer_points"].as_str().unwrap()),
+        "{dialog}"
+    );
+    for width in [1280, 375] {
+        browser.resize(width);
+        browser.screenshot(&format!(
+            "console-confirm-dialog-{width}px-{}",
+            backend.name()
+        ));
+    }
+    browser.resize(1280);
+    browser.click("#dlg-ok");
+    browser.wait_for(
+        r#"return String(!!document.querySelector('tr[data-order="o3"]'))"#,
+        "false",
+    );
+    assert_eq!(
+        s.get("/v1/economies/c/orders/o3", ADMIN)["status"],
+        "confirmed"
+    );
+    // The points are on the account page, with the confirmation in its history.
+    browser.open(&format!("http://{}/#accounts/alice", s.addr));
+    browser.wait_for("return document.body.dataset.status", "loaded");
+    let alice = s.get("/v1/economies/c/accounts/alice", ADMIN);
+    browser.wait_for(
+        "return document.getElementById('ad-points').textContent",
+        alice["points"].as_str().unwrap(),
+    );
+    let history = browser.script(
+        "return document.getElementById('history-table').innerText",
+        json!([]),
+    );
+    assert!(history.as_str().unwrap().contains("o3"), "{history}");
+    screens("accounts");
+
+    // Rules: a what-if preview before anything is applied.
+    browser.click(r#"nav button[data-view="rules"]"#);
+    browser.wait_for(
+        "return String(!!document.getElementById('rule-sell_fee_bps'))",
+        "true",
+    );
+    browser.script(
+        "document.getElementById('rule-reward_bps').value = '5000'; return true",
+        json!([]),
+    );
+    let rules_before = s.get("/v1/economies/c/rules", ADMIN);
+    browser.click("#rules-form button[type=submit]");
+    browser.wait_for(
+        "return String(!document.getElementById('whatif').classList.contains('hidden'))",
+        "true",
+    );
+    let end_price = browser.script(
+        r#"return document.querySelector('#whatif-table tr[data-row="end_price"]').innerText"#,
+        json!([]),
+    );
+    assert!(
+        end_price.as_str().unwrap().contains(
+            s.get("/v1/economies/c", ADMIN)["price_yuan_per_point"]
+                .as_str()
+                .unwrap()
+        ),
+        "the as-it-happened column is today's price: {end_price}"
+    );
+    assert_eq!(
+        s.get("/v1/economies/c/rules", ADMIN),
+        rules_before,
+        "a preview changes nothing"
+    );
+    screens("rules");
+    for width in [1280, 375] {
+        browser.resize(width);
+        browser.script(
+            "document.getElementById('whatif').scrollIntoView(); return true",
+            json!([]),
+        );
+        browser.capture(&format!(
+            "console-rules-whatif-{width}px-{}",
+            backend.name()
+        ));
+    }
+    browser.resize(1280);
+
+    for view in ["settlements", "leaderboard", "keys"] {
+        browser.click(&format!(r#"nav button[data-view="{view}"]"#));
+        browser.wait_for("return document.body.dataset.status", "loaded");
+        screens(view);
+    }
+    let settled = browser.script(
+        "return document.getElementById('settlements-table').innerText",
+        json!([]),
+    );
+    assert!(
+        settled.as_str().unwrap().contains("2026-01-01"),
+        "{settled}"
+    );
+    assert_eq!(browser.console_problems(), Vec::<String>::new());
+
+    // The wallet page in the same browser, both widths.
+    browser.open(&format!(
+        "http://{}{}",
+        s.addr,
+        link["url"].as_str().unwrap()
+    ));
+    browser.wait_for("return document.body.dataset.status", "loaded");
+    for width in [1280, 375] {
+        browser.resize(width);
+        browser.screenshot(&format!("wallet-{width}px-console-test-{}", backend.name()));
+    }
+    assert_eq!(browser.accessibility_problems(), Vec::<String>::new());
+    assert_eq!(browser.console_problems(), Vec::<String>::new());
+
+    // No key or token in any URL the pages asked for.
+    let urls = browser.script(
+        "return performance.getEntriesByType('resource').map((r) => r.name).concat([location.href])",
+        json!([]),
+    );
+    let wallet_token = link["token"].as_str().unwrap();
+    let secrets = [
+        ADMIN,
+        operator_key.as_str(),
+        session_token.as_str(),
+        csrf.as_str(),
+    ];
+    for url in urls.as_array().unwrap() {
+        let url = url.as_str().unwrap();
+        for secret in secrets {
+            assert!(!url.contains(secret), "{url} holds a secret");
+        }
+        // The wallet's token lives in the fragment, which no request carries.
+        assert!(
+            !url.split('#').next().unwrap().contains(wallet_token),
+            "{url}"
+        );
+    }
+    drop(browser);
+    s.stop();
+    // ...nor in any log line, at debug level.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.lines().count() > 10, "the server logged: {logged}");
+    for secret in secrets.iter().chain([&wallet_token]) {
+        assert!(!logged.contains(secret), "the log holds a secret");
+    }
+    let _ = std::fs::remove_file(&log);
 }

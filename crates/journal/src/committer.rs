@@ -56,7 +56,7 @@ pub(crate) struct CommitJob {
 }
 
 enum Stage {
-    Commit(CommitJob),
+    Commit(Box<CommitJob>),
     /// Answered once everything sent before it is committed or failed.
     Barrier(Sender<()>),
     /// The first stage reloaded after a failure: commit again.
@@ -102,8 +102,8 @@ impl Committer {
     pub fn send(&self, job: CommitJob) {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         let sent = match &self.tx {
-            Some(tx) => tx.send(Stage::Commit(job)),
-            None => Err(queue::SendError(Stage::Commit(job))),
+            Some(tx) => tx.send(Stage::Commit(Box::new(job))),
+            None => Err(queue::SendError(Stage::Commit(Box::new(job)))),
         };
         if let Err(queue::SendError(Stage::Commit(job))) = sent {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -177,13 +177,13 @@ fn run(
                 rejecting = None;
                 continue;
             }
-            Stage::Commit(job) => job,
+            Stage::Commit(job) => *job,
         };
         // Every batch already waiting joins this transaction.
         let mut jobs = vec![job];
         while let Some(stage) = rx.try_recv() {
             match stage {
-                Stage::Commit(j) => jobs.push(j),
+                Stage::Commit(j) => jobs.push(*j),
                 other => {
                     next = Some(other);
                     break;

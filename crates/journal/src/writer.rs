@@ -644,9 +644,10 @@ impl Writer {
                 }
                 Ok(Command::SettleDividends { .. }) => {
                     let fx = self.ledger.economy().effects();
-                    c.extras
-                        .payouts
-                        .push((outcome.seq, fx.payouts.iter().map(|(a, f)| (*a, *f)).collect()));
+                    c.extras.payouts.push((
+                        outcome.seq,
+                        fx.payouts.iter().map(|(a, f)| (*a, *f)).collect(),
+                    ));
                     if let Some(s) = fx.settlement {
                         c.extras.settlements.push(SettlementRow {
                             seq: outcome.seq,

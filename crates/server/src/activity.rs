@@ -67,7 +67,12 @@ impl ActivityIndex {
     }
 
     /// Reads the entries after `upto` up to `head`.
-    fn catch_up(&mut self, store: &mut dyn Store, economy: &str, head: u64) -> Result<(), JournalError> {
+    fn catch_up(
+        &mut self,
+        store: &mut dyn Store,
+        economy: &str,
+        head: u64,
+    ) -> Result<(), JournalError> {
         while self.upto < head {
             let mut last = self.upto;
             let mut seen = Vec::new();
@@ -106,10 +111,9 @@ impl Activity {
         limit: usize,
     ) -> Result<(Vec<u64>, usize), JournalError> {
         let head = store.head(economy)?.map_or(0, |e| e.seq);
-        let mut all = self
-            .economies
-            .lock()
-            .map_err(|_| JournalError::Unavailable("the activity index lock was poisoned".into()))?;
+        let mut all = self.economies.lock().map_err(|_| {
+            JournalError::Unavailable("the activity index lock was poisoned".into())
+        })?;
         let index = all.entry(economy.to_string()).or_default();
         index.catch_up(store, economy, head)?;
         let Some(seqs) = index.by_account.get(account) else {

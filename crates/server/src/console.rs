@@ -328,8 +328,10 @@ pub async fn account_history(
         )));
     }
     let id = economy.meta.id.clone();
-    let (entries, total) =
-        blocking(&app, move |app| account_entries(app, &id, &name, q.before, limit)).await?;
+    let (entries, total) = blocking(&app, move |app| {
+        account_entries(app, &id, &name, q.before, limit)
+    })
+    .await?;
     let next = if entries.len() == limit {
         entries.last().and_then(|e| e["seq"].as_u64())
     } else {
@@ -613,7 +615,9 @@ fn what_if(
     // Samples fall exactly on quarter hours, so this is the state as it stood then.
     let window_ms = window_ms - window_ms.rem_euclid(QUARTER_HOUR_MS);
     let head = store.head(economy)?.map_or(0, |e| e.seq);
-    let sampled = store.sample_before(economy, window_ms)?.map_or(0, |s| s.seq);
+    let sampled = store
+        .sample_before(economy, window_ms)?
+        .map_or(0, |s| s.seq);
     let from_seq = sampled.max(head.saturating_sub(WHAT_IF_ENTRIES_MAX));
     let start = ledger_at(store.as_mut(), economy, from_seq)?;
     let start_figures = figures(&start, DayFigures::default());
@@ -633,7 +637,10 @@ fn what_if(
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             code.as_str(),
-            format!("set_rules with these rules would be refused: {}", code.as_str()),
+            format!(
+                "set_rules with these rules would be refused: {}",
+                code.as_str()
+            ),
         ));
     }
     let mut days = Vec::new();
@@ -694,9 +701,7 @@ fn what_if(
         close_day(label, &actual, &proposed, &mut a_day, &mut b_day);
     }
     let sum = |run: &str, key: &str| -> u64 {
-        days.iter()
-            .map(|d| d[run][key].as_u64().unwrap_or(0))
-            .sum()
+        days.iter().map(|d| d[run][key].as_u64().unwrap_or(0)).sum()
     };
     let totals = json!({
         "actual": {"dividends_fen": sum("actual", "dividends_fen"), "exits": sum("actual", "exits")},

@@ -137,30 +137,6 @@ pub fn env_admin_record(key: &str, now_ms: i64) -> KeyRecord {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_generated_key_splits_back_to_its_record() {
-        let (key, record) = generate(Role::Operator, Some("e".into()), None, 0).unwrap();
-        let (id, secret) = split(&key).unwrap();
-        assert_eq!(id, record.id);
-        assert!(same_digest(&sha256_hex(secret.as_bytes()), &record.hash));
-        assert!(!key.contains(&record.hash));
-    }
-
-    #[test]
-    fn other_strings_are_checked_as_the_environment_admin_key() {
-        assert_eq!(
-            split("a-long-admin-key-1234"),
-            Some((ENV_ADMIN_ID, "a-long-admin-key-1234"))
-        );
-        assert_eq!(split("short"), None);
-        assert_eq!(split(&"x".repeat(KEY_BYTES_MAX + 1)), None);
-    }
-}
-
 /// HMAC-SHA256 (RFC 2104).
 pub fn hmac(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
     use sha2::{Digest, Sha256};
@@ -199,4 +175,46 @@ pub fn unseal(key: &[u8; 32], token: &str) -> Option<serde_json::Value> {
         return None;
     }
     serde_json::from_slice(&hex::decode(payload).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_key_splits_back_to_its_record() {
+        let (key, record) = generate(Role::Operator, Some("e".into()), None, 0).unwrap();
+        let (id, secret) = split(&key).unwrap();
+        assert_eq!(id, record.id);
+        assert!(same_digest(&sha256_hex(secret.as_bytes()), &record.hash));
+        assert!(!key.contains(&record.hash));
+    }
+
+    #[test]
+    fn other_strings_are_checked_as_the_environment_admin_key() {
+        assert_eq!(
+            split("a-long-admin-key-1234"),
+            Some((ENV_ADMIN_ID, "a-long-admin-key-1234"))
+        );
+        assert_eq!(split("short"), None);
+        assert_eq!(split(&"x".repeat(KEY_BYTES_MAX + 1)), None);
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_and_tokens_refuse_tampering() {
+        // RFC 4231 test case 1 (a 20-byte key is zero-padded, as a 32-byte one is).
+        let mut key = [0u8; 32];
+        key[..20].fill(0x0b);
+        assert_eq!(
+            hex::encode(hmac(&key, b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        let token = seal(&key, &serde_json::json!({"a": "alice"}));
+        assert_eq!(unseal(&key, &token).unwrap()["a"], "alice");
+        let other = [1u8; 32];
+        assert!(unseal(&other, &token).is_none());
+        let forged = token.replacen("61", "62", 1);
+        assert!(unseal(&key, &forged).is_none());
+        assert!(unseal(&key, "not a token").is_none());
+    }
 }

@@ -72,10 +72,7 @@ pub fn router(app: Arc<App>) -> Router {
                 .get(session::current)
                 .delete(session::sign_out),
         )
-        .route(
-            &format!("{eco}/accounts"),
-            get(console::search_accounts),
-        )
+        .route(&format!("{eco}/accounts"), get(console::search_accounts))
         .route(
             &format!("{eco}/accounts/{{name}}/history"),
             get(console::account_history),
@@ -91,7 +88,10 @@ pub fn router(app: Arc<App>) -> Router {
             get(console::get_verify).post(console::start_verify),
         )
         .route(&format!("{eco}/settlements"), get(console::settlements))
-        .route(&format!("{eco}/rules/preview"), post(console::rules_preview))
+        .route(
+            &format!("{eco}/rules/preview"),
+            post(console::rules_preview),
+        )
         .route("/wallet", get(wallet::page))
         .route("/v1/wallet", get(wallet::me))
         .route("/v1/wallet/proof", get(wallet::proof))

@@ -38,7 +38,10 @@ pub fn cookie(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn csrf_of(app: &App, token: &str) -> String {
-    let mac = keys::hmac(&app.signer.session_key(), format!("csrf:{token}").as_bytes());
+    let mac = keys::hmac(
+        &app.signer.session_key(),
+        format!("csrf:{token}").as_bytes(),
+    );
     hex::encode(&mac[..16])
 }
 
@@ -86,6 +89,7 @@ pub fn principal(
 
 fn session_json(app: &App, token: &str, p: &Principal, expires_ms: i64) -> Value {
     json!({
+        "signed_in": true,
         "role": p.role.as_str(),
         "economy": p.economy,
         "csrf": csrf_of(app, token),
@@ -145,14 +149,25 @@ pub async fn sign_in(
 }
 
 #[utoipa::path(get, path = "/v1/session", tag = "console",
-    responses((status = 200, description = "the current session (from its cookie), with its CSRF token", body = Object)))]
-pub async fn current(axum::extract::State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
-    let token = cookie(&headers).ok_or_else(|| unauthorized("not signed in"))?;
-    let p = principal(&app, token, &Method::GET, &headers)?;
-    let expires = keys::unseal(&app.signer.session_key(), token)
-        .and_then(|c| c["x"].as_i64())
-        .unwrap_or(0);
-    let mut response = axum::Json(session_json(&app, token, &p, expires)).into_response();
+    responses((status = 200, description = "the current session (from its cookie) with its CSRF token, or signed_in false", body = Object)))]
+pub async fn current(
+    axum::extract::State(app): AppState,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    // Not being signed in is an answer, not an error: the page asks before it knows.
+    let signed_in = cookie(&headers).and_then(|token| {
+        let p = principal(&app, token, &Method::GET, &headers).ok()?;
+        let expires = keys::unseal(&app.signer.session_key(), token)?["x"].as_i64()?;
+        Some(session_json(&app, token, &p, expires))
+    });
+    let body = match signed_in {
+        Some(mut s) => {
+            s["signed_in"] = json!(true);
+            s
+        }
+        None => json!({"signed_in": false}),
+    };
+    let mut response = axum::Json(body).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -161,7 +176,10 @@ pub async fn current(axum::extract::State(app): AppState, headers: HeaderMap) ->
 
 #[utoipa::path(delete, path = "/v1/session", tag = "console",
     responses((status = 200, description = "signed out: the cookie is cleared", body = Object)))]
-pub async fn sign_out(axum::extract::State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn sign_out(
+    axum::extract::State(app): AppState,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if let Some(token) = cookie(&headers) {
         // A forged sign-out is a nuisance, not a loss, but it needs the token all the same.
         principal(&app, token, &Method::DELETE, &headers)?;

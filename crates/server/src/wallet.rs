@@ -123,7 +123,10 @@ pub async fn create_link(
 /// The account's position in its economy (how the dividends table names it).
 async fn position(holder: &Holder) -> ApiResult<Option<u32>> {
     let name = holder.account.clone();
-    read(&holder.economy, move |v| v.ledger.economy().accounts().find(&name)).await
+    read(&holder.economy, move |v| {
+        v.ledger.economy().accounts().find(&name)
+    })
+    .await
 }
 
 /// The account's own entries (newest first) with the settlements that paid it among them,
