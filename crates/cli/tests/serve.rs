@@ -1472,7 +1472,7 @@ fn wallet_in_browser(backend: &Backend) {
         )
         .as_bytes(),
     );
-    assert_eq!(status, 400, "a wallet request naming another account");
+    assert_eq!(status, 422, "a wallet request naming another account");
     // A tampered link, and an expired one, are refused.
     let wallet_status = |token: &str| {
         s.raw(
@@ -1873,6 +1873,46 @@ fn console_in_browser(backend: &Backend) {
         settled.as_str().unwrap().contains("2026-01-01"),
         "{settled}"
     );
+    // Keyboard alone: Tab to an order's refund button, Enter; the dialog opens on "cancel",
+    // Tab to "confirm", Enter.
+    s.post("/v1/economies/c/commands", ADMIN, &json!([
+        {"type":"pay_order","id":"10","order":"o4","consumer":"bob","merchant":"shop","cash_fen":10000,"stable_fen":0},
+    ]));
+    browser.click(r#"nav button[data-view="orders"]"#);
+    browser.wait_for(
+        r#"return String(!!document.querySelector('tr[data-order="o4"]'))"#,
+        "true",
+    );
+    let on_refund = r#"return String(document.activeElement === document.querySelector('tr[data-order="o4"] button.danger'))"#;
+    for _ in 0..40 {
+        if browser.script(on_refund, json!([])) == "true" {
+            break;
+        }
+        browser.press("\u{E004}");
+    }
+    assert_eq!(
+        browser.script(on_refund, json!([])),
+        "true",
+        "Tab reaches the refund button"
+    );
+    browser.press("\u{E007}");
+    browser.wait_for(
+        "return String(document.getElementById('confirm-dialog').open)",
+        "true",
+    );
+    assert_eq!(
+        browser.script("return document.activeElement.id", json!([])),
+        "dlg-cancel"
+    );
+    browser.press("\u{E004}\u{E007}");
+    browser.wait_for(
+        r#"return String(!!document.querySelector('tr[data-order="o4"]'))"#,
+        "false",
+    );
+    assert_eq!(
+        s.get("/v1/economies/c/orders/o4", ADMIN)["status"],
+        "refunded"
+    );
     assert_eq!(browser.console_problems(), Vec::<String>::new());
 
     // The wallet page in the same browser, both widths.
@@ -1882,6 +1922,21 @@ fn console_in_browser(backend: &Backend) {
         link["url"].as_str().unwrap()
     ));
     browser.wait_for("return document.body.dataset.status", "loaded");
+    // The wallet's dividend history: the settlement that paid alice, to the fen.
+    let paid = s.get("/v1/economies/c/accounts/alice", ADMIN)["dividends_fen"]
+        .as_u64()
+        .unwrap();
+    assert!(paid > 0);
+    let dividends = browser.script(
+        "return document.getElementById('dividend-list').innerText",
+        json!([]),
+    );
+    let dividends = dividends.as_str().unwrap();
+    assert!(
+        dividends.contains("2026-01-01")
+            && dividends.contains(&format!("+{}.{:02}", paid / 100, paid % 100)),
+        "{dividends}"
+    );
     for width in [1280, 375] {
         browser.resize(width);
         browser.screenshot(&format!("wallet-{width}px-console-test-{}", backend.name()));
