@@ -252,6 +252,7 @@ fn setup_roles(s: &Server) -> Vec<(&'static str, String)> {
         {"type":"convert_to_stable","id":"6","account":"c1","atoms":100000000},
         {"type":"pay_order","id":"7","order":"o2","consumer":"c1","merchant":"m1","cash_fen":0,"stable_fen":5000},
         {"type":"confirm_order","id":"8","order":"o2"},
+        {"type":"pay_order","id":"9","order":"o3","consumer":"c1","merchant":"m1","cash_fen":1000,"stable_fen":0},
     ]));
     let key = |eco: &str, body: Value| -> String {
         s.post(&format!("/v1/economies/{eco}/keys"), ADMIN, &body)["key"]
@@ -278,9 +279,75 @@ fn every_role_against_every_endpoint() {
     let keys = setup_roles(&s);
     // (method, path, body, roles allowed). Each request is one that succeeds when allowed.
     let mut n = 0;
+    let mut rules = s.get("/v1/economies/e/rules", ADMIN)["rules"].clone();
+    rules
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| !k.ends_with("_str"));
+    let what_if = json!({ "rules": rules }).to_string();
     let endpoints = |n: &mut u32| -> Vec<(&str, String, Option<String>, &[&str])> {
         *n += 1;
         vec![
+            (
+                "GET",
+                "/v1/economies/e/overview".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/verify".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "POST",
+                "/v1/economies/e/verify".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/accounts?q=c".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/accounts/c1/history".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/accounts/m1/history".into(),
+                None,
+                &["admin", "operator", "auditor", "merchant"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/orders?status=pending".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/orders/o3/preview?action=confirm".into(),
+                None,
+                &["admin", "operator"],
+            ),
+            (
+                "GET",
+                "/v1/economies/e/settlements".into(),
+                None,
+                &["admin", "operator", "auditor"],
+            ),
+            (
+                "POST",
+                "/v1/economies/e/rules/preview".into(),
+                Some(what_if.clone()),
+                &["admin", "operator"],
+            ),
             (
                 "GET",
                 "/v1/economies/e".into(),

@@ -443,6 +443,10 @@ pub async fn preview_order(
         let o = e.orders().find(&order)?;
         let consumer = e.accounts().get(o.consumer).name.to_string();
         if action == "refund" {
+            // Only a pending order can be refunded: the same check as the command's.
+            if let Err(code) = e.quote_confirm(&order) {
+                return Some(Err(code));
+            }
             return Some(Ok(json!({
                 "action": "refund",
                 "order": order,
@@ -479,7 +483,10 @@ pub async fn preview_order(
         Err(code) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             code.as_str(),
-            format!("confirming this order would be refused: {}", code.as_str()),
+            format!(
+                "this action on the order would be refused: {}",
+                code.as_str()
+            ),
         )),
     }
 }
