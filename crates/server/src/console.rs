@@ -28,7 +28,9 @@ use crate::activity::Activity;
 use crate::app::{App, Economy};
 use crate::auth::{allow, Auth, Need};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::{blocking, economy_view, json_body, json_ok, read, AppState};
+use crate::routes::{
+    blocking, economy_view, json_body, json_ok, limit_within, read, AppState, LimitQuery,
+};
 use crate::views;
 
 /// The console's server-side state: the account activity index and verify runs in progress.
@@ -223,12 +225,7 @@ pub async fn search_accounts(
 ) -> ApiResult<Response> {
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Read)?;
-    let limit = q.limit.unwrap_or(20);
-    if limit == 0 || limit > SEARCH_LIMIT_MAX {
-        return Err(ApiError::invalid(format!(
-            "limit must be 1 to {SEARCH_LIMIT_MAX}"
-        )));
-    }
+    let limit = limit_within(q.limit, 20, SEARCH_LIMIT_MAX)?;
     let needle = q.q.unwrap_or_default().to_ascii_lowercase();
     if needle.len() > jifen_core::NAME_BYTES_MAX {
         return Err(ApiError::invalid("q is longer than any name"));
@@ -320,13 +317,7 @@ pub async fn account_history(
 ) -> ApiResult<Response> {
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Account(&name))?;
-    let limit = q.limit.unwrap_or(50);
-    if limit == 0 || limit > crate::routes::PAGE_LIMIT_MAX {
-        return Err(ApiError::invalid(format!(
-            "limit must be 1 to {}",
-            crate::routes::PAGE_LIMIT_MAX
-        )));
-    }
+    let limit = limit_within(q.limit, 50, crate::routes::PAGE_LIMIT_MAX)?;
     let id = economy.meta.id.clone();
     let (entries, total) = blocking(&app, move |app| {
         account_entries(app, &id, &name, q.before, limit)
@@ -368,12 +359,7 @@ pub async fn list_orders(
     if q.status.as_deref().unwrap_or("pending") != "pending" {
         return Err(ApiError::invalid("status must be pending"));
     }
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > PENDING_LIMIT_MAX {
-        return Err(ApiError::invalid(format!(
-            "limit must be 1 to {PENDING_LIMIT_MAX}"
-        )));
-    }
+    let limit = limit_within(q.limit, 100, PENDING_LIMIT_MAX)?;
     let days = economy
         .settings
         .read()
@@ -493,12 +479,6 @@ pub async fn preview_order(
 
 // ----- settlements -----
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitQuery {
-    pub limit: Option<usize>,
-}
-
 #[utoipa::path(get, path = "/v1/economies/{eco}/settlements", tag = "console",
     params(("eco" = String, Path), ("limit" = Option<usize>, Query)),
     responses((status = 200, description = "settled days, newest first: the pool paid, holders paid and holders whose quota was used up", body = Object)))]
@@ -510,13 +490,7 @@ pub async fn settlements(
 ) -> ApiResult<Response> {
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Read)?;
-    let limit = q.limit.unwrap_or(60);
-    if limit == 0 || limit > crate::routes::PAGE_LIMIT_MAX {
-        return Err(ApiError::invalid(format!(
-            "limit must be 1 to {}",
-            crate::routes::PAGE_LIMIT_MAX
-        )));
-    }
+    let limit = limit_within(q.limit, 60, crate::routes::PAGE_LIMIT_MAX)?;
     let id = economy.meta.id.clone();
     let rows = blocking(&app, move |app| settlement_rows(app, &id, limit)).await?;
     Ok(json_ok(json!({ "settlements": rows })))

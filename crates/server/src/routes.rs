@@ -613,11 +613,14 @@ pub struct EventsQuery {
 }
 
 fn check_limit(limit: Option<usize>, default: usize) -> ApiResult<usize> {
+    limit_within(limit, default, PAGE_LIMIT_MAX)
+}
+
+/// A `limit` query value: `default` when absent, otherwise 1 to `max`, or 422.
+pub fn limit_within(limit: Option<usize>, default: usize, max: usize) -> ApiResult<usize> {
     match limit.unwrap_or(default) {
-        n @ 1..=PAGE_LIMIT_MAX => Ok(n),
-        _ => Err(ApiError::invalid(format!(
-            "limit must be 1 to {PAGE_LIMIT_MAX}"
-        ))),
+        n if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid(format!("limit must be 1 to {max}"))),
     }
 }
 

@@ -271,14 +271,7 @@ pub async fn list_heads(
 ) -> ApiResult<Response> {
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Read)?;
-    let limit = match q.limit.unwrap_or(100) {
-        n @ 1..=HEADS_LIMIT_MAX => n,
-        _ => {
-            return Err(ApiError::invalid(format!(
-                "limit must be 1 to {HEADS_LIMIT_MAX}"
-            )))
-        }
-    };
+    let limit = crate::routes::limit_within(q.limit, 100, HEADS_LIMIT_MAX)?;
     let id = economy.meta.id.clone();
     let mut heads = blocking(&app, move |app| Ok(stored_heads(app, &id)?)).await?;
     heads.sort_by_key(|h| std::cmp::Reverse(size_of(h)));
