@@ -1,4 +1,4 @@
-//! `jifen replay`: SPEC §11.
+//! `jifen replay`: SPEC §11, with the stage-2 state of SPEC §13.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -24,6 +24,10 @@ pub struct Args {
     /// Check every invariant of SPEC §10 after every command (slow: recounts every account).
     #[arg(long)]
     check: bool,
+    /// Print the stage-1 state of SPEC §11 (without the clock, collectibles and locked atoms
+    /// that SPEC §13 adds).
+    #[arg(long)]
+    state_v1: bool,
     /// The command file (JSONL).
     commands: PathBuf,
 }
@@ -68,7 +72,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .ok();
     }
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(state_json(&ledger, StateVersion::V1).as_bytes())?;
+    let version = if args.state_v1 {
+        StateVersion::V1
+    } else {
+        StateVersion::V2
+    };
+    stdout.write_all(state_json(&ledger, version).as_bytes())?;
     stdout.flush()?;
     Ok(())
 }

@@ -14,6 +14,42 @@ fn vectors(folder: &str) -> Vec<std::path::PathBuf> {
     dirs
 }
 
+/// Replays one vector (with the stage-1 state when `v1`) and compares state and outcomes.
+fn check_vector(dir: &std::path::Path, state_file: &str, v1: bool, tmp: &std::path::Path) {
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    let outcomes = tmp.join(format!("{name}-{v1}.outcomes.jsonl"));
+    let mut cmd = jifen();
+    cmd.arg("replay")
+        .arg("--check")
+        .arg("--rules")
+        .arg(dir.join("rules.toml"))
+        .arg(dir.join("commands.jsonl"))
+        .arg("--outcomes")
+        .arg(&outcomes);
+    if v1 {
+        cmd.arg("--state-v1");
+    }
+    let (out, described) = run(&mut cmd);
+    assert!(out.status.success(), "{described}");
+    let want_state = std::fs::read_to_string(dir.join(state_file)).unwrap();
+    let got_state = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        got_state, want_state,
+        "{name}: state differs from {state_file}"
+    );
+    let want = std::fs::read_to_string(dir.join("expected-outcomes.jsonl")).unwrap();
+    let got = std::fs::read_to_string(&outcomes).unwrap();
+    for (n, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+        assert_eq!(g, w, "{name}: outcome line {} differs", n + 1);
+    }
+    assert_eq!(
+        got.lines().count(),
+        want.lines().count(),
+        "{name}: outcome count"
+    );
+    assert_eq!(got, want, "{name}: outcomes file differs");
+}
+
 #[test]
 fn every_golden_vector_replays_exactly() {
     let vectors = vectors("golden");
@@ -23,31 +59,22 @@ fn every_golden_vector_replays_exactly() {
     );
     let tmp = temp_dir("golden");
     for dir in vectors {
-        let name = dir.file_name().unwrap().to_string_lossy().to_string();
-        let outcomes = tmp.join(format!("{name}.outcomes.jsonl"));
-        let (out, described) = run(jifen()
-            .arg("replay")
-            .arg("--check")
-            .arg("--rules")
-            .arg(dir.join("rules.toml"))
-            .arg(dir.join("commands.jsonl"))
-            .arg("--outcomes")
-            .arg(&outcomes));
-        assert!(out.status.success(), "{described}");
-        let want_state = std::fs::read_to_string(dir.join("expected-state.json")).unwrap();
-        let got_state = String::from_utf8(out.stdout).unwrap();
-        assert_eq!(got_state, want_state, "{name}: state differs");
-        let want = std::fs::read_to_string(dir.join("expected-outcomes.jsonl")).unwrap();
-        let got = std::fs::read_to_string(&outcomes).unwrap();
-        for (n, (g, w)) in got.lines().zip(want.lines()).enumerate() {
-            assert_eq!(g, w, "{name}: outcome line {} differs", n + 1);
-        }
-        assert_eq!(
-            got.lines().count(),
-            want.lines().count(),
-            "{name}: outcome count"
-        );
-        assert_eq!(got, want, "{name}: outcomes file differs");
+        // The v2 state (SPEC §13) by default, and the stage-1 state on request.
+        check_vector(&dir, "expected-state-v2.json", false, &tmp);
+        check_vector(&dir, "expected-state.json", true, &tmp);
+    }
+}
+
+#[test]
+fn every_collectibles_vector_replays_exactly() {
+    let vectors = vectors("golden-collectibles");
+    assert!(
+        vectors.len() >= 2,
+        "expected the shared vectors, found {vectors:?}"
+    );
+    let tmp = temp_dir("golden-collectibles");
+    for dir in vectors {
+        check_vector(&dir, "expected-state.json", false, &tmp);
     }
 }
 

@@ -33,6 +33,9 @@ pub struct Account {
     pub stable_fen: u64,
     pub spent_fen: u64,
     pub dividends_fen: u64,
+    /// Atoms in this account's held or exported collectibles (SPEC §13); `atoms` are the free
+    /// ones.
+    pub locked_atoms: u64,
     pub exits: u32,
     pub(crate) referrer: AccountId,
     /// Generation of this account's entry in the exit index; see `index.rs`.
@@ -51,6 +54,7 @@ impl Account {
             stable_fen: 0,
             spent_fen: 0,
             dividends_fen: 0,
+            locked_atoms: 0,
             exits: 0,
             referrer,
             version: 0,

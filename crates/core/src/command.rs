@@ -7,6 +7,7 @@
 
 use compact_str::CompactString;
 
+use crate::collectible::Policy;
 use crate::rules::Rules;
 
 /// A string field as given. The engine checks it against the name pattern where the SPEC says.
@@ -63,6 +64,43 @@ pub enum Command {
     SetRules {
         rules: Option<Rules>,
     },
+    /// SPEC §13. A missing or non-string `at` is `invalid_time`.
+    AdvanceClock {
+        at: Text,
+    },
+    /// `None` when the policy object is not exactly the three keys with the right types:
+    /// `invalid_policy`.
+    SetCollectiblePolicy {
+        policy: Option<Policy>,
+    },
+    MintCollectible {
+        collectible: Text,
+        account: Text,
+        series: Text,
+        atoms: Amount,
+        content_sha256: Text,
+    },
+    IssueCertificate {
+        collectible: Text,
+        order: Text,
+        series: Text,
+        content_sha256: Text,
+    },
+    GiftCollectible {
+        collectible: Text,
+        to: Text,
+    },
+    DissolveCollectible {
+        collectible: Text,
+    },
+    ExportCollectible {
+        collectible: Text,
+        venue: Text,
+    },
+    ReturnCollectible {
+        collectible: Text,
+        to: Text,
+    },
 }
 
 impl Command {
@@ -79,6 +117,14 @@ impl Command {
             Command::RedeemStable { .. } => "redeem_stable",
             Command::SettleDividends { .. } => "settle_dividends",
             Command::SetRules { .. } => "set_rules",
+            Command::AdvanceClock { .. } => "advance_clock",
+            Command::SetCollectiblePolicy { .. } => "set_collectible_policy",
+            Command::MintCollectible { .. } => "mint_collectible",
+            Command::IssueCertificate { .. } => "issue_certificate",
+            Command::GiftCollectible { .. } => "gift_collectible",
+            Command::DissolveCollectible { .. } => "dissolve_collectible",
+            Command::ExportCollectible { .. } => "export_collectible",
+            Command::ReturnCollectible { .. } => "return_collectible",
         }
     }
 }

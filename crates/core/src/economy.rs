@@ -4,6 +4,9 @@ use std::collections::BTreeSet;
 
 use crate::account::{Account, AccountId, Accounts, Kind, NO_REFERRER};
 use crate::code::Code;
+use crate::collectible::{
+    parse_instant, parse_sha256_hex, Collectible, CollectibleState, Collectibles, Policy,
+};
 use crate::command::{Amount, Command, OptionalAmount};
 use crate::day::parse_day;
 use crate::effects::{Effects, ExitEffect, Grant, Settlement};
@@ -47,6 +50,12 @@ pub struct Economy {
     pub(crate) quota_total_fen: u64,
     /// Σ forced exits over all accounts, for reports ("exits today").
     pub(crate) exits_total: u64,
+    /// The economy clock, seconds since the epoch (SPEC §13); 0 until `advance_clock`.
+    pub(crate) clock: i64,
+    pub(crate) policy: Policy,
+    pub(crate) collectibles: Collectibles,
+    /// Σ atoms locked in collectibles (held or exported).
+    pub(crate) locked_total: u64,
     effects: Effects,
 }
 
@@ -141,6 +150,10 @@ impl Economy {
             atoms_total: 0,
             quota_total_fen: 0,
             exits_total: 0,
+            clock: 0,
+            policy: Policy::default(),
+            collectibles: Collectibles::default(),
+            locked_total: 0,
             effects: Effects::default(),
         }
     }
@@ -204,6 +217,24 @@ impl Economy {
         self.quota_total_fen
     }
 
+    /// The economy clock (seconds since the epoch).
+    pub fn clock(&self) -> i64 {
+        self.clock
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn collectibles(&self) -> &Collectibles {
+        &self.collectibles
+    }
+
+    /// Atoms locked in collectibles.
+    pub fn locked_atoms(&self) -> u64 {
+        self.locked_total
+    }
+
     /// How many forced exits there have been (Σ of every account's `exits`).
     pub fn exits_total(&self) -> u64 {
         self.exits_total
@@ -259,7 +290,210 @@ impl Economy {
             Command::RedeemStable { account, fen } => self.redeem_stable(account, *fen),
             Command::SettleDividends { day } => self.settle_dividends(day),
             Command::SetRules { rules } => self.set_rules(rules.as_ref()),
+            Command::AdvanceClock { at } => self.advance_clock(at),
+            Command::SetCollectiblePolicy { policy } => {
+                self.policy = policy.ok_or(Code::InvalidPolicy)?;
+                Ok(())
+            }
+            Command::MintCollectible {
+                collectible,
+                account,
+                series,
+                atoms,
+                content_sha256,
+            } => self.mint_collectible(collectible, account, series, *atoms, content_sha256),
+            Command::IssueCertificate {
+                collectible,
+                order,
+                series,
+                content_sha256,
+            } => self.issue_certificate(collectible, order, series, content_sha256),
+            Command::GiftCollectible { collectible, to } => self.gift_collectible(collectible, to),
+            Command::DissolveCollectible { collectible } => self.dissolve_collectible(collectible),
+            Command::ExportCollectible { collectible, venue } => {
+                self.export_collectible(collectible, venue)
+            }
+            Command::ReturnCollectible { collectible, to } => {
+                self.return_collectible(collectible, to)
+            }
         }
+    }
+
+    // ----- time and collectibles (SPEC §13) -----
+
+    fn advance_clock(&mut self, at: &str) -> Result<(), Code> {
+        let at = parse_instant(at)
+            .filter(|&t| t >= self.clock)
+            .ok_or(Code::InvalidTime)?;
+        self.clock = at;
+        Ok(())
+    }
+
+    /// A new collectible's name: valid and unused.
+    fn check_new_collectible(&self, name: &str) -> Result<(), Code> {
+        if self.collectibles.find_id(name).is_some() {
+            return Err(Code::DuplicateCollectible);
+        }
+        Ok(())
+    }
+
+    /// A series name and a content hash, as `mint_collectible` and `issue_certificate` take them.
+    fn check_series_and_hash(series: &str, content: &str) -> Result<[u8; 32], Code> {
+        if !is_valid_name(series) {
+            return Err(Code::InvalidCommand);
+        }
+        parse_sha256_hex(content).ok_or(Code::InvalidCommand)
+    }
+
+    fn mint_collectible(
+        &mut self,
+        name: &str,
+        account: &str,
+        series: &str,
+        atoms: Amount,
+        content: &str,
+    ) -> Result<(), Code> {
+        if !is_valid_name(name) {
+            return Err(Code::InvalidCommand);
+        }
+        let owner = self.require_kind(account, Kind::Consumer)?;
+        self.check_new_collectible(name)?;
+        let content_sha256 = Self::check_series_and_hash(series, content)?;
+        let atoms = self.require_atoms(owner, atoms)?;
+        self.sub_atoms(owner, atoms);
+        self.lock(owner, atoms);
+        self.reindex(owner);
+        self.collectibles.insert(Collectible {
+            name: name.into(),
+            series: series.into(),
+            owner,
+            atoms,
+            content_sha256,
+            state: CollectibleState::Held,
+            venue: None,
+            acquired: self.clock,
+        });
+        Ok(())
+    }
+
+    fn issue_certificate(
+        &mut self,
+        name: &str,
+        order: &str,
+        series: &str,
+        content: &str,
+    ) -> Result<(), Code> {
+        if !is_valid_name(name) {
+            return Err(Code::InvalidCommand);
+        }
+        let o = self.orders.find(order).ok_or(Code::UnknownOrder)?;
+        if o.status != OrderStatus::Confirmed {
+            return Err(Code::OrderNotConfirmed);
+        }
+        let owner = o.consumer;
+        self.check_new_collectible(name)?;
+        let content_sha256 = Self::check_series_and_hash(series, content)?;
+        self.collectibles.insert(Collectible {
+            name: name.into(),
+            series: series.into(),
+            owner,
+            atoms: 0,
+            content_sha256,
+            state: CollectibleState::Held,
+            venue: None,
+            acquired: self.clock,
+        });
+        Ok(())
+    }
+
+    fn require_collectible(&self, name: &str, state: CollectibleState) -> Result<u32, Code> {
+        let id = self
+            .collectibles
+            .find_id(name)
+            .ok_or(Code::UnknownCollectible)?;
+        if self.collectibles.get(id).state != state {
+            return Err(match state {
+                CollectibleState::Exported => Code::CollectibleNotExported,
+                _ => Code::CollectibleNotHeld,
+            });
+        }
+        Ok(id)
+    }
+
+    fn lock(&mut self, owner: AccountId, atoms: u64) {
+        self.accounts.get_mut(owner).locked_atoms += atoms;
+        self.locked_total += atoms;
+    }
+
+    fn unlock(&mut self, owner: AccountId, atoms: u64) {
+        self.accounts.get_mut(owner).locked_atoms -= atoms;
+        self.locked_total -= atoms;
+    }
+
+    /// Hands collectible `id` (and its locked atoms) to `to`, acquired now.
+    fn transfer_collectible(&mut self, id: u32, to: AccountId) {
+        let c = self.collectibles.get(id);
+        let (from, atoms) = (c.owner, c.atoms);
+        self.unlock(from, atoms);
+        self.lock(to, atoms);
+        let clock = self.clock;
+        let c = self.collectibles.get_mut(id);
+        c.owner = to;
+        c.acquired = clock;
+    }
+
+    fn gift_collectible(&mut self, name: &str, to: &str) -> Result<(), Code> {
+        let id = self.require_collectible(name, CollectibleState::Held)?;
+        if !self.policy.gifting_enabled {
+            return Err(Code::GiftingDisabled);
+        }
+        let c = self.collectibles.get(id);
+        if self.clock < c.giftable_at(&self.policy) {
+            return Err(Code::HoldingPeriod);
+        }
+        let owner = c.owner;
+        let to = self.require_kind(to, Kind::Consumer)?;
+        if to == owner {
+            return Err(Code::InvalidCommand);
+        }
+        self.transfer_collectible(id, to);
+        Ok(())
+    }
+
+    fn dissolve_collectible(&mut self, name: &str) -> Result<(), Code> {
+        let id = self.require_collectible(name, CollectibleState::Held)?;
+        let c = self.collectibles.get_mut(id);
+        let (owner, atoms) = (c.owner, c.atoms);
+        c.atoms = 0;
+        c.state = CollectibleState::Dissolved;
+        self.unlock(owner, atoms);
+        self.add_atoms(owner, atoms);
+        self.reindex(owner);
+        Ok(())
+    }
+
+    fn export_collectible(&mut self, name: &str, venue: &str) -> Result<(), Code> {
+        let id = self.require_collectible(name, CollectibleState::Held)?;
+        if !self.policy.exchange_enabled {
+            return Err(Code::ExchangeDisabled);
+        }
+        if !is_valid_name(venue) {
+            return Err(Code::InvalidCommand);
+        }
+        let c = self.collectibles.get_mut(id);
+        c.state = CollectibleState::Exported;
+        c.venue = Some(venue.into());
+        Ok(())
+    }
+
+    fn return_collectible(&mut self, name: &str, to: &str) -> Result<(), Code> {
+        let id = self.require_collectible(name, CollectibleState::Exported)?;
+        let to = self.require_kind(to, Kind::Consumer)?;
+        self.transfer_collectible(id, to);
+        let c = self.collectibles.get_mut(id);
+        c.state = CollectibleState::Held;
+        c.venue = None;
+        Ok(())
     }
 
     // ----- checks shared by several commands -----
@@ -837,6 +1071,35 @@ impl Economy {
             .ok_or("quota total overflows")?;
         self.exits_total += account.exits as u64;
         self.accounts.insert(account);
+        Ok(())
+    }
+
+    pub(crate) fn restore_clock(&mut self, clock: i64, policy: Policy) {
+        self.clock = clock;
+        self.policy = policy;
+    }
+
+    /// Restores a collectible (after every account), locking its atoms with its owner.
+    pub(crate) fn restore_collectible(&mut self, c: Collectible) -> Result<(), String> {
+        let owner_ok =
+            (c.owner as usize) < self.accounts.len() && self.accounts.get(c.owner).is_consumer();
+        let names_ok = is_valid_name(&c.name)
+            && is_valid_name(&c.series)
+            && c.venue.as_deref().is_none_or(is_valid_name)
+            && self.collectibles.find_id(&c.name).is_none();
+        if !owner_ok || !names_ok {
+            return Err(format!("collectible {} is not valid", c.name));
+        }
+        if c.state != CollectibleState::Dissolved {
+            let locked = self.accounts.get(c.owner).locked_atoms;
+            let total = locked
+                .checked_add(c.atoms)
+                .and_then(|_| self.locked_total.checked_add(c.atoms))
+                .ok_or("locked atoms overflow")?;
+            self.locked_total = total;
+            self.accounts.get_mut(c.owner).locked_atoms += c.atoms;
+        }
+        self.collectibles.insert(c);
         Ok(())
     }
 

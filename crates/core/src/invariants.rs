@@ -5,6 +5,7 @@
 //! orders in O(n); tests run it after every command and `jifen verify` after every entry.
 
 use crate::account::Kind;
+use crate::collectible::CollectibleState;
 use crate::economy::Economy;
 use crate::order::OrderStatus;
 
@@ -27,10 +28,10 @@ impl Economy {
                 self.contributions_fen
             ));
         }
-        if self.atoms_total != self.circulating_atoms {
+        if self.atoms_total as u128 + self.locked_total as u128 != self.circulating_atoms as u128 {
             return Err(format!(
-                "points: held {} != circulating {}",
-                self.atoms_total, self.circulating_atoms
+                "points: free {} + locked {} != circulating {}",
+                self.atoms_total, self.locked_total, self.circulating_atoms
             ));
         }
         let accounted = self.circulating_atoms as u128
@@ -100,9 +101,45 @@ impl Economy {
                 self.quota_total_fen
             ));
         }
-        if atoms != self.circulating_atoms as u128 {
+        // Locked atoms: every account's count is what its live collectibles hold.
+        let mut locked = vec![0u64; self.accounts.len()];
+        let mut locked_sum: u128 = 0;
+        for c in self.collectibles.iter() {
+            match c.state {
+                CollectibleState::Dissolved if c.atoms != 0 => {
+                    return Err(format!("dissolved collectible {} holds atoms", c.name));
+                }
+                CollectibleState::Dissolved => {}
+                _ => {
+                    let owner = self.accounts.get(c.owner);
+                    if !owner.is_consumer() {
+                        return Err(format!("collectible {} is owned by a merchant", c.name));
+                    }
+                    locked[c.owner as usize] += c.atoms;
+                    locked_sum += c.atoms as u128;
+                }
+            }
+            if (c.state == CollectibleState::Exported) != c.venue.is_some() {
+                return Err(format!("collectible {} has a venue out of place", c.name));
+            }
+        }
+        for (a, want) in self.accounts.iter().zip(&locked) {
+            if a.locked_atoms != *want {
+                return Err(format!(
+                    "locked: account {} says {}, its collectibles hold {want}",
+                    a.name, a.locked_atoms
+                ));
+            }
+        }
+        if locked_sum != self.locked_total as u128 {
             return Err(format!(
-                "points: accounts hold {atoms}, circulating {}",
+                "locked: collectibles hold {locked_sum}, running total {}",
+                self.locked_total
+            ));
+        }
+        if atoms + locked_sum != self.circulating_atoms as u128 {
+            return Err(format!(
+                "points: accounts hold {atoms} free and {locked_sum} locked, circulating {}",
                 self.circulating_atoms
             ));
         }

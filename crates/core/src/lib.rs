@@ -11,6 +11,7 @@
 mod account;
 mod chunked;
 mod code;
+mod collectible;
 mod command;
 mod day;
 mod economy;
@@ -28,6 +29,10 @@ pub mod workload;
 
 pub use account::{Account, AccountId, Accounts, Kind};
 pub use code::Code;
+pub use collectible::{
+    format_instant, parse_instant, parse_sha256_hex, Collectible, CollectibleState, Collectibles,
+    Policy, DAY_SECONDS, GIFT_HOLD_DAYS_MAX,
+};
 pub use command::{Amount, Command, OptionalAmount, Text};
 pub use day::{civil_from_days, days_from_civil, format_day, parse_day};
 pub use economy::{ConfirmQuote, Economy, Quote, Totals};

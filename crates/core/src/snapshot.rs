@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 
 use crate::account::{Account, Kind, NO_REFERRER};
+use crate::collectible::{Collectible, CollectibleState, Policy, GIFT_HOLD_DAYS_MAX};
 use crate::economy::Economy;
 use crate::ledger::{IdRecord, Ledger};
 use crate::name::{is_valid_name, Name};
@@ -25,7 +26,9 @@ use crate::units::Price;
 use crate::Code;
 
 const MAGIC: &[u8; 4] = b"JFNS";
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
+/// Format 3 is format 4 without the stage-2 section (clock, policy, collectibles).
+const FORMAT_VERSION_STAGE1: u32 = 3;
 
 struct Writer<'a>(&'a mut Vec<u8>);
 
@@ -134,6 +137,16 @@ impl Reader<'_> {
         let z = self.varint()?;
         let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
         Ok(prev.wrapping_add(d as u64))
+    }
+    /// A name written with `Writer::name`.
+    fn name(&mut self) -> DecodeResult<Name> {
+        let len = self.u8()? as usize;
+        let bytes = self.take(len)?;
+        let s = std::str::from_utf8(bytes).map_err(|_| "name is not UTF-8".to_string())?;
+        if !is_valid_name(s) {
+            return Err(format!("invalid name {s:?}"));
+        }
+        Ok(Name::from(s))
     }
     fn name_after(&mut self, prev: &str) -> DecodeResult<Name> {
         let shared = self.u8()? as usize;
@@ -292,6 +305,35 @@ impl Ledger {
             w.delta(prev_seq, o.paid_seq);
             prev_seq = o.paid_seq;
         }
+        // Stage 2 (SPEC §13): the clock, the policy, and the collectibles in creation order.
+        w.u64(e.clock() as u64);
+        let p = e.policy();
+        w.u8(p.gifting_enabled as u8);
+        w.u32(p.gift_hold_days);
+        w.u8(p.exchange_enabled as u8);
+        w.u64(e.collectibles().len() as u64);
+        let mut prev = "";
+        for c in e.collectibles().iter() {
+            w.name_after(prev, &c.name);
+            prev = &c.name;
+            w.name(&c.series);
+            w.varint(u64::from(c.owner));
+            w.varint(c.atoms);
+            w.0.extend_from_slice(&c.content_sha256);
+            w.u8(match c.state {
+                CollectibleState::Held => 0,
+                CollectibleState::Exported => 1,
+                CollectibleState::Dissolved => 2,
+            });
+            match &c.venue {
+                None => w.u8(0),
+                Some(v) => {
+                    w.u8(1);
+                    w.name(v);
+                }
+            }
+            w.u64(c.acquired as u64);
+        }
         w.u64(self.applied);
         w.u64(self.rejected);
         w.u64(self.ids.list.len() as u64);
@@ -314,7 +356,7 @@ impl Ledger {
             return Err("not a jifen snapshot".into());
         }
         let version = r.u32()?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_STAGE1 {
             return Err(format!("snapshot format {version} is not supported"));
         }
         let rules = read_rules(&mut r)?;
@@ -395,6 +437,53 @@ impl Ledger {
                 rates,
                 status,
             })?;
+        }
+        if version == FORMAT_VERSION {
+            let clock = r.u64()? as i64;
+            let policy = Policy {
+                gifting_enabled: r.bool()?,
+                gift_hold_days: r.u32()?,
+                exchange_enabled: r.bool()?,
+            };
+            if policy.gift_hold_days > GIFT_HOLD_DAYS_MAX || clock < 0 {
+                return Err("bad collectible policy or clock".into());
+            }
+            economy.restore_clock(clock, policy);
+            let collectibles = r.count(44)?;
+            let mut prev = Name::default();
+            for _ in 0..collectibles {
+                let name = r.name_after(&prev)?;
+                prev = name.clone();
+                let series = r.name()?;
+                let owner = r.varint_u32()?;
+                let atoms = r.varint()?;
+                let content_sha256: [u8; 32] = r
+                    .take(32)?
+                    .try_into()
+                    .map_err(|_| "truncated collectible hash".to_string())?;
+                let state = match r.u8()? {
+                    0 => CollectibleState::Held,
+                    1 => CollectibleState::Exported,
+                    2 => CollectibleState::Dissolved,
+                    b => return Err(format!("bad collectible state {b}")),
+                };
+                let venue = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.name()?),
+                    b => return Err(format!("bad venue flag {b}")),
+                };
+                let acquired = r.u64()? as i64;
+                economy.restore_collectible(Collectible {
+                    name,
+                    series,
+                    owner,
+                    atoms,
+                    content_sha256,
+                    state,
+                    venue,
+                    acquired,
+                })?;
+            }
         }
         let applied = r.u64()?;
         let rejected = r.u64()?;

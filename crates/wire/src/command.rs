@@ -112,6 +112,7 @@ pub(crate) trait Source {
     /// An amount field; `None` when missing, `Some(None)` when present but not in `u64`.
     fn number(&self, key: &str) -> Option<Amount>;
     fn rules(&self) -> Option<Rules>;
+    fn policy(&self) -> Option<jifen_core::Policy>;
 }
 
 impl Source for Map<String, Value> {
@@ -130,6 +131,10 @@ impl Source for Map<String, Value> {
 
     fn rules(&self) -> Option<Rules> {
         self.get("rules").and_then(rules_from_json)
+    }
+
+    fn policy(&self) -> Option<jifen_core::Policy> {
+        self.get("policy").and_then(crate::rules::policy_from_json)
     }
 }
 
@@ -233,6 +238,72 @@ pub(crate) fn command_from(f: &impl Source, kind: &str) -> Result<Command, Code>
         "set_rules" => {
             only(f, &["rules"])?;
             Command::SetRules { rules: f.rules() }
+        }
+        "advance_clock" => {
+            only(f, &["at"])?;
+            // A missing or non-string instant is not an instant: `invalid_time`.
+            Command::AdvanceClock {
+                at: f.string("at").flatten().unwrap_or("").into(),
+            }
+        }
+        "set_collectible_policy" => {
+            only(f, &["policy"])?;
+            Command::SetCollectiblePolicy { policy: f.policy() }
+        }
+        "mint_collectible" => {
+            only(
+                f,
+                &[
+                    "collectible",
+                    "account",
+                    "series",
+                    "atoms",
+                    "content_sha256",
+                ],
+            )?;
+            Command::MintCollectible {
+                collectible: text(f, "collectible")?,
+                account: text(f, "account")?,
+                series: text(f, "series")?,
+                atoms: amount(f, "atoms"),
+                content_sha256: text(f, "content_sha256")?,
+            }
+        }
+        "issue_certificate" => {
+            only(f, &["collectible", "order", "series", "content_sha256"])?;
+            Command::IssueCertificate {
+                collectible: text(f, "collectible")?,
+                order: text(f, "order")?,
+                series: text(f, "series")?,
+                content_sha256: text(f, "content_sha256")?,
+            }
+        }
+        "gift_collectible" => {
+            only(f, &["collectible", "to"])?;
+            Command::GiftCollectible {
+                collectible: text(f, "collectible")?,
+                to: text(f, "to")?,
+            }
+        }
+        "dissolve_collectible" => {
+            only(f, &["collectible"])?;
+            Command::DissolveCollectible {
+                collectible: text(f, "collectible")?,
+            }
+        }
+        "export_collectible" => {
+            only(f, &["collectible", "venue"])?;
+            Command::ExportCollectible {
+                collectible: text(f, "collectible")?,
+                venue: text(f, "venue")?,
+            }
+        }
+        "return_collectible" => {
+            only(f, &["collectible", "to"])?;
+            Command::ReturnCollectible {
+                collectible: text(f, "collectible")?,
+                to: text(f, "to")?,
+            }
         }
         _ => return Err(Code::InvalidCommand),
     };

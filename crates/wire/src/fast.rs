@@ -154,6 +154,10 @@ impl Source for Flat<'_> {
     fn rules(&self) -> Option<Rules> {
         None
     }
+
+    fn policy(&self) -> Option<jifen_core::Policy> {
+        None
+    }
 }
 
 /// Parses `line` on the fast path, or declines with `None`.

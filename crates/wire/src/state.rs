@@ -12,14 +12,17 @@ use crate::json::python_json;
 pub enum StateVersion {
     /// SPEC §11.
     V1,
+    /// SPEC §13: adds `clock`, `collectibles` and each account's `locked_atoms`.
+    V2,
 }
 
 /// The replay state object, written exactly as the conformance vectors hold it: keys sorted,
 /// four-space indent, a final newline.
-pub fn state_json(ledger: &Ledger, _version: StateVersion) -> String {
+pub fn state_json(ledger: &Ledger, version: StateVersion) -> String {
+    let v2 = version == StateVersion::V2;
     let e = ledger.economy();
     let t = e.totals();
-    let mut out = String::with_capacity(256 + e.accounts().len() * 240);
+    let mut out = String::with_capacity(256 + e.accounts().len() * 260);
     out.push_str("{\n    \"accounts\": {");
     let mut accounts: Vec<_> = e.accounts().iter().collect();
     accounts.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
@@ -28,8 +31,16 @@ pub fn state_json(ledger: &Ledger, _version: StateVersion) -> String {
         // Names match [A-Za-z0-9_.:@-], so they need no escaping.
         let _ = write!(
             out,
-            "        \"{}\": {{\n            \"atoms\": {},\n            \"dividends_fen\": {},\n            \"exits\": {},\n            \"kind\": \"{}\",\n            \"quota_fen\": {},\n            \"spent_fen\": {},\n            \"stable_fen\": {}\n        }}",
-            a.name, a.atoms, a.dividends_fen, a.exits, a.kind.as_str(), a.quota_fen, a.spent_fen, a.stable_fen
+            "        \"{}\": {{\n            \"atoms\": {},\n            \"dividends_fen\": {},\n            \"exits\": {},\n            \"kind\": \"{}\",\n",
+            a.name, a.atoms, a.dividends_fen, a.exits, a.kind.as_str()
+        );
+        if v2 {
+            let _ = writeln!(out, "            \"locked_atoms\": {},", a.locked_atoms);
+        }
+        let _ = write!(
+            out,
+            "            \"quota_fen\": {},\n            \"spent_fen\": {},\n            \"stable_fen\": {}\n        }}",
+            a.quota_fen, a.spent_fen, a.stable_fen
         );
     }
     out.push_str(if accounts.is_empty() {
@@ -37,10 +48,19 @@ pub fn state_json(ledger: &Ledger, _version: StateVersion) -> String {
     } else {
         "\n    },\n"
     });
-    let fields: [(&str, u64); 11] = [
+    let head: [(&str, u64); 3] = [
         ("applied", ledger.applied()),
         ("burned_atoms", t.burned_atoms),
         ("circulating_atoms", t.circulating_atoms),
+    ];
+    for (k, v) in head {
+        let _ = writeln!(out, "    \"{k}\": {v},");
+    }
+    if v2 {
+        let _ = writeln!(out, "    \"clock\": {},", e.clock());
+        write_collectibles(e, &mut out);
+    }
+    let fields: [(&str, u64); 8] = [
         ("contributions_fen", t.contributions_fen),
         ("dividend_pool_fen", t.dividend_pool_fen),
         ("escrow_fen", t.escrow_fen),
@@ -56,6 +76,35 @@ pub fn state_json(ledger: &Ledger, _version: StateVersion) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+/// `"collectibles": {…},` in name order, as the vectors hold it.
+fn write_collectibles(e: &Economy, out: &mut String) {
+    let mut list: Vec<_> = e.collectibles().iter().collect();
+    list.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    if list.is_empty() {
+        out.push_str("    \"collectibles\": {},\n");
+        return;
+    }
+    out.push_str("    \"collectibles\": {");
+    for (i, c) in list.iter().enumerate() {
+        out.push_str(if i == 0 { "\n" } else { ",\n" });
+        let owner = &e.accounts().get(c.owner).name;
+        let _ = write!(
+            out,
+            "        \"{}\": {{\n            \"atoms\": {},\n            \"content_sha256\": \"{}\",\n            \"owner\": \"{owner}\",\n            \"series\": \"{}\",\n            \"state\": \"{}\"",
+            c.name,
+            c.atoms,
+            c.content_hex(),
+            c.series,
+            c.state.as_str()
+        );
+        if let Some(venue) = &c.venue {
+            let _ = write!(out, ",\n            \"venue\": \"{venue}\"");
+        }
+        out.push_str("\n        }");
+    }
+    out.push_str("\n    },\n");
 }
 
 /// One outcome line: `{"id": …, "ok": true|false, "code": null|"…"}`.
