@@ -25,6 +25,12 @@ enum Step {
     /// Sell, or convert, a share (in bps) of what the account holds now.
     SellShare(jifen_core::Text, u16),
     ConvertShare(jifen_core::Text, u16),
+    /// Advance the clock by this many days and seconds from where it is.
+    Tick(u16, u32),
+    /// Lock a share (in bps) of what the consumer holds now in a new collectible.
+    MintShare(jifen_core::Text, jifen_core::Text, u16),
+    /// A certificate for the n-th most recently paid order.
+    CertifyRecent(jifen_core::Text, u8),
 }
 
 fn pick(prefix: &'static str, n: u32) -> impl Strategy<Value = jifen_core::Text> {
@@ -133,6 +139,50 @@ fn command() -> impl Strategy<Value = Command> {
         ].prop_map(|day| Command::SettleDividends { day: day.into() }),
         1 => prop_oneof![4 => valid_rules().prop_map(Some), 1 => Just(None)]
             .prop_map(|rules| Command::SetRules { rules }),
+        // SPEC §13.
+        1 => prop_oneof![
+            3 => (0i64..800 * 86_400).prop_map(|s| jifen_core::format_instant(1_767_225_600 + s)),
+            1 => Just("2026-02-30T00:00:00Z".to_string()),
+            1 => Just("2026-01-01 00:00:00".to_string()),
+        ].prop_map(|at| Command::AdvanceClock { at: at.into() }),
+        1 => prop_oneof![
+            4 => (any::<bool>(), prop_oneof![Just(0u32), 0..=400u32, Just(3650)], any::<bool>())
+                .prop_map(|(gifting_enabled, gift_hold_days, exchange_enabled)| Some(jifen_core::Policy {
+                    gifting_enabled, gift_hold_days, exchange_enabled,
+                })),
+            1 => Just(None),
+        ].prop_map(|policy| Command::SetCollectiblePolicy { policy }),
+        3 => (collectible(), consumer(), series(), atoms(), content())
+            .prop_map(|(collectible, account, series, atoms, content_sha256)| Command::MintCollectible {
+                collectible, account, series, atoms, content_sha256,
+            }),
+        2 => (collectible(), order(), series(), content())
+            .prop_map(|(collectible, order, series, content_sha256)| Command::IssueCertificate {
+                collectible, order, series, content_sha256,
+            }),
+        3 => (collectible(), consumer())
+            .prop_map(|(collectible, to)| Command::GiftCollectible { collectible, to }),
+        2 => collectible().prop_map(|collectible| Command::DissolveCollectible { collectible }),
+        2 => (collectible(), prop_oneof![8 => Just("culture-exchange".into()), 1 => Just("bad venue!".into())])
+            .prop_map(|(collectible, venue)| Command::ExportCollectible { collectible, venue }),
+        2 => (collectible(), consumer())
+            .prop_map(|(collectible, to)| Command::ReturnCollectible { collectible, to }),
+    ]
+}
+
+fn collectible() -> impl Strategy<Value = jifen_core::Text> {
+    prop_oneof![20 => pick("k", 24), 1 => Just("bad name!".into())]
+}
+
+fn series() -> impl Strategy<Value = jifen_core::Text> {
+    prop_oneof![8 => Just("pearl".into()), 4 => Just("certificate".into()), 1 => Just("bad series!".into())]
+}
+
+fn content() -> impl Strategy<Value = jifen_core::Text> {
+    prop_oneof![
+        12 => any::<[u8; 32]>().prop_map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>().into()),
+        1 => Just("ABCDEF".repeat(10).into()),
+        1 => Just("00".into()),
     ]
 }
 
@@ -145,6 +195,9 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (account(), share()).prop_map(|(a, s)| Step::SellShare(a, s)),
         3 => (consumer(), share()).prop_map(|(a, s)| Step::ConvertShare(a, s)),
         1 => any::<usize>().prop_map(Step::Retry),
+        3 => (prop_oneof![Just(0u16), 0..3u16, 0..400u16], 0..86_400u32).prop_map(|(d, s)| Step::Tick(d, s)),
+        4 => (collectible(), consumer(), share()).prop_map(|(k, a, s)| Step::MintShare(k, a, s)),
+        2 => (collectible(), any::<u8>()).prop_map(|(k, n)| Step::CertifyRecent(k, n % 4)),
         1 => (any::<usize>(), command()).prop_map(|(i, c)| Step::Conflict(i, c)),
     ]
 }
@@ -181,11 +234,21 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
                 a.spent_fen,
                 a.dividends_fen,
                 a.exits,
+                a.locked_atoms,
             )
         })
         .collect();
     accounts.sort_by(|a, b| a.0.cmp(&b.0));
-    let state = format!("{:?} {:?} {:?}", e.totals(), e.price(), accounts);
+    let collectibles: Vec<_> = e.collectibles().iter().collect();
+    let state = format!(
+        "{:?} {:?} {:?} clock {} {:?} {:?}",
+        e.totals(),
+        e.price(),
+        accounts,
+        e.clock(),
+        e.policy(),
+        collectibles
+    );
     (state, l.applied(), l.rejected())
 }
 
@@ -231,6 +294,40 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
                     None,
                 )
             }
+            Step::Tick(days, seconds) => {
+                let at = ledger.economy().clock() + *days as i64 * 86_400 + *seconds as i64;
+                (
+                    format!("cmd-{n}"),
+                    Command::AdvanceClock {
+                        at: jifen_core::format_instant(at.max(1_767_225_600)).into(),
+                    },
+                    None,
+                )
+            }
+            Step::MintShare(collectible, account, bps) => {
+                let held = ledger.economy().account(account).map_or(1, |a| a.atoms);
+                (
+                    format!("cmd-{n}"),
+                    Command::MintCollectible {
+                        collectible: collectible.clone(),
+                        account: account.clone(),
+                        series: "pearl".into(),
+                        atoms: Some((held as u128 * *bps as u128 / 10_000) as u64),
+                        content_sha256: "ab".repeat(32).into(),
+                    },
+                    None,
+                )
+            }
+            Step::CertifyRecent(collectible, k) => (
+                format!("cmd-{n}"),
+                Command::IssueCertificate {
+                    collectible: collectible.clone(),
+                    order: recent(&paid, *k),
+                    series: "certificate".into(),
+                    content_sha256: "cd".repeat(32).into(),
+                },
+                None,
+            ),
             Step::SellShare(account, bps) | Step::ConvertShare(account, bps) => {
                 let held = ledger.economy().account(account).map_or(1, |a| a.atoms);
                 let atoms = Some((held as u128 * *bps as u128 / 10_000) as u64);

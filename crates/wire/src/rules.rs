@@ -93,6 +93,25 @@ pub fn rules_to_toml(r: &Rules) -> String {
     )
 }
 
+/// A collectible policy object (SPEC §13): exactly `gifting_enabled`, `gift_hold_days`
+/// (0..=3650) and `exchange_enabled`, with the right types; anything else is `None`
+/// (`invalid_policy`).
+pub fn policy_from_json(value: &Value) -> Option<jifen_core::Policy> {
+    let map = value.as_object()?;
+    const KEYS: [&str; 3] = ["gifting_enabled", "gift_hold_days", "exchange_enabled"];
+    if map.len() != KEYS.len() || !map.keys().all(|k| KEYS.contains(&k.as_str())) {
+        return None;
+    }
+    let days = map.get("gift_hold_days")?.as_u64()?;
+    Some(jifen_core::Policy {
+        gifting_enabled: map.get("gifting_enabled")?.as_bool()?,
+        gift_hold_days: u32::try_from(days)
+            .ok()
+            .filter(|d| *d <= jifen_core::GIFT_HOLD_DAYS_MAX)?,
+        exchange_enabled: map.get("exchange_enabled")?.as_bool()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,23 +166,4 @@ mod tests {
             .insert("exit_enabled".into(), Value::from(1));
         assert!(rules_from_json(&wrong).is_none());
     }
-}
-
-/// A collectible policy object (SPEC §13): exactly `gifting_enabled`, `gift_hold_days`
-/// (0..=3650) and `exchange_enabled`, with the right types; anything else is `None`
-/// (`invalid_policy`).
-pub fn policy_from_json(value: &Value) -> Option<jifen_core::Policy> {
-    let map = value.as_object()?;
-    const KEYS: [&str; 3] = ["gifting_enabled", "gift_hold_days", "exchange_enabled"];
-    if map.len() != KEYS.len() || !map.keys().all(|k| KEYS.contains(&k.as_str())) {
-        return None;
-    }
-    let days = map.get("gift_hold_days")?.as_u64()?;
-    Some(jifen_core::Policy {
-        gifting_enabled: map.get("gifting_enabled")?.as_bool()?,
-        gift_hold_days: u32::try_from(days)
-            .ok()
-            .filter(|d| *d <= jifen_core::GIFT_HOLD_DAYS_MAX)?,
-        exchange_enabled: map.get("exchange_enabled")?.as_bool()?,
-    })
 }
