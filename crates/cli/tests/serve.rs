@@ -179,9 +179,33 @@ fn create(s: &Server, id: &str, rules: Value) {
 }
 
 fn golden_over_http(backend: &Backend) {
-    let s = Server::simple(backend);
-    for dir in std::fs::read_dir(common::shared().join("golden")).unwrap() {
-        let dir = dir.unwrap().path();
+    // Time stands at the epoch, so the server issues no `advance_clock` of its own and the
+    // vectors' clocks are theirs alone.
+    let clock = std::env::temp_dir().join(format!(
+        "jifen-golden-clock-{}-{}",
+        backend.name(),
+        std::process::id()
+    ));
+    write_clock(&clock, 0);
+    let s = Server::start(&Opts {
+        backend,
+        clock: Some(&clock),
+        extra: vec![],
+        admin_env: true,
+        log_to: None,
+    });
+    let mut dirs = Vec::new();
+    for folder in ["golden", "golden-collectibles"] {
+        for dir in std::fs::read_dir(common::shared().join(folder)).unwrap() {
+            dirs.push(dir.unwrap().path());
+        }
+    }
+    for dir in dirs {
+        let state_file = if dir.join("expected-state-v2.json").is_file() {
+            "expected-state-v2.json"
+        } else {
+            "expected-state.json"
+        };
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         create(&s, &name, rules_json(&dir.join("rules.toml")));
         let lines: Vec<Value> = std::fs::read_to_string(dir.join("commands.jsonl"))
@@ -219,13 +243,11 @@ fn golden_over_http(backend: &Backend) {
             format!("GET /v1/economies/{name}/state HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\n\r\n").as_bytes(),
         );
         assert_eq!(status, 200);
-        let want = std::fs::read_to_string(dir.join("expected-state.json")).unwrap();
-        assert_eq!(
-            body, want,
-            "{name}: GET /state differs from expected-state.json"
-        );
+        let want = std::fs::read_to_string(dir.join(state_file)).unwrap();
+        assert_eq!(body, want, "{name}: GET /state differs from {state_file}");
     }
     s.stop();
+    let _ = std::fs::remove_file(&clock);
 }
 
 #[test]
@@ -1010,11 +1032,12 @@ fn transparency(backend: &Backend) {
         s.post("/v1/economies/t/commands", ADMIN, &Value::Array(batch));
         n += 2500;
     }
-    s.post(
+    let settled = s.post(
         "/v1/economies/t/commands",
         ADMIN,
         &json!({"type":"settle_dividends","id":"day1","day":"2026-11-25"}),
     );
+    let settle_seq = settled["outcomes"][0]["seq"].as_u64().unwrap();
     // The scheduler signs a head after the settlement.
     let mut head = Value::Null;
     for _ in 0..100 {
@@ -1033,7 +1056,9 @@ fn transparency(backend: &Backend) {
     let size = head["tree_size"]
         .as_u64()
         .expect("a head after the settlement");
-    assert_eq!(size, 1 + 1000 + 100_000 + 1, "{head}");
+    // Every command sent, plus the server's own `advance_clock` entries, up to the settlement.
+    assert!(size >= 1 + 1000 + 100_000 + 1, "{head}");
+    assert_eq!(size, settle_seq, "{head}");
 
     // The independent check.
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/merkle_check.py");
@@ -1095,14 +1120,15 @@ fn transparency(backend: &Backend) {
     );
 
     // More entries, a second head, and a consistency proof between the two.
-    s.post(
+    let late = s.post(
         "/v1/economies/t/commands",
         ADMIN,
         &json!([{"type":"register_consumer","id":"late-1","account":"late1"},{"type":"register_consumer","id":"late-2","account":"late2"}]),
     );
     let head2 = s.post("/v1/economies/t/tree-heads", ADMIN, &json!({}));
     let size2 = head2["tree_size"].as_u64().unwrap();
-    assert_eq!(size2, size + 2);
+    assert_eq!(size2, late["outcomes"][1]["seq"].as_u64().unwrap());
+    assert!(size2 > size);
     write_json(&dir.join("head2.json"), &head2);
     let consistency = s.get(
         &format!("/v1/economies/t/proofs/consistency?from={size}&to={size2}"),
@@ -1401,7 +1427,7 @@ fn the_wallet_verifies_an_entry_in_the_browser_on_postgres() {
 fn wallet_in_browser(backend: &Backend) {
     let s = Server::simple(backend);
     create(&s, "w", json!({}));
-    s.post("/v1/economies/w/commands", ADMIN, &json!([
+    let sent = s.post("/v1/economies/w/commands", ADMIN, &json!([
         {"type":"register_merchant","id":"1","account":"shop"},
         {"type":"register_consumer","id":"2","account":"alice"},
         {"type":"register_consumer","id":"3","account":"bob"},
@@ -1409,6 +1435,9 @@ fn wallet_in_browser(backend: &Backend) {
         {"type":"confirm_order","id":"5","order":"o1"},
         {"type":"pay_order","id":"6","order":"o2","consumer":"bob","merchant":"shop","cash_fen":20000,"stable_fen":0},
     ]));
+    // Seqs as journaled (the server's own `advance_clock` comes first).
+    let seq_of = |i: usize| sent["outcomes"][i]["seq"].as_u64().unwrap();
+    let (alice_order, bob_order, last) = (seq_of(3), seq_of(5), seq_of(5));
     s.post("/v1/economies/w/tree-heads", ADMIN, &json!({}));
     let link = s.post(
         "/v1/economies/w/wallet-links",
@@ -1429,9 +1458,9 @@ fn wallet_in_browser(backend: &Backend) {
             serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
         )
     };
-    assert_eq!(own(4).0, 200, "alice's own order");
-    assert_eq!(own(6).0, 404, "bob's order is not alice's to see");
-    let mut tampered = own(4).1;
+    assert_eq!(own(alice_order).0, 200, "alice's own order");
+    assert_eq!(own(bob_order).0, 404, "bob's order is not alice's to see");
+    let mut tampered = own(alice_order).1;
     let first = tampered["proof"][0].as_str().unwrap().to_string();
     let flipped = if first.starts_with('0') { "1" } else { "0" };
     tampered["proof"][0] = json!(format!("{flipped}{}", &first[1..]));
@@ -1454,20 +1483,23 @@ fn wallet_in_browser(backend: &Backend) {
         text.contains("额度是上限，只从分红池支付，不是承诺"),
         "{text}"
     );
-    assert!(text.contains("已收录于签名记录 #6"), "{text}");
-    browser.click(r#"li[data-seq="4"] button.verify"#);
+    assert!(
+        text.contains(&format!("已收录于签名记录 #{last}")),
+        "{text}"
+    );
+    browser.click(&format!(r#"li[data-seq="{alice_order}"] button.verify"#));
     browser.wait_for(
-        r#"return document.querySelector('li[data-seq="4"] .badge').dataset.verify || ''"#,
+        &format!(r#"return document.querySelector('li[data-seq="{alice_order}"] .badge').dataset.verify || ''"#),
         "ok",
     );
     browser.screenshot(&format!("wallet-375px-{}", backend.name()));
     // Fed a tampered proof, the same check turns red.
     browser.script(
-        "window.jifenWallet.verify(4, arguments[0]); return true",
-        json!([tampered]),
+        "window.jifenWallet.verify(arguments[1], arguments[0]); return true",
+        json!([tampered, alice_order]),
     );
     browser.wait_for(
-        r#"return document.querySelector('li[data-seq="4"] .badge').dataset.verify || ''"#,
+        &format!(r#"return document.querySelector('li[data-seq="{alice_order}"] .badge').dataset.verify || ''"#),
         "failed",
     );
     // Sell one point: the preview is the engine's own figure, and confirming applies it.

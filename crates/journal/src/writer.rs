@@ -281,6 +281,9 @@ pub struct JournalConfig {
     /// Record a price-history sample with a batch when this long has passed since the last
     /// one (a batch that settles dividends or changes rules always records one).
     pub sample_every_ms: i64,
+    /// Issue `advance_clock` (SPEC §13) before a batch whenever the clock's second has moved
+    /// past the economy clock, in the batch's own commit, so a replay sees the same time.
+    pub advance_clock: bool,
 }
 
 impl Default for JournalConfig {
@@ -292,6 +295,7 @@ impl Default for JournalConfig {
             startup_check: StartupCheck::FullChain,
             clock: Arc::new(crate::time::now_ms),
             sample_every_ms: 10_000,
+            advance_clock: false,
         }
     }
 }
@@ -626,6 +630,23 @@ impl Writer {
         }
     }
 
+    /// Brings the economy clock up to the commit's second, with an `advance_clock` of its own
+    /// (its id names the instant, so issuing it twice is a retry).
+    fn advance_clock(&mut self, c: &mut Commit) {
+        let now_s = c.ts_ms.div_euclid(1000);
+        if now_s <= self.ledger.economy().clock() {
+            return;
+        }
+        let at = jifen_core::format_instant(now_s);
+        let (parsed, canonical) = Submitted::Value(serde_json::json!({
+            "type": "advance_clock",
+            "id": format!("clock:{at}"),
+            "at": at,
+        }))
+        .prepare();
+        self.apply(c, &parsed, &canonical);
+    }
+
     /// Applies one command and adds its entry to the commit (unless it is a retry).
     fn apply(&mut self, c: &mut Commit, parsed: &Parsed, canonical: &str) -> Outcome {
         let outcome = self.ledger.submit(
@@ -700,6 +721,9 @@ impl Writer {
             notable: false,
             last_seq: None,
         };
+        if self.config.advance_clock {
+            self.advance_clock(&mut c);
+        }
         let mut answers = Vec::with_capacity(batch.len());
         for job in batch {
             match job {

@@ -191,6 +191,7 @@ impl App {
             snapshot_every_entries: self.config.snapshot_every_entries,
             startup_check: self.config.startup_check,
             clock: self.config.clock.clone(),
+            advance_clock: true,
             ..JournalConfig::default()
         }
     }

@@ -579,7 +579,7 @@ pub async fn get_state(
     allow(&p, Need::Read)?;
     let (text, seq) = read(&economy, |v| {
         (
-            jifen_wire::state_json(v.ledger, jifen_wire::StateVersion::V1),
+            jifen_wire::state_json(v.ledger, jifen_wire::StateVersion::V2),
             v.head_seq,
         )
     })
