@@ -65,6 +65,11 @@ CREATE TABLE IF NOT EXISTS dividends (
     fen BIGINT NOT NULL,
     PRIMARY KEY (economy, account, seq)
 );
+CREATE TABLE IF NOT EXISTS content (
+    sha256 TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL,
+    data BYTEA NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -294,6 +299,23 @@ impl Store for PgStore {
             &[&scope, &key, &value],
         )?;
         Ok(())
+    }
+
+    fn put_content(&mut self, sha256: &str, content_type: &str, bytes: &[u8]) -> StoreResult<()> {
+        self.client.execute(
+            "INSERT INTO content (sha256, content_type, data) VALUES ($1, $2, $3) \
+             ON CONFLICT (sha256) DO NOTHING",
+            &[&sha256, &content_type, &bytes],
+        )?;
+        Ok(())
+    }
+
+    fn content(&mut self, sha256: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+        let row = self.client.query_opt(
+            "SELECT content_type, data FROM content WHERE sha256 = $1",
+            &[&sha256],
+        )?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
     }
 
     fn kv_list(&mut self, scope: &str) -> StoreResult<Vec<(String, String)>> {

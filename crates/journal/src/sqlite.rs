@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS dividends (
     fen INTEGER NOT NULL,
     PRIMARY KEY (economy, account, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS content (
+    sha256 TEXT PRIMARY KEY,
+    content_type TEXT NOT NULL,
+    data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -399,6 +404,22 @@ impl Store for SqliteStore {
             params![scope, key, value],
         )?;
         Ok(())
+    }
+
+    fn put_content(&mut self, sha256: &str, content_type: &str, bytes: &[u8]) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO content (sha256, content_type, data) VALUES (?1, ?2, ?3)",
+            params![sha256, content_type, bytes],
+        )?;
+        Ok(())
+    }
+
+    fn content(&mut self, sha256: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT content_type, data FROM content WHERE sha256 = ?1")?
+            .query_row([sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
     }
 
     fn kv_list(&mut self, scope: &str) -> StoreResult<Vec<(String, String)>> {

@@ -172,6 +172,15 @@ pub trait Store: Send {
     /// Every key and value of a scope, by key.
     fn kv_list(&mut self, scope: &str) -> StoreResult<Vec<(String, String)>>;
 
+    /// Stores content (a collectible's artwork, a certificate document) under its SHA-256 (64
+    /// lowercase hex digits), which the caller computed. Storing the same hash again keeps
+    /// the first copy.
+    fn put_content(&mut self, sha256: &str, content_type: &str, bytes: &[u8]) -> StoreResult<()>;
+
+    /// The content stored under `sha256`: its type and bytes, as stored (the caller checks
+    /// them against the hash before serving).
+    fn content(&mut self, sha256: &str) -> StoreResult<Option<(String, Vec<u8>)>>;
+
     /// Up to `limit` entries with `seq > after`, in seq order.
     fn entries(&mut self, economy: &str, after: u64, limit: usize) -> StoreResult<Vec<Entry>> {
         let mut out = Vec::new();

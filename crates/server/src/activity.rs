@@ -1,9 +1,11 @@
 //! Which journal entries concern which account: the index behind an account's full history in
 //! the console and a consumer's entries in the wallet.
 //!
-//! An entry concerns the accounts it names (`account`, `consumer`, `merchant`, `referrer`) and,
+//! An entry concerns the accounts it names (`account`, `consumer`, `merchant`, `referrer`,
+//! `to`) and,
 //! for `confirm_order` and `refund_order`, the order's consumer and merchant. Settlements name
-//! no one and are listed from the settlements table instead. The index is built from the
+//! no one and are listed from the settlements table instead. Collectibles are indexed the same
+//! way, by the `collectible` field. The index is built from the
 //! journal the first time an economy's history is asked for, and then brought up to the head
 //! at each request, reading only the entries since; it is derived data, held in memory (about
 //! 8 bytes per account an entry names, plus each name and order once).
@@ -22,28 +24,30 @@ pub struct ActivityIndex {
     /// Every entry up to here is indexed.
     upto: u64,
     by_account: HashMap<Box<str>, Vec<u64>>,
+    /// The same for collectibles (SPEC §13), by the `collectible` field.
+    by_collectible: HashMap<Box<str>, Vec<u64>>,
     /// An order's consumer and merchant, from its `pay_order`.
     orders: HashMap<Box<str>, (Box<str>, Box<str>)>,
 }
 
 impl ActivityIndex {
     fn note(&mut self, name: &str, seq: u64) {
-        let seqs = match self.by_account.get_mut(name) {
-            Some(seqs) => seqs,
-            None => self.by_account.entry(name.into()).or_default(),
-        };
-        // A command naming an account twice is one entry of its history.
-        if seqs.last() != Some(&seq) {
-            seqs.push(seq);
-        }
+        note_in(&mut self.by_account, name, seq);
     }
 
     fn add(&mut self, seq: u64, command: &str) {
         let Ok(Value::Object(c)) = serde_json::from_str::<Value>(command) else {
             return;
         };
+        if let Some(name) = c.get("collectible").and_then(Value::as_str) {
+            note_in(&mut self.by_collectible, name, seq);
+        }
+        self.add_accounts(seq, &c);
+    }
+
+    fn add_accounts(&mut self, seq: u64, c: &serde_json::Map<String, Value>) {
         let field = |k: &str| c.get(k).and_then(Value::as_str);
-        for key in ["account", "consumer", "merchant", "referrer"] {
+        for key in ["account", "consumer", "merchant", "referrer", "to"] {
             if let Some(name) = field(key) {
                 self.note(name, seq);
             }
@@ -93,6 +97,24 @@ impl ActivityIndex {
     }
 }
 
+fn note_in(map: &mut HashMap<Box<str>, Vec<u64>>, name: &str, seq: u64) {
+    let seqs = match map.get_mut(name) {
+        Some(seqs) => seqs,
+        None => map.entry(name.into()).or_default(),
+    };
+    // A command naming an account twice is one entry of its history.
+    if seqs.last() != Some(&seq) {
+        seqs.push(seq);
+    }
+}
+
+/// What an index lookup is for.
+#[derive(Clone, Copy)]
+pub enum Subject<'a> {
+    Account(&'a str),
+    Collectible(&'a str),
+}
+
 /// Every economy's index.
 #[derive(Default)]
 pub struct Activity {
@@ -106,7 +128,7 @@ impl Activity {
         &self,
         store: &mut dyn Store,
         economy: &str,
-        account: &str,
+        subject: Subject<'_>,
         before: Option<u64>,
         limit: usize,
     ) -> Result<(Vec<u64>, usize), JournalError> {
@@ -116,7 +138,11 @@ impl Activity {
         })?;
         let index = all.entry(economy.to_string()).or_default();
         index.catch_up(store, economy, head)?;
-        let Some(seqs) = index.by_account.get(account) else {
+        let found = match subject {
+            Subject::Account(name) => index.by_account.get(name),
+            Subject::Collectible(name) => index.by_collectible.get(name),
+        };
+        let Some(seqs) = found else {
             return Ok((Vec::new(), 0));
         };
         let end = before.map_or(seqs.len(), |b| seqs.partition_point(|s| *s < b));

@@ -92,6 +92,8 @@ pub struct App {
     pub signer: Arc<crate::transparency::TreeSigner>,
     /// The console's account index and verify runs.
     pub console: crate::console::ConsoleState,
+    /// Delivery progress of the exchange outbox.
+    pub outbox: crate::exchange::Outbox,
 }
 
 struct Bucket {
@@ -152,6 +154,7 @@ impl App {
             limiter: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             console: Default::default(),
+            outbox: Default::default(),
             started: Instant::now(),
         };
         app.load_keys()?;

@@ -293,7 +293,13 @@ pub fn account_entries(
         let (seqs, total) = app
             .console
             .activity
-            .of(s, economy, account, before, limit)
+            .of(
+                s,
+                economy,
+                crate::activity::Subject::Account(account),
+                before,
+                limit,
+            )
             .map_err(|e| jifen_journal::StoreError::Malformed(e.to_string()))?;
         let mut out = Vec::with_capacity(seqs.len());
         for seq in seqs {

@@ -24,6 +24,8 @@ pub enum Role {
     Merchant,
     /// Read-only, including state and events.
     Auditor,
+    /// A venue's key: only `return_collectible` of collectibles exported to that venue.
+    Exchange,
 }
 
 impl Role {
@@ -33,6 +35,7 @@ impl Role {
             Role::Operator => "operator",
             Role::Merchant => "merchant",
             Role::Auditor => "auditor",
+            Role::Exchange => "exchange",
         }
     }
 }
@@ -46,7 +49,7 @@ pub struct KeyRecord {
     pub role: Role,
     /// `None` only for admin keys.
     pub economy: Option<String>,
-    /// The merchant account of a merchant key.
+    /// The merchant account of a merchant key, or the venue of an exchange key.
     pub account: Option<String>,
     pub created_ms: i64,
     pub revoked_ms: Option<i64>,

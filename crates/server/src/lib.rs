@@ -7,9 +7,12 @@
 pub mod activity;
 pub mod app;
 pub mod auth;
+pub mod collectibles;
 pub mod console;
+pub mod content;
 pub mod demo;
 pub mod error;
+pub mod exchange;
 pub mod history;
 pub mod keys;
 pub mod routes;
@@ -66,6 +69,24 @@ pub fn router(app: Arc<App>) -> Router {
         .route(&format!("{eco}/leaderboard"), get(routes::leaderboard))
         .route("/v1/tree-key", get(transparency::tree_key))
         .route("/", get(console::page))
+        .route(
+            &format!("{eco}/content"),
+            axum::routing::put(content::put)
+                .layer(DefaultBodyLimit::max(content::CONTENT_BYTES_MAX)),
+        )
+        .route("/v1/content/{sha256}", get(content::get))
+        .route(&format!("{eco}/venues"), get(exchange::list_venues))
+        .route(
+            &format!("{eco}/venues/{{venue}}"),
+            axum::routing::put(exchange::put_venue),
+        )
+        .route(&format!("{eco}/outbox"), get(exchange::outbox_status))
+        .route("/c/{economy}/{collectible}", get(collectibles::page))
+        .route(
+            "/v1/public/{economy}/collectibles/{collectible}",
+            get(collectibles::public_collectible),
+        )
+        .route("/v1/wallet/collectibles", get(collectibles::wallet_collectibles))
         .route(
             "/v1/session",
             post(session::sign_in)
@@ -207,7 +228,10 @@ fn jsonify(r: Response) -> Response {
         _ => "bad_request",
     };
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => format!("the body is over {BODY_BYTES_MAX} bytes"),
+        StatusCode::PAYLOAD_TOO_LARGE => format!(
+            "the body is over the limit: {BODY_BYTES_MAX} bytes, or {} for content",
+            content::CONTENT_BYTES_MAX
+        ),
         _ => status.canonical_reason().unwrap_or("error").to_string(),
     };
     ApiError::new(status, code, message).into_response()
@@ -225,12 +249,19 @@ pub async fn serve(
     let sched_thread = std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || scheduler.run(stop_rx))?;
+    let (outbox_stop, outbox_rx) = std::sync::mpsc::channel::<()>();
+    let outbox_app = app.clone();
+    let outbox_thread = std::thread::Builder::new()
+        .name("outbox".into())
+        .spawn(move || exchange::run(outbox_app, outbox_rx))?;
     let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     drop(stop_tx);
     let _ = sched_thread.join();
+    drop(outbox_stop);
+    let _ = outbox_thread.join();
     let app2 = app.clone();
     tokio::task::spawn_blocking(move || app2.shutdown())
         .await

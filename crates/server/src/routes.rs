@@ -438,6 +438,10 @@ pub async fn post_commands(
             ),
         ));
     }
+    if p.role == Role::Exchange {
+        let venue = p.account.clone().unwrap_or_default();
+        crate::exchange::check_exchange_batch(&economy, &venue, &raws).await?;
+    }
     if p.role == Role::Merchant {
         let own = p.account.clone().unwrap_or_default();
         let allowed =
@@ -480,11 +484,39 @@ pub async fn post_commands(
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        outcomes_body(batch.parsed(), &outcomes),
-    )
-        .into_response())
+    let mut body = outcomes_body(batch.parsed(), &outcomes);
+    // A gift refused for its holding period says when it will be allowed.
+    let waiting: Vec<(usize, String)> = outcomes
+        .iter()
+        .zip(batch.parsed())
+        .enumerate()
+        .filter_map(|(i, (o, p))| match (&o.result, &p.command) {
+            (
+                Err(jifen_core::Code::HoldingPeriod),
+                Ok(jifen_core::Command::GiftCollectible { collectible, .. }),
+            ) => Some((i, collectible.to_string())),
+            _ => None,
+        })
+        .collect();
+    if !waiting.is_empty() {
+        let opens = read(&economy, move |v| {
+            let e = v.ledger.economy();
+            waiting
+                .into_iter()
+                .filter_map(|(i, name)| {
+                    let c = e.collectibles().find(&name)?;
+                    Some((i, jifen_core::format_instant(c.giftable_at(e.policy()))))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        let mut value: Value = serde_json::from_str(&body).map_err(ApiError::internal)?;
+        for (i, at) in opens {
+            value["outcomes"][i]["opens_at"] = json!(at);
+        }
+        body = value.to_string();
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 // ----- reads -----
@@ -796,6 +828,8 @@ pub struct CreateKey {
     pub role: Role,
     /// Required for, and only for, a merchant key: its merchant account.
     pub account: Option<String>,
+    /// Required for, and only for, an exchange key: its venue (configured first).
+    pub venue: Option<String>,
 }
 
 fn key_view(r: &keys::KeyRecord) -> Value {
@@ -827,6 +861,30 @@ pub async fn create_key(
             "an economy key is operator, merchant or auditor",
         ));
     }
+    let mut req = req;
+    match (req.role, req.venue.take()) {
+        (Role::Exchange, Some(venue)) => {
+            let (id, name) = (economy.meta.id.clone(), venue.clone());
+            let known = blocking(&app, move |app| {
+                crate::exchange::venue_exists(app, &id, &name)
+            })
+            .await?;
+            if !known || req.account.is_some() {
+                return Err(ApiError::invalid(format!(
+                    "{venue:?} is not a venue of this economy: configure it first (PUT …/venues/{{venue}})"
+                )));
+            }
+            let (key, record) =
+                keys::generate(req.role, Some(eco.clone()), Some(venue), app.now_ms())
+                    .map_err(ApiError::internal)?;
+            return finish_key(&app, key, record).await;
+        }
+        (Role::Exchange, None) => {
+            return Err(ApiError::invalid("an exchange key needs its venue"))
+        }
+        (_, Some(_)) => return Err(ApiError::invalid("only an exchange key has a venue")),
+        (_, None) => {}
+    }
     match (req.role, &req.account) {
         (Role::Merchant, Some(account)) => {
             let name = account.clone();
@@ -851,8 +909,13 @@ pub async fn create_key(
     }
     let (key, record) = keys::generate(req.role, Some(eco.clone()), req.account, app.now_ms())
         .map_err(ApiError::internal)?;
+    finish_key(&app, key, record).await
+}
+
+/// Stores a new key and answers with it, once.
+async fn finish_key(app: &Arc<App>, key: String, record: keys::KeyRecord) -> ApiResult<Response> {
     let view = key_view(&record);
-    blocking(&app, move |app| app.put_key(record)).await?;
+    blocking(app, move |app| app.put_key(record)).await?;
     let mut view = view;
     if let Value::Object(map) = &mut view {
         map.insert("key".into(), Value::String(key));

@@ -48,7 +48,7 @@ fn make_token(app: &App, economy: &str, account: &str, expires_ms: i64) -> Strin
     )
 }
 
-fn check_token(app: &App, headers: &HeaderMap) -> ApiResult<Holder> {
+pub fn check_token(app: &App, headers: &HeaderMap) -> ApiResult<Holder> {
     let unauthorized =
         |why: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why.to_string());
     let token = headers
@@ -169,7 +169,13 @@ fn concerns(app: &App, holder: &Holder, position: Option<u32>, seq: u64) -> ApiR
         let (seqs, _) = app
             .console
             .activity
-            .of(s, id, &holder.account, Some(seq + 1), 1)
+            .of(
+                s,
+                id,
+                crate::activity::Subject::Account(&holder.account),
+                Some(seq + 1),
+                1,
+            )
             .map_err(|e| jifen_journal::StoreError::Malformed(e.to_string()))?;
         Ok(seqs.first() == Some(&seq))
     })?;
