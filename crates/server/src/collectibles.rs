@@ -84,7 +84,9 @@ pub async fn public_collectible(
                 .map_err(|e| jifen_journal::StoreError::Malformed(e.to_string()))?;
             let mut out = Vec::new();
             for seq in seqs {
-                let Some(e) = s.entry(&id, seq)? else { continue };
+                let Some(e) = s.entry(&id, seq)? else {
+                    continue;
+                };
                 if e.outcome != "ok" {
                     continue;
                 }
@@ -119,10 +121,7 @@ pub async fn public_collectible(
 
 #[utoipa::path(get, path = "/v1/wallet/collectibles", tag = "wallet",
     responses((status = 200, description = "the link's consumer's collectibles: locked points at today's value, and when each may be gifted", body = Object)))]
-pub async fn wallet_collectibles(
-    State(app): AppState,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
+pub async fn wallet_collectibles(State(app): AppState, headers: HeaderMap) -> ApiResult<Response> {
     let holder = crate::wallet::check_token(&app, &headers)?;
     let account = holder.account.clone();
     let list = read(&holder.economy, move |v| {

@@ -30,7 +30,11 @@ const TYPES: [(&str, &[u8]); 5] = [
 ];
 
 fn unsupported(why: String) -> ApiError {
-    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", why)
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        why,
+    )
 }
 
 /// The declared type, if it is one of [`TYPES`] and the bytes are such a file.
@@ -38,18 +42,21 @@ fn checked_type(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<&'static str> {
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     let accepted = || TYPES.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(", ");
-    let (kind, magic) = TYPES
-        .iter()
-        .find(|(t, _)| *t == declared)
-        .ok_or_else(|| {
-            unsupported(format!(
-                "content of type {declared:?} is not accepted; send one of {}",
-                accepted()
-            ))
-        })?;
+    let (kind, magic) = TYPES.iter().find(|(t, _)| *t == declared).ok_or_else(|| {
+        unsupported(format!(
+            "content of type {declared:?} is not accepted; send one of {}",
+            accepted()
+        ))
+    })?;
     let webp_ok = *kind != "image/webp" || bytes.get(8..12) == Some(b"WEBP");
     if !bytes.starts_with(magic) || !webp_ok {
         return Err(unsupported(format!(

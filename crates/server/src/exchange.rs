@@ -94,7 +94,9 @@ pub async fn put_venue(
     let economy = app.economy_for(&p, &eco)?;
     allow(&p, Need::Manage)?;
     if !jifen_core::is_valid_name(&venue) {
-        return Err(ApiError::invalid("a venue name is 1 to 64 plain characters"));
+        return Err(ApiError::invalid(
+            "a venue name is 1 to 64 plain characters",
+        ));
     }
     let req: VenueRequest = serde_json::from_value(json_body(&headers, &body)?)
         .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?;
@@ -151,11 +153,7 @@ pub async fn list_venues(
 
 /// Refuses a batch from an exchange key unless every command is a `return_collectible` of a
 /// collectible exported to the key's venue now.
-pub async fn check_exchange_batch(
-    economy: &Economy,
-    venue: &str,
-    raws: &[&str],
-) -> ApiResult<()> {
+pub async fn check_exchange_batch(economy: &Economy, venue: &str, raws: &[&str]) -> ApiResult<()> {
     let mut names = Vec::with_capacity(raws.len());
     for (i, raw) in raws.iter().enumerate() {
         let c: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
@@ -365,7 +363,10 @@ fn post(venue: &Venue, event_id: &str, body: &str) -> Result<(), String> {
         .post(&venue.url)
         .set("Content-Type", "application/json")
         .set("X-Jifen-Event-Id", event_id)
-        .set("X-Jifen-Signature", &signature(&venue.secret, body.as_bytes()))
+        .set(
+            "X-Jifen-Signature",
+            &signature(&venue.secret, body.as_bytes()),
+        )
         .send_string(body);
     match answer {
         Ok(r) if (200..300).contains(&r.status()) => Ok(()),

@@ -86,7 +86,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/public/{economy}/collectibles/{collectible}",
             get(collectibles::public_collectible),
         )
-        .route("/v1/wallet/collectibles", get(collectibles::wallet_collectibles))
+        .route(
+            "/v1/wallet/collectibles",
+            get(collectibles::wallet_collectibles),
+        )
         .route(
             "/v1/session",
             post(session::sign_in)

@@ -879,9 +879,7 @@ pub async fn create_key(
                     .map_err(ApiError::internal)?;
             return finish_key(&app, key, record).await;
         }
-        (Role::Exchange, None) => {
-            return Err(ApiError::invalid("an exchange key needs its venue"))
-        }
+        (Role::Exchange, None) => return Err(ApiError::invalid("an exchange key needs its venue")),
         (_, Some(_)) => return Err(ApiError::invalid("only an exchange key has a venue")),
         (_, None) => {}
     }

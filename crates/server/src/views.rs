@@ -113,6 +113,10 @@ pub fn account(economy: &Economy, a: &Account) -> Value {
         "atoms": a.atoms,
         "points": points(a.atoms),
         "value_fen": value_fen,
+        // Atoms in the account's collectibles: no dividends, outside the exit rule (SPEC §13).
+        "locked_atoms": a.locked_atoms,
+        "locked_points": points(a.locked_atoms),
+        "locked_value_fen": price.value_fen(a.locked_atoms),
         "stable_fen": a.stable_fen,
         "quota_fen": a.quota_fen,
         "quota_note": "a cap, paid only from the dividend pool, not a promise",
