@@ -1539,7 +1539,7 @@ fn console_in_browser(backend: &Backend) {
     }
     browser.resize(1280);
 
-    for view in ["settlements", "leaderboard", "keys"] {
+    for view in ["settlements", "leaderboard", "keys", "collectibles"] {
         browser.click(&format!(r#"nav button[data-view="{view}"]"#));
         browser.wait_for("return document.body.dataset.status", "loaded");
         screens(view);
@@ -1551,6 +1551,48 @@ fn console_in_browser(backend: &Backend) {
     assert!(
         settled.as_str().unwrap().contains("2026-01-01"),
         "{settled}"
+    );
+    // Exports to exchanges are off until switched on past a plain warning (SPEC §12).
+    assert_eq!(
+        s.get("/v1/economies/c", ADMIN)["collectible_policy"]["exchange_enabled"],
+        false
+    );
+    browser.script(
+        "document.getElementById('policy-exchange').value = 'true'; return true",
+        json!([]),
+    );
+    browser.click("#policy-form button[type=submit]");
+    browser.wait_for(
+        "return String(document.getElementById('confirm-dialog').open)",
+        "true",
+    );
+    let warning = browser.script(
+        "return document.getElementById('dlg-body').innerText",
+        json!([]),
+    );
+    assert!(
+        warning
+            .as_str()
+            .unwrap()
+            .contains("积分不是股份、股票或任何权益"),
+        "{warning}"
+    );
+    for width in [1280, 375] {
+        browser.resize(width);
+        browser.capture(&format!(
+            "console-exchange-warning-{width}px-{}",
+            backend.name()
+        ));
+    }
+    browser.resize(1280);
+    browser.click("#dlg-ok");
+    browser.wait_for(
+        "return String(!!document.getElementById('policy-form').dataset.saved)",
+        "true",
+    );
+    assert_eq!(
+        s.get("/v1/economies/c", ADMIN)["collectible_policy"]["exchange_enabled"],
+        true
     );
     // Keyboard alone: Tab to an order's refund button, Enter; the dialog opens on "cancel",
     // Tab to "confirm", Enter.
