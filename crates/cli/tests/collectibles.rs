@@ -258,6 +258,33 @@ fn collectibles(backend: &Backend) {
     let pdf = b"%PDF-1.4\n% a certificate of authenticity\n%%EOF\n";
     let (status, doc) = put_content(&s, "application/pdf", pdf);
     assert_eq!(status, 201, "{doc}");
+    // Bytes changed in the store behind the server's back are never served under the old name.
+    let doc_sha = doc["sha256"].as_str().unwrap().to_string();
+    let forged: &[u8] = b"%PDF-1.4\n% a different document\n%%EOF\n";
+    match backend {
+        Backend::Sqlite { dir } => {
+            let db = rusqlite::Connection::open(dir.join("jifen.sqlite3")).unwrap();
+            db.execute(
+                "UPDATE content SET data = ?1 WHERE sha256 = ?2",
+                rusqlite::params![forged, doc_sha],
+            )
+            .unwrap();
+        }
+        Backend::Postgres { url, .. } => {
+            let mut db = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            db.execute(
+                "UPDATE content SET data = $1 WHERE sha256 = $2",
+                &[&forged, &doc_sha],
+            )
+            .unwrap();
+        }
+    }
+    let (status, _, body) = get_bytes(&s, &format!("/v1/content/{doc_sha}"));
+    assert_eq!(status, 500, "tampered content is refused");
+    assert!(
+        !body.windows(9).any(|w| w == b"different"),
+        "and never served"
+    );
 
     // --- a certificate, and the page that checks it ---
     let r = send(
