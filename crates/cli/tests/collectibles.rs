@@ -208,13 +208,7 @@ fn collectibles(backend: &Backend) {
         std::process::id()
     ));
     write_clock(&clock, T0);
-    let opts = Opts {
-        backend,
-        clock: Some(&clock),
-        extra: vec![],
-        admin_env: true,
-        log_to: None,
-    };
+    let opts = Opts::with_clock(backend, &clock);
     let s = Server::start(&opts);
     create(&s, "j", json!({}));
     let send = |s: &Server, key: &str, c: Value| s.post("/v1/economies/j/commands", key, &c);

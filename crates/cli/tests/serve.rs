@@ -24,13 +24,7 @@ fn golden_over_http(backend: &Backend) {
         std::process::id()
     ));
     write_clock(&clock, 0);
-    let s = Server::start(&Opts {
-        backend,
-        clock: Some(&clock),
-        extra: vec![],
-        admin_env: true,
-        log_to: None,
-    });
+    let s = Server::start(&Opts::with_clock(backend, &clock));
     let mut dirs = Vec::new();
     for folder in ["golden", "golden-collectibles"] {
         for dir in std::fs::read_dir(common::shared().join(folder)).unwrap() {
@@ -638,13 +632,7 @@ fn scheduler_across_restart(backend: &Backend) {
     // 2026-01-10T04:00:00Z is noon in Shanghai.
     let t0: i64 = 1_768_017_600_000;
     write_clock(&clock, t0);
-    let opts = Opts {
-        backend,
-        clock: Some(&clock),
-        extra: vec![],
-        admin_env: true,
-        log_to: None,
-    };
+    let opts = Opts::with_clock(backend, &clock);
     let s = Server::start(&opts);
     s.post(
         "/v1/economies",

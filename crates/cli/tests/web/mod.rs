@@ -31,6 +31,19 @@ pub struct Opts<'a> {
     pub log_to: Option<&'a PathBuf>,
 }
 
+impl<'a> Opts<'a> {
+    /// The default options, with the server's time read from `clock` (see `write_clock`).
+    pub fn with_clock(backend: &'a Backend, clock: &'a PathBuf) -> Opts<'a> {
+        Opts {
+            backend,
+            clock: Some(clock),
+            extra: vec![],
+            admin_env: true,
+            log_to: None,
+        }
+    }
+}
+
 impl Server {
     pub fn start(o: &Opts<'_>) -> Server {
         let mut cmd = common::jifen();
