@@ -3,6 +3,7 @@
 mod bench;
 mod bench_http;
 mod bench_journal;
+mod cluster;
 mod demo;
 mod load;
 mod proof;
@@ -60,6 +61,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: proof::ProofCmd,
     },
+    /// Several nodes on PostgreSQL: nodes, leases and epochs.
+    Cluster {
+        #[command(subcommand)]
+        cmd: cluster::ClusterCmd,
+    },
     /// (Testing) concurrent writers printing each acknowledged command.
     #[command(hide = true)]
     Load(load::Args),
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
         Cmd::Proof { cmd } => proof::run(cmd),
         Cmd::Simulate(args) => simulate::run(args),
         Cmd::Load(args) => load::run(&cli.store, args),
+        Cmd::Cluster { cmd } => cluster::run(&cli.store, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 //! backends implement [`Store`]: SQLite (the embedded default) and PostgreSQL.
 
 pub mod block;
+pub mod cluster;
 mod committer;
 mod entry;
 mod frame;

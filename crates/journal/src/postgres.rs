@@ -13,6 +13,9 @@ use crate::store::{
 pub struct PgStore {
     client: Client,
     url: String,
+    /// With several nodes: the lease this writer holds (node, epoch). Every append checks it in
+    /// its own transaction, so a writer that lost its lease cannot commit (see `cluster.rs`).
+    fence: Option<(String, i64)>,
 }
 
 const SCHEMA: &str = "
@@ -88,11 +91,41 @@ impl PgStore {
         let created = client.batch_execute(SCHEMA);
         client.execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK_KEY])?;
         created?;
+        crate::cluster::create_schema(&mut client)?;
         Ok(PgStore {
             client,
             url: url.to_string(),
+            fence: None,
         })
     }
+
+    /// Fences every later append: it commits only while `node` holds the economy's lease at
+    /// `epoch`, and fails with [`StoreError::Fenced`] otherwise.
+    pub fn set_fence(&mut self, node: &str, epoch: i64) {
+        self.fence = Some((node.to_string(), epoch));
+    }
+}
+
+/// Checks, inside the append's transaction, that the fence's lease still stands, and holds it
+/// (`FOR SHARE`) until the transaction ends, so a takeover waits for this append to finish.
+fn check_fence(
+    tx: &mut postgres::Transaction<'_>,
+    economy: &str,
+    fence: &Option<(String, i64)>,
+) -> StoreResult<()> {
+    let Some((node, epoch)) = fence else {
+        return Ok(());
+    };
+    let held = tx.query_opt(
+        "SELECT 1 FROM leases WHERE economy = $1 AND owner = $2 AND epoch = $3 FOR SHARE",
+        &[&economy, node, epoch],
+    )?;
+    if held.is_none() {
+        return Err(StoreError::Fenced(format!(
+            "economy {economy}: node {node} no longer holds the lease at epoch {epoch}"
+        )));
+    }
+    Ok(())
 }
 
 fn meta_from_row(row: &postgres::Row) -> StoreResult<EconomyMeta> {
@@ -180,10 +213,11 @@ impl Store for PgStore {
         blocks: &[Block],
         extras: &AppendExtras,
     ) -> StoreResult<()> {
-        if extras.is_empty() {
+        if extras.is_empty() && self.fence.is_none() {
             return insert_blocks(&mut self.client, economy, blocks);
         }
         let mut tx = self.client.transaction()?;
+        check_fence(&mut tx, economy, &self.fence)?;
         insert_blocks(&mut tx, economy, blocks)?;
         for seq in &extras.rule_change_seqs {
             tx.execute(
@@ -423,6 +457,8 @@ impl Store for PgStore {
     }
 
     fn reopen(&self) -> StoreResult<Box<dyn Store>> {
-        Ok(Box::new(PgStore::connect(&self.url)?))
+        let mut store = PgStore::connect(&self.url)?;
+        store.fence = self.fence.clone();
+        Ok(Box::new(store))
     }
 }

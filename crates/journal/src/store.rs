@@ -96,6 +96,9 @@ pub enum StoreError {
     Malformed(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The writer lost its lease (several nodes): nothing was committed.
+    #[error("fenced: {0}")]
+    Fenced(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

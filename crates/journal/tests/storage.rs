@@ -584,3 +584,84 @@ fn settlements_and_boundary_samples_are_stored_with_their_batches() {
         assert_eq!((last.seq, last.orders), (4, 2), "{}", b.name());
     }
 }
+
+/// Issue 9's fencing, on PostgreSQL: a writer whose lease moved to another node cannot commit,
+/// and its caller gets an error; the new owner loads everything the old one committed.
+#[test]
+fn a_writer_that_lost_its_lease_cannot_commit() {
+    use jifen_journal::cluster::Cluster;
+    use jifen_journal::postgres::PgStore;
+    let b = Backend::postgres();
+    let Backend::Postgres { url, .. } = &b else {
+        unreachable!()
+    };
+    let mut store = b.open();
+    create_economy(store.as_mut(), "eco", "E", &Rules::default(), "UTC", 0).unwrap();
+    let (mut node_a, mut node_b) = (
+        Cluster::connect(url).unwrap(),
+        Cluster::connect(url).unwrap(),
+    );
+    let lease_ms = 1_000;
+    let held = node_a.acquire("eco", "a", 0, lease_ms).unwrap().unwrap();
+    assert_eq!((held.owner.as_str(), held.epoch), ("a", 1));
+    let fenced = |node: &str, epoch: i64| -> Box<dyn jifen_journal::Store> {
+        let mut s = PgStore::connect(url).unwrap();
+        s.set_fence(node, epoch);
+        Box::new(s)
+    };
+    let (a, _) = Journal::open(fenced("a", 1), "eco", config(1000)).unwrap();
+    let line = |id: &str, account: &str| {
+        Submitted::Line(format!(
+            r#"{{"type":"register_consumer","id":"{id}","account":"{account}"}}"#
+        ))
+    };
+    a.submit_wait(vec![line("1", "ann")]).unwrap();
+    // Renewal keeps the epoch; a live lease cannot be taken.
+    assert_eq!(
+        node_a
+            .acquire("eco", "a", 500, lease_ms)
+            .unwrap()
+            .unwrap()
+            .epoch,
+        1
+    );
+    assert!(node_b
+        .acquire("eco", "b", 1_000, lease_ms)
+        .unwrap()
+        .is_none());
+    // `a` pauses past its lease; `b` takes it over, one epoch up.
+    let taken = node_b
+        .acquire("eco", "b", 1_600, lease_ms)
+        .unwrap()
+        .unwrap();
+    assert_eq!((taken.owner.as_str(), taken.epoch), ("b", 2));
+    // The old writer resumes: its append is refused, and its caller hears so.
+    let late = a.submit_wait(vec![line("2", "late")]);
+    assert!(
+        late.is_err(),
+        "a fenced writer acknowledged a command: {late:?}"
+    );
+    assert!(
+        !node_a.renew("eco", "a", 1, 1_700, lease_ms).unwrap(),
+        "a must stop"
+    );
+    drop(a);
+    // The new owner loads what `a` committed, and nothing it did not.
+    let (bj, _) = Journal::open(fenced("b", 2), "eco", config(1000)).unwrap();
+    let out = bj.submit_wait(vec![line("3", "ben")]).unwrap();
+    assert!(out[0].outcome.result.is_ok());
+    let names: Vec<String> = bj
+        .read(|v| {
+            v.ledger
+                .economy()
+                .accounts()
+                .iter()
+                .map(|a| a.name.to_string())
+                .collect()
+        })
+        .unwrap();
+    assert_eq!(names, ["ann", "ben"]);
+    bj.shutdown().unwrap();
+    let leases = node_b.leases().unwrap();
+    assert_eq!((leases[0].owner.as_str(), leases[0].epoch), ("b", 2));
+}
