@@ -44,6 +44,17 @@ pub struct Args {
     /// Log lines as JSON instead of text.
     #[arg(long)]
     log_json: bool,
+    /// Several nodes on one PostgreSQL: this node's id (each economy is then written by the
+    /// node holding its lease; requests for others are forwarded to them).
+    #[arg(long, requires = "advertise")]
+    node_id: Option<String>,
+    /// With --node-id: the URL the other nodes reach this one at, e.g. http://10.0.0.5:8080.
+    #[arg(long, requires = "node_id")]
+    advertise: Option<String>,
+    /// With --node-id: how long a lease lasts unless renewed, in ms (a failed node's
+    /// economies move within about twice this).
+    #[arg(long, default_value_t = 3000)]
+    lease_ms: i64,
     /// (Testing) read the time from this file (milliseconds since the epoch) when it exists.
     #[arg(long, hide = true)]
     clock_file: Option<PathBuf>,
@@ -114,6 +125,21 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     config.scheduler_tick = Duration::from_millis(args.scheduler_tick_ms.max(10));
     config.snapshot_every_entries = args.snapshot_every.max(1);
     config.clock = clock_from(args.clock_file);
+    if let Some(node_id) = args.node_id {
+        if store.database.is_none() {
+            return Err(usage("--node-id needs --database postgres://…: the nodes share it"));
+        }
+        if !jifen_core::is_valid_name(&node_id) || !(100..=600_000).contains(&args.lease_ms) {
+            return Err(usage(
+                "--node-id must be 1 to 64 plain characters, and --lease-ms 100 to 600000",
+            ));
+        }
+        config.cluster = Some(jifen_server::cluster::ClusterConfig {
+            node_id,
+            advertise: args.advertise.unwrap_or_default(),
+            lease_ms: args.lease_ms,
+        });
+    }
     let (app, new_key) = App::open(config).map_err(|e| usage(format!("cannot start: {e}")))?;
     let app = Arc::new(app);
     let mut out = std::io::stdout().lock();

@@ -60,7 +60,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn connect(url: &str) -> StoreResult<Cluster> {
         let mut client = Client::connect(url, NoTls)?;
-        create_schema(&mut client)?;
+        crate::postgres::with_schema_lock(&mut client, |c| create_schema(c))?;
         Ok(Cluster { client })
     }
 

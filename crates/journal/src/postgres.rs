@@ -84,14 +84,25 @@ CREATE TABLE IF NOT EXISTS settings (
 /// Serialises schema creation between processes starting at once.
 const SCHEMA_LOCK_KEY: i64 = 0x6a6966656e;
 
+/// Runs `f` holding the schema lock (two processes creating the same table at once would
+/// otherwise collide, even with `IF NOT EXISTS`).
+pub(crate) fn with_schema_lock(
+    client: &mut Client,
+    f: impl FnOnce(&mut Client) -> StoreResult<()>,
+) -> StoreResult<()> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&SCHEMA_LOCK_KEY])?;
+    let done = f(client);
+    client.execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK_KEY])?;
+    done
+}
+
 impl PgStore {
     pub fn connect(url: &str) -> StoreResult<PgStore> {
         let mut client = Client::connect(url, NoTls)?;
-        client.execute("SELECT pg_advisory_lock($1)", &[&SCHEMA_LOCK_KEY])?;
-        let created = client.batch_execute(SCHEMA);
-        client.execute("SELECT pg_advisory_unlock($1)", &[&SCHEMA_LOCK_KEY])?;
-        created?;
-        crate::cluster::create_schema(&mut client)?;
+        with_schema_lock(&mut client, |c| {
+            c.batch_execute(SCHEMA)?;
+            crate::cluster::create_schema(c)
+        })?;
         Ok(PgStore {
             client,
             url: url.to_string(),

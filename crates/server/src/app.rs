@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub startup_check: StartupCheck,
     /// The Ed25519 seed that signs tree heads; default `<data_dir>/tree-signing.key`.
     pub signing_key: Option<PathBuf>,
+    /// Several nodes on PostgreSQL (`--node-id`): economies are opened by lease.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl ServerConfig {
@@ -49,6 +51,7 @@ impl ServerConfig {
             snapshot_every_entries: 1_000_000,
             startup_check: StartupCheck::FullChain,
             signing_key: None,
+            cluster: None,
         }
     }
 }
@@ -94,6 +97,10 @@ pub struct App {
     pub console: crate::console::ConsoleState,
     /// Delivery progress of the exchange outbox.
     pub outbox: crate::exchange::Outbox,
+    /// With several nodes: where each economy's owner is.
+    pub owners: crate::cluster::Owners,
+    /// When the key ring was last reloaded because a key was not in it (several nodes).
+    keys_reloaded: Mutex<Option<Instant>>,
 }
 
 struct Bucket {
@@ -155,6 +162,8 @@ impl App {
             metrics: Metrics::default(),
             console: Default::default(),
             outbox: Default::default(),
+            owners: Default::default(),
+            keys_reloaded: Mutex::new(None),
             started: Instant::now(),
         };
         app.load_keys()?;
@@ -167,9 +176,12 @@ impl App {
             )
         })?;
         let new_admin_key = app.ensure_admin_key()?;
-        let metas = app.with_store(|s| s.economies())?;
-        for meta in metas {
-            app.open_economy(meta)?;
+        // With several nodes, economies are opened by lease (see `cluster.rs`).
+        if app.config.cluster.is_none() {
+            let metas = app.with_store(|s| s.economies())?;
+            for meta in metas {
+                app.open_economy(meta)?;
+            }
         }
         Ok((app, new_admin_key))
     }
@@ -202,6 +214,42 @@ impl App {
     /// Recovers an economy and starts its writer.
     pub fn open_economy(&self, meta: EconomyMeta) -> Result<Arc<Economy>, JournalError> {
         let store = open_store(&self.config.data_dir, self.config.database.as_deref())?;
+        self.open_economy_on(meta, store)
+    }
+
+    /// As `open_economy`, on a PostgreSQL store fenced at the lease this node holds.
+    pub fn open_economy_fenced(
+        &self,
+        meta: EconomyMeta,
+        node: &str,
+        epoch: i64,
+    ) -> Result<Arc<Economy>, JournalError> {
+        let url = self
+            .config
+            .database
+            .as_deref()
+            .ok_or_else(|| JournalError::Invalid("several nodes need PostgreSQL".into()))?;
+        let mut store = jifen_journal::postgres::PgStore::connect(url)?;
+        store.set_fence(node, epoch);
+        self.open_economy_on(meta, Box::new(store))
+    }
+
+    /// Stops serving an economy here (its lease is gone or handed over). Requests in flight
+    /// keep their reference; the fence refuses anything they try to commit.
+    pub fn close_economy(&self, id: &str) {
+        let removed = self.economies.write().ok().and_then(|mut m| m.remove(id));
+        if let Some(e) = removed {
+            if let Ok(e) = Arc::try_unwrap(e) {
+                let _ = e.journal.shutdown();
+            }
+        }
+    }
+
+    fn open_economy_on(
+        &self,
+        meta: EconomyMeta,
+        store: Box<dyn jifen_journal::Store>,
+    ) -> Result<Arc<Economy>, JournalError> {
         let (journal, info) = Journal::open(store, &meta.id, self.journal_config())?;
         for skipped in &info.skipped_snapshots {
             tracing::warn!(economy = %meta.id, %skipped, "snapshot skipped");
@@ -355,8 +403,27 @@ impl App {
         list
     }
 
-    /// Checks a presented key. `None` means 401.
+    /// Checks a presented key. `None` means 401. With several nodes a key made on another
+    /// node is not yet in this node's ring: the ring is reloaded (at most once a second).
     pub fn authenticate(&self, presented: &str) -> Option<Principal> {
+        let found = self.authenticate_in_ring(presented);
+        if found.is_some() || self.config.cluster.is_none() {
+            return found;
+        }
+        let due = self.keys_reloaded.lock().ok().is_some_and(|mut at| {
+            let due = at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+            if due {
+                *at = Some(Instant::now());
+            }
+            due
+        });
+        if due && self.load_keys().is_ok() {
+            return self.authenticate_in_ring(presented);
+        }
+        None
+    }
+
+    fn authenticate_in_ring(&self, presented: &str) -> Option<Principal> {
         let (id, secret) = keys::split(presented)?;
         let keys = self.keys.read().ok()?;
         let record = keys.get(id)?;

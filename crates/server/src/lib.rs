@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod app;
 pub mod auth;
+pub mod cluster;
 pub mod collectibles;
 pub mod console;
 pub mod content;
@@ -179,6 +180,19 @@ async fn around_request(State(app): State<Arc<App>>, req: Request, next: Next) -
     app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let timeout = app.config.request_timeout;
+    // With several nodes, a request for an economy another node writes is served there.
+    let req = if app.config.cluster.is_some() {
+        match cluster::forward(&app, req).instrument(span.clone()).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                app.metrics.observe(status, started.elapsed());
+                return response;
+            }
+            Err(req) => req,
+        }
+    } else {
+        req
+    };
     let mut response =
         match tokio::time::timeout(timeout, next.run(req).instrument(span.clone())).await {
             Ok(r) => jsonify(r),
@@ -252,6 +266,11 @@ pub async fn serve(
     let sched_thread = std::thread::Builder::new()
         .name("scheduler".into())
         .spawn(move || scheduler.run(stop_rx))?;
+    let (cluster_stop, cluster_rx) = std::sync::mpsc::channel::<()>();
+    let cluster_app = app.clone();
+    let cluster_thread = std::thread::Builder::new()
+        .name("cluster".into())
+        .spawn(move || cluster::run(cluster_app, cluster_rx))?;
     let (outbox_stop, outbox_rx) = std::sync::mpsc::channel::<()>();
     let outbox_app = app.clone();
     let outbox_thread = std::thread::Builder::new()
@@ -265,6 +284,8 @@ pub async fn serve(
     let _ = sched_thread.join();
     drop(outbox_stop);
     let _ = outbox_thread.join();
+    drop(cluster_stop);
+    let _ = cluster_thread.join();
     let app2 = app.clone();
     tokio::task::spawn_blocking(move || app2.shutdown())
         .await

@@ -193,11 +193,32 @@ pub async fn create_economy(
                 jifen_journal::JournalError::Store(s) => ApiError::from(s),
                 other => ApiError::from(other),
             })?;
+        if app.config.cluster.is_some() {
+            // Several nodes: the one it is assigned to takes its lease and opens it.
+            let text = serde_json::to_string(&settings).map_err(ApiError::internal)?;
+            app.with_store(|s| s.kv_put(crate::app::SETTINGS_SCOPE, &meta.id, &text))?;
+            return Ok(Err(meta));
+        }
         let economy = app.open_economy(meta)?;
         app.put_settings(&economy, settings)?;
-        Ok(economy)
+        Ok(Ok(economy))
     })
     .await?;
+    let economy = match economy {
+        Ok(e) => e,
+        Err(meta) => {
+            tracing::info!(economy = %meta.id, "economy created; a node will take it");
+            return Ok((
+                StatusCode::CREATED,
+                Json(json!({
+                    "id": meta.id, "name": meta.name, "timezone": meta.timezone,
+                    "created_at": meta.created_at,
+                    "note": "created; the node it is assigned to opens it within a moment",
+                })),
+            )
+                .into_response());
+        }
+    };
     tracing::info!(economy = %economy.meta.id, "economy created");
     let view = economy_view(&economy).await?;
     Ok((StatusCode::CREATED, Json(views::with_string_twins(view))).into_response())
@@ -206,12 +227,13 @@ pub async fn create_economy(
 #[utoipa::path(get, path = "/v1/economies", tag = "economies",
     responses((status = 200, description = "the economies this key reaches", body = Object)))]
 pub async fn list_economies(State(app): AppState, Auth(p): Auth) -> ApiResult<Response> {
-    let list: Vec<Value> = app
-        .economies()
+    // Every economy in the store (with several nodes, others are open elsewhere).
+    let metas = blocking(&app, |app| Ok(app.with_store(|s| s.economies())?)).await?;
+    let list: Vec<Value> = metas
         .iter()
-        .filter(|e| p.reaches(&e.meta.id))
+        .filter(|m| p.reaches(&m.id))
         .filter(|_| p.role != Role::Merchant)
-        .map(|e| json!({"id": e.meta.id, "name": e.meta.name, "timezone": e.meta.timezone, "created_at": e.meta.created_at}))
+        .map(|m| json!({"id": m.id, "name": m.name, "timezone": m.timezone, "created_at": m.created_at}))
         .collect();
     Ok(json_ok(json!({ "economies": list })))
 }
