@@ -127,7 +127,9 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     config.clock = clock_from(args.clock_file);
     if let Some(node_id) = args.node_id {
         if store.database.is_none() {
-            return Err(usage("--node-id needs --database postgres://…: the nodes share it"));
+            return Err(usage(
+                "--node-id needs --database postgres://…: the nodes share it",
+            ));
         }
         if !jifen_core::is_valid_name(&node_id) || !(100..=600_000).contains(&args.lease_ms) {
             return Err(usage(

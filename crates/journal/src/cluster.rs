@@ -60,7 +60,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn connect(url: &str) -> StoreResult<Cluster> {
         let mut client = Client::connect(url, NoTls)?;
-        crate::postgres::with_schema_lock(&mut client, |c| create_schema(c))?;
+        crate::postgres::with_schema_lock(&mut client, create_schema)?;
         Ok(Cluster { client })
     }
 

@@ -99,10 +99,18 @@ pub(crate) fn with_schema_lock(
 impl PgStore {
     pub fn connect(url: &str) -> StoreResult<PgStore> {
         let mut client = Client::connect(url, NoTls)?;
-        with_schema_lock(&mut client, |c| {
-            c.batch_execute(SCHEMA)?;
-            crate::cluster::create_schema(c)
-        })?;
+        // Once per database and process: later connections find the tables there.
+        static READY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let ready = READY.lock().is_ok_and(|r| r.iter().any(|u| u == url));
+        if !ready {
+            with_schema_lock(&mut client, |c| {
+                c.batch_execute(SCHEMA)?;
+                crate::cluster::create_schema(c)
+            })?;
+            if let Ok(mut r) = READY.lock() {
+                r.push(url.to_string());
+            }
+        }
         Ok(PgStore {
             client,
             url: url.to_string(),

@@ -27,10 +27,13 @@ pub struct ClusterConfig {
     pub lease_ms: i64,
 }
 
+/// Economy → (owner's node id, owner's URL).
+type OwnerMap = HashMap<String, (String, String)>;
+
 /// Where each economy's owner is, as last read (refreshed at most every `OWNERS_TTL`).
 #[derive(Default)]
 pub struct Owners {
-    cache: Mutex<Option<(Instant, HashMap<String, (String, String)>)>>,
+    cache: Mutex<Option<(Instant, OwnerMap)>>,
 }
 
 const OWNERS_TTL: Duration = Duration::from_millis(200);
@@ -39,7 +42,9 @@ impl Owners {
     /// The node id and URL of the live owner of `economy`, if any.
     pub fn of(&self, app: &App, economy: &str) -> Option<(String, String)> {
         let mut cache = self.cache.lock().ok()?;
-        let fresh = cache.as_ref().is_some_and(|(at, _)| at.elapsed() < OWNERS_TTL);
+        let fresh = cache
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < OWNERS_TTL);
         if !fresh {
             let map = read_owners(app).unwrap_or_default();
             *cache = Some((Instant::now(), map));
@@ -48,7 +53,7 @@ impl Owners {
     }
 }
 
-fn read_owners(app: &App) -> Result<HashMap<String, (String, String)>, JournalError> {
+fn read_owners(app: &App) -> Result<OwnerMap, JournalError> {
     let (Some(cfg), Some(url)) = (&app.config.cluster, &app.config.database) else {
         return Ok(HashMap::new());
     };
@@ -136,22 +141,41 @@ fn manage(
             tracing::warn!(economy, epoch, "cluster: lease lost; writer closed");
         }
     }
+    let mut taken = Vec::new();
     for meta in metas {
         if held.contains_key(&meta.id) || !mine.contains(&meta.id) {
             continue;
         }
-        let Some(lease) = c.acquire(&meta.id, &cfg.node_id, now, cfg.lease_ms)? else {
-            continue; // its old owner has not let go yet
-        };
-        let id = meta.id.clone();
-        match app.open_economy_fenced(meta, &cfg.node_id, lease.epoch) {
-            Ok(_) => {
-                held.insert(id.clone(), lease.epoch);
-                tracing::info!(economy = id, epoch = lease.epoch, "cluster: took the lease");
+        // None: its old owner has not let go yet.
+        if let Some(lease) = c.acquire(&meta.id, &cfg.node_id, now, cfg.lease_ms)? {
+            taken.push((meta, lease.epoch));
+        }
+    }
+    // Load the economies taken over side by side: a failed node's share moves at once.
+    let opened: Vec<(String, i64, Result<(), JournalError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = taken
+            .into_iter()
+            .map(|(meta, epoch)| {
+                scope.spawn(move || {
+                    let id = meta.id.clone();
+                    let r = app
+                        .open_economy_fenced(meta, &cfg.node_id, epoch)
+                        .map(|_| ());
+                    (id, epoch, r)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    for (id, epoch, result) in opened {
+        match result {
+            Ok(()) => {
+                held.insert(id.clone(), epoch);
+                tracing::info!(economy = id, epoch, "cluster: took the lease");
             }
             Err(e) => {
                 tracing::error!(economy = id, "cluster: cannot open: {e}");
-                c.release(&id, &cfg.node_id, lease.epoch)?;
+                c.release(&id, &cfg.node_id, epoch)?;
             }
         }
     }
@@ -233,19 +257,18 @@ pub async fn forward(
         req.uri().path_and_query().map_or("/", |p| p.as_str())
     );
     let headers = req.headers().clone();
-    let body = match axum::body::to_bytes(req.into_body(), crate::content::CONTENT_BYTES_MAX + 1)
-        .await
-    {
-        Ok(b) => b,
-        Err(_) => {
-            return Ok(crate::error::ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the body is over the limit",
-            )
-            .into_response())
-        }
-    };
+    let body =
+        match axum::body::to_bytes(req.into_body(), crate::content::CONTENT_BYTES_MAX + 1).await {
+            Ok(b) => b,
+            Err(_) => {
+                return Ok(crate::error::ApiError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the body is over the limit",
+                )
+                .into_response())
+            }
+        };
     let me = cfg.node_id.clone();
     let answer = tokio::task::spawn_blocking(move || proxy(&method, &target, &headers, &body, &me))
         .await
@@ -253,7 +276,11 @@ pub async fn forward(
     Ok(match answer {
         Ok(r) => r,
         Err(why) => {
-            tracing::warn!(economy = eco, owner = node, "cluster: forwarding failed: {why}");
+            tracing::warn!(
+                economy = eco,
+                owner = node,
+                "cluster: forwarding failed: {why}"
+            );
             crate::error::ApiError::unavailable(
                 "the node that serves this economy did not answer; retry with the same id",
             )
@@ -281,7 +308,9 @@ fn proxy(
             }
         }
     }
-    let answer = if body.is_empty() && (method == axum::http::Method::GET || method == axum::http::Method::HEAD) {
+    let answer = if body.is_empty()
+        && (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
+    {
         r.call()
     } else {
         r.send_bytes(body)
@@ -313,7 +342,10 @@ fn proxy(
     }
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(
-        &mut std::io::Read::take(resp.into_reader(), (crate::content::CONTENT_BYTES_MAX + 1) as u64),
+        &mut std::io::Read::take(
+            resp.into_reader(),
+            (crate::content::CONTENT_BYTES_MAX + 1) as u64,
+        ),
         &mut bytes,
     )
     .map_err(|e| e.to_string())?;
