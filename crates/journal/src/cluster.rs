@@ -61,6 +61,8 @@ impl Cluster {
     pub fn connect(url: &str) -> StoreResult<Cluster> {
         let mut client = Client::connect(url, NoTls)?;
         crate::postgres::with_schema_lock(&mut client, create_schema)?;
+        // A takeover waits for an append in flight, but not for long (see `PgStore::set_fence`).
+        client.batch_execute("SET lock_timeout = 250")?;
         Ok(Cluster { client })
     }
 

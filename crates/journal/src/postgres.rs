@@ -120,8 +120,13 @@ impl PgStore {
 
     /// Fences every later append: it commits only while `node` holds the economy's lease at
     /// `epoch`, and fails with [`StoreError::Fenced`] otherwise.
-    pub fn set_fence(&mut self, node: &str, epoch: i64) {
+    pub fn set_fence(&mut self, node: &str, epoch: i64) -> StoreResult<()> {
+        // A writer frozen inside an append would hold the lease row and stall a takeover:
+        // PostgreSQL ends such a session (rolling the append back) after half a second.
+        self.client
+            .batch_execute("SET idle_in_transaction_session_timeout = 500")?;
         self.fence = Some((node.to_string(), epoch));
+        Ok(())
     }
 }
 
@@ -477,7 +482,9 @@ impl Store for PgStore {
 
     fn reopen(&self) -> StoreResult<Box<dyn Store>> {
         let mut store = PgStore::connect(&self.url)?;
-        store.fence = self.fence.clone();
+        if let Some((node, epoch)) = &self.fence {
+            store.set_fence(node, *epoch)?;
+        }
         Ok(Box::new(store))
     }
 }

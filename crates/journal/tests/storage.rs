@@ -606,7 +606,7 @@ fn a_writer_that_lost_its_lease_cannot_commit() {
     assert_eq!((held.owner.as_str(), held.epoch), ("a", 1));
     let fenced = |node: &str, epoch: i64| -> Box<dyn jifen_journal::Store> {
         let mut s = PgStore::connect(url).unwrap();
-        s.set_fence(node, epoch);
+        s.set_fence(node, epoch).unwrap();
         Box::new(s)
     };
     let (a, _) = Journal::open(fenced("a", 1), "eco", config(1000)).unwrap();

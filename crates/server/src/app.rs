@@ -230,7 +230,7 @@ impl App {
             .as_deref()
             .ok_or_else(|| JournalError::Invalid("several nodes need PostgreSQL".into()))?;
         let mut store = jifen_journal::postgres::PgStore::connect(url)?;
-        store.set_fence(node, epoch);
+        store.set_fence(node, epoch)?;
         self.open_economy_on(meta, Box::new(store))
     }
 

@@ -135,10 +135,17 @@ fn manage(
             c.release(&economy, &cfg.node_id, epoch)?;
             held.remove(&economy);
             tracing::info!(economy, "cluster: handed over");
-        } else if !c.renew(&economy, &cfg.node_id, epoch, now, cfg.lease_ms)? {
-            app.close_economy(&economy);
-            held.remove(&economy);
-            tracing::warn!(economy, epoch, "cluster: lease lost; writer closed");
+        } else {
+            match c.renew(&economy, &cfg.node_id, epoch, now, cfg.lease_ms) {
+                Ok(true) => {}
+                Ok(false) => {
+                    app.close_economy(&economy);
+                    held.remove(&economy);
+                    tracing::warn!(economy, epoch, "cluster: lease lost; writer closed");
+                }
+                // Busy for a moment: the next tick tries again (the fence guards meanwhile).
+                Err(e) => tracing::info!(economy, "cluster: renewal delayed: {e}"),
+            }
         }
     }
     let mut taken = Vec::new();
@@ -146,9 +153,12 @@ fn manage(
         if held.contains_key(&meta.id) || !mine.contains(&meta.id) {
             continue;
         }
-        // None: its old owner has not let go yet.
-        if let Some(lease) = c.acquire(&meta.id, &cfg.node_id, now, cfg.lease_ms)? {
-            taken.push((meta, lease.epoch));
+        // None: its old owner has not let go yet. An error (a lock held by an append in
+        // flight): try again next tick.
+        match c.acquire(&meta.id, &cfg.node_id, now, cfg.lease_ms) {
+            Ok(Some(lease)) => taken.push((meta, lease.epoch)),
+            Ok(None) => {}
+            Err(e) => tracing::info!(economy = %meta.id, "cluster: lease busy: {e}"),
         }
     }
     // Load the economies taken over side by side: a failed node's share moves at once.
