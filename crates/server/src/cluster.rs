@@ -340,6 +340,7 @@ fn proxy(
         "x-content-type-options",
         "referrer-policy",
         "x-frame-options",
+        "x-jifen-seq",
     ] {
         for v in resp.all(name) {
             if let (Ok(n), Ok(v)) = (
