@@ -423,6 +423,87 @@ fn failover_without_loss_or_split_brain() {
     )
     .unwrap();
     assert_eq!(key.0, 201, "{:?}", key.1);
+    // Every other kind of endpoint answers through the non-owner as on the owner.
+    let (status, made) = request(
+        client,
+        "POST",
+        &format!("/v1/economies/{eco}/commands"),
+        Some(r#"[{"type":"register_merchant","id":"route-m","account":"shop"},{"type":"register_consumer","id":"route-c","account":"route-c"},{"type":"pay_order","id":"route-p","order":"route-o","consumer":"route-c","merchant":"shop","cash_fen":10000,"stable_fen":0}]"#),
+        5000,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{made}");
+    for (method, path, body) in [
+        ("GET", format!("/v1/economies/{eco}/overview"), None),
+        (
+            "GET",
+            format!("/v1/economies/{eco}/orders?status=pending"),
+            None,
+        ),
+        ("GET", format!("/v1/economies/{eco}/orders/route-o"), None),
+        (
+            "GET",
+            format!("/v1/economies/{eco}/orders/route-o/preview?action=confirm"),
+            None,
+        ),
+        ("GET", format!("/v1/economies/{eco}/settlements"), None),
+        (
+            "GET",
+            format!("/v1/economies/{eco}/price-history?from=0&to=9999999999999&step=36500d"),
+            None,
+        ),
+        ("GET", format!("/v1/economies/{eco}/rules/history"), None),
+        ("GET", format!("/v1/economies/{eco}/keys"), None),
+        (
+            "GET",
+            format!("/v1/economies/{eco}/accounts/shop/history"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/v1/economies/{eco}/tree-heads"),
+            Some("{}"),
+        ),
+        (
+            "GET",
+            format!("/v1/economies/{eco}/tree-heads/latest"),
+            None,
+        ),
+        (
+            "GET",
+            format!("/v1/economies/{eco}/proofs/inclusion?seq=1"),
+            None,
+        ),
+        ("GET", format!("/v1/economies/{eco}/verify"), None),
+        ("GET", format!("/v1/economies/{eco}/outbox"), None),
+        ("GET", "/v1/economies".to_string(), None),
+    ] {
+        let (status, v) = request(client, method, &path, body, 5000).unwrap();
+        assert_eq!(status, 200, "{method} {path} through a non-owner: {v}");
+    }
+    // The wallet too: its token names the economy, and the request goes where it lives.
+    let (status, link) = request(
+        client,
+        "POST",
+        &format!("/v1/economies/{eco}/wallet-links"),
+        Some(r#"{"account":"route-c"}"#),
+        5000,
+    )
+    .unwrap();
+    assert!(status == 200 || status == 201, "{link}");
+    let token = link["token"].as_str().unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", client)).unwrap();
+    {
+        use std::io::{Read, Write};
+        write!(s, "GET /v1/wallet HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Wallet-Token: {token}\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(
+            out.starts_with("HTTP/1.1 200"),
+            "the wallet through a non-owner: {out}"
+        );
+    }
+
     // The key made through the non-owner works there and on the owner alike.
     let auditor = key.1["key"].as_str().unwrap().to_string();
     for port in [client, direct] {
