@@ -98,6 +98,29 @@ impl Quote {
     }
 }
 
+/// The money an order's confirmation moves, by its rates fixed at payment (SPEC §6).
+struct ConfirmAmounts {
+    eligible_fen: u64,
+    reserve_in_fen: u64,
+    dividend_in_fen: u64,
+    quota_fen: u64,
+}
+
+/// What confirming `o` contributes, the one computation `confirm_order` and its preview share.
+fn confirm_amounts(o: &Order, rates: &crate::rules::OrderRates) -> ConfirmAmounts {
+    let eligible_fen = if rates.stable_payment_earns {
+        o.cash_fen + o.stable_fen
+    } else {
+        o.cash_fen
+    };
+    ConfirmAmounts {
+        eligible_fen,
+        reserve_in_fen: bps_floor(eligible_fen, rates.reserve_bps as u64),
+        dividend_in_fen: bps_floor(eligible_fen, rates.dividend_bps as u64),
+        quota_fen: bps_floor(eligible_fen, rates.quota_multiplier_bps as u64),
+    }
+}
+
 /// A preview of an order's confirmation: [`Economy::quote_confirm`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfirmQuote {
@@ -612,15 +635,13 @@ impl Economy {
     fn confirm_order(&mut self, order: &str) -> Result<(), Code> {
         let (order_id, o) = self.require_pending(order)?;
         let rates = self.orders.rates(o);
-        let (consumer, merchant, cash_fen, stable_fen) =
-            (o.consumer, o.merchant, o.cash_fen, o.stable_fen);
-        let eligible_fen = if rates.stable_payment_earns {
-            cash_fen + stable_fen
-        } else {
-            cash_fen
-        };
-        let reserve_in_fen = bps_floor(eligible_fen, rates.reserve_bps as u64);
-        let dividend_in_fen = bps_floor(eligible_fen, rates.dividend_bps as u64);
+        let (consumer, merchant, stable_fen) = (o.consumer, o.merchant, o.stable_fen);
+        let ConfirmAmounts {
+            eligible_fen,
+            reserve_in_fen,
+            dividend_in_fen,
+            quota_fen,
+        } = confirm_amounts(o, &rates);
         let price = self.price();
 
         let buyer_value_fen = bps_floor(reserve_in_fen, rates.reward_bps as u64);
@@ -634,7 +655,6 @@ impl Economy {
         self.reserve_fen += reserve_in_fen;
         self.dividend_pool_fen += dividend_in_fen;
         self.contributions_fen += reserve_in_fen + dividend_in_fen;
-        let quota_fen = bps_floor(eligible_fen, rates.quota_multiplier_bps as u64);
         self.quota_total_fen += quota_fen;
         let buyer = self.accounts.get_mut(consumer);
         buyer.quota_fen += quota_fen;
@@ -744,12 +764,8 @@ impl Economy {
     pub fn quote_confirm(&self, order: &str) -> Result<ConfirmQuote, Code> {
         let (_, o) = self.require_pending(order)?;
         let rates = self.orders.rates(o);
-        let eligible_fen = if rates.stable_payment_earns {
-            o.cash_fen + o.stable_fen
-        } else {
-            o.cash_fen
-        };
-        let reserve_in_fen = bps_floor(eligible_fen, rates.reserve_bps as u64);
+        let amounts = confirm_amounts(o, &rates);
+        let reserve_in_fen = amounts.reserve_in_fen;
         let price = self.price();
         // As `grant` does: new issuance up to the cap, then the treasury, buyer first.
         let mut available = self.rules.cap_atoms().saturating_sub(self.issued_atoms) as u128
@@ -764,10 +780,10 @@ impl Economy {
         let referrer = self.accounts.get(o.consumer).referrer();
         let referrer_atoms = referrer.map_or(0, |_| grant(rates.referral_bps));
         Ok(ConfirmQuote {
-            eligible_fen,
+            eligible_fen: amounts.eligible_fen,
             reserve_in_fen,
-            dividend_in_fen: bps_floor(eligible_fen, rates.dividend_bps as u64),
-            quota_fen: bps_floor(eligible_fen, rates.quota_multiplier_bps as u64),
+            dividend_in_fen: amounts.dividend_in_fen,
+            quota_fen: amounts.quota_fen,
             buyer_atoms,
             referrer: referrer.map(|r| self.accounts.get(r).name.to_string()),
             referrer_atoms,

@@ -60,7 +60,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn connect(url: &str) -> StoreResult<Cluster> {
         let mut client = Client::connect(url, NoTls)?;
-        crate::postgres::with_schema_lock(&mut client, create_schema)?;
+        crate::postgres::ensure_schema(&mut client, url)?;
         // A takeover waits for an append in flight, but not for long (see `PgStore::set_fence`).
         client.batch_execute("SET lock_timeout = 250")?;
         Ok(Cluster { client })

@@ -84,6 +84,23 @@ CREATE TABLE IF NOT EXISTS settings (
 /// Serialises schema creation between processes starting at once.
 const SCHEMA_LOCK_KEY: i64 = 0x6a6966656e;
 
+/// Creates the tables (the journal's and the cluster's) once per database and process: later
+/// connections find them there.
+pub(crate) fn ensure_schema(client: &mut Client, url: &str) -> StoreResult<()> {
+    static READY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    if READY.lock().is_ok_and(|r| r.iter().any(|u| u == url)) {
+        return Ok(());
+    }
+    with_schema_lock(client, |c| {
+        c.batch_execute(SCHEMA)?;
+        crate::cluster::create_schema(c)
+    })?;
+    if let Ok(mut r) = READY.lock() {
+        r.push(url.to_string());
+    }
+    Ok(())
+}
+
 /// Runs `f` holding the schema lock (two processes creating the same table at once would
 /// otherwise collide, even with `IF NOT EXISTS`).
 pub(crate) fn with_schema_lock(
@@ -99,18 +116,7 @@ pub(crate) fn with_schema_lock(
 impl PgStore {
     pub fn connect(url: &str) -> StoreResult<PgStore> {
         let mut client = Client::connect(url, NoTls)?;
-        // Once per database and process: later connections find the tables there.
-        static READY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-        let ready = READY.lock().is_ok_and(|r| r.iter().any(|u| u == url));
-        if !ready {
-            with_schema_lock(&mut client, |c| {
-                c.batch_execute(SCHEMA)?;
-                crate::cluster::create_schema(c)
-            })?;
-            if let Ok(mut r) = READY.lock() {
-                r.push(url.to_string());
-            }
-        }
+        ensure_schema(&mut client, url)?;
         Ok(PgStore {
             client,
             url: url.to_string(),

@@ -34,6 +34,8 @@ type OwnerMap = HashMap<String, (String, String)>;
 #[derive(Default)]
 pub struct Owners {
     cache: Mutex<Option<(Instant, OwnerMap)>>,
+    /// The connection the reads go through, kept between them (reopened after an error).
+    conn: Mutex<Option<Cluster>>,
 }
 
 const OWNERS_TTL: Duration = Duration::from_millis(200);
@@ -46,18 +48,27 @@ impl Owners {
             .as_ref()
             .is_some_and(|(at, _)| at.elapsed() < OWNERS_TTL);
         if !fresh {
-            let map = read_owners(app).unwrap_or_default();
+            let mut conn = self.conn.lock().ok()?;
+            let map = read_owners(app, &mut conn).unwrap_or_else(|_| {
+                *conn = None;
+                HashMap::new()
+            });
             *cache = Some((Instant::now(), map));
         }
         cache.as_ref()?.1.get(economy).cloned()
     }
 }
 
-fn read_owners(app: &App) -> Result<OwnerMap, JournalError> {
+fn read_owners(app: &App, conn: &mut Option<Cluster>) -> Result<OwnerMap, JournalError> {
     let (Some(cfg), Some(url)) = (&app.config.cluster, &app.config.database) else {
         return Ok(HashMap::new());
     };
-    let mut c = Cluster::connect(url)?;
+    if conn.is_none() {
+        *conn = Some(Cluster::connect(url)?);
+    }
+    let Some(c) = conn.as_mut() else {
+        return Ok(HashMap::new());
+    };
     let now = app.now_ms();
     let nodes: HashMap<String, String> = c
         .live_nodes(now, cfg.lease_ms)?
@@ -240,19 +251,22 @@ pub async fn forward(
     }
     let app2 = app.clone();
     let eco2 = eco.clone();
+    let me = cfg.node_id.clone();
     let found = tokio::task::spawn_blocking(move || {
-        let owner = app2.owners.of(&app2, &eco2);
-        let exists = app2
-            .with_store(|s| s.economy(&eco2))
-            .ok()
-            .flatten()
-            .is_some();
+        let owner = app2.owners.of(&app2, &eco2).filter(|(node, _)| *node != me);
+        // Whether the economy exists matters only when no other node serves it.
+        let exists = owner.is_none()
+            && app2
+                .with_store(|s| s.economy(&eco2))
+                .ok()
+                .flatten()
+                .is_some();
         (owner, exists)
     })
     .await
     .unwrap_or((None, false));
     let (owner, exists) = found;
-    let Some((node, url)) = owner.filter(|(node, _)| *node != cfg.node_id) else {
+    let Some((node, url)) = owner else {
         if !exists {
             return Err(req); // the handler answers 404
         }

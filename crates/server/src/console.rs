@@ -504,23 +504,27 @@ pub async fn settlements(
 
 /// The economy's settlements, newest first, as JSON.
 pub fn settlement_rows(app: &App, economy: &str, limit: usize) -> ApiResult<Vec<Value>> {
-    let rows = app.with_store(|s| s.settlements(economy, limit))?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let time = app
-            .with_store(|s| s.entry(economy, r.seq))?
-            .map(|e| rfc3339_ms(e.ts_ms));
-        out.push(json!({
-            "day": format_day(r.day),
-            "seq": r.seq,
-            "settled_at": time,
-            "eligible_atoms": r.eligible,
-            "paid_fen": r.paid_fen,
-            "holders_paid": r.holders_paid,
-            "holders_capped": r.holders_capped,
-        }));
-    }
-    Ok(out)
+    // One hold of the store for the list and each settlement's time.
+    let rows = app.with_store(|s| {
+        s.settlements(economy, limit)?
+            .into_iter()
+            .map(|r| Ok((s.entry(economy, r.seq)?.map(|e| e.ts_ms), r)))
+            .collect::<Result<Vec<_>, jifen_journal::StoreError>>()
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(ts_ms, r)| {
+            json!({
+                "day": format_day(r.day),
+                "seq": r.seq,
+                "settled_at": ts_ms.map(rfc3339_ms),
+                "eligible_atoms": r.eligible,
+                "paid_fen": r.paid_fen,
+                "holders_paid": r.holders_paid,
+                "holders_capped": r.holders_capped,
+            })
+        })
+        .collect())
 }
 
 // ----- rules what-if -----

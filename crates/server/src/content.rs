@@ -11,10 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::auth::{allow, Auth, Need};
 use crate::error::{ApiError, ApiResult};
+use crate::keys::sha256_hex;
 use crate::routes::{blocking, AppState};
 
 /// The largest upload, in bytes.
@@ -64,10 +64,6 @@ fn checked_type(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<&'static str> {
         )));
     }
     Ok(kind)
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 #[utoipa::path(put, path = "/v1/economies/{eco}/content", tag = "collectibles",

@@ -32,7 +32,7 @@ fn demo_commands() -> Vec<Value> {
     out.push(json!({"type": "sell", "id": "demo-s1", "account": "c050", "atoms": 500_000_000u64}));
     out.push(json!({"type": "convert_to_stable", "id": "demo-x1", "account": "c060", "atoms": 300_000_000u64}));
     // SPEC §13: a certificate for the first bottle, and a collectible holding some points.
-    let seal = crate::content::sha256_hex(&demo_image());
+    let seal = crate::keys::sha256_hex(&demo_image());
     out.push(json!({"type": "issue_certificate", "id": "demo-cert1", "collectible": "cert-o001", "order": "o001", "series": "vintage-2026", "content_sha256": seal}));
     out.push(json!({"type": "mint_collectible", "id": "demo-mint1", "collectible": "vintage-2026-001", "account": "c002", "series": "vintage-2026", "atoms": 500_000_000u64, "content_sha256": seal}));
     out
@@ -124,7 +124,7 @@ pub fn ensure_demo(app: &App) -> Result<bool, JournalError> {
         ))
     })??;
     let image = demo_image();
-    let sha = crate::content::sha256_hex(&image);
+    let sha = crate::keys::sha256_hex(&image);
     app.with_store(|s| s.put_content(&sha, "image/png", &image))?;
     let economy = app.open_economy(meta)?;
     let commands = demo_commands().into_iter().map(Submitted::Value).collect();
