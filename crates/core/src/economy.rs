@@ -10,7 +10,7 @@ use crate::collectible::{
 use crate::command::{Amount, Command, OptionalAmount};
 use crate::day::parse_day;
 use crate::effects::{Effects, ExitEffect, Grant, Settlement};
-use crate::index::{cmp_entries, Entry, ExitIndex};
+use crate::index::{Entry, ExitIndex};
 use crate::name::is_valid_name;
 use crate::order::{Order, OrderId, OrderStatus, Orders};
 use crate::rules::Rules;
@@ -70,15 +70,31 @@ pub(crate) fn prefetch(accounts: &[Account], id: AccountId) {
     if let Some(a) = accounts.get(id as usize) {
         // SAFETY: `_mm_prefetch` never dereferences its argument and never faults; SSE is part
         // of the x86_64 baseline. The pointer comes from a live reference.
+        // The settlement fields are the first 24 bytes (see `Account`); fetch both lines when
+        // they straddle two.
         unsafe {
+            let first = (a as *const Account).cast::<i8>();
+            core::arch::x86_64::_mm_prefetch(first, core::arch::x86_64::_MM_HINT_T0);
             core::arch::x86_64::_mm_prefetch(
-                (a as *const Account).cast::<i8>(),
+                first.wrapping_add(23),
                 core::arch::x86_64::_MM_HINT_T0,
-            )
+            );
         };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (accounts, id);
+}
+
+/// `floor(pool × atoms / weight)`, the pro-rata share of SPEC §8, with `atoms ≤ weight`. The
+/// product and the weight usually fit in 64 bits, where division is several times cheaper
+/// than in 128; the result is the same either way.
+#[inline]
+fn share_of(pool_fen: u64, atoms: u64, weight: u128) -> u64 {
+    let product = pool_fen as u128 * atoms as u128;
+    match (u64::try_from(product), u64::try_from(weight)) {
+        (Ok(p), Ok(w)) => p / w,
+        _ => to_u64(product / weight),
+    }
 }
 
 /// A snapshot of the economy-wide figures of SPEC §4.
@@ -891,10 +907,12 @@ impl Economy {
 
         // Every holder in ascending trigger price; those without a quota (trigger 0) come first
         // and are not eligible. Names break ties, so the order is total.
-        let mut entries = self.index.take_live(self.accounts.as_slice());
-        let accounts = self.accounts.as_slice();
-        entries.sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+        let entries = self.index.take_sorted(self.accounts.as_slice());
         let split = entries.partition_point(|e| e.quota_fen == 0);
+        let mut resorted = self.index.resorter(entries.len());
+        for e in &entries[..split] {
+            resorted.push_unpaid(*e);
+        }
 
         let mut weight_left: u128 = entries[split..].iter().map(|e| e.atoms as u128).sum();
         let mut pool_left_fen = self.dividend_pool_fen;
@@ -908,30 +926,31 @@ impl Economy {
             if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
                 prefetch(self.accounts.as_slice(), ahead.account);
             }
-            let e = &mut entries[i];
-            let share_fen = to_u64(pool_left_fen as u128 * e.atoms as u128 / weight_left);
+            let mut e = entries[i];
+            let share_fen = share_of(pool_left_fen, e.atoms, weight_left);
             let pay_fen = share_fen.min(e.quota_fen);
             weight_left -= e.atoms as u128;
-            if pay_fen == 0 {
-                continue;
+            if pay_fen > 0 {
+                pool_left_fen -= pay_fen;
+                self.stable_total_fen += pay_fen;
+                self.quota_total_fen -= pay_fen;
+                let holder = self.accounts.get_mut(e.account);
+                holder.quota_fen -= pay_fen;
+                holder.stable_fen += pay_fen;
+                holder.dividends_fen += pay_fen;
+                // The entry is the account's only one (settlement consolidated the index) and
+                // changes with it, so no version bump is needed to tell it from stale ones.
+                e.quota_fen = holder.quota_fen;
+                self.effects.payouts.push((e.account, pay_fen));
+                settlement.paid_fen += pay_fen;
+                settlement.holders_paid += 1;
+                settlement.holders_capped += u64::from(e.quota_fen == 0);
             }
-            pool_left_fen -= pay_fen;
-            self.stable_total_fen += pay_fen;
-            self.quota_total_fen -= pay_fen;
-            let holder = self.accounts.get_mut(e.account);
-            holder.quota_fen -= pay_fen;
-            holder.stable_fen += pay_fen;
-            holder.dividends_fen += pay_fen;
-            holder.version = holder.version.wrapping_add(1);
-            e.quota_fen = holder.quota_fen;
-            e.version = holder.version;
-            self.effects.payouts.push((e.account, pay_fen));
-            settlement.paid_fen += pay_fen;
-            settlement.holders_paid += 1;
-            settlement.holders_capped += u64::from(holder.quota_fen == 0);
+            resorted.push(e, self.accounts.as_slice());
         }
         self.dividend_pool_fen = pool_left_fen;
-        self.index.replace(entries, self.accounts.as_slice());
+        self.index
+            .put_back(entries, resorted, self.accounts.as_slice());
         self.effects.settlement = Some(settlement);
         Ok(())
     }
@@ -1021,17 +1040,11 @@ impl Economy {
         }
         account.version = account.version.wrapping_add(1);
         account.indexed = account.atoms > 0;
-        if !account.indexed {
-            return;
-        }
-        self.indexed_count += 1;
-        let entry = Entry {
-            quota_fen: account.quota_fen,
-            atoms: account.atoms,
-            account: id,
-            version: account.version,
-        };
-        self.index.push(entry, self.accounts.as_slice());
+        let entry = account
+            .indexed
+            .then(|| Entry::new(account.quota_fen, account.atoms, id, account.version));
+        self.indexed_count += usize::from(entry.is_some());
+        self.index.push(id, entry, self.accounts.as_slice());
     }
 
     // ----- restoring from a snapshot (see snapshot.rs) -----
@@ -1140,12 +1153,7 @@ impl Economy {
             let a = self.accounts.get_mut(id);
             a.indexed = a.kind == Kind::Consumer && a.atoms > 0;
             if a.indexed {
-                entries.push(Entry {
-                    quota_fen: a.quota_fen,
-                    atoms: a.atoms,
-                    account: id,
-                    version: a.version,
-                });
+                entries.push(Entry::new(a.quota_fen, a.atoms, id, a.version));
                 self.indexed_count += 1;
             }
         }

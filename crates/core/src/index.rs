@@ -4,13 +4,23 @@
 //! `reserve / circulating` reaches it (SPEC §9), and settlement serves holders in the same order
 //! (SPEC §8). Ties go by account name, in byte order.
 //!
-//! The index is a binary min-heap with lazy deletion. Each account carries a `version`; a
-//! change to its atoms or quota bumps the version and pushes a fresh entry, which leaves the old
-//! one stale. Stale entries are dropped when they reach the top, and the heap is compacted when
-//! they pass half the live ones, so its size stays below 1.5 times the number of holders. A push costs
-//! O(1) on average and O(log n) at worst, and finding the first consumer to exit is O(log n)
-//! amortised: the exit rule never scans accounts. The heap is hand-written because its order
-//! needs the account names, which live outside the entries.
+//! The index has two parts, both with lazy deletion. Each account carries a `version`; a change
+//! to its atoms or quota bumps the version, records the account as *touched* and pushes a fresh
+//! entry, which leaves the old one stale.
+//!
+//! - `sorted` holds every holder in trigger order as of the last settlement (or consolidation),
+//!   with a cursor past the entries the exit rule has taken from its front.
+//! - `fresh` is a binary min-heap of the entries pushed since then.
+//!
+//! The lowest trigger is the lower of the two fronts, so the exit rule never scans accounts and
+//! each exit costs O(log n). Settlement needs every holder in order: it *consolidates*, dropping
+//! the touched accounts' old entries from `sorted` (a bitset says which, so this pass reads no
+//! account), sorting the touched accounts' current entries (a day's changes, not the whole
+//! index) and merging the two in one pass. After paying, every holder's trigger has moved down
+//! by almost the same amount (its share of the pool per atom), so the order is nearly kept:
+//! `Resorter` restores it by insertion as the holders are paid, with a full sort as the fallback
+//! when too much has moved. A day therefore costs O(n + k log k) for n holders and k changes,
+//! instead of a sort of n.
 
 use core::cmp::Ordering;
 
@@ -26,13 +36,19 @@ pub(crate) struct Entry {
     pub version: u32,
 }
 
-/// Entries beyond this many stale ones are always worth compacting.
-const STALE_ENTRIES_SLACK: usize = 1024;
-
-#[derive(Clone, Default)]
-pub(crate) struct ExitIndex {
-    heap: Vec<Entry>,
+impl Entry {
+    pub fn new(quota_fen: u64, atoms: u64, account: AccountId, version: u32) -> Entry {
+        Entry {
+            quota_fen,
+            atoms,
+            account,
+            version,
+        }
+    }
 }
+
+/// Entries beyond this many stale ones are always worth consolidating.
+const STALE_ENTRIES_SLACK: usize = 1024;
 
 /// Orders entries by trigger price, then name. Both entries have positive atoms.
 #[inline]
@@ -50,99 +66,221 @@ fn is_live(e: &Entry, accounts: &[Account]) -> bool {
     a.indexed && a.version == e.version
 }
 
+#[derive(Clone, Default)]
+pub(crate) struct ExitIndex {
+    /// In trigger order from `head` on; entries before `head` were taken by the exit rule.
+    sorted: Vec<Entry>,
+    head: usize,
+    /// A min-heap of the entries pushed since the last consolidation.
+    fresh: Vec<Entry>,
+    /// Accounts whose entry changed or went away since the last consolidation (repeats
+    /// allowed).
+    touched: Vec<AccountId>,
+    /// One bit per account, set only during a consolidation.
+    marks: Vec<u64>,
+    /// A buffer the size of `sorted`, kept to build the next order in.
+    spare: Vec<Entry>,
+}
+
 impl ExitIndex {
     /// Total entries held, live and stale.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.sorted.len() - self.head + self.fresh.len()
     }
 
-    pub fn push(&mut self, entry: Entry, accounts: &[Account]) {
-        self.heap.push(entry);
-        self.sift_up(self.heap.len() - 1, accounts);
-    }
-
-    /// The top entry and whether it is live. After the exit rule has run, the top is live (or
-    /// the index is empty), so this is the lowest trigger price in O(1).
-    pub fn top(&self, accounts: &[Account]) -> Option<(Entry, bool)> {
-        self.heap.first().map(|e| (*e, is_live(e, accounts)))
-    }
-
-    /// The live entry with the lowest trigger price, dropping stale entries above it.
-    pub fn first_live(&mut self, accounts: &[Account]) -> Option<Entry> {
-        while let Some(top) = self.heap.first().copied() {
-            if is_live(&top, accounts) {
-                return Some(top);
-            }
-            self.pop(accounts);
+    /// Records that `account`'s entry changed, and its new entry if it still holds points.
+    pub fn push(&mut self, account: AccountId, entry: Option<Entry>, accounts: &[Account]) {
+        self.touched.push(account);
+        if let Some(entry) = entry {
+            self.fresh.push(entry);
+            self.sift_up(self.fresh.len() - 1, accounts);
         }
-        None
     }
 
-    /// Removes the top entry.
+    /// The lower of the two fronts, and whether it is live. After the exit rule has run, both
+    /// fronts are live (or empty), so this is the lowest trigger price in O(1).
+    pub fn top(&self, accounts: &[Account]) -> Option<(Entry, bool)> {
+        let first = match (self.sorted.get(self.head), self.fresh.first()) {
+            (Some(s), Some(f)) => {
+                if cmp_entries(f, s, accounts).is_lt() {
+                    f
+                } else {
+                    s
+                }
+            }
+            (Some(s), None) => s,
+            (None, Some(f)) => f,
+            (None, None) => return None,
+        };
+        Some((*first, is_live(first, accounts)))
+    }
+
+    /// The live entry with the lowest trigger price, dropping stale entries at both fronts.
+    pub fn first_live(&mut self, accounts: &[Account]) -> Option<Entry> {
+        while let Some(s) = self.sorted.get(self.head) {
+            if is_live(s, accounts) {
+                break;
+            }
+            self.head += 1;
+        }
+        while let Some(f) = self.fresh.first() {
+            if is_live(f, accounts) {
+                break;
+            }
+            self.pop_fresh(accounts);
+        }
+        self.top(accounts).map(|(e, _)| e)
+    }
+
+    /// Removes the entry `top` returns.
     pub fn pop(&mut self, accounts: &[Account]) {
-        let Some(last) = self.heap.pop() else { return };
-        if !self.heap.is_empty() {
-            self.heap[0] = last;
+        let from_fresh = match (self.sorted.get(self.head), self.fresh.first()) {
+            (Some(s), Some(f)) => cmp_entries(f, s, accounts).is_lt(),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        if from_fresh {
+            self.pop_fresh(accounts);
+        } else {
+            self.head += 1;
+        }
+    }
+
+    fn pop_fresh(&mut self, accounts: &[Account]) {
+        let Some(last) = self.fresh.pop() else { return };
+        if !self.fresh.is_empty() {
+            self.fresh[0] = last;
             self.sift_down(0, accounts);
         }
     }
 
-    /// Empties the index, returning its live entries (in no particular order).
-    pub fn take_live(&mut self, accounts: &[Account]) -> Vec<Entry> {
-        let mut entries = std::mem::take(&mut self.heap);
-        let mut kept = 0;
-        for i in 0..entries.len() {
-            if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
-                prefetch(accounts, ahead.account);
-            }
-            if is_live(&entries[i], accounts) {
-                entries[kept] = entries[i];
-                kept += 1;
-            }
+    /// Every live entry, in order, leaving the index empty until `put_back`. O(n + k log k)
+    /// for n entries and k touched accounts.
+    pub fn take_sorted(&mut self, accounts: &[Account]) -> Vec<Entry> {
+        self.consolidate(accounts);
+        self.head = 0;
+        std::mem::take(&mut self.sorted)
+    }
+
+    /// Starts collecting the entries of a settlement, after `take_sorted`, in their order
+    /// before paying: see `Resorter`.
+    pub fn resorter(&mut self, len: usize) -> Resorter {
+        let mut out = std::mem::take(&mut self.spare);
+        out.clear();
+        out.reserve(len);
+        Resorter {
+            out,
+            zeros: 0,
+            capped: Vec::new(),
+            moves: 0,
+            budget: len.saturating_mul(MOVES_PER_ENTRY) + STALE_ENTRIES_SLACK,
         }
-        entries.truncate(kept);
-        entries
     }
 
-    /// Replaces the contents with `entries`, which must all be live, in O(n).
-    pub fn replace(&mut self, entries: Vec<Entry>, accounts: &[Account]) {
-        self.heap = entries;
-        self.heapify(accounts);
+    /// Ends a settlement: `resorter` holds every entry `taken` held, with their new quotas.
+    pub fn put_back(&mut self, taken: Vec<Entry>, resorter: Resorter, accounts: &[Account]) {
+        debug_assert!(self.fresh.is_empty() && self.touched.is_empty());
+        self.sorted = resorter.finish(accounts);
+        self.head = 0;
+        self.spare = taken;
     }
 
-    /// Drops stale entries when they dominate. `live` is the number of indexed accounts.
+    /// Replaces the contents with `entries`, which must all be live, in any order.
+    pub fn replace(&mut self, mut entries: Vec<Entry>, accounts: &[Account]) {
+        entries.sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+        self.sorted = entries;
+        self.head = 0;
+        self.fresh.clear();
+        self.touched.clear();
+    }
+
+    /// Consolidates when stale entries dominate. `live` is the number of indexed accounts.
     pub fn maybe_compact(&mut self, live: usize, accounts: &[Account]) {
-        if self.heap.len() > live + live / 2 + STALE_ENTRIES_SLACK {
-            self.rebuild(Vec::new(), accounts);
+        if self.len() > live + live / 2 + STALE_ENTRIES_SLACK
+            || self.touched.len() > live + STALE_ENTRIES_SLACK
+        {
+            self.consolidate(accounts);
         }
     }
 
-    /// Keeps the live entries, adds `fresh` ones and restores the heap in O(n).
-    pub fn rebuild(&mut self, fresh: Vec<Entry>, accounts: &[Account]) {
-        self.heap.retain(|e| is_live(e, accounts));
-        self.heap.extend(fresh);
-        self.heapify(accounts);
-    }
-
-    fn heapify(&mut self, accounts: &[Account]) {
-        for i in (0..self.heap.len() / 2).rev() {
-            self.sift_down(i, accounts);
+    /// Folds the touched accounts into `sorted`: their old entries out, their current ones
+    /// in, in order, in one pass. Afterwards `fresh` and `touched` are empty and every entry
+    /// is live.
+    fn consolidate(&mut self, accounts: &[Account]) {
+        let words = accounts.len().div_ceil(64);
+        if self.marks.len() < words {
+            self.marks.resize(words, 0);
         }
+        let bit = |id: AccountId| (id as usize / 64, 1u64 << (id % 64));
+        for &id in &self.touched {
+            let (word, mask) = bit(id);
+            self.marks[word] |= mask;
+        }
+        // Each touched account once (its mark is cleared on the way), as it is now.
+        let mut unique = Vec::with_capacity(self.touched.len().min(accounts.len()));
+        let mut changed = Vec::with_capacity(unique.capacity());
+        for i in 0..self.touched.len() {
+            if let Some(&ahead) = self.touched.get(i + PREFETCH_AHEAD) {
+                prefetch(accounts, ahead);
+            }
+            let id = self.touched[i];
+            let (word, mask) = bit(id);
+            if self.marks[word] & mask == 0 {
+                continue;
+            }
+            self.marks[word] &= !mask;
+            unique.push(id);
+            let a = &accounts[id as usize];
+            if a.indexed {
+                changed.push(Entry::new(a.quota_fen, a.atoms, id, a.version));
+            }
+        }
+        for &id in &unique {
+            let (word, mask) = bit(id);
+            self.marks[word] |= mask;
+        }
+        changed.sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+
+        // The untouched entries of `sorted` are live and still in order: merge them with the
+        // changed ones into the spare buffer.
+        let mut out = std::mem::take(&mut self.spare);
+        out.clear();
+        out.reserve(self.sorted.len() - self.head + changed.len());
+        let mut next = changed.iter().peekable();
+        for e in &self.sorted[self.head..] {
+            let (word, mask) = bit(e.account);
+            if self.marks[word] & mask != 0 {
+                continue;
+            }
+            while let Some(c) = next.next_if(|c| cmp_entries(c, e, accounts).is_lt()) {
+                out.push(*c);
+            }
+            out.push(*e);
+        }
+        out.extend(next);
+        for &id in &unique {
+            let (word, _) = bit(id);
+            self.marks[word] = 0;
+        }
+        self.spare = std::mem::replace(&mut self.sorted, out);
+        self.head = 0;
+        self.touched.clear();
+        self.fresh.clear();
     }
 
     fn sift_up(&mut self, mut i: usize, accounts: &[Account]) {
         while i > 0 {
             let parent = (i - 1) / 2;
-            if cmp_entries(&self.heap[i], &self.heap[parent], accounts) != Ordering::Less {
+            if cmp_entries(&self.fresh[i], &self.fresh[parent], accounts) != Ordering::Less {
                 break;
             }
-            self.heap.swap(i, parent);
+            self.fresh.swap(i, parent);
             i = parent;
         }
     }
 
     fn sift_down(&mut self, mut i: usize, accounts: &[Account]) {
-        let n = self.heap.len();
+        let n = self.fresh.len();
         loop {
             let left = 2 * i + 1;
             if left >= n {
@@ -150,14 +288,264 @@ impl ExitIndex {
             }
             let right = left + 1;
             let mut least = left;
-            if right < n && cmp_entries(&self.heap[right], &self.heap[left], accounts).is_lt() {
+            if right < n && cmp_entries(&self.fresh[right], &self.fresh[left], accounts).is_lt() {
                 least = right;
             }
-            if cmp_entries(&self.heap[least], &self.heap[i], accounts).is_lt() {
-                self.heap.swap(i, least);
+            if cmp_entries(&self.fresh[least], &self.fresh[i], accounts).is_lt() {
+                self.fresh.swap(i, least);
                 i = least;
             } else {
                 break;
+            }
+        }
+    }
+}
+
+/// Moves the insertion in `Resorter` may make per entry, on average, before it gives up
+/// and sorts. A year of daily settlements of a million holders needs about 5.
+const MOVES_PER_ENTRY: usize = 16;
+
+/// Puts a settlement's entries back in order as they are paid.
+///
+/// Paying lowers each trigger by nearly the same amount, the holder's share of the pool per
+/// atom; only the rounding down of each share, less than one fen over the holder's atoms, moves
+/// holders past their close neighbours. So each entry is inserted from the back of the output,
+/// usually moving a few places; the settlement loop waits on memory for each holder's account
+/// anyway, so this costs almost nothing. Entries whose quota reached zero are capped holders:
+/// they belong at the front, with those that already had none, in name order. If the moves
+/// pass a budget of a few per entry, the rest is appended and sorted at the end, so the worst
+/// case stays O(n log n).
+pub(crate) struct Resorter {
+    out: Vec<Entry>,
+    /// How many entries at the front of `out` have no quota.
+    zeros: usize,
+    capped: Vec<Entry>,
+    moves: usize,
+    budget: usize,
+}
+
+impl Resorter {
+    /// Adds the next of the entries that had no quota, which come first, in order.
+    pub fn push_unpaid(&mut self, e: Entry) {
+        debug_assert!(e.quota_fen == 0 && self.zeros == self.out.len());
+        self.out.push(e);
+        self.zeros += 1;
+    }
+
+    /// Adds the next of the other entries in the old order, with its new quota.
+    #[inline]
+    pub fn push(&mut self, e: Entry, accounts: &[Account]) {
+        if e.quota_fen == 0 {
+            self.capped.push(e);
+            return;
+        }
+        self.out.push(e);
+        if self.moves > self.budget {
+            return;
+        }
+        let mut j = self.out.len() - 1;
+        while j > self.zeros && cmp_entries(&self.out[j - 1], &e, accounts).is_gt() {
+            self.out[j] = self.out[j - 1];
+            j -= 1;
+        }
+        self.out[j] = e;
+        self.moves += self.out.len() - 1 - j;
+    }
+
+    fn finish(mut self, accounts: &[Account]) -> Vec<Entry> {
+        if self.moves > self.budget {
+            self.out[self.zeros..].sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+        }
+        if self.capped.is_empty() {
+            return self.out;
+        }
+        self.capped
+            .sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+        let mut all = Vec::with_capacity(self.out.len() + self.capped.len());
+        let mut capped = self.capped.iter().peekable();
+        for e in &self.out[..self.zeros] {
+            while let Some(c) = capped.next_if(|c| cmp_entries(c, e, accounts).is_lt()) {
+                all.push(*c);
+            }
+            all.push(*e);
+        }
+        all.extend(capped);
+        all.extend_from_slice(&self.out[self.zeros..]);
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{Kind, NO_REFERRER};
+
+    /// xorshift64*: enough randomness for a test, and reproducible.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn accounts(n: usize, rng: &mut Rng) -> Vec<Account> {
+        // Short names from a small alphabet, so that names decide many ties.
+        (0..n)
+            .map(|i| {
+                let name = format!("{}{i}", ["a", "b", "c"][rng.below(3) as usize]);
+                Account::new(name.into(), Kind::Consumer, NO_REFERRER)
+            })
+            .collect()
+    }
+
+    /// A holding whose trigger is close to (or exactly) one of a few values.
+    fn holding(rng: &mut Rng) -> (u64, u64) {
+        let base = [3u64, 7, 11][rng.below(3) as usize];
+        let atoms = 1_000 + rng.below(4) * 500;
+        let quota = base * atoms + rng.below(3);
+        (if rng.below(10) == 0 { 0 } else { quota }, atoms)
+    }
+
+    fn sorted(mut v: Vec<Entry>, accounts: &[Account]) -> Vec<(u64, u64, AccountId)> {
+        v.sort_by(|a, b| cmp_entries(a, b, accounts));
+        v.iter()
+            .map(|e| (e.quota_fen, e.atoms, e.account))
+            .collect()
+    }
+
+    fn plain(v: &[Entry]) -> Vec<(u64, u64, AccountId)> {
+        v.iter()
+            .map(|e| (e.quota_fen, e.atoms, e.account))
+            .collect()
+    }
+
+    #[test]
+    fn resorting_after_a_settlement_matches_a_full_sort() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..300 {
+            let n = 1 + rng.below(200) as usize;
+            let accounts = accounts(n, &mut rng);
+            let mut before: Vec<Entry> = (0..n as AccountId)
+                .map(|id| {
+                    let (quota, atoms) = holding(&mut rng);
+                    Entry::new(quota, atoms, id, 0)
+                })
+                .collect();
+            before.sort_by(|a, b| cmp_entries(a, b, &accounts));
+            let mut index = ExitIndex::default();
+            // Some rounds with no room for moves, to take the fallback.
+            let mut resorter = index.resorter(n);
+            if round % 3 == 0 {
+                resorter.budget = rng.below(4) as usize;
+            }
+            let split = before.partition_point(|e| e.quota_fen == 0);
+            let mut after = before.clone();
+            for (i, e) in after.iter_mut().enumerate() {
+                if i < split {
+                    resorter.push_unpaid(*e);
+                    continue;
+                }
+                // A share of about 2 fen per atom, rounded down; some holders capped.
+                let share = (2 * e.atoms + rng.below(e.atoms)) / 1_000;
+                e.quota_fen -= share.min(e.quota_fen);
+                if rng.below(20) == 0 {
+                    e.quota_fen = 0;
+                }
+                resorter.push(*e, &accounts);
+            }
+            let got = resorter.finish(&accounts);
+            assert_eq!(plain(&got), sorted(after, &accounts), "round {round}");
+        }
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_plain_list() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for round in 0..60 {
+            let n = 1 + rng.below(120) as usize;
+            let mut accounts = accounts(n, &mut rng);
+            let mut index = ExitIndex::default();
+            let mut live = 0usize;
+            for step in 0..400 {
+                let id = rng.below(n as u64) as AccountId;
+                match rng.below(10) {
+                    // A change to a holding, or its end, as `Economy::reindex` records it.
+                    0..=5 => {
+                        let (quota, atoms) = holding(&mut rng);
+                        let atoms = if rng.below(6) == 0 { 0 } else { atoms };
+                        let a = &mut accounts[id as usize];
+                        live -= usize::from(a.indexed);
+                        a.quota_fen = quota;
+                        a.atoms = atoms;
+                        a.version = a.version.wrapping_add(1);
+                        a.indexed = atoms > 0;
+                        live += usize::from(a.indexed);
+                        let entry = a.indexed.then(|| Entry::new(quota, atoms, id, a.version));
+                        index.push(id, entry, &accounts);
+                    }
+                    // The exit rule takes the lowest.
+                    6 | 7 => {
+                        let expected = accounts
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, a)| a.indexed)
+                            .map(|(i, a)| {
+                                Entry::new(a.quota_fen, a.atoms, i as AccountId, a.version)
+                            })
+                            .min_by(|a, b| cmp_entries(a, b, &accounts));
+                        let got = index.first_live(&accounts);
+                        assert_eq!(
+                            got.map(|e| e.account),
+                            expected.map(|e| e.account),
+                            "round {round} step {step}"
+                        );
+                        if let Some(e) = got {
+                            index.pop(&accounts);
+                            let a = &mut accounts[e.account as usize];
+                            a.atoms = 0;
+                            a.version = a.version.wrapping_add(1);
+                            a.indexed = false;
+                            live -= 1;
+                            index.push(e.account, None, &accounts);
+                        }
+                    }
+                    8 => index.maybe_compact(live, &accounts),
+                    // A settlement's view: every holder, in order.
+                    _ => {
+                        let expected: Vec<Entry> = accounts
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, a)| a.indexed)
+                            .map(|(i, a)| {
+                                Entry::new(a.quota_fen, a.atoms, i as AccountId, a.version)
+                            })
+                            .collect();
+                        let taken = index.take_sorted(&accounts);
+                        assert_eq!(
+                            plain(&taken),
+                            sorted(expected, &accounts),
+                            "round {round} step {step}"
+                        );
+                        let mut resorter = index.resorter(taken.len());
+                        for e in &taken {
+                            if e.quota_fen == 0 {
+                                resorter.push_unpaid(*e);
+                            } else {
+                                resorter.push(*e, &accounts);
+                            }
+                        }
+                        index.put_back(taken, resorter, &accounts);
+                    }
+                }
+                assert!(index.len() <= live + live / 2 + 2 * STALE_ENTRIES_SLACK + 400);
             }
         }
     }

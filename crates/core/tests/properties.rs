@@ -356,6 +356,8 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
             _ => None,
         };
         let contributions_before = ledger.economy().totals().contributions_fen;
+        let expected_payouts = matches!(command, Command::SettleDividends { .. })
+            .then(|| settlement_by_the_book(ledger.economy()));
         let outcome = ledger.submit(Some(&id), fingerprint(&command), Ok(&command));
         let e = ledger.economy();
         // (A reused id is refused before the economy sees the command.)
@@ -390,6 +392,16 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
                 (Err(c), Err(d)) => assert_eq!(c, d, "step {n}: {command:?}"),
                 (q, r) => panic!("step {n}: preview {q:?} but outcome {r:?} for {command:?}"),
             }
+        }
+
+        if let (Some(expected), true, Ok(())) = (&expected_payouts, judged, outcome.result) {
+            let paid: Vec<(String, u64)> = e
+                .effects()
+                .payouts
+                .iter()
+                .map(|&(id, fen)| (e.accounts().get(id).name.to_string(), fen))
+                .collect();
+            assert_eq!(&paid, expected, "step {n}: settlement differs from SPEC §8");
         }
 
         if let Some(first) = first {
@@ -460,6 +472,35 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
         );
     }
     (ledger, outcomes)
+}
+
+/// SPEC §8 computed the plain way, from scratch: every eligible consumer sorted by
+/// `quota / atoms` then name, and the pool water-filled in that order. The engine keeps its
+/// holders nearly sorted between settlements instead; the payouts must be the same.
+fn settlement_by_the_book(e: &jifen_core::Economy) -> Vec<(String, u64)> {
+    let mut eligible: Vec<(u64, u64, String)> = e
+        .accounts()
+        .iter()
+        .filter(|a| a.is_consumer() && a.atoms > 0 && a.quota_fen > 0)
+        .map(|a| (a.quota_fen, a.atoms, a.name.to_string()))
+        .collect();
+    eligible.sort_by(|x, y| {
+        (x.0 as u128 * y.1 as u128)
+            .cmp(&(y.0 as u128 * x.1 as u128))
+            .then_with(|| x.2.as_bytes().cmp(y.2.as_bytes()))
+    });
+    let mut weight: u128 = eligible.iter().map(|x| x.1 as u128).sum();
+    let mut pool = e.totals().dividend_pool_fen as u128;
+    let mut paid = Vec::new();
+    for (quota, atoms, name) in eligible {
+        let pay = (pool * atoms as u128 / weight).min(quota as u128);
+        weight -= atoms as u128;
+        if pay > 0 {
+            pool -= pay;
+            paid.push((name, pay as u64));
+        }
+    }
+    paid
 }
 
 /// Encodes and decodes a ledger, checking that encoding is deterministic.

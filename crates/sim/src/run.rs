@@ -128,6 +128,18 @@ pub fn arrivals_on(s: &Scenario, day: u64) -> f64 {
     }
 }
 
+/// The consumers a run will have, exactly, and the orders they will attempt, at most.
+fn expected_size(s: &Scenario) -> (u64, u64) {
+    let (mut carry, mut people) = (0f64, 0u64);
+    for day in 0..s.days {
+        carry += arrivals_on(s, day);
+        let arrivals = carry.floor();
+        carry -= arrivals;
+        people += arrivals as u64;
+    }
+    (people, people.saturating_mul(s.repeat_purchases + 1))
+}
+
 /// The date `days` after `start` (both `YYYYMMDD`).
 pub fn add_days(start: u32, days: u64) -> u32 {
     let (y, m, d) = (start / 10_000, start / 100 % 100, start % 100);
@@ -399,6 +411,12 @@ pub fn simulate(
         today: DayRow::default(),
         rejected: Default::default(),
     };
+    // Room for everyone up front: the engine's large tables are then allocated once, never
+    // copied as they grow.
+    let (people, orders) = expected_size(s);
+    sim.e
+        .reserve_capacity((s.merchants + people) as usize, orders as usize);
+    sim.people.reserve(people as usize);
     for m in 0..s.merchants {
         let ok = sim.run(&Command::RegisterMerchant {
             account: format_compact!("m{m}"),
