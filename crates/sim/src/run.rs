@@ -109,6 +109,63 @@ pub struct SimResult {
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
 }
 
+/// A taker's target: it sells everything once `price.value_fen(atoms) × 1000 ≥ multiple ×
+/// reward`, that is once the price reaches `fen / atoms` with `fen = ⌈multiple × reward /
+/// 1000⌉`. Ordered by that price, then by person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Target {
+    fen: u64,
+    atoms: u64,
+    reward_fen: u64,
+    person: u32,
+}
+
+impl Ord for Target {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.fen as u128 * other.atoms as u128)
+            .cmp(&(other.fen as u128 * self.atoms as u128))
+            .then(self.person.cmp(&other.person))
+    }
+}
+
+impl PartialOrd for Target {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The takers' targets, lowest first. A taker's target moves only when it is granted points
+/// (which changes both its points and their reward value), and then a new target is pushed;
+/// the old one is recognised by its stale figures when it comes up. So a day costs the takers
+/// who sell or were granted points, not a pass over every taker.
+#[derive(Default)]
+struct Takers {
+    targets: std::collections::BinaryHeap<std::cmp::Reverse<Target>>,
+}
+
+impl Takers {
+    fn watch(&mut self, person: usize, atoms: u64, p: &Person, multiple_milli: u64) {
+        if atoms == 0 {
+            return;
+        }
+        let fen = (multiple_milli as u128 * p.reward_value_fen as u128).div_ceil(1000);
+        self.targets.push(std::cmp::Reverse(Target {
+            fen: u64::try_from(fen).unwrap_or(u64::MAX),
+            atoms,
+            reward_fen: p.reward_value_fen,
+            person: person as u32,
+        }));
+    }
+
+    /// The lowest target at or below `price`, taken out.
+    fn next_reached(&mut self, price: Price) -> Option<Target> {
+        let top = self.targets.peek()?.0;
+        let reached =
+            price.num_fen as u128 * top.atoms as u128 >= top.fen as u128 * price.den_atoms as u128;
+        reached.then(|| self.targets.pop().map(|t| t.0)).flatten()
+    }
+}
+
 /// New consumers expected on `day` (before the integer carry).
 pub fn arrivals_on(s: &Scenario, day: u64) -> f64 {
     if s.stop_day.is_some_and(|stop| day >= stop) {
@@ -153,7 +210,7 @@ struct Sim<'a> {
     e: Economy,
     rng: Rng,
     people: Vec<Person>,
-    takers: Vec<u32>,
+    takers: Takers,
     /// Repeat purchases due, by day.
     due: Vec<Vec<u32>>,
     orders: u64,
@@ -206,6 +263,11 @@ impl Sim<'_> {
             if let Some(p) = self.person_of(account) {
                 self.people[p].reward_value_fen += reward;
                 self.people[p].proceeds_fen += proceeds;
+                if reward > 0 && self.people[p].behaviour == Behaviour::Taker {
+                    let atoms = self.e.accounts().get(account).atoms;
+                    self.takers
+                        .watch(p, atoms, &self.people[p], self.s.taker_multiple_milli);
+                }
             }
         }
     }
@@ -326,9 +388,6 @@ impl Sim<'_> {
         } else {
             Behaviour::Spender
         };
-        if behaviour == Behaviour::Taker {
-            self.takers.push(person as u32);
-        }
         self.people.push(Person {
             behaviour,
             first_day: day as u32,
@@ -339,20 +398,18 @@ impl Sim<'_> {
         person
     }
 
+    /// Every taker whose points are now worth their multiple sells them all: the ones whose
+    /// target price the day's price has reached, lowest target first.
     fn takers_sell(&mut self) {
         let price = self.e.price();
-        let multiple = self.s.taker_multiple_milli as u128;
-        for i in 0..self.takers.len() {
-            let person = self.takers[i] as usize;
+        while let Some(t) = self.takers.next_reached(price) {
+            let person = t.person as usize;
             let atoms = self.e.accounts().get(self.account_of(person)).atoms;
-            if atoms == 0 {
+            if atoms != t.atoms || self.people[person].reward_value_fen != t.reward_fen {
+                // Superseded by a later watch, or sold already.
                 continue;
             }
-            let value = price.value_fen(atoms) as u128;
-            let reward = self.people[person].reward_value_fen as u128;
-            if value * 1000 >= multiple * reward {
-                self.sell_all(person, false);
-            }
+            self.sell_all(person, false);
         }
     }
 
@@ -405,7 +462,7 @@ pub fn simulate(
         e: Economy::new(s.rules),
         rng: Rng::new(seed),
         people: Vec::new(),
-        takers: Vec::new(),
+        takers: Takers::default(),
         due: vec![Vec::new(); s.days as usize],
         orders: 0,
         today: DayRow::default(),
