@@ -125,6 +125,10 @@ impl Accounts {
         &self.list
     }
 
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [Account] {
+        &mut self.list
+    }
+
     pub fn reserve(&mut self, additional: usize) {
         self.list.reserve(additional);
         self.by_name.reserve(additional);

@@ -97,6 +97,31 @@ fn share_of(pool_fen: u64, atoms: u64, weight: u128) -> u64 {
     }
 }
 
+/// Holders paid per chunk handed to `credit`.
+const PAYOUT_CHUNK: usize = 4096;
+
+/// From this many eligible holders on, settlement credits accounts on a second thread.
+const THREADED_SETTLEMENT_FROM: usize = 1 << 15;
+
+/// Credits one chunk of a settlement's payments to the holders' accounts, and records them.
+fn credit(
+    accounts: &mut [Account],
+    payouts: &mut Vec<(AccountId, u64)>,
+    chunk: Vec<(AccountId, u64)>,
+) {
+    for (i, &(id, pay_fen)) in chunk.iter().enumerate() {
+        // Holders come in trigger order, not account order: fetch ahead to hide the misses.
+        if let Some(&(ahead, _)) = chunk.get(i + PREFETCH_AHEAD) {
+            prefetch(accounts, ahead);
+        }
+        let holder = &mut accounts[id as usize];
+        holder.quota_fen -= pay_fen;
+        holder.stable_fen += pay_fen;
+        holder.dividends_fen += pay_fen;
+    }
+    payouts.extend_from_slice(&chunk);
+}
+
 /// A snapshot of the economy-wide figures of SPEC §4.
 /// A preview of a sale or conversion: [`Economy::quote_sale`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -909,45 +934,78 @@ impl Economy {
         // and are not eligible. Names break ties, so the order is total.
         let entries = self.index.take_sorted(self.accounts.as_slice());
         let split = entries.partition_point(|e| e.quota_fen == 0);
-        let mut resorted = self.index.resorter(entries.len());
+        let mut weight_left: u128 = entries[split..].iter().map(|e| e.atoms as u128).sum();
+        // Paying only lowers triggers: the last holder's bounds them all.
+        let mut resorted = self.index.resorter(entries.len(), entries.last());
         for e in &entries[..split] {
             resorted.push_unpaid(*e);
         }
 
-        let mut weight_left: u128 = entries[split..].iter().map(|e| e.atoms as u128).sum();
         let mut pool_left_fen = self.dividend_pool_fen;
         let mut settlement = Settlement {
             day,
             eligible: (entries.len() - split) as u64,
             ..Settlement::default()
         };
-        for i in split..entries.len() {
-            // Holders come in trigger order, not account order: fetch ahead to hide the misses.
-            if let Some(ahead) = entries.get(i + PREFETCH_AHEAD) {
-                prefetch(self.accounts.as_slice(), ahead.account);
+        // The payments depend only on the entries (each holds its account's quota and atoms),
+        // so they are worked out here in one pass, and the holders' accounts are credited by
+        // `credit`, chunk by chunk: on a second thread when there are many holders, since
+        // crediting visits the accounts in trigger order and waits on memory for each. The
+        // result is the same either way. Re-sorting compares fractions only, so it needs no
+        // account; the few exact ties are put in name order at the end.
+        let accounts = self.accounts.as_mut_slice();
+        let payouts = &mut self.effects.payouts;
+        payouts.clear();
+        let mut pay_holders = |send: &mut dyn FnMut(Vec<(AccountId, u64)>)| {
+            let mut chunk = Vec::with_capacity(PAYOUT_CHUNK);
+            for &entry in &entries[split..] {
+                let mut e = entry;
+                let share_fen = share_of(pool_left_fen, e.atoms, weight_left);
+                let pay_fen = share_fen.min(e.quota_fen);
+                weight_left -= e.atoms as u128;
+                if pay_fen > 0 {
+                    pool_left_fen -= pay_fen;
+                    // The entry is the account's only one (settlement consolidated the index)
+                    // and changes with it, so no version bump is needed.
+                    e.quota_fen -= pay_fen;
+                    chunk.push((e.account, pay_fen));
+                    settlement.paid_fen += pay_fen;
+                    settlement.holders_paid += 1;
+                    settlement.holders_capped += u64::from(e.quota_fen == 0);
+                    if chunk.len() == PAYOUT_CHUNK {
+                        send(std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(PAYOUT_CHUNK),
+                        ));
+                    }
+                }
+                resorted.push_by_trigger(e);
             }
-            let mut e = entries[i];
-            let share_fen = share_of(pool_left_fen, e.atoms, weight_left);
-            let pay_fen = share_fen.min(e.quota_fen);
-            weight_left -= e.atoms as u128;
-            if pay_fen > 0 {
-                pool_left_fen -= pay_fen;
-                self.stable_total_fen += pay_fen;
-                self.quota_total_fen -= pay_fen;
-                let holder = self.accounts.get_mut(e.account);
-                holder.quota_fen -= pay_fen;
-                holder.stable_fen += pay_fen;
-                holder.dividends_fen += pay_fen;
-                // The entry is the account's only one (settlement consolidated the index) and
-                // changes with it, so no version bump is needed to tell it from stale ones.
-                e.quota_fen = holder.quota_fen;
-                self.effects.payouts.push((e.account, pay_fen));
-                settlement.paid_fen += pay_fen;
-                settlement.holders_paid += 1;
-                settlement.holders_capped += u64::from(e.quota_fen == 0);
-            }
-            resorted.push(e, self.accounts.as_slice());
+            send(chunk);
+        };
+        if entries.len() - split < THREADED_SETTLEMENT_FROM {
+            pay_holders(&mut |chunk| credit(accounts, payouts, chunk));
+        } else {
+            std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(AccountId, u64)>>(16);
+                let crediting = scope.spawn(move || {
+                    for chunk in rx {
+                        credit(accounts, payouts, chunk);
+                    }
+                });
+                pay_holders(&mut |chunk| {
+                    // The receiver only stops when this side is done.
+                    let _ = tx.send(chunk);
+                });
+                drop(tx);
+                if let Err(panic) = crediting.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            });
         }
+        let paid_fen = settlement.paid_fen;
+        self.stable_total_fen += paid_fen;
+        self.quota_total_fen -= paid_fen;
         self.dividend_pool_fen = pool_left_fen;
         self.index
             .put_back(entries, resorted, self.accounts.as_slice());

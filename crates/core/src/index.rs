@@ -80,6 +80,8 @@ pub(crate) struct ExitIndex {
     marks: Vec<u64>,
     /// A buffer the size of `sorted`, kept to build the next order in.
     spare: Vec<Entry>,
+    /// The same for `Resorter::keys`.
+    spare_keys: Vec<u64>,
 }
 
 impl ExitIndex {
@@ -164,23 +166,35 @@ impl ExitIndex {
 
     /// Starts collecting the entries of a settlement, after `take_sorted`, in their order
     /// before paying: see `Resorter`.
-    pub fn resorter(&mut self, len: usize) -> Resorter {
+    ///
+    /// `highest` is an entry whose trigger is at least that of every entry to be pushed.
+    pub fn resorter(&mut self, len: usize, highest: Option<&Entry>) -> Resorter {
         let mut out = std::mem::take(&mut self.spare);
         out.clear();
         out.reserve(len);
+        let mut keys = std::mem::take(&mut self.spare_keys);
+        keys.clear();
+        keys.reserve(len);
         Resorter {
             out,
+            keys,
+            // The largest shift that keeps every key below 2^64: the highest trigger, rounded
+            // up, times 2^shift stays below it.
+            shift: highest.map_or(0, |e| e.quota_fen.div_ceil(e.atoms).max(1).leading_zeros()),
             zeros: 0,
             capped: Vec::new(),
             moves: 0,
             budget: len.saturating_mul(MOVES_PER_ENTRY) + STALE_ENTRIES_SLACK,
+            ties: false,
         }
     }
 
     /// Ends a settlement: `resorter` holds every entry `taken` held, with their new quotas.
     pub fn put_back(&mut self, taken: Vec<Entry>, resorter: Resorter, accounts: &[Account]) {
         debug_assert!(self.fresh.is_empty() && self.touched.is_empty());
-        self.sorted = resorter.finish(accounts);
+        let (sorted, keys) = resorter.finish(accounts);
+        self.sorted = sorted;
+        self.spare_keys = keys;
         self.head = 0;
         self.spare = taken;
     }
@@ -317,11 +331,17 @@ const MOVES_PER_ENTRY: usize = 16;
 /// case stays O(n log n).
 pub(crate) struct Resorter {
     out: Vec<Entry>,
+    /// `trigger << shift`, rounded down, for each entry of `out` from `zeros` on (those at
+    /// the front have none): see `key`.
+    keys: Vec<u64>,
+    shift: u32,
     /// How many entries at the front of `out` have no quota.
     zeros: usize,
     capped: Vec<Entry>,
     moves: usize,
     budget: usize,
+    /// Whether an entry was placed beside one with an equal trigger.
+    ties: bool,
 }
 
 impl Resorter {
@@ -332,29 +352,86 @@ impl Resorter {
         self.zeros += 1;
     }
 
-    /// Adds the next of the other entries in the old order, with its new quota.
+    /// An integer that orders like the trigger `quota / atoms`, or ties: `⌊quota × 2^shift /
+    /// atoms⌋`, with `shift` chosen so that every key fits in 64 bits. Rounding down keeps
+    /// the order, so different keys order their entries exactly as their triggers, and only
+    /// equal keys need the exact comparison of fractions. Neighbours in a settlement almost
+    /// always differ by many units, so each comparison is one integer compare instead of two
+    /// 128-bit products.
     #[inline]
-    pub fn push(&mut self, e: Entry, accounts: &[Account]) {
+    fn key(&self, e: &Entry) -> u64 {
+        let key = ((e.quota_fen as u128) << self.shift) / e.atoms as u128;
+        u64::try_from(key).expect("a settlement entry above the highest trigger")
+    }
+
+    /// Adds the next of the other entries in the old order, with its new quota. It is placed
+    /// by trigger alone, after any equal one: `finish` orders runs of equal triggers by name.
+    #[inline]
+    pub fn push_by_trigger(&mut self, e: Entry) {
         if e.quota_fen == 0 {
             self.capped.push(e);
             return;
         }
+        let key = self.key(&e);
         self.out.push(e);
+        self.keys.push(key);
         if self.moves > self.budget {
             return;
         }
-        let mut j = self.out.len() - 1;
-        while j > self.zeros && cmp_entries(&self.out[j - 1], &e, accounts).is_gt() {
-            self.out[j] = self.out[j - 1];
+        // `keys[i]` belongs to `out[zeros + i]`. Local slices let the loop keep its pointers
+        // in registers.
+        let keys = &mut self.keys[..];
+        let out = &mut self.out[self.zeros..];
+        let last = keys.len() - 1;
+        let mut j = last;
+        let mut before = Ordering::Less;
+        while j > 0 {
+            let ahead = keys[j - 1];
+            before = if ahead != key {
+                ahead.cmp(&key)
+            } else {
+                let other = &out[j - 1];
+                cmp_fraction(other.quota_fen, other.atoms, e.quota_fen, e.atoms)
+            };
+            if before != Ordering::Greater {
+                break;
+            }
+            keys[j] = ahead;
+            out[j] = out[j - 1];
             j -= 1;
         }
-        self.out[j] = e;
-        self.moves += self.out.len() - 1 - j;
+        keys[j] = key;
+        out[j] = e;
+        self.moves += last - j;
+        self.ties |= before == Ordering::Equal;
     }
 
-    fn finish(mut self, accounts: &[Account]) -> Vec<Entry> {
+    /// The entries in order, and the key buffer for reuse.
+    fn finish(mut self, accounts: &[Account]) -> (Vec<Entry>, Vec<u64>) {
+        let keys = std::mem::take(&mut self.keys);
+        (self.order(accounts), keys)
+    }
+
+    fn order(mut self, accounts: &[Account]) -> Vec<Entry> {
         if self.moves > self.budget {
             self.out[self.zeros..].sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+        } else if self.ties {
+            // Runs of equal triggers, in name order.
+            let rest = &mut self.out[self.zeros..];
+            let mut start = 0;
+            while start < rest.len() {
+                let first = rest[start];
+                let run = rest[start..]
+                    .iter()
+                    .take_while(|e| {
+                        cmp_fraction(e.quota_fen, e.atoms, first.quota_fen, first.atoms).is_eq()
+                    })
+                    .count();
+                if run > 1 {
+                    rest[start..start + run].sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+                }
+                start += run;
+            }
         }
         if self.capped.is_empty() {
             return self.out;
@@ -442,7 +519,7 @@ mod tests {
             before.sort_by(|a, b| cmp_entries(a, b, &accounts));
             let mut index = ExitIndex::default();
             // Some rounds with no room for moves, to take the fallback.
-            let mut resorter = index.resorter(n);
+            let mut resorter = index.resorter(n, before.last());
             if round % 3 == 0 {
                 resorter.budget = rng.below(4) as usize;
             }
@@ -459,9 +536,9 @@ mod tests {
                 if rng.below(20) == 0 {
                     e.quota_fen = 0;
                 }
-                resorter.push(*e, &accounts);
+                resorter.push_by_trigger(*e);
             }
-            let got = resorter.finish(&accounts);
+            let (got, _) = resorter.finish(&accounts);
             assert_eq!(plain(&got), sorted(after, &accounts), "round {round}");
         }
     }
@@ -534,12 +611,12 @@ mod tests {
                             sorted(expected, &accounts),
                             "round {round} step {step}"
                         );
-                        let mut resorter = index.resorter(taken.len());
+                        let mut resorter = index.resorter(taken.len(), taken.last());
                         for e in &taken {
                             if e.quota_fen == 0 {
                                 resorter.push_unpaid(*e);
                             } else {
-                                resorter.push(*e, &accounts);
+                                resorter.push_by_trigger(*e);
                             }
                         }
                         index.put_back(taken, resorter, &accounts);
