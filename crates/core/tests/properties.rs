@@ -706,7 +706,7 @@ proptest! {
 #[test]
 fn large_settlements_match_the_book() {
     let mut e = jifen_core::Economy::new(Rules::default());
-    let mut run = |e: &mut jifen_core::Economy, c: Command| {
+    let run = |e: &mut jifen_core::Economy, c: Command| {
         let book = matches!(c, Command::SettleDividends { .. }).then(|| settlement_by_the_book(e));
         assert_eq!(e.execute(&c), Ok(()), "{c:?}");
         if let Some(expected) = book {
@@ -742,7 +742,7 @@ fn large_settlements_match_the_book() {
     for day in 1..=4u64 {
         for i in 0..consumers / 2 {
             let who = (i * 7_919 + day * 104_729) % consumers;
-            if day == 1 || who % 3 == 0 {
+            if day == 1 || who.is_multiple_of(3) {
                 for c in [who, (who + consumers / 2) % consumers] {
                     order += 1;
                     run(
@@ -764,7 +764,7 @@ fn large_settlements_match_the_book() {
                     );
                 }
             }
-            if who % 97 == 0 && day > 1 {
+            if who.is_multiple_of(97) && day > 1 {
                 let account: jifen_core::Text = format!("c{who}").into();
                 let held = e.account(&account).map_or(0, |a| a.atoms);
                 if held > 0 {
