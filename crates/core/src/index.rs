@@ -408,31 +408,40 @@ impl Resorter {
 
     /// The entries in order, and the key buffer for reuse.
     fn finish(mut self, accounts: &[Account]) -> (Vec<Entry>, Vec<u64>) {
+        if self.moves > self.budget {
+            self.out[self.zeros..].sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+        } else if self.ties {
+            // Runs of equal triggers, in name order. Equal triggers have equal keys, so the
+            // fractions are compared only where the keys are equal.
+            let (rest, keys) = (&mut self.out[self.zeros..], &self.keys);
+            let mut start = 0;
+            while start < rest.len() {
+                let first = rest[start];
+                let mut end = start + 1;
+                while end < rest.len()
+                    && keys[end] == keys[start]
+                    && cmp_fraction(
+                        rest[end].quota_fen,
+                        rest[end].atoms,
+                        first.quota_fen,
+                        first.atoms,
+                    )
+                    .is_eq()
+                {
+                    end += 1;
+                }
+                if end - start > 1 {
+                    rest[start..end].sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
+                }
+                start = end;
+            }
+        }
         let keys = std::mem::take(&mut self.keys);
         (self.order(accounts), keys)
     }
 
+    /// Puts the capped entries with the others that have no quota.
     fn order(mut self, accounts: &[Account]) -> Vec<Entry> {
-        if self.moves > self.budget {
-            self.out[self.zeros..].sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
-        } else if self.ties {
-            // Runs of equal triggers, in name order.
-            let rest = &mut self.out[self.zeros..];
-            let mut start = 0;
-            while start < rest.len() {
-                let first = rest[start];
-                let run = rest[start..]
-                    .iter()
-                    .take_while(|e| {
-                        cmp_fraction(e.quota_fen, e.atoms, first.quota_fen, first.atoms).is_eq()
-                    })
-                    .count();
-                if run > 1 {
-                    rest[start..start + run].sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
-                }
-                start += run;
-            }
-        }
         if self.capped.is_empty() {
             return self.out;
         }
