@@ -395,12 +395,7 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
         }
 
         if let (Some(expected), true, Ok(())) = (&expected_payouts, judged, outcome.result) {
-            let paid: Vec<(String, u64)> = e
-                .effects()
-                .payouts
-                .iter()
-                .map(|&(id, fen)| (e.accounts().get(id).name.to_string(), fen))
-                .collect();
+            let paid = payouts_by_name(e);
             assert_eq!(&paid, expected, "step {n}: settlement differs from SPEC §8");
         }
 
@@ -472,6 +467,15 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
         );
     }
     (ledger, outcomes)
+}
+
+/// The last settlement's payments, by account name.
+fn payouts_by_name(e: &jifen_core::Economy) -> Vec<(String, u64)> {
+    let payouts = &e.effects().payouts;
+    payouts
+        .iter()
+        .map(|&(id, fen)| (e.accounts().get(id).name.to_string(), fen))
+        .collect()
 }
 
 /// SPEC §8 computed the plain way, from scratch: every eligible consumer sorted by
@@ -710,12 +714,7 @@ fn large_settlements_match_the_book() {
         let book = matches!(c, Command::SettleDividends { .. }).then(|| settlement_by_the_book(e));
         assert_eq!(e.execute(&c), Ok(()), "{c:?}");
         if let Some(expected) = book {
-            let paid: Vec<(String, u64)> = e
-                .effects()
-                .payouts
-                .iter()
-                .map(|&(id, fen)| (e.accounts().get(id).name.to_string(), fen))
-                .collect();
+            let paid = payouts_by_name(e);
             assert!(paid.len() > 1 << 15, "only {} holders paid", paid.len());
             assert_eq!(paid, expected, "{c:?}");
             e.check_full().unwrap();
