@@ -169,6 +169,18 @@ fn owners(c: &mut Cluster) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// Registers consumers through `port` until `eco` accepts one, and checks that this took at
+/// most two lease periods; returns the milliseconds it took.
+fn writable_again(port: u16, eco: &str, prefix: &str) -> u64 {
+    let mut i = 0;
+    let took = wait_until(&format!("{eco} writable ({prefix})"), 4 * LEASE_MS, || {
+        i += 1;
+        register(port, eco, &format!("{prefix}-{i}"), 200).is_some_and(|o| o["ok"] == true)
+    });
+    assert!(took <= 2 * LEASE_MS, "writable again after {took} ms");
+    took
+}
+
 fn wait_until(what: &str, limit_ms: u64, mut done: impl FnMut() -> bool) -> u64 {
     let start = std::time::Instant::now();
     while start.elapsed().as_millis() < limit_ms as u128 {
@@ -267,13 +279,7 @@ fn failover_without_loss_or_split_brain() {
     ports.lock().unwrap().retain(|p| *p != killed.port);
     drop(killed); // SIGKILL
     let survivor = nodes[0].port;
-    let mut i = 0;
-    let took = wait_until("writable after the kill", 4 * LEASE_MS, || {
-        i += 1;
-        register(survivor, &victim_eco, &format!("after-kill-{i}"), 200)
-            .is_some_and(|o| o["ok"] == true)
-    });
-    assert!(took <= 2 * LEASE_MS, "writable again after {took} ms");
+    let took = writable_again(survivor, &victim_eco, "after-kill");
     eprintln!("after SIGKILL of {victim}: {victim_eco} writable again in {took} ms");
     let live: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
     wait_until("rebalanced over the two left", 10_000, || {
@@ -307,13 +313,7 @@ fn failover_without_loss_or_split_brain() {
             )
         })
     };
-    let mut i = 0;
-    let took = wait_until("writable while the owner is frozen", 4 * LEASE_MS, || {
-        i += 1;
-        register(other, &frozen_eco, &format!("after-stop-{i}"), 200)
-            .is_some_and(|o| o["ok"] == true)
-    });
-    assert!(took <= 2 * LEASE_MS, "writable again after {took} ms");
+    let took = writable_again(other, &frozen_eco, "after-stop");
     eprintln!("after SIGSTOP: {frozen_eco} writable again in {took} ms");
     std::thread::sleep(std::time::Duration::from_millis(LEASE_MS));
     std::process::Command::new("kill")

@@ -9,7 +9,7 @@ mod support;
 mod web;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -86,28 +86,7 @@ struct Receiver {
 }
 
 fn read_request(stream: &mut TcpStream) -> (Vec<(String, String)>, Vec<u8>) {
-    let mut reader = BufReader::new(stream);
-    let mut headers = Vec::new();
-    let mut length = 0;
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-            if k == "content-length" {
-                length = v.parse().unwrap();
-            }
-            headers.push((k, v));
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    (headers, body)
+    read_message(&mut BufReader::new(stream))
 }
 
 impl Receiver {

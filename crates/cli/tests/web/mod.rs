@@ -12,6 +12,31 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::common;
+
+/// Reads one HTTP message: the start line, the headers (names lower-cased) and a body of
+/// `Content-Length` bytes. For peers that keep the connection open.
+pub fn read_message(reader: &mut impl BufRead) -> (Vec<(String, String)>, Vec<u8>) {
+    let mut start = String::new();
+    reader.read_line(&mut start).unwrap();
+    let (mut headers, mut length) = (Vec::new(), 0);
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+            if k == "content-length" {
+                length = v.parse().unwrap();
+            }
+            headers.push((k, v));
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (headers, body)
+}
 use super::support::Backend;
 
 pub const ADMIN: &str = "test-admin-key-0123456789";
@@ -265,22 +290,7 @@ impl Browser {
         )
         .unwrap();
         // chromedriver keeps the connection open: read the headers, then Content-Length bytes.
-        let mut reader = BufReader::new(s);
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut bytes = vec![0; length];
-        reader.read_exact(&mut bytes).unwrap();
+        let (_, bytes) = read_message(&mut BufReader::new(s));
         let out = String::from_utf8_lossy(&bytes).to_string();
         let json = out.as_str();
         serde_json::from_str(json).unwrap_or_else(|_| panic!("webdriver said {out:?}"))
