@@ -954,8 +954,8 @@ impl Economy {
         // result is the same either way. Re-sorting compares fractions only, so it needs no
         // account; the few exact ties are put in name order at the end.
         let accounts = self.accounts.as_mut_slice();
+        // (`execute` cleared the effects, payouts included.)
         let payouts = &mut self.effects.payouts;
-        payouts.clear();
         let mut pay_holders = |send: &mut dyn FnMut(Vec<(AccountId, u64)>)| {
             let mut chunk = Vec::with_capacity(PAYOUT_CHUNK);
             for &entry in &entries[split..] {
