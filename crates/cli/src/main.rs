@@ -1,6 +1,5 @@
 //! `jifen`: the command-line entry point. Glue only: argument parsing and wiring.
 
-mod alloc;
 mod bench;
 mod bench_http;
 mod bench_journal;
@@ -17,9 +16,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-#[global_allocator]
-static ALLOCATOR: alloc::HugePageHint = alloc::HugePageHint;
 
 #[derive(Parser)]
 #[command(
