@@ -260,18 +260,34 @@ impl ExitIndex {
         let mut out = std::mem::take(&mut self.spare);
         out.clear();
         out.reserve(self.sorted.len() - self.head + changed.len());
-        let mut next = changed.iter().peekable();
-        for e in &self.sorted[self.head..] {
-            let (word, mask) = bit(e.account);
-            if self.marks[word] & mask != 0 {
-                continue;
+        let old = &self.sorted[self.head..];
+        let marks = &self.marks;
+        let keep = |run: &[Entry], out: &mut Vec<Entry>| {
+            out.extend(run.iter().filter(|e| {
+                let (word, mask) = bit(e.account);
+                marks[word] & mask == 0
+            }));
+        };
+        // Each changed entry goes before the first old one above it. The old entries are in
+        // order (stale ones too: an entry never changes, it is only superseded), so that place
+        // is found by galloping from the last one, and the old entries up to it are copied
+        // as a run: a day's few changes cost O(k log(n/k)) comparisons, not one per holder.
+        let mut from = 0;
+        for c in &changed {
+            let above = |e: &Entry| cmp_entries(c, e, accounts).is_lt();
+            let mut step = 1;
+            let mut low = from;
+            while low + step <= old.len() && !above(&old[low + step - 1]) {
+                low += step;
+                step *= 2;
             }
-            while let Some(c) = next.next_if(|c| cmp_entries(c, e, accounts).is_lt()) {
-                out.push(*c);
-            }
-            out.push(*e);
+            let high = (low + step).min(old.len() + 1) - 1;
+            let to = low + old[low..high].partition_point(|e| !above(e));
+            keep(&old[from..to], &mut out);
+            out.push(*c);
+            from = to;
         }
-        out.extend(next);
+        keep(&old[from..], &mut out);
         for &id in &unique {
             let (word, _) = bit(id);
             self.marks[word] = 0;
