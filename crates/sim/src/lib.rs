@@ -5,6 +5,7 @@
 //! per-account results, a summary with outcomes by cohort, and a self-contained HTML report
 //! whose first lines say plainly who gained and who did not.
 
+mod decimal;
 mod report;
 mod rng;
 pub mod run;

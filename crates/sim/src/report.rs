@@ -8,6 +8,7 @@ use std::fmt::Write;
 use jifen_core::{format_day, Price};
 use serde_json::json;
 
+use crate::decimal;
 use crate::run::{points, SimResult};
 
 /// A consumer's outcome: what they spent and what came back.
@@ -161,12 +162,16 @@ pub fn accounts_csv(r: &SimResult) -> String {
             .accounts()
             .get((r.scenario.merchants + i as u64) as u32);
         let o = outcome(r, i);
-        let _ = writeln!(
-            out,
-            "u{i},{},{},{},{},{},{},{},{},{},{},{},{}",
-            p.first_day / 7,
-            p.first_day,
-            p.behaviour.as_str(),
+        // A million rows: the digits are written directly, not through `write!`.
+        out.push('u');
+        decimal::push(&mut out, i as u64);
+        out.push(',');
+        decimal::push(&mut out, u64::from(p.first_day / 7));
+        out.push(',');
+        decimal::push(&mut out, u64::from(p.first_day));
+        out.push(',');
+        out.push_str(p.behaviour.as_str());
+        for field in [
             o.spent_fen,
             o.reward_value_fen,
             o.dividends_fen,
@@ -175,8 +180,12 @@ pub fn accounts_csv(r: &SimResult) -> String {
             o.held_value_fen,
             a.stable_fen,
             a.quota_fen,
-            a.exits
-        );
+            u64::from(a.exits),
+        ] {
+            out.push(',');
+            decimal::push(&mut out, field);
+        }
+        out.push('\n');
     }
     out
 }

@@ -2,9 +2,9 @@
 //! command at a time. The behaviour model uses floats (arrival curves, log-normal spending);
 //! every amount of money and points goes through the engine's exact arithmetic.
 
-use compact_str::format_compact;
 use jifen_core::{AccountId, Command, Economy, Price, ATOMS_PER_POINT};
 
+use crate::decimal::name;
 use crate::rng::Rng;
 use crate::scenario::{Curve, Scenario, Spend};
 
@@ -216,6 +216,8 @@ struct Sim<'a> {
     orders: u64,
     today: DayRow,
     rejected: std::collections::BTreeMap<&'static str, u64>,
+    /// `absorb`'s list of (account, reward value, sale proceeds), kept for reuse.
+    credits: Vec<(AccountId, u64, u64)>,
 }
 
 impl Sim<'_> {
@@ -251,7 +253,8 @@ impl Sim<'_> {
     fn absorb(&mut self) {
         let fx = self.e.effects();
         let price = fx.price_before;
-        let mut credits = Vec::new();
+        let mut credits = std::mem::take(&mut self.credits);
+        credits.clear();
         for g in &fx.grants {
             credits.push((g.account, price.value_fen(g.atoms), 0));
         }
@@ -259,7 +262,7 @@ impl Sim<'_> {
             credits.push((x.account, 0, x.gross_fen - x.fee_fen));
         }
         self.today.exits += fx.exits.len() as u64;
-        for (account, reward, proceeds) in credits {
+        for &(account, reward, proceeds) in &credits {
             if let Some(p) = self.person_of(account) {
                 self.people[p].reward_value_fen += reward;
                 self.people[p].proceeds_fen += proceeds;
@@ -270,6 +273,7 @@ impl Sim<'_> {
                 }
             }
         }
+        self.credits = credits;
     }
 
     /// Sells or converts everything `person` holds; returns what it paid them.
@@ -279,15 +283,15 @@ impl Sim<'_> {
         if atoms == 0 {
             return None;
         }
-        let name = format_compact!("u{person}");
+        let account = name("u", person as u64);
         let command = if convert {
             Command::ConvertToStable {
-                account: name,
+                account,
                 atoms: Some(atoms),
             }
         } else {
             Command::Sell {
-                account: name,
+                account,
                 atoms: Some(atoms),
             }
         };
@@ -325,13 +329,13 @@ impl Sim<'_> {
                 .stable_fen
                 .min(amount);
         }
-        let order = format_compact!("o{}", self.orders);
+        let order = name("o", self.orders);
         self.orders += 1;
         let merchant = self.rng.below(self.merchants());
         let paid = self.run(&Command::PayOrder {
             order: order.clone(),
-            consumer: format_compact!("u{person}"),
-            merchant: format_compact!("m{merchant}"),
+            consumer: name("u", person as u64),
+            merchant: name("m", merchant),
             cash_fen: Some(amount - stable),
             stable_fen: Some(stable),
         });
@@ -370,14 +374,11 @@ impl Sim<'_> {
     fn arrive(&mut self, day: u64) -> usize {
         let person = self.people.len();
         let referrer = if !self.people.is_empty() && self.rng.below(10_000) < self.s.referral_bps {
-            Some(format_compact!(
-                "u{}",
-                self.rng.below(self.people.len() as u64)
-            ))
+            Some(name("u", self.rng.below(self.people.len() as u64)))
         } else {
             None
         };
-        let account = format_compact!("u{person}");
+        let account = name("u", person as u64);
         let registered = self.run(&Command::RegisterConsumer { account, referrer });
         assert!(registered, "registering a simulated consumer failed");
         let roll = self.rng.below(10_000);
@@ -418,7 +419,7 @@ impl Sim<'_> {
             let stable = self.e.accounts().get(m as AccountId).stable_fen;
             if stable > 0 {
                 self.run(&Command::RedeemStable {
-                    account: format_compact!("m{m}"),
+                    account: name("m", m),
                     fen: Some(stable),
                 });
             }
@@ -467,6 +468,7 @@ pub fn simulate(
         orders: 0,
         today: DayRow::default(),
         rejected: Default::default(),
+        credits: Vec::new(),
     };
     // Room for everyone up front: the engine's large tables are then allocated once, never
     // copied as they grow.
@@ -476,7 +478,7 @@ pub fn simulate(
     sim.people.reserve(people as usize);
     for m in 0..s.merchants {
         let ok = sim.run(&Command::RegisterMerchant {
-            account: format_compact!("m{m}"),
+            account: name("m", m),
         });
         assert!(ok, "registering a simulated merchant failed");
     }
