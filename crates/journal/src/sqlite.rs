@@ -22,6 +22,13 @@ pub struct SqliteStore {
     path: std::path::PathBuf,
 }
 
+/// The stored head of an economy, read in every commit. `CAST(?1 AS TEXT)`, not a bare `?1`:
+/// the bundled SQLite is built with STAT4, and a bare parameter compared with an indexed column
+/// makes it compile the statement again whenever a value is bound, a parse and a plan on every
+/// commit. The plan is the same: the covering index on (economy, last_seq).
+const HEAD_QUERY: &str =
+    "SELECT coalesce(max(last_seq), 0) FROM journal_blocks WHERE economy = CAST(?1 AS TEXT)";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS economies (
     id TEXT PRIMARY KEY,
@@ -253,9 +260,7 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let head: i64 = tx
-                .prepare_cached(
-                    "SELECT coalesce(max(last_seq), 0) FROM journal_blocks WHERE economy = ?1",
-                )?
+                .prepare_cached(HEAD_QUERY)?
                 .query_row([economy], |r| r.get(0))?;
             check_follows(economy, head as u64, blocks)?;
             let mut stmt = tx.prepare_cached(
@@ -549,5 +554,50 @@ impl Store for SqliteStore {
 
     fn reopen(&self) -> StoreResult<Box<dyn Store>> {
         Ok(Box::new(SqliteStore::open(&self.path)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::Entry;
+
+    /// The head query runs in every commit: it must stay compiled, not be prepared again each
+    /// time a value is bound (see `append_blocks`).
+    #[test]
+    fn commits_do_not_recompile_the_head_query() {
+        let dir = std::env::temp_dir().join(format!("jifen-sqlite-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = SqliteStore::open_dir(&dir).unwrap();
+        let meta = EconomyMeta {
+            id: "e1".into(),
+            name: "unit".into(),
+            rules_toml: String::new(),
+            timezone: "Asia/Shanghai".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            genesis: [0; 32],
+        };
+        store.create_economy(&meta).unwrap();
+        for seq in 1..=20 {
+            let entry = Entry {
+                seq,
+                ts_ms: 0,
+                command: "{}".into(),
+                outcome: "ok".into(),
+                hash: [0; 32],
+            };
+            store.append("e1", &[entry]).unwrap();
+        }
+        let reprepared = store
+            .conn
+            .prepare_cached(HEAD_QUERY)
+            .unwrap()
+            .get_status(rusqlite::StatementStatus::RePrepare);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            reprepared, 0,
+            "the head query was compiled again on commits"
+        );
     }
 }
