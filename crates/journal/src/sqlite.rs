@@ -96,6 +96,28 @@ CREATE TABLE IF NOT EXISTS settings (
 pub const SQLITE_FILE: &str = "jifen.sqlite3";
 
 impl SqliteStore {
+    /// Runs `body` in a write transaction, `BEGIN IMMEDIATE` to `COMMIT`, rolled back if
+    /// anything fails. The two statements are prepared once and kept: the journal commits
+    /// hundreds of times a second, and rusqlite's `Transaction` parses them again each time.
+    fn in_write_transaction(
+        &mut self,
+        body: impl FnOnce(&Connection) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let conn = &self.conn;
+        let run = || -> StoreResult<()> {
+            conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+            body(conn)?;
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            Ok(())
+        };
+        let result = run();
+        if result.is_err() && !conn.is_autocommit() {
+            // Nothing of a failed append may stay: the caller hears of the failure.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
     pub fn open_dir(dir: &Path) -> StoreResult<SqliteStore> {
         std::fs::create_dir_all(dir)?;
         SqliteStore::open(&dir.join(SQLITE_FILE))
@@ -255,10 +277,7 @@ impl Store for SqliteStore {
         blocks: &[Block],
         extras: &AppendExtras,
     ) -> StoreResult<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
+        self.in_write_transaction(|tx| {
             let head: i64 = tx
                 .prepare_cached(HEAD_QUERY)?
                 .query_row([economy], |r| r.get(0))?;
@@ -308,9 +327,8 @@ impl Store for SqliteStore {
                     &encode_sample(sample)[..]
                 ])?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     fn dividends_of(
