@@ -103,19 +103,22 @@ impl SqliteStore {
         &mut self,
         body: impl FnOnce(&Connection) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let conn = &self.conn;
-        let run = || -> StoreResult<()> {
-            conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-            body(conn)?;
-            conn.prepare_cached("COMMIT")?.execute([])?;
-            Ok(())
-        };
-        let result = run();
-        if result.is_err() && !conn.is_autocommit() {
-            // Nothing of a failed append may stay: the caller hears of the failure.
-            let _ = conn.execute_batch("ROLLBACK");
+        /// Rolls back a transaction still open when it is dropped: after an error, or a panic,
+        /// nothing of a failed append may stay (the caller hears of the failure).
+        struct RollBackUnlessCommitted<'a>(&'a Connection);
+        impl Drop for RollBackUnlessCommitted<'_> {
+            fn drop(&mut self) {
+                if !self.0.is_autocommit() {
+                    let _ = self.0.execute_batch("ROLLBACK");
+                }
+            }
         }
-        result
+        let conn = &self.conn;
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let _guard = RollBackUnlessCommitted(conn);
+        body(conn)?;
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
     }
 
     pub fn open_dir(dir: &Path) -> StoreResult<SqliteStore> {
