@@ -226,11 +226,8 @@ impl ExitIndex {
             self.marks.resize(words, 0);
         }
         let bit = |id: AccountId| (id as usize / 64, 1u64 << (id % 64));
-        for &id in &self.touched {
-            let (word, mask) = bit(id);
-            self.marks[word] |= mask;
-        }
-        // Each touched account once (its mark is cleared on the way), as it is now.
+        // Each touched account once, as it is now; its mark, set on the way, also says which
+        // old entries to drop below.
         let mut unique = Vec::with_capacity(self.touched.len().min(accounts.len()));
         let mut changed = Vec::with_capacity(unique.capacity());
         for i in 0..self.touched.len() {
@@ -239,19 +236,15 @@ impl ExitIndex {
             }
             let id = self.touched[i];
             let (word, mask) = bit(id);
-            if self.marks[word] & mask == 0 {
+            if self.marks[word] & mask != 0 {
                 continue;
             }
-            self.marks[word] &= !mask;
+            self.marks[word] |= mask;
             unique.push(id);
             let a = &accounts[id as usize];
             if a.indexed {
                 changed.push(Entry::new(a.quota_fen, a.atoms, id, a.version));
             }
-        }
-        for &id in &unique {
-            let (word, mask) = bit(id);
-            self.marks[word] |= mask;
         }
         changed.sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
 
