@@ -2,7 +2,7 @@
 //! command at a time. The behaviour model uses floats (arrival curves, log-normal spending);
 //! every amount of money and points goes through the engine's exact arithmetic.
 
-use jifen_core::{AccountId, Command, Economy, Price, ATOMS_PER_POINT};
+use jifen_core::{cmp_fraction, AccountId, Command, Economy, Price, ATOMS_PER_POINT};
 
 use crate::decimal::name;
 use crate::rng::Rng;
@@ -122,8 +122,7 @@ struct Target {
 
 impl Ord for Target {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.fen as u128 * other.atoms as u128)
-            .cmp(&(other.fen as u128 * self.atoms as u128))
+        cmp_fraction(self.fen, self.atoms, other.fen, other.atoms)
             .then(self.person.cmp(&other.person))
     }
 }
@@ -160,8 +159,7 @@ impl Takers {
     /// The lowest target at or below `price`, taken out.
     fn next_reached(&mut self, price: Price) -> Option<Target> {
         let top = self.targets.peek()?.0;
-        let reached =
-            price.num_fen as u128 * top.atoms as u128 >= top.fen as u128 * price.den_atoms as u128;
+        let reached = cmp_fraction(price.num_fen, price.den_atoms, top.fen, top.atoms).is_ge();
         reached.then(|| self.targets.pop().map(|t| t.0)).flatten()
     }
 }
@@ -185,16 +183,18 @@ pub fn arrivals_on(s: &Scenario, day: u64) -> f64 {
     }
 }
 
-/// The consumers a run will have, exactly, and the orders they will attempt, at most.
-fn expected_size(s: &Scenario) -> (u64, u64) {
-    let (mut carry, mut people) = (0f64, 0u64);
-    for day in 0..s.days {
-        carry += arrivals_on(s, day);
-        let arrivals = carry.floor();
-        carry -= arrivals;
-        people += arrivals as u64;
-    }
-    (people, people.saturating_mul(s.repeat_purchases + 1))
+/// New consumers on each day, whole: the day's expected arrivals plus the fraction carried
+/// from the days before, rounded down.
+fn arrivals_by_day(s: &Scenario) -> Vec<u64> {
+    let mut carry = 0f64;
+    (0..s.days)
+        .map(|day| {
+            carry += arrivals_on(s, day);
+            let arrivals = carry.floor();
+            carry -= arrivals;
+            arrivals as u64
+        })
+        .collect()
 }
 
 /// The date `days` after `start` (both `YYYYMMDD`).
@@ -472,7 +472,10 @@ pub fn simulate(
     };
     // Room for everyone up front: the engine's large tables are then allocated once, never
     // copied as they grow.
-    let (people, orders) = expected_size(s);
+    let arrivals = arrivals_by_day(s);
+    let people: u64 = arrivals.iter().sum();
+    // The orders they will attempt, at most.
+    let orders = people.saturating_mul(s.repeat_purchases + 1);
     sim.e
         .reserve_capacity((s.merchants + people) as usize, orders as usize);
     sim.people.reserve(people as usize);
@@ -484,7 +487,6 @@ pub fn simulate(
     }
     let mut days = Vec::with_capacity(s.days as usize);
     let mut shocks = Vec::new();
-    let mut carry = 0f64;
     let mut price_floor: Option<Price> = None;
     let (mut sales_total, mut money_in_total) = (0u64, 0u64);
     for day in 0..s.days {
@@ -495,10 +497,7 @@ pub fn simulate(
             date,
             ..DayRow::default()
         };
-        carry += arrivals_on(s, day);
-        let arrivals = carry.floor();
-        carry -= arrivals;
-        for _ in 0..arrivals as u64 {
+        for _ in 0..arrivals[day as usize] {
             let person = sim.arrive(day);
             sim.today.new_consumers += 1;
             sim.shop(person, day);
