@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::block::{decode_block, for_each_in_block, Block};
 use crate::entry::Entry;
@@ -97,12 +97,13 @@ pub const SQLITE_FILE: &str = "jifen.sqlite3";
 
 impl SqliteStore {
     /// Runs `body` in a write transaction, `BEGIN IMMEDIATE` to `COMMIT`, rolled back if
-    /// anything fails. The two statements are prepared once and kept: the journal commits
-    /// hundreds of times a second, and rusqlite's `Transaction` parses them again each time.
-    fn in_write_transaction(
+    /// anything fails. Every write of this store goes through here. The two statements are
+    /// prepared once and kept: the journal commits hundreds of times a second, and rusqlite's
+    /// `Transaction` parses them again each time.
+    fn in_write_transaction<T>(
         &mut self,
-        body: impl FnOnce(&Connection) -> StoreResult<()>,
-    ) -> StoreResult<()> {
+        body: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         /// Rolls back a transaction still open when it is dropped: after an error, or a panic,
         /// nothing of a failed append may stay (the caller hears of the failure).
         struct RollBackUnlessCommitted<'a>(&'a Connection);
@@ -116,9 +117,9 @@ impl SqliteStore {
         let conn = &self.conn;
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         let _guard = RollBackUnlessCommitted(conn);
-        body(conn)?;
+        let value = body(conn)?;
         conn.prepare_cached("COMMIT")?.execute([])?;
-        Ok(())
+        Ok(value)
     }
 
     pub fn open_dir(dir: &Path) -> StoreResult<SqliteStore> {
@@ -235,23 +236,21 @@ impl Store for SqliteStore {
     }
 
     fn create_economy(&mut self, meta: &EconomyMeta) -> StoreResult<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let exists: Option<String> = tx
-            .query_row("SELECT id FROM economies WHERE id = ?1", [&meta.id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if exists.is_some() {
-            return Err(StoreError::EconomyExists(meta.id.clone()));
-        }
-        tx.execute(
-            "INSERT INTO economies (id, name, rules, timezone, created_at, genesis) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![meta.id, meta.name, meta.rules_toml, meta.timezone, meta.created_at, &meta.genesis[..]],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.in_write_transaction(|tx| {
+            let exists: Option<String> = tx
+                .query_row("SELECT id FROM economies WHERE id = ?1", [&meta.id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if exists.is_some() {
+                return Err(StoreError::EconomyExists(meta.id.clone()));
+            }
+            tx.execute(
+                "INSERT INTO economies (id, name, rules, timezone, created_at, genesis) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![meta.id, meta.name, meta.rules_toml, meta.timezone, meta.created_at, &meta.genesis[..]],
+            )?;
+            Ok(())
+        })
     }
 
     fn economies(&mut self) -> StoreResult<Vec<EconomyMeta>> {
@@ -525,25 +524,24 @@ impl Store for SqliteStore {
         let dir = self.snapshot_dir(economy);
         let name = format!("{seq:020}.snap");
         write_durably(&dir.join(&name), data)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO snapshot_files (economy, seq, file) VALUES (?1, ?2, ?3)",
-            params![economy, seq as i64, name],
-        )?;
-        let dropped: Vec<String> = {
-            let mut stmt = tx.prepare(
-                "SELECT file FROM snapshot_files WHERE economy = ?1 AND seq NOT IN (SELECT seq FROM snapshot_files WHERE economy = ?1 ORDER BY seq DESC LIMIT ?2)",
+        let dropped: Vec<String> = self.in_write_transaction(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO snapshot_files (economy, seq, file) VALUES (?1, ?2, ?3)",
+                params![economy, seq as i64, name],
             )?;
-            let rows = stmt.query_map(params![economy, keep as i64], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        tx.execute(
-            "DELETE FROM snapshot_files WHERE economy = ?1 AND seq NOT IN (SELECT seq FROM snapshot_files WHERE economy = ?1 ORDER BY seq DESC LIMIT ?2)",
-            params![economy, keep as i64],
-        )?;
-        tx.commit()?;
+            let dropped = {
+                let mut stmt = tx.prepare(
+                    "SELECT file FROM snapshot_files WHERE economy = ?1 AND seq NOT IN (SELECT seq FROM snapshot_files WHERE economy = ?1 ORDER BY seq DESC LIMIT ?2)",
+                )?;
+                let rows = stmt.query_map(params![economy, keep as i64], |r| r.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            tx.execute(
+                "DELETE FROM snapshot_files WHERE economy = ?1 AND seq NOT IN (SELECT seq FROM snapshot_files WHERE economy = ?1 ORDER BY seq DESC LIMIT ?2)",
+                params![economy, keep as i64],
+            )?;
+            Ok(dropped)
+        })?;
         for file in dropped {
             let _ = std::fs::remove_file(dir.join(file));
         }
