@@ -246,6 +246,9 @@ async fn drive(
     // Spread connections over the interval so an open loop does not send in bursts.
     let offset = interval.map(|i| i * conn_no as u32 / args.concurrency as u32);
     for n in 0..requests {
+        // Closed loop: the next request goes at once. (Even a `sleep_until` that is already
+        // due waits for the timer's next millisecond tick, which would add up to a millisecond
+        // to every request and cap the rate a fixed concurrency can reach.)
         let due = match (interval, offset) {
             (Some(i), Some(o)) => start + o + i * n as u32,
             _ => Instant::now(),
@@ -253,7 +256,9 @@ async fn drive(
         if due >= end {
             break;
         }
-        tokio::time::sleep_until(due.into()).await;
+        if due > Instant::now() {
+            tokio::time::sleep_until(due.into()).await;
+        }
         let body = batch_body(&run, conn_no, n, args.batch, args.consumers);
         let (status, answer) = c.call(&h, &body).await?;
         r.latencies_us.push(due.elapsed().as_micros() as u64);
@@ -278,9 +283,11 @@ async fn load(
 ) -> anyhow::Result<(Vec<u64>, u64, u64, u64)> {
     let start = Instant::now();
     let end = start + length;
-    let per_conn = args.requests_max / args.concurrency as u64 + 1;
     let mut tasks = Vec::new();
     for conn_no in 0..args.concurrency {
+        // `--requests-max` split over the connections, exactly.
+        let c = args.concurrency as u64;
+        let per_conn = args.requests_max / c + u64::from((conn_no as u64) < args.requests_max % c);
         tasks.push(tokio::spawn(drive(
             args.clone(),
             t.clone(),
