@@ -14,7 +14,7 @@ use crate::index::{Entry, ExitIndex};
 use crate::name::is_valid_name;
 use crate::order::{Order, OrderId, OrderStatus, Orders};
 use crate::rules::Rules;
-use crate::units::{bps_ceil, bps_floor, mul_div_floor, to_u64, Price};
+use crate::units::{bps_ceil, bps_floor, div_wide, mul_div_floor, to_u64, Price};
 
 /// One operator's economy: its reserve, pools, rules, accounts and orders.
 ///
@@ -91,10 +91,12 @@ pub(crate) fn prefetch(accounts: &[Account], id: AccountId) {
 #[inline]
 fn share_of(pool_fen: u64, atoms: u64, weight: u128) -> u64 {
     let product = pool_fen as u128 * atoms as u128;
-    match (u64::try_from(product), u64::try_from(weight)) {
-        (Ok(p), Ok(w)) => p / w,
-        _ => to_u64(product / weight),
-    }
+    // With `atoms ≤ weight` the share is at most the pool, so it fits in 64 bits whenever the
+    // weight does.
+    u64::try_from(weight)
+        .ok()
+        .and_then(|w| div_wide(product, w))
+        .unwrap_or_else(|| to_u64(product / weight))
 }
 
 /// Holders paid per chunk handed to `credit`.

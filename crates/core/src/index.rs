@@ -26,7 +26,7 @@ use core::cmp::Ordering;
 
 use crate::account::{Account, AccountId};
 use crate::economy::{prefetch, PREFETCH_AHEAD};
-use crate::units::cmp_fraction;
+use crate::units::{cmp_fraction, div_wide};
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry {
@@ -369,8 +369,8 @@ impl Resorter {
     /// 128-bit products.
     #[inline]
     fn key(&self, e: &Entry) -> u64 {
-        let key = ((e.quota_fen as u128) << self.shift) / e.atoms as u128;
-        u64::try_from(key).expect("a settlement entry above the highest trigger")
+        div_wide((e.quota_fen as u128) << self.shift, e.atoms)
+            .expect("a settlement entry above the highest trigger")
     }
 
     /// Adds the next of the other entries in the old order, with its new quota. It is placed
