@@ -1,18 +1,22 @@
 //! A hash index from names to positions in a list that owns the names (accounts, orders, command
-//! ids). Each slot is 8 bytes: the 4-byte position and a 4-byte hash tag. The table's hash is
-//! derived from the tag alone, so growing the table never re-reads or re-hashes a name: that
-//! matters once a table holds millions of ids, when every name read is a cache miss.
+//! ids). Each slot is 8 bytes: the 4-byte position and a 4-byte hash tag, in one array with
+//! linear probing, so a lookup usually reads one cache line of the table and then the name it
+//! finds. (A general hash table keeps its control bytes apart from its slots, which costs a
+//! second cache miss per lookup once a table holds millions of names.) A slot's place is derived
+//! from its tag alone, so growing the table never re-reads or re-hashes a name.
 //!
-//! The hasher is seeded per process, so crafted names cannot flood one bucket; nothing iterates
-//! the table, so the seed never shows in any output.
+//! Names are only ever added, never removed, so probing needs no tombstones. The hasher is
+//! seeded per process, so crafted names cannot flood one run of slots; nothing iterates the
+//! table, so the seed never shows in any output.
 
 use core::hash::BuildHasher;
 
-use hashbrown::HashTable;
-
 #[derive(Clone, Default)]
 pub(crate) struct NameTable {
-    slots: HashTable<u64>,
+    /// A power of two of slots, or none; 0 is an empty slot (tags are never 0).
+    slots: Vec<u64>,
+    /// Slots in use.
+    len: usize,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -23,65 +27,114 @@ pub(crate) enum Slot {
 }
 
 #[inline]
-fn table_hash(slot: u64) -> u64 {
-    // The tag (low half) spread over 64 bits: the table uses the low bits for the bucket and
-    // the top 7 for its control byte; an odd multiplier reaches both.
-    (slot & 0xffff_ffff).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
-
-#[inline]
 fn position(slot: u64) -> u32 {
     (slot >> 32) as u32
 }
 
+#[inline]
+fn tag_of(slot: u64) -> u64 {
+    slot & 0xffff_ffff
+}
+
+/// The table is grown before more than this share of it, in eighths, is in use.
+const LOAD_EIGHTHS_MAX: usize = 6;
+/// The fewest slots of a table that holds anything.
+const SLOTS_MIN: usize = 16;
+
 impl NameTable {
+    /// The tag of `name`: 32 bits of its seeded hash, never 0.
     #[inline]
     fn tag(&self, name: &str) -> u64 {
         let h = self.hasher.hash_one(name.as_bytes());
-        (h ^ (h >> 32)) & 0xffff_ffff
+        ((h ^ (h >> 32)) & 0xffff_ffff) | 1
+    }
+
+    /// The first slot to probe for `tag`: the top bits of the tag spread over 64 bits by an odd
+    /// multiplier (Fibonacci hashing), which reaches every slot of a power-of-two table.
+    #[inline]
+    fn home(tag: u64, slots: usize) -> usize {
+        let spread = tag.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (spread >> (64 - slots.trailing_zeros())) as usize
+    }
+
+    /// The slot holding `name`, or the empty slot where it would go, with its contents.
+    #[inline]
+    fn probe<'a>(&self, name: &str, tag: u64, name_at: impl Fn(u32) -> &'a str) -> (usize, u64) {
+        let mask = self.slots.len() - 1;
+        let mut i = Self::home(tag, self.slots.len());
+        loop {
+            let s = self.slots[i];
+            if s == 0 || (tag_of(s) == tag && name_at(position(s)) == name) {
+                return (i, s);
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// The position of `name`; `name_at` reads the name stored at a position.
     #[inline]
     pub fn find<'a>(&self, name: &str, name_at: impl Fn(u32) -> &'a str) -> Option<u32> {
-        let tag = self.tag(name);
-        self.slots
-            .find(table_hash(tag), |&s| {
-                s & 0xffff_ffff == tag && name_at(position(s)) == name
-            })
-            .map(|&s| position(s))
+        if self.len == 0 {
+            return None;
+        }
+        let (_, s) = self.probe(name, self.tag(name), name_at);
+        (s != 0).then(|| position(s))
     }
 
     /// Finds `name`, or records it at `next` in one probe; the caller must then store the name
     /// at `next` before the next lookup.
     pub fn claim<'a>(&mut self, name: &str, next: u32, name_at: impl Fn(u32) -> &'a str) -> Slot {
+        self.reserve(1);
         let tag = self.tag(name);
-        let entry = self.slots.entry(
-            table_hash(tag),
-            |&s| s & 0xffff_ffff == tag && name_at(position(s)) == name,
-            |&s| table_hash(s),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(seen) => Slot::Taken(position(*seen.get())),
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert((u64::from(next) << 32) | tag);
-                Slot::Claimed
-            }
+        let (i, s) = self.probe(name, tag, name_at);
+        if s != 0 {
+            return Slot::Taken(position(s));
         }
+        self.slots[i] = (u64::from(next) << 32) | tag;
+        self.len += 1;
+        Slot::Claimed
     }
 
     /// Records a name known to be new at `at`.
     #[inline]
     pub fn insert_new(&mut self, name: &str, at: u32) {
+        self.reserve(1);
         let tag = self.tag(name);
-        self.slots
-            .insert_unique(table_hash(tag), (u64::from(at) << 32) | tag, |&s| {
-                table_hash(s)
-            });
+        self.place((u64::from(at) << 32) | tag);
+        self.len += 1;
     }
 
+    /// Puts a slot's contents in the first empty slot from its home (the name is not there).
+    #[inline]
+    fn place(&mut self, slot: u64) {
+        let mask = self.slots.len() - 1;
+        let mut i = Self::home(tag_of(slot), self.slots.len());
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = slot;
+    }
+
+    /// Makes room for `additional` more names without growing.
+    #[inline]
     pub fn reserve(&mut self, additional: usize) {
-        self.slots.reserve(additional, |&s| table_hash(s));
+        let want = self.len + additional;
+        if want * 8 > self.slots.len() * LOAD_EIGHTHS_MAX {
+            self.grow(want);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, want: usize) {
+        let slots = (want * 8)
+            .div_ceil(LOAD_EIGHTHS_MAX)
+            .next_power_of_two()
+            .max(SLOTS_MIN)
+            .max(self.slots.len() * 2);
+        let old = std::mem::replace(&mut self.slots, vec![0; slots]);
+        for s in old.into_iter().filter(|&s| s != 0) {
+            self.place(s);
+        }
     }
 }
 
@@ -113,5 +166,61 @@ mod tests {
         ));
         names.push("fresh".into());
         assert_eq!(table.find("fresh", |p| &names[p as usize]), Some(next));
+    }
+
+    /// Against a standard map: claims of new and existing names, inserts, growth from empty
+    /// and from a reservation, and a clone that goes its own way.
+    #[test]
+    fn agrees_with_a_map_through_claims_inserts_and_clones() {
+        use std::collections::HashMap;
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut names: Vec<String> = Vec::new();
+        let mut map: HashMap<String, u32> = HashMap::new();
+        let mut table = NameTable::default();
+        assert_eq!(table.find("none", |p| &names[p as usize]), None);
+        table.reserve(1000);
+        for round in 0..120_000u32 {
+            // Short names from a small space, so many claims find a name already there.
+            let name = format!("{}", next() % 150_000);
+            let at = names.len() as u32;
+            if round % 3 == 0 && !map.contains_key(&name) {
+                table.insert_new(&name, at);
+                map.insert(name.clone(), at);
+                names.push(name);
+                continue;
+            }
+            match table.claim(&name, at, |p| &names[p as usize]) {
+                Slot::Taken(p) => assert_eq!(map.get(&name), Some(&p), "{name}"),
+                Slot::Claimed => {
+                    assert!(map.insert(name.clone(), at).is_none(), "{name}");
+                    names.push(name);
+                }
+            }
+        }
+        let copy = table.clone();
+        let copy_names = names.clone();
+        for i in 0..50_000u32 {
+            table.insert_new(&format!("late{i}"), names.len() as u32);
+            names.push(format!("late{i}"));
+        }
+        for (name, &p) in &map {
+            assert_eq!(table.find(name, |q| &names[q as usize]), Some(p));
+            assert_eq!(copy.find(name, |q| &copy_names[q as usize]), Some(p));
+        }
+        assert_eq!(copy.find("late7", |q| &copy_names[q as usize]), None);
+        assert_eq!(
+            table.find("late7", |q| &names[q as usize]),
+            Some(map.len() as u32 + 7)
+        );
+        for i in 0..10_000 {
+            let absent = format!("absent{i}");
+            assert_eq!(table.find(&absent, |q| &names[q as usize]), None);
+        }
     }
 }
