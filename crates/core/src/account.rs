@@ -19,6 +19,15 @@ impl Kind {
     }
 }
 
+/// How soon a prefetched account is needed: see [`crate::Economy::prefetch_account`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Soon {
+    /// Some commands on: load the name's slot in the table.
+    Later,
+    /// Within a few commands, after a `Later` hint: load the account.
+    Next,
+}
+
 /// Index of an account in registration order. Stable for the life of the economy.
 pub type AccountId = u32;
 
@@ -89,6 +98,23 @@ impl Accounts {
     pub fn find(&self, name: &str) -> Option<AccountId> {
         let list = &self.list;
         self.by_name.find(name, |id| &list[id as usize].name)
+    }
+
+    /// See [`crate::Economy::prefetch_account`].
+    #[inline]
+    pub(crate) fn prefetch(&self, name: &str, soon: Soon) {
+        match soon {
+            Soon::Later => self.by_name.prefetch_slot(name),
+            Soon::Next => {
+                if let Some(a) = self
+                    .by_name
+                    .guess(name)
+                    .and_then(|id| self.list.get(id as usize))
+                {
+                    crate::economy::prefetch_bytes(a, core::mem::size_of::<Account>());
+                }
+            }
+        }
     }
 
     pub(crate) fn insert(&mut self, account: Account) -> AccountId {

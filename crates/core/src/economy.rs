@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::account::{Account, AccountId, Accounts, Kind, NO_REFERRER};
+use crate::account::{Account, AccountId, Accounts, Kind, Soon, NO_REFERRER};
 use crate::code::Code;
 use crate::collectible::{
     parse_instant, parse_sha256_hex, Collectible, CollectibleState, Collectibles, Policy,
@@ -62,27 +62,43 @@ pub struct Economy {
 /// How many entries ahead a loop over index entries fetches their accounts.
 pub(crate) const PREFETCH_AHEAD: usize = 16;
 
-/// Asks the CPU to start loading an account that will be needed soon. A hint only: it reads
-/// nothing and changes nothing, so it cannot affect any result.
+/// Asks the CPU to start loading the cache lines of the first `bytes` bytes of `value`. A hint
+/// only: it reads nothing and changes nothing, so it cannot affect any result.
 #[inline]
-pub(crate) fn prefetch(accounts: &[Account], id: AccountId) {
+pub(crate) fn prefetch_bytes<T>(value: &T, bytes: usize) {
     #[cfg(target_arch = "x86_64")]
-    if let Some(a) = accounts.get(id as usize) {
-        // SAFETY: `_mm_prefetch` never dereferences its argument and never faults; SSE is part
-        // of the x86_64 baseline. The pointer comes from a live reference.
-        // The settlement fields are the first 24 bytes (see `Account`); fetch both lines when
-        // they straddle two.
-        unsafe {
-            let first = (a as *const Account).cast::<i8>();
-            core::arch::x86_64::_mm_prefetch(first, core::arch::x86_64::_MM_HINT_T0);
-            core::arch::x86_64::_mm_prefetch(
-                first.wrapping_add(23),
-                core::arch::x86_64::_MM_HINT_T0,
-            );
+    {
+        let first = (value as *const T).cast::<i8>();
+        let fetch = |offset: usize| {
+            // SAFETY: `_mm_prefetch` never dereferences its argument and never faults; SSE is
+            // part of the x86_64 baseline. The pointer comes from a live reference.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch(
+                    first.wrapping_add(offset),
+                    core::arch::x86_64::_MM_HINT_T0,
+                )
+            }
         };
+        // Every 64 bytes, and the last byte: each line the range touches.
+        let mut offset = 0;
+        while offset < bytes {
+            fetch(offset);
+            offset += 64;
+        }
+        fetch(bytes.saturating_sub(1));
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (accounts, id);
+    let _ = (value, bytes);
+}
+
+/// Asks the CPU to start loading an account that will be needed soon (a hint, as above).
+#[inline]
+pub(crate) fn prefetch(accounts: &[Account], id: AccountId) {
+    if let Some(a) = accounts.get(id as usize) {
+        // The settlement fields are the first 24 bytes (see `Account`); fetch both lines when
+        // they straddle two.
+        prefetch_bytes(a, 24);
+    }
 }
 
 /// `floor(pool × atoms / weight)`, the pro-rata share of SPEC §8, with `atoms ≤ weight`. The
@@ -248,6 +264,21 @@ impl Economy {
 
     pub fn account(&self, name: &str) -> Option<&Account> {
         self.accounts.find(name).map(|id| self.accounts.get(id))
+    }
+
+    /// A hint that a command naming `account` follows soon, for callers that know their next
+    /// commands (the simulator, a batch): `Soon::Later` starts loading the name's slot in the
+    /// account table, `Soon::Next` (some commands on, after `Later`) the account itself. It
+    /// reads nothing it returns and changes nothing, so it cannot affect any result.
+    #[inline]
+    pub fn prefetch_account(&self, account: &str, soon: Soon) {
+        self.accounts.prefetch(account, soon);
+    }
+
+    /// The same hint for a new order named `order`: its slot in the order table.
+    #[inline]
+    pub fn prefetch_new_order(&self, order: &str) {
+        self.orders.prefetch_slot(order);
     }
 
     pub fn orders(&self) -> &Orders {

@@ -27,7 +27,7 @@ mod snapshot;
 mod units;
 pub mod workload;
 
-pub use account::{Account, AccountId, Accounts, Kind};
+pub use account::{Account, AccountId, Accounts, Kind, Soon};
 pub use code::Code;
 pub use collectible::{
     format_instant, parse_instant, parse_sha256_hex, Collectible, CollectibleState, Collectibles,

@@ -63,6 +63,12 @@ impl Orders {
         self.by_name.find(name, |id| &list[id as usize].name)
     }
 
+    /// Starts loading the slot where a lookup of `name` begins (a hint only).
+    #[inline]
+    pub(crate) fn prefetch_slot(&self, name: &str) {
+        self.by_name.prefetch_slot(name);
+    }
+
     pub fn find(&self, name: &str) -> Option<&Order> {
         self.find_id(name).map(|id| &self.list[id as usize])
     }

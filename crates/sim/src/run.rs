@@ -2,7 +2,7 @@
 //! command at a time. The behaviour model uses floats (arrival curves, log-normal spending);
 //! every amount of money and points goes through the engine's exact arithmetic.
 
-use jifen_core::{cmp_fraction, AccountId, Command, Economy, Price, ATOMS_PER_POINT};
+use jifen_core::{cmp_fraction, AccountId, Command, Economy, Price, Soon, ATOMS_PER_POINT};
 
 use crate::decimal::name;
 use crate::rng::Rng;
@@ -205,6 +205,11 @@ pub fn add_days(start: u32, days: u64) -> u32 {
     (y as u32) * 10_000 + m * 100 + d
 }
 
+/// How many purchases ahead the engine is told which table slots will be needed.
+const HINT_SLOTS_AHEAD: usize = 16;
+/// How many purchases ahead it is told which accounts (their slots were hinted before).
+const HINT_ACCOUNTS_AHEAD: usize = 4;
+
 struct Sim<'a> {
     s: &'a Scenario,
     e: Economy,
@@ -359,6 +364,29 @@ impl Sim<'_> {
         }
     }
 
+    /// Prefetch hints for the purchases ahead: the slot of the order `HINT_SLOTS_AHEAD`
+    /// purchases on (every purchase names the next order), and either the slot of a new
+    /// consumer's name that many arrivals on (`slot_of` and `account_of` absent), or the slot
+    /// of `slot_of`'s name and the account of `account_of` (whose slot was hinted earlier).
+    fn hint(&self, slot_of: Option<&u32>, account_of: Option<&u32>) {
+        let ahead = HINT_SLOTS_AHEAD as u64;
+        self.e.prefetch_new_order(&name("o", self.orders + ahead));
+        match (slot_of, account_of) {
+            (None, None) => {
+                let arriving = self.people.len() as u64 + ahead;
+                self.e.prefetch_account(&name("u", arriving), Soon::Later);
+            }
+            (slot_of, account_of) => {
+                if let Some(&p) = slot_of {
+                    self.e.prefetch_account(&name("u", p.into()), Soon::Later);
+                }
+                if let Some(&p) = account_of {
+                    self.e.prefetch_account(&name("u", p.into()), Soon::Next);
+                }
+            }
+        }
+    }
+
     /// One purchase, then the next one booked if the person has repeats left.
     fn shop(&mut self, person: usize, day: u64) {
         self.purchase(person);
@@ -497,12 +525,21 @@ pub fn simulate(
             date,
             ..DayRow::default()
         };
+        // The day's shoppers are known in advance, so the engine is told a few purchases
+        // ahead which table slots and accounts they will need (hints only: the results are
+        // the same without them).
         for _ in 0..arrivals[day as usize] {
+            sim.hint(None, None);
             let person = sim.arrive(day);
             sim.today.new_consumers += 1;
             sim.shop(person, day);
         }
-        for person in std::mem::take(&mut sim.due[day as usize]) {
+        let due = std::mem::take(&mut sim.due[day as usize]);
+        for (i, &person) in due.iter().enumerate() {
+            sim.hint(
+                due.get(i + HINT_SLOTS_AHEAD),
+                due.get(i + HINT_ACCOUNTS_AHEAD),
+            );
             sim.shop(person as usize, day);
         }
         sim.takers_sell();
