@@ -223,13 +223,7 @@ mod tests {
     #[test]
     fn agrees_with_a_map_through_claims_inserts_and_clones() {
         use std::collections::HashMap;
-        let mut x = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::units::xorshift(0x2545_f491_4f6c_dd1d);
         let mut names: Vec<String> = Vec::new();
         let mut map: HashMap<String, u32> = HashMap::new();
         let mut table = NameTable::default();

@@ -144,19 +144,24 @@ pub(crate) fn div_wide(n: u128, d: u64) -> Option<u64> {
     Some((n / d as u128) as u64)
 }
 
+/// A xorshift64 stream from `seed` (non-zero), for unit tests that need many varied values.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn wide_division_matches_u128_division() {
-        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..100_000 {
             let d = next() >> (next() % 64);
             let n = ((next() as u128) << 64 | next() as u128) >> (next() % 128);
