@@ -25,7 +25,7 @@
 use core::cmp::Ordering;
 
 use crate::account::{Account, AccountId};
-use crate::economy::{prefetch, PREFETCH_AHEAD};
+use crate::economy::{prefetch, prefetch_bytes, PREFETCH_AHEAD};
 use crate::units::{cmp_fraction, div_wide};
 
 #[derive(Clone, Copy, Debug)]
@@ -46,6 +46,10 @@ impl Entry {
         }
     }
 }
+
+/// The offsets from its start that a gallop compares after its first few (which share a cache
+/// line or two with the start): see `consolidate`.
+const GALLOP_PREFETCH: [usize; 5] = [7, 15, 31, 63, 127];
 
 /// Entries beyond this many stale ones are always worth consolidating.
 const STALE_ENTRIES_SLACK: usize = 1024;
@@ -276,6 +280,13 @@ impl ExitIndex {
             }
             let high = (low + step).min(old.len() + 1) - 1;
             let to = low + old[low..high].partition_point(|e| !above(e));
+            // The next change gallops from `to`: start loading the entries it will compare
+            // first, while this run is copied.
+            for ahead in GALLOP_PREFETCH {
+                if let Some(e) = old.get(to + ahead) {
+                    prefetch_bytes(e, core::mem::size_of::<Entry>());
+                }
+            }
             keep(&old[from..to], &mut out);
             out.push(*c);
             from = to;
