@@ -57,18 +57,30 @@ impl NameTable {
         (spread >> (64 - slots.trailing_zeros())) as usize
     }
 
-    /// The slot holding `name`, or the empty slot where it would go, with its contents.
+    /// From `tag`'s home on, the first slot that is empty or that `hit` accepts, and its
+    /// contents. Every lookup, guess and insertion probes through here.
     #[inline]
-    fn probe<'a>(&self, name: &str, tag: u64, name_at: impl Fn(u32) -> &'a str) -> (usize, u64) {
+    fn probe(&self, tag: u64, hit: impl Fn(u64) -> bool) -> (usize, u64) {
         let mask = self.slots.len() - 1;
         let mut i = Self::home(tag, self.slots.len());
         loop {
             let s = self.slots[i];
-            if s == 0 || (tag_of(s) == tag && name_at(position(s)) == name) {
+            if s == 0 || hit(s) {
                 return (i, s);
             }
             i = (i + 1) & mask;
         }
+    }
+
+    /// The slot holding `name`, or the empty slot where it would go, with its contents.
+    #[inline]
+    fn probe_name<'a>(
+        &self,
+        name: &str,
+        tag: u64,
+        name_at: impl Fn(u32) -> &'a str,
+    ) -> (usize, u64) {
+        self.probe(tag, |s| tag_of(s) == tag && name_at(position(s)) == name)
     }
 
     /// The position of `name`; `name_at` reads the name stored at a position.
@@ -77,7 +89,7 @@ impl NameTable {
         if self.len == 0 {
             return None;
         }
-        let (_, s) = self.probe(name, self.tag(name), name_at);
+        let (_, s) = self.probe_name(name, self.tag(name), name_at);
         (s != 0).then(|| position(s))
     }
 
@@ -98,15 +110,8 @@ impl NameTable {
             return None;
         }
         let tag = self.tag(name);
-        let mask = self.slots.len() - 1;
-        let mut i = Self::home(tag, self.slots.len());
-        loop {
-            let s = self.slots[i];
-            if s == 0 || tag_of(s) == tag {
-                return (s != 0).then(|| position(s));
-            }
-            i = (i + 1) & mask;
-        }
+        let (_, s) = self.probe(tag, |s| tag_of(s) == tag);
+        (s != 0).then(|| position(s))
     }
 
     /// Finds `name`, or records it at `next` in one probe; the caller must then store the name
@@ -114,7 +119,7 @@ impl NameTable {
     pub fn claim<'a>(&mut self, name: &str, next: u32, name_at: impl Fn(u32) -> &'a str) -> Slot {
         self.reserve(1);
         let tag = self.tag(name);
-        let (i, s) = self.probe(name, tag, name_at);
+        let (i, s) = self.probe_name(name, tag, name_at);
         if s != 0 {
             return Slot::Taken(position(s));
         }
@@ -135,11 +140,7 @@ impl NameTable {
     /// Puts a slot's contents in the first empty slot from its home (the name is not there).
     #[inline]
     fn place(&mut self, slot: u64) {
-        let mask = self.slots.len() - 1;
-        let mut i = Self::home(tag_of(slot), self.slots.len());
-        while self.slots[i] != 0 {
-            i = (i + 1) & mask;
-        }
+        let (i, _) = self.probe(tag_of(slot), |_| false);
         self.slots[i] = slot;
     }
 

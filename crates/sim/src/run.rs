@@ -365,25 +365,17 @@ impl Sim<'_> {
     }
 
     /// Prefetch hints for the purchases ahead: the slot of the order `HINT_SLOTS_AHEAD`
-    /// purchases on (every purchase names the next order), and either the slot of a new
-    /// consumer's name that many arrivals on (`slot_of` and `account_of` absent), or the slot
-    /// of `slot_of`'s name and the account of `account_of` (whose slot was hinted earlier).
-    fn hint(&self, slot_of: Option<&u32>, account_of: Option<&u32>) {
-        let ahead = HINT_SLOTS_AHEAD as u64;
-        self.e.prefetch_new_order(&name("o", self.orders + ahead));
-        match (slot_of, account_of) {
-            (None, None) => {
-                let arriving = self.people.len() as u64 + ahead;
-                self.e.prefetch_account(&name("u", arriving), Soon::Later);
-            }
-            (slot_of, account_of) => {
-                if let Some(&p) = slot_of {
-                    self.e.prefetch_account(&name("u", p.into()), Soon::Later);
-                }
-                if let Some(&p) = account_of {
-                    self.e.prefetch_account(&name("u", p.into()), Soon::Next);
-                }
-            }
+    /// purchases on (every purchase names the next order), the slot of person `slot_of`'s name
+    /// (a shopper that far ahead, or a consumer arriving then), and the account of person
+    /// `account_of`, whose slot was hinted earlier.
+    fn hint(&self, slot_of: Option<u64>, account_of: Option<u64>) {
+        self.e
+            .prefetch_new_order(&name("o", self.orders + HINT_SLOTS_AHEAD as u64));
+        if let Some(p) = slot_of {
+            self.e.prefetch_account(&name("u", p), Soon::Later);
+        }
+        if let Some(p) = account_of {
+            self.e.prefetch_account(&name("u", p), Soon::Next);
         }
     }
 
@@ -529,16 +521,17 @@ pub fn simulate(
         // ahead which table slots and accounts they will need (hints only: the results are
         // the same without them).
         for _ in 0..arrivals[day as usize] {
-            sim.hint(None, None);
+            sim.hint(Some((sim.people.len() + HINT_SLOTS_AHEAD) as u64), None);
             let person = sim.arrive(day);
             sim.today.new_consumers += 1;
             sim.shop(person, day);
         }
         let due = std::mem::take(&mut sim.due[day as usize]);
+        let person_at = |j: usize| due.get(j).map(|&p| u64::from(p));
         for (i, &person) in due.iter().enumerate() {
             sim.hint(
-                due.get(i + HINT_SLOTS_AHEAD),
-                due.get(i + HINT_ACCOUNTS_AHEAD),
+                person_at(i + HINT_SLOTS_AHEAD),
+                person_at(i + HINT_ACCOUNTS_AHEAD),
             );
             sim.shop(person as usize, day);
         }
