@@ -31,13 +31,22 @@ pub struct Args {
     /// Snapshot every this many journal entries (and on shutdown).
     #[arg(long, default_value_t = 1_000_000)]
     snapshot_every: u64,
-    /// The admin key to use instead of a generated one (16 to 256 bytes).
+    /// The admin key to use instead of a generated one (16 to 256 bytes). Prefer the
+    /// environment variable JIFEN_ADMIN_KEY: a value given on the command line is visible to
+    /// every user of the machine in `ps`.
     #[arg(long, env = "JIFEN_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
-    /// The Ed25519 seed (64 hex digits) that signs tree heads; default: DATA/tree-signing.key,
-    /// created on first start.
-    #[arg(long)]
+    /// Path of the file holding the deployment's Ed25519 seed (64 hex digits), which signs
+    /// tree heads, console sessions and wallet links; it must be readable by its owner only
+    /// (mode 0600). Default: DATA/tree-signing.key, created on first start.
+    #[arg(long, value_name = "FILE")]
     signing_key: Option<std::path::PathBuf>,
+    /// The longest a wallet link may last, in seconds; links claiming more are refused.
+    #[arg(long, default_value_t = 86_400)]
+    wallet_link_ttl_max_s: u64,
+    /// How long a console session lasts, in seconds; cookies claiming more are refused.
+    #[arg(long, default_value_t = 28_800)]
+    session_ttl_s: u64,
     /// Threads serving HTTP (the writers have threads of their own); default: one per core.
     #[arg(long)]
     http_threads: Option<usize>,
@@ -125,6 +134,15 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     config.scheduler_tick = Duration::from_millis(args.scheduler_tick_ms.max(10));
     config.snapshot_every_entries = args.snapshot_every.max(1);
     config.clock = clock_from(args.clock_file);
+    if !(60..=30 * 86_400).contains(&args.wallet_link_ttl_max_s)
+        || !(60..=30 * 86_400).contains(&args.session_ttl_s)
+    {
+        return Err(usage(
+            "--wallet-link-ttl-max-s and --session-ttl-s must be 60 to 2592000 (30 days)",
+        ));
+    }
+    config.wallet_link_ttl_max = Duration::from_secs(args.wallet_link_ttl_max_s);
+    config.session_ttl = Duration::from_secs(args.session_ttl_s);
     if let Some(node_id) = args.node_id {
         if store.database.is_none() {
             return Err(usage(

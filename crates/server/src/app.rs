@@ -36,6 +36,11 @@ pub struct ServerConfig {
     pub signing_key: Option<PathBuf>,
     /// Several nodes on PostgreSQL (`--node-id`): economies are opened by lease.
     pub cluster: Option<crate::cluster::ClusterConfig>,
+    /// The longest a wallet link may last. A token whose expiry lies further ahead is refused
+    /// whatever its signature: a leaked signing seed cannot mint links that outlive a rotation.
+    pub wallet_link_ttl_max: Duration,
+    /// How long a console session lasts; a session cookie claiming more is refused likewise.
+    pub session_ttl: Duration,
 }
 
 impl ServerConfig {
@@ -52,6 +57,8 @@ impl ServerConfig {
             startup_check: StartupCheck::FullChain,
             signing_key: None,
             cluster: None,
+            wallet_link_ttl_max: Duration::from_secs(24 * 60 * 60),
+            session_ttl: Duration::from_secs(8 * 60 * 60),
         }
     }
 }

@@ -22,8 +22,6 @@ use crate::keys::{self, Principal, Role};
 use crate::routes::{json_body, AppState};
 
 pub const COOKIE: &str = "jifen_session";
-/// How long a session lasts.
-const SESSION_TTL_MS: i64 = 8 * 60 * 60 * 1000;
 
 /// The session token in the request's cookies, if any.
 pub fn cookie(headers: &HeaderMap) -> Option<&str> {
@@ -59,8 +57,15 @@ pub fn principal(
 ) -> ApiResult<Principal> {
     let claims = keys::unseal(&app.signer.session_key(), token)
         .ok_or_else(|| unauthorized("the session is not valid: sign in again"))?;
-    if claims["x"].as_i64().unwrap_or(0) < app.now_ms() {
+    let expires_ms = claims["x"].as_i64().unwrap_or(0);
+    let now = app.now_ms();
+    if expires_ms < now {
         return Err(unauthorized("the session has expired: sign in again"));
+    }
+    if expires_ms - now > ttl_ms(app) {
+        return Err(unauthorized(
+            "the session claims to last longer than any session may: sign in again",
+        ));
     }
     let record = app
         .key(claims["k"].as_str().unwrap_or(""))
@@ -85,6 +90,11 @@ pub fn principal(
         economy: record.economy,
         account: record.account,
     })
+}
+
+/// How long a session lasts, in ms.
+fn ttl_ms(app: &App) -> i64 {
+    app.config.session_ttl.as_millis() as i64
 }
 
 fn session_json(app: &App, token: &str, p: &Principal, expires_ms: i64) -> Value {
@@ -122,7 +132,7 @@ pub async fn sign_in(
             p.role.as_str()
         )));
     }
-    let expires = app.now_ms() + SESSION_TTL_MS;
+    let expires = app.now_ms() + ttl_ms(&app);
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
     let token = keys::seal(
@@ -134,7 +144,7 @@ pub async fn sign_in(
         .is_some_and(|v| v.as_bytes() == b"https");
     let cookie = format!(
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        SESSION_TTL_MS / 1000,
+        ttl_ms(&app) / 1000,
         if secure { "; Secure" } else { "" }
     );
     let mut response = axum::Json(session_json(&app, &token, &p, expires)).into_response();

@@ -44,6 +44,7 @@ impl TreeSigner {
         let shown = path.display();
         match std::fs::read_to_string(path) {
             Ok(text) => {
+                refuse_if_shared(path)?;
                 let seed: [u8; 32] = hex::decode(text.trim())
                     .ok()
                     .and_then(|b| b.try_into().ok())
@@ -99,6 +100,28 @@ impl TreeSigner {
             "key_id": key_id(&public),
         })
     }
+}
+
+/// Refuses a key file that the file's group or other users can read or write: whoever reads
+/// the seed can sign tree heads, console sessions and wallet links as this server.
+fn refuse_if_shared(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "the signing key {} can be read by other users (mode {:o}); anyone who reads it can sign sessions, wallet links and tree heads as this server. Run `chmod 600 {}`, and if others may already have read it, replace it with a new key (see docs/API.md, Security model)",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {

@@ -28,9 +28,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::routes::{account_view, blocking, json_body, read, AppState};
 
-/// How long a wallet link lasts unless asked otherwise, and at most.
+/// How long a wallet link lasts unless asked otherwise (at most `wallet_link_ttl_max`).
 const LINK_TTL_DEFAULT_S: u64 = 15 * 60;
-const LINK_TTL_MAX_S: u64 = 24 * 60 * 60;
 /// How many of the account's entries, and of its dividends, the wallet shows.
 const OWN_ENTRIES_SHOWN: usize = 50;
 const DIVIDENDS_SHOWN: usize = 60;
@@ -57,9 +56,16 @@ pub fn check_token(app: &App, headers: &HeaderMap) -> ApiResult<Holder> {
         .ok_or_else(|| unauthorized("send the wallet link's token in X-Wallet-Token"))?;
     let claims = keys::unseal(&app.signer.wallet_key(), token)
         .ok_or_else(|| unauthorized("the wallet link is not valid"))?;
-    if claims["x"].as_i64().unwrap_or(0) < app.now_ms() {
+    let expires_ms = claims["x"].as_i64().unwrap_or(0);
+    let now = app.now_ms();
+    if expires_ms < now {
         return Err(unauthorized(
             "the wallet link has expired: ask for a new one",
+        ));
+    }
+    if expires_ms - now > app.config.wallet_link_ttl_max.as_millis() as i64 {
+        return Err(unauthorized(
+            "the wallet link claims to last longer than any link may: ask for a new one",
         ));
     }
     let economy = app
@@ -93,11 +99,10 @@ pub async fn create_link(
     allow(&p, Need::Manage)?;
     let req: LinkRequest = serde_json::from_value(json_body(&headers, &body)?)
         .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?;
-    let ttl = req.ttl_s.unwrap_or(LINK_TTL_DEFAULT_S);
-    if ttl == 0 || ttl > LINK_TTL_MAX_S {
-        return Err(ApiError::invalid(format!(
-            "ttl_s must be 1 to {LINK_TTL_MAX_S}"
-        )));
+    let ttl_max_s = app.config.wallet_link_ttl_max.as_secs();
+    let ttl = req.ttl_s.unwrap_or(LINK_TTL_DEFAULT_S.min(ttl_max_s));
+    if ttl == 0 || ttl > ttl_max_s {
+        return Err(ApiError::invalid(format!("ttl_s must be 1 to {ttl_max_s}")));
     }
     let name = req.account.clone();
     let is_consumer = read(&economy, move |v| {

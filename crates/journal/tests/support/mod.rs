@@ -27,6 +27,9 @@ pub enum Backend {
         admin_url: String,
         url: String,
         db: String,
+        /// The server's own files (its signing key) beside the database: a fresh temporary
+        /// directory, never the default `./jifen-data` inside the checkout.
+        data: PathBuf,
     },
 }
 
@@ -58,7 +61,13 @@ impl Backend {
             Some((base, _)) => format!("{base}/{db}"),
             None => panic!("bad JIFEN_TEST_DATABASE_URL {admin_url}"),
         };
-        Backend::Postgres { admin_url, url, db }
+        let data = std::env::temp_dir().join(unique("jifen-pgdata"));
+        Backend::Postgres {
+            admin_url,
+            url,
+            db,
+            data,
+        }
     }
 
     /// Both backends, for a test that must hold on each.
@@ -86,7 +95,12 @@ impl Backend {
     pub fn cli_args(&self) -> Vec<String> {
         match self {
             Backend::Sqlite { dir } => vec!["--data".into(), dir.display().to_string()],
-            Backend::Postgres { url, .. } => vec!["--database".into(), url.clone()],
+            Backend::Postgres { url, data, .. } => vec![
+                "--database".into(),
+                url.clone(),
+                "--data".into(),
+                data.display().to_string(),
+            ],
         }
     }
 
@@ -156,7 +170,13 @@ impl Drop for Backend {
             Backend::Sqlite { dir } => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Backend::Postgres { admin_url, db, .. } => {
+            Backend::Postgres {
+                admin_url,
+                db,
+                data,
+                ..
+            } => {
+                let _ = std::fs::remove_dir_all(data);
                 if let Ok(mut admin) = postgres::Client::connect(admin_url, postgres::NoTls) {
                     let _ =
                         admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
