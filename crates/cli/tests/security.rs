@@ -16,6 +16,8 @@ use support::Backend;
 use web::*;
 
 /// A seed the tests know, as an attacker holding a leaked key file would.
+/// A PEM block, spelt so that this file does not hold one.
+const PEM: &str = concat!("-----BEGIN ", "PRIVATE KEY-----\nMC4CAQAw\n-----END ", "PRIVATE KEY-----\n");
 const KNOWN_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 
 fn write_key(path: &Path, seed: &str, mode: u32) {
@@ -104,7 +106,7 @@ fn the_repository_tracks_no_key_material_and_the_check_catches_it() {
         ("deploy/tree-signing.seed", KNOWN_SEED.as_bytes()),
         (
             "docs/example.txt",
-            b"-----BEGIN PRIVATE KEY-----\nMC4CAQAw\n-----END PRIVATE KEY-----\n",
+            PEM.as_bytes(),
         ),
         ("server.key", b"not even a key"),
     ];
@@ -241,6 +243,169 @@ fn forged_tokens_that_outlive_the_maximum_lifetime_are_refused() {
         401,
         "a session valid until 2100 was honoured"
     );
+    s.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ----- item 2: the server's own ids -----
+
+#[test]
+fn clients_cannot_take_the_server_s_ids() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    create(&s, "e", json!({}));
+    let ids = [
+        "auto-settle:2026-12-01",
+        "auto-confirm:o1",
+        "clock:2026-12-04T00:00:00Z",
+        "jifen:settle:2026-12-01",
+        "jifen:confirm:o1",
+        "jifen:anything",
+    ];
+    for id in ids {
+        let batch = json!([
+            {"type": "register_consumer", "id": "fine-1", "account": "a1"},
+            {"type": "register_consumer", "id": id, "account": "a2"},
+        ]);
+        let (status, v) = s.call(
+            "POST",
+            "/v1/economies/e/commands",
+            Some(ADMIN),
+            Some(&batch.to_string()),
+        );
+        assert_eq!(status, 422, "{id}: {v}");
+        assert_eq!(v["error"]["code"], "reserved_id", "{id}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("command 1"), "{v}");
+    }
+    // Nothing of a refused request was journaled.
+    for id in ids.iter().chain(&["fine-1"]) {
+        assert_eq!(entries_with_id(&s, "e", id), 0, "{id}");
+    }
+    // An id that merely contains the words is the client's own.
+    s.post(
+        "/v1/economies/e/commands",
+        ADMIN,
+        &json!({"type": "register_consumer", "id": "my-auto-settle:x", "account": "c1"}),
+    );
+    // A wallet link cannot name one either.
+    let link = s.post(
+        "/v1/economies/e/wallet-links",
+        ADMIN,
+        &json!({"account": "c1"}),
+    );
+    let token = link["token"].as_str().unwrap();
+    let body = json!({"action": "sell", "atoms": 1, "id": "jifen:settle:2026-12-01"}).to_string();
+    let (status, text) = s.raw(
+        format!("POST /v1/wallet/act HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Wallet-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+            .as_bytes(),
+    );
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("reserved_id"), "{text}");
+    assert_eq!(entries_with_id(&s, "e", "jifen:settle:2026-12-01"), 0);
+    s.stop();
+}
+
+/// Journal entries of economy `eco` whose command has id `id`.
+fn entries_with_id(s: &Server, eco: &str, id: &str) -> usize {
+    let mut n = 0;
+    let mut after = 0;
+    loop {
+        let v = s.get(
+            &format!("/v1/economies/{eco}/events?after={after}&limit=1000"),
+            ADMIN,
+        );
+        let events = v["events"].as_array().unwrap();
+        if events.is_empty() {
+            return n;
+        }
+        n += events.iter().filter(|e| e["command"]["id"] == id).count();
+        after = v["next_after"].as_u64().unwrap();
+    }
+}
+
+fn metric(s: &Server, key: Option<&str>, name: &str) -> Option<f64> {
+    let (status, v) = s.call("GET", "/metrics", key, None);
+    assert_eq!(status, 200);
+    let text = v.as_str().unwrap_or_default().to_string();
+    text.lines()
+        .find(|l| l.split([' ', '{']).next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
+    let backend = Backend::sqlite();
+    let dir = common::temp_dir("scheduler-refused");
+    // Written before the server runs, through `jifen import` (which restores journals as
+    // written): a command that already holds the id the scheduler will confirm o1 under.
+    let commands = dir.join("commands.jsonl");
+    std::fs::write(
+        &commands,
+        [
+            json!({"type": "register_merchant", "id": "1", "account": "m"}),
+            json!({"type": "register_consumer", "id": "2", "account": "c"}),
+            json!({"type": "pay_order", "id": "3", "order": "o1", "consumer": "c", "merchant": "m", "cash_fen": 1000, "stable_fen": 0}),
+            json!({"type": "register_consumer", "id": "jifen:confirm:o1", "account": "squatter"}),
+        ]
+        .iter()
+        .map(|v| format!("{v}\n"))
+        .collect::<String>(),
+    )
+    .unwrap();
+    for args in [
+        vec!["economy", "create", "--id", "e", "--timezone", "UTC"],
+        vec!["import", "--economy", "e", commands.to_str().unwrap()],
+    ] {
+        let (out, text) = common::run(common::jifen().args(backend.cli_args()).args(&args));
+        assert!(out.status.success(), "{text}");
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let clock = dir.join("clock");
+    write_clock(&clock, now_ms + 8 * 86_400_000);
+    let log = dir.join("serve.log");
+    let s = Server::start(&Opts {
+        backend: &backend,
+        clock: Some(&clock),
+        extra: vec![],
+        admin_env: true,
+        log_to: Some(&log),
+    });
+    eventually("the refusal is counted", || {
+        metric(&s, Some(ADMIN), "jifen_scheduler_failures_total").unwrap_or(0.0) >= 1.0
+    });
+    // Twenty ticks later it has not been tried again.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(entries_with_id(&s, "e", "jifen:confirm:o1"), 2, "the squatter and one refusal");
+    assert_eq!(metric(&s, Some(ADMIN), "jifen_scheduler_failing"), Some(1.0));
+    let overview = s.get("/v1/economies/e/overview", ADMIN);
+    let problems = overview["scheduler_problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{overview}");
+    assert_eq!(problems[0]["command"], "confirm_order");
+    assert_eq!(problems[0]["subject"], "o1");
+    assert_eq!(problems[0]["code"], "id_conflict");
+    assert_eq!(problems[0]["attempts"], 1);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("ERROR") && l.contains("the scheduler's own command was refused")),
+        "no ERROR line in the log"
+    );
+    // The days still settle: one refusal does not hold the rest back.
+    assert_eq!(s.get("/v1/economies/e", ADMIN)["settled_days"], 8);
+    // An hour later (by the server's clock) it is tried once more, and journaled once more.
+    write_clock(&clock, now_ms + 8 * 86_400_000 + 61 * 60_000);
+    eventually("the second attempt", || {
+        entries_with_id(&s, "e", "jifen:confirm:o1") == 3
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(entries_with_id(&s, "e", "jifen:confirm:o1"), 3);
+    let overview = s.get("/v1/economies/e/overview", ADMIN);
+    assert_eq!(overview["scheduler_problems"][0]["attempts"], 2);
     s.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,6 +11,7 @@ mod committer;
 mod entry;
 mod frame;
 pub mod heads;
+pub mod ids;
 pub mod merkle;
 pub mod postgres;
 mod queue;

@@ -52,18 +52,20 @@ pub enum Submitted {
 impl Submitted {
     /// The parsed command and the canonical text the journal stores.
     fn prepare(self) -> (Parsed, String) {
-        let value = match self {
-            Submitted::Value(v) => v,
-            Submitted::Line(line) if line.len() > jifen_wire::LINE_BYTES_MAX => {
-                return rejected_line(&line);
+        match self {
+            Submitted::Value(value) => {
+                let canonical = canonical_json(&value);
+                (parse_command_value(value), canonical)
             }
-            Submitted::Line(line) => match serde_json::from_str::<Value>(&line) {
-                Ok(v) => v,
-                Err(_) => return rejected_line(&line),
-            },
-        };
-        let canonical = canonical_json(&value);
-        (parse_command_value(value), canonical)
+            // Text keeps its numbers' exact digits (see `jifen_wire::parse_command_general`).
+            Submitted::Line(line) => {
+                let mut canonical = String::new();
+                match jifen_wire::parse_command_canonical_into(&line, &mut canonical) {
+                    Some(parsed) => (parsed, canonical),
+                    None => rejected_line(&line),
+                }
+            }
+        }
     }
 }
 
@@ -640,7 +642,7 @@ impl Writer {
         let at = jifen_core::format_instant(now_s);
         let (parsed, canonical) = Submitted::Value(serde_json::json!({
             "type": "advance_clock",
-            "id": format!("clock:{at}"),
+            "id": crate::ids::clock(&at),
             "at": at,
         }))
         .prepare();

@@ -106,6 +106,8 @@ pub struct App {
     pub outbox: crate::exchange::Outbox,
     /// With several nodes: where each economy's owner is.
     pub owners: crate::cluster::Owners,
+    /// What the scheduler could not do (for the console's banner and the metrics).
+    pub scheduler_health: crate::scheduler::Health,
     /// When the key ring was last reloaded because a key was not in it (several nodes).
     keys_reloaded: Mutex<Option<Instant>>,
 }
@@ -170,6 +172,7 @@ impl App {
             console: Default::default(),
             outbox: Default::default(),
             owners: Default::default(),
+            scheduler_health: Default::default(),
             keys_reloaded: Mutex::new(None),
             started: Instant::now(),
         };

@@ -90,10 +90,17 @@ pub async fn overview(
         "paid_out_fen": now("paid_out_fen").saturating_sub(base.paid_out_fen),
         "exits": now("exits").saturating_sub(base.exits),
     });
+    let problems: Vec<Value> = app
+        .scheduler_health
+        .of(&economy.meta.id)
+        .iter()
+        .map(crate::scheduler::Problem::view)
+        .collect();
     Ok(json_ok(json!({
         "economy": view,
         "today": today,
         "verify": verify,
+        "scheduler_problems": problems,
     })))
 }
 

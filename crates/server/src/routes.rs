@@ -440,6 +440,30 @@ fn outcomes_body(parsed: &[Parsed], outcomes: &[Outcome]) -> String {
     out
 }
 
+/// 422 `reserved_id` when a client's command takes an id of the server's own namespace (see
+/// `jifen_journal::ids`): nothing of the request is journaled.
+pub fn refuse_reserved_ids(parsed: &[Parsed]) -> ApiResult<()> {
+    let reserved = parsed.iter().enumerate().find_map(|(i, p)| {
+        p.id.as_deref()
+            .filter(|id| jifen_journal::ids::is_reserved(id))
+            .map(|id| (i, id))
+    });
+    match reserved {
+        Some((i, id)) => Err(reserved_id(&format!("command {i}: id {id:?}"))),
+        None => Ok(()),
+    }
+}
+
+pub fn reserved_id(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "reserved_id",
+        format!(
+            "{what} is in the namespace the server keeps for the commands it issues itself (ids beginning jifen:, or auto-settle:, auto-confirm: or clock: from earlier versions); choose another id"
+        ),
+    )
+}
+
 #[utoipa::path(post, path = "/v1/economies/{eco}/commands", tag = "commands", params(("eco" = String, Path)),
     request_body(content = Object, description = "one SPEC §5 command object, or an array of up to 8190"),
     responses(
@@ -492,6 +516,7 @@ pub async fn post_commands(
             ));
         }
     }
+    refuse_reserved_ids(batch.parsed())?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     economy.journal.submit_prepared(
         batch,

@@ -4,41 +4,154 @@
 //! - `settle_dividends` for each past day not yet settled, just after midnight in the
 //!   economy's time zone, from the day it was created.
 //!
-//! Every command carries an id derived from what it does (`auto-settle:2026-11-25`,
-//! `auto-confirm:<order>`), so issuing it twice, after a crash or a restart, is a retry that
-//! changes nothing: each day is settled and each order confirmed exactly once.
+//! Every command carries an id derived from what it does, in the server's own namespace
+//! (`jifen:settle:2026-11-25`, `jifen:confirm:<order>`, see `jifen_journal::ids`), which no
+//! client may write. So issuing one twice, after a crash or a restart, is a retry that changes
+//! nothing: each day is settled and each order confirmed exactly once.
+//!
+//! When one of these commands is refused anyway, that is a fault for a person to look at: it is
+//! logged as an ERROR, counted in the metrics, shown in the console's banner ([`Health`]), and
+//! retried with backoff, at least an hour apart, so a refusal is journaled at most once an hour
+//! per item. A failure to reach the journal at all is retried sooner (nothing was journaled).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use jifen_core::OrderStatus;
-use jifen_journal::{JournalError, Submitted, BATCH_COMMANDS_MAX};
-use serde_json::json;
-use sha2::{Digest, Sha256};
+use jifen_core::{Code, OrderStatus};
+use jifen_journal::{ids, Acked, JournalError, Submitted, BATCH_COMMANDS_MAX};
+use serde_json::{json, Value};
 
 use crate::app::{App, Economy};
 
 pub const DAY_MS: i64 = 86_400_000;
+/// The id under which a failed pass over an economy (the journal out of reach) is kept.
+const PASS_ITEM: &str = "";
 /// The most past days one tick settles (a long outage catches up over several ticks).
 const DAYS_PER_TICK_MAX: usize = 366;
+/// After a refusal, the first retry; each later one waits twice as long, up to a day.
+const REFUSED_RETRY_FIRST_MS: i64 = 60 * 60 * 1000;
+const REFUSED_RETRY_MAX_MS: i64 = DAY_MS;
+/// After the journal could not be reached, the first retry, doubling up to five minutes.
+const UNAVAILABLE_RETRY_FIRST_MS: i64 = 1000;
+const UNAVAILABLE_RETRY_MAX_MS: i64 = 5 * 60 * 1000;
 
-/// The id of the scheduler's `confirm_order` for `order`: readable when it fits the id
-/// pattern's 64 bytes, a digest of the order id otherwise.
+/// The id of the scheduler's `confirm_order` for `order`.
 pub fn auto_confirm_id(order: &str) -> String {
-    let id = format!("auto-confirm:{order}");
-    if id.len() <= jifen_core::NAME_BYTES_MAX {
-        id
-    } else {
-        format!(
-            "auto-confirm:{}",
-            &hex::encode(Sha256::digest(order.as_bytes()))[..40]
-        )
-    }
+    ids::confirm(order)
 }
 
 pub fn auto_settle_id(day: &str) -> String {
-    format!("auto-settle:{day}")
+    ids::settle(day)
+}
+
+/// One of the scheduler's commands that keeps failing.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    /// `settle_dividends` or `confirm_order`; `journal` when the journal could not be reached.
+    pub command: &'static str,
+    /// The day or the order it is for.
+    pub subject: String,
+    pub id: String,
+    /// The outcome's code, or what went wrong.
+    pub code: String,
+    pub attempts: u32,
+    pub first_failed_ms: i64,
+    pub next_attempt_ms: i64,
+}
+
+impl Problem {
+    pub fn view(&self) -> Value {
+        use jifen_journal::time::rfc3339_ms;
+        json!({
+            "command": self.command,
+            "subject": self.subject,
+            "id": self.id,
+            "code": self.code,
+            "attempts": self.attempts,
+            "first_failed_at": rfc3339_ms(self.first_failed_ms),
+            "next_attempt_at": rfc3339_ms(self.next_attempt_ms),
+        })
+    }
+}
+
+/// What the scheduler could not do, per economy, for the console, the metrics and itself.
+#[derive(Default)]
+pub struct Health {
+    problems: Mutex<HashMap<String, BTreeMap<String, Problem>>>,
+    /// Refusals and failures of the scheduler's own commands since start.
+    pub failures_total: AtomicU64,
+}
+
+impl Health {
+    /// The economy's problems, by id.
+    pub fn of(&self, economy: &str) -> Vec<Problem> {
+        let problems = self.problems.lock().unwrap_or_else(|p| p.into_inner());
+        problems
+            .get(economy)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many items are failing now, over every economy.
+    pub fn failing(&self) -> usize {
+        let problems = self.problems.lock().unwrap_or_else(|p| p.into_inner());
+        problems.values().map(BTreeMap::len).sum()
+    }
+
+    /// Whether the item `id` waits for its next attempt at `now_ms`.
+    fn waiting(&self, economy: &str, id: &str, now_ms: i64) -> bool {
+        let problems = self.problems.lock().unwrap_or_else(|p| p.into_inner());
+        problems
+            .get(economy)
+            .and_then(|m| m.get(id))
+            .is_some_and(|p| p.next_attempt_ms > now_ms)
+    }
+
+    fn clear(&self, economy: &str, id: &str) {
+        let mut problems = self.problems.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = problems.get_mut(economy) {
+            m.remove(id);
+        }
+    }
+
+    /// Forgets the economy's problems of `command` whose subject `still_due` no longer holds.
+    fn retain(&self, economy: &str, command: &str, still_due: impl Fn(&str) -> bool) {
+        let mut problems = self.problems.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = problems.get_mut(economy) {
+            m.retain(|_, p| p.command != command || still_due(&p.subject));
+        }
+    }
+
+    /// Records a failure of `id` (the scheduler's `command` for `subject`) and when to retry.
+    fn failed(&self, economy: &str, command: &'static str, subject: &str, id: &str, code: String, now_ms: i64) -> Problem {
+        let (first_ms, max_ms) = if command == "journal" {
+            (UNAVAILABLE_RETRY_FIRST_MS, UNAVAILABLE_RETRY_MAX_MS)
+        } else {
+            (REFUSED_RETRY_FIRST_MS, REFUSED_RETRY_MAX_MS)
+        };
+        self.failures_total.fetch_add(1, Ordering::Relaxed);
+        let mut problems = self.problems.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = problems
+            .entry(economy.to_string())
+            .or_default()
+            .entry(id.to_string())
+            .or_insert_with(|| Problem {
+                command,
+                subject: subject.to_string(),
+                id: id.to_string(),
+                code: String::new(),
+                attempts: 0,
+                first_failed_ms: now_ms,
+                next_attempt_ms: now_ms,
+            });
+        entry.attempts += 1;
+        entry.code = code;
+        let wait = first_ms.saturating_mul(1i64 << (entry.attempts - 1).min(20)).min(max_ms);
+        entry.next_attempt_ms = now_ms + wait;
+        entry.clone()
+    }
 }
 
 #[derive(Default)]
@@ -78,9 +191,20 @@ impl Scheduler {
 
     /// One pass over every economy.
     pub fn tick(&mut self) {
+        let app = self.app.clone();
+        let health = &app.scheduler_health;
         for economy in self.app.economies() {
-            if let Err(e) = self.tick_economy(&economy) {
-                tracing::warn!(economy = %economy.meta.id, error = %e, "scheduler pass failed; retrying next tick");
+            let id = &economy.meta.id;
+            let now = self.app.now_ms();
+            if health.waiting(id, PASS_ITEM, now) {
+                continue;
+            }
+            match self.tick_economy(&economy) {
+                Ok(()) => health.clear(id, PASS_ITEM),
+                Err(e) => {
+                    let p = health.failed(id, "journal", "", PASS_ITEM, e.to_string(), now);
+                    tracing::error!(economy = %id, error = %e, attempts = p.attempts, next_attempt_ms = p.next_attempt_ms - now, "the scheduler could not reach the journal");
+                }
             }
         }
     }
@@ -92,36 +216,47 @@ impl Scheduler {
         crate::transparency::sign_due_heads(&self.app, economy)
     }
 
-    fn settle_days(&mut self, economy: &Economy, now: i64) -> Result<(), JournalError> {
-        let tz = jiff::tz::TimeZone::get(&economy.meta.timezone)
-            .map_err(|e| JournalError::Invalid(format!("time zone: {e}")))?;
+    /// The days from the last one known settled (or the economy's creation) to yesterday in
+    /// its time zone, at most [`DAYS_PER_TICK_MAX`]; and yesterday, when they reach it.
+    fn days_to_check(
+        &mut self,
+        economy: &Economy,
+        now: i64,
+    ) -> Result<(Vec<jiff::civil::Date>, Option<jiff::civil::Date>), JournalError> {
+        let invalid = |e: jiff::Error| JournalError::Invalid(e.to_string());
+        let tz = jiff::tz::TimeZone::get(&economy.meta.timezone).map_err(invalid)?;
         let local_day = |ms: i64| -> Result<jiff::civil::Date, JournalError> {
-            let ts = jiff::Timestamp::from_millisecond(ms)
-                .map_err(|e| JournalError::Invalid(format!("time: {e}")))?;
+            let ts = jiff::Timestamp::from_millisecond(ms).map_err(invalid)?;
             Ok(ts.to_zoned(tz.clone()).date())
         };
-        let yesterday = local_day(now)?
-            .yesterday()
-            .map_err(|e| JournalError::Invalid(e.to_string()))?;
+        let yesterday = local_day(now)?.yesterday().map_err(invalid)?;
         let progress = self.progress.entry(economy.meta.id.clone()).or_default();
         if progress.settled_through == Some(yesterday) {
-            return Ok(());
+            return Ok((Vec::new(), Some(yesterday)));
         }
         let created_ms = crate::history::parse_time(&economy.meta.created_at).unwrap_or(now);
         let mut day = match progress.settled_through {
-            Some(d) => d
-                .tomorrow()
-                .map_err(|e| JournalError::Invalid(e.to_string()))?,
+            Some(d) => d.tomorrow().map_err(invalid)?,
             None => local_day(created_ms)?,
         };
-        let mut candidates = Vec::new();
-        while day <= yesterday && candidates.len() < DAYS_PER_TICK_MAX {
-            candidates.push(day.to_string());
-            day = day
-                .tomorrow()
-                .map_err(|e| JournalError::Invalid(e.to_string()))?;
+        let mut days = Vec::new();
+        while day <= yesterday && days.len() < DAYS_PER_TICK_MAX {
+            days.push(day);
+            day = day.tomorrow().map_err(invalid)?;
         }
-        let caught_up = day > yesterday;
+        Ok((days, (day > yesterday).then_some(yesterday)))
+    }
+
+    fn settle_days(&mut self, economy: &Economy, now: i64) -> Result<(), JournalError> {
+        let (days, reached) = self.days_to_check(economy, now)?;
+        let Some(last) = days.last().copied() else {
+            self.progress
+                .entry(economy.meta.id.clone())
+                .or_default()
+                .settled_through = reached;
+            return Ok(());
+        };
+        let candidates: Vec<String> = days.iter().map(ToString::to_string).collect();
         let unsettled = economy.journal.read(move |v| {
             let settled = v.ledger.economy().settled_days();
             candidates
@@ -129,32 +264,69 @@ impl Scheduler {
                 .filter(|d| jifen_core::parse_day(d).is_none_or(|n| !settled.contains(&n)))
                 .collect::<Vec<_>>()
         })?;
-        if !unsettled.is_empty() {
-            let commands = unsettled
-                .iter()
-                .map(|d| {
-                    Submitted::Value(
-                        json!({"type": "settle_dividends", "id": auto_settle_id(d), "day": d}),
-                    )
-                })
-                .collect::<Vec<_>>();
-            let n = commands.len() as u64;
-            let acks = economy.journal.submit_wait(commands)?;
-            for (day, ack) in unsettled.iter().zip(&acks) {
-                tracing::info!(economy = %economy.meta.id, %day, seq = ack.outcome.seq, ok = ack.outcome.result.is_ok(), retry = ack.outcome.retry, "dividends settled by the scheduler");
-            }
-            self.app
-                .metrics
-                .scheduler_commands
-                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        let eco = economy.meta.id.as_str();
+        let health = &self.app.scheduler_health;
+        health.retain(eco, "settle_dividends", |d| unsettled.iter().any(|u| u == d));
+        let due: Vec<&String> = unsettled
+            .iter()
+            .filter(|d| !health.waiting(eco, &auto_settle_id(d), now))
+            .collect();
+        let commands = due
+            .iter()
+            .map(|d| json!({"type": "settle_dividends", "id": auto_settle_id(d), "day": d}));
+        let acks = self.issue(economy, commands.collect())?;
+        for (day, ack) in due.iter().zip(&acks) {
+            tracing::info!(economy = %eco, %day, seq = ack.outcome.seq, ok = ack.outcome.result.is_ok(), retry = ack.outcome.retry, "dividends settled by the scheduler");
+            self.outcome(eco, "settle_dividends", day, &auto_settle_id(day), ack, now);
         }
-        let progress = self.progress.entry(economy.meta.id.clone()).or_default();
-        progress.settled_through = if caught_up {
-            Some(yesterday)
-        } else {
-            day.yesterday().ok()
+        // A day that could not be settled is looked at again on every tick (and retried when
+        // its backoff ends): the days known settled stop before it.
+        let stuck = health
+            .of(eco)
+            .into_iter()
+            .filter(|p| p.command == "settle_dividends")
+            .filter_map(|p| jiff::civil::Date::strptime("%Y-%m-%d", &p.subject).ok())
+            .min();
+        let progress = self.progress.entry(eco.to_string()).or_default();
+        progress.settled_through = match stuck {
+            Some(d) => d.yesterday().ok(),
+            None => Some(reached.unwrap_or(last)),
         };
         Ok(())
+    }
+
+    /// Submits the scheduler's own commands and waits for them to be durable.
+    fn issue(&self, economy: &Economy, commands: Vec<Value>) -> Result<Vec<Acked>, JournalError> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = commands.len() as u64;
+        let acks = economy
+            .journal
+            .submit_wait(commands.into_iter().map(Submitted::Value).collect())?;
+        self.app
+            .metrics
+            .scheduler_commands
+            .fetch_add(n, Ordering::Relaxed);
+        Ok(acks)
+    }
+
+    /// Notes what became of one of the scheduler's commands: an ERROR and a problem for the
+    /// console when it was refused, nothing when it was applied (now or before).
+    fn outcome(&self, economy: &str, command: &'static str, subject: &str, id: &str, ack: &Acked, now: i64) {
+        let health = &self.app.scheduler_health;
+        let code = match ack.outcome.result {
+            // Done, now or before; or done by someone else in the meantime (an operator
+            // settled the day or confirmed or refunded the order between the scheduler's look
+            // and its command): nothing is left to do.
+            Ok(()) | Err(Code::AlreadySettled | Code::OrderNotPending) => {
+                health.clear(economy, id);
+                return;
+            }
+            Err(code) => code,
+        };
+        let p = health.failed(economy, command, subject, id, code.as_str().to_string(), now);
+        tracing::error!(economy, command, subject, id, code = code.as_str(), journaled = !ack.outcome.retry, attempts = p.attempts, next_attempt_at = %jifen_journal::time::rfc3339_ms(p.next_attempt_ms), "the scheduler's own command was refused; it is retried with backoff");
     }
 
     /// The largest seq whose entry is at or before `cutoff_ms` (timestamps never decrease
@@ -203,11 +375,19 @@ impl Scheduler {
         // The cut-off moves back when `auto_confirm_days` grows: then search from the start.
         let from = if cutoff >= known_cutoff { known_seq } else { 0 };
         let due_seq = self.seq_at_or_before(&economy.meta.id, from, head, cutoff)?;
-        let (due, new_cursor) = economy.journal.read(move |v| {
-            let orders = v.ledger.economy().orders().from_index(cursor);
+        let eco = economy.meta.id.as_str();
+        let health = &self.app.scheduler_health;
+        let stuck: Vec<String> = health
+            .of(eco)
+            .into_iter()
+            .filter(|p| p.command == "confirm_order")
+            .map(|p| p.subject)
+            .collect();
+        let (due, new_cursor, stuck_pending) = economy.journal.read(move |v| {
+            let orders = v.ledger.economy().orders();
             let mut due = Vec::new();
             let mut advance = 0;
-            for (i, o) in orders.enumerate() {
+            for (i, o) in orders.from_index(cursor).enumerate() {
                 if o.paid_seq > due_seq || due.len() == BATCH_COMMANDS_MAX {
                     break;
                 }
@@ -217,32 +397,33 @@ impl Scheduler {
                     advance = i + 1;
                 }
             }
-            (due, cursor + advance)
+            let pending = |o: &String| orders.find(o).is_some_and(|o| o.status == OrderStatus::Pending);
+            let stuck_pending: Vec<String> = stuck.into_iter().filter(pending).collect();
+            (due, cursor + advance, stuck_pending)
         })?;
-        let progress = self.progress.entry(economy.meta.id.clone()).or_default();
+        health.retain(eco, "confirm_order", |o| stuck_pending.iter().any(|s| s == o));
+        let progress = self.progress.entry(eco.to_string()).or_default();
         progress.order_cursor = new_cursor;
         progress.due = (cutoff, due_seq);
-        if due.is_empty() {
-            return Ok(());
-        }
+        let due: Vec<String> = due
+            .into_iter()
+            .filter(|o| !health.waiting(eco, &auto_confirm_id(o), now))
+            .collect();
         let commands = due
             .iter()
-            .map(|o| {
-                Submitted::Value(
-                    json!({"type": "confirm_order", "id": auto_confirm_id(o), "order": o}),
-                )
-            })
-            .collect::<Vec<_>>();
-        let acks = economy.journal.submit_wait(commands)?;
+            .map(|o| json!({"type": "confirm_order", "id": auto_confirm_id(o), "order": o}));
+        let acks = self.issue(economy, commands.collect())?;
+        if acks.is_empty() {
+            return Ok(());
+        }
         let applied = acks
             .iter()
             .filter(|a| !a.outcome.retry && a.outcome.result.is_ok())
             .count();
-        tracing::info!(economy = %economy.meta.id, due = due.len(), applied, "orders auto-confirmed");
-        self.app
-            .metrics
-            .scheduler_commands
-            .fetch_add(due.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(economy = %eco, due = due.len(), applied, "orders auto-confirmed");
+        for (order, ack) in due.iter().zip(&acks) {
+            self.outcome(eco, "confirm_order", order, &auto_confirm_id(order), ack, now);
+        }
         Ok(())
     }
 }

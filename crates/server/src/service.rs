@@ -132,6 +132,15 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
         "Commands issued by the scheduler.",
         m.scheduler_commands.load(Ordering::Relaxed),
     );
+    counter(
+        "jifen_scheduler_failures_total",
+        "The scheduler's own commands refused, or its passes failed (each is logged as an ERROR).",
+        app.scheduler_health.failures_total.load(Ordering::Relaxed),
+    );
+    out.push_str(&format!(
+        "# HELP jifen_scheduler_failing Items the scheduler is retrying with backoff now.\n# TYPE jifen_scheduler_failing gauge\njifen_scheduler_failing {}\n",
+        app.scheduler_health.failing()
+    ));
     out.push_str("# HELP jifen_http_request_duration_seconds Request latency.\n# TYPE jifen_http_request_duration_seconds histogram\n");
     let mut cumulative = 0;
     for (i, bound) in LATENCY_BUCKETS_MS.iter().enumerate() {

@@ -402,6 +402,9 @@ pub async fn act(
         .id
         .filter(|id| jifen_core::is_valid_name(id))
         .ok_or_else(|| ApiError::invalid("id must be a command id (1 to 64 plain characters)"))?;
+    if jifen_journal::ids::is_reserved(&id) {
+        return Err(crate::routes::reserved_id(&format!("id {id:?}")));
+    }
     let command = json!({
         "type": if convert { "convert_to_stable" } else { "sell" },
         "id": id,

@@ -67,10 +67,21 @@ pub fn parse_command_line(line: &str) -> Parsed {
     if let Some(parsed) = parse_fast(line) {
         return parsed;
     }
-    match serde_json::from_str::<Value>(line) {
-        Ok(value) => parse_command_value(value),
-        Err(_) => Parsed::invalid(Value::Null),
-    }
+    parse_command_general(line)
+        .map(|(parsed, _)| parsed)
+        .unwrap_or_else(|| Parsed::invalid(Value::Null))
+}
+
+/// Parses one JSON text on the general path (never the fast one): the command, and its
+/// canonical text. The fingerprint and the canonical text keep every number's exact digits
+/// (see `exact`), so two commands that differ only beyond `f64`'s precision are told apart.
+/// `None` when the text is not JSON.
+pub fn parse_command_general(text: &str) -> Option<(Parsed, String)> {
+    let value = serde_json::from_str::<Value>(text).ok()?;
+    let (canonical, fp) = crate::exact::canonical_and_fingerprint(text)?;
+    let mut parsed = parse_command_value(value);
+    parsed.fingerprint = Fingerprint(fp);
+    Some((parsed, canonical))
 }
 
 /// Parses one JSON text holding a command and appends its canonical text to `out`: on the fast
@@ -86,12 +97,14 @@ pub fn parse_command_canonical_into(text: &str, out: &mut String) -> Option<Pars
         return Some(parsed);
     }
     out.truncate(mark);
-    let value = serde_json::from_str::<Value>(text).ok()?;
-    out.push_str(&crate::json::canonical_json(&value));
-    Some(parse_command_value(value))
+    let (parsed, canonical) = parse_command_general(text)?;
+    out.push_str(&canonical);
+    Some(parsed)
 }
 
-/// Parses one command object on the general path.
+/// Parses one command object built in code. Its fingerprint is taken from the `Value`, whose
+/// numbers beyond `u64` are already `f64`: text from outside goes through
+/// [`parse_command_general`] instead.
 pub fn parse_command_value(value: Value) -> Parsed {
     let fp = Fingerprint(fingerprint(&value));
     let Value::Object(map) = value else {

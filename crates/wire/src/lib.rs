@@ -2,13 +2,14 @@
 //! output of SPEC §11. This is the edge that turns text into `jifen-core` values and back.
 
 mod command;
+mod exact;
 mod fast;
 mod json;
 mod rules;
 mod state;
 
 pub use command::{
-    parse_command_canonical_into, parse_command_line, parse_command_value, Parsed, LINE_BYTES_MAX,
+    parse_command_canonical_into, parse_command_line, parse_command_value, Parsed, LINE_BYTES_MAX, parse_command_general,
 };
 pub use json::{canonical_json, python_json, split_array};
 pub use rules::{rules_from_json, rules_from_toml, rules_to_toml};

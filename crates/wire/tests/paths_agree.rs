@@ -2,31 +2,35 @@
 
 use std::path::Path;
 
-use jifen_wire::{
-    canonical_json, parse_command_canonical_into, parse_command_line, parse_command_value,
-};
-
-fn general(line: &str) -> Option<jifen_wire::Parsed> {
-    serde_json::from_str::<serde_json::Value>(line)
-        .ok()
-        .map(parse_command_value)
-}
+use jifen_core::Code;
+use jifen_wire::{parse_command_canonical_into, parse_command_general, parse_command_line};
 
 fn check(line: &str) {
     let got = parse_command_line(line);
-    let Some(want) = general(line) else { return };
+    let mut canonical = String::new();
+    let via_canonical = parse_command_canonical_into(line, &mut canonical);
+    let Some((want, want_canonical)) = parse_command_general(line) else {
+        // Not JSON: the fast path declines too, and the line is an `invalid_command` whose id
+        // echoes as null, with nothing canonical to journal.
+        assert_eq!(got.command, Err(Code::InvalidCommand), "{line}");
+        assert_eq!(got.id_echo(), serde_json::Value::Null, "{line}");
+        assert!(via_canonical.is_none(), "{line}");
+        assert!(canonical.is_empty(), "{line}");
+        return;
+    };
     assert_eq!(got.command, want.command, "{line}");
     assert_eq!(got.fingerprint, want.fingerprint, "{line}");
     assert_eq!(got.id_echo(), want.id_echo(), "{line}");
     assert_eq!(got.id, want.id, "{line}");
     // The canonical text the server journals is the same on both paths, and parses back to
-    // the same command.
-    let value: serde_json::Value = serde_json::from_str(line).unwrap();
-    let mut canonical = String::new();
-    let parsed = parse_command_canonical_into(line, &mut canonical).unwrap();
-    assert_eq!(canonical, canonical_json(&value), "{line}");
+    // the same command with the same fingerprint (what a replay sees).
+    let parsed = via_canonical.unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(canonical, want_canonical, "{line}");
     assert_eq!(parsed.command, want.command, "{line}");
     assert_eq!(parsed.fingerprint, want.fingerprint, "{line}");
+    let replayed = parse_command_line(&canonical);
+    assert_eq!(replayed.command, want.command, "{line}");
+    assert_eq!(replayed.fingerprint, want.fingerprint, "{line}");
 }
 
 #[test]
@@ -79,6 +83,13 @@ fn on_awkward_lines() {
         r#"{"type":"sell","id":"a","account":"x\u007f","atoms":0}"#,
         r#"{"type":"sell","id":"a","account":"x","atoms":-0}"#,
         r#"{"type":"sell","id":"a","account":"x","atoms":1.0}"#,
+        r#"{"type":"sell","id":"a","account":"x","atoms":1000000000000000000000000000001}"#,
+        r#"{"type":"sell","id":"a","account":"x","atoms":1e400}"#,
+        r#"{"type":"sell","id":"a","account":"x","atoms":1.50}"#,
+        "not json",
+        "{\"type\":\"sell\"",
+        "",
+        "[1,]",
     ] {
         check(line);
     }
