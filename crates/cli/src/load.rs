@@ -67,6 +67,7 @@ fn command(run: &str, t: u64, k: u64) -> serde_json::Value {
 }
 
 pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
+    let _lock = store.lock_for_writing("jifen load")?;
     let mut s = store.open()?;
     if s.economy(&args.economy)?.is_none() {
         let now = jifen_journal::time::now_ms();

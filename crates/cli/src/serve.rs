@@ -160,6 +160,11 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
             lease_ms: args.lease_ms,
         });
     }
+    // The port first: a start that fails here has made nothing, and above all no admin key
+    // that would be printed once and lost.
+    let listener = std::net::TcpListener::bind(args.listen)
+        .map_err(|e| usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    listener.set_nonblocking(true)?;
     let (app, new_key) = App::open(config).map_err(|e| usage(format!("cannot start: {e}")))?;
     let app = Arc::new(app);
     let mut out = std::io::stdout().lock();
@@ -181,9 +186,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     let keep = app.clone();
     let served = runtime.block_on(async move {
         let shutdown = shutdown_signal()?;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| usage(format!("cannot listen on {}: {e}", args.listen)))?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;

@@ -10,6 +10,8 @@ use jifen_journal::{
     BATCH_COMMANDS_MAX, DEFAULT_TIMEZONE,
 };
 
+use jifen_journal::datadir::WriterLock;
+
 use crate::{read_rules, usage};
 
 /// Where the journal lives: SQLite under `--data`, or PostgreSQL with `--database`.
@@ -27,6 +29,13 @@ impl StoreArgs {
     pub fn open(&self) -> anyhow::Result<Box<dyn Store>> {
         open_store(&self.data, self.database.as_deref())
             .map_err(|e| usage(format!("cannot open the store: {e}")))
+    }
+
+    /// Takes the store for writing, for as long as the answer is kept: refused, naming the
+    /// holder, while a server or another writer uses it.
+    pub fn lock_for_writing(&self, holder: &str) -> anyhow::Result<WriterLock> {
+        WriterLock::acquire(&self.data, self.database.as_deref(), holder, false)
+            .map_err(|e| usage(format!("cannot write to the store: {e}")))
     }
 }
 
@@ -64,10 +73,13 @@ pub struct CreateArgs {
 }
 
 pub fn economy(store: &StoreArgs, cmd: EconomyCmd) -> anyhow::Result<()> {
-    let mut s = store.open()?;
     match cmd {
-        EconomyCmd::Create(args) => create(s.as_mut(), &args),
+        EconomyCmd::Create(args) => {
+            let _lock = store.lock_for_writing("jifen economy create")?;
+            create(store.open()?.as_mut(), &args)
+        }
         EconomyCmd::List => {
+            let mut s = store.open()?;
             for m in s.economies()? {
                 let head = s.head(&m.id)?.map_or(0, |e| e.seq);
                 println!(
@@ -98,10 +110,14 @@ fn create(store: &mut dyn Store, args: &CreateArgs) -> anyhow::Result<()> {
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// The economy to load into; created first when it does not exist yet.
+    /// The economy to load into. It must exist, unless --create is given.
     #[arg(long)]
     economy: String,
-    /// Rules for a new economy.
+    /// Create the economy first when it does not exist (a typo in --economy would otherwise
+    /// make a new tenant with default rules).
+    #[arg(long)]
+    create: bool,
+    /// Rules for a new economy (with --create).
     #[arg(long)]
     rules: Option<PathBuf>,
     #[arg(long, default_value = DEFAULT_TIMEZONE)]
@@ -126,8 +142,15 @@ pub fn import(store: &StoreArgs, args: ImportArgs) -> anyhow::Result<()> {
     let file = std::fs::File::open(&args.file)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.file.display())))?;
     let size = file.metadata()?.len();
+    let _lock = store.lock_for_writing("jifen import")?;
     let mut s = store.open()?;
     if s.economy(&args.economy)?.is_none() {
+        if !args.create {
+            return Err(usage(format!(
+                "economy {} does not exist: check the name, or pass --create to make it (with --rules and --timezone)",
+                args.economy
+            )));
+        }
         create(
             s.as_mut(),
             &CreateArgs {

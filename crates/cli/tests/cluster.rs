@@ -209,6 +209,12 @@ fn failover_without_loss_or_split_brain() {
     let dir = common::temp_dir("cluster");
     let signing = dir.join("signing.key");
     std::fs::write(&signing, "7".repeat(64)).unwrap();
+    // The key must be private: the server refuses one that others can read.
+    std::fs::set_permissions(
+        &signing,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let mut nodes: Vec<Node> = ["n1", "n2", "n3"]
         .iter()
         .map(|id| start_node(url, id, &signing, &dir))

@@ -6,7 +6,6 @@ mod common;
 mod support;
 mod web;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -17,7 +16,11 @@ use web::*;
 
 /// A seed the tests know, as an attacker holding a leaked key file would.
 /// A PEM block, spelt so that this file does not hold one.
-const PEM: &str = concat!("-----BEGIN ", "PRIVATE KEY-----\nMC4CAQAw\n-----END ", "PRIVATE KEY-----\n");
+const PEM: &str = concat!(
+    "-----BEGIN ",
+    "PRIVATE KEY-----\nMC4CAQAw\n-----END ",
+    "PRIVATE KEY-----\n"
+);
 const KNOWN_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 
 fn write_key(path: &Path, seed: &str, mode: u32) {
@@ -59,33 +62,23 @@ fn refuses_to_start(args: &[&str], env: &[(&str, &str)]) -> String {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(20) {
         if let Some(status) = child.try_wait().unwrap() {
-            let mut out = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
+            let output = child.wait_with_output().unwrap();
+            let out = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
             assert!(!status.success(), "it exited 0: {out}");
             return out;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    panic!("the server started instead of refusing: {out}");
+    let output = child.wait_with_output().unwrap();
+    panic!(
+        "the server started instead of refusing: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 }
 
 // ----- item 1: key material -----
@@ -104,10 +97,7 @@ fn the_repository_tracks_no_key_material_and_the_check_catches_it() {
     let planted: [(&str, &[u8]); 4] = [
         ("crates/cli/jifen-data/settings.txt", b"anything"),
         ("deploy/tree-signing.seed", KNOWN_SEED.as_bytes()),
-        (
-            "docs/example.txt",
-            PEM.as_bytes(),
-        ),
+        ("docs/example.txt", PEM.as_bytes()),
         ("server.key", b"not even a key"),
     ];
     for (name, bytes) in planted {
@@ -275,7 +265,13 @@ fn clients_cannot_take_the_server_s_ids() {
         );
         assert_eq!(status, 422, "{id}: {v}");
         assert_eq!(v["error"]["code"], "reserved_id", "{id}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains("command 1"), "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("command 1"),
+            "{v}"
+        );
     }
     // Nothing of a refused request was journaled.
     for id in ids.iter().chain(&["fine-1"]) {
@@ -379,8 +375,15 @@ fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
     });
     // Twenty ticks later it has not been tried again.
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(entries_with_id(&s, "e", "jifen:confirm:o1"), 2, "the squatter and one refusal");
-    assert_eq!(metric(&s, Some(ADMIN), "jifen_scheduler_failing"), Some(1.0));
+    assert_eq!(
+        entries_with_id(&s, "e", "jifen:confirm:o1"),
+        2,
+        "the squatter and one refusal"
+    );
+    assert_eq!(
+        metric(&s, Some(ADMIN), "jifen_scheduler_failing"),
+        Some(1.0)
+    );
     let overview = s.get("/v1/economies/e/overview", ADMIN);
     let problems = overview["scheduler_problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{overview}");
@@ -407,5 +410,287 @@ fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
     let overview = s.get("/v1/economies/e/overview", ADMIN);
     assert_eq!(overview["scheduler_problems"][0]["attempts"], 2);
     s.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ----- item 7: the data directory -----
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn the_data_directory_is_private_and_a_chosen_admin_key_is_hashed_slowly() {
+    let backend = Backend::sqlite();
+    let Backend::Sqlite { dir } = &backend else {
+        unreachable!()
+    };
+    // As an operator might have made it: open to everyone.
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let s = Server::simple(&backend);
+    create(&s, "e", json!({}));
+    s.post(
+        "/v1/economies/e/commands",
+        ADMIN,
+        &json!({"type": "register_consumer", "id": "r1", "account": "c1"}),
+    );
+    let secret = "venue-secret-0123456789-abcdef";
+    let put = s.call(
+        "PUT",
+        "/v1/economies/e/venues/v1",
+        Some(ADMIN),
+        Some(&json!({"url": "https://venue.example/hook", "secret": secret}).to_string()),
+    );
+    assert_eq!(put.0, 200, "{}", put.1);
+    let mut answers = vec![put.1.to_string()];
+    for path in [
+        "/v1/economies/e/venues",
+        "/v1/economies/e/outbox",
+        "/v1/economies/e",
+    ] {
+        answers.push(s.get(path, ADMIN).to_string());
+    }
+    for a in &answers {
+        assert!(
+            !a.contains(secret),
+            "a read returned the venue's secret: {a}"
+        );
+    }
+    s.stop();
+    assert_eq!(mode(dir), 0o700, "the data directory");
+    for file in [
+        "jifen.sqlite3",
+        "jifen.sqlite3-wal",
+        "tree-signing.key",
+        "lock",
+    ] {
+        let path = dir.join(file);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{file}");
+        }
+    }
+    let snapshots: Vec<PathBuf> = walk(&dir.join("snapshots"));
+    assert!(!snapshots.is_empty(), "the shutdown snapshot");
+    for f in snapshots {
+        let want = if f.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&f), want, "{}", f.display());
+    }
+    let conn = rusqlite::Connection::open(dir.join("jifen.sqlite3")).unwrap();
+    let record: String = conn
+        .query_row(
+            "SELECT value FROM settings WHERE scope = 'api_keys' AND key = 'admin-env'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let record: Value = serde_json::from_str(&record).unwrap();
+    let hash = record["hash"].as_str().unwrap();
+    assert!(
+        hash.starts_with("$argon2id$"),
+        "the chosen admin key is stored as {hash}"
+    );
+    // And it still signs in, after a restart too, at the speed of a hash already checked.
+    let s = Server::simple(&backend);
+    let started = Instant::now();
+    for _ in 0..50 {
+        s.get("/v1/economies", ADMIN);
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        s.call(
+            "GET",
+            "/v1/economies",
+            Some("test-admin-key-0123456780"),
+            None
+        )
+        .0,
+        401
+    );
+    s.stop();
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            }
+            out.push(path);
+        }
+    }
+    out
+}
+
+// ----- item 11: one writer -----
+
+#[test]
+fn a_second_writer_is_refused_naming_the_holder() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    create(&s, "e", json!({}));
+    let pid = s.child.id();
+    let data = backend.cli_args();
+    let commands = common::temp_dir("second-writer").join("c.jsonl");
+    std::fs::write(
+        &commands,
+        "{\"type\":\"register_consumer\",\"id\":\"x1\",\"account\":\"x\"}\n",
+    )
+    .unwrap();
+    let mut serve: Vec<&str> = data.iter().map(String::as_str).collect();
+    serve.extend(["serve", "--listen", "127.0.0.1:0"]);
+    let out = refuses_to_start(&serve, &[("JIFEN_ADMIN_KEY", ADMIN)]);
+    assert!(
+        out.contains(&format!("in use by process {pid} (jifen serve)")),
+        "{out}"
+    );
+    for args in [
+        vec!["import", "--economy", "e", commands.to_str().unwrap()],
+        vec!["economy", "create", "--id", "f"],
+    ] {
+        let (done, text) = common::run(common::jifen().args(&data).args(&args));
+        assert!(!done.status.success(), "{text}");
+        assert!(text.contains(&format!("in use by process {pid}")), "{text}");
+    }
+    s.stop();
+    // Stopped, the import goes through; into an economy that does not exist only with --create.
+    let (done, text) = common::run(common::jifen().args(&data).args([
+        "import",
+        "--economy",
+        "e-typo",
+        commands.to_str().unwrap(),
+    ]));
+    assert!(!done.status.success(), "{text}");
+    assert!(
+        text.contains("e-typo does not exist") && text.contains("--create"),
+        "{text}"
+    );
+    let (done, text) = common::run(common::jifen().args(&data).args([
+        "import",
+        "--economy",
+        "e",
+        commands.to_str().unwrap(),
+    ]));
+    assert!(done.status.success(), "{text}");
+    let (done, text) = common::run(common::jifen().args(&data).args([
+        "import",
+        "--create",
+        "--economy",
+        "g",
+        commands.to_str().unwrap(),
+    ]));
+    assert!(done.status.success(), "{text}");
+}
+
+#[test]
+fn a_second_server_on_one_postgresql_database_is_refused() {
+    let backend = Backend::postgres();
+    let s = Server::simple(&backend);
+    let Backend::Postgres { url, .. } = &backend else {
+        unreachable!()
+    };
+    let other_data = common::temp_dir("second-pg-server");
+    let out = refuses_to_start(
+        &[
+            "--database",
+            url,
+            "--data",
+            other_data.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[("JIFEN_ADMIN_KEY", ADMIN)],
+    );
+    assert!(
+        out.contains(&format!("in use by jifen serve (pid {})", s.child.id())),
+        "{out}"
+    );
+    assert!(
+        !out.contains("postgres@") || !out.contains(":secret"),
+        "{out}"
+    );
+    s.stop();
+}
+
+// ----- item 12: starting and failing to start -----
+
+#[test]
+fn a_failed_start_creates_no_admin_key_and_errors_name_their_path() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = common::temp_dir("failed-start");
+    let data = dir.join("data");
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "--data",
+        data.to_str().unwrap(),
+        "serve",
+        "--listen",
+        listen.as_str(),
+    ];
+    let out = refuses_to_start(&args, &[]);
+    assert!(out.contains(&listen), "{out}");
+    assert!(
+        !out.contains("jfk_"),
+        "a key was printed by a start that failed: {out}"
+    );
+    drop(taken);
+    // The first start that serves prints the key (so none was made by the failed one).
+    let mut child = common::jifen()
+        .args(args)
+        .env_remove("JIFEN_ADMIN_KEY")
+        .env("JIFEN_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            first.push_str(&line);
+            if line.starts_with("listening") {
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.contains("admin key (shown once"), "{first}");
+
+    // A data directory that cannot be made is named in the error.
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let inside = file.join("data");
+    let out = refuses_to_start(
+        &[
+            "--data",
+            inside.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[("JIFEN_ADMIN_KEY", ADMIN)],
+    );
+    assert!(
+        out.contains(inside.to_str().unwrap()),
+        "the path is not named: {out}"
+    );
+
+    // The help says what --signing-key takes, and where to put the admin key.
+    let (help, text) = common::run(common::jifen().args(["serve", "--help"]));
+    assert!(help.status.success(), "{text}");
+    let text = String::from_utf8(help.stdout).unwrap();
+    assert!(text.contains("--signing-key <FILE>"), "{text}");
+    assert!(text.contains("visible to") && text.contains("ps"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }

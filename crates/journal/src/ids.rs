@@ -66,7 +66,12 @@ mod tests {
         assert_eq!(settle("2026-12-03"), "jifen:settle:2026-12-03");
         assert_eq!(confirm(&long), confirm(&long));
         assert_ne!(confirm(&long), confirm(&"p".repeat(64)));
-        for id in ["auto-settle:2026-01-01", "auto-confirm:o", "clock:x", "jifen:"] {
+        for id in [
+            "auto-settle:2026-01-01",
+            "auto-confirm:o",
+            "clock:x",
+            "jifen:",
+        ] {
             assert!(is_reserved(id), "{id}");
         }
         for id in ["order-1", "jifen", "my-jifen:x", "autosettle", "Jifen:x"] {

@@ -8,6 +8,7 @@
 pub mod block;
 pub mod cluster;
 mod committer;
+pub mod datadir;
 mod entry;
 mod frame;
 pub mod heads;

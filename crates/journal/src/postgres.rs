@@ -115,7 +115,8 @@ pub(crate) fn with_schema_lock(
 
 impl PgStore {
     pub fn connect(url: &str) -> StoreResult<PgStore> {
-        let mut client = Client::connect(url, NoTls)?;
+        let mut client = Client::connect(url, NoTls)
+            .map_err(|e| StoreError::Open(format!("PostgreSQL at {}: {e}", redacted(url))))?;
         ensure_schema(&mut client, url)?;
         Ok(PgStore {
             client,
@@ -133,6 +134,58 @@ impl PgStore {
             .batch_execute("SET idle_in_transaction_session_timeout = 500")?;
         self.fence = Some((node.to_string(), epoch));
         Ok(())
+    }
+}
+
+/// The advisory lock a single-node server holds on its database for as long as it runs.
+const WRITER_LOCK_KEY: i64 = 0x6a69_6665_6e00; // "jifen\0"
+
+impl PgStore {
+    /// Takes the database for one writer (a server, or `jifen import`) until this connection
+    /// closes: a session advisory lock. Refused, naming the holder's address and process, when
+    /// another writer has it. Nodes of a cluster share a database and do not take it: their
+    /// leases fence each economy instead.
+    pub fn lock_writer(&mut self, holder: &str) -> StoreResult<()> {
+        let name = format!("{holder} (pid {})", std::process::id());
+        self.client
+            .execute("SELECT set_config('application_name', $1, false)", &[&name])?;
+        let got: bool = self
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])?
+            .get(0);
+        if got {
+            return Ok(());
+        }
+        let who = self
+            .client
+            .query_opt(
+                "SELECT coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local'), a.pid \
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted \
+                   AND ((l.classid::bigint << 32) | l.objid::bigint) = $1 LIMIT 1",
+                &[&WRITER_LOCK_KEY],
+            )?
+            .map(|r| {
+                let (app, addr, pid): (String, String, i32) = (r.get(0), r.get(1), r.get(2));
+                format!("{app} from {addr} (server process {pid})")
+            })
+            .unwrap_or_else(|| "another process".into());
+        Err(StoreError::InUse(format!(
+            "the PostgreSQL database {} is in use by {who}: only one writer may use it at a time (several nodes share one with --node-id). Stop that process first",
+            redacted(&self.url)
+        )))
+    }
+}
+
+/// A connection URL without its password, for messages.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
     }
 }
 

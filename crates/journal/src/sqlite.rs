@@ -94,6 +94,8 @@ CREATE TABLE IF NOT EXISTS settings (
 
 /// The database file inside a data directory.
 pub const SQLITE_FILE: &str = "jifen.sqlite3";
+/// The database file and the two SQLite keeps beside it.
+pub const SQLITE_FILES: [&str; 3] = ["jifen.sqlite3", "jifen.sqlite3-wal", "jifen.sqlite3-shm"];
 
 impl SqliteStore {
     /// Runs `body` in a write transaction, `BEGIN IMMEDIATE` to `COMMIT`, rolled back if
@@ -122,13 +124,20 @@ impl SqliteStore {
         Ok(value)
     }
 
+    /// Opens (or creates) the store in `dir`, a directory readable by its owner only: the
+    /// database holds key hashes and venue secrets. Errors name the path they concern.
     pub fn open_dir(dir: &Path) -> StoreResult<SqliteStore> {
-        std::fs::create_dir_all(dir)?;
+        let tightened = crate::datadir::ensure_private_dir(dir).map_err(StoreError::Open)?;
+        for what in tightened {
+            eprintln!("jifen: WARNING: {what}: others could read the store; made it private");
+        }
         SqliteStore::open(&dir.join(SQLITE_FILE))
     }
 
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
-        let conn = Connection::open(path)?;
+        let at = |e: &dyn std::fmt::Display| StoreError::Open(format!("{}: {e}", path.display()));
+        create_private(path).map_err(|e| at(&e))?;
+        let conn = Connection::open(path).map_err(|e| at(&e))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -155,13 +164,36 @@ impl SqliteStore {
     }
 }
 
-/// Writes `data` to `path` durably: a temporary file, synced, renamed, and the folder synced.
+/// Creates the database file readable by its owner only, unless it exists. SQLite gives the
+/// WAL and shared-memory files it makes beside it the same mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `data` to `path` durably, readable by its owner only: a temporary file, synced,
+/// renamed, and the folder synced.
 fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&tmp)?;
     f.write_all(data)?;
     f.sync_all()?;
     drop(f);

@@ -99,6 +99,12 @@ pub enum StoreError {
     /// The writer lost its lease (several nodes): nothing was committed.
     #[error("fenced: {0}")]
     Fenced(String),
+    /// The store could not be opened; the message names the path or database.
+    #[error("{0}")]
+    Open(String),
+    /// Another writer holds the store.
+    #[error("{0}")]
+    InUse(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -110,7 +110,28 @@ pub struct App {
     pub scheduler_health: crate::scheduler::Health,
     /// When the key ring was last reloaded because a key was not in it (several nodes).
     keys_reloaded: Mutex<Option<Instant>>,
+    /// Chosen keys already checked against their slow hash, as HMACs under a key of this
+    /// process (never the keys themselves), so a request does not wait for argon2 each time.
+    verified: Mutex<std::collections::HashSet<[u8; 32]>>,
+    verified_key: [u8; 32],
+    /// At most this many slow hashes are checked at once (each holds a core for tens of ms).
+    slow_checks: tokio::sync::Semaphore,
+    /// The exclusive hold on the data directory (and database), for as long as the app runs.
+    _writer_lock: jifen_journal::datadir::WriterLock,
 }
+
+/// What the key ring says of a presented key.
+enum KeyCheck {
+    Valid(Principal),
+    Unknown,
+    /// A chosen key, not yet checked against its argon2id hash.
+    Slow(KeyRecord),
+}
+
+/// The most chosen keys remembered as checked.
+const VERIFIED_KEYS_MAX: usize = 64;
+/// Slow hashes checked at once.
+const SLOW_CHECKS_MAX: usize = 2;
 
 struct Bucket {
     tokens: f64,
@@ -154,11 +175,29 @@ impl Metrics {
     }
 }
 
+fn principal_of(record: &KeyRecord) -> Principal {
+    Principal {
+        key_id: record.id.clone(),
+        role: record.role,
+        economy: record.economy.clone(),
+        account: record.account.clone(),
+    }
+}
+
 impl App {
     /// Opens the store, loads the keys, makes sure an admin key exists, and opens every
     /// economy. Returns the app and, on first start, the new admin key (shown once).
     pub fn open(config: ServerConfig) -> Result<(App, Option<String>), JournalError> {
+        let writer_lock = jifen_journal::datadir::WriterLock::acquire(
+            &config.data_dir,
+            config.database.as_deref(),
+            "jifen serve",
+            config.cluster.is_some(),
+        )?;
         let store = open_store(&config.data_dir, config.database.as_deref())?;
+        let mut verified_key = [0u8; 32];
+        getrandom::fill(&mut verified_key)
+            .map_err(|e| JournalError::Unavailable(format!("no randomness: {e}")))?;
         let signer =
             crate::transparency::signer_for(&config.data_dir, config.signing_key.as_deref())?;
         let app = App {
@@ -174,6 +213,10 @@ impl App {
             owners: Default::default(),
             scheduler_health: Default::default(),
             keys_reloaded: Mutex::new(None),
+            verified: Mutex::default(),
+            verified_key,
+            slow_checks: tokio::sync::Semaphore::new(SLOW_CHECKS_MAX),
+            _writer_lock: writer_lock,
             started: Instant::now(),
         };
         app.load_keys()?;
@@ -366,8 +409,20 @@ impl App {
                     keys::KEY_BYTES_MAX
                 )));
             }
-            self.put_key(keys::env_admin_record(&key, now))
-                .map_err(|e| JournalError::Unavailable(e.message))?;
+            // The stored hash is kept when it is this key's (hashing again only changes the
+            // salt); a new key, or a record of the unsalted form, is hashed anew.
+            let kept = self.key(keys::ENV_ADMIN_ID).filter(|r| {
+                r.revoked_ms.is_none()
+                    && keys::is_slow_hash(&r.hash)
+                    && keys::slow_hash_matches(&key, &r.hash)
+            });
+            if kept.is_none() {
+                let record =
+                    keys::env_admin_record(&key, now).map_err(JournalError::Unavailable)?;
+                self.put_key(record)
+                    .map_err(|e| JournalError::Unavailable(e.message))?;
+            }
+            self.remember_verified(&key);
             return Ok(None);
         }
         let have_admin = self.keys.read().is_ok_and(|k| {
@@ -414,37 +469,86 @@ impl App {
     }
 
     /// Checks a presented key. `None` means 401. With several nodes a key made on another
-    /// node is not yet in this node's ring: the ring is reloaded (at most once a second).
-    pub fn authenticate(&self, presented: &str) -> Option<Principal> {
-        let found = self.authenticate_in_ring(presented);
-        if found.is_some() || self.config.cluster.is_none() {
-            return found;
+    /// node is not yet in this node's ring: the ring is reloaded (at most once a second), off
+    /// the async threads. A chosen key's argon2id hash is checked off them too, once.
+    pub async fn authenticate(self: &Arc<App>, presented: &str) -> Option<Principal> {
+        let mut check = self.check_in_ring(presented);
+        if matches!(check, KeyCheck::Unknown) && self.config.cluster.is_some() && self.reload_due()
+        {
+            let app = self.clone();
+            let reloaded = tokio::task::spawn_blocking(move || app.load_keys().is_ok()).await;
+            if reloaded.unwrap_or(false) {
+                check = self.check_in_ring(presented);
+            }
         }
-        let due = self.keys_reloaded.lock().ok().is_some_and(|mut at| {
+        match check {
+            KeyCheck::Valid(p) => Some(p),
+            KeyCheck::Unknown => None,
+            KeyCheck::Slow(record) => self.check_slow(record, presented).await,
+        }
+    }
+
+    fn reload_due(&self) -> bool {
+        self.keys_reloaded.lock().ok().is_some_and(|mut at| {
             let due = at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
             if due {
                 *at = Some(Instant::now());
             }
             due
-        });
-        if due && self.load_keys().is_ok() {
-            return self.authenticate_in_ring(presented);
-        }
-        None
+        })
     }
 
-    fn authenticate_in_ring(&self, presented: &str) -> Option<Principal> {
-        let (id, secret) = keys::split(presented)?;
-        let keys = self.keys.read().ok()?;
-        let record = keys.get(id)?;
-        let ok = record.revoked_ms.is_none()
-            && keys::same_digest(&keys::sha256_hex(secret.as_bytes()), &record.hash);
-        ok.then(|| Principal {
-            key_id: record.id.clone(),
-            role: record.role,
-            economy: record.economy.clone(),
-            account: record.account.clone(),
-        })
+    fn check_in_ring(&self, presented: &str) -> KeyCheck {
+        let Some((id, secret)) = keys::split(presented) else {
+            return KeyCheck::Unknown;
+        };
+        let Some(record) = self.key(id).filter(|r| r.revoked_ms.is_none()) else {
+            return KeyCheck::Unknown;
+        };
+        if keys::is_slow_hash(&record.hash) {
+            if self.was_verified(presented) {
+                return KeyCheck::Valid(principal_of(&record));
+            }
+            return KeyCheck::Slow(record);
+        }
+        if keys::same_digest(&keys::sha256_hex(secret.as_bytes()), &record.hash) {
+            KeyCheck::Valid(principal_of(&record))
+        } else {
+            KeyCheck::Unknown
+        }
+    }
+
+    async fn check_slow(self: &Arc<App>, record: KeyRecord, presented: &str) -> Option<Principal> {
+        let _permit = self.slow_checks.acquire().await.ok()?;
+        let (_, secret) = keys::split(presented)?;
+        let (secret, hash) = (secret.to_string(), record.hash.clone());
+        let ok = tokio::task::spawn_blocking(move || keys::slow_hash_matches(&secret, &hash))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            return None;
+        }
+        self.remember_verified(presented);
+        Some(principal_of(&record))
+    }
+
+    fn verified_tag(&self, presented: &str) -> [u8; 32] {
+        keys::hmac(&self.verified_key, presented.as_bytes())
+    }
+
+    fn was_verified(&self, presented: &str) -> bool {
+        let tag = self.verified_tag(presented);
+        self.verified.lock().is_ok_and(|set| set.contains(&tag))
+    }
+
+    fn remember_verified(&self, presented: &str) {
+        let tag = self.verified_tag(presented);
+        if let Ok(mut set) = self.verified.lock() {
+            if set.len() >= VERIFIED_KEYS_MAX {
+                set.clear();
+            }
+            set.insert(tag);
+        }
     }
 
     /// Takes one token from the key's bucket; `false` means 429.

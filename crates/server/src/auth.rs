@@ -27,7 +27,9 @@ impl FromRequestParts<Arc<App>> for Auth {
                     .and_then(|v| v.strip_prefix("Bearer "))
                     .map(str::trim)
                     .ok_or_else(ApiError::unauthorized)?;
-                app.authenticate(key).ok_or_else(ApiError::unauthorized)?
+                app.authenticate(key)
+                    .await
+                    .ok_or_else(ApiError::unauthorized)?
             }
             // Without a key, the console's session cookie (see `session.rs`).
             (None, _) => match session::cookie(&parts.headers) {

@@ -1,5 +1,7 @@
-//! API keys and roles. A key is `jfk_<id>_<secret>`; only the SHA-256 of the secret is stored,
-//! under the key's id, so a leaked database does not leak keys. The key itself is shown once.
+//! API keys and roles. A key is `jfk_<id>_<secret>` with a 256-bit random secret; only the
+//! SHA-256 of the secret is stored, under the key's id, so a leaked database does not leak
+//! keys. The key itself is shown once. An admin key chosen by a person (`JIFEN_ADMIN_KEY`) may
+//! be guessable, so it is stored as an argon2id hash instead, which is slow to try guesses on.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -122,44 +124,56 @@ pub fn split(key: &str) -> Option<(&str, &str)> {
     Some((ENV_ADMIN_ID, key))
 }
 
-/// Compares two hex digests without an early exit.
+/// Compares two hex digests in constant time.
 pub fn same_digest(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
 }
 
-/// The record for a key given in `JIFEN_ADMIN_KEY`.
-pub fn env_admin_record(key: &str, now_ms: i64) -> KeyRecord {
-    KeyRecord {
+/// The record for a key given in `JIFEN_ADMIN_KEY`: an argon2id hash with a random salt.
+pub fn env_admin_record(key: &str, now_ms: i64) -> Result<KeyRecord, String> {
+    use argon2::password_hash::PasswordHasher;
+    let hash = argon2::Argon2::default()
+        .hash_password(key.as_bytes())
+        .map_err(|e| format!("cannot hash the admin key: {e}"))?;
+    Ok(KeyRecord {
         id: ENV_ADMIN_ID.to_string(),
-        hash: sha256_hex(key.as_bytes()),
+        hash: hash.to_string(),
         role: Role::Admin,
         economy: None,
         account: None,
         created_ms: now_ms,
         revoked_ms: None,
-    }
+    })
 }
 
-/// HMAC-SHA256 (RFC 2104).
-pub fn hmac(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut block = [0u8; 64];
-    block[..32].copy_from_slice(key);
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+/// Whether a stored hash is a slow (argon2id) one, checked by [`slow_hash_matches`].
+pub fn is_slow_hash(hash: &str) -> bool {
+    hash.starts_with("$argon2")
 }
 
-/// Whether two byte strings are equal, compared without stopping at the first difference.
+/// Whether `secret` matches an argon2id hash. Takes tens of milliseconds: call it off the async
+/// threads, and remember the answer (see `App::authenticate`).
+pub fn slow_hash_matches(secret: &str, hash: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    argon2::Argon2::default()
+        .verify_password(secret.as_bytes(), hash)
+        .is_ok()
+}
+
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`.
+pub fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(key) else {
+        unreachable!("HMAC takes keys of any length")
+    };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// Whether two byte strings are equal, compared in constant time.
 pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// A signed token: `<hex of the claims' JSON>.<hex of their HMAC>`. Only the holder of `key`
@@ -173,11 +187,20 @@ pub fn seal(key: &[u8; 32], claims: &serde_json::Value) -> String {
 /// The claims of a token made by [`seal`] with `key`, or `None` if it is not one.
 pub fn unseal(key: &[u8; 32], token: &str) -> Option<serde_json::Value> {
     let (payload, mac) = token.split_once('.')?;
-    let given = hex::decode(mac).ok()?;
+    let given = decode_hex(mac)?;
     if !same_bytes(&given, &hmac(key, payload.as_bytes())) {
         return None;
     }
-    serde_json::from_slice(&hex::decode(payload).ok()?).ok()
+    serde_json::from_slice(&decode_hex(payload)?).ok()
+}
+
+/// Lower-case hex only: the form [`seal`] writes. (The `hex` crate also takes upper case, so a
+/// token would have several spellings.)
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    text.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        .then(|| hex::decode(text).ok())
+        .flatten()
 }
 
 #[cfg(test)]
@@ -205,13 +228,19 @@ mod tests {
 
     #[test]
     fn hmac_matches_rfc_4231_and_tokens_refuse_tampering() {
-        // RFC 4231 test case 1 (a 20-byte key is zero-padded, as a 32-byte one is).
-        let mut key = [0u8; 32];
-        key[..20].fill(0x0b);
+        // RFC 4231 test cases 1 (a 20-byte key) and 6 (a 131-byte key, hashed first).
         assert_eq!(
-            hex::encode(hmac(&key, b"Hi There")),
+            hex::encode(hmac(&[0x0b; 20], b"Hi There")),
             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
         );
+        assert_eq!(
+            hex::encode(hmac(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        let key = [7u8; 32];
         let token = seal(&key, &serde_json::json!({"a": "alice"}));
         assert_eq!(unseal(&key, &token).unwrap()["a"], "alice");
         let other = [1u8; 32];
@@ -219,5 +248,24 @@ mod tests {
         let forged = token.replacen("61", "62", 1);
         assert!(unseal(&key, &forged).is_none());
         assert!(unseal(&key, "not a token").is_none());
+        // Another spelling of the same bytes is not the token.
+        assert!(unseal(&key, &token.to_uppercase()).is_none());
+        let (payload, mac) = token.split_once('.').unwrap();
+        assert!(unseal(&key, &format!("{payload}.+{}", &mac[1..])).is_none());
+    }
+
+    #[test]
+    fn a_chosen_admin_key_is_stored_as_argon2id() {
+        let record = env_admin_record("a-long-admin-key-1234", 0).unwrap();
+        assert!(record.hash.starts_with("$argon2id$"), "{}", record.hash);
+        assert!(!record.hash.contains("a-long-admin-key"));
+        assert!(is_slow_hash(&record.hash));
+        assert!(slow_hash_matches("a-long-admin-key-1234", &record.hash));
+        assert!(!slow_hash_matches("a-long-admin-key-1235", &record.hash));
+        // Salted: the same key hashes differently each time.
+        assert_ne!(
+            record.hash,
+            env_admin_record("a-long-admin-key-1234", 0).unwrap().hash
+        );
     }
 }

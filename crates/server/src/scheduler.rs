@@ -125,7 +125,15 @@ impl Health {
     }
 
     /// Records a failure of `id` (the scheduler's `command` for `subject`) and when to retry.
-    fn failed(&self, economy: &str, command: &'static str, subject: &str, id: &str, code: String, now_ms: i64) -> Problem {
+    fn failed(
+        &self,
+        economy: &str,
+        command: &'static str,
+        subject: &str,
+        id: &str,
+        code: String,
+        now_ms: i64,
+    ) -> Problem {
         let (first_ms, max_ms) = if command == "journal" {
             (UNAVAILABLE_RETRY_FIRST_MS, UNAVAILABLE_RETRY_MAX_MS)
         } else {
@@ -148,7 +156,9 @@ impl Health {
             });
         entry.attempts += 1;
         entry.code = code;
-        let wait = first_ms.saturating_mul(1i64 << (entry.attempts - 1).min(20)).min(max_ms);
+        let wait = first_ms
+            .saturating_mul(1i64 << (entry.attempts - 1).min(20))
+            .min(max_ms);
         entry.next_attempt_ms = now_ms + wait;
         entry.clone()
     }
@@ -266,7 +276,9 @@ impl Scheduler {
         })?;
         let eco = economy.meta.id.as_str();
         let health = &self.app.scheduler_health;
-        health.retain(eco, "settle_dividends", |d| unsettled.iter().any(|u| u == d));
+        health.retain(eco, "settle_dividends", |d| {
+            unsettled.iter().any(|u| u == d)
+        });
         let due: Vec<&String> = unsettled
             .iter()
             .filter(|d| !health.waiting(eco, &auto_settle_id(d), now))
@@ -313,7 +325,15 @@ impl Scheduler {
 
     /// Notes what became of one of the scheduler's commands: an ERROR and a problem for the
     /// console when it was refused, nothing when it was applied (now or before).
-    fn outcome(&self, economy: &str, command: &'static str, subject: &str, id: &str, ack: &Acked, now: i64) {
+    fn outcome(
+        &self,
+        economy: &str,
+        command: &'static str,
+        subject: &str,
+        id: &str,
+        ack: &Acked,
+        now: i64,
+    ) {
         let health = &self.app.scheduler_health;
         let code = match ack.outcome.result {
             // Done, now or before; or done by someone else in the meantime (an operator
@@ -325,7 +345,14 @@ impl Scheduler {
             }
             Err(code) => code,
         };
-        let p = health.failed(economy, command, subject, id, code.as_str().to_string(), now);
+        let p = health.failed(
+            economy,
+            command,
+            subject,
+            id,
+            code.as_str().to_string(),
+            now,
+        );
         tracing::error!(economy, command, subject, id, code = code.as_str(), journaled = !ack.outcome.retry, attempts = p.attempts, next_attempt_at = %jifen_journal::time::rfc3339_ms(p.next_attempt_ms), "the scheduler's own command was refused; it is retried with backoff");
     }
 
@@ -397,11 +424,17 @@ impl Scheduler {
                     advance = i + 1;
                 }
             }
-            let pending = |o: &String| orders.find(o).is_some_and(|o| o.status == OrderStatus::Pending);
+            let pending = |o: &String| {
+                orders
+                    .find(o)
+                    .is_some_and(|o| o.status == OrderStatus::Pending)
+            };
             let stuck_pending: Vec<String> = stuck.into_iter().filter(pending).collect();
             (due, cursor + advance, stuck_pending)
         })?;
-        health.retain(eco, "confirm_order", |o| stuck_pending.iter().any(|s| s == o));
+        health.retain(eco, "confirm_order", |o| {
+            stuck_pending.iter().any(|s| s == o)
+        });
         let progress = self.progress.entry(eco.to_string()).or_default();
         progress.order_cursor = new_cursor;
         progress.due = (cutoff, due_seq);
@@ -422,7 +455,14 @@ impl Scheduler {
             .count();
         tracing::info!(economy = %eco, due = due.len(), applied, "orders auto-confirmed");
         for (order, ack) in due.iter().zip(&acks) {
-            self.outcome(eco, "confirm_order", order, &auto_confirm_id(order), ack, now);
+            self.outcome(
+                eco,
+                "confirm_order",
+                order,
+                &auto_confirm_id(order),
+                ack,
+                now,
+            );
         }
         Ok(())
     }

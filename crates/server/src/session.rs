@@ -125,6 +125,7 @@ pub async fn sign_in(
         .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?;
     let p = app
         .authenticate(req.key.trim())
+        .await
         .ok_or_else(|| unauthorized("that key is not valid"))?;
     if !matches!(p.role, Role::Operator | Role::Admin) {
         return Err(ApiError::forbidden(format!(

@@ -136,7 +136,8 @@ mod tests {
         let next = r#"{"type":"pay_order","id":"a","cash_fen":1000000000000000000000000000001}"#;
         assert_ne!(fp(big), fp(next));
         // The same text in another layout is the same command.
-        let spaced = r#"{ "cash_fen" : 1000000000000000000000000000000, "id":"a", "type":"pay_order" }"#;
+        let spaced =
+            r#"{ "cash_fen" : 1000000000000000000000000000000, "id":"a", "type":"pay_order" }"#;
         assert_eq!(fp(big), fp(spaced));
         let (canonical, _) = canonical_and_fingerprint(spaced).unwrap();
         assert_eq!(

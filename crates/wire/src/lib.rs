@@ -9,7 +9,8 @@ mod rules;
 mod state;
 
 pub use command::{
-    parse_command_canonical_into, parse_command_line, parse_command_value, Parsed, LINE_BYTES_MAX, parse_command_general,
+    parse_command_canonical_into, parse_command_general, parse_command_line, parse_command_value,
+    Parsed, LINE_BYTES_MAX,
 };
 pub use json::{canonical_json, python_json, split_array};
 pub use rules::{rules_from_json, rules_from_toml, rules_to_toml};

@@ -15,7 +15,11 @@ fn second_outcome(first: &str, second: &str) -> (Result<(), Code>, bool) {
         let live = parse_command_canonical_into(line, &mut canonical).expect("JSON");
         assert_eq!(parse_command_line(&canonical).fingerprint, live.fingerprint);
         assert_eq!(parse_command_line(line).fingerprint, live.fingerprint);
-        let o = ledger.submit(live.id.as_deref(), live.fingerprint, live.command.as_ref().map_err(|c| *c));
+        let o = ledger.submit(
+            live.id.as_deref(),
+            live.fingerprint,
+            live.command.as_ref().map_err(|c| *c),
+        );
         if i == 1 {
             return (o.result, o.retry);
         }
@@ -24,7 +28,9 @@ fn second_outcome(first: &str, second: &str) -> (Result<(), Code>, bool) {
 }
 
 fn pay(cash: &str) -> String {
-    format!(r#"{{"type":"pay_order","id":"x","order":"o","consumer":"c","merchant":"m","cash_fen":{cash},"stable_fen":0}}"#)
+    format!(
+        r#"{{"type":"pay_order","id":"x","order":"o","consumer":"c","merchant":"m","cash_fen":{cash},"stable_fen":0}}"#
+    )
 }
 
 /// A decimal integer of `len` digits with no leading zero.
