@@ -22,6 +22,14 @@ pub struct Args {
     /// Requests per second allowed per API key (bursts of twice that); 0 turns the limit off.
     #[arg(long, default_value_t = 100_000)]
     rate_limit_per_key: u32,
+    /// Seconds a client may take to send a request's headers, and a kept-alive connection may
+    /// stay silent; then the connection is closed.
+    #[arg(long, default_value_t = 10)]
+    header_read_timeout_s: u64,
+    /// Connections open at once (more wait to be accepted); lowered to fit the process's limit
+    /// on open files, which is raised to its hard limit first.
+    #[arg(long, default_value_t = 4096)]
+    connections_max: usize,
     /// Seconds before a request is answered 503 `timeout`.
     #[arg(long, default_value_t = 30)]
     request_timeout_s: u64,
@@ -143,6 +151,17 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     }
     config.wallet_link_ttl_max = Duration::from_secs(args.wallet_link_ttl_max_s);
     config.session_ttl = Duration::from_secs(args.session_ttl_s);
+    if !(1..=3600).contains(&args.header_read_timeout_s) || args.connections_max == 0 {
+        return Err(usage(
+            "--header-read-timeout-s must be 1 to 3600, and --connections-max at least 1",
+        ));
+    }
+    config.connection_limits = jifen_server::connections::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_s),
+        connections_max: jifen_server::connections::connections_within_file_limit(
+            args.connections_max,
+        ),
+    };
     if let Some(node_id) = args.node_id {
         if store.database.is_none() {
             return Err(usage(

@@ -694,3 +694,174 @@ fn a_failed_start_creates_no_admin_key_and_errors_name_their_path() {
     assert!(text.contains("visible to") && text.contains("ps"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ----- item 3: slow and idle connections -----
+
+/// `jifen serve` with its open-file limit (soft and hard) set to `nofile`; returns the child
+/// and its address.
+fn serve_with_file_limit(nofile: u32, data: &Path, extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_jifen"))
+        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("JIFEN_ADMIN_KEY", ADMIN)
+        .env("JIFEN_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(addr) = line.strip_prefix("listening on http://") {
+            return (child, addr.to_string());
+        }
+    }
+    panic!("the server did not start");
+}
+
+#[test]
+fn half_sent_requests_and_idle_connections_cannot_starve_the_server() {
+    use std::io::{Read, Write};
+    let dir = common::temp_dir("slowloris");
+    let (mut child, addr) = serve_with_file_limit(256, &dir, &["--header-read-timeout-s", "2"]);
+    // More connections than the server has file descriptors, each sending half a request line
+    // and then nothing, from threads so that none waits for another to be accepted.
+    let openers: Vec<_> = (0..400)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let target = addr.parse().unwrap();
+                let mut s =
+                    std::net::TcpStream::connect_timeout(&target, Duration::from_secs(20)).ok()?;
+                s.write_all(b"GET /hea").ok()?;
+                Some(s)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // The health check is answered within moments: slots come free as the header timeout closes
+    // the silent connections.
+    let started = Instant::now();
+    let target = addr.parse().unwrap();
+    let mut health = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(15))
+        .expect("/healthz's connection accepted within 15 s");
+    health.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    health
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = health.read(&mut buf).expect("/healthz answered within 15 s");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    eprintln!("/healthz answered after {:?}", started.elapsed());
+    // The kept-alive connection, now silent, is closed after the timeout too.
+    let n = health.read(&mut buf).expect("closed, not timed out");
+    assert_eq!(n, 0, "an idle connection stayed open");
+    // And every half-sent request was closed by the server (read gives end of file).
+    let streams: Vec<std::net::TcpStream> =
+        openers.into_iter().filter_map(|t| t.join().unwrap()).collect();
+    assert!(streams.len() > 256, "only {} connected", streams.len());
+    for mut s in streams {
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut one = [0u8; 64];
+        match s.read(&mut one) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Ok(n) => panic!("a half-sent request got {n} bytes"),
+            Err(e) => panic!("a half-sent request's connection is still open: {e}"),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ----- item 12: headers and error bodies -----
+
+/// Sends raw bytes and returns the whole answer as text.
+fn raw_answer(addr: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).to_string()
+}
+
+#[test]
+fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    for (request, status, code) in [
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "a".repeat(10_000)),
+            414,
+            "uri_too_long",
+        ),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "a".repeat(100_000)),
+            414,
+            "uri_too_long",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "b".repeat(500_000)),
+            431,
+            "headers_too_large",
+        ),
+        ("NOT HTTP AT ALL\r\n\r\n".to_string(), 400, "bad_request"),
+        (
+            "GET /v1/economies HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_string(),
+            401,
+            "unauthorized",
+        ),
+        (
+            "DELETE /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_string(),
+            405,
+            "method_not_allowed",
+        ),
+    ] {
+        let answer = raw_answer(&s.addr, request.as_bytes());
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{}: {head}",
+            &request[..40.min(request.len())]
+        );
+        let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("no JSON body: {answer}"));
+        assert_eq!(v["error"]["code"], code, "{answer}");
+        assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
+    }
+    // Every answer says nosniff; behind HTTPS, pages also say HSTS.
+    let page = raw_answer(
+        &s.addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Forwarded-Proto: https\r\n\r\n",
+    );
+    let head = page.split_once("\r\n\r\n").unwrap().0.to_ascii_lowercase();
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("strict-transport-security: max-age="), "{head}");
+    let health = raw_answer(&s.addr, b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert!(health.to_ascii_lowercase().contains("x-content-type-options: nosniff"));
+    assert!(!health.to_ascii_lowercase().contains("strict-transport-security"));
+    // The pages' scripts run by hash, not by 'unsafe-inline'.
+    for path in ["/", "/wallet", "/c/e/x"] {
+        let answer = raw_answer(
+            &s.addr,
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        let csp = answer
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-security-policy:"))
+            .unwrap_or_else(|| panic!("{path}: no policy"))
+            .to_string();
+        let script = csp
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap_or_else(|| panic!("{path}: {csp}"));
+        assert!(!script.contains("unsafe-inline"), "{path}: {script}");
+        assert!(script.contains("'sha256-"), "{path}: {script}");
+    }
+    s.stop();
+}

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub wallet_link_ttl_max: Duration,
     /// How long a console session lasts; a session cookie claiming more is refused likewise.
     pub session_ttl: Duration,
+    /// The header-read timeout and the bound on open connections.
+    pub connection_limits: crate::connections::ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -59,6 +61,7 @@ impl ServerConfig {
             cluster: None,
             wallet_link_ttl_max: Duration::from_secs(24 * 60 * 60),
             session_ttl: Duration::from_secs(8 * 60 * 60),
+            connection_limits: Default::default(),
         }
     }
 }

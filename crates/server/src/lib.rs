@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod cluster;
 pub mod collectibles;
+pub mod connections;
 pub mod console;
 pub mod content;
 pub mod demo;
@@ -24,7 +25,6 @@ pub mod transparency;
 pub mod views;
 pub mod wallet;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +42,8 @@ use error::ApiError;
 
 /// The largest request body, in bytes; larger is 413.
 pub const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// The longest URL (path and query) answered; longer is 414.
+pub const URI_BYTES_MAX: usize = 8 * 1024;
 /// The longest request id taken from a caller.
 const REQUEST_ID_BYTES_MAX: usize = 64;
 
@@ -171,7 +173,8 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| format!("r{:x}", REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed)))
 }
 
-/// Request id, timeout, log line, metrics, and JSON for the framework's own errors.
+/// Request id, timeout, log line, metrics, security headers, and JSON for the framework's own
+/// errors.
 async fn around_request(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
@@ -179,33 +182,12 @@ async fn around_request(State(app): State<Arc<App>>, req: Request, next: Next) -
     let path = req.uri().path().to_string();
     app.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
-    let timeout = app.config.request_timeout;
-    // With several nodes, a request for an economy another node writes is served there.
-    let req = if app.config.cluster.is_some() {
-        match cluster::forward(&app, req).instrument(span.clone()).await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                app.metrics.observe(status, started.elapsed());
-                return response;
-            }
-            Err(req) => req,
-        }
-    } else {
-        req
-    };
-    let mut response =
-        match tokio::time::timeout(timeout, next.run(req).instrument(span.clone())).await {
-            Ok(r) => jsonify(r),
-            Err(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                format!(
-                    "no answer within {} s; a command may still commit, so retry with the same id",
-                    timeout.as_secs()
-                ),
-            )
-            .into_response(),
-        };
+    // Behind a proxy that ends TLS: browsers are told to keep to HTTPS.
+    let https = req
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes() == b"https");
+    let mut response = respond(&app, req, next).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     app.metrics.observe(status, elapsed);
@@ -217,10 +199,55 @@ async fn around_request(State(app): State<Arc<App>>, req: Request, next: Next) -
         400.. => tracing::info!(status, latency_us, "request refused"),
         _ => tracing::debug!(status, latency_us, "request"),
     });
+    let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", v);
+        headers.insert("x-request-id", v);
+    }
+    headers.insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if https {
+        headers.insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
     }
     response
+}
+
+/// The answer: 414 for a URL over the bound; with several nodes, the owner's answer for an
+/// economy another node writes; otherwise the handler's, within the request timeout.
+async fn respond(app: &Arc<App>, req: Request, next: Next) -> Response {
+    if req.uri().to_string().len() > URI_BYTES_MAX {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request's URL is over {URI_BYTES_MAX} bytes"),
+        )
+        .into_response();
+    }
+    let req = if app.config.cluster.is_some() {
+        match cluster::forward(app, req).await {
+            Ok(response) => return response,
+            Err(req) => req,
+        }
+    } else {
+        req
+    };
+    let timeout = app.config.request_timeout;
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(r) => jsonify(r),
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "no answer within {} s; a command may still commit, so retry with the same id",
+                timeout.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// The framework answers some errors itself (a body over the limit, a bad path parameter or
@@ -276,10 +303,8 @@ pub async fn serve(
     let outbox_thread = std::thread::Builder::new()
         .name("outbox".into())
         .spawn(move || exchange::run(outbox_app, outbox_rx))?;
-    let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = app.config.connection_limits;
+    let served = connections::serve(listener, router(app.clone()), limits, shutdown).await;
     drop(stop_tx);
     let _ = sched_thread.join();
     drop(outbox_stop);

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use jifen_journal::merkle::{leaf_bytes, to_hex};
@@ -277,39 +277,63 @@ pub async fn page() -> Response {
 }
 
 /// A page with uPlot inlined (pasted once per page, on first use), served with a strict
-/// content security policy: nothing from other origins, no referrer.
+/// content security policy: nothing from other origins, no referrer, and only the page's own
+/// inline scripts, named by their SHA-256, may run (no `'unsafe-inline'`: a script injected
+/// into the page would not match).
 pub fn self_contained(page: &'static str) -> Response {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static PAGES: OnceLock<Mutex<HashMap<usize, &'static str>>> = OnceLock::new();
-    let html: &'static str = {
+    static PAGES: OnceLock<Mutex<HashMap<usize, (&'static str, HeaderValue)>>> = OnceLock::new();
+    let (html, policy) = {
         let mut pages = PAGES
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        pages.entry(page.as_ptr() as usize).or_insert_with(|| {
-            let full = page
-                .replace("/*UPLOT_CSS*/", UPLOT_CSS)
-                .replace("/*UPLOT_JS*/", UPLOT_JS);
-            Box::leak(full.into_boxed_str())
-        })
+        pages
+            .entry(page.as_ptr() as usize)
+            .or_insert_with(|| {
+                let full = page
+                    .replace("/*UPLOT_CSS*/", UPLOT_CSS)
+                    .replace("/*UPLOT_JS*/", UPLOT_JS);
+                let policy = content_security_policy(&full);
+                (Box::leak(full.into_boxed_str()), policy)
+            })
+            .clone()
     };
     let mut headers = HeaderMap::new();
-    headers.insert(
-        axum::http::header::CONTENT_SECURITY_POLICY,
-        axum::http::HeaderValue::from_static(
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
+    headers.insert(axum::http::header::CONTENT_SECURITY_POLICY, policy);
     headers.insert(
         axum::http::header::REFERRER_POLICY,
-        axum::http::HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("no-referrer"),
     );
     headers.insert(
         axum::http::header::X_FRAME_OPTIONS,
-        axum::http::HeaderValue::from_static("DENY"),
+        HeaderValue::from_static("DENY"),
     );
     (headers, Html(html)).into_response()
+}
+
+/// The policy for one page: its inline scripts by hash.
+fn content_security_policy(html: &str) -> HeaderValue {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let mut hashes = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script>") {
+        let body = &rest[start + "<script>".len()..];
+        let Some(end) = body.find("</script>") else {
+            break;
+        };
+        let digest = Sha256::digest(body[..end].as_bytes());
+        hashes.push_str(" 'sha256-");
+        hashes.push_str(&base64::engine::general_purpose::STANDARD.encode(digest));
+        hashes.push('\'');
+        rest = &body[end..];
+    }
+    let policy = format!(
+        "default-src 'none'; script-src{hashes}; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
 }
 
 #[derive(Deserialize)]
