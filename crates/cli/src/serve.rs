@@ -22,6 +22,20 @@ pub struct Args {
     /// Requests per second allowed per API key (bursts of twice that); 0 turns the limit off.
     #[arg(long, default_value_t = 100_000)]
     rate_limit_per_key: u32,
+    /// Requests per second allowed per wallet link (bursts of twice that; a sale or conversion
+    /// counts as 4); 0: no limit.
+    #[arg(long, default_value_t = 10)]
+    rate_limit_per_wallet_link: u32,
+    /// Requests per second allowed per client address for everything without a key (public
+    /// pages, certificates, content, the wallet, sign-in) and for failed authentications
+    /// (bursts of twice that); 0: no limit.
+    #[arg(long, default_value_t = 50)]
+    rate_limit_per_address: u32,
+    /// Behind a proxy: the header it puts the client's address in (X-Forwarded-For,
+    /// X-Real-IP), whose last address is taken as the client's. Set it only behind a proxy
+    /// that sets it, or clients could name any address.
+    #[arg(long)]
+    client_address_header: Option<String>,
     /// Seconds a client may take to send a request's headers, and a kept-alive connection may
     /// stay silent; then the connection is closed.
     #[arg(long, default_value_t = 10)]
@@ -103,6 +117,10 @@ fn clock_from(file: Option<PathBuf>) -> jifen_server::Clock {
     }
 }
 
+fn axum_header(name: &str) -> Option<jifen_server::HeaderName> {
+    jifen_server::HeaderName::from_bytes(name.trim().as_bytes()).ok()
+}
+
 fn init_logs(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("JIFEN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,jifen_server=info"));
@@ -137,7 +155,19 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(store.data.clone(), store.database.clone());
     config.admin_key = args.admin_key;
     config.signing_key = args.signing_key;
-    config.rate_limit_per_s = args.rate_limit_per_key;
+    config.rate_limits = jifen_server::limits::RateLimits {
+        per_key: args.rate_limit_per_key,
+        per_wallet_link: args.rate_limit_per_wallet_link,
+        per_address: args.rate_limit_per_address,
+    };
+    if let Some(name) = args.client_address_header {
+        let header = axum_header(&name).ok_or_else(|| {
+            usage(format!(
+                "--client-address-header {name:?} is not a header name"
+            ))
+        })?;
+        config.client_address_header = Some(header);
+    }
     config.request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
     config.scheduler_tick = Duration::from_millis(args.scheduler_tick_ms.max(10));
     config.snapshot_every_entries = args.snapshot_every.max(1);

@@ -699,13 +699,23 @@ fn a_failed_start_creates_no_admin_key_and_errors_name_their_path() {
 
 /// `jifen serve` with its open-file limit (soft and hard) set to `nofile`; returns the child
 /// and its address.
-fn serve_with_file_limit(nofile: u32, data: &Path, extra: &[&str]) -> (std::process::Child, String) {
+fn serve_with_file_limit(
+    nofile: u32,
+    data: &Path,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new("bash")
         .arg("-c")
         .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_jifen"))
-        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(extra)
         .env("JIFEN_ADMIN_KEY", ADMIN)
         .env("JIFEN_LOG", "error")
@@ -748,20 +758,26 @@ fn half_sent_requests_and_idle_connections_cannot_starve_the_server() {
     let target = addr.parse().unwrap();
     let mut health = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(15))
         .expect("/healthz's connection accepted within 15 s");
-    health.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    health
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
     health
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     let mut buf = [0u8; 512];
-    let n = health.read(&mut buf).expect("/healthz answered within 15 s");
+    let n = health
+        .read(&mut buf)
+        .expect("/healthz answered within 15 s");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     eprintln!("/healthz answered after {:?}", started.elapsed());
     // The kept-alive connection, now silent, is closed after the timeout too.
     let n = health.read(&mut buf).expect("closed, not timed out");
     assert_eq!(n, 0, "an idle connection stayed open");
     // And every half-sent request was closed by the server (read gives end of file).
-    let streams: Vec<std::net::TcpStream> =
-        openers.into_iter().filter_map(|t| t.join().unwrap()).collect();
+    let streams: Vec<std::net::TcpStream> = openers
+        .into_iter()
+        .filter_map(|t| t.join().unwrap())
+        .collect();
     assert!(streams.len() > 256, "only {} connected", streams.len());
     for mut s in streams {
         s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
@@ -797,17 +813,26 @@ fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
     let s = Server::simple(&backend);
     for (request, status, code) in [
         (
-            format!("GET /{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "a".repeat(10_000)),
+            format!(
+                "GET /{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                "a".repeat(10_000)
+            ),
             414,
             "uri_too_long",
         ),
         (
-            format!("GET /{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "a".repeat(100_000)),
+            format!(
+                "GET /{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                "a".repeat(100_000)
+            ),
             414,
             "uri_too_long",
         ),
         (
-            format!("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "b".repeat(500_000)),
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+                "b".repeat(500_000)
+            ),
             431,
             "headers_too_large",
         ),
@@ -830,9 +855,14 @@ fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
             "{}: {head}",
             &request[..40.min(request.len())]
         );
-        let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("no JSON body: {answer}"));
+        let v: Value =
+            serde_json::from_str(body).unwrap_or_else(|_| panic!("no JSON body: {answer}"));
         assert_eq!(v["error"]["code"], code, "{answer}");
-        assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
     }
     // Every answer says nosniff; behind HTTPS, pages also say HSTS.
     let page = raw_answer(
@@ -841,10 +871,20 @@ fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
     );
     let head = page.split_once("\r\n\r\n").unwrap().0.to_ascii_lowercase();
     assert!(head.contains("x-content-type-options: nosniff"), "{head}");
-    assert!(head.contains("strict-transport-security: max-age="), "{head}");
-    let health = raw_answer(&s.addr, b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-    assert!(health.to_ascii_lowercase().contains("x-content-type-options: nosniff"));
-    assert!(!health.to_ascii_lowercase().contains("strict-transport-security"));
+    assert!(
+        head.contains("strict-transport-security: max-age="),
+        "{head}"
+    );
+    let health = raw_answer(
+        &s.addr,
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(health
+        .to_ascii_lowercase()
+        .contains("x-content-type-options: nosniff"));
+    assert!(!health
+        .to_ascii_lowercase()
+        .contains("strict-transport-security"));
     // The pages' scripts run by hash, not by 'unsafe-inline'.
     for path in ["/", "/wallet", "/c/e/x"] {
         let answer = raw_answer(
@@ -853,7 +893,10 @@ fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
         );
         let csp = answer
             .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-security-policy:"))
+            .find(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with("content-security-policy:")
+            })
             .unwrap_or_else(|| panic!("{path}: no policy"))
             .to_string();
         let script = csp
@@ -863,5 +906,108 @@ fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
         assert!(!script.contains("unsafe-inline"), "{path}: {script}");
         assert!(script.contains("'sha256-"), "{path}: {script}");
     }
+    s.stop();
+}
+
+// ----- item 4: rate limits without a key -----
+
+/// Sends `n` requests over one kept-alive connection; returns each answer's status and
+/// whether it carried `Retry-After`.
+fn burst(addr: &str, n: usize, request: impl Fn(usize) -> String) -> Vec<(u16, bool)> {
+    use std::io::{BufReader, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    let mut out = Vec::new();
+    for i in 0..n {
+        s.write_all(request(i).as_bytes()).unwrap();
+        let mut status_line = String::new();
+        std::io::BufRead::read_line(&mut reader, &mut status_line).unwrap();
+        let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+        // The rest of the head and the body.
+        let (headers, _) = read_message_rest(&mut reader);
+        out.push((status, headers.iter().any(|(k, _)| k == "retry-after")));
+    }
+    out
+}
+
+/// The headers and body after a start line already read.
+fn read_message_rest(reader: &mut impl std::io::BufRead) -> (Vec<(String, String)>, Vec<u8>) {
+    let (mut headers, mut length) = (Vec::new(), 0);
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+            if k == "content-length" {
+                length = v.parse().unwrap();
+            }
+            headers.push((k, v));
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (headers, body)
+}
+
+#[test]
+fn wallet_links_and_keyless_callers_are_rate_limited() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    create(&s, "e", json!({}));
+    s.post(
+        "/v1/economies/e/commands",
+        ADMIN,
+        &json!({"type": "register_consumer", "id": "r1", "account": "c1"}),
+    );
+    let token = s.post(
+        "/v1/economies/e/wallet-links",
+        ADMIN,
+        &json!({"account": "c1"}),
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 200 sales at once through one link, each with its own id (each would be journaled).
+    let answers = burst(&s.addr, 200, |i| {
+        let body = json!({"action": "sell", "atoms": 1, "id": format!("flood-{i}")}).to_string();
+        format!(
+            "POST /v1/wallet/act HTTP/1.1\r\nHost: t\r\nX-Wallet-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    });
+    let passed = answers.iter().filter(|(st, _)| *st == 200).count();
+    let limited: Vec<_> = answers.iter().filter(|(st, _)| *st == 429).collect();
+    assert!(passed <= 10, "{passed} of 200 sales went through");
+    assert_eq!(passed + limited.len(), 200, "{answers:?}");
+    assert!(
+        limited.iter().all(|(_, retry)| *retry),
+        "a 429 without Retry-After"
+    );
+    let journaled: usize = (0..200)
+        .map(|i| entries_with_id(&s, "e", &format!("flood-{i}")))
+        .sum();
+    assert_eq!(journaled, passed);
+    // The public certificate data, from one address without a key.
+    let answers = burst(&s.addr, 300, |_| {
+        "GET /v1/public/e/collectibles/nothing HTTP/1.1\r\nHost: t\r\n\r\n".to_string()
+    });
+    let limited = answers
+        .iter()
+        .filter(|(st, retry)| *st == 429 && *retry)
+        .count();
+    assert!(limited >= 150, "only {limited} of 300 limited");
+    // Guessing keys is limited by address too.
+    let answers = burst(&s.addr, 300, |i| {
+        format!(
+            "GET /v1/economies HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer guess-{i:020}\r\n\r\n"
+        )
+    });
+    assert!(answers.iter().filter(|(st, _)| *st == 429).count() >= 150);
+    // A caller with a key is not held back by any of this.
+    s.get("/v1/economies/e", ADMIN);
     s.stop();
 }

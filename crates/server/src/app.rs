@@ -24,8 +24,11 @@ pub struct ServerConfig {
     pub database: Option<String>,
     /// `JIFEN_ADMIN_KEY`: used instead of a generated admin key.
     pub admin_key: Option<String>,
-    /// Requests per second allowed per key (a token bucket of twice that); 0 turns it off.
-    pub rate_limit_per_s: u32,
+    /// Requests per second per key, per wallet link and per client address (see `limits`).
+    pub rate_limits: crate::limits::RateLimits,
+    /// A header a proxy in front sets to the client's address (`X-Forwarded-For`,
+    /// `X-Real-IP`): its last address is the client's. Without it, the peer's address is.
+    pub client_address_header: Option<axum::http::HeaderName>,
     pub request_timeout: Duration,
     /// How often the scheduler looks for due work.
     pub scheduler_tick: Duration,
@@ -51,7 +54,8 @@ impl ServerConfig {
             data_dir,
             database,
             admin_key: None,
-            rate_limit_per_s: 100_000,
+            rate_limits: Default::default(),
+            client_address_header: None,
             request_timeout: Duration::from_secs(30),
             scheduler_tick: Duration::from_secs(1),
             clock: Arc::new(jifen_journal::time::now_ms),
@@ -98,7 +102,8 @@ pub struct App {
     store: Mutex<Box<dyn Store>>,
     economies: RwLock<HashMap<String, Arc<Economy>>>,
     keys: RwLock<HashMap<String, KeyRecord>>,
-    limiter: Mutex<HashMap<String, Bucket>>,
+    /// Rate limits by key, wallet link and client address.
+    pub limits: crate::limits::Limiters,
     pub metrics: Metrics,
     pub started: Instant,
     /// Signs tree heads (see `transparency`).
@@ -135,11 +140,6 @@ enum KeyCheck {
 const VERIFIED_KEYS_MAX: usize = 64;
 /// Slow hashes checked at once.
 const SLOW_CHECKS_MAX: usize = 2;
-
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -203,13 +203,14 @@ impl App {
             .map_err(|e| JournalError::Unavailable(format!("no randomness: {e}")))?;
         let signer =
             crate::transparency::signer_for(&config.data_dir, config.signing_key.as_deref())?;
+        let limits = crate::limits::Limiters::new(config.rate_limits);
         let app = App {
             signer,
             config,
             store: Mutex::new(store),
             economies: RwLock::new(HashMap::new()),
             keys: RwLock::new(HashMap::new()),
-            limiter: Mutex::new(HashMap::new()),
+            limits,
             metrics: Metrics::default(),
             console: Default::default(),
             outbox: Default::default(),
@@ -471,10 +472,16 @@ impl App {
         list
     }
 
-    /// Checks a presented key. `None` means 401. With several nodes a key made on another
+    /// Checks a presented key, from a caller at `address`. 401 when it is not a valid key,
+    /// 429 when that address has failed too often. With several nodes a key made on another
     /// node is not yet in this node's ring: the ring is reloaded (at most once a second), off
-    /// the async threads. A chosen key's argon2id hash is checked off them too, once.
-    pub async fn authenticate(self: &Arc<App>, presented: &str) -> Option<Principal> {
+    /// the async threads. A chosen key's argon2id hash is checked off them too, once, and every
+    /// such check counts against the caller's address first, so guesses are slow and few.
+    pub async fn authenticate(
+        self: &Arc<App>,
+        presented: &str,
+        address: Option<std::net::IpAddr>,
+    ) -> ApiResult<Principal> {
         let mut check = self.check_in_ring(presented);
         if matches!(check, KeyCheck::Unknown) && self.config.cluster.is_some() && self.reload_due()
         {
@@ -484,10 +491,24 @@ impl App {
                 check = self.check_in_ring(presented);
             }
         }
+        let limit = || match address {
+            Some(a) => self.limits.address(a).inspect_err(|_| {
+                self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            }),
+            None => Ok(()),
+        };
         match check {
-            KeyCheck::Valid(p) => Some(p),
-            KeyCheck::Unknown => None,
-            KeyCheck::Slow(record) => self.check_slow(record, presented).await,
+            KeyCheck::Valid(p) => Ok(p),
+            KeyCheck::Unknown => {
+                limit()?;
+                Err(ApiError::unauthorized())
+            }
+            KeyCheck::Slow(record) => {
+                limit()?;
+                self.check_slow(record, presented)
+                    .await
+                    .ok_or_else(ApiError::unauthorized)
+            }
         }
     }
 
@@ -551,40 +572,6 @@ impl App {
                 set.clear();
             }
             set.insert(tag);
-        }
-    }
-
-    /// Takes one token from the key's bucket; `false` means 429.
-    pub fn admit(&self, key_id: &str) -> bool {
-        let rate = self.config.rate_limit_per_s as f64;
-        if rate <= 0.0 {
-            return true;
-        }
-        let burst = rate * 2.0;
-        let now = Instant::now();
-        let Ok(mut buckets) = self.limiter.lock() else {
-            return true;
-        };
-        if !buckets.contains_key(key_id) {
-            buckets.insert(
-                key_id.to_string(),
-                Bucket {
-                    tokens: burst,
-                    at: now,
-                },
-            );
-        }
-        let Some(bucket) = buckets.get_mut(key_id) else {
-            return true;
-        };
-        let refill = now.duration_since(bucket.at).as_secs_f64() * rate;
-        bucket.tokens = (bucket.tokens + refill).min(burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
         }
     }
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
 
 use crate::app::App;
 use crate::error::ApiError;
@@ -18,38 +18,43 @@ impl FromRequestParts<Arc<App>> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let principal = match (values.next(), values.next()) {
-            (Some(value), None) => {
-                let key = value
-                    .to_str()
-                    .ok()
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::trim)
-                    .ok_or_else(ApiError::unauthorized)?;
-                app.authenticate(key)
-                    .await
-                    .ok_or_else(ApiError::unauthorized)?
-            }
-            // Without a key, the console's session cookie (see `session.rs`).
-            (None, _) => match session::cookie(&parts.headers) {
-                Some(token) => session::principal(app, token, &parts.method, &parts.headers)?,
-                None => return Err(ApiError::unauthorized()),
-            },
-            // A second Authorization header is a trick, not a key.
-            _ => return Err(ApiError::unauthorized()),
-        };
-        if !app.admit(&principal.key_id) {
+        let found = principal_of(parts, app).await?;
+        if let Err(e) = app.limits.key(&found.key_id) {
             app.metrics
                 .rate_limited
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests for this key; slow down and retry",
-            ));
+            return Err(e);
         }
+        let principal = found;
         Ok(Auth(principal))
+    }
+}
+
+/// Who the request's key or session cookie speaks for; 401 without a valid one.
+async fn principal_of(parts: &Parts, app: &Arc<App>) -> Result<Principal, ApiError> {
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => {
+            let key = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or_else(ApiError::unauthorized)?;
+            let address = crate::limits::client_address(
+                app.config.client_address_header.as_ref(),
+                &parts.headers,
+                &parts.extensions,
+            );
+            app.authenticate(key, address).await
+        }
+        // Without a key, the console's session cookie (see `session.rs`).
+        (None, _) => match session::cookie(&parts.headers) {
+            Some(token) => session::principal(app, token, &parts.method, &parts.headers),
+            None => Err(ApiError::unauthorized()),
+        },
+        // A second Authorization header is a trick, not a key.
+        _ => Err(ApiError::unauthorized()),
     }
 }
 

@@ -57,6 +57,24 @@ impl Owners {
         }
         cache.as_ref()?.1.get(economy).cloned()
     }
+
+    /// Whether `ip` is the address of a node that owns an economy now (as last read).
+    pub fn is_node_address(&self, ip: std::net::IpAddr) -> bool {
+        let Ok(cache) = self.cache.lock() else {
+            return false;
+        };
+        cache.as_ref().is_some_and(|(_, map)| {
+            map.values().any(|(_, url)| {
+                let host = url
+                    .split("://")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .map(|authority| authority.rsplit_once(':').map_or(authority, |(h, _)| h))
+                    .map(|h| h.trim_start_matches('[').trim_end_matches(']'));
+                host.and_then(|h| h.parse::<std::net::IpAddr>().ok()) == Some(ip)
+            })
+        })
+    }
 }
 
 fn read_owners(app: &App, conn: &mut Option<Cluster>) -> Result<OwnerMap, JournalError> {
@@ -217,6 +235,14 @@ const KEPT: [&str; 7] = [
     "x-request-id",
     "accept",
 ];
+
+/// Whether `req` was forwarded by another node of the cluster (which applied the limits of the
+/// client's address): it says so, and it comes from the address a node advertises.
+pub fn forwarded_by_node(app: &App, req: &axum::extract::Request, peer: std::net::IpAddr) -> bool {
+    app.config.cluster.is_some()
+        && req.headers().contains_key(FORWARDED)
+        && app.owners.is_node_address(peer)
+}
 
 /// The economy a request is about, when its path (or wallet token) names one.
 fn target_economy(app: &App, req: &axum::extract::Request) -> Option<String> {

@@ -208,7 +208,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonRefusals<T> {
                 return Poll::Ready(Ok(n));
             }
             match Pin::new(&mut this.inner).poll_write(cx, &bytes[*written..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()))
+                }
                 Poll::Ready(Ok(n)) => *written += n,
                 other => return other,
             }
@@ -263,8 +265,14 @@ mod tests {
         let head = "HTTP/1.1 414 URI Too Long\r\nconnection: close\r\ncontent-length: 0\r\ndate: Fri, 04 Dec 2026 16:24:29 GMT\r\n\r\n";
         let out = String::from_utf8(json_refusal(head.as_bytes()).unwrap()).unwrap();
         let (h, body) = out.split_once("\r\n\r\n").unwrap();
-        assert!(h.starts_with("HTTP/1.1 414 URI Too Long\r\nconnection: close\r\n"), "{h}");
-        assert!(h.contains(&format!("content-length: {}", body.len())), "{h}");
+        assert!(
+            h.starts_with("HTTP/1.1 414 URI Too Long\r\nconnection: close\r\n"),
+            "{h}"
+        );
+        assert!(
+            h.contains(&format!("content-length: {}", body.len())),
+            "{h}"
+        );
         assert!(h.ends_with("date: Fri, 04 Dec 2026 16:24:29 GMT"), "{h}");
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(v["error"]["code"], "uri_too_long");
@@ -287,14 +295,23 @@ mod tests {
         let reader = tokio::spawn(async move {
             let mut all = Vec::new();
             let mut client = client;
-            tokio::io::AsyncReadExt::read_to_end(&mut client, &mut all).await.unwrap();
+            tokio::io::AsyncReadExt::read_to_end(&mut client, &mut all)
+                .await
+                .unwrap();
             all
         });
-        let n = tokio::io::AsyncWriteExt::write(&mut io, head).await.unwrap();
+        let n = tokio::io::AsyncWriteExt::write(&mut io, head)
+            .await
+            .unwrap();
         assert_eq!(n, head.len());
         tokio::io::AsyncWriteExt::shutdown(&mut io).await.unwrap();
         drop(io);
         let got = String::from_utf8(reader.await.unwrap()).unwrap();
-        assert!(got.ends_with(r#"{"error":{"code":"bad_request","message":"the request is not valid HTTP/1.1"}}"#), "{got}");
+        assert!(
+            got.ends_with(
+                r#"{"error":{"code":"bad_request","message":"the request is not valid HTTP/1.1"}}"#
+            ),
+            "{got}"
+        );
     }
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod exchange;
 pub mod history;
 pub mod keys;
+pub mod limits;
 pub mod routes;
 pub mod scheduler;
 pub mod service;
@@ -38,6 +39,7 @@ use axum::Router;
 use tracing::Instrument;
 
 pub use app::{App, Clock, ServerConfig};
+pub use axum::http::HeaderName;
 use error::ApiError;
 
 /// The largest request body, in bytes; larger is 413.
@@ -227,6 +229,9 @@ async fn respond(app: &Arc<App>, req: Request, next: Next) -> Response {
         )
         .into_response();
     }
+    if let Err(refused) = limit_keyless(app, &req) {
+        return refused.into_response();
+    }
     let req = if app.config.cluster.is_some() {
         match cluster::forward(app, req).await {
             Ok(response) => return response,
@@ -247,6 +252,41 @@ async fn respond(app: &Arc<App>, req: Request, next: Next) -> Response {
             ),
         )
         .into_response(),
+    }
+}
+
+/// The limits of a request that carries no key: per client address, and per wallet link when
+/// it carries one. (Requests with a key are limited per key once it is checked, in `Auth`.) A
+/// request another node of the cluster forwards was limited there.
+fn limit_keyless(app: &App, req: &Request) -> Result<(), ApiError> {
+    let headers = req.headers();
+    let keyed = headers.contains_key(axum::http::header::AUTHORIZATION)
+        || session::cookie(headers).is_some();
+    if keyed {
+        return Ok(());
+    }
+    if let Some(token) = headers.get("x-wallet-token").and_then(|v| v.to_str().ok()) {
+        let weight = if req.uri().path() == "/v1/wallet/act" {
+            limits::WALLET_ACT_WEIGHT
+        } else {
+            1
+        };
+        app.limits.wallet_link(token, weight).inspect_err(|_| {
+            app.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        })?;
+    }
+    let address = limits::client_address(
+        app.config.client_address_header.as_ref(),
+        headers,
+        req.extensions(),
+    );
+    match address {
+        Some(a) if !cluster::forwarded_by_node(app, req, a) => {
+            app.limits.address(a).inspect_err(|_| {
+                app.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -303,8 +343,18 @@ pub async fn serve(
     let outbox_thread = std::thread::Builder::new()
         .name("outbox".into())
         .spawn(move || exchange::run(outbox_app, outbox_rx))?;
+    // Rate limiters forget callers idle long enough to be as good as new.
+    let housekeeping_app = app.clone();
+    let housekeeping = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            housekeeping_app.limits.forget_idle();
+        }
+    });
     let limits = app.config.connection_limits;
     let served = connections::serve(listener, router(app.clone()), limits, shutdown).await;
+    housekeeping.abort();
     drop(stop_tx);
     let _ = sched_thread.join();
     drop(outbox_stop);

@@ -118,15 +118,24 @@ struct SignIn {
     responses((status = 200, description = "the session: role, economy and the CSRF token; the cookie is set", body = Object)))]
 pub async fn sign_in(
     axum::extract::State(app): AppState,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let req: SignIn = serde_json::from_value(json_body(&headers, &body)?)
         .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?;
+    let address = crate::limits::client_address(
+        app.config.client_address_header.as_ref(),
+        &headers,
+        &extensions,
+    );
     let p = app
-        .authenticate(req.key.trim())
+        .authenticate(req.key.trim(), address)
         .await
-        .ok_or_else(|| unauthorized("that key is not valid"))?;
+        .map_err(|e| match e.status {
+            StatusCode::UNAUTHORIZED => unauthorized("that key is not valid"),
+            _ => e,
+        })?;
     if !matches!(p.role, Role::Operator | Role::Admin) {
         return Err(ApiError::forbidden(format!(
             "the console is for operator and admin keys, not {} keys",
