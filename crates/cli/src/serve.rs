@@ -72,6 +72,10 @@ pub struct Args {
     /// Threads serving HTTP (the writers have threads of their own); default: one per core.
     #[arg(long)]
     http_threads: Option<usize>,
+    /// Let the server send to loopback, private and link-local addresses (exchange venues on a
+    /// private network; tests). Without it such URLs are refused, as written and as resolved.
+    #[arg(long)]
+    allow_private_targets: bool,
     /// Log lines as JSON instead of text.
     #[arg(long)]
     log_json: bool,
@@ -155,6 +159,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(store.data.clone(), store.database.clone());
     config.admin_key = args.admin_key;
     config.signing_key = args.signing_key;
+    config.allow_private_targets = args.allow_private_targets;
     config.rate_limits = jifen_server::limits::RateLimits {
         per_key: args.rate_limit_per_key,
         per_wallet_link: args.rate_limit_per_wallet_link,

@@ -1011,3 +1011,198 @@ fn wallet_links_and_keyless_callers_are_rate_limited() {
     s.get("/v1/economies/e", ADMIN);
     s.stop();
 }
+
+// ----- item 5: a what-if stops with its request -----
+
+/// CPU seconds the process has used so far (user and system), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+#[test]
+fn a_what_if_stops_when_its_request_does_and_runs_once_per_economy() {
+    let backend = Backend::sqlite();
+    let dir = common::temp_dir("what-if");
+    let commands = dir.join("big.jsonl");
+    let mut text =
+        String::from("{\"type\":\"register_merchant\",\"id\":\"m\",\"account\":\"m\"}\n");
+    for i in 0..150_000 {
+        text.push_str(&format!(
+            "{{\"type\":\"register_consumer\",\"id\":\"r{i}\",\"account\":\"c{i}\"}}\n\
+             {{\"type\":\"pay_order\",\"id\":\"p{i}\",\"order\":\"o{i}\",\"consumer\":\"c{i}\",\"merchant\":\"m\",\"cash_fen\":1000,\"stable_fen\":0}}\n\
+             {{\"type\":\"confirm_order\",\"id\":\"k{i}\",\"order\":\"o{i}\"}}\n"
+        ));
+    }
+    std::fs::write(&commands, text).unwrap();
+    let (out, log) = common::run(common::jifen().args(backend.cli_args()).args([
+        "import",
+        "--create",
+        "--economy",
+        "big",
+        commands.to_str().unwrap(),
+    ]));
+    assert!(out.status.success(), "{log}");
+    let s = Server::start(&Opts {
+        backend: &backend,
+        clock: None,
+        extra: vec!["--request-timeout-s", "1"],
+        admin_env: true,
+        log_to: None,
+    });
+    let mut rules = s.get("/v1/economies/big/rules", ADMIN)["rules"].clone();
+    rules
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| !k.ends_with("_str"));
+    let body = json!({ "rules": rules }).to_string();
+    let ask = |s: &Server| {
+        s.call(
+            "POST",
+            "/v1/economies/big/rules/preview",
+            Some(ADMIN),
+            Some(&body),
+        )
+    };
+    // Six at once: one runs (and times out), the others are told one is running.
+    let answers: Vec<(u16, Value)> = std::thread::scope(|scope| {
+        let asks: Vec<_> = (0..6).map(|_| scope.spawn(|| ask(&s))).collect();
+        asks.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    let codes: Vec<&str> = answers
+        .iter()
+        .map(|(_, v)| v["error"]["code"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == "timeout").count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == "what_if_running").count(),
+        5,
+        "{answers:?}"
+    );
+    // Once every caller has its answer, the work stops: the server is idle a moment later.
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = s.child.id();
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let busy = cpu_seconds(pid) - before;
+    assert!(
+        busy < 0.3,
+        "the server used {busy:.2} s of CPU in the second after the timeout"
+    );
+    // And the economy's slot is free again.
+    let (status, v) = ask(&s);
+    assert_eq!(v["error"]["code"], "timeout", "{status} {v}");
+    s.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ----- item 6: outgoing requests stay outside -----
+
+/// A loopback HTTP server answering every request with `answer`; counts the requests.
+fn answering(answer: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = read_message(&mut std::io::BufReader::new(&mut stream));
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    (addr, count)
+}
+
+#[test]
+fn venues_cannot_point_inside_and_redirects_are_not_followed() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    create(&s, "e", json!({}));
+    let put = |s: &Server, url: &str| {
+        s.call(
+            "PUT",
+            "/v1/economies/e/venues/v",
+            Some(ADMIN),
+            Some(&json!({"url": url, "secret": "a-venue-secret-0123456789"}).to_string()),
+        )
+    };
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1:5432/",
+        "http://10.0.0.7/hook",
+        "http://192.168.0.1/",
+        "http://[::1]:8080/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://localhost:8080/hook",
+        "http://0.0.0.0/",
+    ] {
+        let (status, v) = put(&s, url);
+        assert_eq!(status, 422, "{url}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("internal"),
+            "{url}: {v}"
+        );
+    }
+    assert_eq!(put(&s, "https://93.184.216.34/hook").0, 200);
+    s.stop();
+
+    // With the flag (venues on a private network), a venue that redirects is not followed.
+    let (target, reached) =
+        answering("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let redirect: &'static str = Box::leak(
+        format!("HTTP/1.1 302 Found\r\nLocation: http://{target}/stolen\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .into_boxed_str(),
+    );
+    let (venue, asked) = answering(redirect);
+    let backend = Backend::sqlite();
+    let s = Server::start(&Opts {
+        backend: &backend,
+        clock: None,
+        extra: vec!["--allow-private-targets"],
+        admin_env: true,
+        log_to: None,
+    });
+    create(&s, "e", json!({}));
+    assert_eq!(put(&s, &format!("http://{venue}/events")).0, 200);
+    let sha = "ab".repeat(32);
+    s.post("/v1/economies/e/commands", ADMIN, &json!([
+        {"type": "register_merchant", "id": "1", "account": "m"},
+        {"type": "register_consumer", "id": "2", "account": "c"},
+        {"type": "pay_order", "id": "3", "order": "o", "consumer": "c", "merchant": "m", "cash_fen": 100000, "stable_fen": 0},
+        {"type": "confirm_order", "id": "4", "order": "o"},
+        {"type": "set_collectible_policy", "id": "5", "policy": {"gifting_enabled": true, "gift_hold_days": 0, "exchange_enabled": true}},
+        {"type": "mint_collectible", "id": "6", "collectible": "p1", "account": "c", "series": "s", "atoms": 1000, "content_sha256": sha},
+        {"type": "export_collectible", "id": "7", "collectible": "p1", "venue": "v"},
+    ]));
+    eventually("the venue was asked", || {
+        asked.load(std::sync::atomic::Ordering::SeqCst) >= 1
+    });
+    eventually("the outbox says it was a redirect", || {
+        let v = s.get("/v1/economies/e/outbox", ADMIN);
+        v["venues"][0]["waiting"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("302"))
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+    s.stop();
+}

@@ -107,8 +107,14 @@ pub fn recover(
 
 /// The economy as it stood after entry `seq`: the newest snapshot at or before it that
 /// verifies, then the entries up to `seq`, replayed and checked as at start-up. For what-if
-/// previews, which replay history from a point in the past.
-pub fn ledger_at(store: &mut dyn Store, economy: &str, seq: u64) -> Result<Ledger, JournalError> {
+/// previews, which replay history from a point in the past. `keep_going` is asked after every
+/// entry: when it says no (the caller has gone), the replay stops with `Unavailable`.
+pub fn ledger_at(
+    store: &mut dyn Store,
+    economy: &str,
+    seq: u64,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<Ledger, JournalError> {
     let meta = store
         .economy(economy)?
         .ok_or_else(|| JournalError::NoSuchEconomy(economy.to_string()))?;
@@ -132,7 +138,15 @@ pub fn ledger_at(store: &mut dyn Store, economy: &str, seq: u64) -> Result<Ledge
             &mut replayer,
             Some(seq),
             false,
-            &mut |_| Ok(()),
+            &mut |_| {
+                if keep_going() {
+                    Ok(())
+                } else {
+                    Err(JournalError::Unavailable(
+                        "stopped: its caller has gone".into(),
+                    ))
+                }
+            },
             &mut |_| {},
         )?;
     }

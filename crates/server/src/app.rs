@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub wallet_link_ttl_max: Duration,
     /// How long a console session lasts; a session cookie claiming more is refused likewise.
     pub session_ttl: Duration,
+    /// Whether the server may send to loopback, private and link-local addresses (venues and
+    /// webhooks on a private network; tests). Off by default (see `outgoing`).
+    pub allow_private_targets: bool,
     /// The header-read timeout and the bound on open connections.
     pub connection_limits: crate::connections::ConnectionLimits,
 }
@@ -66,6 +69,7 @@ impl ServerConfig {
             wallet_link_ttl_max: Duration::from_secs(24 * 60 * 60),
             session_ttl: Duration::from_secs(8 * 60 * 60),
             connection_limits: Default::default(),
+            allow_private_targets: false,
         }
     }
 }

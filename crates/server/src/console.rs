@@ -13,7 +13,7 @@
 //! - `POST …/rules/preview` replays the last 30 days under proposed rules (the what-if).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -39,6 +39,43 @@ pub struct ConsoleState {
     pub activity: Activity,
     /// Economy → (entries checked, entries in all) of a verify run in progress.
     verifying: Mutex<HashMap<String, (u64, u64)>>,
+    /// Economies with a what-if running: at most one each, since one can hold a core for
+    /// seconds.
+    what_ifs: Mutex<std::collections::HashSet<String>>,
+}
+
+/// The right to run an economy's what-if, held by the work and given back when it stops.
+struct WhatIfSlot {
+    app: Arc<App>,
+    economy: String,
+}
+
+impl WhatIfSlot {
+    fn take(app: &Arc<App>, economy: &str) -> Option<WhatIfSlot> {
+        let mut running = app.console.what_ifs.lock().ok()?;
+        running.insert(economy.to_string()).then(|| WhatIfSlot {
+            app: app.clone(),
+            economy: economy.to_string(),
+        })
+    }
+}
+
+impl Drop for WhatIfSlot {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.app.console.what_ifs.lock() {
+            running.remove(&self.economy);
+        }
+    }
+}
+
+/// Raised when the request that asked for work is dropped: answered `timeout`, or its client
+/// hung up. The work asks it as it goes and stops.
+struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 const VERIFY_SCOPE: &str = "verify";
@@ -557,7 +594,21 @@ pub async fn rules_preview(
     let tz = time_zone(&economy)?;
     let id = economy.meta.id.clone();
     let now = app.now_ms();
-    let result = blocking(&app, move |app| what_if(app, &id, &tz, rules, now)).await?;
+    let slot = WhatIfSlot::take(&app, &id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "what_if_running",
+            "a what-if of this economy is already running; try again when it has finished",
+        )
+    })?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _stop_when_dropped = CancelOnDrop(stop.clone());
+    let result = blocking(&app, move |app| {
+        let _slot = slot;
+        let keep_going = || !stop.load(std::sync::atomic::Ordering::Relaxed);
+        what_if(app, &id, &tz, rules, now, &keep_going)
+    })
+    .await?;
     Ok(json_ok(result))
 }
 
@@ -606,6 +657,7 @@ fn what_if(
     tz: &jiff::tz::TimeZone,
     proposal: Value,
     now_ms: i64,
+    keep_going: &dyn Fn() -> bool,
 ) -> ApiResult<Value> {
     // Its own connection: this reads up to millions of entries.
     let mut store = open_store(&app.config.data_dir, app.config.database.as_deref())?;
@@ -617,7 +669,7 @@ fn what_if(
         .sample_before(economy, window_ms)?
         .map_or(0, |s| s.seq);
     let from_seq = sampled.max(head.saturating_sub(WHAT_IF_ENTRIES_MAX));
-    let start = ledger_at(store.as_mut(), economy, from_seq)?;
+    let start = ledger_at(store.as_mut(), economy, from_seq, keep_going)?;
     let start_figures = figures(&start, DayFigures::default());
     let mut actual = start.clone();
     let mut proposed = start;
@@ -665,6 +717,11 @@ fn what_if(
         let Some(last) = entries.last() else { break };
         after = last.seq;
         for e in entries {
+            if !keep_going() {
+                return Err(ApiError::unavailable(
+                    "the what-if stopped: its caller has gone",
+                ));
+            }
             first_ts.get_or_insert(e.ts_ms);
             let starts_day = day.as_ref().is_none_or(|(_, next)| e.ts_ms >= *next);
             if starts_day {

@@ -100,10 +100,13 @@ pub async fn put_venue(
     }
     let req: VenueRequest = serde_json::from_value(json_body(&headers, &body)?)
         .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?;
-    let scheme_ok = req.url.starts_with("https://") || req.url.starts_with("http://");
-    if !scheme_ok || req.url.len() > 2048 || req.url.chars().any(char::is_whitespace) {
-        return Err(ApiError::invalid("url must be an http:// or https:// URL"));
-    }
+    let allow_private = app.config.allow_private_targets;
+    let url = req.url.clone();
+    blocking(&app, move |_| {
+        crate::outgoing::check_url(&url, allow_private)
+            .map_err(|why| ApiError::invalid(format!("url: {why}")))
+    })
+    .await?;
     if req.secret.len() < SECRET_BYTES_MIN || req.secret.len() > 256 {
         return Err(ApiError::invalid(format!(
             "the secret must be {SECRET_BYTES_MIN} to 256 bytes"
@@ -264,7 +267,7 @@ fn deliver_venue(app: &App, economy: &Arc<Economy>, name: &str, venue: &Venue) -
             let collectible = command["collectible"].as_str().unwrap_or("").to_string();
             let body = event_body(economy, e.seq, e.ts_ms, &collectible, name)?;
             let event_id = format!("jifen:{id}:{}", e.seq);
-            match post(venue, &event_id, &body) {
+            match post(app, venue, &event_id, &body) {
                 Ok(()) => {
                     p.delivered += 1;
                     p.waiting = None;
@@ -357,8 +360,9 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(keys::hmac(&key, body)))
 }
 
-fn post(venue: &Venue, event_id: &str, body: &str) -> Result<(), String> {
-    let agent = ureq::AgentBuilder::new().timeout(DELIVERY_TIMEOUT).build();
+fn post(app: &App, venue: &Venue, event_id: &str, body: &str) -> Result<(), String> {
+    // Checked again at every delivery: the host's addresses may have changed since.
+    let agent = crate::outgoing::agent(DELIVERY_TIMEOUT, app.config.allow_private_targets);
     let answer = agent
         .post(&venue.url)
         .set("Content-Type", "application/json")

@@ -18,6 +18,7 @@ pub mod exchange;
 pub mod history;
 pub mod keys;
 pub mod limits;
+pub mod outgoing;
 pub mod routes;
 pub mod scheduler;
 pub mod service;
