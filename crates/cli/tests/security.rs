@@ -729,6 +729,8 @@ fn serve_with_file_limit(
             return (child, addr.to_string());
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start");
 }
 

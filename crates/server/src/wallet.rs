@@ -324,7 +324,7 @@ fn content_security_policy(html: &str) -> HeaderValue {
         let Some(end) = body.find("</script>") else {
             break;
         };
-        let digest = Sha256::digest(body[..end].as_bytes());
+        let digest = Sha256::digest(&body.as_bytes()[..end]);
         hashes.push_str(" 'sha256-");
         hashes.push_str(&base64::engine::general_purpose::STANDARD.encode(digest));
         hashes.push('\'');
