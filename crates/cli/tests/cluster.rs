@@ -548,3 +548,44 @@ fn failover_without_loss_or_split_brain() {
     let (out, text) = common::run(common::jifen().args(["--database", url, "verify"]));
     assert!(out.status.success(), "{text}");
 }
+
+/// A console session signed out on one node is refused on every other (issue 18).
+#[test]
+fn a_session_signed_out_on_one_node_is_refused_on_another() {
+    let b = Backend::postgres();
+    let Backend::Postgres { url, .. } = &b else {
+        unreachable!()
+    };
+    let dir = common::temp_dir("cluster-sign-out");
+    let signing = dir.join("signing.key");
+    std::fs::write(&signing, "5".repeat(64)).unwrap();
+    std::fs::set_permissions(
+        &signing,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let nodes: Vec<Node> = ["a1", "a2"]
+        .iter()
+        .map(|id| start_node(url, id, &signing, &dir))
+        .collect();
+    let addr = |n: &Node| format!("127.0.0.1:{}", n.port);
+    let (cookie, csrf) = common::sign_in(&addr(&nodes[0]), ADMIN);
+    for n in &nodes {
+        let status = common::with_session(&addr(n), "GET", "/v1/economies", &cookie, &csrf);
+        assert_eq!(status, 200, "node {}", n.id);
+    }
+    let status = common::with_session(&addr(&nodes[0]), "DELETE", "/v1/session", &cookie, &csrf);
+    assert_eq!(status, 200);
+    for n in &nodes {
+        let status = common::with_session(&addr(n), "GET", "/v1/economies", &cookie, &csrf);
+        assert_eq!(
+            status, 401,
+            "node {} still honours a signed-out session",
+            n.id
+        );
+    }
+    for mut n in nodes {
+        let _ = n.child.kill();
+        let _ = n.child.wait();
+    }
+}

@@ -798,17 +798,6 @@ fn half_sent_requests_and_idle_connections_cannot_starve_the_server() {
 
 // ----- item 12: headers and error bodies -----
 
-/// Sends raw bytes and returns the whole answer as text.
-fn raw_answer(addr: &str, request: &[u8]) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let _ = s.write_all(request);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).to_string()
-}
-
 #[test]
 fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
     let backend = Backend::sqlite();
@@ -850,7 +839,7 @@ fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
             "method_not_allowed",
         ),
     ] {
-        let answer = raw_answer(&s.addr, request.as_bytes());
+        let answer = common::raw_answer(&s.addr, request.as_bytes());
         let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
         assert!(
             head.starts_with(&format!("HTTP/1.1 {status} ")),
@@ -867,7 +856,7 @@ fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
         );
     }
     // Every answer says nosniff; behind HTTPS, pages also say HSTS.
-    let page = raw_answer(
+    let page = common::raw_answer(
         &s.addr,
         b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Forwarded-Proto: https\r\n\r\n",
     );
@@ -877,7 +866,7 @@ fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
         head.contains("strict-transport-security: max-age="),
         "{head}"
     );
-    let health = raw_answer(
+    let health = common::raw_answer(
         &s.addr,
         b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     );
@@ -889,7 +878,7 @@ fn every_refusal_has_the_json_body_and_pages_have_strict_headers() {
         .contains("strict-transport-security"));
     // The pages' scripts run by hash, not by 'unsafe-inline'.
     for path in ["/", "/wallet", "/c/e/x"] {
-        let answer = raw_answer(
+        let answer = common::raw_answer(
             &s.addr,
             format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
         );
@@ -1205,6 +1194,49 @@ fn venues_cannot_point_inside_and_redirects_are_not_followed() {
         reached.load(std::sync::atomic::Ordering::SeqCst),
         0,
         "the redirect was followed"
+    );
+    s.stop();
+}
+
+// ----- item 8: signing out -----
+
+#[test]
+fn signing_out_ends_the_session_for_good() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    create(&s, "e", json!({}));
+    let (cookie, csrf) = common::sign_in(&s.addr, ADMIN);
+    assert_eq!(
+        common::with_session(&s.addr, "GET", "/v1/economies", &cookie, &csrf),
+        200
+    );
+    assert_eq!(
+        common::with_session(&s.addr, "DELETE", "/v1/session", &cookie, &csrf),
+        200
+    );
+    // The old cookie and its CSRF token no longer speak for anyone.
+    assert_eq!(
+        common::with_session(&s.addr, "GET", "/v1/economies", &cookie, &csrf),
+        401
+    );
+    assert_eq!(
+        common::with_session(&s.addr, "POST", "/v1/economies/e/keys", &cookie, &csrf),
+        401
+    );
+    let (status, v) = s.call("GET", "/v1/session", None, None);
+    assert_eq!(status, 200, "{v}");
+    s.stop();
+    // Nor after a restart.
+    let s = Server::simple(&backend);
+    assert_eq!(
+        common::with_session(&s.addr, "GET", "/v1/economies", &cookie, &csrf),
+        401
+    );
+    // Another session of the same key is unaffected.
+    let (other, other_csrf) = common::sign_in(&s.addr, ADMIN);
+    assert_eq!(
+        common::with_session(&s.addr, "GET", "/v1/economies", &other, &other_csrf),
+        200
     );
     s.stop();
 }

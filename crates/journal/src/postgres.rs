@@ -418,6 +418,14 @@ impl Store for PgStore {
         Ok(())
     }
 
+    fn kv_delete(&mut self, scope: &str, key: &str) -> StoreResult<()> {
+        self.client.execute(
+            "DELETE FROM settings WHERE scope = $1 AND key = $2",
+            &[&scope, &key],
+        )?;
+        Ok(())
+    }
+
     fn put_content(&mut self, sha256: &str, content_type: &str, bytes: &[u8]) -> StoreResult<()> {
         self.client.execute(
             "INSERT INTO content (sha256, content_type, data) VALUES ($1, $2, $3) \

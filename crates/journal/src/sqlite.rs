@@ -463,6 +463,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn kv_delete(&mut self, scope: &str, key: &str) -> StoreResult<()> {
+        self.conn.execute(
+            "DELETE FROM settings WHERE scope = ?1 AND key = ?2",
+            params![scope, key],
+        )?;
+        Ok(())
+    }
+
     fn put_content(&mut self, sha256: &str, content_type: &str, bytes: &[u8]) -> StoreResult<()> {
         self.conn.execute(
             "INSERT OR IGNORE INTO content (sha256, content_type, data) VALUES (?1, ?2, ?3)",

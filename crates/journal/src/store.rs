@@ -181,6 +181,9 @@ pub trait Store: Send {
     /// Every key and value of a scope, by key.
     fn kv_list(&mut self, scope: &str) -> StoreResult<Vec<(String, String)>>;
 
+    /// Removes a key of a scope (nothing when it is not there).
+    fn kv_delete(&mut self, scope: &str, key: &str) -> StoreResult<()>;
+
     /// Stores content (a collectible's artwork, a certificate document) under its SHA-256 (64
     /// lowercase hex digits), which the caller computed. Storing the same hash again keeps
     /// the first copy.

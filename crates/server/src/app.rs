@@ -120,6 +120,8 @@ pub struct App {
     pub owners: crate::cluster::Owners,
     /// What the scheduler could not do (for the console's banner and the metrics).
     pub scheduler_health: crate::scheduler::Health,
+    /// Console sessions signed out before their expiry.
+    pub revoked_sessions: crate::session::Revoked,
     /// When the key ring was last reloaded because a key was not in it (several nodes).
     keys_reloaded: Mutex<Option<Instant>>,
     /// Chosen keys already checked against their slow hash, as HMACs under a key of this
@@ -220,6 +222,7 @@ impl App {
             outbox: Default::default(),
             owners: Default::default(),
             scheduler_health: Default::default(),
+            revoked_sessions: Default::default(),
             keys_reloaded: Mutex::new(None),
             verified: Mutex::default(),
             verified_key,
@@ -228,6 +231,7 @@ impl App {
             started: Instant::now(),
         };
         app.load_keys()?;
+        crate::session::Revoked::load(&app)?;
         let public = app.signer.public();
         app.with_store(|s| {
             s.kv_put(

@@ -50,7 +50,7 @@ async fn principal_of(parts: &Parts, app: &Arc<App>) -> Result<Principal, ApiErr
         }
         // Without a key, the console's session cookie (see `session.rs`).
         (None, _) => match session::cookie(&parts.headers) {
-            Some(token) => session::principal(app, token, &parts.method, &parts.headers),
+            Some(token) => session::principal(app, token, &parts.method, &parts.headers).await,
             None => Err(ApiError::unauthorized()),
         },
         // A second Authorization header is a trick, not a key.

@@ -16,12 +16,94 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::keys::{self, Principal, Role};
 use crate::routes::{json_body, AppState};
 
 pub const COOKIE: &str = "jifen_session";
+/// Where signed-out sessions are kept (by nonce, with their expiry) until they would have
+/// expired anyway, so every node, and this one after a restart, refuses them.
+const REVOKED_SCOPE: &str = "revoked_sessions";
+
+/// Sessions signed out before their expiry, as this node knows them: nonce → expiry (ms).
+#[derive(Default)]
+pub struct Revoked {
+    nonces: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl Revoked {
+    /// Loads the revocations still in force.
+    pub fn load(app: &App) -> Result<(), jifen_journal::JournalError> {
+        let now = app.now_ms();
+        let stored = app.with_store(|s| s.kv_list(REVOKED_SCOPE))?;
+        let mut nonces = app
+            .revoked_sessions
+            .nonces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (nonce, expiry) in stored {
+            if let Ok(expiry) = expiry.parse::<i64>() {
+                if expiry >= now {
+                    nonces.insert(nonce, expiry);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn contains(&self, nonce: &str) -> bool {
+        let nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        nonces.contains_key(nonce)
+    }
+
+    fn insert(&self, nonce: &str, expiry_ms: i64, now_ms: i64) {
+        let mut nonces = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        nonces.retain(|_, e| *e >= now_ms);
+        nonces.insert(nonce.to_string(), expiry_ms);
+    }
+}
+
+/// Whether the session with `nonce` was signed out: on this node, or (with several nodes,
+/// which share the store) on another one.
+async fn is_revoked(app: &Arc<App>, nonce: &str) -> ApiResult<bool> {
+    if app.revoked_sessions.contains(nonce) {
+        return Ok(true);
+    }
+    if app.config.cluster.is_none() {
+        return Ok(false);
+    }
+    let nonce = nonce.to_string();
+    crate::routes::blocking(app, move |app| {
+        Ok(app
+            .with_store(|s| s.kv_get(REVOKED_SCOPE, &nonce))?
+            .is_some())
+    })
+    .await
+}
+
+/// Signs a session out everywhere: stored (so every node, and this one after a restart,
+/// refuses it) and remembered here. Revocations past their expiry are dropped as it goes.
+async fn revoke(app: &Arc<App>, nonce: &str, expiry_ms: i64) -> ApiResult<()> {
+    let now = app.now_ms();
+    app.revoked_sessions.insert(nonce, expiry_ms, now);
+    let nonce = nonce.to_string();
+    crate::routes::blocking(app, move |app| {
+        app.with_store(|s| {
+            s.kv_put(REVOKED_SCOPE, &nonce, &expiry_ms.to_string())?;
+            for (old, expiry) in s.kv_list(REVOKED_SCOPE)? {
+                if expiry.parse::<i64>().is_ok_and(|e| e < now) {
+                    s.kv_delete(REVOKED_SCOPE, &old)?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(())
+    })
+    .await
+}
 
 /// The session token in the request's cookies, if any.
 pub fn cookie(headers: &HeaderMap) -> Option<&str> {
@@ -48,9 +130,9 @@ fn unauthorized(why: &str) -> ApiError {
 }
 
 /// Who a session cookie speaks for; with a method that changes things, only with the right
-/// `X-CSRF-Token`.
-pub fn principal(
-    app: &App,
+/// `X-CSRF-Token`. A session that was signed out speaks for no one.
+pub async fn principal(
+    app: &Arc<App>,
     token: &str,
     method: &Method,
     headers: &HeaderMap,
@@ -66,6 +148,9 @@ pub fn principal(
         return Err(unauthorized(
             "the session claims to last longer than any session may: sign in again",
         ));
+    }
+    if is_revoked(app, claims["n"].as_str().unwrap_or("")).await? {
+        return Err(unauthorized("the session was signed out: sign in again"));
     }
     let record = app
         .key(claims["k"].as_str().unwrap_or(""))
@@ -175,11 +260,15 @@ pub async fn current(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     // Not being signed in is an answer, not an error: the page asks before it knows.
-    let signed_in = cookie(&headers).and_then(|token| {
-        let p = principal(&app, token, &Method::GET, &headers).ok()?;
-        let expires = keys::unseal(&app.signer.session_key(), token)?["x"].as_i64()?;
-        Some(session_json(&app, token, &p, expires))
-    });
+    let mut signed_in = None;
+    if let Some(token) = cookie(&headers) {
+        if let Ok(p) = principal(&app, token, &Method::GET, &headers).await {
+            let claims = keys::unseal(&app.signer.session_key(), token);
+            if let Some(expires) = claims.and_then(|c| c["x"].as_i64()) {
+                signed_in = Some(session_json(&app, token, &p, expires));
+            }
+        }
+    }
     let body = match signed_in {
         Some(mut s) => {
             s["signed_in"] = json!(true);
@@ -202,7 +291,10 @@ pub async fn sign_out(
 ) -> ApiResult<Response> {
     if let Some(token) = cookie(&headers) {
         // A forged sign-out is a nuisance, not a loss, but it needs the token all the same.
-        principal(&app, token, &Method::DELETE, &headers)?;
+        principal(&app, token, &Method::DELETE, &headers).await?;
+        let claims = keys::unseal(&app.signer.session_key(), token).unwrap_or_default();
+        let nonce = claims["n"].as_str().unwrap_or("");
+        revoke(&app, nonce, claims["x"].as_i64().unwrap_or(0)).await?;
     }
     let mut response = axum::Json(json!({"signed_out": true})).into_response();
     response.headers_mut().insert(

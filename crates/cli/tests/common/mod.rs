@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
 use std::process::{Command, Output};
 
 pub fn jifen() -> Command {
@@ -37,4 +40,53 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Sends raw bytes and returns the whole answer as text.
+pub fn raw_answer(addr: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).to_string()
+}
+
+/// Signs in to the console at `addr` with `key`: the session cookie's value and its CSRF token.
+pub fn sign_in(addr: &str, key: &str) -> (String, String) {
+    let body = json!({ "key": key }).to_string();
+    let answer = raw_answer(
+        addr,
+        format!("POST /v1/session HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+            .as_bytes(),
+    );
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{answer}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie:")
+                .then_some(l)
+        })
+        .and_then(|l| l.split_once("jifen_session="))
+        .map(|(_, rest)| rest.split(';').next().unwrap().to_string())
+        .unwrap();
+    let csrf = serde_json::from_str::<Value>(body).unwrap()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (cookie, csrf)
+}
+
+/// A request with the session cookie (and its CSRF token): the status.
+pub fn with_session(addr: &str, method: &str, path: &str, cookie: &str, csrf: &str) -> u16 {
+    let body = if method == "GET" { "" } else { "{}" };
+    let answer = raw_answer(
+        addr,
+        format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nCookie: jifen_session={cookie}\r\nX-CSRF-Token: {csrf}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+            .as_bytes(),
+    );
+    answer.split(' ').nth(1).unwrap().parse().unwrap()
 }
