@@ -65,11 +65,7 @@ pub fn sign_in(addr: &str, key: &str) -> (String, String) {
     assert!(head.starts_with("HTTP/1.1 200"), "{answer}");
     let cookie = head
         .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .starts_with("set-cookie:")
-                .then_some(l)
-        })
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
         .and_then(|l| l.split_once("jifen_session="))
         .map(|(_, rest)| rest.split(';').next().unwrap().to_string())
         .unwrap();
