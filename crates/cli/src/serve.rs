@@ -76,6 +76,11 @@ pub struct Args {
     /// private network; tests). Without it such URLs are refused, as written and as resolved.
     #[arg(long)]
     allow_private_targets: bool,
+    /// Also serve /metrics, with every economy's series and no key, on this address (for a
+    /// private network that Prometheus scrapes). On the main address, /metrics without a key
+    /// has only the process-wide series.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     /// Log lines as JSON instead of text.
     #[arg(long)]
     log_json: bool,
@@ -219,6 +224,15 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(args.listen)
         .map_err(|e| usage(format!("cannot listen on {}: {e}", args.listen)))?;
     listener.set_nonblocking(true)?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => {
+            let l = std::net::TcpListener::bind(addr)
+                .map_err(|e| usage(format!("cannot listen on {addr} (--metrics-listen): {e}")))?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
+    };
     let (app, new_key) = App::open(config).map_err(|e| usage(format!("cannot start: {e}")))?;
     let app = Arc::new(app);
     let mut out = std::io::stdout().lock();
@@ -241,12 +255,20 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     let served = runtime.block_on(async move {
         let shutdown = shutdown_signal()?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
+        let metrics_listener = match metrics_listener {
+            Some(l) => {
+                let l = tokio::net::TcpListener::from_std(l)?;
+                writeln!(out, "metrics on http://{}/metrics", l.local_addr()?)?;
+                Some(l)
+            }
+            None => None,
+        };
         let addr = listener.local_addr()?;
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
         drop(out);
         tracing::info!(%addr, "serving");
-        jifen_server::serve(app, listener, shutdown).await?;
+        jifen_server::serve(app, listener, metrics_listener, shutdown).await?;
         Ok(())
     });
     drop(runtime);

@@ -1240,3 +1240,75 @@ fn signing_out_ends_the_session_for_good() {
     );
     s.stop();
 }
+
+// ----- item 9: metrics -----
+
+#[test]
+fn metrics_without_a_key_name_no_economy() {
+    let backend = Backend::sqlite();
+    let s = Server::start(&Opts {
+        backend: &backend,
+        clock: None,
+        extra: vec!["--metrics-listen", "127.0.0.1:0"],
+        admin_env: true,
+        log_to: None,
+    });
+    for id in ["tenant-alpha", "tenant-beta"] {
+        create(&s, id, json!({}));
+        s.post(
+            &format!("/v1/economies/{id}/commands"),
+            ADMIN,
+            &json!({"type": "register_consumer", "id": "r1", "account": "c1"}),
+        );
+    }
+    let text = |key: Option<&str>| {
+        let (status, v) = s.call("GET", "/metrics", key, None);
+        assert_eq!(status, 200, "{v}");
+        v.as_str().unwrap().to_string()
+    };
+    let public = text(None);
+    assert!(public.contains("jifen_http_requests_total"), "{public}");
+    assert!(
+        !public.contains("tenant-"),
+        "a keyless /metrics names economies:\n{public}"
+    );
+    let all = text(Some(ADMIN));
+    assert!(all.contains("economy=\"tenant-alpha\"") && all.contains("economy=\"tenant-beta\""));
+    let operator = s.post(
+        "/v1/economies/tenant-alpha/keys",
+        ADMIN,
+        &json!({"role": "operator"}),
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let own = text(Some(&operator));
+    assert!(
+        own.contains("economy=\"tenant-alpha\"") && !own.contains("tenant-beta"),
+        "{own}"
+    );
+    assert_eq!(
+        s.call("GET", "/metrics", Some("not-a-key-0123456789"), None)
+            .0,
+        401
+    );
+    // The separate address answers everything, without a key, and nothing else.
+    let metrics_addr = s
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("metrics on http://"))
+        .and_then(|l| l.strip_suffix("/metrics"))
+        .expect("the metrics address is printed")
+        .to_string();
+    let answer = common::raw_answer(
+        &metrics_addr,
+        b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.contains("economy=\"tenant-beta\""), "{answer}");
+    let other = common::raw_answer(
+        &metrics_addr,
+        b"GET /v1/economies HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+    s.stop();
+}

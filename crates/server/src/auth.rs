@@ -30,6 +30,27 @@ impl FromRequestParts<Arc<App>> for Auth {
     }
 }
 
+/// `Option<Auth>`: `None` when the request carries neither a key nor a session cookie (for
+/// endpoints that answer anyone, and say more to a key); a key or cookie that does not check
+/// out is still 401.
+impl axum::extract::OptionalFromRequestParts<Arc<App>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Option<Self>, ApiError> {
+        let keyless = !parts.headers.contains_key(header::AUTHORIZATION)
+            && session::cookie(&parts.headers).is_none();
+        if keyless {
+            return Ok(None);
+        }
+        <Auth as FromRequestParts<Arc<App>>>::from_request_parts(parts, app)
+            .await
+            .map(Some)
+    }
+}
+
 /// Who the request's key or session cookie speaks for; 401 without a valid one.
 async fn principal_of(parts: &Parts, app: &Arc<App>) -> Result<Principal, ApiError> {
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();

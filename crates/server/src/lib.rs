@@ -160,6 +160,20 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// The separate metrics address (`--metrics-listen`): `/metrics` with every economy's series,
+/// no key needed, and nothing else. Meant for a private network that Prometheus scrapes.
+fn metrics_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App>>| async move {
+                service::metrics_text(&app, service::MetricsScope::All).await
+            }),
+        )
+        .fallback(service::not_found)
+        .with_state(app)
+}
+
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn request_id(req: &Request) -> String {
@@ -327,6 +341,7 @@ fn jsonify(r: Response) -> Response {
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -354,7 +369,28 @@ pub async fn serve(
         }
     });
     let limits = app.config.connection_limits;
-    let served = connections::serve(listener, router(app.clone()), limits, shutdown).await;
+    // One shutdown signal for the API and the metrics address.
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let metrics_served = metrics_listener.map(|l| {
+        let router = metrics_router(app.clone());
+        tokio::spawn(connections::serve(
+            l,
+            router,
+            limits,
+            stopped(stopping.clone()),
+        ))
+    });
+    let served = connections::serve(listener, router(app.clone()), limits, stopped(stopping)).await;
+    if let Some(m) = metrics_served {
+        let _ = m.await;
+    }
     housekeeping.abort();
     drop(stop_tx);
     let _ = sched_thread.join();

@@ -77,9 +77,33 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     .into_response()
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "service", security(()),
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+/// Which economies' series a `/metrics` answer holds.
+pub enum MetricsScope {
+    /// None: the process-wide series only (no key given).
+    Process,
+    /// One economy's (an operator's or auditor's key).
+    Economy(String),
+    /// Every economy's (an admin key, or the separate `--metrics-listen` address).
+    All,
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "service", security((), ("key" = [])),
+    responses((status = 200, description = "Prometheus text format. Without a key, the process-wide series only; with an operator or auditor key, also its economy's; with an admin key, every economy's. `--metrics-listen` serves everything on a separate address, for a private network.", content_type = "text/plain")))]
+pub async fn metrics(State(app): State<Arc<App>>, caller: Option<crate::auth::Auth>) -> Response {
+    use crate::keys::Role;
+    let scope = match caller {
+        None => MetricsScope::Process,
+        Some(crate::auth::Auth(p)) if p.is_admin() => MetricsScope::All,
+        Some(crate::auth::Auth(p)) => match (p.role, p.economy) {
+            (Role::Operator | Role::Auditor, Some(e)) => MetricsScope::Economy(e),
+            _ => MetricsScope::Process,
+        },
+    };
+    metrics_text(&app, scope).await
+}
+
+/// The Prometheus text of the metrics in `scope`.
+pub async fn metrics_text(app: &Arc<App>, scope: MetricsScope) -> Response {
     let m = &app.metrics;
     let mut out = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
@@ -158,7 +182,12 @@ pub async fn metrics(State(app): State<Arc<App>>) -> Response {
         m.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
     ));
     out.push_str("# HELP jifen_economy_head_seq The journal head of each economy.\n# TYPE jifen_economy_head_seq gauge\n");
-    for e in app.economies() {
+    let shown = |id: &str| match &scope {
+        MetricsScope::Process => false,
+        MetricsScope::Economy(e) => e == id,
+        MetricsScope::All => true,
+    };
+    for e in app.economies().into_iter().filter(|e| shown(&e.meta.id)) {
         // Awaited, not blocking: the writer may be waiting for a commit.
         if let Ok(seq) = routes::read(&e, |v| v.head_seq).await {
             out.push_str(&format!(
