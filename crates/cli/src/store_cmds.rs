@@ -289,6 +289,21 @@ pub fn verify(store: &StoreArgs, args: VerifyArgs) -> anyhow::Result<()> {
         None => s.economies()?.into_iter().map(|m| m.id).collect(),
     };
     let mut failed = 0;
+    // The store's own check first: damage to its pages or indexes is not in any one economy.
+    let integrity = s
+        .integrity_check(true)
+        .map_err(|e| usage(format!("cannot check the store: {e}")))?;
+    if !integrity.checked {
+        println!("note    store: {}", integrity.method);
+    } else if integrity.ok() {
+        println!("ok      store: {} found no damage", integrity.method);
+    } else {
+        failed += 1;
+        println!("FAILED  store: {} found damage:", integrity.method);
+        for p in &integrity.problems {
+            println!("        {p}");
+        }
+    }
     for id in &ids {
         let total = s.head(id)?.map_or(0, |e| e.seq);
         let bar = progress_bar(total, &format!("verifying {id}"));
@@ -314,7 +329,10 @@ pub fn verify(store: &StoreArgs, args: VerifyArgs) -> anyhow::Result<()> {
         }
     }
     if failed > 0 {
-        anyhow::bail!("{failed} of {} economies failed verification", ids.len());
+        anyhow::bail!(
+            "{failed} of {} checks failed (the store's own, and one per economy)",
+            ids.len() + 1
+        );
     }
     Ok(())
 }

@@ -1312,3 +1312,320 @@ fn metrics_without_a_key_name_no_economy() {
     assert!(other.starts_with("HTTP/1.1 404"), "{other}");
     s.stop();
 }
+
+// ----- item 10: a damaged store -----
+
+/// xorshift64*: the flips' places, from a seed the test prints.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else if e.file_name() != "lock" {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// What the server did with a store: refused to start, served and reported damage, or served
+/// with nothing to report. Returns (refused, reported), and what it said.
+fn serve_damaged(data: &Path) -> (bool, bool, String) {
+    use std::io::BufRead;
+    let mut child = common::jifen()
+        .args([
+            "--data",
+            data.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("JIFEN_ADMIN_KEY", ADMIN)
+        .env("JIFEN_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut addr = None;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            addr = Some(a.to_string());
+            break;
+        }
+    }
+    let Some(addr) = addr else {
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success());
+        return (
+            true,
+            false,
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        );
+    };
+    let mut health = Value::Null;
+    for _ in 0..200 {
+        let answer = common::raw_answer(
+            &addr,
+            b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        );
+        health = answer
+            .split_once("\r\n\r\n")
+            .and_then(|(_, b)| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        if !health["store_check"].is_null() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !health["store_check"].is_null(),
+        "no store check reported: {health}"
+    );
+    let reported = health["status"] == "damaged";
+    (false, reported, health.to_string())
+}
+
+#[test]
+fn single_byte_flips_in_the_database_are_reported_never_served_silently() {
+    let backend = Backend::sqlite();
+    let Backend::Sqlite { dir } = &backend else {
+        unreachable!()
+    };
+    // A store with a few thousand entries over several blocks, a snapshot, a settlement and
+    // keys.
+    let s = Server::start(&Opts {
+        backend: &backend,
+        clock: None,
+        extra: vec!["--snapshot-every", "1000"],
+        admin_env: true,
+        log_to: None,
+    });
+    create(&s, "e", json!({}));
+    s.post(
+        "/v1/economies/e/commands",
+        ADMIN,
+        &json!({"type": "register_merchant", "id": "m", "account": "m"}),
+    );
+    for b in 0..10 {
+        let batch: Vec<Value> = (0..100)
+            .flat_map(|i| {
+                let n = b * 100 + i;
+                vec![
+                    json!({"type": "register_consumer", "id": format!("r{n}"), "account": format!("c{n}")}),
+                    json!({"type": "pay_order", "id": format!("p{n}"), "order": format!("o{n}"), "consumer": format!("c{n}"), "merchant": "m", "cash_fen": 1000 + n, "stable_fen": 0}),
+                    json!({"type": "confirm_order", "id": format!("k{n}"), "order": format!("o{n}")}),
+                ]
+            })
+            .collect();
+        s.post("/v1/economies/e/commands", ADMIN, &Value::Array(batch));
+    }
+    s.post(
+        "/v1/economies/e/commands",
+        ADMIN,
+        &json!({"type": "settle_dividends", "id": "d1", "day": "2026-01-01"}),
+    );
+    s.post("/v1/economies/e/keys", ADMIN, &json!({"role": "auditor"}));
+    s.stop();
+    let conn = rusqlite::Connection::open(dir.join("jifen.sqlite3")).unwrap();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    drop(conn);
+    let db_len = std::fs::metadata(dir.join("jifen.sqlite3")).unwrap().len();
+    // JIFEN_TEST_FLIP_SEED=S repeats a run.
+    let seed = std::env::var("JIFEN_TEST_FLIP_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("flip seed {seed} over {db_len} bytes");
+    let mut rng = Rng(seed);
+    let work = common::temp_dir("flips");
+    let (mut seen, mut refused_n, mut reported_n) = (0, 0, 0);
+    // JIFEN_TEST_FLIPS=N tries more (the suite tries 20).
+    let flips: usize = std::env::var("JIFEN_TEST_FLIPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for flip in 0..flips {
+        let copy = work.join(format!("flip-{flip}"));
+        copy_dir(dir, &copy);
+        let at = rng.next() % db_len;
+        let xor = (rng.next() % 255 + 1) as u8;
+        let path = copy.join("jifen.sqlite3");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[at as usize] ^= xor;
+        std::fs::write(&path, &bytes).unwrap();
+        let (verified, verify_text) =
+            common::run(common::jifen().args(["--data", copy.to_str().unwrap(), "verify"]));
+        let verify_saw = !verified.status.success();
+        let (refused, reported, said) = serve_damaged(&copy);
+        eprintln!(
+            "flip {flip}: byte {at} ^ {xor:#04x}: verify {}, server {}",
+            if verify_saw {
+                "reports damage"
+            } else {
+                "passes"
+            },
+            if refused {
+                "refuses to start"
+            } else if reported {
+                "reports damage"
+            } else {
+                "serves"
+            }
+        );
+        assert!(
+            verify_saw == (refused || reported),
+            "flip {flip} (seed {seed}, byte {at} ^ {xor:#04x}): verify {} but the server {}:\n{verify_text}\n{said}",
+            if verify_saw { "saw damage" } else { "saw none" },
+            if refused || reported { "reported some" } else { "served without a word" },
+        );
+        seen += usize::from(verify_saw);
+        refused_n += usize::from(refused);
+        reported_n += usize::from(reported);
+        let _ = std::fs::remove_dir_all(&copy);
+    }
+    eprintln!(
+        "{seen} of {flips} flips seen; the server refused {refused_n} and reported {reported_n}"
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// A store with `n` consumers registered, paid and confirmed, a snapshot every 1000 entries,
+/// stopped cleanly with everything in the database file.
+fn store_with_history(backend: &Backend, n: usize) {
+    let s = Server::start(&Opts {
+        backend,
+        clock: None,
+        extra: vec!["--snapshot-every", "1000"],
+        admin_env: true,
+        log_to: None,
+    });
+    create(&s, "e", json!({}));
+    s.post(
+        "/v1/economies/e/commands",
+        ADMIN,
+        &json!({"type": "register_merchant", "id": "m", "account": "m"}),
+    );
+    let batch: Vec<Value> = (0..n)
+        .flat_map(|i| {
+            vec![
+                json!({"type": "register_consumer", "id": format!("r{i}"), "account": format!("c{i}")}),
+                json!({"type": "pay_order", "id": format!("p{i}"), "order": format!("o{i}"), "consumer": format!("c{i}"), "merchant": "m", "cash_fen": 1000, "stable_fen": 0}),
+                json!({"type": "confirm_order", "id": format!("k{i}"), "order": format!("o{i}")}),
+            ]
+        })
+        .collect();
+    for chunk in batch.chunks(900) {
+        s.post(
+            "/v1/economies/e/commands",
+            ADMIN,
+            &Value::Array(chunk.to_vec()),
+        );
+    }
+    s.stop();
+    if let Backend::Sqlite { dir } = backend {
+        let conn = rusqlite::Connection::open(dir.join("jifen.sqlite3")).unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+    }
+}
+
+#[test]
+fn damage_to_an_index_and_to_snapshotted_history_is_caught() {
+    // An index page: a byte of its last cell flipped. The rows are intact; the index is not.
+    let backend = Backend::sqlite();
+    store_with_history(&backend, 400);
+    let Backend::Sqlite { dir } = &backend else {
+        unreachable!()
+    };
+    let db = dir.join("jifen.sqlite3");
+    let (page_size, root): (i64, i64) = {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let page_size = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        let root = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'samples_by_time'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (page_size, root)
+    };
+    let mut bytes = std::fs::read(&db).unwrap();
+    let last = (root * page_size - 1) as usize;
+    bytes[last] ^= 0x55;
+    std::fs::write(&db, &bytes).unwrap();
+    let (out, text) = common::run(common::jifen().args(backend.cli_args()).arg("verify"));
+    assert!(
+        !out.status.success(),
+        "verify passed a damaged index:\n{text}"
+    );
+    assert!(
+        text.contains("FAILED  store: SQLite integrity_check"),
+        "{text}"
+    );
+    let (refused, reported, said) = serve_damaged(dir);
+    assert!(
+        refused || reported,
+        "the server served a damaged index silently: {said}"
+    );
+
+    // History a snapshot covers: an entry's time changed (the hash chain does not cover times;
+    // the Merkle groups the snapshot recorded do).
+    let backend = Backend::sqlite();
+    store_with_history(&backend, 500);
+    backend.rewrite_block("e", 5, |entries| {
+        let e = entries.iter_mut().find(|e| e.seq == 5).unwrap();
+        e.ts_ms += 1;
+    });
+    let Backend::Sqlite { dir } = &backend else {
+        unreachable!()
+    };
+    let (refused, _, said) = serve_damaged(dir);
+    assert!(refused, "the server started on changed history: {said}");
+    assert!(said.contains("Merkle root of entries 1 to 256"), "{said}");
+    let (out, text) = common::run(common::jifen().args(backend.cli_args()).arg("verify"));
+    assert!(!out.status.success(), "{text}");
+}
+
+#[test]
+fn verify_checks_postgresql_with_amcheck_or_says_it_could_not() {
+    let backend = Backend::postgres();
+    store_with_history(&backend, 50);
+    let (out, text) = common::run(common::jifen().args(backend.cli_args()).arg("verify"));
+    assert!(out.status.success(), "{text}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("store:"))
+        .unwrap_or_else(|| panic!("no store line: {text}"));
+    assert!(
+        line.starts_with("ok      store: PostgreSQL amcheck (bt_index_check) on")
+            || line.starts_with("note    store: PostgreSQL: amcheck is not installed"),
+        "{line}"
+    );
+    eprintln!("{line}");
+}

@@ -29,10 +29,10 @@ pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, Ha
 pub use frame::unframe;
 pub use recover::{ledger_at, recover, Recovered, StartupCheck, READ_CHUNK_ENTRIES};
 pub use store::{
-    open_store, AppendExtras, EconomyMeta, EntryRef, Sample, SettlementRow, Store, StoreError,
-    StoreResult,
+    open_store, AppendExtras, EconomyMeta, EntryRef, IntegrityReport, Sample, SettlementRow, Store,
+    StoreError, StoreResult, INTEGRITY_PROBLEMS_MAX,
 };
-pub use verify::{verify_economy, VerifyReport};
+pub use verify::{check_signed_heads, verify_economy, VerifyReport};
 pub use writer::{
     Acked, BatchReply, Journal, JournalConfig, OpenInfo, PreparedBatch, Reply, Submitted, View,
     BATCH_COMMANDS_MAX,

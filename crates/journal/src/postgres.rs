@@ -7,7 +7,8 @@ use crate::block::{decode_block, for_each_in_block, Block};
 use crate::entry::Entry;
 use crate::store::{
     check_follows, decode_sample, decode_settlement, encode_sample, encode_settlement, hash_from,
-    AppendExtras, EconomyMeta, EntryRef, Sample, SettlementRow, Store, StoreError, StoreResult,
+    AppendExtras, EconomyMeta, EntryRef, IntegrityReport, Sample, SettlementRow, Store, StoreError,
+    StoreResult, INTEGRITY_PROBLEMS_MAX,
 };
 
 pub struct PgStore {
@@ -416,6 +417,74 @@ impl Store for PgStore {
             &[&scope, &key, &value],
         )?;
         Ok(())
+    }
+
+    fn integrity_check(&mut self, thorough: bool) -> StoreResult<IntegrityReport> {
+        if !thorough {
+            // PostgreSQL checks its pages as it reads them (with data checksums on): nothing
+            // quick to add at start-up.
+            return Ok(IntegrityReport {
+                method: "PostgreSQL: no quick check".into(),
+                checked: false,
+                problems: Vec::new(),
+            });
+        }
+        let available: bool = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck')",
+                &[],
+            )?
+            .get(0);
+        if !available {
+            return Ok(IntegrityReport {
+                method: "PostgreSQL: amcheck is not installed on this server, so its indexes were not checked (install the contrib package, then CREATE EXTENSION amcheck)".into(),
+                checked: false,
+                problems: Vec::new(),
+            });
+        }
+        if let Err(e) = self
+            .client
+            .batch_execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+        {
+            return Ok(IntegrityReport {
+                method: format!("PostgreSQL: amcheck is installed but could not be enabled in this database ({e}), so its indexes were not checked"),
+                checked: false,
+                problems: Vec::new(),
+            });
+        }
+        let indexes: Vec<(u32, String)> = self
+            .client
+            .query(
+                "SELECT c.oid, c.relname FROM pg_index i \
+                 JOIN pg_class c ON c.oid = i.indexrelid \
+                 JOIN pg_am a ON a.oid = c.relam \
+                 JOIN pg_class t ON t.oid = i.indrelid \
+                 WHERE a.amname = 'btree' AND t.relnamespace = current_schema()::regnamespace \
+                 ORDER BY c.relname",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut problems = Vec::new();
+        for (oid, name) in &indexes {
+            if let Err(e) = self
+                .client
+                .query_one("SELECT bt_index_check($1::oid, true)", &[oid])
+            {
+                problems.push(format!("index {name}: {e}"));
+            }
+        }
+        problems.truncate(INTEGRITY_PROBLEMS_MAX);
+        Ok(IntegrityReport {
+            method: format!(
+                "PostgreSQL amcheck (bt_index_check) on {} indexes",
+                indexes.len()
+            ),
+            checked: true,
+            problems,
+        })
     }
 
     fn kv_delete(&mut self, scope: &str, key: &str) -> StoreResult<()> {

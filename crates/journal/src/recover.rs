@@ -4,7 +4,7 @@ use jifen_core::Ledger;
 
 use crate::entry::Hash;
 use crate::frame::unframe;
-use crate::merkle::{Tree, TreeState, GROUP};
+use crate::merkle::{entry_leaf_hash, Tree, TreeState, GROUP};
 use crate::replayer::{check_link, replay_from_store, Replayer};
 use crate::store::{EconomyMeta, Store};
 use crate::{rules_of, JournalError};
@@ -70,7 +70,7 @@ pub fn recover(
     let (ledger, seq, hash, groups) =
         start.unwrap_or_else(|| (Ledger::new(rules), 0, meta.genesis, Vec::new()));
     if check == StartupCheck::FullChain {
-        check_chain(store, &meta, seq, &hash)?;
+        check_chain(store, &meta, seq, &hash, &groups)?;
     }
     let mut replayer = Replayer::new(economy, ledger, seq, hash);
 
@@ -224,21 +224,29 @@ pub(crate) fn tree_upto(
     Ok(tree)
 }
 
-/// Checks seq and hash links for every entry up to `upto`, ending at `want_hash`.
+/// Checks seq and hash links for every entry up to `upto`, ending at `want_hash`, and that the
+/// Merkle group roots the snapshot carries are those of the entries as stored: the hash chain
+/// does not cover entry times, the tree does, so damage to a time before the snapshot shows
+/// here rather than in a proof served later.
 fn check_chain(
     store: &mut dyn Store,
     meta: &EconomyMeta,
     upto: u64,
     want_hash: &Hash,
+    want_groups: &[Hash],
 ) -> Result<(), JournalError> {
     let (mut seq, mut hash) = (0u64, meta.genesis);
+    let mut tree = Tree::default();
     while seq < upto {
         let mut broken = None;
         let limit = READ_CHUNK_ENTRIES.min((upto - seq) as usize);
         let visited = store.scan(&meta.id, seq, limit, &mut |e| {
             if broken.is_none() {
                 match check_link(&meta.id, &e, seq, &hash) {
-                    Ok(()) => (seq, hash) = (e.seq, *e.hash),
+                    Ok(()) => {
+                        (seq, hash) = (e.seq, *e.hash);
+                        tree.push(entry_leaf_hash(e.seq, e.ts_ms, e.command, e.outcome));
+                    }
                     Err(err) => broken = Some(err),
                 }
             }
@@ -256,6 +264,18 @@ fn check_chain(
             economy: meta.id.clone(),
             seq: upto,
             what: "the chain does not reach the snapshot's hash".into(),
+        });
+    }
+    let have = tree.groups();
+    if let Some(g) = (0..want_groups.len()).find(|&g| have.get(g) != Some(&want_groups[g])) {
+        return Err(JournalError::Corrupt {
+            economy: meta.id.clone(),
+            seq: g as u64 * GROUP + 1,
+            what: format!(
+                "the Merkle root of entries {} to {} differs from the one the snapshot at seq {upto} recorded: an entry (its time, command or outcome) was changed after it was written",
+                g as u64 * GROUP + 1,
+                (g as u64 + 1) * GROUP
+            ),
         });
     }
     Ok(())

@@ -10,7 +10,8 @@ use crate::entry::Entry;
 use crate::store::check_follows;
 use crate::store::{
     decode_sample, decode_settlement, encode_sample, encode_settlement, hash_from, AppendExtras,
-    EconomyMeta, EntryRef, Sample, SettlementRow, Store, StoreError, StoreResult,
+    EconomyMeta, EntryRef, IntegrityReport, Sample, SettlementRow, Store, StoreError, StoreResult,
+    INTEGRITY_PROBLEMS_MAX,
 };
 
 /// Snapshots are files beside the database (`snapshots/<hex of economy id>/<seq>.snap`, written
@@ -461,6 +462,25 @@ impl Store for SqliteStore {
             params![scope, key, value],
         )?;
         Ok(())
+    }
+
+    fn integrity_check(&mut self, thorough: bool) -> StoreResult<IntegrityReport> {
+        let pragma = if thorough {
+            "integrity_check"
+        } else {
+            "quick_check"
+        };
+        let mut stmt = self
+            .conn
+            .prepare(&format!("PRAGMA {pragma}({INTEGRITY_PROBLEMS_MAX})"))?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(IntegrityReport {
+            method: format!("SQLite {pragma} of {}", self.path.display()),
+            checked: true,
+            problems: rows.into_iter().filter(|r| r != "ok").collect(),
+        })
     }
 
     fn kv_delete(&mut self, scope: &str, key: &str) -> StoreResult<()> {

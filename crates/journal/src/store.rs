@@ -72,6 +72,26 @@ impl AppendExtras {
     }
 }
 
+/// What a store's own integrity check found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IntegrityReport {
+    /// What was run, for people: "SQLite integrity_check", "PostgreSQL amcheck on 12 indexes".
+    pub method: String,
+    /// Whether a check ran at all (PostgreSQL without amcheck: no, and `method` says why).
+    pub checked: bool,
+    /// Empty when nothing is wrong.
+    pub problems: Vec<String>,
+}
+
+impl IntegrityReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The most problems an integrity check lists.
+pub const INTEGRITY_PROBLEMS_MAX: usize = 100;
+
 /// A journal entry lent by [`Store::scan`].
 #[derive(Clone, Copy, Debug)]
 pub struct EntryRef<'a> {
@@ -183,6 +203,11 @@ pub trait Store: Send {
 
     /// Removes a key of a scope (nothing when it is not there).
     fn kv_delete(&mut self, scope: &str, key: &str) -> StoreResult<()>;
+
+    /// The backend's own check of its storage: on SQLite `integrity_check`, or the faster
+    /// `quick_check` (page structure, not index contents) when `thorough` is false; on
+    /// PostgreSQL `amcheck` on every index, where that extension is installed.
+    fn integrity_check(&mut self, thorough: bool) -> StoreResult<IntegrityReport>;
 
     /// Stores content (a collectible's artwork, a certificate document) under its SHA-256 (64
     /// lowercase hex digits), which the caller computed. Storing the same hash again keeps

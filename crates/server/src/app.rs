@@ -122,6 +122,10 @@ pub struct App {
     pub scheduler_health: crate::scheduler::Health,
     /// Console sessions signed out before their expiry.
     pub revoked_sessions: crate::session::Revoked,
+    /// The last thorough check of the store while serving (see `check_store`).
+    store_health: Mutex<Option<jifen_journal::IntegrityReport>>,
+    /// Damage found while opening economies (snapshots that failed their checks).
+    startup_problems: Mutex<Vec<String>>,
     /// When the key ring was last reloaded because a key was not in it (several nodes).
     keys_reloaded: Mutex<Option<Instant>>,
     /// Chosen keys already checked against their slow hash, as HMACs under a key of this
@@ -203,7 +207,16 @@ impl App {
             "jifen serve",
             config.cluster.is_some(),
         )?;
-        let store = open_store(&config.data_dir, config.database.as_deref())?;
+        let mut store = open_store(&config.data_dir, config.database.as_deref())?;
+        // Damage the store itself can see is a reason not to serve at all.
+        let quick = store.integrity_check(false)?;
+        if !quick.ok() {
+            return Err(JournalError::Invalid(format!(
+                "the store is damaged ({}: {}); restore it from a backup (`jifen verify` shows what is affected)",
+                quick.method,
+                quick.problems.join("; ")
+            )));
+        }
         let mut verified_key = [0u8; 32];
         getrandom::fill(&mut verified_key)
             .map_err(|e| JournalError::Unavailable(format!("no randomness: {e}")))?;
@@ -223,6 +236,8 @@ impl App {
             owners: Default::default(),
             scheduler_health: Default::default(),
             revoked_sessions: Default::default(),
+            store_health: Mutex::new(None),
+            startup_problems: Mutex::default(),
             keys_reloaded: Mutex::new(None),
             verified: Mutex::default(),
             verified_key,
@@ -249,6 +264,62 @@ impl App {
             }
         }
         Ok((app, new_admin_key))
+    }
+
+    /// Runs the store's thorough integrity check on a connection of its own and keeps the
+    /// answer, for `/healthz`, the metrics and the console. Damage is an ERROR in the log.
+    pub fn check_store(&self) {
+        let report = open_store(&self.config.data_dir, self.config.database.as_deref())
+            .map_err(JournalError::from)
+            .and_then(|mut s| {
+                let mut report = s.integrity_check(true)?;
+                // And the signed tree heads against the journal they sign.
+                for economy in self.economies() {
+                    let tree = crate::transparency::tree_when_built(&economy)?;
+                    let (_, problems) =
+                        jifen_journal::check_signed_heads(s.as_mut(), &economy.meta.id, &tree)?;
+                    let id = &economy.meta.id;
+                    report
+                        .problems
+                        .extend(problems.into_iter().map(|p| format!("economy {id}: {p}")));
+                }
+                Ok(report)
+            });
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => jifen_journal::IntegrityReport {
+                method: "the store's integrity check".into(),
+                checked: true,
+                problems: vec![format!("it could not run: {e}")],
+            },
+        };
+        if report.ok() {
+            tracing::info!(method = %report.method, checked = report.checked, "store checked: no damage");
+        } else {
+            tracing::error!(method = %report.method, problems = ?report.problems, "the store is damaged: restore it from a backup; `jifen verify` shows what is affected");
+        }
+        if let Ok(mut health) = self.store_health.lock() {
+            *health = Some(report);
+        }
+    }
+
+    /// What is known wrong with the store: snapshots that failed their checks at start-up,
+    /// and what the last thorough check found (empty when nothing, or none has run yet).
+    pub fn store_problems(&self) -> Vec<String> {
+        let mut problems = self
+            .startup_problems
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        if let Some(r) = self.store_health.lock().ok().and_then(|h| h.clone()) {
+            problems.extend(r.problems);
+        }
+        problems
+    }
+
+    /// The last thorough check, if one has run: what it was and whether it found damage.
+    pub fn store_check(&self) -> Option<jifen_journal::IntegrityReport> {
+        self.store_health.lock().ok().and_then(|h| h.clone())
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -317,7 +388,10 @@ impl App {
     ) -> Result<Arc<Economy>, JournalError> {
         let (journal, info) = Journal::open(store, &meta.id, self.journal_config())?;
         for skipped in &info.skipped_snapshots {
-            tracing::warn!(economy = %meta.id, %skipped, "snapshot skipped");
+            tracing::error!(economy = %meta.id, %skipped, "snapshot skipped: it failed its checks; the economy was rebuilt from the journal");
+            if let Ok(mut p) = self.startup_problems.lock() {
+                p.push(format!("economy {}: {skipped}", meta.id));
+            }
         }
         tracing::info!(economy = %meta.id, head_seq = info.head_seq, snapshot_seq = ?info.snapshot_seq, "economy open");
         let settings = self

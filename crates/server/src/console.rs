@@ -138,6 +138,7 @@ pub async fn overview(
         "today": today,
         "verify": verify,
         "scheduler_problems": problems,
+        "store_problems": app.store_problems(),
     })))
 }
 

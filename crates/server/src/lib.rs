@@ -45,6 +45,8 @@ use error::ApiError;
 
 /// The largest request body, in bytes; larger is 413.
 pub const BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// How often the store's thorough integrity check runs while serving.
+const STORE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 60 * 60);
 /// The longest URL (path and query) answered; longer is 414.
 pub const URI_BYTES_MAX: usize = 8 * 1024;
 /// The longest request id taken from a caller.
@@ -359,6 +361,18 @@ pub async fn serve(
     let outbox_thread = std::thread::Builder::new()
         .name("outbox".into())
         .spawn(move || exchange::run(outbox_app, outbox_rx))?;
+    // The store's thorough check, beside serving: at start and every six hours.
+    let (check_stop, check_rx) = std::sync::mpsc::channel::<()>();
+    let check_app = app.clone();
+    let check_thread = std::thread::Builder::new()
+        .name("store-check".into())
+        .spawn(move || loop {
+            check_app.check_store();
+            match check_rx.recv_timeout(STORE_CHECK_EVERY) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                _ => return,
+            }
+        })?;
     // Rate limiters forget callers idle long enough to be as good as new.
     let housekeeping_app = app.clone();
     let housekeeping = tokio::spawn(async move {
@@ -394,6 +408,8 @@ pub async fn serve(
     housekeeping.abort();
     drop(stop_tx);
     let _ = sched_thread.join();
+    drop(check_stop);
+    let _ = check_thread.join();
     drop(outbox_stop);
     let _ = outbox_thread.join();
     drop(cluster_stop);

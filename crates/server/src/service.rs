@@ -67,14 +67,22 @@ impl utoipa::Modify for BearerAuth {
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "service", security(()),
-    responses((status = 200, description = "serving", body = Object)))]
+    responses((status = 200, description = "serving", body = Object), (status = 503, description = "the last thorough check of the store found damage; the answer lists it", body = Object)))]
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
-    Json(json!({
-        "status": "ok",
+    let problems = app.store_problems();
+    let body = json!({
+        "status": if problems.is_empty() { "ok" } else { "damaged" },
         "economies": app.economies().len(),
         "uptime_s": app.started.elapsed().as_secs(),
-    }))
-    .into_response()
+        "store_problems": problems,
+        "store_check": app.store_check().map(|r| json!({"method": r.method, "checked": r.checked, "ok": r.ok()})),
+    });
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }
 
 /// Which economies' series a `/metrics` answer holds.
@@ -164,6 +172,10 @@ pub async fn metrics_text(app: &Arc<App>, scope: MetricsScope) -> Response {
     out.push_str(&format!(
         "# HELP jifen_scheduler_failing Items the scheduler is retrying with backoff now.\n# TYPE jifen_scheduler_failing gauge\njifen_scheduler_failing {}\n",
         app.scheduler_health.failing()
+    ));
+    out.push_str(&format!(
+        "# HELP jifen_store_damaged 1 when the last thorough check of the store found damage.\n# TYPE jifen_store_damaged gauge\njifen_store_damaged {}\n",
+        u8::from(!app.store_problems().is_empty())
     ));
     out.push_str("# HELP jifen_http_request_duration_seconds Request latency.\n# TYPE jifen_http_request_duration_seconds histogram\n");
     let mut cumulative = 0;

@@ -196,6 +196,18 @@ fn tree_of(economy: &Economy) -> Result<Tree, JournalError> {
     ))
 }
 
+/// The economy's tree once its thread has built it at start-up (it may take a while on a long
+/// journal): a copy holding every entry committed when called.
+pub fn tree_when_built(economy: &Economy) -> Result<Tree, JournalError> {
+    for _ in 0..150 {
+        match tree_of(economy) {
+            Err(JournalError::Unavailable(_)) => {}
+            done => return done,
+        }
+    }
+    tree_of(economy)
+}
+
 /// The inclusion proof of entry `seq` in the tree of `size` entries.
 pub fn inclusion_proof(
     app: &App,
