@@ -1,5 +1,6 @@
 //! `jifen`: the command-line entry point. Glue only: argument parsing and wiring.
 
+mod admin_key;
 mod bench;
 mod bench_http;
 mod bench_journal;
@@ -71,6 +72,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: cluster::ClusterCmd,
     },
+    /// Admin keys: revoke every one and make a new one.
+    AdminKey {
+        #[command(subcommand)]
+        cmd: admin_key::AdminKeyCmd,
+    },
     /// (Testing) concurrent writers printing each acknowledged command.
     #[command(hide = true)]
     Load(load::Args),
@@ -93,6 +99,7 @@ fn main() -> ExitCode {
         Cmd::Proof { cmd } => proof::run(cmd),
         Cmd::Simulate(args) => simulate::run(args),
         Cmd::Load(args) => load::run(&cli.store, args),
+        Cmd::AdminKey { cmd } => admin_key::run(&cli.store, cmd),
         Cmd::Cluster { cmd } => cluster::run(&cli.store, cmd),
     };
     match result {

@@ -1629,3 +1629,50 @@ fn verify_checks_postgresql_with_amcheck_or_says_it_could_not() {
     );
     eprintln!("{line}");
 }
+
+#[test]
+fn a_generated_admin_key_can_be_rotated() {
+    let backend = Backend::sqlite();
+    let first = |s: &Server| {
+        s.stdout
+            .iter()
+            .find_map(|l| l.split_once("admin key (shown once; only its hash is stored): "))
+            .map(|(_, k)| k.to_string())
+    };
+    let opts = Opts {
+        backend: &backend,
+        clock: None,
+        extra: vec![],
+        admin_env: false,
+        log_to: None,
+    };
+    let s = Server::start(&opts);
+    let old = first(&s).expect("a first start prints the key");
+    assert_eq!(s.call("GET", "/v1/economies", Some(&old), None).0, 200);
+    // Not while the server runs.
+    let (out, text) = common::run(
+        common::jifen()
+            .args(backend.cli_args())
+            .args(["admin-key", "rotate"]),
+    );
+    assert!(
+        !out.status.success() && text.contains("in use by process"),
+        "{text}"
+    );
+    s.stop();
+    let (out, text) = common::run(
+        common::jifen()
+            .args(backend.cli_args())
+            .args(["admin-key", "rotate"]),
+    );
+    assert!(out.status.success(), "{text}");
+    let new = String::from_utf8_lossy(&out.stdout)
+        .split_once("admin key (shown once; only its hash is stored): ")
+        .map(|(_, k)| k.trim().to_string())
+        .unwrap();
+    let s = Server::start(&opts);
+    assert!(first(&s).is_none(), "a key was printed again");
+    assert_eq!(s.call("GET", "/v1/economies", Some(&old), None).0, 401);
+    assert_eq!(s.call("GET", "/v1/economies", Some(&new), None).0, 200);
+    s.stop();
+}
