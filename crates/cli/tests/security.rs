@@ -445,7 +445,7 @@ fn the_data_directory_is_private_and_a_chosen_admin_key_is_hashed_slowly() {
         "PUT",
         "/v1/economies/e/venues/v1",
         Some(ADMIN),
-        Some(&json!({"url": "https://venue.example/hook", "secret": secret}).to_string()),
+        Some(&json!({"url": "https://93.184.216.34/hook", "secret": secret}).to_string()),
     );
     assert_eq!(put.0, 200, "{}", put.1);
     let mut answers = vec![put.1.to_string()];
