@@ -400,6 +400,41 @@ fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
     );
     // The days still settle: one refusal does not hold the rest back.
     assert_eq!(s.get("/v1/economies/e", ADMIN)["settled_days"], 8);
+    // The console shows it, as a banner at the top of the overview, in both languages.
+    let browser = Browser::start();
+    browser.resize(1280);
+    browser.open(&format!("http://{}/", s.addr));
+    browser.wait_for("return document.body.dataset.status", "signed-out");
+    browser.type_into("#key", ADMIN);
+    browser.press("\u{E007}");
+    browser.wait_for("return document.body.dataset.status", "loaded");
+    let banner = || {
+        browser
+            .script(
+                "const b = document.getElementById('ov-problems'); return b.classList.contains('hidden') ? '' : b.innerText",
+                json!([]),
+            )
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let zh = banner();
+    assert!(zh.contains("自动确认订单（o1）被拒绝：id_conflict"), "{zh}");
+    for width in [1280, 375] {
+        browser.resize(width);
+        browser.screenshot(&format!("console-scheduler-banner-zh-{width}px"));
+    }
+    browser.click("#lang");
+    let en = banner();
+    assert!(
+        en.contains("The automatic order confirmation for o1 was refused: id_conflict"),
+        "{en}"
+    );
+    for width in [1280, 375] {
+        browser.resize(width);
+        browser.screenshot(&format!("console-scheduler-banner-en-{width}px"));
+    }
+    drop(browser);
     // An hour later (by the server's clock) it is tried once more, and journaled once more.
     write_clock(&clock, now_ms + 8 * 86_400_000 + 61 * 60_000);
     eventually("the second attempt", || {
