@@ -74,6 +74,15 @@ fn free_port() -> u16 {
 }
 
 const ADMIN: &str = "cluster-admin-key-0123456789";
+
+/// The nodes' shared signing seed, in `dir`: private, since the server refuses a key file others
+/// can read.
+fn signing_key(dir: &std::path::Path, digit: char) -> std::path::PathBuf {
+    let path = dir.join("signing.key");
+    std::fs::write(&path, digit.to_string().repeat(64)).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    path
+}
 const LEASE_MS: u64 = 1000;
 
 fn start_node(url: &str, id: &str, signing_key: &std::path::Path, dir: &std::path::Path) -> Node {
@@ -207,14 +216,7 @@ fn failover_without_loss_or_split_brain() {
         unreachable!()
     };
     let dir = common::temp_dir("cluster");
-    let signing = dir.join("signing.key");
-    std::fs::write(&signing, "7".repeat(64)).unwrap();
-    // The key must be private: the server refuses one that others can read.
-    std::fs::set_permissions(
-        &signing,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    let signing = signing_key(&dir, '7');
     let mut nodes: Vec<Node> = ["n1", "n2", "n3"]
         .iter()
         .map(|id| start_node(url, id, &signing, &dir))
@@ -557,13 +559,7 @@ fn a_session_signed_out_on_one_node_is_refused_on_another() {
         unreachable!()
     };
     let dir = common::temp_dir("cluster-sign-out");
-    let signing = dir.join("signing.key");
-    std::fs::write(&signing, "5".repeat(64)).unwrap();
-    std::fs::set_permissions(
-        &signing,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    let signing = signing_key(&dir, '5');
     let nodes: Vec<Node> = ["a1", "a2"]
         .iter()
         .map(|id| start_node(url, id, &signing, &dir))

@@ -155,13 +155,10 @@ fn a_signing_key_others_can_read_stops_the_server() {
     // With the mode fixed, it starts.
     write_key(&key, KNOWN_SEED, 0o600);
     let backend = Backend::sqlite();
-    let s = Server::start(&Opts {
-        backend: &backend,
-        clock: None,
-        extra: vec!["--signing-key", key.to_str().unwrap()],
-        admin_env: true,
-        log_to: None,
-    });
+    let s = Server::start(&Opts::with(
+        &backend,
+        vec!["--signing-key", key.to_str().unwrap()],
+    ));
     s.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -172,13 +169,10 @@ fn forged_tokens_that_outlive_the_maximum_lifetime_are_refused() {
     let key = dir.join("signing.key");
     write_key(&key, KNOWN_SEED, 0o600);
     let backend = Backend::sqlite();
-    let s = Server::start(&Opts {
-        backend: &backend,
-        clock: None,
-        extra: vec!["--signing-key", key.to_str().unwrap()],
-        admin_env: true,
-        log_to: None,
-    });
+    let s = Server::start(&Opts::with(
+        &backend,
+        vec!["--signing-key", key.to_str().unwrap()],
+    ));
     create(&s, "e", json!({}));
     s.post(
         "/v1/economies/e/commands",
@@ -281,15 +275,10 @@ fn clients_cannot_take_the_server_s_ids() {
     s.post(
         "/v1/economies/e/commands",
         ADMIN,
-        &json!({"type": "register_consumer", "id": "my-auto-settle:x", "account": "c1"}),
+        &json!({"type": "register_consumer", "id": "my-auto-settle:x", "account": "c0"}),
     );
     // A wallet link cannot name one either.
-    let link = s.post(
-        "/v1/economies/e/wallet-links",
-        ADMIN,
-        &json!({"account": "c1"}),
-    );
-    let token = link["token"].as_str().unwrap();
+    let token = consumer_with_link(&s, "e", "c1");
     let body = json!({"action": "sell", "atoms": 1, "id": "jifen:settle:2026-12-01"}).to_string();
     let (status, text) = s.raw(
         format!("POST /v1/wallet/act HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Wallet-Token: {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
@@ -951,32 +940,27 @@ fn burst(addr: &str, n: usize, request: impl Fn(usize) -> String) -> Vec<(u16, b
         std::io::BufRead::read_line(&mut reader, &mut status_line).unwrap();
         let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
         // The rest of the head and the body.
-        let (headers, _) = read_message_rest(&mut reader);
+        let (headers, _) = web::read_message_rest(&mut reader);
         out.push((status, headers.iter().any(|(k, _)| k == "retry-after")));
     }
     out
 }
 
-/// The headers and body after a start line already read.
-fn read_message_rest(reader: &mut impl std::io::BufRead) -> (Vec<(String, String)>, Vec<u8>) {
-    let (mut headers, mut length) = (Vec::new(), 0);
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-            if k == "content-length" {
-                length = v.parse().unwrap();
-            }
-            headers.push((k, v));
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    (headers, body)
+/// Registers consumer `account` in economy `eco` and returns a wallet link's token for it.
+fn consumer_with_link(s: &Server, eco: &str, account: &str) -> String {
+    s.post(
+        &format!("/v1/economies/{eco}/commands"),
+        ADMIN,
+        &json!({"type": "register_consumer", "id": format!("register-{account}"), "account": account}),
+    );
+    s.post(
+        &format!("/v1/economies/{eco}/wallet-links"),
+        ADMIN,
+        &json!({ "account": account }),
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -984,19 +968,7 @@ fn wallet_links_and_keyless_callers_are_rate_limited() {
     let backend = Backend::sqlite();
     let s = Server::simple(&backend);
     create(&s, "e", json!({}));
-    s.post(
-        "/v1/economies/e/commands",
-        ADMIN,
-        &json!({"type": "register_consumer", "id": "r1", "account": "c1"}),
-    );
-    let token = s.post(
-        "/v1/economies/e/wallet-links",
-        ADMIN,
-        &json!({"account": "c1"}),
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = consumer_with_link(&s, "e", "c1");
     // 200 sales at once through one link, each with its own id (each would be journaled).
     let answers = burst(&s.addr, 200, |i| {
         let body = json!({"action": "sell", "atoms": 1, "id": format!("flood-{i}")}).to_string();
@@ -1077,13 +1049,7 @@ fn a_what_if_stops_when_its_request_does_and_runs_once_per_economy() {
         commands.to_str().unwrap(),
     ]));
     assert!(out.status.success(), "{log}");
-    let s = Server::start(&Opts {
-        backend: &backend,
-        clock: None,
-        extra: vec!["--request-timeout-s", "1"],
-        admin_env: true,
-        log_to: None,
-    });
+    let s = Server::start(&Opts::with(&backend, vec!["--request-timeout-s", "1"]));
     let mut rules = s.get("/v1/economies/big/rules", ADMIN)["rules"].clone();
     rules
         .as_object_mut()
@@ -1196,13 +1162,7 @@ fn venues_cannot_point_inside_and_redirects_are_not_followed() {
     );
     let (venue, asked) = answering(redirect);
     let backend = Backend::sqlite();
-    let s = Server::start(&Opts {
-        backend: &backend,
-        clock: None,
-        extra: vec!["--allow-private-targets"],
-        admin_env: true,
-        log_to: None,
-    });
+    let s = Server::start(&Opts::with(&backend, vec!["--allow-private-targets"]));
     create(&s, "e", json!({}));
     assert_eq!(put(&s, &format!("http://{venue}/events")).0, 200);
     let sha = "ab".repeat(32);
@@ -1281,13 +1241,10 @@ fn signing_out_ends_the_session_for_good() {
 #[test]
 fn metrics_without_a_key_name_no_economy() {
     let backend = Backend::sqlite();
-    let s = Server::start(&Opts {
-        backend: &backend,
-        clock: None,
-        extra: vec!["--metrics-listen", "127.0.0.1:0"],
-        admin_env: true,
-        log_to: None,
-    });
+    let s = Server::start(&Opts::with(
+        &backend,
+        vec!["--metrics-listen", "127.0.0.1:0"],
+    ));
     for id in ["tenant-alpha", "tenant-beta"] {
         create(&s, id, json!({}));
         s.post(
@@ -1443,43 +1400,7 @@ fn single_byte_flips_in_the_database_are_reported_never_served_silently() {
     };
     // A store with a few thousand entries over several blocks, a snapshot, a settlement and
     // keys.
-    let s = Server::start(&Opts {
-        backend: &backend,
-        clock: None,
-        extra: vec!["--snapshot-every", "1000"],
-        admin_env: true,
-        log_to: None,
-    });
-    create(&s, "e", json!({}));
-    s.post(
-        "/v1/economies/e/commands",
-        ADMIN,
-        &json!({"type": "register_merchant", "id": "m", "account": "m"}),
-    );
-    for b in 0..10 {
-        let batch: Vec<Value> = (0..100)
-            .flat_map(|i| {
-                let n = b * 100 + i;
-                vec![
-                    json!({"type": "register_consumer", "id": format!("r{n}"), "account": format!("c{n}")}),
-                    json!({"type": "pay_order", "id": format!("p{n}"), "order": format!("o{n}"), "consumer": format!("c{n}"), "merchant": "m", "cash_fen": 1000 + n, "stable_fen": 0}),
-                    json!({"type": "confirm_order", "id": format!("k{n}"), "order": format!("o{n}")}),
-                ]
-            })
-            .collect();
-        s.post("/v1/economies/e/commands", ADMIN, &Value::Array(batch));
-    }
-    s.post(
-        "/v1/economies/e/commands",
-        ADMIN,
-        &json!({"type": "settle_dividends", "id": "d1", "day": "2026-01-01"}),
-    );
-    s.post("/v1/economies/e/keys", ADMIN, &json!({"role": "auditor"}));
-    s.stop();
-    let conn = rusqlite::Connection::open(dir.join("jifen.sqlite3")).unwrap();
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-        .unwrap();
-    drop(conn);
+    store_with_history(&backend, 1000);
     let db_len = std::fs::metadata(dir.join("jifen.sqlite3")).unwrap().len();
     // JIFEN_TEST_FLIP_SEED=S repeats a run.
     let seed = std::env::var("JIFEN_TEST_FLIP_SEED")
@@ -1546,16 +1467,10 @@ fn single_byte_flips_in_the_database_are_reported_never_served_silently() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
-/// A store with `n` consumers registered, paid and confirmed, a snapshot every 1000 entries,
-/// stopped cleanly with everything in the database file.
+/// A store with `n` consumers registered, paid and confirmed, a snapshot every 1000 entries, a
+/// settlement and a key, stopped cleanly with everything in the database file.
 fn store_with_history(backend: &Backend, n: usize) {
-    let s = Server::start(&Opts {
-        backend,
-        clock: None,
-        extra: vec!["--snapshot-every", "1000"],
-        admin_env: true,
-        log_to: None,
-    });
+    let s = Server::start(&Opts::with(backend, vec!["--snapshot-every", "1000"]));
     create(&s, "e", json!({}));
     s.post(
         "/v1/economies/e/commands",
@@ -1578,6 +1493,12 @@ fn store_with_history(backend: &Backend, n: usize) {
             &Value::Array(chunk.to_vec()),
         );
     }
+    s.post(
+        "/v1/economies/e/commands",
+        ADMIN,
+        &json!({"type": "settle_dividends", "id": "d1", "day": "2026-01-01"}),
+    );
+    s.post("/v1/economies/e/keys", ADMIN, &json!({"role": "auditor"}));
     s.stop();
     if let Backend::Sqlite { dir } = backend {
         let conn = rusqlite::Connection::open(dir.join("jifen.sqlite3")).unwrap();

@@ -46,6 +46,25 @@ pub fn auto_settle_id(day: &str) -> String {
     ids::settle(day)
 }
 
+/// A command the scheduler issues: its type, the field naming what it is for, and its id.
+struct Kind {
+    command: &'static str,
+    field: &'static str,
+    id: fn(&str) -> String,
+}
+
+const SETTLE: Kind = Kind {
+    command: "settle_dividends",
+    field: "day",
+    id: ids::settle,
+};
+
+const CONFIRM: Kind = Kind {
+    command: "confirm_order",
+    field: "order",
+    id: ids::confirm,
+};
+
 /// One of the scheduler's commands that keeps failing.
 #[derive(Clone, Debug)]
 pub struct Problem {
@@ -92,6 +111,15 @@ impl Health {
             .get(economy)
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// What the economy's failing `command`s are for (days, orders).
+    fn subjects(&self, economy: &str, command: &str) -> Vec<String> {
+        self.of(economy)
+            .into_iter()
+            .filter(|p| p.command == command)
+            .map(|p| p.subject)
+            .collect()
     }
 
     /// How many items are failing now, over every economy.
@@ -276,28 +304,16 @@ impl Scheduler {
         })?;
         let eco = economy.meta.id.as_str();
         let health = &self.app.scheduler_health;
-        health.retain(eco, "settle_dividends", |d| {
-            unsettled.iter().any(|u| u == d)
-        });
-        let due: Vec<&String> = unsettled
-            .iter()
-            .filter(|d| !health.waiting(eco, &auto_settle_id(d), now))
-            .collect();
-        let commands = due
-            .iter()
-            .map(|d| json!({"type": "settle_dividends", "id": auto_settle_id(d), "day": d}));
-        let acks = self.issue(economy, commands.collect())?;
-        for (day, ack) in due.iter().zip(&acks) {
+        health.retain(eco, SETTLE.command, |d| unsettled.iter().any(|u| u == d));
+        for (day, ack) in self.issue_due(economy, &SETTLE, unsettled, now)? {
             tracing::info!(economy = %eco, %day, seq = ack.outcome.seq, ok = ack.outcome.result.is_ok(), retry = ack.outcome.retry, "dividends settled by the scheduler");
-            self.outcome(eco, "settle_dividends", day, &auto_settle_id(day), ack, now);
         }
         // A day that could not be settled is looked at again on every tick (and retried when
         // its backoff ends): the days known settled stop before it.
         let stuck = health
-            .of(eco)
-            .into_iter()
-            .filter(|p| p.command == "settle_dividends")
-            .filter_map(|p| jiff::civil::Date::strptime("%Y-%m-%d", &p.subject).ok())
+            .subjects(eco, SETTLE.command)
+            .iter()
+            .filter_map(|d| jiff::civil::Date::strptime("%Y-%m-%d", d).ok())
             .min();
         let progress = self.progress.entry(eco.to_string()).or_default();
         progress.settled_through = match stuck {
@@ -305,6 +321,31 @@ impl Scheduler {
             None => Some(reached.unwrap_or(last)),
         };
         Ok(())
+    }
+
+    /// Issues `kind` for each of `subjects` not waiting for a retry, and notes each outcome:
+    /// the subjects issued, with their acknowledgements.
+    fn issue_due(
+        &self,
+        economy: &Economy,
+        kind: &Kind,
+        subjects: Vec<String>,
+        now: i64,
+    ) -> Result<Vec<(String, Acked)>, JournalError> {
+        let eco = economy.meta.id.as_str();
+        let health = &self.app.scheduler_health;
+        let due: Vec<String> = subjects
+            .into_iter()
+            .filter(|s| !health.waiting(eco, &(kind.id)(s), now))
+            .collect();
+        let commands = due
+            .iter()
+            .map(|s| json!({"type": kind.command, "id": (kind.id)(s), kind.field: s}));
+        let acks = self.issue(economy, commands.collect())?;
+        for (subject, ack) in due.iter().zip(&acks) {
+            self.outcome(eco, kind.command, subject, &(kind.id)(subject), ack, now);
+        }
+        Ok(due.into_iter().zip(acks).collect())
     }
 
     /// Submits the scheduler's own commands and waits for them to be durable.
@@ -404,12 +445,7 @@ impl Scheduler {
         let due_seq = self.seq_at_or_before(&economy.meta.id, from, head, cutoff)?;
         let eco = economy.meta.id.as_str();
         let health = &self.app.scheduler_health;
-        let stuck: Vec<String> = health
-            .of(eco)
-            .into_iter()
-            .filter(|p| p.command == "confirm_order")
-            .map(|p| p.subject)
-            .collect();
+        let stuck = health.subjects(eco, CONFIRM.command);
         let (due, new_cursor, stuck_pending) = economy.journal.read(move |v| {
             let orders = v.ledger.economy().orders();
             let mut due = Vec::new();
@@ -438,32 +474,15 @@ impl Scheduler {
         let progress = self.progress.entry(eco.to_string()).or_default();
         progress.order_cursor = new_cursor;
         progress.due = (cutoff, due_seq);
-        let due: Vec<String> = due
-            .into_iter()
-            .filter(|o| !health.waiting(eco, &auto_confirm_id(o), now))
-            .collect();
-        let commands = due
-            .iter()
-            .map(|o| json!({"type": "confirm_order", "id": auto_confirm_id(o), "order": o}));
-        let acks = self.issue(economy, commands.collect())?;
-        if acks.is_empty() {
+        let issued = self.issue_due(economy, &CONFIRM, due, now)?;
+        if issued.is_empty() {
             return Ok(());
         }
-        let applied = acks
+        let applied = issued
             .iter()
-            .filter(|a| !a.outcome.retry && a.outcome.result.is_ok())
+            .filter(|(_, a)| !a.outcome.retry && a.outcome.result.is_ok())
             .count();
-        tracing::info!(economy = %eco, due = due.len(), applied, "orders auto-confirmed");
-        for (order, ack) in due.iter().zip(&acks) {
-            self.outcome(
-                eco,
-                "confirm_order",
-                order,
-                &auto_confirm_id(order),
-                ack,
-                now,
-            );
-        }
+        tracing::info!(economy = %eco, due = issued.len(), applied, "orders auto-confirmed");
         Ok(())
     }
 }

@@ -18,6 +18,11 @@ use super::common;
 pub fn read_message(reader: &mut impl BufRead) -> (Vec<(String, String)>, Vec<u8>) {
     let mut start = String::new();
     reader.read_line(&mut start).unwrap();
+    read_message_rest(reader)
+}
+
+/// The headers (names lower-cased) and the body of a message whose start line is read.
+pub fn read_message_rest(reader: &mut impl BufRead) -> (Vec<(String, String)>, Vec<u8>) {
     let (mut headers, mut length) = (Vec::new(), 0);
     loop {
         let mut line = String::new();
@@ -57,6 +62,18 @@ pub struct Opts<'a> {
 }
 
 impl<'a> Opts<'a> {
+    /// The default options (the test admin key in the environment, warnings to stderr) with
+    /// `extra` flags for `jifen serve`.
+    pub fn with(backend: &'a Backend, extra: Vec<&'a str>) -> Opts<'a> {
+        Opts {
+            backend,
+            clock: None,
+            extra,
+            admin_env: true,
+            log_to: None,
+        }
+    }
+
     /// The default options, with the server's time read from `clock` (see `write_clock`).
     pub fn with_clock(backend: &'a Backend, clock: &'a PathBuf) -> Opts<'a> {
         Opts {
