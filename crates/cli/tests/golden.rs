@@ -1,4 +1,4 @@
-//! Conformance: `jifen replay` reproduces every vector in `../shared/golden/` exactly.
+//! Conformance: `jifen replay` reproduces every vector in `tests/vectors/` exactly.
 
 mod common;
 

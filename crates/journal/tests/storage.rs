@@ -12,8 +12,9 @@ use jifen_journal::{
 use jifen_wire::{rules_from_toml, state_json, StateVersion};
 use support::Backend;
 
+/// The conformance vectors, in the repository.
 fn shared() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
 }
 
 fn lines(vector: &str) -> Vec<String> {

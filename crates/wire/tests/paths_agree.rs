@@ -35,7 +35,7 @@ fn check(line: &str) {
 
 #[test]
 fn on_every_shared_vector_line() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors");
     let mut lines = 0;
     for folder in ["golden", "golden-collectibles"] {
         for dir in std::fs::read_dir(shared.join(folder)).unwrap() {

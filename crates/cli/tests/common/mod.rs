@@ -12,12 +12,12 @@ pub fn jifen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_jifen"))
 }
 
-/// `../shared` beside the checkout.
+/// The conformance vectors, in the repository (`tests/vectors`).
 pub fn shared() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors");
     assert!(
         dir.is_dir(),
-        "the shared folder is missing at {}",
+        "the conformance vectors are missing at {}",
         dir.display()
     );
     dir
