@@ -52,14 +52,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         must(&mut e, &workload::register(i))?;
         must(&mut e, &workload::pay(&order, i, 10_000))?;
         must(&mut e, &workload::confirm(&order))?;
-        let granted: u64 = e.effects().grants.iter().map(|g| g.atoms).sum();
+        let granted: u64 = e.effects().grants.iter().map(|g| g.atoms.0).sum();
         if i < 4 || i + 1 == args.buyers || (i + 1) % 25 == 0 {
             println!(
                 "{:>6}  {:>14}  {:>18}  {:>12}",
                 i + 1,
                 points(granted),
                 e.price().yuan_per_point(4),
-                yuan(e.totals().reserve_fen)
+                yuan(e.totals().reserve_fen.0)
             );
         }
     }
@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(s) = e.effects().settlement {
         println!(
             "Settling today's dividend pool pays {} yuan to {} holders, pro rata to their points.",
-            yuan(s.paid_fen),
+            yuan(s.paid.0),
             s.holders_paid
         );
     }

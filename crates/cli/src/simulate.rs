@@ -78,7 +78,7 @@ fn print_summary(r: &jifen_sim::SimResult, out: &std::path::Path, simulated_s: f
         ),
         (
             "paid to sellers (yuan)",
-            yuan(r.economy.totals().paid_out_fen),
+            yuan(r.economy.totals().paid_out_fen.0),
         ),
         (
             "exits",

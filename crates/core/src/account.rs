@@ -111,7 +111,7 @@ impl Accounts {
                     .guess(name)
                     .and_then(|id| self.list.get(id as usize))
                 {
-                    crate::economy::prefetch_bytes(a, core::mem::size_of::<Account>());
+                    crate::prefetch::prefetch_bytes(a, core::mem::size_of::<Account>());
                 }
             }
         }
@@ -158,5 +158,15 @@ impl Accounts {
     pub fn reserve(&mut self, additional: usize) {
         self.list.reserve(additional);
         self.by_name.reserve(additional);
+    }
+}
+
+/// Asks the CPU to start loading an account that will be needed soon (a hint, as above).
+#[inline]
+pub(crate) fn prefetch(accounts: &[Account], id: AccountId) {
+    if let Some(a) = accounts.get(id as usize) {
+        // The settlement fields are the first 24 bytes (see `Account`); fetch both lines when
+        // they straddle two.
+        crate::prefetch::prefetch_bytes(a, 24);
     }
 }

@@ -1,24 +1,47 @@
 //! What one accepted command did, for event streams, reports and the simulator.
 
 use crate::account::AccountId;
-use crate::units::Price;
+use crate::units::{Atoms, Fen, Price};
 
 /// Atoms that reached an account through an order (buyer or referrer) or a redemption.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Grant {
     pub account: AccountId,
-    pub atoms: u64,
+    pub atoms: Atoms,
     /// The part of `atoms` that came from the treasury rather than new issuance.
-    pub from_treasury_atoms: u64,
+    pub from_treasury: Atoms,
 }
 
-/// One forced exit (SPEC §9).
+/// One forced exit (SPEC §9): the holder's free atoms sold, at their gross value less the fee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExitEffect {
     pub account: AccountId,
-    pub atoms: u64,
-    pub gross_fen: u64,
-    pub fee_fen: u64,
+    pub atoms: Atoms,
+    pub gross: Fen,
+    pub fee: Fen,
+}
+
+/// A `sell` or a `convert_to_stable` (SPEC §7): the atoms, their value at the price then, and
+/// the fee kept in the reserve.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sale {
+    pub atoms: Atoms,
+    pub gross: Fen,
+    pub fee: Fen,
+}
+
+impl Sale {
+    /// What the seller received: cash for a sale, stable points for a conversion.
+    pub fn net(&self) -> Fen {
+        Fen(self.gross.0 - self.fee.0)
+    }
+}
+
+/// One holder's payment in a settlement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Payout {
+    pub account: AccountId,
+    pub paid: Fen,
 }
 
 /// One daily settlement (SPEC §8).
@@ -26,8 +49,9 @@ pub struct ExitEffect {
 pub struct Settlement {
     /// The day as `YYYYMMDD`.
     pub day: u32,
-    pub eligible: u64,
-    pub paid_fen: u64,
+    /// Holders with free atoms and a quota: those the pool was shared among.
+    pub holders_eligible: u64,
+    pub paid: Fen,
     pub holders_paid: u64,
     /// Holders whose quota this settlement used up.
     pub holders_capped: u64,
@@ -42,12 +66,11 @@ pub struct Effects {
     /// Whether any atoms had been issued before the command (the price is monotone from then).
     pub issued_before: bool,
     pub grants: Vec<Grant>,
-    /// For `sell` and `convert_to_stable`: atoms, gross value and fee.
-    pub sale: Option<(u64, u64, u64)>,
+    pub sale: Option<Sale>,
     pub exits: Vec<ExitEffect>,
     pub settlement: Option<Settlement>,
     /// For `settle_dividends`: what each holder was paid, in the order they were paid.
-    pub payouts: Vec<(AccountId, u64)>,
+    pub payouts: Vec<Payout>,
 }
 
 impl Default for Effects {

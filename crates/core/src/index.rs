@@ -24,8 +24,9 @@
 
 use core::cmp::Ordering;
 
+use crate::account::prefetch;
 use crate::account::{Account, AccountId};
-use crate::economy::{prefetch, prefetch_bytes, PREFETCH_AHEAD};
+use crate::prefetch::{prefetch_bytes, PREFETCH_AHEAD};
 use crate::units::{cmp_fraction, div_wide};
 
 #[derive(Clone, Copy, Debug)]

@@ -61,16 +61,36 @@ impl Economy {
     /// the tests and `jifen verify` check those.)
     pub fn check_full(&self) -> Result<(), String> {
         self.check_fast()?;
-        let mut stable_fen: u128 = 0;
-        let mut atoms: u128 = 0;
-        let mut quota_fen: u128 = 0;
-        let mut holders = 0usize;
+        let free = self.check_accounts()?;
+        let locked_sum = self.check_locked()?;
+        if free.atoms + locked_sum != self.circulating_atoms as u128 {
+            return Err(format!(
+                "points: accounts hold {} free and {locked_sum} locked, circulating {}",
+                free.atoms, self.circulating_atoms
+            ));
+        }
+        if free.holders != self.indexed_count() {
+            return Err(format!(
+                "exit index: {} holders, {} indexed",
+                free.holders,
+                self.indexed_count()
+            ));
+        }
+        self.check_escrow()
+    }
+
+    /// Recounts the accounts' stable points, quotas and exits against the running totals, and
+    /// checks each holder against the exit line and each merchant against having a quota.
+    fn check_accounts(&self) -> Result<Recount, String> {
+        let mut count = Recount::default();
+        let (mut stable_fen, mut quota_fen, mut exits) = (0u128, 0u128, 0u64);
         for a in self.accounts.iter() {
             stable_fen += a.stable_fen as u128;
-            atoms += a.atoms as u128;
+            count.atoms += a.atoms as u128;
             quota_fen += a.quota_fen as u128;
+            exits += a.exits as u64;
             if a.kind == Kind::Consumer && a.atoms > 0 {
-                holders += 1;
+                count.holders += 1;
                 if self.rules().exit_enabled
                     && a.atoms as u128 * self.reserve_fen as u128
                         >= a.quota_fen as u128 * self.circulating_atoms as u128
@@ -82,26 +102,14 @@ impl Economy {
                 return Err(format!("merchant {} has a quota or spending", a.name));
             }
         }
-        if stable_fen != self.stable_total_fen as u128 {
-            return Err(format!(
-                "stable: accounts hold {stable_fen}, running total {}",
-                self.stable_total_fen
-            ));
-        }
-        let exits: u64 = self.accounts.iter().map(|a| a.exits as u64).sum();
-        if exits != self.exits_total {
-            return Err(format!(
-                "exits: accounts count {exits}, running total {}",
-                self.exits_total
-            ));
-        }
-        if quota_fen != self.quota_total_fen as u128 {
-            return Err(format!(
-                "quota: accounts hold {quota_fen}, running total {}",
-                self.quota_total_fen
-            ));
-        }
-        // Locked atoms: every account's count is what its live collectibles hold.
+        same("stable", stable_fen, self.stable_total_fen)?;
+        same("exits", exits as u128, self.exits_total)?;
+        same("quota", quota_fen, self.quota_total_fen)?;
+        Ok(count)
+    }
+
+    /// Every account's locked atoms are what its live collectibles hold; returns their sum.
+    fn check_locked(&self) -> Result<u128, String> {
         let mut locked = vec![0u64; self.accounts.len()];
         let mut locked_sum: u128 = 0;
         for c in self.collectibles.iter() {
@@ -111,8 +119,7 @@ impl Economy {
                 }
                 CollectibleState::Dissolved => {}
                 _ => {
-                    let owner = self.accounts.get(c.owner);
-                    if !owner.is_consumer() {
+                    if !self.accounts.get(c.owner).is_consumer() {
                         return Err(format!("collectible {} is owned by a merchant", c.name));
                     }
                     locked[c.owner as usize] += c.atoms;
@@ -137,27 +144,22 @@ impl Economy {
                 self.locked_total
             ));
         }
-        if atoms + locked_sum != self.circulating_atoms as u128 {
-            return Err(format!(
-                "points: accounts hold {atoms} free and {locked_sum} locked, circulating {}",
-                self.circulating_atoms
-            ));
-        }
-        if holders != self.indexed_count() {
-            return Err(format!(
-                "exit index: {holders} holders, {} indexed",
-                self.indexed_count()
-            ));
-        }
+        Ok(locked_sum)
+    }
+
+    /// The escrow is what pending orders hold in stable points, and no pending order is empty.
+    fn check_escrow(&self) -> Result<(), String> {
         let mut escrow_fen: u128 = 0;
         let mut pending = 0u64;
-        for o in self.orders.iter() {
-            if o.status == OrderStatus::Pending {
-                pending += 1;
-                escrow_fen += o.stable_fen as u128;
-                if o.cash_fen + o.stable_fen == 0 {
-                    return Err(format!("order {} is pending with nothing left", o.name));
-                }
+        for o in self
+            .orders
+            .iter()
+            .filter(|o| o.status == OrderStatus::Pending)
+        {
+            pending += 1;
+            escrow_fen += o.stable_fen as u128;
+            if o.cash_fen + o.stable_fen == 0 {
+                return Err(format!("order {} is pending with nothing left", o.name));
             }
         }
         if escrow_fen != self.escrow_fen as u128 || pending != self.orders.pending() {
@@ -167,5 +169,25 @@ impl Economy {
             ));
         }
         Ok(())
+    }
+}
+
+/// What a pass over the accounts counted.
+#[derive(Default)]
+struct Recount {
+    /// Σ free atoms.
+    atoms: u128,
+    /// Consumers holding free atoms.
+    holders: usize,
+}
+
+/// `Err` naming `what` when a recount and its running total differ.
+fn same(what: &str, recounted: u128, running: u64) -> Result<(), String> {
+    if recounted == running as u128 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: accounts hold {recounted}, running total {running}"
+        ))
     }
 }

@@ -98,7 +98,7 @@ impl NameTable {
     pub fn prefetch_slot(&self, name: &str) {
         if !self.slots.is_empty() {
             let i = Self::home(self.tag(name), self.slots.len());
-            crate::economy::prefetch_bytes(&self.slots[i], 8);
+            crate::prefetch::prefetch_bytes(&self.slots[i], 8);
         }
     }
 

@@ -17,12 +17,12 @@ use std::collections::BTreeSet;
 
 use crate::account::{Account, Kind, NO_REFERRER};
 use crate::collectible::{Collectible, CollectibleState, Policy, GIFT_HOLD_DAYS_MAX};
-use crate::economy::Economy;
+use crate::economy::{Economy, Totals};
 use crate::ledger::{IdRecord, Ledger};
 use crate::name::{is_valid_name, Name};
 use crate::order::{Order, OrderStatus};
 use crate::rules::{OrderRates, Rules};
-use crate::units::Price;
+use crate::units::{Atoms, Fen, Price};
 use crate::Code;
 
 const MAGIC: &[u8; 4] = b"JFNS";
@@ -224,129 +224,21 @@ impl Ledger {
         256 + e.accounts.len() * 80 + e.orders.len() * 48 + self.ids.list.len() * 48
     }
 
-    /// Appends [`Ledger::encode`]'s bytes to `out`.
+    /// Appends [`Ledger::encode`]'s bytes to `out`: each section in turn.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let e = &self.economy;
         let mut w = Writer(out);
         w.0.extend_from_slice(MAGIC);
         w.u32(FORMAT_VERSION);
         write_rules(&mut w, e.rules());
-        let t = e.totals();
-        for v in [
-            t.reserve_fen,
-            t.dividend_pool_fen,
-            t.escrow_fen,
-            t.paid_out_fen,
-            t.contributions_fen,
-            t.circulating_atoms,
-            t.treasury_atoms,
-            t.burned_atoms,
-            t.issued_atoms,
-        ] {
-            w.u64(v);
-        }
-        match e.high_water() {
-            None => w.u8(0),
-            Some(p) => {
-                w.u8(1);
-                w.u64(p.num_fen);
-                w.u64(p.den_atoms);
-            }
-        }
-        w.u64(e.settled_days().len() as u64);
-        for &d in e.settled_days() {
-            w.u32(d);
-        }
-        w.u64(e.accounts.len() as u64);
-        let mut prev = "";
-        for a in e.accounts.iter() {
-            w.name_after(prev, &a.name);
-            prev = &a.name;
-            w.u8(match a.kind {
-                Kind::Consumer => 0,
-                Kind::Merchant => 1,
-            });
-            for v in [
-                a.atoms,
-                a.quota_fen,
-                a.stable_fen,
-                a.spent_fen,
-                a.dividends_fen,
-            ] {
-                w.varint(v);
-            }
-            w.varint(u64::from(a.exits));
-            w.varint(u64::from(a.referrer));
-        }
-        let rate_sets = e.orders.rate_sets();
-        w.u64(rate_sets.len() as u64);
-        for r in rate_sets {
-            for v in [r.reserve_bps, r.reward_bps, r.referral_bps, r.dividend_bps] {
-                w.u16(v);
-            }
-            w.u32(r.quota_multiplier_bps);
-            w.u8(r.stable_payment_earns as u8);
-        }
-        w.u64(e.orders.len() as u64);
-        let (mut prev, mut prev_seq) = ("", 0);
-        for o in e.orders.iter() {
-            w.name_after(prev, &o.name);
-            prev = &o.name;
-            w.varint(u64::from(o.consumer));
-            w.varint(u64::from(o.merchant));
-            w.varint(o.cash_fen);
-            w.varint(o.stable_fen);
-            w.varint(u64::from(o.rates));
-            w.u8(match o.status {
-                OrderStatus::Pending => 0,
-                OrderStatus::Confirmed => 1,
-                OrderStatus::Refunded => 2,
-            });
-            w.delta(prev_seq, o.paid_seq);
-            prev_seq = o.paid_seq;
-        }
-        // Stage 2 (SPEC §13): the clock, the policy, and the collectibles in creation order.
-        w.u64(e.clock() as u64);
-        let p = e.policy();
-        w.u8(p.gifting_enabled as u8);
-        w.u32(p.gift_hold_days);
-        w.u8(p.exchange_enabled as u8);
-        w.u64(e.collectibles().len() as u64);
-        let mut prev = "";
-        for c in e.collectibles().iter() {
-            w.name_after(prev, &c.name);
-            prev = &c.name;
-            w.name(&c.series);
-            w.varint(u64::from(c.owner));
-            w.varint(c.atoms);
-            w.0.extend_from_slice(&c.content_sha256);
-            w.u8(match c.state {
-                CollectibleState::Held => 0,
-                CollectibleState::Exported => 1,
-                CollectibleState::Dissolved => 2,
-            });
-            match &c.venue {
-                None => w.u8(0),
-                Some(v) => {
-                    w.u8(1);
-                    w.name(v);
-                }
-            }
-            w.u64(c.acquired as u64);
-        }
+        write_totals(&mut w, &e.totals());
+        write_history(&mut w, e.high_water(), e.settled_days());
+        write_accounts(&mut w, e);
+        write_orders(&mut w, e);
+        write_stage2(&mut w, e);
         w.u64(self.applied);
         w.u64(self.rejected);
-        w.u64(self.ids.list.len() as u64);
-        let (mut prev, mut prev_seq) = ("", 0);
-        for r in self.ids.list.iter() {
-            w.name_after(prev, &r.id);
-            prev = &r.id;
-            w.u64(r.fingerprint[0]);
-            w.u64(r.fingerprint[1]);
-            w.u8(r.code);
-            w.delta(prev_seq, r.seq);
-            prev_seq = r.seq;
-        }
+        write_ids(&mut w, self);
     }
 
     /// Rebuilds a ledger from [`Ledger::encode`] bytes, checking every invariant.
@@ -360,130 +252,13 @@ impl Ledger {
             return Err(format!("snapshot format {version} is not supported"));
         }
         let rules = read_rules(&mut r)?;
-        let mut totals = [0u64; 9];
-        for t in &mut totals {
-            *t = r.u64()?;
-        }
-        let high_water = match r.u8()? {
-            0 => None,
-            1 => Some(Price {
-                num_fen: r.u64()?,
-                den_atoms: r.u64()?,
-            }),
-            b => return Err(format!("bad high-water flag {b}")),
-        };
-        let mut settled_days = BTreeSet::new();
-        for _ in 0..r.count(4)? {
-            settled_days.insert(r.u32()?);
-        }
+        let totals = read_totals(&mut r)?;
+        let (high_water, settled_days) = read_history(&mut r)?;
         let mut economy = Economy::restore_start(rules, totals, high_water, settled_days)?;
-        let accounts = r.count(10)?;
-        economy.accounts.reserve(accounts);
-        let mut prev = Name::default();
-        for _ in 0..accounts {
-            let name = r.name_after(&prev)?;
-            prev = name.clone();
-            let kind = match r.u8()? {
-                0 => Kind::Consumer,
-                1 => Kind::Merchant,
-                b => return Err(format!("bad account kind {b}")),
-            };
-            let mut a = Account::new(name, kind, NO_REFERRER);
-            a.atoms = r.varint()?;
-            a.quota_fen = r.varint()?;
-            a.stable_fen = r.varint()?;
-            a.spent_fen = r.varint()?;
-            a.dividends_fen = r.varint()?;
-            a.exits = r.varint_u32()?;
-            a.referrer = r.varint_u32()?;
-            economy.restore_account(a)?;
-        }
-        let mut rate_sets = Vec::new();
-        for _ in 0..r.count(13)? {
-            rate_sets.push(OrderRates {
-                reserve_bps: r.u16()?,
-                reward_bps: r.u16()?,
-                referral_bps: r.u16()?,
-                dividend_bps: r.u16()?,
-                quota_multiplier_bps: r.u32()?,
-                stable_payment_earns: r.bool()?,
-            });
-        }
-        economy.orders.restore_rate_sets(rate_sets);
-        let orders = r.count(9)?;
-        economy.orders.reserve(orders);
-        let (mut prev, mut prev_seq) = (Name::default(), 0);
-        for _ in 0..orders {
-            let name = r.name_after(&prev)?;
-            prev = name.clone();
-            let (consumer, merchant) = (r.varint_u32()?, r.varint_u32()?);
-            let (cash_fen, stable_fen) = (r.varint()?, r.varint()?);
-            let rates = r.varint_u32()?;
-            let status = match r.u8()? {
-                0 => OrderStatus::Pending,
-                1 => OrderStatus::Confirmed,
-                2 => OrderStatus::Refunded,
-                b => return Err(format!("bad order status {b}")),
-            };
-            let paid_seq = r.delta(prev_seq)?;
-            prev_seq = paid_seq;
-            economy.restore_order(Order {
-                paid_seq,
-                name,
-                consumer,
-                merchant,
-                cash_fen,
-                stable_fen,
-                rates,
-                status,
-            })?;
-        }
+        read_accounts(&mut r, &mut economy)?;
+        read_orders(&mut r, &mut economy)?;
         if version == FORMAT_VERSION {
-            let clock = r.u64()? as i64;
-            let policy = Policy {
-                gifting_enabled: r.bool()?,
-                gift_hold_days: r.u32()?,
-                exchange_enabled: r.bool()?,
-            };
-            if policy.gift_hold_days > GIFT_HOLD_DAYS_MAX || clock < 0 {
-                return Err("bad collectible policy or clock".into());
-            }
-            economy.restore_clock(clock, policy);
-            let collectibles = r.count(44)?;
-            let mut prev = Name::default();
-            for _ in 0..collectibles {
-                let name = r.name_after(&prev)?;
-                prev = name.clone();
-                let series = r.name()?;
-                let owner = r.varint_u32()?;
-                let atoms = r.varint()?;
-                let content_sha256: [u8; 32] = r
-                    .take(32)?
-                    .try_into()
-                    .map_err(|_| "truncated collectible hash".to_string())?;
-                let state = match r.u8()? {
-                    0 => CollectibleState::Held,
-                    1 => CollectibleState::Exported,
-                    2 => CollectibleState::Dissolved,
-                    b => return Err(format!("bad collectible state {b}")),
-                };
-                let venue = match r.u8()? {
-                    0 => None,
-                    1 => Some(r.name()?),
-                    b => return Err(format!("bad venue flag {b}")),
-                };
-                let acquired = r.u64()? as i64;
-                economy.restore_collectible(Collectible {
-                    name,
-                    series,
-                    owner,
-                    atoms,
-                    content_sha256,
-                    state,
-                    venue,
-                    acquired,
-                })?;
-            }
+            read_stage2(&mut r, &mut economy)?;
         }
         let applied = r.u64()?;
         let rejected = r.u64()?;
@@ -493,36 +268,334 @@ impl Ledger {
             applied,
             rejected,
         };
-        let ids = r.count(20)?;
-        ledger.ids.reserve(ids);
-        let (mut prev, mut prev_seq) = (Name::default(), 0);
-        for _ in 0..ids {
-            let record = IdRecord {
-                id: r.name_after(&prev)?,
-                fingerprint: [r.u64()?, r.u64()?],
-                code: r.u8()?,
-                seq: r.delta(prev_seq)?,
-            };
-            prev = record.id.clone();
-            prev_seq = record.seq;
-            if record.code != 0 && Code::from_u8(record.code).is_none() {
-                return Err(format!("bad outcome code {}", record.code));
-            }
-            if record.seq == 0 || record.seq > applied + rejected {
-                return Err(format!(
-                    "id {} has seq {} outside history",
-                    record.id, record.seq
-                ));
-            }
-            if ledger.ids.find(&record.id).is_some() {
-                return Err(format!("id {} appears twice", record.id));
-            }
-            ledger.ids.push(record);
-        }
+        read_ids(&mut r, &mut ledger)?;
         if r.at != bytes.len() {
             return Err(format!("{} trailing bytes", bytes.len() - r.at));
         }
         ledger.economy.restore_finish()?;
         Ok(ledger)
     }
+}
+
+// ----- the sections, each a write and a read -----
+
+fn write_totals(w: &mut Writer, t: &Totals) {
+    for v in [
+        t.reserve_fen,
+        t.dividend_pool_fen,
+        t.escrow_fen,
+        t.paid_out_fen,
+        t.contributions_fen,
+    ] {
+        w.u64(v.0);
+    }
+    for v in [
+        t.circulating_atoms,
+        t.treasury_atoms,
+        t.burned_atoms,
+        t.issued_atoms,
+    ] {
+        w.u64(v.0);
+    }
+}
+
+fn read_totals(r: &mut Reader) -> DecodeResult<Totals> {
+    Ok(Totals {
+        reserve_fen: Fen(r.u64()?),
+        dividend_pool_fen: Fen(r.u64()?),
+        escrow_fen: Fen(r.u64()?),
+        paid_out_fen: Fen(r.u64()?),
+        contributions_fen: Fen(r.u64()?),
+        circulating_atoms: Atoms(r.u64()?),
+        treasury_atoms: Atoms(r.u64()?),
+        burned_atoms: Atoms(r.u64()?),
+        issued_atoms: Atoms(r.u64()?),
+    })
+}
+
+/// The high-water price and the settled days.
+fn write_history(w: &mut Writer, high_water: Option<Price>, days: &BTreeSet<u32>) {
+    match high_water {
+        None => w.u8(0),
+        Some(p) => {
+            w.u8(1);
+            w.u64(p.num_fen);
+            w.u64(p.den_atoms);
+        }
+    }
+    w.u64(days.len() as u64);
+    for &d in days {
+        w.u32(d);
+    }
+}
+
+fn read_history(r: &mut Reader) -> DecodeResult<(Option<Price>, BTreeSet<u32>)> {
+    let high_water = match r.u8()? {
+        0 => None,
+        1 => Some(Price {
+            num_fen: r.u64()?,
+            den_atoms: r.u64()?,
+        }),
+        b => return Err(format!("bad high-water flag {b}")),
+    };
+    let mut settled_days = BTreeSet::new();
+    for _ in 0..r.count(4)? {
+        settled_days.insert(r.u32()?);
+    }
+    Ok((high_water, settled_days))
+}
+
+fn write_accounts(w: &mut Writer, e: &Economy) {
+    w.u64(e.accounts.len() as u64);
+    let mut prev = "";
+    for a in e.accounts.iter() {
+        w.name_after(prev, &a.name);
+        prev = &a.name;
+        w.u8(match a.kind {
+            Kind::Consumer => 0,
+            Kind::Merchant => 1,
+        });
+        for v in [
+            a.atoms,
+            a.quota_fen,
+            a.stable_fen,
+            a.spent_fen,
+            a.dividends_fen,
+        ] {
+            w.varint(v);
+        }
+        w.varint(u64::from(a.exits));
+        w.varint(u64::from(a.referrer));
+    }
+}
+
+fn read_accounts(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
+    let accounts = r.count(10)?;
+    economy.accounts.reserve(accounts);
+    let mut prev = Name::default();
+    for _ in 0..accounts {
+        let name = r.name_after(&prev)?;
+        prev = name.clone();
+        let kind = match r.u8()? {
+            0 => Kind::Consumer,
+            1 => Kind::Merchant,
+            b => return Err(format!("bad account kind {b}")),
+        };
+        let mut a = Account::new(name, kind, NO_REFERRER);
+        a.atoms = r.varint()?;
+        a.quota_fen = r.varint()?;
+        a.stable_fen = r.varint()?;
+        a.spent_fen = r.varint()?;
+        a.dividends_fen = r.varint()?;
+        a.exits = r.varint_u32()?;
+        a.referrer = r.varint_u32()?;
+        economy.restore_account(a)?;
+    }
+    Ok(())
+}
+
+/// The sets of rates orders were paid under, then the orders.
+fn write_orders(w: &mut Writer, e: &Economy) {
+    let rate_sets = e.orders.rate_sets();
+    w.u64(rate_sets.len() as u64);
+    for r in rate_sets {
+        for v in [r.reserve_bps, r.reward_bps, r.referral_bps, r.dividend_bps] {
+            w.u16(v);
+        }
+        w.u32(r.quota_multiplier_bps);
+        w.u8(r.stable_payment_earns as u8);
+    }
+    w.u64(e.orders.len() as u64);
+    let (mut prev, mut prev_seq) = ("", 0);
+    for o in e.orders.iter() {
+        w.name_after(prev, &o.name);
+        prev = &o.name;
+        w.varint(u64::from(o.consumer));
+        w.varint(u64::from(o.merchant));
+        w.varint(o.cash_fen);
+        w.varint(o.stable_fen);
+        w.varint(u64::from(o.rates));
+        w.u8(match o.status {
+            OrderStatus::Pending => 0,
+            OrderStatus::Confirmed => 1,
+            OrderStatus::Refunded => 2,
+        });
+        w.delta(prev_seq, o.paid_seq);
+        prev_seq = o.paid_seq;
+    }
+}
+
+fn read_orders(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
+    let mut rate_sets = Vec::new();
+    for _ in 0..r.count(13)? {
+        rate_sets.push(OrderRates {
+            reserve_bps: r.u16()?,
+            reward_bps: r.u16()?,
+            referral_bps: r.u16()?,
+            dividend_bps: r.u16()?,
+            quota_multiplier_bps: r.u32()?,
+            stable_payment_earns: r.bool()?,
+        });
+    }
+    economy.orders.restore_rate_sets(rate_sets);
+    let orders = r.count(9)?;
+    economy.orders.reserve(orders);
+    let (mut prev, mut prev_seq) = (Name::default(), 0);
+    for _ in 0..orders {
+        let name = r.name_after(&prev)?;
+        prev = name.clone();
+        let (consumer, merchant) = (r.varint_u32()?, r.varint_u32()?);
+        let (cash_fen, stable_fen) = (r.varint()?, r.varint()?);
+        let rates = r.varint_u32()?;
+        let status = match r.u8()? {
+            0 => OrderStatus::Pending,
+            1 => OrderStatus::Confirmed,
+            2 => OrderStatus::Refunded,
+            b => return Err(format!("bad order status {b}")),
+        };
+        let paid_seq = r.delta(prev_seq)?;
+        prev_seq = paid_seq;
+        economy.restore_order(Order {
+            paid_seq,
+            name,
+            consumer,
+            merchant,
+            cash_fen,
+            stable_fen,
+            rates,
+            status,
+        })?;
+    }
+    Ok(())
+}
+
+/// Stage 2 (SPEC §13): the clock, the policy, and the collectibles in creation order.
+fn write_stage2(w: &mut Writer, e: &Economy) {
+    w.u64(e.clock() as u64);
+    let p = e.policy();
+    w.u8(p.gifting_enabled as u8);
+    w.u32(p.gift_hold_days);
+    w.u8(p.exchange_enabled as u8);
+    w.u64(e.collectibles().len() as u64);
+    let mut prev = "";
+    for c in e.collectibles().iter() {
+        w.name_after(prev, &c.name);
+        prev = &c.name;
+        w.name(&c.series);
+        w.varint(u64::from(c.owner));
+        w.varint(c.atoms);
+        w.0.extend_from_slice(&c.content_sha256);
+        w.u8(match c.state {
+            CollectibleState::Held => 0,
+            CollectibleState::Exported => 1,
+            CollectibleState::Dissolved => 2,
+        });
+        match &c.venue {
+            None => w.u8(0),
+            Some(v) => {
+                w.u8(1);
+                w.name(v);
+            }
+        }
+        w.u64(c.acquired as u64);
+    }
+}
+
+fn read_stage2(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
+    let clock = r.u64()? as i64;
+    let policy = Policy {
+        gifting_enabled: r.bool()?,
+        gift_hold_days: r.u32()?,
+        exchange_enabled: r.bool()?,
+    };
+    if policy.gift_hold_days > GIFT_HOLD_DAYS_MAX || clock < 0 {
+        return Err("bad collectible policy or clock".into());
+    }
+    economy.restore_clock(clock, policy);
+    let collectibles = r.count(44)?;
+    let mut prev = Name::default();
+    for _ in 0..collectibles {
+        let name = r.name_after(&prev)?;
+        prev = name.clone();
+        economy.restore_collectible(read_collectible(r, name)?)?;
+    }
+    Ok(())
+}
+
+/// One collectible after its name.
+fn read_collectible(r: &mut Reader, name: Name) -> DecodeResult<Collectible> {
+    let series = r.name()?;
+    let owner = r.varint_u32()?;
+    let atoms = r.varint()?;
+    let content_sha256: [u8; 32] = r
+        .take(32)?
+        .try_into()
+        .map_err(|_| "truncated collectible hash".to_string())?;
+    let state = match r.u8()? {
+        0 => CollectibleState::Held,
+        1 => CollectibleState::Exported,
+        2 => CollectibleState::Dissolved,
+        b => return Err(format!("bad collectible state {b}")),
+    };
+    let venue = match r.u8()? {
+        0 => None,
+        1 => Some(r.name()?),
+        b => return Err(format!("bad venue flag {b}")),
+    };
+    Ok(Collectible {
+        name,
+        series,
+        owner,
+        atoms,
+        content_sha256,
+        state,
+        venue,
+        acquired: r.u64()? as i64,
+    })
+}
+
+/// The id table, in the order the ids were first used.
+fn write_ids(w: &mut Writer, ledger: &Ledger) {
+    w.u64(ledger.ids.list.len() as u64);
+    let (mut prev, mut prev_seq) = ("", 0);
+    for r in ledger.ids.list.iter() {
+        w.name_after(prev, &r.id);
+        prev = &r.id;
+        w.u64(r.fingerprint[0]);
+        w.u64(r.fingerprint[1]);
+        w.u8(r.code);
+        w.delta(prev_seq, r.seq);
+        prev_seq = r.seq;
+    }
+}
+
+fn read_ids(r: &mut Reader, ledger: &mut Ledger) -> DecodeResult<()> {
+    let ids = r.count(20)?;
+    ledger.ids.reserve(ids);
+    let history = ledger.applied + ledger.rejected;
+    let (mut prev, mut prev_seq) = (Name::default(), 0);
+    for _ in 0..ids {
+        let record = IdRecord {
+            id: r.name_after(&prev)?,
+            fingerprint: [r.u64()?, r.u64()?],
+            code: r.u8()?,
+            seq: r.delta(prev_seq)?,
+        };
+        prev = record.id.clone();
+        prev_seq = record.seq;
+        if record.code != 0 && Code::from_u8(record.code).is_none() {
+            return Err(format!("bad outcome code {}", record.code));
+        }
+        if record.seq == 0 || record.seq > history {
+            return Err(format!(
+                "id {} has seq {} outside history",
+                record.id, record.seq
+            ));
+        }
+        if ledger.ids.find(&record.id).is_some() {
+            return Err(format!("id {} appears twice", record.id));
+        }
+        ledger.ids.push(record);
+    }
+    Ok(())
 }

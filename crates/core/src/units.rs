@@ -12,6 +12,84 @@ pub const ATOMS_PER_POINT: u64 = 100_000_000;
 /// Basis points in 100 %.
 pub const BPS_ONE: u64 = 10_000;
 
+/// An amount of money (or of stable points, or of quota), in fen: 0.01 yuan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fen(pub u64);
+
+/// An amount of growth points, in atoms: one point is [`ATOMS_PER_POINT`] atoms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Atoms(pub u64);
+
+impl Fen {
+    pub const ZERO: Fen = Fen(0);
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl Atoms {
+    pub const ZERO: Atoms = Atoms(0);
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// Sums and differences of amounts of one unit. Like `u64`'s, they panic on overflow (the
+/// release profile keeps overflow checks): an amount that wraps is a bug.
+macro_rules! amount_arithmetic {
+    ($t:ident) => {
+        impl core::ops::Add for $t {
+            type Output = $t;
+            fn add(self, other: $t) -> $t {
+                $t(self.0 + other.0)
+            }
+        }
+        impl core::ops::Sub for $t {
+            type Output = $t;
+            fn sub(self, other: $t) -> $t {
+                $t(self.0 - other.0)
+            }
+        }
+        impl core::ops::AddAssign for $t {
+            fn add_assign(&mut self, other: $t) {
+                self.0 += other.0;
+            }
+        }
+        impl core::ops::SubAssign for $t {
+            fn sub_assign(&mut self, other: $t) {
+                self.0 -= other.0;
+            }
+        }
+        impl core::iter::Sum for $t {
+            fn sum<I: Iterator<Item = $t>>(iter: I) -> $t {
+                $t(iter.map(|a| a.0).sum())
+            }
+        }
+        impl From<$t> for u64 {
+            fn from(a: $t) -> u64 {
+                a.0
+            }
+        }
+    };
+}
+
+amount_arithmetic!(Fen);
+amount_arithmetic!(Atoms);
+
+impl fmt::Display for Fen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for Atoms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// `floor(a × b / c)` in `u128`. `c` must be positive.
 #[inline]
 pub fn mul_div_floor(a: u64, b: u64, c: u64) -> u128 {

@@ -366,7 +366,11 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
             match (quote, outcome.result) {
                 (Ok(q), Ok(())) => assert_eq!(
                     e.effects().sale,
-                    Some((q.atoms, q.value_fen, q.fee_fen)),
+                    Some(jifen_core::Sale {
+                        atoms: q.atoms,
+                        gross: q.value_fen,
+                        fee: q.fee_fen
+                    }),
                     "step {n}: the preview of {command:?} differs from the sale"
                 ),
                 (Err(c), Err(d)) => assert_eq!(c, d, "step {n}: {command:?}"),
@@ -377,8 +381,8 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
         if let (Some(quote), true) = (confirm_quote, judged) {
             match (quote, outcome.result) {
                 (Ok(q), Ok(())) => {
-                    let granted: Vec<u64> = e.effects().grants.iter().map(|g| g.atoms).collect();
-                    let quoted: Vec<u64> = [q.buyer_atoms, q.referrer_atoms]
+                    let granted: Vec<u64> = e.effects().grants.iter().map(|g| g.atoms.0).collect();
+                    let quoted: Vec<u64> = [q.buyer_atoms.0, q.referrer_atoms.0]
                         .into_iter()
                         .filter(|a| *a > 0)
                         .collect();
@@ -426,7 +430,7 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
         if let Err(broken) = e.check_full() {
             panic!("step {n}: after {command:?}: {broken}");
         }
-        if e.totals().issued_atoms > 0 {
+        if e.totals().issued_atoms.0 > 0 {
             let price = e.price();
             if let Some(floor) = price_floor {
                 assert!(
@@ -474,7 +478,7 @@ fn payouts_by_name(e: &jifen_core::Economy) -> Vec<(String, u64)> {
     let payouts = &e.effects().payouts;
     payouts
         .iter()
-        .map(|&(id, fen)| (e.accounts().get(id).name.to_string(), fen))
+        .map(|p| (e.accounts().get(p.account).name.to_string(), p.paid.0))
         .collect()
 }
 
@@ -494,7 +498,7 @@ fn settlement_by_the_book(e: &jifen_core::Economy) -> Vec<(String, u64)> {
             .then_with(|| x.2.as_bytes().cmp(y.2.as_bytes()))
     });
     let mut weight: u128 = eligible.iter().map(|x| x.1 as u128).sum();
-    let mut pool = e.totals().dividend_pool_fen as u128;
+    let mut pool = e.totals().dividend_pool_fen.0 as u128;
     let mut paid = Vec::new();
     for (quota, atoms, name) in eligible {
         let pay = (pool * atoms as u128 / weight).min(quota as u128);

@@ -1,6 +1,6 @@
 //! The brief's worked example (SPEC §6): default rules, orders of 10 000 fen, no referrers.
 
-use jifen_core::{Command, Economy, Price, Rules, ATOMS_PER_POINT};
+use jifen_core::{Command, Economy, Fen, Price, Rules, ATOMS_PER_POINT};
 
 fn order(economy: &mut Economy, n: usize) {
     let buyer = format!("c{n}");
@@ -81,13 +81,13 @@ fn after_a_hundred_orders_the_first_buyer_holds_10863_fen() {
     // Nobody exits: a 20 000 fen quota is far above any holding's value.
     assert!(e.accounts().iter().all(|a| a.exits == 0));
     let t = e.totals();
-    assert_eq!(t.reserve_fen, 300_000);
-    assert_eq!(t.dividend_pool_fen, 300_000);
+    assert_eq!(t.reserve_fen, Fen(300_000));
+    assert_eq!(t.dividend_pool_fen, Fen(300_000));
     assert_eq!(
         e.price(),
         Price {
-            num_fen: t.reserve_fen,
-            den_atoms: t.circulating_atoms
+            num_fen: t.reserve_fen.0,
+            den_atoms: t.circulating_atoms.0
         }
     );
     e.check_full().unwrap();

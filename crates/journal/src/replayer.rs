@@ -57,7 +57,7 @@ pub struct Replayer {
 impl Replayer {
     pub fn new(economy: &str, ledger: Ledger, seq: u64, hash: Hash) -> Replayer {
         let price_floor =
-            (ledger.economy().totals().issued_atoms > 0).then(|| ledger.economy().price());
+            (ledger.economy().totals().issued_atoms.0 > 0).then(|| ledger.economy().price());
         Replayer {
             economy: economy.to_string(),
             ledger,
@@ -115,7 +115,7 @@ impl Replayer {
         if let Err(broken) = economy.check_fast() {
             return Err(self.corrupt(e.seq, format!("invariant broken: {broken}")));
         }
-        if economy.totals().issued_atoms > 0 {
+        if economy.totals().issued_atoms.0 > 0 {
             let price = economy.price();
             if let Some(floor) = self.price_floor {
                 if price < floor {

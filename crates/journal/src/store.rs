@@ -46,7 +46,8 @@ pub struct SettlementRow {
     pub seq: u64,
     /// The day as `YYYYMMDD`.
     pub day: u32,
-    pub eligible: u64,
+    /// Holders with free atoms and a quota, among whom the pool was shared.
+    pub holders_eligible: u64,
     pub paid_fen: u64,
     pub holders_paid: u64,
     pub holders_capped: u64,
@@ -342,10 +343,12 @@ pub(crate) fn decode_sample(seq: u64, ts_ms: i64, bytes: &[u8]) -> StoreResult<S
 /// A settlement's four counts, big-endian, for storage.
 pub(crate) fn encode_settlement(s: &SettlementRow) -> [u8; 32] {
     let mut out = [0u8; 32];
-    for (chunk, v) in
-        out.chunks_exact_mut(8)
-            .zip([s.eligible, s.paid_fen, s.holders_paid, s.holders_capped])
-    {
+    for (chunk, v) in out.chunks_exact_mut(8).zip([
+        s.holders_eligible,
+        s.paid_fen,
+        s.holders_paid,
+        s.holders_capped,
+    ]) {
         chunk.copy_from_slice(&v.to_be_bytes());
     }
     out
@@ -363,7 +366,7 @@ pub(crate) fn decode_settlement(seq: u64, day: i64, bytes: &[u8]) -> StoreResult
         seq,
         day: u32::try_from(day)
             .map_err(|_| StoreError::Malformed(format!("settlement day {day}")))?,
-        eligible: v(0)?,
+        holders_eligible: v(0)?,
         paid_fen: v(1)?,
         holders_paid: v(2)?,
         holders_capped: v(3)?,

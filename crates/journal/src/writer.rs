@@ -669,14 +669,14 @@ impl Writer {
                     let fx = self.ledger.economy().effects();
                     c.extras.payouts.push((
                         outcome.seq,
-                        fx.payouts.iter().map(|(a, f)| (*a, *f)).collect(),
+                        fx.payouts.iter().map(|p| (p.account, p.paid.0)).collect(),
                     ));
                     if let Some(s) = fx.settlement {
                         c.extras.settlements.push(SettlementRow {
                             seq: outcome.seq,
                             day: s.day,
-                            eligible: s.eligible,
-                            paid_fen: s.paid_fen,
+                            holders_eligible: s.holders_eligible,
+                            paid_fen: s.paid.0,
                             holders_paid: s.holders_paid,
                             holders_capped: s.holders_capped,
                         });
@@ -831,14 +831,14 @@ impl Writer {
         Sample {
             seq,
             ts_ms,
-            reserve_fen: t.reserve_fen,
-            circulating_atoms: t.circulating_atoms,
-            dividend_pool_fen: t.dividend_pool_fen,
-            treasury_atoms: t.treasury_atoms,
+            reserve_fen: t.reserve_fen.0,
+            circulating_atoms: t.circulating_atoms.0,
+            dividend_pool_fen: t.dividend_pool_fen.0,
+            treasury_atoms: t.treasury_atoms.0,
             price_num_fen: price.num_fen,
             price_den_atoms: price.den_atoms,
-            contributions_fen: t.contributions_fen,
-            paid_out_fen: t.paid_out_fen,
+            contributions_fen: t.contributions_fen.0,
+            paid_out_fen: t.paid_out_fen.0,
             quota_fen: economy.quota_total_fen(),
             orders: economy.orders().len() as u64,
             exits: economy.exits_total(),

@@ -525,7 +525,7 @@ fn settlements_and_boundary_samples_are_stored_with_their_batches() {
             (&p.command, o.result, o.retry)
         {
             let s = ledger.economy().effects().settlement.unwrap();
-            expected.push((o.seq, s.day, s.paid_fen, s.holders_paid, s.holders_capped));
+            expected.push((o.seq, s.day, s.paid.0, s.holders_paid, s.holders_capped));
         }
     }
     assert!(!expected.is_empty(), "{vector} settles nothing");

@@ -499,15 +499,15 @@ pub async fn preview_order(
                 "action": "confirm",
                 "order": order,
                 "consumer": consumer,
-                "eligible_fen": q.eligible_fen,
-                "reserve_in_fen": q.reserve_in_fen,
-                "dividend_in_fen": q.dividend_in_fen,
-                "quota_fen": q.quota_fen,
-                "buyer_atoms": q.buyer_atoms,
-                "buyer_points": views::points(q.buyer_atoms),
+                "eligible_fen": q.eligible_fen.0,
+                "reserve_in_fen": q.reserve_in_fen.0,
+                "dividend_in_fen": q.dividend_in_fen.0,
+                "quota_fen": q.quota_fen.0,
+                "buyer_atoms": q.buyer_atoms.0,
+                "buyer_points": views::points(q.buyer_atoms.0),
                 "referrer": q.referrer,
-                "referrer_atoms": q.referrer_atoms,
-                "referrer_points": views::points(q.referrer_atoms),
+                "referrer_atoms": q.referrer_atoms.0,
+                "referrer_points": views::points(q.referrer_atoms.0),
                 "price_yuan_per_point": price.yuan_per_point(4),
                 "note": "at the price now; the command is priced when it is applied, and the higher price may cause exits",
             })
@@ -563,7 +563,9 @@ pub fn settlement_rows(app: &App, economy: &str, limit: usize) -> ApiResult<Vec<
                 "day": format_day(r.day),
                 "seq": r.seq,
                 "settled_at": ts_ms.map(rfc3339_ms),
-                "eligible_atoms": r.eligible,
+                "holders_eligible": r.holders_eligible,
+                // Kept for clients written before it was renamed: a count of holders, not atoms.
+                "eligible_atoms": r.holders_eligible,
                 "paid_fen": r.paid_fen,
                 "holders_paid": r.holders_paid,
                 "holders_capped": r.holders_capped,
@@ -625,9 +627,9 @@ fn figures(ledger: &Ledger, day: DayFigures) -> Value {
     let t = e.totals();
     json!({
         "price_yuan_per_point": e.price().yuan_per_point(4),
-        "reserve_fen": t.reserve_fen,
-        "circulating_atoms": t.circulating_atoms,
-        "dividend_pool_fen": t.dividend_pool_fen,
+        "reserve_fen": t.reserve_fen.0,
+        "circulating_atoms": t.circulating_atoms.0,
+        "dividend_pool_fen": t.dividend_pool_fen.0,
         "dividends_fen": day.dividends_fen,
         "exits": day.exits,
         "quota_outstanding_fen": e.quota_total_fen(),
@@ -647,7 +649,7 @@ fn apply(ledger: &mut Ledger, parsed: &jifen_wire::Parsed) -> DayFigures {
     }
     let fx = ledger.economy().effects();
     DayFigures {
-        dividends_fen: fx.settlement.map_or(0, |s| s.paid_fen),
+        dividends_fen: fx.settlement.map_or(0, |s| s.paid.0),
         exits: fx.exits.len() as u64,
     }
 }

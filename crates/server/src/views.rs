@@ -57,16 +57,16 @@ pub fn totals(ledger: &Ledger) -> Value {
     let t = ledger.economy().totals();
     json!({
         "applied": ledger.applied(),
-        "burned_atoms": t.burned_atoms,
-        "circulating_atoms": t.circulating_atoms,
-        "contributions_fen": t.contributions_fen,
-        "dividend_pool_fen": t.dividend_pool_fen,
-        "escrow_fen": t.escrow_fen,
-        "issued_atoms": t.issued_atoms,
-        "paid_out_fen": t.paid_out_fen,
+        "burned_atoms": t.burned_atoms.0,
+        "circulating_atoms": t.circulating_atoms.0,
+        "contributions_fen": t.contributions_fen.0,
+        "dividend_pool_fen": t.dividend_pool_fen.0,
+        "escrow_fen": t.escrow_fen.0,
+        "issued_atoms": t.issued_atoms.0,
+        "paid_out_fen": t.paid_out_fen.0,
         "rejected": ledger.rejected(),
-        "reserve_fen": t.reserve_fen,
-        "treasury_atoms": t.treasury_atoms,
+        "reserve_fen": t.reserve_fen.0,
+        "treasury_atoms": t.treasury_atoms.0,
     })
 }
 

@@ -388,10 +388,10 @@ pub async fn quote(
     match quoted {
         Ok(q) => Ok(crate::routes::json_ok(json!({
             "action": if convert { "convert" } else { "sell" },
-            "atoms": q.atoms,
-            "value_fen": q.value_fen,
-            "fee_fen": q.fee_fen,
-            "net_fen": q.net_fen(),
+            "atoms": q.atoms.0,
+            "value_fen": q.value_fen.0,
+            "fee_fen": q.fee_fen.0,
+            "net_fen": q.net_fen().0,
             "note": "at the price now; the command is priced when it is applied",
         }))),
         Err(code) => Err(ApiError::new(

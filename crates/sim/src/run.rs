@@ -261,10 +261,10 @@ impl Sim<'_> {
         let mut credits = std::mem::take(&mut self.credits);
         credits.clear();
         for g in &fx.grants {
-            credits.push((g.account, price.value_fen(g.atoms), 0));
+            credits.push((g.account, price.value_fen(g.atoms.0), 0));
         }
         for x in &fx.exits {
-            credits.push((x.account, 0, x.gross_fen - x.fee_fen));
+            credits.push((x.account, 0, (x.gross - x.fee).0));
         }
         self.today.exits += fx.exits.len() as u64;
         for &(account, reward, proceeds) in &credits {
@@ -303,9 +303,9 @@ impl Sim<'_> {
         if !self.run(&command) {
             return None;
         }
-        let (_, gross, fee) = self.e.effects().sale.unwrap_or_default();
-        self.people[person].proceeds_fen += gross - fee;
-        Some(gross - fee)
+        let net_fen = self.e.effects().sale.unwrap_or_default().net().0;
+        self.people[person].proceeds_fen += net_fen;
+        Some(net_fen)
     }
 
     fn spend_fen(&mut self) -> u64 {
@@ -360,7 +360,7 @@ impl Sim<'_> {
         if self.run(&Command::ConfirmOrder { order }) {
             self.today.orders += 1;
             self.today.sales_fen += amount;
-            self.today.money_in_fen += self.e.totals().contributions_fen - before;
+            self.today.money_in_fen += (self.e.totals().contributions_fen - before).0;
         }
     }
 
@@ -449,7 +449,7 @@ impl Sim<'_> {
     fn shock(&mut self, day: u64, share_bps: u64) -> ShockResult {
         let mut r = ShockResult {
             day,
-            reserve_before_fen: self.e.totals().reserve_fen,
+            reserve_before_fen: self.e.totals().reserve_fen.0,
             price_before: self.e.price().yuan_per_point(4),
             ..ShockResult::default()
         };
@@ -463,8 +463,8 @@ impl Sim<'_> {
                 }
             }
         }
-        r.paid_fen = self.e.totals().paid_out_fen - paid_out_before;
-        r.reserve_after_fen = self.e.totals().reserve_fen;
+        r.paid_fen = (self.e.totals().paid_out_fen - paid_out_before).0;
+        r.reserve_after_fen = self.e.totals().reserve_fen.0;
         r.price_after = self.e.price().yuan_per_point(4);
         r
     }
@@ -558,13 +558,13 @@ pub fn simulate(
         let row = DayRow {
             price_num_fen: price.num_fen,
             price_den_atoms: price.den_atoms,
-            reserve_fen: t.reserve_fen,
-            circulating_atoms: t.circulating_atoms,
-            treasury_atoms: t.treasury_atoms,
-            dividend_pool_fen: t.dividend_pool_fen,
+            reserve_fen: t.reserve_fen.0,
+            circulating_atoms: t.circulating_atoms.0,
+            treasury_atoms: t.treasury_atoms.0,
+            dividend_pool_fen: t.dividend_pool_fen.0,
             consumers: sim.people.len() as u64,
-            paid_out_fen: t.paid_out_fen - before.paid_out_fen,
-            dividends_paid_fen: settlement.paid_fen,
+            paid_out_fen: (t.paid_out_fen - before.paid_out_fen).0,
+            dividends_paid_fen: settlement.paid.0,
             holders_paid: settlement.holders_paid,
             holders_capped: settlement.holders_capped,
             outstanding_quota_fen: sim.e.quota_total_fen(),
@@ -576,7 +576,7 @@ pub fn simulate(
             sim.e
                 .check_full()
                 .map_err(|broken| format!("day {day}: invariant broken: {broken}"))?;
-            if t.issued_atoms > 0 {
+            if t.issued_atoms.0 > 0 {
                 if let Some(floor) = price_floor.filter(|f| price < *f) {
                     return Err(format!("day {day}: the price fell from {floor} to {price}"));
                 }

@@ -50,8 +50,8 @@ pub fn state_json(ledger: &Ledger, version: StateVersion) -> String {
     });
     let head: [(&str, u64); 3] = [
         ("applied", ledger.applied()),
-        ("burned_atoms", t.burned_atoms),
-        ("circulating_atoms", t.circulating_atoms),
+        ("burned_atoms", t.burned_atoms.0),
+        ("circulating_atoms", t.circulating_atoms.0),
     ];
     for (k, v) in head {
         let _ = writeln!(out, "    \"{k}\": {v},");
@@ -61,14 +61,14 @@ pub fn state_json(ledger: &Ledger, version: StateVersion) -> String {
         write_collectibles(e, &mut out);
     }
     let fields: [(&str, u64); 8] = [
-        ("contributions_fen", t.contributions_fen),
-        ("dividend_pool_fen", t.dividend_pool_fen),
-        ("escrow_fen", t.escrow_fen),
-        ("issued_atoms", t.issued_atoms),
-        ("paid_out_fen", t.paid_out_fen),
+        ("contributions_fen", t.contributions_fen.0),
+        ("dividend_pool_fen", t.dividend_pool_fen.0),
+        ("escrow_fen", t.escrow_fen.0),
+        ("issued_atoms", t.issued_atoms.0),
+        ("paid_out_fen", t.paid_out_fen.0),
         ("rejected", ledger.rejected()),
-        ("reserve_fen", t.reserve_fen),
-        ("treasury_atoms", t.treasury_atoms),
+        ("reserve_fen", t.reserve_fen.0),
+        ("treasury_atoms", t.treasury_atoms.0),
     ];
     for (i, (k, v)) in fields.iter().enumerate() {
         let sep = if i + 1 == fields.len() { "\n" } else { ",\n" };
@@ -130,8 +130,8 @@ pub fn effects_json(line: u64, id: &str, command_type: &str, economy: &Economy) 
         .map(|g| {
             serde_json::json!({
                 "account": name(g.account),
-                "atoms": g.atoms,
-                "from_treasury_atoms": g.from_treasury_atoms,
+                "atoms": g.atoms.0,
+                "from_treasury_atoms": g.from_treasury.0,
             })
         })
         .collect();
@@ -141,10 +141,10 @@ pub fn effects_json(line: u64, id: &str, command_type: &str, economy: &Economy) 
         .map(|x| {
             serde_json::json!({
                 "account": name(x.account),
-                "atoms": x.atoms,
-                "gross_fen": x.gross_fen,
-                "fee_fen": x.fee_fen,
-                "paid_fen": x.gross_fen - x.fee_fen,
+                "atoms": x.atoms.0,
+                "gross_fen": x.gross.0,
+                "fee_fen": x.fee.0,
+                "paid_fen": x.gross.0 - x.fee.0,
             })
         })
         .collect();
@@ -159,16 +159,16 @@ pub fn effects_json(line: u64, id: &str, command_type: &str, economy: &Economy) 
         "grants": grants,
         "exits": exits,
     });
-    if let Some((atoms, gross_fen, fee_fen)) = fx.sale {
+    if let Some(sale) = fx.sale {
         event["sale"] = serde_json::json!({
-            "atoms": atoms, "gross_fen": gross_fen, "fee_fen": fee_fen, "net_fen": gross_fen - fee_fen,
+            "atoms": sale.atoms.0, "gross_fen": sale.gross.0, "fee_fen": sale.fee.0, "net_fen": sale.net().0,
         });
     }
     if let Some(s) = fx.settlement {
         event["settlement"] = serde_json::json!({
             "day": jifen_core::format_day(s.day),
-            "eligible": s.eligible,
-            "paid_fen": s.paid_fen,
+            "eligible": s.holders_eligible,
+            "paid_fen": s.paid.0,
             "holders_paid": s.holders_paid,
             "holders_capped": s.holders_capped,
         });
