@@ -9,7 +9,7 @@ use jifen_core::{format_day, Price};
 use serde_json::json;
 
 use crate::decimal;
-use crate::run::{points, SimResult};
+use crate::run::{points, DayRow, ShockResult, SimResult};
 
 /// A consumer's outcome: what they spent and what came back.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -193,85 +193,104 @@ pub fn accounts_csv(r: &SimResult) -> String {
 /// The first lines of the report: who gained and who did not, derived from the run.
 pub fn headlines(r: &SimResult) -> Vec<String> {
     let s = &r.scenario;
-    let mut lines = Vec::new();
-    let n = r.people.len();
     let last = r.days.last().cloned().unwrap_or_default();
     let first_price = Price::per_point(s.rules.initial_price_fen).yuan_per_point(4);
-    lines.push(format!(
-        "{n} consumers spent {} yuan over {} days; the programme set aside {}% of sales for the reserve and the dividend pool. The price went from {first_price} to {} yuan per point after the last day's orders, and to {} once its dividends settled.",
+    let mut lines = vec![format!(
+        "{} consumers spent {} yuan over {} days; the programme set aside {}% of sales for the reserve and the dividend pool. The price went from {first_price} to {} yuan per point after the last day's orders, and to {} once its dividends settled.",
+        r.people.len(),
         yuan(last.sales_total_fen),
         s.days,
         pct(last.money_in_total_fen, last.sales_total_fen),
         last.price_before_settlement,
         final_price(r).yuan_per_point(4),
-    ));
-    if n > 0 {
-        let tenth = n.div_ceil(10);
-        let group = |range: std::ops::Range<usize>| {
-            let mut o = Outcome::default();
-            for i in range {
-                o.add(&outcome(r, i));
-            }
-            o
-        };
-        let early = group(0..tenth);
-        let late = group(n - tenth..n);
-        lines.push(format!(
-            "The first 10% of buyers ({tenth} people, arriving by day {}) got back {}% of what they spent: {}× the value of the points they were given.",
-            r.people[tenth - 1].first_day,
-            pct(early.received_fen(), early.spent_fen),
-            times(early.received_fen(), early.reward_value_fen),
-        ));
-        lines.push(format!(
-            "The last 10% of buyers ({tenth} people, arriving from day {}) got back {}% of what they spent: {}× the value of the points they were given.",
-            r.people[n - tenth].first_day,
-            pct(late.received_fen(), late.spent_fen),
-            times(late.received_fen(), late.reward_value_fen),
-        ));
-    }
-    match s.stop_day.filter(|&d| d > 0 && (d as usize) < r.days.len()) {
-        Some(stop) => {
-            let outstanding = r.days[stop as usize - 1].outstanding_quota_fen;
-            let paid: u64 = r.days[stop as usize..].iter().map(|d| d.dividends_paid_fen).sum();
-            lines.push(format!(
-                "Arrivals stop on day {stop}: from then on the dividend pool paid {}% of the {} yuan of quota outstanding that day. A quota is a cap, paid only from the dividend pool, not a promise.",
-                pct(paid, outstanding),
-                yuan(outstanding),
-            ));
-        }
-        None => lines.push(format!(
-            "At the end, {} yuan of quota is outstanding and the dividend pool holds {} yuan, {}% of it. A quota is a cap, paid only from the dividend pool, not a promise.",
-            yuan(last.outstanding_quota_fen),
-            yuan(last.dividend_pool_fen),
-            pct(last.dividend_pool_fen, last.outstanding_quota_fen),
-        )),
-    }
+    )];
+    lines.extend(cohort_lines(r));
+    lines.push(quota_line(r, &last));
     let exits: u64 = r.days.iter().map(|d| d.exits).sum();
     let dividends: u64 = r.days.iter().map(|d| d.dividends_paid_fen).sum();
     lines.push(format!(
         "{exits} times a holder's points reached their quota and were bought back (exits); {} yuan of dividends were paid in all.",
         yuan(dividends)
     ));
-    for sh in &r.shocks {
-        let paid_by_reserve = sh.reserve_before_fen - sh.reserve_after_fen;
-        let all = if sh.refused == 0 {
-            "every one was paid from the reserve"
-        } else {
-            "some were refused"
-        };
-        lines.push(format!(
-            "On day {}, {} holders sold at once: {all} ({} yuan paid out; the reserve went from {} to {} yuan, down {} yuan, the fees staying in it), and the price moved from {} to {} yuan per point.",
-            sh.day,
-            sh.sellers,
-            yuan(sh.paid_fen),
-            yuan(sh.reserve_before_fen),
-            yuan(sh.reserve_after_fen),
-            yuan(paid_by_reserve),
-            sh.price_before,
-            sh.price_after,
-        ));
-    }
+    lines.extend(r.shocks.iter().map(shock_line));
     lines
+}
+
+/// What the first and the last tenth of buyers got back, against what they spent.
+fn cohort_lines(r: &SimResult) -> Vec<String> {
+    let n = r.people.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let tenth = n.div_ceil(10);
+    let group = |range: std::ops::Range<usize>| {
+        let mut o = Outcome::default();
+        for i in range {
+            o.add(&outcome(r, i));
+        }
+        o
+    };
+    let (early, late) = (group(0..tenth), group(n - tenth..n));
+    vec![
+        format!(
+            "The first 10% of buyers ({tenth} people, arriving by day {}) got back {}% of what they spent: {}× the value of the points they were given.",
+            r.people[tenth - 1].first_day,
+            pct(early.received_fen(), early.spent_fen),
+            times(early.received_fen(), early.reward_value_fen),
+        ),
+        format!(
+            "The last 10% of buyers ({tenth} people, arriving from day {}) got back {}% of what they spent: {}× the value of the points they were given.",
+            r.people[n - tenth].first_day,
+            pct(late.received_fen(), late.spent_fen),
+            times(late.received_fen(), late.reward_value_fen),
+        ),
+    ]
+}
+
+/// How much of the outstanding quota the dividend pool paid (after arrivals stop), or can.
+fn quota_line(r: &SimResult, last: &DayRow) -> String {
+    match r
+        .scenario
+        .stop_day
+        .filter(|&d| d > 0 && (d as usize) < r.days.len())
+    {
+        Some(stop) => {
+            let outstanding = r.days[stop as usize - 1].outstanding_quota_fen;
+            let paid: u64 = r.days[stop as usize..].iter().map(|d| d.dividends_paid_fen).sum();
+            format!(
+                "Arrivals stop on day {stop}: from then on the dividend pool paid {}% of the {} yuan of quota outstanding that day. A quota is a cap, paid only from the dividend pool, not a promise.",
+                pct(paid, outstanding),
+                yuan(outstanding),
+            )
+        }
+        None => format!(
+            "At the end, {} yuan of quota is outstanding and the dividend pool holds {} yuan, {}% of it. A quota is a cap, paid only from the dividend pool, not a promise.",
+            yuan(last.outstanding_quota_fen),
+            yuan(last.dividend_pool_fen),
+            pct(last.dividend_pool_fen, last.outstanding_quota_fen),
+        ),
+    }
+}
+
+/// One run on the reserve: who sold, what was paid, and what the price did.
+fn shock_line(sh: &ShockResult) -> String {
+    let paid_by_reserve = sh.reserve_before_fen - sh.reserve_after_fen;
+    let all = if sh.refused == 0 {
+        "every one was paid from the reserve"
+    } else {
+        "some were refused"
+    };
+    format!(
+        "On day {}, {} holders sold at once: {all} ({} yuan paid out; the reserve went from {} to {} yuan, down {} yuan, the fees staying in it), and the price moved from {} to {} yuan per point.",
+        sh.day,
+        sh.sellers,
+        yuan(sh.paid_fen),
+        yuan(sh.reserve_before_fen),
+        yuan(sh.reserve_after_fen),
+        yuan(paid_by_reserve),
+        sh.price_before,
+        sh.price_after,
+    )
 }
 
 pub fn summary_json(r: &SimResult) -> String {

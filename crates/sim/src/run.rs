@@ -6,7 +6,7 @@ use jifen_core::{cmp_fraction, AccountId, Command, Economy, Price, Soon, ATOMS_P
 
 use crate::decimal::name;
 use crate::rng::Rng;
-use crate::scenario::{Curve, Scenario, Spend};
+use crate::scenario::{Scenario, Spend};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Behaviour {
@@ -164,32 +164,13 @@ impl Takers {
     }
 }
 
-/// New consumers expected on `day` (before the integer carry).
-pub fn arrivals_on(s: &Scenario, day: u64) -> f64 {
-    if s.stop_day.is_some_and(|stop| day >= stop) {
-        return 0.0;
-    }
-    let base = s.per_day as f64;
-    match s.curve {
-        Curve::Constant => base,
-        Curve::Growth { bps } => base * (1.0 + bps as f64 / 10_000.0).powf(day as f64),
-        Curve::Boom { peak_day, .. } if day <= peak_day => {
-            base * (day + 1) as f64 / (peak_day + 1) as f64
-        }
-        Curve::Boom {
-            peak_day,
-            decline_bps,
-        } => base * (1.0 - decline_bps as f64 / 10_000.0).powf((day - peak_day) as f64),
-    }
-}
-
 /// New consumers on each day, whole: the day's expected arrivals plus the fraction carried
 /// from the days before, rounded down.
 fn arrivals_by_day(s: &Scenario) -> Vec<u64> {
     let mut carry = 0f64;
     (0..s.days)
         .map(|day| {
-            carry += arrivals_on(s, day);
+            carry += s.arrivals_on(day);
             let arrivals = carry.floor();
             carry -= arrivals;
             arrivals as u64
@@ -478,110 +459,18 @@ pub fn simulate(
     check: bool,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SimResult, String> {
-    let mut sim = Sim {
-        s,
-        e: Economy::new(s.rules),
-        rng: Rng::new(seed),
-        people: Vec::new(),
-        takers: Takers::default(),
-        due: vec![Vec::new(); s.days as usize],
-        orders: 0,
-        today: DayRow::default(),
-        rejected: Default::default(),
-        credits: Vec::new(),
-    };
-    // Room for everyone up front: the engine's large tables are then allocated once, never
-    // copied as they grow.
     let arrivals = arrivals_by_day(s);
-    let people: u64 = arrivals.iter().sum();
-    // The orders they will attempt, at most.
-    let orders = people.saturating_mul(s.repeat_purchases + 1);
-    sim.e
-        .reserve_capacity((s.merchants + people) as usize, orders as usize);
-    sim.people.reserve(people as usize);
-    for m in 0..s.merchants {
-        let ok = sim.run(&Command::RegisterMerchant {
-            account: name("m", m),
-        });
-        assert!(ok, "registering a simulated merchant failed");
-    }
+    let mut sim = Sim::start(s, seed, &arrivals);
     let mut days = Vec::with_capacity(s.days as usize);
     let mut shocks = Vec::new();
     let mut price_floor: Option<Price> = None;
-    let (mut sales_total, mut money_in_total) = (0u64, 0u64);
+    let mut totals = (0u64, 0u64);
     for day in 0..s.days {
-        let date = add_days(s.start_day, day);
         let before = sim.e.totals();
-        sim.today = DayRow {
-            day,
-            date,
-            ..DayRow::default()
-        };
-        // The day's shoppers are known in advance, so the engine is told a few purchases
-        // ahead which table slots and accounts they will need (hints only: the results are
-        // the same without them).
-        for _ in 0..arrivals[day as usize] {
-            sim.hint(Some((sim.people.len() + HINT_SLOTS_AHEAD) as u64), None);
-            let person = sim.arrive(day);
-            sim.today.new_consumers += 1;
-            sim.shop(person, day);
-        }
-        let due = std::mem::take(&mut sim.due[day as usize]);
-        let person_at = |j: usize| due.get(j).map(|&p| u64::from(p));
-        for (i, &person) in due.iter().enumerate() {
-            sim.hint(
-                person_at(i + HINT_SLOTS_AHEAD),
-                person_at(i + HINT_ACCOUNTS_AHEAD),
-            );
-            sim.shop(person as usize, day);
-        }
-        sim.takers_sell();
-        if (day + 1) % s.redeem_every_days == 0 {
-            sim.merchants_redeem();
-        }
-        for shock in s.shocks.iter().filter(|sh| sh.day == day) {
-            let r = sim.shock(day, shock.sell_share_bps);
-            shocks.push(r);
-        }
-        sim.today.price_before_settlement = sim.e.price().yuan_per_point(4);
-        let settle = Command::SettleDividends {
-            day: jifen_core::format_day(date).into(),
-        };
-        if !sim.run(&settle) {
-            return Err(format!("day {day}: settlement was refused"));
-        }
-        let settlement = sim.e.effects().settlement.unwrap_or_default();
-        let t = sim.e.totals();
-        let price = sim.e.price();
-        sales_total += sim.today.sales_fen;
-        money_in_total += sim.today.money_in_fen;
-        let row = DayRow {
-            price_num_fen: price.num_fen,
-            price_den_atoms: price.den_atoms,
-            reserve_fen: t.reserve_fen.0,
-            circulating_atoms: t.circulating_atoms.0,
-            treasury_atoms: t.treasury_atoms.0,
-            dividend_pool_fen: t.dividend_pool_fen.0,
-            consumers: sim.people.len() as u64,
-            paid_out_fen: (t.paid_out_fen - before.paid_out_fen).0,
-            dividends_paid_fen: settlement.paid.0,
-            holders_paid: settlement.holders_paid,
-            holders_capped: settlement.holders_capped,
-            outstanding_quota_fen: sim.e.quota_total_fen(),
-            sales_total_fen: sales_total,
-            money_in_total_fen: money_in_total,
-            ..sim.today.clone()
-        };
+        shocks.extend(sim.run_day(day, arrivals[day as usize])?);
+        let row = sim.day_row(before, &mut totals);
         if check {
-            sim.e
-                .check_full()
-                .map_err(|broken| format!("day {day}: invariant broken: {broken}"))?;
-            if t.issued_atoms.0 > 0 {
-                if let Some(floor) = price_floor.filter(|f| price < *f) {
-                    return Err(format!("day {day}: the price fell from {floor} to {price}"));
-                }
-                price_floor = Some(price);
-            }
+            sim.check_day(day, &mut price_floor)?;
         }
         days.push(row);
         progress(day + 1, s.days);
@@ -595,6 +484,128 @@ pub fn simulate(
         shocks,
         rejected: sim.rejected,
     })
+}
+
+impl<'a> Sim<'a> {
+    /// The economy with its merchants, and room for everyone who will arrive: the engine's
+    /// large tables are then allocated once, never copied as they grow.
+    fn start(s: &'a Scenario, seed: u64, arrivals: &[u64]) -> Sim<'a> {
+        let mut sim = Sim {
+            s,
+            e: Economy::new(s.rules),
+            rng: Rng::new(seed),
+            people: Vec::new(),
+            takers: Takers::default(),
+            due: vec![Vec::new(); s.days as usize],
+            orders: 0,
+            today: DayRow::default(),
+            rejected: Default::default(),
+            credits: Vec::new(),
+        };
+        let people: u64 = arrivals.iter().sum();
+        // The orders they will attempt, at most.
+        let orders = people.saturating_mul(s.repeat_purchases + 1);
+        sim.e
+            .reserve_capacity((s.merchants + people) as usize, orders as usize);
+        sim.people.reserve(people as usize);
+        for m in 0..s.merchants {
+            let ok = sim.run(&Command::RegisterMerchant {
+                account: name("m", m),
+            });
+            assert!(ok, "registering a simulated merchant failed");
+        }
+        sim
+    }
+
+    /// One day: the new and the returning shoppers, the takers, the merchants, any shock, and
+    /// the settlement. Returns the shocks' results.
+    fn run_day(&mut self, day: u64, arrivals: u64) -> Result<Vec<ShockResult>, String> {
+        let date = add_days(self.s.start_day, day);
+        self.today = DayRow {
+            day,
+            date,
+            ..DayRow::default()
+        };
+        // The day's shoppers are known in advance, so the engine is told a few purchases
+        // ahead which table slots and accounts they will need (hints only: the results are
+        // the same without them).
+        for _ in 0..arrivals {
+            self.hint(Some((self.people.len() + HINT_SLOTS_AHEAD) as u64), None);
+            let person = self.arrive(day);
+            self.today.new_consumers += 1;
+            self.shop(person, day);
+        }
+        let due = std::mem::take(&mut self.due[day as usize]);
+        let person_at = |j: usize| due.get(j).map(|&p| u64::from(p));
+        for (i, &person) in due.iter().enumerate() {
+            self.hint(
+                person_at(i + HINT_SLOTS_AHEAD),
+                person_at(i + HINT_ACCOUNTS_AHEAD),
+            );
+            self.shop(person as usize, day);
+        }
+        self.takers_sell();
+        if (day + 1) % self.s.redeem_every_days == 0 {
+            self.merchants_redeem();
+        }
+        let s = self.s;
+        let shocks = s
+            .shocks
+            .iter()
+            .filter(|sh| sh.day == day)
+            .map(|shock| self.shock(day, shock.sell_share_bps))
+            .collect();
+        self.today.price_before_settlement = self.e.price().yuan_per_point(4);
+        let settle = Command::SettleDividends {
+            day: jifen_core::format_day(date).into(),
+        };
+        if !self.run(&settle) {
+            return Err(format!("day {day}: settlement was refused"));
+        }
+        Ok(shocks)
+    }
+
+    /// The day's row, from the totals before it and after; `totals` carries the running sales
+    /// and money in.
+    fn day_row(&self, before: jifen_core::Totals, totals: &mut (u64, u64)) -> DayRow {
+        let settlement = self.e.effects().settlement.unwrap_or_default();
+        let t = self.e.totals();
+        let price = self.e.price();
+        totals.0 += self.today.sales_fen;
+        totals.1 += self.today.money_in_fen;
+        DayRow {
+            price_num_fen: price.num_fen,
+            price_den_atoms: price.den_atoms,
+            reserve_fen: t.reserve_fen.0,
+            circulating_atoms: t.circulating_atoms.0,
+            treasury_atoms: t.treasury_atoms.0,
+            dividend_pool_fen: t.dividend_pool_fen.0,
+            consumers: self.people.len() as u64,
+            paid_out_fen: (t.paid_out_fen - before.paid_out_fen).0,
+            dividends_paid_fen: settlement.paid.0,
+            holders_paid: settlement.holders_paid,
+            holders_capped: settlement.holders_capped,
+            outstanding_quota_fen: self.e.quota_total_fen(),
+            sales_total_fen: totals.0,
+            money_in_total_fen: totals.1,
+            ..self.today.clone()
+        }
+    }
+
+    /// With `--check`: every invariant by full recount, and the price not below `floor`.
+    fn check_day(&self, day: u64, floor: &mut Option<Price>) -> Result<(), String> {
+        self.e
+            .check_full()
+            .map_err(|broken| format!("day {day}: invariant broken: {broken}"))?;
+        if self.e.totals().issued_atoms.0 > 0 {
+            let price = self.e.price();
+            if let Some(f) = floor.filter(|f| price < *f) {
+                return Err(format!("day {day}: the price fell from {f} to {price}"));
+            }
+            *floor = Some(price);
+        }
+        Ok(())
+    }
 }
 
 /// Points, for display: whole points with up to 8 decimals, trailing zeros dropped.

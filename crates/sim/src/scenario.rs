@@ -79,6 +79,28 @@ pub struct Scenario {
     pub shocks: Vec<Shock>,
 }
 
+impl Scenario {
+    /// New consumers expected on `day` (before the integer carry).
+    pub fn arrivals_on(&self, day: u64) -> f64 {
+        let s = self;
+        if s.stop_day.is_some_and(|stop| day >= stop) {
+            return 0.0;
+        }
+        let base = s.per_day as f64;
+        match s.curve {
+            Curve::Constant => base,
+            Curve::Growth { bps } => base * (1.0 + bps as f64 / 10_000.0).powf(day as f64),
+            Curve::Boom { peak_day, .. } if day <= peak_day => {
+                base * (day + 1) as f64 / (peak_day + 1) as f64
+            }
+            Curve::Boom {
+                peak_day,
+                decline_bps,
+            } => base * (1.0 - decline_bps as f64 / 10_000.0).powf((day - peak_day) as f64),
+        }
+    }
+}
+
 // ----- the raw file -----
 
 #[derive(Deserialize)]
@@ -293,8 +315,50 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, ScenarioError> {
         1,
         DAYS_MAX,
     )?;
+    let (per_day, curve, stop_day) = arrivals(&c, &raw.arrivals, days)?;
+    let (spend, repeat_purchases, repeat_every_days) = spending(&c, &raw.spend, &rules)?;
+    let b = behaviour(&c, raw.behaviour.unwrap_or_default())?;
+    let mut shocks = Vec::new();
+    for sh in &raw.shocks {
+        shocks.push(Shock {
+            day: c.in_range(&sh.day, "shocks.day", 0, days - 1)?,
+            sell_share_bps: c.in_range(&sh.sell_share_bps, "shocks.sell_share_bps", 0, 10_000)?,
+        });
+    }
+    let scenario = Scenario {
+        name: raw
+            .name
+            .map_or_else(|| "unnamed scenario".to_string(), |n| n.into_inner()),
+        days,
+        seed: raw.seed.map_or(1, |s| s.into_inner()),
+        start_day,
+        rules,
+        merchants,
+        redeem_every_days,
+        curve,
+        per_day,
+        stop_day,
+        spend,
+        repeat_purchases,
+        repeat_every_days,
+        holders_bps: b.holders_bps,
+        takers_bps: b.takers_bps,
+        spenders_bps: b.spenders_bps,
+        taker_multiple_milli: b.taker_multiple_milli,
+        referral_bps: b.referral_bps,
+        refund_bps: b.refund_bps,
+        shocks,
+    };
+    check_growth(&scenario, &raw.arrivals, &c)?;
+    Ok(scenario)
+}
 
-    let a = &raw.arrivals;
+/// `[arrivals]`: new consumers a day, the curve they follow, and the day they stop.
+fn arrivals(
+    c: &Checker,
+    a: &RawArrivals,
+    days: u64,
+) -> Result<(u64, Curve, Option<u64>), ScenarioError> {
     let per_day = c.in_range(&a.per_day, "arrivals.per_day", 0, ARRIVALS_PER_DAY_MAX)?;
     let curve = match a.curve.get_ref().as_str() {
         "constant" => Curve::Constant,
@@ -318,8 +382,15 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, ScenarioError> {
         .as_ref()
         .map(|s| c.in_range(s, "arrivals.stop_day", 0, DAYS_MAX))
         .transpose()?;
+    Ok((per_day, curve, stop_day))
+}
 
-    let s = &raw.spend;
+/// `[spend]`: what an order costs, and how often a consumer buys again.
+fn spending(
+    c: &Checker,
+    s: &RawSpend,
+    rules: &jifen_core::Rules,
+) -> Result<(Spend, u64, u64), ScenarioError> {
     let fen = c.in_range(&s.fen, "spend.fen", 1, rules.order_max_fen)?;
     let spend = match s.distribution.get_ref().as_str() {
         "fixed" => Spend::Fixed { fen },
@@ -349,8 +420,20 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, ScenarioError> {
         1,
         DAYS_MAX,
     )?;
+    Ok((spend, repeat_purchases, repeat_every_days))
+}
 
-    let b = raw.behaviour.unwrap_or_default();
+/// `[behaviour]`, checked: the shares of holders, takers and spenders add up to the whole.
+struct Behaviour {
+    holders_bps: u64,
+    takers_bps: u64,
+    spenders_bps: u64,
+    taker_multiple_milli: u64,
+    referral_bps: u64,
+    refund_bps: u64,
+}
+
+fn behaviour(c: &Checker, b: RawBehaviour) -> Result<Behaviour, ScenarioError> {
     let holders_bps = c.opt(&b.holders_bps, "behaviour.holders_bps", 10_000, 0, 10_000)?;
     let takers_bps = c.opt(&b.takers_bps, "behaviour.takers_bps", 0, 0, 10_000)?;
     let spenders_bps = c.opt(&b.spenders_bps, "behaviour.spenders_bps", 0, 0, 10_000)?;
@@ -370,57 +453,27 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, ScenarioError> {
             ),
         ));
     }
-    let taker_multiple_milli = c.opt(
-        &b.taker_multiple_milli,
-        "behaviour.taker_multiple_milli",
-        2_000,
-        1,
-        1_000_000,
-    )?;
-    let referral_bps = c.opt(&b.referral_bps, "behaviour.referral_bps", 0, 0, 10_000)?;
-    let refund_bps = c.opt(&b.refund_bps, "behaviour.refund_bps", 0, 0, 10_000)?;
-
-    let mut shocks = Vec::new();
-    for sh in &raw.shocks {
-        shocks.push(Shock {
-            day: c.in_range(&sh.day, "shocks.day", 0, days - 1)?,
-            sell_share_bps: c.in_range(&sh.sell_share_bps, "shocks.sell_share_bps", 0, 10_000)?,
-        });
-    }
-
-    let scenario = Scenario {
-        name: raw
-            .name
-            .map_or_else(|| "unnamed scenario".to_string(), |n| n.into_inner()),
-        days,
-        seed: raw.seed.map_or(1, |s| s.into_inner()),
-        start_day,
-        rules,
-        merchants,
-        redeem_every_days,
-        curve,
-        per_day,
-        stop_day,
-        spend,
-        repeat_purchases,
-        repeat_every_days,
+    Ok(Behaviour {
         holders_bps,
         takers_bps,
         spenders_bps,
-        taker_multiple_milli,
-        referral_bps,
-        refund_bps,
-        shocks,
-    };
-    check_growth(&scenario, &raw.arrivals, &c)?;
-    Ok(scenario)
+        taker_multiple_milli: c.opt(
+            &b.taker_multiple_milli,
+            "behaviour.taker_multiple_milli",
+            2_000,
+            1,
+            1_000_000,
+        )?,
+        referral_bps: c.opt(&b.referral_bps, "behaviour.referral_bps", 0, 0, 10_000)?,
+        refund_bps: c.opt(&b.refund_bps, "behaviour.refund_bps", 0, 0, 10_000)?,
+    })
 }
 
 /// Arrivals must stay within the limits on every day.
 fn check_growth(s: &Scenario, a: &RawArrivals, c: &Checker) -> Result<(), ScenarioError> {
     let mut total = 0f64;
     for day in 0..s.days {
-        let n = crate::run::arrivals_on(s, day);
+        let n = s.arrivals_on(day);
         if n > ARRIVALS_PER_DAY_MAX as f64 {
             let span = a.growth_bps.as_ref().map_or(a.per_day.span(), |g| g.span());
             return Err(c.err(span, "arrivals", format!("arrivals would reach {n:.0} a day on day {day}; at most {ARRIVALS_PER_DAY_MAX}")));

@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::command::{command_from, Parsed, Source};
 use crate::json::{encode_number_text, encode_object_header, encode_str};
+use crate::shape::{command_from, Parsed, Source};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

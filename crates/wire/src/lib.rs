@@ -6,12 +6,14 @@ mod exact;
 mod fast;
 mod json;
 mod rules;
+mod shape;
 mod state;
 
 pub use command::{
     parse_command_canonical_into, parse_command_general, parse_command_line, parse_command_value,
-    Parsed, LINE_BYTES_MAX,
+    LINE_BYTES_MAX,
 };
 pub use json::{canonical_json, python_json, split_array};
 pub use rules::{rules_from_json, rules_from_toml, rules_to_toml};
+pub use shape::Parsed;
 pub use state::{effects_json, outcome_line, state_json, StateVersion};
