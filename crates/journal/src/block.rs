@@ -8,8 +8,8 @@
 //! removed or reordered behind the journal's back shows a gap or a broken chain at the exact
 //! seq, like any other damage.
 
-use crate::entry::{Entry, Hash};
-use crate::store::{EntryRef, StoreError, StoreResult};
+use crate::entry::{Entry, EntryRef, Hash};
+use crate::error::{StoreError, StoreResult};
 
 /// A commit is split into blocks of at most this many bytes (a block holds at least one
 /// entry, however large).

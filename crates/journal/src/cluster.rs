@@ -13,29 +13,10 @@
 //!
 //! Times are milliseconds on the callers' clocks; the lease length must cover their skew.
 
-use postgres::{Client, GenericClient, NoTls};
+use postgres::{Client, NoTls};
 use sha2::{Digest, Sha256};
 
-use crate::store::StoreResult;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS nodes (
-    node_id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    heartbeat_ms BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS leases (
-    economy TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    epoch BIGINT NOT NULL,
-    expires_ms BIGINT NOT NULL
-);
-";
-
-pub(crate) fn create_schema(client: &mut impl GenericClient) -> StoreResult<()> {
-    client.batch_execute(SCHEMA)?;
-    Ok(())
-}
+use crate::error::StoreResult;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {

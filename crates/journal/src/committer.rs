@@ -15,12 +15,13 @@ use crossbeam_channel::Sender;
 use crate::queue::{self, Receiver};
 use jifen_core::Outcome;
 
+use crate::batch::{Acked, BatchReply, PreparedBatch, Reply};
 use crate::block::{for_each_in_block, Block};
 use crate::entry::Hash;
+use crate::error::StoreError;
 use crate::merkle::{self, SharedTree};
 use crate::recover::tree_upto;
-use crate::store::{AppendExtras, Store, StoreError};
-use crate::writer::{Acked, BatchReply, PreparedBatch, Reply};
+use crate::store::{AppendExtras, Store};
 use crate::JournalError;
 
 /// Batches applied but not yet committed, besides the one committing. The committer takes

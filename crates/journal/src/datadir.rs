@@ -16,44 +16,6 @@ use std::path::{Path, PathBuf};
 /// The lock file inside a data directory.
 pub const LOCK_FILE: &str = "lock";
 
-/// Creates `dir` (and its parents) readable by its owner only, or tightens it when it exists
-/// with wider permissions. Returns what it tightened, for a warning.
-pub fn ensure_private_dir(dir: &Path) -> Result<Vec<String>, String> {
-    let shown = dir.display();
-    let mut tightened = Vec::new();
-    if !dir.exists() {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(dir)
-            .map_err(|e| format!("cannot create the data directory {shown}: {e}"))?;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let tighten = |path: &Path, mode: u32, tightened: &mut Vec<String>| {
-            let Ok(meta) = std::fs::metadata(path) else {
-                return Ok(());
-            };
-            let now = meta.permissions().mode() & 0o777;
-            if now & 0o077 == 0 {
-                return Ok(());
-            }
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
-            tightened.push(format!("{} (was {now:o}, now {mode:o})", path.display()));
-            Ok::<(), String>(())
-        };
-        tighten(dir, 0o700, &mut tightened)?;
-        for file in crate::sqlite::SQLITE_FILES {
-            tighten(&dir.join(file), 0o600, &mut tightened)?;
-        }
-    }
-    Ok(tightened)
-}
-
 /// An exclusive hold on a data directory, released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct DataDirLock {
@@ -65,7 +27,7 @@ impl DataDirLock {
     /// Takes the directory for `holder` (e.g. `jifen serve`), creating it privately first.
     /// Refused, naming the process that holds it, when another writer has it.
     pub fn acquire(dir: &Path, holder: &str) -> Result<DataDirLock, String> {
-        ensure_private_dir(dir)?;
+        crate::private::ensure_private_dir(dir, &crate::sqlite::SQLITE_FILES)?;
         let path = dir.join(LOCK_FILE);
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
@@ -144,6 +106,7 @@ impl WriterLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::private::ensure_private_dir;
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("jifen-datadir-{name}-{}", std::process::id()));
@@ -172,7 +135,9 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = temp("modes");
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert!(ensure_private_dir(&dir.join("a/b")).unwrap().is_empty());
+        assert!(ensure_private_dir(&dir.join("a/b"), &[])
+            .unwrap()
+            .is_empty());
         assert_eq!(mode(&dir.join("a/b")), 0o700);
         let open = dir.join("open");
         std::fs::create_dir_all(&open).unwrap();
@@ -180,7 +145,7 @@ mod tests {
         let db = open.join(crate::sqlite::SQLITE_FILE);
         std::fs::write(&db, b"").unwrap();
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let tightened = ensure_private_dir(&open).unwrap();
+        let tightened = ensure_private_dir(&open, &crate::sqlite::SQLITE_FILES).unwrap();
         assert_eq!(tightened.len(), 2, "{tightened:?}");
         assert_eq!(mode(&open), 0o700);
         assert_eq!(mode(&db), 0o600);

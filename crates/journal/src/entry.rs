@@ -74,7 +74,17 @@ impl Entry {
     }
 }
 
-impl crate::store::EntryRef<'_> {
+/// A journal entry lent by `Store::scan`, without copying.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryRef<'a> {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub command: &'a str,
+    pub outcome: &'a str,
+    pub hash: &'a Hash,
+}
+
+impl EntryRef<'_> {
     pub fn to_entry(&self) -> Entry {
         Entry {
             seq: self.seq,

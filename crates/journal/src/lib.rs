@@ -5,62 +5,49 @@
 //! state; a single writer with group commit; recovery; and verification from empty. Two real
 //! backends implement [`Store`]: SQLite (the embedded default) and PostgreSQL.
 
+mod batch;
 pub mod block;
 pub mod cluster;
 mod committer;
 pub mod datadir;
 mod entry;
+mod error;
 mod frame;
 pub mod heads;
 pub mod ids;
+mod journal;
+mod limits;
 pub mod merkle;
+mod open;
 pub mod postgres;
+mod private;
 mod queue;
 mod recover;
 mod replayer;
+mod snapshotter;
 pub mod sqlite;
 mod store;
 pub mod time;
 mod verify;
 mod writer;
 
+pub use batch::{Acked, BatchReply, PreparedBatch, Reply, Submitted};
 pub use ed25519_dalek;
-pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, Hash};
+pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, EntryRef, Hash};
+pub use error::{JournalError, StoreError, StoreResult};
 pub use frame::unframe;
-pub use recover::{ledger_at, recover, Recovered, StartupCheck, READ_CHUNK_ENTRIES};
+pub use journal::{Journal, OpenInfo};
+pub use limits::{BATCH_COMMANDS_MAX, QUEUE_REQUESTS_MAX, READ_CHUNK_ENTRIES};
+pub use open::open_store;
+pub use recover::{ledger_at, recover, Recovered, StartupCheck};
 pub use store::{
-    open_store, AppendExtras, EconomyMeta, EntryRef, IntegrityReport, Sample, SettlementRow, Store,
-    StoreError, StoreResult, INTEGRITY_PROBLEMS_MAX,
+    AppendExtras, EconomyMeta, IntegrityReport, Sample, SettlementRow, Store,
+    INTEGRITY_PROBLEMS_MAX,
 };
 pub use verify::{check_signed_heads, verify_economy, VerifyReport};
-pub use writer::{
-    Acked, BatchReply, Journal, JournalConfig, OpenInfo, PreparedBatch, Reply, Submitted, View,
-    BATCH_COMMANDS_MAX,
-};
+pub use writer::{JournalConfig, View};
 
 use jifen_core::{is_valid_name, Rules};
-
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    #[error("economy {economy}: entry seq {seq}: {what}")]
-    Corrupt {
-        economy: String,
-        seq: u64,
-        what: String,
-    },
-    #[error("economy {0:?} does not exist")]
-    NoSuchEconomy(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("{0} commands in one request; at most {BATCH_COMMANDS_MAX}")]
-    TooMany(usize),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
 
 /// The longest display name of an economy, in bytes.
 pub const ECONOMY_NAME_BYTES_MAX: usize = 200;

@@ -5,10 +5,12 @@ use postgres::{Client, NoTls};
 
 use crate::block::{decode_block, for_each_in_block, Block};
 use crate::entry::Entry;
+use crate::entry::EntryRef;
+use crate::error::{StoreError, StoreResult};
 use crate::store::{
     check_follows, decode_sample, decode_settlement, encode_sample, encode_settlement, hash_from,
-    AppendExtras, EconomyMeta, EntryRef, IntegrityReport, Sample, SettlementRow, Store, StoreError,
-    StoreResult, INTEGRITY_PROBLEMS_MAX,
+    AppendExtras, EconomyMeta, IntegrityReport, Sample, SettlementRow, Store,
+    INTEGRITY_PROBLEMS_MAX,
 };
 
 pub struct PgStore {
@@ -82,6 +84,21 @@ CREATE TABLE IF NOT EXISTS settings (
 );
 ";
 
+/// The tables of several nodes on one database (see `cluster.rs`).
+const CLUSTER_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS nodes (
+    node_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    heartbeat_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    economy TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL
+);
+";
+
 /// Serialises schema creation between processes starting at once.
 const SCHEMA_LOCK_KEY: i64 = 0x6a6966656e;
 
@@ -94,7 +111,8 @@ pub(crate) fn ensure_schema(client: &mut Client, url: &str) -> StoreResult<()> {
     }
     with_schema_lock(client, |c| {
         c.batch_execute(SCHEMA)?;
-        crate::cluster::create_schema(c)
+        c.batch_execute(CLUSTER_SCHEMA)?;
+        Ok(())
     })?;
     if let Ok(mut r) = READY.lock() {
         r.push(url.to_string());

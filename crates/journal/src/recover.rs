@@ -4,13 +4,11 @@ use jifen_core::Ledger;
 
 use crate::entry::Hash;
 use crate::frame::unframe;
+use crate::limits::READ_CHUNK_ENTRIES;
 use crate::merkle::{entry_leaf_hash, Tree, TreeState, GROUP};
 use crate::replayer::{check_link, replay_from_store, Replayer};
 use crate::store::{EconomyMeta, Store};
 use crate::{rules_of, JournalError};
-
-/// Entries read from the store at a time.
-pub const READ_CHUNK_ENTRIES: usize = 10_000;
 
 /// How much of the journal start-up checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,10 +3,11 @@
 use jifen_core::{IdDecision, IdTable, Ledger, Price};
 use jifen_wire::{parse_command_line, Parsed};
 
+use crate::entry::EntryRef;
 use crate::entry::{outcome_text, parse_outcome, Hash};
+use crate::limits::READ_CHUNK_ENTRIES;
 use crate::merkle::{entry_leaf_hash, Tree};
-use crate::recover::READ_CHUNK_ENTRIES;
-use crate::store::{EntryRef, Store};
+use crate::store::Store;
 use crate::JournalError;
 
 fn corrupt(economy: &str, seq: u64, what: String) -> JournalError {

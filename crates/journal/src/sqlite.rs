@@ -7,11 +7,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::block::{decode_block, for_each_in_block, Block};
 use crate::entry::Entry;
+use crate::entry::EntryRef;
+use crate::error::{StoreError, StoreResult};
 use crate::store::check_follows;
 use crate::store::{
     decode_sample, decode_settlement, encode_sample, encode_settlement, hash_from, AppendExtras,
-    EconomyMeta, EntryRef, IntegrityReport, Sample, SettlementRow, Store, StoreError, StoreResult,
-    INTEGRITY_PROBLEMS_MAX,
+    EconomyMeta, IntegrityReport, Sample, SettlementRow, Store, INTEGRITY_PROBLEMS_MAX,
 };
 
 /// Snapshots are files beside the database (`snapshots/<hex of economy id>/<seq>.snap`, written
@@ -128,7 +129,8 @@ impl SqliteStore {
     /// Opens (or creates) the store in `dir`, a directory readable by its owner only: the
     /// database holds key hashes and venue secrets. Errors name the path they concern.
     pub fn open_dir(dir: &Path) -> StoreResult<SqliteStore> {
-        let tightened = crate::datadir::ensure_private_dir(dir).map_err(StoreError::Open)?;
+        let tightened =
+            crate::private::ensure_private_dir(dir, &SQLITE_FILES).map_err(StoreError::Open)?;
         for what in tightened {
             eprintln!("jifen: WARNING: {what}: others could read the store; made it private");
         }

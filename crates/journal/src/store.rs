@@ -1,7 +1,8 @@
 //! The storage trait, with two real backends: SQLite (embedded default) and PostgreSQL.
 
 use crate::block::Block;
-use crate::entry::{Entry, Hash};
+use crate::entry::{Entry, EntryRef, Hash};
+use crate::error::{StoreError, StoreResult};
 
 /// An economy (tenant) as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,43 +93,6 @@ impl IntegrityReport {
 
 /// The most problems an integrity check lists.
 pub const INTEGRITY_PROBLEMS_MAX: usize = 100;
-
-/// A journal entry lent by [`Store::scan`].
-#[derive(Clone, Copy, Debug)]
-pub struct EntryRef<'a> {
-    pub seq: u64,
-    pub ts_ms: i64,
-    pub command: &'a str,
-    pub outcome: &'a str,
-    pub hash: &'a Hash,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("postgresql: {0}")]
-    Postgres(#[from] postgres::Error),
-    #[error("economy {0:?} already exists")]
-    EconomyExists(String),
-    #[error("economy {0:?} does not exist")]
-    NoSuchEconomy(String),
-    #[error("stored data is malformed: {0}")]
-    Malformed(String),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    /// The writer lost its lease (several nodes): nothing was committed.
-    #[error("fenced: {0}")]
-    Fenced(String),
-    /// The store could not be opened; the message names the path or database.
-    #[error("{0}")]
-    Open(String),
-    /// Another writer holds the store.
-    #[error("{0}")]
-    InUse(String),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Durable storage for any number of economies. Every method is one transaction, so an
 /// `append` is all or nothing. Implementations must make a committed `append` survive a crash
@@ -377,21 +341,4 @@ pub(crate) fn hash_from(bytes: &[u8]) -> StoreResult<Hash> {
     bytes
         .try_into()
         .map_err(|_| StoreError::Malformed(format!("a hash of {} bytes", bytes.len())))
-}
-
-/// Opens a store: PostgreSQL when `database` is a `postgres://` URL, otherwise SQLite in
-/// `data_dir`.
-pub fn open_store(
-    data_dir: &std::path::Path,
-    database: Option<&str>,
-) -> StoreResult<Box<dyn Store>> {
-    match database {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Box::new(crate::postgres::PgStore::connect(url)?))
-        }
-        Some(other) => Err(StoreError::Malformed(format!(
-            "--database must be a postgres:// URL, not {other:?}"
-        ))),
-        None => Ok(Box::new(crate::sqlite::SqliteStore::open_dir(data_dir)?)),
-    }
 }

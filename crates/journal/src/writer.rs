@@ -7,25 +7,26 @@
 //! the batch gets an error and the writer reloads the ledger from the store, which is the
 //! truth; nothing that was not acknowledged is kept.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
 use jifen_core::{Command, Ledger, Outcome};
-use jifen_wire::{canonical_json, parse_command_value, Parsed};
-use serde_json::Value;
+use jifen_wire::Parsed;
 
+use crate::batch::{Acked, BatchReply, PreparedBatch, Reply, Submitted};
 use crate::block::BlockBuilder;
 use crate::committer::{commit_jobs, Answer, CommitJob, Committer, TreeFeeder};
 use crate::entry::{chain_hash, outcome_text, Hash};
+use crate::error::JournalError;
 use crate::frame::frame_with;
+use crate::limits::BATCH_COMMANDS_MAX;
 use crate::merkle::{self, SharedTree, TreeState, GROUP};
 use crate::queue;
 use crate::recover::tree_upto;
 use crate::recover::{recover, Recovered, StartupCheck};
+use crate::snapshotter::{SnapshotJob, Snapshotter};
 use crate::store::{AppendExtras, EconomyMeta, Sample, SettlementRow, Store};
-use crate::JournalError;
 
 /// The writer commits a batch itself, instead of handing it to the committer, when the
 /// committer is idle and fewer commands than this are waiting behind it.
@@ -36,126 +37,7 @@ const QUARTER_HOUR_MS: i64 = 15 * 60 * 1000;
 /// The soonest a trailing price sample follows the last sample, in real time.
 const TRAILING_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The most commands one transaction carries.
-pub const BATCH_COMMANDS_MAX: usize = 8190;
-/// The most requests waiting for the writer; callers block (or get back-pressure) beyond it.
-pub const QUEUE_REQUESTS_MAX: usize = 65_536;
-
-/// A command as it arrived: a parsed JSON value, or a line of text that may not be JSON.
-/// (Callers that parse on their own threads send a [`PreparedBatch`] instead.)
-#[derive(Clone, Debug)]
-pub enum Submitted {
-    Value(Value),
-    Line(String),
-}
-
-impl Submitted {
-    /// The parsed command and the canonical text the journal stores.
-    fn prepare(self) -> (Parsed, String) {
-        match self {
-            Submitted::Value(value) => {
-                let canonical = canonical_json(&value);
-                (parse_command_value(value), canonical)
-            }
-            // Text keeps its numbers' exact digits (see `jifen_wire::parse_command_general`).
-            Submitted::Line(line) => {
-                let mut canonical = String::new();
-                match jifen_wire::parse_command_canonical_into(&line, &mut canonical) {
-                    Some(parsed) => (parsed, canonical),
-                    None => rejected_line(&line),
-                }
-            }
-        }
-    }
-}
-
-/// The longest excerpt of a line that is not JSON kept in the journal, in bytes.
-pub const REJECTED_LINE_EXCERPT_BYTES_MAX: usize = 256;
-
-/// A line that is not a JSON command (or is too long) is journaled as a JSON string holding
-/// an excerpt of it: that replays as the same `invalid_command`, and the journal stays bounded.
-fn rejected_line(line: &str) -> (Parsed, String) {
-    let mut end = line.len().min(REJECTED_LINE_EXCERPT_BYTES_MAX);
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    let excerpt = Value::String(format!(
-        "not a command ({} bytes): {}",
-        line.len(),
-        &line[..end]
-    ));
-    (parse_command_value(Value::Null), canonical_json(&excerpt))
-}
-
-/// One command's answer: its `id` as given, and its outcome (with its journal seq).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Acked {
-    pub id_echo: Value,
-    pub outcome: Outcome,
-}
-
-pub type Reply = Box<dyn FnOnce(Result<Vec<Acked>, JournalError>) + Send>;
-
-/// Commands parsed and canonicalised by the caller, their canonical texts in one buffer, so
-/// the writer only applies, hashes and commits them, and nothing in the batch is allocated or
-/// freed on the writer's thread (the batch goes back to the caller with the outcomes).
-#[derive(Default)]
-pub struct PreparedBatch {
-    parsed: Vec<Parsed>,
-    text: String,
-    ends: Vec<usize>,
-}
-
-impl PreparedBatch {
-    pub fn with_capacity(commands: usize, text_bytes: usize) -> PreparedBatch {
-        PreparedBatch {
-            parsed: Vec::with_capacity(commands),
-            text: String::with_capacity(text_bytes),
-            ends: Vec::with_capacity(commands),
-        }
-    }
-
-    /// Adds one command given as JSON text. A text that is not JSON, or is too long, is
-    /// journaled as a bounded excerpt and replays as the same `invalid_command`. Answers
-    /// whether the text was JSON.
-    pub fn push_text(&mut self, text: &str) -> bool {
-        let (parsed, json) = match jifen_wire::parse_command_canonical_into(text, &mut self.text) {
-            Some(parsed) => (parsed, true),
-            None => {
-                let (parsed, canonical) = rejected_line(text);
-                self.text.push_str(&canonical);
-                let json = text.len() > jifen_wire::LINE_BYTES_MAX
-                    && serde_json::from_str::<&serde_json::value::RawValue>(text).is_ok();
-                (parsed, json)
-            }
-        };
-        self.parsed.push(parsed);
-        self.ends.push(self.text.len());
-        json
-    }
-
-    pub fn len(&self) -> usize {
-        self.parsed.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.parsed.is_empty()
-    }
-
-    pub fn parsed(&self) -> &[Parsed] {
-        &self.parsed
-    }
-
-    pub fn canonical(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
-    }
-}
-
-/// The answer to a [`PreparedBatch`]: the batch back, and one outcome per command.
-pub type BatchReply = Box<dyn FnOnce(PreparedBatch, Result<Vec<Outcome>, JournalError>) + Send>;
-
-enum Job {
+pub(crate) enum Job {
     Values(Vec<Submitted>, Reply),
     Prepared(PreparedBatch, BatchReply),
 }
@@ -168,73 +50,11 @@ impl Job {
         }
     }
 
-    fn fail(self, e: JournalError) {
+    pub(crate) fn fail(self, e: JournalError) {
         match self {
             Job::Values(_, reply) => reply(Err(e)),
             Job::Prepared(batch, reply) => reply(batch, Err(e)),
         }
-    }
-}
-
-struct SnapshotJob {
-    ledger: Box<Ledger>,
-    seq: u64,
-    hash: Hash,
-    /// The Merkle group roots the snapshot's entries complete.
-    groups: Vec<Hash>,
-}
-
-/// The thread that encodes and stores periodic snapshots, with its own store connection.
-struct Snapshotter {
-    tx: Sender<SnapshotJob>,
-    busy: Arc<AtomicBool>,
-    /// The seq of the newest snapshot it stored.
-    done: Arc<AtomicU64>,
-    thread: JoinHandle<()>,
-}
-
-impl Snapshotter {
-    fn start(mut store: Box<dyn Store>, economy: &str, keep: usize) -> Option<Snapshotter> {
-        let (tx, rx) = crossbeam_channel::bounded::<SnapshotJob>(1);
-        let busy = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicU64::new(0));
-        let (b, d, eco) = (busy.clone(), done.clone(), economy.to_string());
-        let thread = std::thread::Builder::new()
-            .name(format!("snapshot-{economy}"))
-            .spawn(move || {
-                for job in rx {
-                    let data = frame_with(
-                        &eco,
-                        job.seq,
-                        &job.hash,
-                        job.ledger.encoded_len_hint(),
-                        &job.groups,
-                        |out| job.ledger.encode_into(out),
-                    );
-                    drop(job.ledger);
-                    match store.put_snapshot(&eco, job.seq, &data, keep) {
-                        Ok(()) => d.store(job.seq, Ordering::Release),
-                        Err(e) => {
-                            eprintln!("jifen: economy {eco}: snapshot at {} failed: {e}", job.seq)
-                        }
-                    }
-                    b.store(false, Ordering::Release);
-                }
-            })
-            .ok()?;
-        Some(Snapshotter {
-            tx,
-            busy,
-            done,
-            thread,
-        })
-    }
-
-    /// Waits for the snapshot in progress; returns the seq of the newest one stored.
-    fn finish(self) -> u64 {
-        drop(self.tx);
-        let _ = self.thread.join();
-        self.done.load(Ordering::Acquire)
     }
 }
 
@@ -261,9 +81,9 @@ pub struct View<'a> {
     pub last_snapshot_seq: u64,
 }
 
-type ReadFn = Box<dyn FnOnce(&View<'_>) + Send>;
+pub(crate) type ReadFn = Box<dyn FnOnce(&View<'_>) + Send>;
 
-enum Msg {
+pub(crate) enum Msg {
     Write(Job),
     Read(ReadFn),
     Snapshot(Sender<Result<u64, JournalError>>),
@@ -302,25 +122,7 @@ impl Default for JournalConfig {
     }
 }
 
-/// What start-up found.
-#[derive(Clone, Debug)]
-pub struct OpenInfo {
-    pub head_seq: u64,
-    pub snapshot_seq: Option<u64>,
-    pub skipped_snapshots: Vec<String>,
-}
-
-/// A handle on one economy's writer thread.
-pub struct Journal {
-    tx: queue::Sender<Msg>,
-    /// Commands submitted and not yet taken by the writer.
-    queued: Arc<AtomicUsize>,
-    thread: Option<JoinHandle<()>>,
-    economy: String,
-    tree: SharedTree,
-}
-
-struct Writer {
+pub(crate) struct Writer {
     store: Box<dyn Store>,
     meta: EconomyMeta,
     ledger: Ledger,
@@ -339,7 +141,7 @@ struct Writer {
     /// The Merkle tree the commits feed, and the thread that feeds it.
     tree: SharedTree,
     feeder: TreeFeeder,
-    queued: Arc<AtomicUsize>,
+    pub(crate) queued: Arc<AtomicUsize>,
     /// Takes periodic snapshots off the writer's thread.
     snapshotter: Option<Snapshotter>,
     /// The newest snapshot this thread stored itself (or found at start-up).
@@ -349,174 +151,8 @@ struct Writer {
     failed: Option<String>,
 }
 
-impl Journal {
-    /// Recovers the economy from `store` and starts its writer.
-    pub fn open(
-        mut store: Box<dyn Store>,
-        economy: &str,
-        config: JournalConfig,
-    ) -> Result<(Journal, OpenInfo), JournalError> {
-        let r = recover(store.as_mut(), economy, config.startup_check)?;
-        let info = OpenInfo {
-            head_seq: r.head_seq,
-            snapshot_seq: r.snapshot_seq,
-            skipped_snapshots: r.skipped_snapshots.clone(),
-        };
-        let head_ts_ms = store.head(economy)?.map_or(0, |e| e.ts_ms);
-        let tree: SharedTree = Default::default();
-        let feeder = TreeFeeder::start(
-            tree.clone(),
-            economy,
-            store.reopen()?,
-            r.tree_groups.clone(),
-            r.head_seq,
-        )?;
-        let committer = Committer::start(store.reopen()?, economy, feeder.clone())?;
-        let queued = Arc::new(AtomicUsize::new(0));
-        let mut writer = Writer::new(
-            store,
-            r,
-            config,
-            head_ts_ms,
-            committer,
-            tree.clone(),
-            feeder,
-        );
-        writer.queued = queued.clone();
-        let (tx, rx) = queue::bounded(QUEUE_REQUESTS_MAX);
-        let thread = std::thread::Builder::new()
-            .name(format!("writer-{economy}"))
-            .spawn(move || writer.run(rx))?;
-        Ok((
-            Journal {
-                tx,
-                queued,
-                thread: Some(thread),
-                economy: economy.to_string(),
-                tree,
-            },
-            info,
-        ))
-    }
-
-    pub fn economy(&self) -> &str {
-        &self.economy
-    }
-
-    /// The economy's Merkle tree, as far as commits have reached.
-    pub fn tree(&self) -> &SharedTree {
-        &self.tree
-    }
-
-    fn closed(&self) -> JournalError {
-        JournalError::Unavailable(format!(
-            "the writer of economy {} has stopped",
-            self.economy
-        ))
-    }
-
-    /// Queues commands; `reply` runs on the writer thread once they are committed (or failed).
-    /// At most [`BATCH_COMMANDS_MAX`] commands per call.
-    pub fn submit(&self, commands: Vec<Submitted>, reply: Reply) {
-        if commands.len() > BATCH_COMMANDS_MAX {
-            reply(Err(JournalError::TooMany(commands.len())));
-            return;
-        }
-        let n = commands.len();
-        self.queued.fetch_add(n, Ordering::AcqRel);
-        if let Err(queue::SendError(Msg::Write(job))) =
-            self.tx.send(Msg::Write(Job::Values(commands, reply)))
-        {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
-            job.fail(self.closed());
-        }
-    }
-
-    /// Queues a prepared batch; `reply` runs on the writer thread once it is committed (or
-    /// failed), with the batch handed back. At most [`BATCH_COMMANDS_MAX`] commands.
-    pub fn submit_prepared(&self, batch: PreparedBatch, reply: BatchReply) {
-        if batch.len() > BATCH_COMMANDS_MAX {
-            let n = batch.len();
-            reply(batch, Err(JournalError::TooMany(n)));
-            return;
-        }
-        let n = batch.len();
-        self.queued.fetch_add(n, Ordering::AcqRel);
-        if let Err(queue::SendError(Msg::Write(job))) =
-            self.tx.send(Msg::Write(Job::Prepared(batch, reply)))
-        {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
-            job.fail(self.closed());
-        }
-    }
-
-    /// Submits and waits for the durable outcome.
-    pub fn submit_wait(&self, commands: Vec<Submitted>) -> Result<Vec<Acked>, JournalError> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.submit(
-            commands,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
-        rx.recv().map_err(|_| self.closed())?
-    }
-
-    /// Runs `f` on committed state, between batches, and returns its result.
-    pub fn read<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&View<'_>) -> R + Send + 'static,
-    ) -> Result<R, JournalError> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let job: ReadFn = Box::new(move |view| {
-            let _ = tx.send(f(view));
-        });
-        self.tx.send(Msg::Read(job)).map_err(|_| self.closed())?;
-        rx.recv().map_err(|_| self.closed())
-    }
-
-    /// Queues `f` to run on committed state, between batches, without waiting for it (for
-    /// callers that wait their own way, such as an async task).
-    pub fn read_with(&self, f: Box<dyn FnOnce(&View<'_>) + Send>) -> Result<(), JournalError> {
-        self.tx.send(Msg::Read(f)).map_err(|_| self.closed())
-    }
-
-    /// Takes a snapshot now; returns its seq.
-    pub fn snapshot(&self) -> Result<u64, JournalError> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.tx.send(Msg::Snapshot(tx)).map_err(|_| self.closed())?;
-        rx.recv().map_err(|_| self.closed())?
-    }
-
-    /// Finishes queued work, takes a snapshot and stops the writer.
-    pub fn shutdown(mut self) -> Result<(), JournalError> {
-        self.stop()
-    }
-
-    fn stop(&mut self) -> Result<(), JournalError> {
-        let Some(thread) = self.thread.take() else {
-            return Ok(());
-        };
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let sent = self.tx.send(Msg::Shutdown(tx)).is_ok();
-        let result = if sent {
-            rx.recv().unwrap_or(Ok(()))
-        } else {
-            Ok(())
-        };
-        let _ = thread.join();
-        result
-    }
-}
-
-impl Drop for Journal {
-    fn drop(&mut self) {
-        let _ = self.stop();
-    }
-}
-
 impl Writer {
-    fn new(
+    pub(crate) fn new(
         store: Box<dyn Store>,
         r: Recovered,
         config: JournalConfig,
@@ -547,7 +183,7 @@ impl Writer {
         }
     }
 
-    fn run(mut self, rx: queue::Receiver<Msg>) {
+    pub(crate) fn run(mut self, rx: queue::Receiver<Msg>) {
         let mut next: Option<Msg> = None;
         loop {
             let msg = match next.take() {
@@ -705,70 +341,9 @@ impl Writer {
             }
             return;
         }
-        // Timestamps never go backwards, even if the clock does: the journal is in time order.
-        let ts_ms = (self.config.clock)().max(self.head_ts_ms);
-        // The state at each quarter-hour boundary (so at every time zone's midnight) is sampled
-        // exactly: before the first batch past a boundary, the head state as it stood.
-        if self.unsampled
-            && ts_ms.div_euclid(QUARTER_HOUR_MS) != self.head_ts_ms.div_euclid(QUARTER_HOUR_MS)
-        {
-            self.trailing_sample();
-        }
-        let mut c = Commit {
-            blocks_len: 0,
-            ts_ms,
-            hash: self.head_hash,
-            blocks: BlockBuilder::default(),
-            extras: AppendExtras::default(),
-            notable: false,
-            last_seq: None,
-        };
-        if self.config.advance_clock {
-            self.advance_clock(&mut c);
-        }
-        let mut answers = Vec::with_capacity(batch.len());
-        for job in batch {
-            match job {
-                Job::Values(commands, reply) => {
-                    let mut acks = Vec::with_capacity(commands.len());
-                    for submitted in commands {
-                        let (parsed, canonical) = submitted.prepare();
-                        let outcome = self.apply(&mut c, &parsed, &canonical);
-                        acks.push(Acked {
-                            id_echo: parsed.id_echo(),
-                            outcome,
-                        });
-                    }
-                    answers.push(Answer::Values(acks, reply));
-                }
-                Job::Prepared(prepared, reply) => {
-                    let mut outcomes = Vec::with_capacity(prepared.len());
-                    for (i, parsed) in prepared.parsed.iter().enumerate() {
-                        outcomes.push(self.apply(&mut c, parsed, prepared.canonical(i)));
-                    }
-                    answers.push(Answer::Prepared(prepared, outcomes, reply));
-                }
-            }
-        }
-        let due = self
-            .last_sample_ms
-            .is_none_or(|last| c.ts_ms - last >= self.config.sample_every_ms);
-        if let Some(seq) = c.last_seq.filter(|_| c.notable || due) {
-            c.extras.sample = Some(self.sample(seq, c.ts_ms));
-        }
-        if let Some(seq) = c.last_seq {
-            debug_assert_eq!(seq - self.head_seq, c.blocks_len);
-            self.head_seq = seq;
-            self.head_hash = c.hash;
-            self.head_ts_ms = c.ts_ms;
-        }
-        if c.extras.sample.is_some() {
-            self.last_sample_ms = Some(c.ts_ms);
-            self.last_sample_at = std::time::Instant::now();
-            self.unsampled = false;
-        } else if c.last_seq.is_some() {
-            self.unsampled = true;
-        }
+        let mut c = self.begin_commit();
+        let answers = self.apply_jobs(&mut c, batch);
+        self.advance_head(&mut c);
         let job = CommitJob {
             blocks: c.blocks.finish(),
             extras: c.extras,
@@ -791,6 +366,84 @@ impl Writer {
             && self.drain()
         {
             self.snapshot_in_background();
+        }
+    }
+
+    /// A new commit at the clock's time (never before the head's: the journal is in time
+    /// order), with the economy clock brought up to it when the server runs the clock.
+    fn begin_commit(&mut self) -> Commit {
+        let ts_ms = (self.config.clock)().max(self.head_ts_ms);
+        // The state at each quarter-hour boundary (so at every time zone's midnight) is sampled
+        // exactly: before the first batch past a boundary, the head state as it stood.
+        if self.unsampled
+            && ts_ms.div_euclid(QUARTER_HOUR_MS) != self.head_ts_ms.div_euclid(QUARTER_HOUR_MS)
+        {
+            self.trailing_sample();
+        }
+        let mut c = Commit {
+            blocks_len: 0,
+            ts_ms,
+            hash: self.head_hash,
+            blocks: BlockBuilder::default(),
+            extras: AppendExtras::default(),
+            notable: false,
+            last_seq: None,
+        };
+        if self.config.advance_clock {
+            self.advance_clock(&mut c);
+        }
+        c
+    }
+
+    /// Applies every job's commands, in order, into `c`; the answers wait for the commit.
+    fn apply_jobs(&mut self, c: &mut Commit, batch: Vec<Job>) -> Vec<Answer> {
+        let mut answers = Vec::with_capacity(batch.len());
+        for job in batch {
+            match job {
+                Job::Values(commands, reply) => {
+                    let mut acks = Vec::with_capacity(commands.len());
+                    for submitted in commands {
+                        let (parsed, canonical) = submitted.prepare();
+                        let outcome = self.apply(c, &parsed, &canonical);
+                        acks.push(Acked {
+                            id_echo: parsed.id_echo(),
+                            outcome,
+                        });
+                    }
+                    answers.push(Answer::Values(acks, reply));
+                }
+                Job::Prepared(prepared, reply) => {
+                    let mut outcomes = Vec::with_capacity(prepared.len());
+                    for (i, parsed) in prepared.parsed.iter().enumerate() {
+                        outcomes.push(self.apply(c, parsed, prepared.canonical(i)));
+                    }
+                    answers.push(Answer::Prepared(prepared, outcomes, reply));
+                }
+            }
+        }
+        answers
+    }
+
+    /// Moves the head to the commit's last entry, and adds a price sample when one is due.
+    fn advance_head(&mut self, c: &mut Commit) {
+        let due = self
+            .last_sample_ms
+            .is_none_or(|last| c.ts_ms - last >= self.config.sample_every_ms);
+        if let Some(seq) = c.last_seq.filter(|_| c.notable || due) {
+            c.extras.sample = Some(self.sample(seq, c.ts_ms));
+        }
+        if let Some(seq) = c.last_seq {
+            debug_assert_eq!(seq - self.head_seq, c.blocks_len);
+            self.head_seq = seq;
+            self.head_hash = c.hash;
+            self.head_ts_ms = c.ts_ms;
+        }
+        if c.extras.sample.is_some() {
+            self.last_sample_ms = Some(c.ts_ms);
+            self.last_sample_at = std::time::Instant::now();
+            self.unsampled = false;
+        } else if c.last_seq.is_some() {
+            self.unsampled = true;
         }
     }
 
