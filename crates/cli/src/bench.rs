@@ -128,64 +128,13 @@ fn core(args: CoreArgs) -> anyhow::Result<()> {
     let n = args.accounts;
     progress(&format!("building {n} accounts holding points"));
     let (base, build) = time(|| workload::holders(workload::bench_rules(), n));
-
-    let mut pay_rates = Vec::new();
-    let mut confirm_rates = Vec::new();
-    let mut e = base.clone();
-    for run in 0..args.runs {
-        progress(&format!(
-            "pay and confirm {n} orders, run {}/{}",
-            run + 1,
-            args.runs
-        ));
-        let prefix = format!("b{run}x");
-        let pays = workload::payments(&prefix, n, n);
-        let confirms = workload::confirmations(&prefix, n);
-        let ((), paid) = time(|| execute_all(&mut e, &pays));
-        let ((), confirmed) = time(|| execute_all(&mut e, &confirms));
-        pay_rates.push(n as f64 / paid.as_secs_f64());
-        confirm_rates.push(n as f64 / confirmed.as_secs_f64());
-    }
-
-    let mut settle_ms = Vec::new();
-    let mut settle_paid = 0;
-    for run in 0..args.runs {
-        progress(&format!(
-            "settle {n} holders, run {}/{}",
-            run + 1,
-            args.runs
-        ));
-        let mut e = base.clone();
-        let day = Command::SettleDividends {
-            day: "2026-11-25".into(),
-        };
-        let ((), took) = time(|| execute_all(&mut e, std::slice::from_ref(&day)));
-        settle_ms.push(took.as_secs_f64() * 1e3);
-        settle_paid = e.effects().settlement.map_or(0, |s| s.holders_paid);
-    }
-
-    progress(&format!("building {} holders about to exit", args.exits));
-    let (cascade, whale) = workload::exit_cascade(args.exits);
-    let mut exit_ms = Vec::new();
-    let mut exits = 0;
-    for run in 0..args.runs {
-        progress(&format!(
-            "one price move, {} exits, run {}/{}",
-            args.exits,
-            run + 1,
-            args.runs
-        ));
-        let mut e = cascade.clone();
-        let ((), took) = time(|| execute_all(&mut e, std::slice::from_ref(&whale)));
-        exit_ms.push(took.as_secs_f64() * 1e3);
-        exits = e.effects().exits.len();
-    }
-
+    let (pay_rates, confirm_rates) = order_rates(&base, n, args.runs);
+    let (settle_ms, settle_paid) = settle_times(&base, n, args.runs);
+    let (exit_ms, exits) = exit_times(args.exits, args.runs);
     let ledger_confirm = ledger_confirm_rate(n.min(200_000));
     let (replay_rate, replay_lines) = replay_rate(args.replay_lines, args.runs)?;
     progress("measuring memory per account in a fresh process");
     let memory = memory_in_child(n)?;
-
     let report = json!({
         "machine": machine(),
         "accounts_holding_points": n,
@@ -206,6 +155,65 @@ fn core(args: CoreArgs) -> anyhow::Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+/// `pay_order` and `confirm_order` a second, on `n` holders, each run.
+fn order_rates(base: &Economy, n: u64, runs: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut pay_rates = Vec::new();
+    let mut confirm_rates = Vec::new();
+    let mut e = base.clone();
+    for run in 0..runs {
+        progress(&format!(
+            "pay and confirm {n} orders, run {}/{}",
+            run + 1,
+            runs
+        ));
+        let prefix = format!("b{run}x");
+        let pays = workload::payments(&prefix, n, n);
+        let confirms = workload::confirmations(&prefix, n);
+        let ((), paid) = time(|| execute_all(&mut e, &pays));
+        let ((), confirmed) = time(|| execute_all(&mut e, &confirms));
+        pay_rates.push(n as f64 / paid.as_secs_f64());
+        confirm_rates.push(n as f64 / confirmed.as_secs_f64());
+    }
+    (pay_rates, confirm_rates)
+}
+
+/// Milliseconds to settle `n` holders, each run, and how many were paid.
+fn settle_times(base: &Economy, n: u64, runs: usize) -> (Vec<f64>, u64) {
+    let mut settle_ms = Vec::new();
+    let mut paid = 0;
+    for run in 0..runs {
+        progress(&format!("settle {n} holders, run {}/{}", run + 1, runs));
+        let mut e = base.clone();
+        let day = Command::SettleDividends {
+            day: "2026-11-25".into(),
+        };
+        let ((), took) = time(|| execute_all(&mut e, std::slice::from_ref(&day)));
+        settle_ms.push(took.as_secs_f64() * 1e3);
+        paid = e.effects().settlement.map_or(0, |s| s.holders_paid);
+    }
+    (settle_ms, paid)
+}
+
+/// Milliseconds for one price move that exits `exits` holders, each run, and the exits.
+fn exit_times(exits: u64, runs: usize) -> (Vec<f64>, usize) {
+    progress(&format!("building {exits} holders about to exit"));
+    let (cascade, whale) = workload::exit_cascade(exits);
+    let mut exit_ms = Vec::new();
+    let mut done = 0;
+    for run in 0..runs {
+        progress(&format!(
+            "one price move, {exits} exits, run {}/{}",
+            run + 1,
+            runs
+        ));
+        let mut e = cascade.clone();
+        let ((), took) = time(|| execute_all(&mut e, std::slice::from_ref(&whale)));
+        exit_ms.push(took.as_secs_f64() * 1e3);
+        done = e.effects().exits.len();
+    }
+    (exit_ms, done)
 }
 
 /// `confirm_order` through the idempotent ledger (ids remembered), on a smaller economy.

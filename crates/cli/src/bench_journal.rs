@@ -125,6 +125,31 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         return replay_existing(store, economy, args.runs);
     }
     let backend = store.open()?.backend();
+    let by_batch = batch_rates(store, &args, backend)?;
+    let (write_rate, replay_s) = replay_rate(store, &args, backend)?;
+    let startups = startup_times(store, &args, backend)?;
+    let report = json!({
+        "backend": backend,
+        "durable_commands_per_s_by_batch": by_batch,
+        "replay_entries": args.replay_entries,
+        "orders_per_day": args.orders_per_day,
+        "replay_entries_per_s": (args.replay_entries as f64 / replay_s).round(),
+        "replay_s": replay_s,
+        "write_rate_8190_at_scale_per_s": write_rate.round(),
+        "startup_snapshot_entries": args.snapshot_entries,
+        "startup_tail_entries": args.tail_entries,
+        "startup_s": startups,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Durable commands a second, for each transaction size asked for.
+fn batch_rates(
+    store: &StoreArgs,
+    args: &Args,
+    backend: &str,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let mut by_batch = serde_json::Map::new();
     for &batch in &args.batches {
         let n = if batch == 1 {
@@ -145,7 +170,11 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         )?;
         by_batch.insert(batch.to_string(), json!(rate.round()));
     }
+    Ok(by_batch)
+}
 
+/// Writes a long journal (its durable rate), then replays it from empty (its seconds).
+fn replay_rate(store: &StoreArgs, args: &Args, backend: &str) -> anyhow::Result<(f64, f64)> {
     progress(&format!(
         "{backend}: writing a {}-entry journal",
         args.replay_entries
@@ -167,8 +196,15 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         r.head_seq,
         r.snapshot_seq
     );
-    drop(r);
+    Ok((write_rate, replay_s))
+}
 
+/// Start-up from a snapshot plus a tail, with each start-up check.
+fn startup_times(
+    store: &StoreArgs,
+    args: &Args,
+    backend: &str,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let total = args.snapshot_entries + args.tail_entries;
     progress(&format!(
         "{backend}: snapshot at {} plus a {}-entry tail",
@@ -178,20 +214,18 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     let mut all = lines(total, args.orders_per_day);
     let tail = all.split_off(args.snapshot_entries as usize);
     durable_rate(store, &startup, 8190, all, u64::MAX)?;
-    {
-        let config = JournalConfig {
-            snapshot_every_entries: u64::MAX,
-            snapshot_on_shutdown: false,
-            ..JournalConfig::default()
-        };
-        let (journal, _) = Journal::open(store.open()?, &startup, config)?;
-        journal.snapshot()?;
-        for chunk in tail.chunks(8190) {
-            journal.submit_wait(chunk.to_vec())?;
-        }
-        // No snapshot on shutdown, so start-up must replay the tail.
-        journal.shutdown()?;
+    let config = JournalConfig {
+        snapshot_every_entries: u64::MAX,
+        snapshot_on_shutdown: false,
+        ..JournalConfig::default()
+    };
+    let (journal, _) = Journal::open(store.open()?, &startup, config)?;
+    journal.snapshot()?;
+    for chunk in tail.chunks(8190) {
+        journal.submit_wait(chunk.to_vec())?;
     }
+    // No snapshot on shutdown, so start-up must replay the tail.
+    journal.shutdown()?;
     let mut startups = serde_json::Map::new();
     for (name, check) in [
         ("tail", StartupCheck::Tail),
@@ -207,19 +241,5 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         );
         startups.insert(name.into(), json!(took));
     }
-
-    let report = json!({
-        "backend": backend,
-        "durable_commands_per_s_by_batch": by_batch,
-        "replay_entries": args.replay_entries,
-        "orders_per_day": args.orders_per_day,
-        "replay_entries_per_s": (args.replay_entries as f64 / replay_s).round(),
-        "replay_s": replay_s,
-        "write_rate_8190_at_scale_per_s": write_rate.round(),
-        "startup_snapshot_entries": args.snapshot_entries,
-        "startup_tail_entries": args.tail_entries,
-        "startup_s": startups,
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(())
+    Ok(startups)
 }

@@ -161,78 +161,14 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 
 pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     init_logs(args.log_json);
-    let mut config = ServerConfig::new(store.data.clone(), store.database.clone());
-    config.admin_key = args.admin_key;
-    config.signing_key = args.signing_key;
-    config.allow_private_targets = args.allow_private_targets;
-    config.rate_limits = jifen_server::limits::RateLimits {
-        per_key: args.rate_limit_per_key,
-        per_wallet_link: args.rate_limit_per_wallet_link,
-        per_address: args.rate_limit_per_address,
-    };
-    if let Some(name) = args.client_address_header {
-        let header = axum_header(&name).ok_or_else(|| {
-            usage(format!(
-                "--client-address-header {name:?} is not a header name"
-            ))
-        })?;
-        config.client_address_header = Some(header);
-    }
-    config.request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
-    config.scheduler_tick = Duration::from_millis(args.scheduler_tick_ms.max(10));
-    config.snapshot_every_entries = args.snapshot_every.max(1);
-    config.clock = clock_from(args.clock_file);
-    if !(60..=30 * 86_400).contains(&args.wallet_link_ttl_max_s)
-        || !(60..=30 * 86_400).contains(&args.session_ttl_s)
-    {
-        return Err(usage(
-            "--wallet-link-ttl-max-s and --session-ttl-s must be 60 to 2592000 (30 days)",
-        ));
-    }
-    config.wallet_link_ttl_max = Duration::from_secs(args.wallet_link_ttl_max_s);
-    config.session_ttl = Duration::from_secs(args.session_ttl_s);
-    if !(1..=3600).contains(&args.header_read_timeout_s) || args.connections_max == 0 {
-        return Err(usage(
-            "--header-read-timeout-s must be 1 to 3600, and --connections-max at least 1",
-        ));
-    }
-    config.connection_limits = jifen_server::connections::ConnectionLimits {
-        header_read_timeout: Duration::from_secs(args.header_read_timeout_s),
-        connections_max: jifen_server::connections::connections_within_file_limit(
-            args.connections_max,
-        ),
-    };
-    if let Some(node_id) = args.node_id {
-        if store.database.is_none() {
-            return Err(usage(
-                "--node-id needs --database postgres://…: the nodes share it",
-            ));
-        }
-        if !jifen_core::is_valid_name(&node_id) || !(100..=600_000).contains(&args.lease_ms) {
-            return Err(usage(
-                "--node-id must be 1 to 64 plain characters, and --lease-ms 100 to 600000",
-            ));
-        }
-        config.cluster = Some(jifen_server::cluster::ClusterConfig {
-            node_id,
-            advertise: args.advertise.unwrap_or_default(),
-            lease_ms: args.lease_ms,
-        });
-    }
-    // The port first: a start that fails here has made nothing, and above all no admin key
+    let config = config_of(store, &args)?;
+    // The ports first: a start that fails here has made nothing, and above all no admin key
     // that would be printed once and lost.
-    let listener = std::net::TcpListener::bind(args.listen)
-        .map_err(|e| usage(format!("cannot listen on {}: {e}", args.listen)))?;
-    listener.set_nonblocking(true)?;
-    let metrics_listener = match args.metrics_listen {
-        Some(addr) => {
-            let l = std::net::TcpListener::bind(addr)
-                .map_err(|e| usage(format!("cannot listen on {addr} (--metrics-listen): {e}")))?;
-            l.set_nonblocking(true)?;
-            Some(l)
-        }
-        None => None,
-    };
+    let listener = bind(args.listen, "")?;
+    let metrics_listener = args
+        .metrics_listen
+        .map(|a| bind(a, " (--metrics-listen)"))
+        .transpose()?;
     let (app, new_key) = App::open(config).map_err(|e| usage(format!("cannot start: {e}")))?;
     let app = Arc::new(app);
     let mut out = std::io::stdout().lock();
@@ -274,4 +210,83 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     drop(runtime);
     drop(keep);
     served
+}
+
+/// A listening socket on `addr`, ready for the runtime.
+fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| usage(format!("cannot listen on {addr}{what}: {e}")))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// The server's configuration from the flags, each bound checked with a clear message.
+fn config_of(store: &StoreArgs, args: &Args) -> anyhow::Result<ServerConfig> {
+    let mut config = ServerConfig::new(store.data.clone(), store.database.clone());
+    config.admin_key = args.admin_key.clone();
+    config.signing_key = args.signing_key.clone();
+    config.allow_private_targets = args.allow_private_targets;
+    config.rate_limits = jifen_server::limits::RateLimits {
+        per_key: args.rate_limit_per_key,
+        per_wallet_link: args.rate_limit_per_wallet_link,
+        per_address: args.rate_limit_per_address,
+    };
+    if let Some(name) = &args.client_address_header {
+        let header = axum_header(name).ok_or_else(|| {
+            usage(format!(
+                "--client-address-header {name:?} is not a header name"
+            ))
+        })?;
+        config.client_address_header = Some(header);
+    }
+    config.request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
+    config.scheduler_tick = Duration::from_millis(args.scheduler_tick_ms.max(10));
+    config.snapshot_every_entries = args.snapshot_every.max(1);
+    config.clock = clock_from(args.clock_file.clone());
+    let ttl_ok = |s: u64| (60..=30 * 86_400).contains(&s);
+    if !ttl_ok(args.wallet_link_ttl_max_s) || !ttl_ok(args.session_ttl_s) {
+        return Err(usage(
+            "--wallet-link-ttl-max-s and --session-ttl-s must be 60 to 2592000 (30 days)",
+        ));
+    }
+    config.wallet_link_ttl_max = Duration::from_secs(args.wallet_link_ttl_max_s);
+    config.session_ttl = Duration::from_secs(args.session_ttl_s);
+    if !(1..=3600).contains(&args.header_read_timeout_s) || args.connections_max == 0 {
+        return Err(usage(
+            "--header-read-timeout-s must be 1 to 3600, and --connections-max at least 1",
+        ));
+    }
+    config.connection_limits = jifen_server::connections::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_s),
+        connections_max: jifen_server::connections::connections_within_file_limit(
+            args.connections_max,
+        ),
+    };
+    config.cluster = cluster_of(store, args)?;
+    Ok(config)
+}
+
+/// With `--node-id`: this node's place among several on one PostgreSQL.
+fn cluster_of(
+    store: &StoreArgs,
+    args: &Args,
+) -> anyhow::Result<Option<jifen_server::cluster::ClusterConfig>> {
+    let Some(node_id) = args.node_id.clone() else {
+        return Ok(None);
+    };
+    if store.database.is_none() {
+        return Err(usage(
+            "--node-id needs --database postgres://…: the nodes share it",
+        ));
+    }
+    if !jifen_core::is_valid_name(&node_id) || !(100..=600_000).contains(&args.lease_ms) {
+        return Err(usage(
+            "--node-id must be 1 to 64 plain characters, and --lease-ms 100 to 600000",
+        ));
+    }
+    Ok(Some(jifen_server::cluster::ClusterConfig {
+        node_id,
+        advertise: args.advertise.clone().unwrap_or_default(),
+        lease_ms: args.lease_ms,
+    }))
 }

@@ -144,38 +144,65 @@ pub fn import(store: &StoreArgs, args: ImportArgs) -> anyhow::Result<()> {
     let size = file.metadata()?.len();
     let _lock = store.lock_for_writing("jifen import")?;
     let mut s = store.open()?;
-    if s.economy(&args.economy)?.is_none() {
-        if !args.create {
-            return Err(usage(format!(
-                "economy {} does not exist: check the name, or pass --create to make it (with --rules and --timezone)",
-                args.economy
-            )));
-        }
-        create(
-            s.as_mut(),
-            &CreateArgs {
-                id: args.economy.clone(),
-                name: None,
-                rules: args.rules.clone(),
-                timezone: args.timezone.clone(),
-            },
-        )?;
-    } else if args.rules.is_some() {
-        return Err(usage(format!(
-            "economy {} exists; its rules change only through set_rules commands",
-            args.economy
-        )));
-    }
+    ensure_economy(s.as_mut(), &args)?;
     let config = JournalConfig {
         snapshot_every_entries: args.snapshot_every.max(1),
         ..JournalConfig::default()
     };
     let journal = open_journal(s, &args.economy, config)?;
     let bar = progress_bar(size, "importing");
+    let (lines, rejected) = feed(&journal, file, args.batch, &bar)?;
+    bar.finish_and_clear();
+    let head = journal.read(|v| v.head_seq)?;
+    journal.shutdown()?;
+    eprintln!(
+        "imported {lines} commands into {} ({rejected} rejected); journal head is seq {head}",
+        args.economy
+    );
+    Ok(())
+}
+
+/// The import's economy: it must exist, or be made with `--create`; an existing one's rules
+/// change only through `set_rules`.
+fn ensure_economy(s: &mut dyn Store, args: &ImportArgs) -> anyhow::Result<()> {
+    if s.economy(&args.economy)?.is_some() {
+        if args.rules.is_some() {
+            return Err(usage(format!(
+                "economy {} exists; its rules change only through set_rules commands",
+                args.economy
+            )));
+        }
+        return Ok(());
+    }
+    if !args.create {
+        return Err(usage(format!(
+            "economy {} does not exist: check the name, or pass --create to make it (with --rules and --timezone)",
+            args.economy
+        )));
+    }
+    create(
+        s,
+        &CreateArgs {
+            id: args.economy.clone(),
+            name: None,
+            rules: args.rules.clone(),
+            timezone: args.timezone.clone(),
+        },
+    )
+}
+
+/// Submits the file's lines in batches of `batch`, a few in flight so the writer always has
+/// the next one queued. Returns the lines read and the commands rejected.
+fn feed(
+    journal: &Journal,
+    file: std::fs::File,
+    batch_len: usize,
+    bar: &ProgressBar,
+) -> anyhow::Result<(u64, u64)> {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let mut in_flight = 0usize;
     let (mut lines, mut rejected) = (0u64, 0u64);
-    let mut batch = Vec::with_capacity(args.batch);
+    let mut batch = Vec::with_capacity(batch_len);
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut buf = String::new();
     let wait_one = |in_flight: &mut usize, rejected: &mut u64| -> anyhow::Result<()> {
@@ -197,7 +224,7 @@ pub fn import(store: &StoreArgs, args: ImportArgs) -> anyhow::Result<()> {
             lines += 1;
         }
         bar.inc(read as u64);
-        if batch.len() == args.batch || (read == 0 && !batch.is_empty()) {
+        if batch.len() == batch_len || (read == 0 && !batch.is_empty()) {
             if in_flight == IMPORT_BATCHES_IN_FLIGHT {
                 wait_one(&mut in_flight, &mut rejected)?;
             }
@@ -217,14 +244,7 @@ pub fn import(store: &StoreArgs, args: ImportArgs) -> anyhow::Result<()> {
     while in_flight > 0 {
         wait_one(&mut in_flight, &mut rejected)?;
     }
-    bar.finish_and_clear();
-    let head = journal.read(|v| v.head_seq)?;
-    journal.shutdown()?;
-    eprintln!(
-        "imported {lines} commands into {} ({rejected} rejected); journal head is seq {head}",
-        args.economy
-    );
-    Ok(())
+    Ok((lines, rejected))
 }
 
 /// Opens an economy's journal, reporting what start-up found.
