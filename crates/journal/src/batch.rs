@@ -1,7 +1,7 @@
 //! What callers hand the writer: commands as JSON values or lines ([`Submitted`]), or batches
 //! parsed and canonicalised on the caller's thread ([`PreparedBatch`]); and what comes back.
 
-use jifen_core::Outcome;
+use jifen_core::{Ledger, Outcome};
 use jifen_wire::{canonical_json, parse_command_value, Parsed};
 use serde_json::Value;
 
@@ -68,7 +68,14 @@ pub struct PreparedBatch {
     pub(crate) parsed: Vec<Parsed>,
     text: String,
     ends: Vec<usize>,
+    pub(crate) guard: Option<Guard>,
 }
+
+/// A check of a whole batch against the state it would apply to, run on the writer just before
+/// the batch is applied: `Err` refuses the batch (nothing of it is journaled, and the caller
+/// gets [`JournalError::Refused`] with the reason). For rights that depend on state, such as
+/// an exchange key's right to return only what is exported to its venue.
+pub type Guard = Box<dyn FnOnce(&Ledger, &[Parsed]) -> Result<(), String> + Send>;
 
 impl PreparedBatch {
     pub fn with_capacity(commands: usize, text_bytes: usize) -> PreparedBatch {
@@ -76,7 +83,13 @@ impl PreparedBatch {
             parsed: Vec::with_capacity(commands),
             text: String::with_capacity(text_bytes),
             ends: Vec::with_capacity(commands),
+            guard: None,
         }
+    }
+
+    /// Sets the check the writer runs on the batch before applying it (see [`Guard`]).
+    pub fn guard(&mut self, guard: Guard) {
+        self.guard = Some(guard);
     }
 
     /// Adds one command given as JSON text. A text that is not JSON, or is too long, is

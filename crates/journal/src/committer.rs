@@ -6,7 +6,7 @@
 //! were applied on top of state that is not durable), until the first stage has reloaded the
 //! ledger from the store and sends `Resume`. Nothing that was not committed is acknowledged.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -31,6 +31,8 @@ const STAGES_IN_FLIGHT_MAX: usize = 8;
 pub(crate) enum Answer {
     Values(Vec<Acked>, Reply),
     Prepared(PreparedBatch, Vec<Outcome>, BatchReply),
+    /// A prepared batch its guard refused: nothing of it was applied.
+    Refused(PreparedBatch, String, BatchReply),
 }
 
 impl Answer {
@@ -38,6 +40,7 @@ impl Answer {
         match self {
             Answer::Values(acks, reply) => reply(Ok(acks)),
             Answer::Prepared(batch, outcomes, reply) => reply(batch, Ok(outcomes)),
+            Answer::Refused(batch, why, reply) => reply(batch, Err(JournalError::Refused(why))),
         }
     }
 
@@ -45,7 +48,9 @@ impl Answer {
         let err = JournalError::Unavailable(why.to_string());
         match self {
             Answer::Values(_, reply) => reply(Err(err)),
-            Answer::Prepared(batch, _, reply) => reply(batch, Err(err)),
+            Answer::Prepared(batch, _, reply) | Answer::Refused(batch, _, reply) => {
+                reply(batch, Err(err))
+            }
         }
     }
 }
@@ -224,6 +229,10 @@ pub(crate) fn commit_jobs(
     let answers = jobs.into_iter().flat_map(|j| j.answers);
     match committed {
         Ok(()) => {
+            if let Some(last) = blocks.last() {
+                // Before anyone is answered: a read after an answer sees its commit.
+                tree.committed.fetch_max(last.last_seq, Ordering::AcqRel);
+            }
             answers.for_each(Answer::ok);
             tree.feed(blocks);
             Ok(())
@@ -241,6 +250,8 @@ pub(crate) fn commit_jobs(
 #[derive(Clone)]
 pub(crate) struct TreeFeeder {
     tx: Sender<Vec<Block>>,
+    /// The seq of the newest durable entry (see `Journal::committed_seq`).
+    pub committed: Arc<AtomicU64>,
 }
 
 impl TreeFeeder {
@@ -286,7 +297,10 @@ impl TreeFeeder {
                     }
                 }
             })?;
-        Ok(TreeFeeder { tx })
+        Ok(TreeFeeder {
+            tx,
+            committed: Arc::new(AtomicU64::new(upto)),
+        })
     }
 
     fn feed(&self, blocks: Vec<Block>) {

@@ -47,6 +47,10 @@ pub enum JournalError {
     TooMany(usize),
     #[error("{0}")]
     Invalid(String),
+    /// A prepared batch's guard refused it on the state it would apply to: nothing was
+    /// journaled (see `PreparedBatch::guard`).
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

@@ -1,7 +1,7 @@
 //! [`Journal`]: the handle on one economy's writer thread, which callers submit commands and
 //! reads to.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -13,7 +13,8 @@ use crate::merkle::SharedTree;
 use crate::queue;
 use crate::recover::recover;
 use crate::store::Store;
-use crate::writer::{Job, JournalConfig, Msg, ReadFn, View, Writer};
+use crate::view::{Committed, View};
+use crate::writer::{Job, JournalConfig, Msg, ReadFn, SharedCopy, Writer};
 
 /// What start-up found.
 #[derive(Clone, Debug)]
@@ -31,6 +32,10 @@ pub struct Journal {
     thread: Option<JoinHandle<()>>,
     economy: String,
     tree: SharedTree,
+    /// The seq of the newest durable entry, moved before its callers are answered.
+    committed: Arc<AtomicU64>,
+    /// The last copy of committed state the writer made (see [`Journal::copy_with`]).
+    copy: SharedCopy,
 }
 
 impl Journal {
@@ -55,6 +60,7 @@ impl Journal {
             r.tree_groups.clone(),
             r.head_seq,
         )?;
+        let committed = feeder.committed.clone();
         let committer = Committer::start(store.reopen()?, economy, feeder.clone())?;
         let queued = Arc::new(AtomicUsize::new(0));
         let mut writer = Writer::new(
@@ -67,6 +73,7 @@ impl Journal {
             feeder,
         );
         writer.queued = queued.clone();
+        let copy = writer.copy.clone();
         let (tx, rx) = queue::bounded(QUEUE_REQUESTS_MAX);
         let thread = std::thread::Builder::new()
             .name(format!("writer-{economy}"))
@@ -78,6 +85,8 @@ impl Journal {
                 thread: Some(thread),
                 economy: economy.to_string(),
                 tree,
+                committed,
+                copy,
             },
             info,
         ))
@@ -163,6 +172,33 @@ impl Journal {
     /// callers that wait their own way, such as an async task).
     pub fn read_with(&self, f: Box<dyn FnOnce(&View<'_>) + Send>) -> Result<(), JournalError> {
         self.tx.send(Msg::Read(f)).map_err(|_| self.closed())
+    }
+
+    /// The seq of the newest durable entry: every command answered so far is at or before it.
+    /// Read without a trip to the writer (for metrics, and to know a copy is current).
+    pub fn committed_seq(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
+    }
+
+    /// The last copy of committed state, if it holds every entry committed now.
+    pub fn current_copy(&self) -> Option<Arc<Committed>> {
+        let copy = self
+            .copy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        (copy.head_seq >= self.committed_seq()).then_some(copy)
+    }
+
+    /// Asks the writer for a copy of committed state (the current one when the head has not
+    /// moved) and hands it to `f`, without waiting (for async callers). Readers of large views
+    /// use the copy off the writer's thread, so they do not hold up commits.
+    pub fn copy_with(&self, f: Box<dyn FnOnce(Arc<Committed>) + Send>) -> Result<(), JournalError> {
+        if let Some(copy) = self.current_copy() {
+            f(copy);
+            return Ok(());
+        }
+        self.tx.send(Msg::Copy(f)).map_err(|_| self.closed())
     }
 
     /// Takes a snapshot now; returns its seq.

@@ -29,9 +29,10 @@ pub mod sqlite;
 mod store;
 pub mod time;
 mod verify;
+mod view;
 mod writer;
 
-pub use batch::{Acked, BatchReply, PreparedBatch, Reply, Submitted};
+pub use batch::{Acked, BatchReply, Guard, PreparedBatch, Reply, Submitted};
 pub use ed25519_dalek;
 pub use entry::{chain_hash, genesis_hash, outcome_text, parse_outcome, Entry, EntryRef, Hash};
 pub use error::{JournalError, StoreError, StoreResult};
@@ -45,7 +46,8 @@ pub use store::{
     INTEGRITY_PROBLEMS_MAX,
 };
 pub use verify::{check_signed_heads, verify_economy, VerifyReport};
-pub use writer::{JournalConfig, View};
+pub use view::{Committed, View};
+pub use writer::JournalConfig;
 
 use jifen_core::{is_valid_name, Rules};
 

@@ -27,6 +27,11 @@ use crate::recover::tree_upto;
 use crate::recover::{recover, Recovered, StartupCheck};
 use crate::snapshotter::{SnapshotJob, Snapshotter};
 use crate::store::{AppendExtras, EconomyMeta, Sample, SettlementRow, Store};
+use crate::view::Committed;
+pub use crate::view::View;
+
+/// The last copy of committed state, where the writer leaves it and readers find it.
+pub(crate) type SharedCopy = Arc<std::sync::Mutex<Option<Arc<Committed>>>>;
 
 /// The writer commits a batch itself, instead of handing it to the committer, when the
 /// committer is idle and fewer commands than this are waiting behind it.
@@ -70,22 +75,15 @@ struct Commit {
     last_seq: Option<u64>,
 }
 
-/// What a read sees: committed state only.
-pub struct View<'a> {
-    pub meta: &'a EconomyMeta,
-    pub ledger: &'a Ledger,
-    pub head_seq: u64,
-    pub head_hash: Hash,
-    /// The timestamp of the newest entry (0 before any).
-    pub head_ts_ms: i64,
-    pub last_snapshot_seq: u64,
-}
-
 pub(crate) type ReadFn = Box<dyn FnOnce(&View<'_>) + Send>;
+
+/// Answered with a copy of the committed state (see [`Committed`]).
+pub(crate) type CopyFn = Box<dyn FnOnce(Arc<Committed>) + Send>;
 
 pub(crate) enum Msg {
     Write(Job),
     Read(ReadFn),
+    Copy(CopyFn),
     Snapshot(Sender<Result<u64, JournalError>>),
     Shutdown(Sender<Result<(), JournalError>>),
 }
@@ -144,6 +142,8 @@ pub(crate) struct Writer {
     pub(crate) queued: Arc<AtomicUsize>,
     /// Takes periodic snapshots off the writer's thread.
     snapshotter: Option<Snapshotter>,
+    /// The last copy of committed state handed to readers (shared with the `Journal`).
+    pub(crate) copy: SharedCopy,
     /// The newest snapshot this thread stored itself (or found at start-up).
     stored_snapshot_seq: u64,
     config: JournalConfig,
@@ -177,6 +177,7 @@ impl Writer {
             last_sample_at: std::time::Instant::now(),
             last_snapshot_seq: r.snapshot_seq.unwrap_or(0),
             snapshotter: None,
+            copy: SharedCopy::default(),
             stored_snapshot_seq: r.snapshot_seq.unwrap_or(0),
             config,
             failed: None,
@@ -208,6 +209,10 @@ impl Writer {
                 Msg::Read(f) => {
                     self.drain();
                     f(&self.view())
+                }
+                Msg::Copy(f) => {
+                    self.drain();
+                    f(self.copy())
                 }
                 Msg::Snapshot(reply) => {
                     self.drain();
@@ -265,6 +270,20 @@ impl Writer {
             head_hash: self.head_hash,
             head_ts_ms: self.head_ts_ms,
             last_snapshot_seq: self.last_snapshot_seq,
+        }
+    }
+
+    /// A copy of the committed state at the head: the last one made, while the head has not
+    /// moved since, or a new one, kept for the next reader (see [`Committed`]).
+    fn copy(&mut self) -> Arc<Committed> {
+        let mut shared = self.copy.lock().unwrap_or_else(|p| p.into_inner());
+        match &*shared {
+            Some(c) if c.head_seq == self.head_seq => c.clone(),
+            _ => {
+                let fresh = Arc::new(Committed::of(&self.view()));
+                *shared = Some(fresh.clone());
+                fresh
+            }
         }
     }
 
@@ -412,7 +431,15 @@ impl Writer {
                     }
                     answers.push(Answer::Values(acks, reply));
                 }
-                Job::Prepared(prepared, reply) => {
+                Job::Prepared(mut prepared, reply) => {
+                    let refused = prepared
+                        .guard
+                        .take()
+                        .and_then(|guard| guard(&self.ledger, &prepared.parsed).err());
+                    if let Some(why) = refused {
+                        answers.push(Answer::Refused(prepared, why, reply));
+                        continue;
+                    }
                     let mut outcomes = Vec::with_capacity(prepared.len());
                     for (i, parsed) in prepared.parsed.iter().enumerate() {
                         outcomes.push(self.apply(c, parsed, prepared.canonical(i)));
