@@ -178,7 +178,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
             "admin key (shown once; only its hash is stored): {key}"
         )?;
     }
-    if args.demo && jifen_server::demo::ensure_demo(&app)? {
+    if args.demo && jifen_server::demo::ensure_demo(&app.economies, &app.store, app.now_ms())? {
         writeln!(out, "created the demo economy: GET /v1/economies/demo")?;
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -270,7 +270,7 @@ fn config_of(store: &StoreArgs, args: &Args) -> anyhow::Result<ServerConfig> {
 fn cluster_of(
     store: &StoreArgs,
     args: &Args,
-) -> anyhow::Result<Option<jifen_server::cluster::ClusterConfig>> {
+) -> anyhow::Result<Option<jifen_server::ClusterConfig>> {
     let Some(node_id) = args.node_id.clone() else {
         return Ok(None);
     };
@@ -284,7 +284,7 @@ fn cluster_of(
             "--node-id must be 1 to 64 plain characters, and --lease-ms 100 to 600000",
         ));
     }
-    Ok(Some(jifen_server::cluster::ClusterConfig {
+    Ok(Some(jifen_server::ClusterConfig {
         node_id,
         advertise: args.advertise.clone().unwrap_or_default(),
         lease_ms: args.lease_ms,

@@ -74,6 +74,9 @@ fn get_bytes(s: &Server, path: &str) -> (u16, String, Vec<u8>) {
     (status, kind, out[split + 4..].to_vec())
 }
 
+/// A signed delivery: its webhook-id, -timestamp and -signature, and its body.
+type Signed = (String, String, String, Vec<u8>);
+
 /// A stand-in for the exchange: checks each event's signature, and applies each event id once.
 struct Receiver {
     addr: String,
@@ -83,6 +86,8 @@ struct Receiver {
     deliveries: Arc<AtomicU32>,
     refused: Arc<AtomicU32>,
     applied: Arc<Mutex<Vec<Value>>>,
+    /// The last delivery that checked out: its webhook-id, -timestamp and -signature, and body.
+    last_signed: Arc<Mutex<Signed>>,
 }
 
 fn read_request(stream: &mut TcpStream) -> (Vec<(String, String)>, Vec<u8>) {
@@ -99,12 +104,14 @@ impl Receiver {
             deliveries: Arc::new(AtomicU32::new(0)),
             refused: Arc::new(AtomicU32::new(0)),
             applied: Arc::new(Mutex::new(Vec::new())),
+            last_signed: Arc::default(),
         };
-        let (mode, deliveries, refused, applied) = (
+        let (mode, deliveries, refused, applied, last) = (
             r.mode.clone(),
             r.deliveries.clone(),
             r.refused.clone(),
             r.applied.clone(),
+            r.last_signed.clone(),
         );
         std::thread::spawn(move || {
             let mut seen: HashSet<String> = HashSet::new();
@@ -121,15 +128,19 @@ impl Receiver {
                 };
                 let status = if mode.load(Ordering::SeqCst) == 0 {
                     503
-                } else if header("x-jifen-signature")
-                    != jifen_server::exchange::signature(SECRET, &body)
-                {
+                } else if !common::webhook_signed(SECRET, &headers, &body) {
                     refused.fetch_add(1, Ordering::SeqCst);
                     401
                 } else {
                     deliveries.fetch_add(1, Ordering::SeqCst);
                     let event: Value = serde_json::from_slice(&body).unwrap();
-                    let id = header("x-jifen-event-id");
+                    let id = header("webhook-id");
+                    *last.lock().unwrap() = (
+                        id.clone(),
+                        header("webhook-timestamp"),
+                        header("webhook-signature"),
+                        body.clone(),
+                    );
                     assert_eq!(event["event_id"], id.as_str());
                     // The application applies each event id once.
                     if seen.insert(id) {
@@ -152,11 +163,11 @@ impl Receiver {
     }
 
     /// Sends `body` with `signature` to the receiver, as a forger would; returns the status.
-    fn forge(&self, body: &str, signature: &str) -> u16 {
+    fn forge(&self, body: &str, id: &str, timestamp: &str, signature: &str) -> u16 {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         write!(
             s,
-            "POST / HTTP/1.1\r\nHost: r\r\nX-Jifen-Event-Id: forged\r\nX-Jifen-Signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST / HTTP/1.1\r\nHost: r\r\nwebhook-id: {id}\r\nwebhook-timestamp: {timestamp}\r\nwebhook-signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -469,11 +480,14 @@ fn collectibles(backend: &Backend) {
     assert_eq!(applied[0]["seq"], export_seq);
     assert_eq!(applied[0]["facts"]["series"], "pearl-2026");
     // A wrong signature, and a tampered body under a true signature, are refused.
-    let body = serde_json::to_string(&applied[0]).unwrap();
-    let true_signature = jifen_server::exchange::signature(SECRET, body.as_bytes());
-    assert_eq!(receiver.forge(&body, "sha256=00"), 401);
+    let (id, timestamp, true_signature, body) = receiver.last_signed.lock().unwrap().clone();
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(receiver.forge(&body, &id, &timestamp, "v1,AAAA"), 401);
     let tampered = body.replace("pearl-1", "pearl-9");
-    assert_eq!(receiver.forge(&tampered, &true_signature), 401);
+    assert_eq!(
+        receiver.forge(&tampered, &id, &timestamp, &true_signature),
+        401
+    );
     assert_eq!(receiver.refused.load(Ordering::SeqCst), 2);
     assert_eq!(receiver.applied.lock().unwrap().len(), 1);
 

@@ -13,8 +13,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use jifen_journal::{JournalError, Store};
-use serde_json::Value;
+use jifen_journal::time::rfc3339_ms;
+use jifen_journal::{Entry, JournalError, Store, StoreError};
+use serde_json::{json, Value};
 
 /// Entries read from the store per scan.
 const SCAN_ENTRIES: usize = 10_000;
@@ -149,4 +150,41 @@ impl Activity {
         let start = end.saturating_sub(limit);
         Ok((seqs[start..end].iter().rev().copied().collect(), seqs.len()))
     }
+}
+
+impl Activity {
+    /// Up to `limit` entries concerning `subject`, newest first, before `before`, as
+    /// [`entry_view`]s; and how many there are in all.
+    pub fn entries_of(
+        &self,
+        store: &mut dyn Store,
+        economy: &str,
+        subject: Subject<'_>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<Entry>, usize), StoreError> {
+        let (seqs, total) = self
+            .of(store, economy, subject, before, limit)
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            if let Some(e) = store.entry(economy, seq)? {
+                out.push(e);
+            }
+        }
+        Ok((out, total))
+    }
+}
+
+/// An entry as the console and the wallet show it.
+pub fn entry_view(e: &Entry) -> Value {
+    let command: Value = serde_json::from_str(&e.command).unwrap_or(Value::Null);
+    json!({
+        "seq": e.seq,
+        "time": rfc3339_ms(e.ts_ms),
+        "type": command["type"],
+        "command": command,
+        "ok": e.outcome == "ok",
+        "outcome": e.outcome,
+    })
 }

@@ -4,7 +4,8 @@
 use jifen_journal::{JournalError, Submitted};
 use serde_json::{json, Value};
 
-use crate::app::App;
+use crate::economies::Economies;
+use crate::store::StoreHandle;
 
 pub const DEMO_ECONOMY: &str = "demo";
 /// Consumers in the demo; each buys one 100-yuan bottle, as in the brief's worked example.
@@ -38,13 +39,12 @@ fn demo_commands() -> Vec<Value> {
     out
 }
 
-/// The demo's artwork: a 96×96 PNG of a wine-red seal on a gold ground, made here (stored
-/// deflate blocks, so it needs no compressor).
+/// The demo's artwork: a 96×96 PNG of a wine-red seal on a gold ground, drawn here and encoded
+/// by the `png` crate.
 pub fn demo_image() -> Vec<u8> {
     const SIZE: u32 = 96;
-    let mut raw = Vec::with_capacity(((SIZE * 3 + 1) * SIZE) as usize);
+    let mut rgb = Vec::with_capacity((SIZE * SIZE * 3) as usize);
     for y in 0..SIZE {
-        raw.push(0); // no filter
         for x in 0..SIZE {
             let (dx, dy) = (x as i32 - 48, y as i32 - 48);
             let d2 = dx * dx + dy * dy;
@@ -55,78 +55,45 @@ pub fn demo_image() -> Vec<u8> {
             } else {
                 [240, 226 - (y / 4) as u8, 190]
             };
-            raw.extend_from_slice(&pixel);
+            rgb.extend_from_slice(&pixel);
         }
     }
-    // zlib: header, stored blocks of up to 65,535 bytes, Adler-32.
-    let mut z = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-    for (i, block) in blocks.iter().enumerate() {
-        z.push(u8::from(i + 1 == blocks.len()));
-        let len = block.len() as u16;
-        z.extend_from_slice(&len.to_le_bytes());
-        z.extend_from_slice(&(!len).to_le_bytes());
-        z.extend_from_slice(block);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &byte in &raw {
-        a = (a + byte as u32) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut header = Vec::new();
-    header.extend_from_slice(&SIZE.to_be_bytes());
-    header.extend_from_slice(&SIZE.to_be_bytes());
-    header.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
-    for (kind, data) in [(b"IHDR", header), (b"IDAT", z), (b"IEND", Vec::new())] {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let start = png.len();
-        png.extend_from_slice(kind);
-        png.extend_from_slice(&data);
-        let crc = crc32(&png[start..]);
-        png.extend_from_slice(&crc.to_be_bytes());
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, SIZE, SIZE);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    // Encoding into memory fails only on a programming error (a wrong size), which the test
+    // below would show.
+    if let Ok(mut writer) = encoder.write_header() {
+        let _ = writer.write_image_data(&rgb);
     }
     png
 }
 
-/// CRC-32 (ISO-HDLC), as PNG chunks carry it.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in bytes {
-        crc ^= byte as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// Creates the demo economy unless it exists. Returns whether it was created.
-pub fn ensure_demo(app: &App) -> Result<bool, JournalError> {
-    if app.economy(DEMO_ECONOMY).is_some() {
+pub fn ensure_demo(
+    economies: &Economies,
+    store: &StoreHandle,
+    now_ms: i64,
+) -> Result<bool, JournalError> {
+    if economies.get(DEMO_ECONOMY).is_some() {
         return Ok(false);
     }
-    let now = app.now_ms();
     let rules = jifen_core::Rules::default();
-    let meta = app.with_store(|s| {
+    let meta = store.with(|s| {
         Ok(jifen_journal::create_economy(
             s,
             DEMO_ECONOMY,
             "示例酒庄 Demo wine shop",
             &rules,
             jifen_journal::DEFAULT_TIMEZONE,
-            now,
+            now_ms,
         ))
     })??;
     let image = demo_image();
     let sha = crate::keys::sha256_hex(&image);
-    app.with_store(|s| s.put_content(&sha, "image/png", &image))?;
-    let economy = app.open_economy(meta)?;
+    store.with(|s| s.put_content(&sha, "image/png", &image))?;
+    let economy = economies.open(meta)?;
     let commands = demo_commands().into_iter().map(Submitted::Value).collect();
     economy.journal.submit_wait(commands)?;
     Ok(true)
@@ -135,7 +102,12 @@ pub fn ensure_demo(app: &App) -> Result<bool, JournalError> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
+    fn the_demo_image_decodes_to_its_size() {
+        let bytes = super::demo_image();
+        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+        let reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        assert_eq!((info.width, info.height), (96, 96));
+        assert_eq!(info.color_type, png::ColorType::Rgb);
     }
 }

@@ -72,6 +72,19 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", what)
     }
 
+    /// 413: the body is over the limit of its endpoint.
+    pub fn body_too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the body is over the limit: {} bytes, or {} for content",
+                crate::bounds::BODY_BYTES_MAX,
+                crate::bounds::CONTENT_BYTES_MAX
+            ),
+        )
+    }
+
     /// An internal failure: the cause goes to the log with the request, not to the caller.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error");
@@ -97,6 +110,7 @@ impl From<jifen_journal::JournalError> for ApiError {
                 ),
             ),
             J::Invalid(why) => ApiError::invalid(why),
+            J::Refused(why) => ApiError::forbidden(why),
             J::Unavailable(why) => ApiError::unavailable(why),
             other => ApiError::internal(other),
         }

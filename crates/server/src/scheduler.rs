@@ -15,17 +15,19 @@
 //! per item. A failure to reach the journal at all is retried sooner (nothing was journaled).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use jifen_core::{Code, OrderStatus};
 use jifen_journal::{ids, Acked, JournalError, Submitted, BATCH_COMMANDS_MAX};
+use prometheus_client::metrics::counter::Counter;
 use serde_json::{json, Value};
 
-use crate::app::{App, Economy};
-
-pub const DAY_MS: i64 = 86_400_000;
+use crate::bounds::DAY_MS;
+use crate::config::Clock;
+use crate::economies::{Economies, Economy};
+use crate::store::StoreHandle;
 /// The id under which a failed pass over an economy (the journal out of reach) is kept.
 const PASS_ITEM: &str = "";
 /// The most past days one tick settles (a long outage catches up over several ticks).
@@ -96,14 +98,21 @@ impl Problem {
 }
 
 /// What the scheduler could not do, per economy, for the console, the metrics and itself.
-#[derive(Default)]
 pub struct Health {
     problems: Mutex<HashMap<String, BTreeMap<String, Problem>>>,
     /// Refusals and failures of the scheduler's own commands since start.
-    pub failures_total: AtomicU64,
+    failures: Counter,
 }
 
 impl Health {
+    /// `failures` counts every refusal and failure (the metrics' counter).
+    pub fn new(failures: Counter) -> Health {
+        Health {
+            problems: Mutex::default(),
+            failures,
+        }
+    }
+
     /// The economy's problems, by id.
     pub fn of(&self, economy: &str) -> Vec<Problem> {
         let problems = self.problems.lock().unwrap_or_else(|p| p.into_inner());
@@ -167,7 +176,7 @@ impl Health {
         } else {
             (REFUSED_RETRY_FIRST_MS, REFUSED_RETRY_MAX_MS)
         };
-        self.failures_total.fetch_add(1, Ordering::Relaxed);
+        self.failures.inc();
         let mut problems = self.problems.lock().unwrap_or_else(|p| p.into_inner());
         let entry = problems
             .entry(economy.to_string())
@@ -203,24 +212,44 @@ struct Progress {
     due: (i64, u64),
 }
 
+/// What the scheduler works with: the economies, the store (to find orders due), its health
+/// record, the counter of its commands, and the time.
 pub struct Scheduler {
-    app: Arc<App>,
+    economies: Arc<Economies>,
+    store: Arc<StoreHandle>,
+    health: Arc<Health>,
+    commands: Counter,
+    clock: Clock,
     progress: HashMap<String, Progress>,
 }
 
 impl Scheduler {
-    pub fn new(app: Arc<App>) -> Scheduler {
+    pub fn new(
+        economies: Arc<Economies>,
+        store: Arc<StoreHandle>,
+        health: Arc<Health>,
+        commands: Counter,
+        clock: Clock,
+    ) -> Scheduler {
         Scheduler {
-            app,
+            economies,
+            store,
+            health,
+            commands,
+            clock,
             progress: HashMap::new(),
         }
     }
 
-    /// Ticks until `stop` receives or closes.
-    pub fn run(mut self, stop: Receiver<()>) {
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Ticks every `every` until `stop` receives or closes.
+    pub fn run(mut self, every: Duration, stop: Receiver<()>) {
         loop {
             self.tick();
-            match stop.recv_timeout(self.app.config.scheduler_tick) {
+            match stop.recv_timeout(every) {
                 Err(RecvTimeoutError::Timeout) => {}
                 _ => return,
             }
@@ -229,11 +258,10 @@ impl Scheduler {
 
     /// One pass over every economy.
     pub fn tick(&mut self) {
-        let app = self.app.clone();
-        let health = &app.scheduler_health;
-        for economy in self.app.economies() {
+        let health = self.health.clone();
+        for economy in self.economies.all() {
             let id = &economy.meta.id;
-            let now = self.app.now_ms();
+            let now = self.now();
             if health.waiting(id, PASS_ITEM, now) {
                 continue;
             }
@@ -248,10 +276,9 @@ impl Scheduler {
     }
 
     fn tick_economy(&mut self, economy: &Arc<Economy>) -> Result<(), JournalError> {
-        let now = self.app.now_ms();
+        let now = self.now();
         self.settle_days(economy, now)?;
-        self.confirm_orders(economy, now)?;
-        crate::transparency::sign_due_heads(&self.app, economy)
+        self.confirm_orders(economy, now)
     }
 
     /// The days from the last one known settled (or the economy's creation) to yesterday in
@@ -272,7 +299,7 @@ impl Scheduler {
         if progress.settled_through == Some(yesterday) {
             return Ok((Vec::new(), Some(yesterday)));
         }
-        let created_ms = crate::history::parse_time(&economy.meta.created_at).unwrap_or(now);
+        let created_ms = crate::times::parse_time(&economy.meta.created_at).unwrap_or(now);
         let mut day = match progress.settled_through {
             Some(d) => d.tomorrow().map_err(invalid)?,
             None => local_day(created_ms)?,
@@ -303,7 +330,7 @@ impl Scheduler {
                 .collect::<Vec<_>>()
         })?;
         let eco = economy.meta.id.as_str();
-        let health = &self.app.scheduler_health;
+        let health = &self.health;
         health.retain(eco, SETTLE.command, |d| unsettled.iter().any(|u| u == d));
         for (day, ack) in self.issue_due(economy, &SETTLE, unsettled, now)? {
             tracing::info!(economy = %eco, %day, seq = ack.outcome.seq, ok = ack.outcome.result.is_ok(), retry = ack.outcome.retry, "dividends settled by the scheduler");
@@ -333,7 +360,7 @@ impl Scheduler {
         now: i64,
     ) -> Result<Vec<(String, Acked)>, JournalError> {
         let eco = economy.meta.id.as_str();
-        let health = &self.app.scheduler_health;
+        let health = &self.health;
         let due: Vec<String> = subjects
             .into_iter()
             .filter(|s| !health.waiting(eco, &(kind.id)(s), now))
@@ -357,10 +384,7 @@ impl Scheduler {
         let acks = economy
             .journal
             .submit_wait(commands.into_iter().map(Submitted::Value).collect())?;
-        self.app
-            .metrics
-            .scheduler_commands
-            .fetch_add(n, Ordering::Relaxed);
+        self.commands.inc_by(n);
         Ok(acks)
     }
 
@@ -375,7 +399,7 @@ impl Scheduler {
         ack: &Acked,
         now: i64,
     ) {
-        let health = &self.app.scheduler_health;
+        let health = &self.health;
         let code = match ack.outcome.result {
             // Done, now or before; or done by someone else in the meantime (an operator
             // settled the day or confirmed or refunded the order between the scheduler's look
@@ -411,8 +435,8 @@ impl Scheduler {
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
             let ts = self
-                .app
-                .with_store(|s| s.entry(economy, mid))?
+                .store
+                .with(|s| s.entry(economy, mid))?
                 .map_or(i64::MAX, |e| e.ts_ms);
             if ts <= cutoff_ms {
                 lo = mid;
@@ -424,11 +448,7 @@ impl Scheduler {
     }
 
     fn confirm_orders(&mut self, economy: &Economy, now: i64) -> Result<(), JournalError> {
-        let days = economy
-            .settings
-            .read()
-            .map(|s| s.auto_confirm_days)
-            .unwrap_or(crate::app::AUTO_CONFIRM_DAYS_DEFAULT);
+        let days = economy.settings().auto_confirm_days;
         let cutoff = now - days as i64 * DAY_MS;
         let (pending, head) = economy
             .journal
@@ -444,7 +464,7 @@ impl Scheduler {
         let from = if cutoff >= known_cutoff { known_seq } else { 0 };
         let due_seq = self.seq_at_or_before(&economy.meta.id, from, head, cutoff)?;
         let eco = economy.meta.id.as_str();
-        let health = &self.app.scheduler_health;
+        let health = &self.health;
         let stuck = health.subjects(eco, CONFIRM.command);
         let (due, new_cursor, stuck_pending) = economy.journal.read(move |v| {
             let orders = v.ledger.economy().orders();

@@ -2,7 +2,10 @@
 //! decimal-string twin (`reserve_fen` and `reserve_fen_str`), because JavaScript numbers lose
 //! precision past 2^53 and atom totals pass that.
 
-use jifen_core::{Account, Economy, Ledger, Order, Price, ATOMS_PER_POINT};
+use jifen_core::{
+    format_instant, Account, Collectible, CollectibleState, Economy, Ledger, Order, Policy, Price,
+    ATOMS_PER_POINT,
+};
 use serde_json::{json, Map, Value};
 
 /// Whether a field holds atoms or fen, and so gets a string twin.
@@ -144,4 +147,69 @@ pub fn order(economy: &Economy, o: &Order) -> Value {
         "stable_fen": o.stable_fen,
         "paid_seq": o.paid_seq,
     })
+}
+
+/// A name shown without revealing it: the first two characters and the last.
+pub fn mask(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1..=3 => format!("{}***", chars[0]),
+        n => format!("{}{}***{}", chars[0], chars[1], chars[n - 1]),
+    }
+}
+
+/// What the public and the owner may see of a collectible.
+pub fn collectible(e: &Economy, c: &Collectible, policy: &Policy) -> Value {
+    let price = e.price();
+    let giftable_at = c.giftable_at(policy);
+    json!({
+        "collectible": c.name.as_str(),
+        "series": c.series.as_str(),
+        "state": c.state.as_str(),
+        "venue": c.venue.as_deref(),
+        "atoms": c.atoms,
+        "points": points(c.atoms),
+        "value_fen": price.value_fen(c.atoms),
+        "price_yuan_per_point": price.yuan_per_point(4),
+        "content_sha256": c.content_hex(),
+        "content_url": format!("/v1/content/{}", c.content_hex()),
+        "is_certificate": c.atoms == 0 && c.state != CollectibleState::Dissolved,
+        "acquired_at": format_instant(c.acquired),
+        "clock": format_instant(e.clock()),
+        "gifting_enabled": policy.gifting_enabled,
+        "giftable_at": format_instant(giftable_at),
+        "giftable_in_s": (giftable_at - e.clock()).max(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask("user.12"), "us***2");
+        assert_eq!(mask("abc"), "a***");
+        assert_eq!(mask("王小明先生"), "王小***生");
+    }
+
+    #[test]
+    fn amounts_get_string_twins_at_any_depth() {
+        let v = with_string_twins(json!({"reserve_fen": 5, "x": {"atoms": 7}, "n": 3}));
+        assert_eq!(v["reserve_fen_str"], "5");
+        assert_eq!(v["x"]["atoms_str"], "7");
+        assert!(v.get("n_str").is_none());
+        let all = all_integers_as_strings(json!({"a": [1, {"b": 2}], "c": "d"}));
+        assert_eq!(all, json!({"a": ["1", {"b": "2"}], "c": "d"}));
+    }
+
+    #[test]
+    fn points_keep_all_eight_places_and_levels_follow_spending() {
+        assert_eq!(points(150_000_001), "1.50000001");
+        assert_eq!(points(0), "0.00000000");
+        assert_eq!(level(0), (0, "member"));
+        assert_eq!(level(20_000), (1, "bronze"));
+        assert_eq!(level(u64::MAX), (4, "diamond"));
+    }
 }

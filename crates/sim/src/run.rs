@@ -545,7 +545,7 @@ impl<'a> Sim<'a> {
             self.shop(person as usize, day);
         }
         self.takers_sell();
-        if (day + 1) % self.s.redeem_every_days == 0 {
+        if (day + 1).is_multiple_of(self.s.redeem_every_days) {
             self.merchants_redeem();
         }
         let s = self.s;

@@ -7,6 +7,7 @@ mod fast;
 mod json;
 mod rules;
 mod shape;
+mod spec;
 mod state;
 
 pub use command::{
@@ -16,4 +17,5 @@ pub use command::{
 pub use json::{canonical_json, python_json, split_array};
 pub use rules::{rules_from_json, rules_from_toml, rules_to_toml};
 pub use shape::Parsed;
+pub use spec::{command_spec, diagnose, CommandSpec, FieldKind, FieldSpec, COMMANDS};
 pub use state::{effects_json, outcome_line, state_json, StateVersion};

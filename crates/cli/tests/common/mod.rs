@@ -86,3 +86,43 @@ pub fn with_session(addr: &str, method: &str, path: &str, cookie: &str, csrf: &s
     );
     answer.split(' ').nth(1).unwrap().parse().unwrap()
 }
+
+/// Whether `headers` (lower-case names) sign `body` under `secret` by the Standard Webhooks
+/// scheme, as checked by Python's hmac and the `standardwebhooks` package (an implementation
+/// independent of jifen's).
+pub fn webhook_signed(secret: &str, headers: &[(String, String)], body: &[u8]) -> bool {
+    use base64::Engine;
+    use std::io::Write;
+    let header = |k: &str| {
+        headers
+            .iter()
+            .find(|(h, _)| h == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let input = json!({
+        "secret": secret,
+        "id": header("webhook-id"),
+        "timestamp": header("webhook-timestamp"),
+        "signature": header("webhook-signature"),
+        "body": base64::engine::general_purpose::STANDARD.encode(body),
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/verify_webhook.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if !out.status.success() {
+        eprintln!("webhook refused: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    out.status.success()
+}

@@ -1,0 +1,192 @@
+//! The server's metrics, kept with `prometheus-client` and answered in the OpenMetrics text
+//! format. Process-wide series live in one registry; each economy's series are written per
+//! answer for the economies its caller may see (see `routes::service`).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// The request latency histogram's bucket bounds, in seconds.
+pub const LATENCY_BUCKETS_S: [f64; 10] =
+    [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+/// The content type of a metrics answer.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Counter,
+    pub responses_2xx: Counter,
+    pub responses_4xx: Counter,
+    pub responses_5xx: Counter,
+    pub commands_applied: Counter,
+    pub commands_rejected: Counter,
+    pub commands_retried: Counter,
+    pub rate_limited: Counter,
+    pub scheduler_commands: Counter,
+    /// The scheduler's own commands refused, or its passes failed.
+    pub scheduler_failures: Counter,
+    scheduler_failing: Gauge,
+    store_damaged: Gauge,
+    latency: Histogram,
+}
+
+/// What the caller of `/metrics` sees of each economy: its id and committed head.
+pub struct EconomySeries {
+    pub economy: String,
+    pub head_seq: u64,
+}
+
+/// Process-wide figures read when the metrics are answered.
+pub struct Now {
+    /// Items the scheduler is retrying with backoff.
+    pub scheduler_failing: usize,
+    pub store_damaged: bool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut m = Metrics {
+            registry: Registry::default(),
+            requests: Counter::default(),
+            responses_2xx: Counter::default(),
+            responses_4xx: Counter::default(),
+            responses_5xx: Counter::default(),
+            commands_applied: Counter::default(),
+            commands_rejected: Counter::default(),
+            commands_retried: Counter::default(),
+            rate_limited: Counter::default(),
+            scheduler_commands: Counter::default(),
+            scheduler_failures: Counter::default(),
+            scheduler_failing: Gauge::default(),
+            store_damaged: Gauge::default(),
+            latency: Histogram::new(LATENCY_BUCKETS_S),
+        };
+        m.register();
+        m
+    }
+
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        let counters = [
+            ("jifen_http_requests", "HTTP requests received.", &self.requests),
+            ("jifen_http_responses_2xx", "Answers 2xx.", &self.responses_2xx),
+            ("jifen_http_responses_4xx", "Answers 4xx.", &self.responses_4xx),
+            ("jifen_http_responses_5xx", "Answers 5xx.", &self.responses_5xx),
+            ("jifen_commands_applied", "Commands accepted and committed.", &self.commands_applied),
+            ("jifen_commands_rejected", "Commands rejected (an outcome, committed).", &self.commands_rejected),
+            ("jifen_commands_retried", "Retries of a seen id (nothing changed).", &self.commands_retried),
+            ("jifen_rate_limited", "Requests answered 429.", &self.rate_limited),
+            ("jifen_scheduler_commands", "Commands issued by the scheduler.", &self.scheduler_commands),
+            ("jifen_scheduler_failures", "The scheduler's own commands refused, or its passes failed (each is logged as an ERROR).", &self.scheduler_failures),
+        ];
+        for (name, help, counter) in counters {
+            r.register(name, help, counter.clone());
+        }
+        r.register(
+            "jifen_scheduler_failing",
+            "Items the scheduler is retrying with backoff now.",
+            self.scheduler_failing.clone(),
+        );
+        r.register(
+            "jifen_store_damaged",
+            "1 when the last thorough check of the store found damage.",
+            self.store_damaged.clone(),
+        );
+        r.register(
+            "jifen_http_request_duration_seconds",
+            "Request latency.",
+            self.latency.clone(),
+        );
+    }
+
+    /// Counts one answer and its latency.
+    pub fn observe(&self, status: u16, elapsed: Duration) {
+        match status {
+            200..=299 => &self.responses_2xx,
+            400..=499 => &self.responses_4xx,
+            _ => &self.responses_5xx,
+        }
+        .inc();
+        self.latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// The text of every process-wide series, then each of `economies`' series.
+    pub fn render(&self, now: Now, economies: &[EconomySeries]) -> String {
+        self.scheduler_failing.set(now.scheduler_failing as i64);
+        self.store_damaged.set(i64::from(now.store_damaged));
+        let heads = Family::<Vec<(String, String)>, Gauge>::default();
+        for e in economies {
+            heads
+                .get_or_create(&vec![("economy".to_string(), e.economy.clone())])
+                .set(e.head_seq.min(i64::MAX as u64) as i64);
+        }
+        let mut per_economy = Registry::default();
+        per_economy.register(
+            "jifen_economy_head_seq",
+            "The committed journal head of each economy.",
+            heads,
+        );
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode_registry(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &per_economy);
+        let _ = encode_eof(&mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_names_every_series_and_only_the_economies_given() {
+        let m = Metrics::new();
+        m.requests.inc();
+        m.observe(200, Duration::from_millis(3));
+        m.observe(503, Duration::from_millis(300));
+        let text = m.render(
+            Now {
+                scheduler_failing: 2,
+                store_damaged: true,
+            },
+            &[EconomySeries {
+                economy: "shop".into(),
+                head_seq: 42,
+            }],
+        );
+        for line in [
+            "jifen_http_requests_total 1",
+            "jifen_http_responses_2xx_total 1",
+            "jifen_http_responses_5xx_total 1",
+            "jifen_scheduler_failing 2",
+            "jifen_store_damaged 1",
+            "jifen_http_request_duration_seconds_count 2",
+            "jifen_http_request_duration_seconds_bucket{le=\"0.005\"} 1",
+            "jifen_economy_head_seq{economy=\"shop\"} 42",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+        let none = m.render(
+            Now {
+                scheduler_failing: 0,
+                store_damaged: false,
+            },
+            &[],
+        );
+        assert!(!none.contains("economy=\""), "{none}");
+    }
+}

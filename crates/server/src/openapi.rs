@@ -1,0 +1,295 @@
+//! The parts of the OpenAPI document written here rather than derived: every command type as a
+//! schema (a `oneOf` on `type`, from the wire's table of command types), the rules object, and
+//! the error answers every operation can give, declared with the one error schema.
+
+use serde_json::json;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, Discriminator, ObjectBuilder, OneOfBuilder, Schema,
+    SchemaFormat, Type,
+};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::{PartialSchema, ToSchema};
+
+use jifen_wire::{CommandSpec, FieldKind, FieldSpec, COMMANDS};
+
+const NAME_PATTERN: &str = "^[A-Za-z0-9_.:@-]{1,64}$";
+
+fn string(pattern: &str, example: &str, about: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .examples([json!(example)])
+        .description(Some(about))
+}
+
+fn integer(min: u64, max: u64, about: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::Custom("uint64".into())))
+        .minimum(Some(min as usize))
+        .maximum(Some(max as usize))
+        .description(Some(about))
+}
+
+fn boolean(about: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .description(Some(about))
+}
+
+/// One field's schema, by its kind.
+fn field_schema(f: &FieldSpec) -> RefOr<Schema> {
+    let s = match f.kind {
+        FieldKind::Name => string(NAME_PATTERN, "c1001", f.about),
+        FieldKind::Amount => integer(0, u64::MAX, f.about),
+        FieldKind::Day => string(r"^\d{4}-\d{2}-\d{2}$", "2026-12-03", f.about),
+        FieldKind::Instant => string(
+            r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+            "2026-12-04T08:00:00Z",
+            f.about,
+        ),
+        FieldKind::Sha256 => string(
+            "^[0-9a-f]{64}$",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            f.about,
+        ),
+        FieldKind::Rules => return RefOr::Ref(Ref::from_schema_name("Rules")),
+        FieldKind::Policy => return RefOr::Ref(Ref::from_schema_name("CollectiblePolicy")),
+    };
+    s.into()
+}
+
+/// The schema of one command type: `type`, `id` and its fields.
+fn command_schema(spec: &CommandSpec) -> Schema {
+    let example: serde_json::Value = serde_json::from_str(spec.example).unwrap_or_default();
+    let mut o = ObjectBuilder::new()
+        .title(Some(spec.kind))
+        .description(Some(spec.about))
+        .property(
+            "type",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([spec.kind])),
+        )
+        .required("type")
+        .property(
+            "id",
+            string(
+                NAME_PATTERN,
+                "order-o-1",
+                "the command's id: a retry with the same id changes nothing",
+            ),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .examples([example]);
+    for f in spec.fields {
+        o = o.property(f.name, field_schema(f));
+        if f.required {
+            o = o.required(f.name);
+        }
+    }
+    o.build().into()
+}
+
+fn schema_name(spec: &CommandSpec) -> String {
+    format!("Command_{}", spec.kind)
+}
+
+/// Every SPEC §3 rule, with its range.
+fn rule_properties(mut o: ObjectBuilder, required: bool) -> ObjectBuilder {
+    let bps = "basis points, 0..=10000";
+    let ints: [(&str, u64, u64, &str); 10] = [
+        (
+            "initial_price_fen",
+            1,
+            100_000_000,
+            "price of one point before any point circulates",
+        ),
+        ("reserve_bps", 0, 10_000, bps),
+        ("reward_bps", 0, 10_000, bps),
+        ("referral_bps", 0, 10_000, bps),
+        ("dividend_bps", 0, 10_000, bps),
+        (
+            "quota_multiplier_bps",
+            0,
+            100_000,
+            "quota per fen spent, 0..=100000",
+        ),
+        ("sell_fee_bps", 0, 10_000, bps),
+        ("convert_fee_bps", 0, 10_000, bps),
+        (
+            "issuance_cap_points",
+            1,
+            100_000_000_000,
+            "most points ever issued",
+        ),
+        ("order_max_fen", 1, 1_000_000_000_000, "the largest order"),
+    ];
+    for (name, min, max, about) in ints {
+        o = o.property(name, integer(min, max, about));
+    }
+    o = o
+        .property("exit_enabled", boolean("the forced exit at the quota"))
+        .property(
+            "stable_payment_earns",
+            boolean("whether an order's stable part counts as eligible"),
+        );
+    if required {
+        for key in jifen_core::RULE_KEYS {
+            o = o.required(key);
+        }
+    }
+    o.additional_properties(Some(AdditionalProperties::FreeForm(false)))
+}
+
+/// The rules object of an economy's creation and of the what-if: missing keys take the
+/// defaults of SPEC §3.
+pub fn rules_schema() -> Schema {
+    rule_properties(ObjectBuilder::new(), false)
+        .description(Some("SPEC §3 rules; missing keys take their defaults"))
+        .build()
+        .into()
+}
+
+/// A command: one of the types of SPEC §5 and §13, told apart by `type`.
+pub struct Command;
+
+impl PartialSchema for Command {
+    fn schema() -> RefOr<Schema> {
+        let mut one_of = OneOfBuilder::new();
+        let mut discriminator = Discriminator::new("type");
+        for spec in &COMMANDS {
+            let name = schema_name(spec);
+            one_of = one_of.item(Ref::from_schema_name(&name));
+            discriminator.mapping.insert(
+                spec.kind.to_string(),
+                format!("#/components/schemas/{name}"),
+            );
+        }
+        Schema::OneOf(one_of.discriminator(Some(discriminator)).build()).into()
+    }
+}
+
+impl ToSchema for Command {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for spec in &COMMANDS {
+            schemas.push((schema_name(spec), command_schema(spec).into()));
+        }
+        let rules = rule_properties(ObjectBuilder::new(), true)
+            .description(Some("every SPEC §3 rule"))
+            .build();
+        schemas.push(("Rules".into(), Schema::Object(rules).into()));
+        let policy = ObjectBuilder::new()
+            .property(
+                "gifting_enabled",
+                boolean("whether collectibles may be gifted"),
+            )
+            .property(
+                "gift_hold_days",
+                integer(
+                    0,
+                    3650,
+                    "days a collectible is held before it may be gifted",
+                ),
+            )
+            .property(
+                "exchange_enabled",
+                boolean("whether collectibles may be exported"),
+            )
+            .required("gifting_enabled")
+            .required("gift_hold_days")
+            .required("exchange_enabled")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build();
+        schemas.push(("CollectiblePolicy".into(), Schema::Object(policy).into()));
+    }
+}
+
+/// The body of `POST …/commands`: one command, or an array of 1 to 8190.
+pub struct CommandsBody;
+
+impl PartialSchema for CommandsBody {
+    fn schema() -> RefOr<Schema> {
+        let command = || RefOr::Ref(Ref::from_schema_name("Command"));
+        let batch = ArrayBuilder::new()
+            .items(command())
+            .min_items(Some(1))
+            .max_items(Some(jifen_journal::BATCH_COMMANDS_MAX));
+        Schema::OneOf(OneOfBuilder::new().item(command()).item(batch).build()).into()
+    }
+}
+
+impl ToSchema for CommandsBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("Command".into(), Command::schema()));
+        <Command as ToSchema>::schemas(schemas);
+    }
+}
+
+/// The error answers an operation can give, by what it is: every one 400 (a bad query or
+/// path), 429 and 503 (a timeout or a writer out of reach); with credentials, 401 and 403; with
+/// a path parameter, 404; with a body, 413, 415 and 422; with query parameters, 422.
+fn errors_of(path: &str, op: &Operation) -> Vec<(&'static str, &'static str)> {
+    let mut out = vec![
+        ("400", "a malformed request"),
+        ("429", "rate_limited: retry after Retry-After seconds"),
+        ("503", "timeout or unavailable: retry with the same id"),
+    ];
+    let public = op.security.as_ref().is_some_and(|list| {
+        list.iter()
+            .all(|r| serde_json::to_value(r).is_ok_and(|v| v == json!({})))
+    });
+    if !public {
+        out.push(("401", "unauthorized: no valid key, session or wallet link"));
+        out.push(("403", "forbidden: the key's role may not do this"));
+    }
+    if path.contains('{') {
+        out.push(("404", "not_found, or an economy the key does not reach"));
+    }
+    let has_query = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.parameter_in == ParameterIn::Query);
+    if op.request_body.is_some() {
+        out.push(("413", "body_too_large"));
+        out.push(("415", "unsupported_media_type"));
+    }
+    if op.request_body.is_some() || has_query {
+        out.push(("422", "invalid_request, naming the field"));
+    }
+    out
+}
+
+/// Declares every operation's error answers with the one error schema.
+pub fn finish(doc: &mut OpenApi) {
+    let error = ResponseBuilder::new()
+        .description("an error: a stable code and a message")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(Ref::from_schema_name("ErrorBody"))))
+                .build(),
+        )
+        .build();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (status, about) in errors_of(path, op) {
+                let mut response = error.clone();
+                response.description = about.to_string();
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert(RefOr::T(response));
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Service endpoints: health, metrics, the OpenAPI document, and JSON 404 and 405.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::keys::Role;
+use crate::metrics::{EconomySeries, Now};
+use crate::state::App;
+
+/// The served OpenAPI document, as JSON text made once at start.
+#[derive(Clone)]
+pub struct DocumentJson(pub Arc<String>);
+
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi))
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "service", security(()),
+    responses((status = 200, description = "serving", body = Object), (status = 503, description = "the last thorough check of the store found damage; the answer lists it", body = Object)))]
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let problems = app.store_health.problems();
+    let body = json!({
+        "status": if problems.is_empty() { "ok" } else { "damaged" },
+        "economies": app.economies.len(),
+        "uptime_s": app.started.elapsed().as_secs(),
+        "store_problems": problems,
+        "store_check": app.store_health.last().map(|r| json!({"method": r.method, "checked": r.checked, "ok": r.ok()})),
+    });
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Which economies' series a `/metrics` answer holds.
+enum Scope {
+    /// None: the process-wide series only (no key given).
+    Process,
+    /// One economy's (an operator's or auditor's key).
+    Economy(String),
+    /// Every economy's (an admin key, or the separate `--metrics-listen` address).
+    All,
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "service", security((), ("key" = [])),
+    responses((status = 200, description = "OpenMetrics text. Without a key, the process-wide series only; with an operator or auditor key, also its economy's; with an admin key, every economy's. `--metrics-listen` serves everything on a separate address, for a private network.", content_type = "application/openmetrics-text", body = String)))]
+async fn metrics(State(app): State<Arc<App>>, caller: Option<Caller>) -> Response {
+    let scope = match caller {
+        None => Scope::Process,
+        Some(Caller(p)) if p.is_admin() => Scope::All,
+        Some(Caller(p)) => match (p.role, p.economy) {
+            (Role::Operator | Role::Auditor, Some(e)) => Scope::Economy(e),
+            _ => Scope::Process,
+        },
+    };
+    metrics_text(&app, scope)
+}
+
+/// The metrics of `scope`: the committed heads are read without a trip to any writer.
+fn metrics_text(app: &App, scope: Scope) -> Response {
+    let shown = |id: &str| match &scope {
+        Scope::Process => false,
+        Scope::Economy(e) => e == id,
+        Scope::All => true,
+    };
+    let series: Vec<EconomySeries> = app
+        .economies
+        .all()
+        .into_iter()
+        .filter(|e| shown(e.id()))
+        .map(|e| EconomySeries {
+            economy: e.id().to_string(),
+            head_seq: e.journal.committed_seq(),
+        })
+        .collect();
+    let now = Now {
+        scheduler_failing: app.scheduler_health.failing(),
+        store_damaged: !app.store_health.problems().is_empty(),
+    };
+    let text = app.metrics.render(now, &series);
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// The separate metrics address (`--metrics-listen`): `/metrics` with every economy's series,
+/// no key needed, and nothing else. Meant for a private network that Prometheus scrapes.
+pub fn metrics_only(app: Arc<App>) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(app): State<Arc<App>>| async move {
+                metrics_text(&app, Scope::All)
+            }),
+        )
+        .fallback(not_found)
+        .with_state(app)
+}
+
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "service", security(()),
+    responses((status = 200, description = "this document", body = Object)))]
+async fn openapi(Extension(doc): Extension<DocumentJson>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.0.as_str().to_string(),
+    )
+        .into_response()
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}
