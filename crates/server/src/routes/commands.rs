@@ -11,7 +11,7 @@ use jifen_core::{Code, Command, Outcome};
 use jifen_journal::{PreparedBatch, BATCH_COMMANDS_MAX};
 use jifen_wire::Parsed;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -37,7 +37,7 @@ struct Outcomes {
 #[derive(serde::Serialize, ToSchema)]
 struct OutcomeView {
     /// The command's `id` as given (any JSON type; null when absent).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     id: Value,
     ok: bool,
     /// The SPEC §5 code of a rejection, null when ok.
@@ -129,11 +129,9 @@ async fn post_commands(
         .map_err(|_| ApiError::unavailable("the economy's writer stopped"))?;
     let outcomes = result?;
     count(&app.metrics, &outcomes);
-    let mut body = outcomes_body(batch.parsed(), &outcomes);
-    let waiting = holding(batch.parsed(), &outcomes);
-    if !waiting.is_empty() {
-        body = with_opening_times(&eco.economy, body, waiting).await?;
-    }
+    let rejected = rejected(&batch, &outcomes);
+    let notes = notes(&eco.economy, rejected, outcomes.len()).await?;
+    let body = outcomes_body(batch.parsed(), &outcomes, &notes);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -150,8 +148,83 @@ fn count(m: &Metrics, outcomes: &[Outcome]) {
     }
 }
 
+/// What a rejected command's outcome says besides its code: which field and which bound
+/// (`message`), and for a gift refused for its holding period, when it will be allowed
+/// (`opens_at`).
+#[derive(Default)]
+struct Note {
+    message: String,
+    opens_at: Option<String>,
+}
+
+/// A rejected command: its place, the command as parsed, what is wrong with its shape (when
+/// that is why), and its code.
+type Rejected = (usize, Result<Command, Code>, Option<String>, Code);
+
+/// The rejected commands of a batch, with the words for those whose shape is wrong.
+fn rejected(batch: &PreparedBatch, outcomes: &[Outcome]) -> Vec<Rejected> {
+    let mut rejected = Vec::new();
+    for (i, (p, o)) in batch.parsed().iter().zip(outcomes).enumerate() {
+        let Err(code) = o.result else { continue };
+        let shape = p.command.is_err().then(|| {
+            jifen_wire::diagnose(batch.canonical(i))
+                .unwrap_or_else(|| "the command is not valid".into())
+        });
+        let bad_id = p.id.as_deref().filter(|id| !jifen_core::is_valid_name(id));
+        let shape =
+            shape.or_else(|| bad_id.map(|_| "id: must match [A-Za-z0-9_.:@-]{1,64}".into()));
+        rejected.push((i, p.command.clone(), shape, code));
+    }
+    rejected
+}
+
+/// The notes of the rejected commands of a batch of `n`, by place; none when all were
+/// accepted. The engine's words are worked out on a copy of the state just after the batch
+/// (see `jifen_core::explain`), off the writer's thread.
+async fn notes(
+    economy: &Economy,
+    rejected: Vec<Rejected>,
+    n: usize,
+) -> ApiResult<Vec<Option<Note>>> {
+    if rejected.is_empty() {
+        return Ok(Vec::new());
+    }
+    economy
+        .read_copy(move |v| {
+            let e = v.ledger.economy();
+            let mut notes: Vec<Option<Note>> = (0..n).map(|_| None).collect();
+            for (i, command, shape, code) in rejected {
+                let note = match (&command, shape) {
+                    (_, Some(message)) => Note {
+                        message,
+                        opens_at: None,
+                    },
+                    (Ok(c), None) => Note {
+                        message: jifen_core::explain(c, code, e),
+                        opens_at: opens_at(e, c, code),
+                    },
+                    (Err(_), None) => Note::default(),
+                };
+                notes[i] = Some(note);
+            }
+            notes
+        })
+        .await
+}
+
+/// When a gift refused for its holding period will be allowed.
+fn opens_at(e: &jifen_core::Economy, c: &Command, code: Code) -> Option<String> {
+    match (code, c) {
+        (Code::HoldingPeriod, Command::GiftCollectible { collectible, .. }) => {
+            let c = e.collectibles().find(collectible)?;
+            Some(jifen_core::format_instant(c.giftable_at(e.policy())))
+        }
+        _ => None,
+    }
+}
+
 /// The outcomes as JSON, written directly (a batch can hold thousands).
-fn outcomes_body(parsed: &[Parsed], outcomes: &[Outcome]) -> String {
+fn outcomes_body(parsed: &[Parsed], outcomes: &[Outcome], notes: &[Option<Note>]) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(16 + outcomes.len() * 64);
     out.push_str("{\"outcomes\":[");
@@ -170,55 +243,22 @@ fn outcomes_body(parsed: &[Parsed], outcomes: &[Outcome]) -> String {
             _ => out.push_str(&p.id_echo().to_string()),
         }
         let _ = match o.result {
-            Ok(()) => write!(out, ",\"ok\":true,\"code\":null,\"seq\":{}}}", o.seq),
+            Ok(()) => write!(out, ",\"ok\":true,\"code\":null,\"seq\":{}", o.seq),
             Err(c) => write!(
                 out,
-                ",\"ok\":false,\"code\":\"{}\",\"seq\":{}}}",
+                ",\"ok\":false,\"code\":\"{}\",\"seq\":{}",
                 c.as_str(),
                 o.seq
             ),
         };
+        if let Some(Some(note)) = notes.get(i) {
+            let _ = write!(out, ",\"message\":{}", Value::String(note.message.clone()));
+            if let Some(at) = &note.opens_at {
+                let _ = write!(out, ",\"opens_at\":{}", Value::String(at.clone()));
+            }
+        }
+        out.push('}');
     }
     out.push_str("]}");
     out
-}
-
-/// The gifts refused for their holding period: their places in the batch and collectibles.
-fn holding(parsed: &[Parsed], outcomes: &[Outcome]) -> Vec<(usize, String)> {
-    outcomes
-        .iter()
-        .zip(parsed)
-        .enumerate()
-        .filter_map(|(i, (o, p))| match (&o.result, &p.command) {
-            (Err(Code::HoldingPeriod), Ok(Command::GiftCollectible { collectible, .. })) => {
-                Some((i, collectible.to_string()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// The answer with `opens_at` on each gift refused for its holding period.
-async fn with_opening_times(
-    economy: &Economy,
-    body: String,
-    waiting: Vec<(usize, String)>,
-) -> ApiResult<String> {
-    let opens = economy
-        .read(move |v| {
-            let e = v.ledger.economy();
-            waiting
-                .into_iter()
-                .filter_map(|(i, name)| {
-                    let c = e.collectibles().find(&name)?;
-                    Some((i, jifen_core::format_instant(c.giftable_at(e.policy()))))
-                })
-                .collect::<Vec<_>>()
-        })
-        .await?;
-    let mut value: Value = serde_json::from_str(&body).map_err(ApiError::internal)?;
-    for (i, at) in opens {
-        value["outcomes"][i]["opens_at"] = json!(at);
-    }
-    Ok(value.to_string())
 }

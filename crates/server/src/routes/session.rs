@@ -40,7 +40,9 @@ fn no_store(mut response: Response) -> Response {
 
 #[utoipa::path(post, path = "/v1/session", tag = "console", security(()),
     request_body = SignIn,
-    responses((status = 200, description = "the session: role, economy and the CSRF token; the cookie is set", body = Object)))]
+    responses((status = 200, description = "the session: role, economy and the CSRF token; the cookie is set", body = Object),
+              (status = 401, description = "unauthorized: the key is not valid", body = crate::error::ErrorBody),
+              (status = 403, description = "forbidden: the console is for operator and admin keys", body = crate::error::ErrorBody)))]
 async fn sign_in(
     State(app): State<Arc<App>>,
     extensions: axum::http::Extensions,

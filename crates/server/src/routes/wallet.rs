@@ -316,17 +316,28 @@ async fn act(Wallet(holder): Wallet, JsonBody(req): JsonBody<SaleRequest>) -> Ap
         "atoms": req.atoms,
     });
     let economy = holder.economy.clone();
+    let parsed = jifen_wire::parse_command_value(command.clone());
     let acks = blocking(move || {
         Ok(economy
             .journal
             .submit_wait(vec![jifen_journal::Submitted::Value(command)])?)
     })
     .await?;
-    let outcome = &acks[0].outcome;
+    let outcome = acks[0].outcome;
+    let message = match (outcome.result, parsed.command) {
+        (Err(code), Ok(c)) => Some(
+            holder
+                .economy
+                .read(move |v| jifen_core::explain(&c, code, v.ledger.economy()))
+                .await?,
+        ),
+        _ => None,
+    };
     let account = holder.economy.account_view(holder.account.clone()).await?;
     Ok(json_ok(json!({
         "ok": outcome.result.is_ok(),
         "code": outcome.result.err().map(|c| c.as_str()),
+        "message": message,
         "seq": outcome.seq,
         "retry": outcome.retry,
         "account": account,
