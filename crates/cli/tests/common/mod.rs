@@ -108,7 +108,7 @@ pub fn webhook_signed(secret: &str, headers: &[(String, String)], body: &[u8]) -
         "body": base64::engine::general_purpose::STANDARD.encode(body),
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/verify_webhook.py");
-    let mut child = Command::new("python3")
+    let mut child = Command::new(python())
         .arg(script)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -125,4 +125,55 @@ pub fn webhook_signed(secret: &str, headers: &[(String, String)], body: &[u8]) -
         eprintln!("webhook refused: {}", String::from_utf8_lossy(&out.stdout));
     }
     out.status.success()
+}
+
+/// The Python of the tools `scripts/test` installs (`JIFEN_TEST_PYTHON`): standardwebhooks,
+/// openapi-spec-validator and schemathesis. Fails loudly without it: those checks never skip.
+pub fn python() -> PathBuf {
+    let path = std::env::var("JIFEN_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "JIFEN_TEST_PYTHON is not set: these tests need the Python tools scripts/test installs \
+             (scripts/python-tools prints the path). Run the suite with scripts/test."
+        )
+    });
+    PathBuf::from(path)
+}
+
+/// One HTTP request to `addr` through an HTTP client (`ureq`), with a deadline of 60 s: the
+/// status and the body, or why no answer came.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> Result<(u16, String), String> {
+    http_within(addr, method, path, headers, body, Duration::from_secs(60))
+}
+
+/// As [`http`], with another deadline.
+pub fn http_within(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+    deadline: Duration,
+) -> Result<(u16, String), String> {
+    let mut req = ureq::request(method, &format!("http://{addr}{path}")).timeout(deadline);
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
+    let sent = if body.is_empty() && matches!(method, "GET" | "HEAD" | "DELETE") {
+        req.call()
+    } else {
+        req.send_string(body)
+    };
+    let answer = match sent {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => return Err(e.to_string()),
+    };
+    let status = answer.status();
+    let text = answer.into_string().map_err(|e| e.to_string())?;
+    Ok((status, text))
 }

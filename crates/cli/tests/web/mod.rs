@@ -1,7 +1,15 @@
-//! Shared by the end-to-end tests: the real `jifen serve` binary on port 0 (`Server`), and a
-//! WebDriver session on Debian's chromedriver and headless Chromium (`Browser`).
+//! Shared by the end-to-end tests: the real `jifen serve` binary on port 0 (`Server`), a
+//! WebDriver session on Debian's chromedriver and headless Chromium (`Browser`), and a stand-in
+//! for the systems jifen sends to (`FakeVenue`).
 
 #![allow(dead_code)]
+
+mod browser;
+mod venue;
+
+pub use browser::Browser;
+#[allow(unused_imports)]
+pub use venue::{Answer, Delivery, FakeVenue};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -166,6 +174,7 @@ impl Server {
         (status, body)
     }
 
+    /// One request through an HTTP client: the status and the body (as JSON when it is).
     pub fn call(
         &self,
         method: &str,
@@ -173,16 +182,16 @@ impl Server {
         key: Option<&str>,
         body: Option<&str>,
     ) -> (u16, Value) {
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+        let mut headers = Vec::new();
         if let Some(k) = key {
-            req.push_str(&format!("Authorization: Bearer {k}\r\n"));
+            headers.push(("Authorization", format!("Bearer {k}")));
         }
         let body = body.unwrap_or("");
         if !body.is_empty() || method == "POST" || method == "PATCH" {
-            req.push_str("Content-Type: application/json\r\n");
+            headers.push(("Content-Type", "application/json".to_string()));
         }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-        let (status, text) = self.raw(req.as_bytes());
+        let (status, text) = common::http(&self.addr, method, path, &headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, value)
     }
@@ -249,228 +258,6 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("timed out waiting for: {what}");
-}
-
-/// A WebDriver session on Debian's chromedriver and headless Chromium, spoken to over plain
-/// HTTP (W3C WebDriver).
-pub struct Browser {
-    pub driver: Child,
-    pub port: u16,
-    pub session: String,
-}
-
-impl Browser {
-    pub fn start() -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = std::process::Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (Debian's chromium-driver, which scripts/test installs)");
-        let mut b = Browser {
-            driver,
-            port,
-            session: String::new(),
-        };
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
-            "goog:loggingPrefs": {"browser": "ALL"},
-            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--window-size=375,812"]}}}});
-        let v = b.call("POST", "/session", Some(caps));
-        b.session = v["value"]["sessionId"]
-            .as_str()
-            .expect("a session")
-            .to_string();
-        b
-    }
-
-    pub fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        // chromedriver keeps the connection open: read the headers, then Content-Length bytes.
-        let (_, bytes) = read_message(&mut BufReader::new(s));
-        let out = String::from_utf8_lossy(&bytes).to_string();
-        let json = out.as_str();
-        serde_json::from_str(json).unwrap_or_else(|_| panic!("webdriver said {out:?}"))
-    }
-
-    pub fn at(&self, rest: &str) -> String {
-        format!("/session/{}{rest}", self.session)
-    }
-
-    pub fn script(&self, js: &str, args: Value) -> Value {
-        self.call(
-            "POST",
-            &self.at("/execute/sync"),
-            Some(json!({"script": js, "args": args})),
-        )["value"]
-            .clone()
-    }
-
-    /// Waits until `js` returns `want`.
-    pub fn wait_for(&self, js: &str, want: &str) {
-        let mut got = Value::Null;
-        for _ in 0..100 {
-            got = self.script(js, json!([]));
-            if got == want {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("{js} gave {got}, not {want}");
-    }
-
-    pub fn click(&self, css: &str) {
-        let id = self.element(css);
-        self.call(
-            "POST",
-            &self.at(&format!("/element/{id}/click")),
-            Some(json!({})),
-        );
-    }
-}
-
-impl Browser {
-    pub fn open(&self, url: &str) {
-        self.call("POST", &self.at("/url"), Some(json!({ "url": url })));
-    }
-
-    pub fn element(&self, css: &str) -> String {
-        let found = self.call(
-            "POST",
-            &self.at("/element"),
-            Some(json!({"using": "css selector", "value": css})),
-        );
-        found["value"]
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("no element {css}: {found}"))
-            .to_string()
-    }
-
-    /// Types into an element, as a person would (for a file input: a file's path).
-    pub fn type_into(&self, css: &str, text: &str) {
-        let id = self.element(css);
-        self.call(
-            "POST",
-            &self.at(&format!("/element/{id}/value")),
-            Some(json!({ "text": text })),
-        );
-    }
-
-    /// Presses keys (WebDriver key codes, e.g. "\u{E004}" for Tab) on whatever has focus.
-    pub fn press(&self, keys: &str) {
-        let mut actions = Vec::new();
-        for k in keys.chars() {
-            actions.push(json!({"type": "keyDown", "value": k.to_string()}));
-            actions.push(json!({"type": "keyUp", "value": k.to_string()}));
-        }
-        self.call(
-            "POST",
-            &self.at("/actions"),
-            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
-        );
-    }
-
-    pub fn resize(&self, width: u32) {
-        self.call(
-            "POST",
-            &self.at("/window/rect"),
-            Some(json!({"width": width, "height": 900})),
-        );
-    }
-
-    /// Saves a screenshot of the top of the page as `target/screenshots/<name>.png`.
-    pub fn screenshot(&self, name: &str) {
-        self.script("window.scrollTo(0, 0); return true", json!([]));
-        self.capture(name);
-    }
-
-    /// Saves a screenshot of what the viewport shows now.
-    pub fn capture(&self, name: &str) {
-        let shot = self.call("GET", &self.at("/screenshot"), None);
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        let encoded = dir.join(format!("{name}.png.base64"));
-        std::fs::write(&encoded, shot["value"].as_str().unwrap_or_default()).unwrap();
-        let decoded = std::process::Command::new("base64")
-            .arg("-d")
-            .arg(&encoded)
-            .output()
-            .unwrap();
-        assert!(decoded.stdout.starts_with(b"\x89PNG"), "a PNG screenshot");
-        std::fs::write(dir.join(format!("{name}.png")), decoded.stdout).unwrap();
-        let _ = std::fs::remove_file(&encoded);
-    }
-
-    /// The browser console's errors and warnings since the last call.
-    pub fn console_problems(&self) -> Vec<String> {
-        let logs = self.call(
-            "POST",
-            &self.at("/se/log"),
-            Some(json!({"type": "browser"})),
-        );
-        logs["value"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no browser log: {logs}"))
-            .iter()
-            .filter(|l| l["level"] == "SEVERE" || l["level"] == "WARNING")
-            .map(|l| l["message"].as_str().unwrap_or_default().to_string())
-            .collect()
-    }
-
-    /// Form controls of the page without a label (a `<label for>`, an enclosing label, or
-    /// `aria-label`), and clickable things the keyboard cannot reach.
-    pub fn accessibility_problems(&self) -> Vec<String> {
-        let found = self.script(
-            r#"const out = [];
-            for (const el of document.querySelectorAll("input, select, textarea")) {
-              if (el.type === "hidden") continue;
-              if (!(el.labels && el.labels.length) && !el.getAttribute("aria-label")) out.push("no label: #" + el.id);
-            }
-            for (const el of document.querySelectorAll("[onclick], div[role=button], span[role=button]")) {
-              if (el.tabIndex < 0) out.push("not focusable: " + el.outerHTML.slice(0, 80));
-            }
-            return out;"#,
-            json!([]),
-        );
-        found
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect()
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        if !self.session.is_empty() {
-            let _ = self.call("DELETE", &self.at(""), None);
-        }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
 }
 
 /// Fen as the pages show them: yuan with two decimals.

@@ -155,7 +155,8 @@ fn concerns(app: &App, holder: &Holder, position: Option<u32>, seq: u64) -> ApiR
 }
 
 #[utoipa::path(get, path = "/v1/wallet", tag = "wallet", security(("wallet" = [])),
-    responses((status = 200, description = "the link's account, its recent entries and the latest signed tree head", body = Object)))]
+    responses((status = 200, description = "the link's account, its recent entries and the latest signed tree head", body = Object),
+              (status = 404, description = "the link's account is gone", body = crate::error::ErrorBody)))]
 async fn me(State(app): State<Arc<App>>, Wallet(holder): Wallet) -> ApiResult<Response> {
     let account = holder
         .economy
@@ -223,7 +224,8 @@ fn entry_proof(app: &App, holder: &Holder, position: Option<u32>, seq: u64) -> A
 
 #[utoipa::path(get, path = "/v1/wallet/proof", tag = "wallet", security(("wallet" = [])),
     params(("seq" = u64, Query, description = "one of the account's own entries")),
-    responses((status = 200, description = "the entry's inclusion proof against the latest signed tree head", body = Object)))]
+    responses((status = 200, description = "the entry's inclusion proof against the latest signed tree head", body = Object),
+              (status = 404, description = "not_found: no such entry of the account's; not_signed_yet: no signed head covers it yet", body = crate::error::ErrorBody)))]
 async fn proof(
     State(app): State<Arc<App>>,
     Wallet(holder): Wallet,
