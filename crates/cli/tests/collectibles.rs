@@ -3,15 +3,17 @@
 //! real receiver on loopback (a crash between commit and delivery; a lost acknowledgement), and
 //! what an exchange key may do.
 
+#[macro_use]
 mod common;
 #[path = "../../journal/tests/support/mod.rs"]
 mod support;
 mod web;
 
 use std::collections::HashSet;
-use std::io::{BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
@@ -74,136 +76,96 @@ fn get_bytes(s: &Server, path: &str) -> (u16, String, Vec<u8>) {
     (status, kind, out[split + 4..].to_vec())
 }
 
-/// A signed delivery: its webhook-id, -timestamp and -signature, and its body.
-type Signed = (String, String, String, Vec<u8>);
-
-/// A stand-in for the exchange: checks each event's signature, and applies each event id once.
-struct Receiver {
-    addr: String,
+/// A stand-in for the exchange, on a fake venue: checks each event's signature (by Python's
+/// hmac and the standardwebhooks package), and applies each event id once.
+struct Exchange {
+    venue: FakeVenue,
     /// 0: answer 503 to everything; 1: apply, then answer 500 once (a lost acknowledgement),
     /// then 200; 2: apply and answer 200.
     mode: Arc<AtomicU8>,
-    deliveries: Arc<AtomicU32>,
-    refused: Arc<AtomicU32>,
     applied: Arc<Mutex<Vec<Value>>>,
-    /// The last delivery that checked out: its webhook-id, -timestamp and -signature, and body.
-    last_signed: Arc<Mutex<Signed>>,
 }
 
-fn read_request(stream: &mut TcpStream) -> (Vec<(String, String)>, Vec<u8>) {
-    read_message(&mut BufReader::new(stream))
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let r = Receiver {
-            addr,
-            mode: Arc::new(AtomicU8::new(0)),
-            deliveries: Arc::new(AtomicU32::new(0)),
-            refused: Arc::new(AtomicU32::new(0)),
-            applied: Arc::new(Mutex::new(Vec::new())),
-            last_signed: Arc::default(),
-        };
-        let (mode, deliveries, refused, applied, last) = (
-            r.mode.clone(),
-            r.deliveries.clone(),
-            r.refused.clone(),
-            r.applied.clone(),
-            r.last_signed.clone(),
-        );
-        std::thread::spawn(move || {
-            let mut seen: HashSet<String> = HashSet::new();
-            let mut lost_once = false;
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let (headers, body) = read_request(&mut stream);
-                let header = |k: &str| {
-                    headers
-                        .iter()
-                        .find(|(h, _)| h == k)
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default()
-                };
-                let status = if mode.load(Ordering::SeqCst) == 0 {
-                    503
-                } else if !common::webhook_signed(SECRET, &headers, &body) {
-                    refused.fetch_add(1, Ordering::SeqCst);
-                    401
-                } else {
-                    deliveries.fetch_add(1, Ordering::SeqCst);
-                    let event: Value = serde_json::from_slice(&body).unwrap();
-                    let id = header("webhook-id");
-                    *last.lock().unwrap() = (
-                        id.clone(),
-                        header("webhook-timestamp"),
-                        header("webhook-signature"),
-                        body.clone(),
-                    );
-                    assert_eq!(event["event_id"], id.as_str());
-                    // The application applies each event id once.
-                    if seen.insert(id) {
-                        applied.lock().unwrap().push(event);
-                    }
-                    if mode.load(Ordering::SeqCst) == 1 && !lost_once {
-                        lost_once = true;
-                        500
-                    } else {
-                        200
-                    }
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                );
+impl Exchange {
+    fn start() -> Exchange {
+        let mode = Arc::new(AtomicU8::new(0));
+        let applied: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let seen: Mutex<(HashSet<String>, bool)> = Mutex::default();
+        let (m, a) = (mode.clone(), applied.clone());
+        let venue = FakeVenue::start(move |d: &Delivery| {
+            if m.load(Ordering::SeqCst) == 0 {
+                return (503, vec![]);
             }
+            if !common::webhook_signed(SECRET, &d.headers, &d.body) {
+                return (401, vec![]);
+            }
+            let event: Value = serde_json::from_slice(&d.body).unwrap();
+            let id = d.header("webhook-id");
+            assert_eq!(event["event_id"], id.as_str());
+            let mut seen = seen.lock().unwrap();
+            // The application applies each event id once.
+            if seen.0.insert(id) {
+                a.lock().unwrap().push(event);
+            }
+            if m.load(Ordering::SeqCst) == 1 && !seen.1 {
+                seen.1 = true;
+                return (500, vec![]);
+            }
+            (200, vec![])
         });
-        r
+        Exchange {
+            venue,
+            mode,
+            applied,
+        }
     }
 
-    /// Sends `body` with `signature` to the receiver, as a forger would; returns the status.
-    fn forge(&self, body: &str, id: &str, timestamp: &str, signature: &str) -> u16 {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "POST / HTTP/1.1\r\nHost: r\r\nwebhook-id: {id}\r\nwebhook-timestamp: {timestamp}\r\nwebhook-signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out.split(' ').nth(1).unwrap().parse().unwrap()
+    /// The deliveries that checked out, and those refused (401).
+    fn answered(&self, status: u16) -> usize {
+        let received = self.venue.received.lock().unwrap().clone();
+        received
+            .iter()
+            .filter(|d| (status == 401) != common::webhook_signed(SECRET, &d.headers, &d.body))
+            .count()
     }
-}
 
-#[test]
-fn collectibles_end_to_end_on_sqlite() {
-    collectibles(&Backend::sqlite());
-}
-
-#[test]
-fn collectibles_end_to_end_on_postgres() {
-    collectibles(&Backend::postgres());
+    /// Sends `body` signed as given to the stand-in, as a forger would; answers the status.
+    fn forge(&self, body: &[u8], id: &str, timestamp: &str, signature: &str) -> u16 {
+        let headers = [
+            ("webhook-id", id.to_string()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature.to_string()),
+        ];
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        common::http(&self.venue.addr, "POST", "/", &headers, &body)
+            .unwrap()
+            .0
+    }
 }
 
 fn outcome(v: &Value) -> &Value {
     &v["outcomes"][0]
 }
 
-fn collectibles(backend: &Backend) {
+fn send(s: &Server, key: &str, c: Value) -> Value {
+    s.post("/v1/economies/j/commands", key, &c)
+}
+
+on_both_backends! {
+    collectibles_end_to_end => crate::collectibles;
+}
+
+/// Economy `j` on a server whose clock stands at T0: a shop, ann and ben, each with a
+/// confirmed order.
+fn start(backend: &Backend) -> (Server, PathBuf) {
     let clock = std::env::temp_dir().join(format!(
         "jifen-collectibles-clock-{}-{}",
         backend.name(),
         std::process::id()
     ));
     write_clock(&clock, T0);
-    let mut opts = Opts::with_clock(backend, &clock);
-    // The test's venue listens on loopback.
-    opts.extra.push("--allow-private-targets");
-    let s = Server::start(&opts);
+    let s = Server::start(&opts(backend, &clock));
     create(&s, "j", json!({}));
-    let send = |s: &Server, key: &str, c: Value| s.post("/v1/economies/j/commands", key, &c);
     send(
         &s,
         ADMIN,
@@ -220,29 +182,40 @@ fn collectibles(backend: &Backend) {
     // The server set the economy clock itself, before the first batch.
     let state = s.get("/v1/economies/j/state", ADMIN);
     assert_eq!(state["clock"], T0 / 1000);
+    (s, clock)
+}
 
-    // --- the content store ---
-    let (status, stored) = put_content(&s, "image/png", PNG);
+fn opts<'a>(backend: &'a Backend, clock: &'a PathBuf) -> Opts<'a> {
+    let mut opts = Opts::with_clock(backend, clock);
+    // The test's venue listens on loopback.
+    opts.extra.push("--allow-private-targets");
+    opts
+}
+
+/// The content store: an image round trip by its hash, bounds on size and type, and bytes
+/// changed in the store never served under their old name. Answers the image's hash.
+fn the_content_store(s: &Server, backend: &Backend) -> String {
+    let (status, stored) = put_content(s, "image/png", PNG);
     assert_eq!(status, 201, "{stored}");
     let sha = stored["sha256"].as_str().unwrap().to_string();
     assert_eq!(sha, sha256_hex(PNG));
-    let (status, kind, bytes) = get_bytes(&s, &format!("/v1/content/{sha}"));
+    let (status, kind, bytes) = get_bytes(s, &format!("/v1/content/{sha}"));
     assert_eq!((status, kind.as_str()), (200, "image/png"), "no key needed");
     assert_eq!(bytes, PNG, "the round trip gives the same bytes");
     assert_eq!(sha256_hex(&bytes), sha, "served bytes match their name");
     let mut big = PNG.to_vec();
     big.resize(10 * 1024 * 1024 + 1, 0);
-    assert_eq!(put_content(&s, "image/png", &big).0, 413, "over 10 MiB");
-    let (status, v) = put_content(&s, "text/plain", b"hello");
+    assert_eq!(put_content(s, "image/png", &big).0, 413, "over 10 MiB");
+    let (status, v) = put_content(s, "text/plain", b"hello");
     assert_eq!(status, 415, "{v}");
-    let (status, v) = put_content(&s, "image/png", b"%PDF-1.7 not a png");
+    let (status, v) = put_content(s, "image/png", b"%PDF-1.7 not a png");
     assert_eq!(status, 415, "a type the bytes do not have: {v}");
     assert_eq!(
-        get_bytes(&s, &format!("/v1/content/{}", "0".repeat(64))).0,
+        get_bytes(s, &format!("/v1/content/{}", "0".repeat(64))).0,
         404
     );
     let pdf = b"%PDF-1.4\n% a certificate of authenticity\n%%EOF\n";
-    let (status, doc) = put_content(&s, "application/pdf", pdf);
+    let (status, doc) = put_content(s, "application/pdf", pdf);
     assert_eq!(status, 201, "{doc}");
     // Bytes changed in the store behind the server's back are never served under the old name.
     let doc_sha = doc["sha256"].as_str().unwrap().to_string();
@@ -265,21 +238,25 @@ fn collectibles(backend: &Backend) {
             .unwrap();
         }
     }
-    let (status, _, body) = get_bytes(&s, &format!("/v1/content/{doc_sha}"));
+    let (status, _, body) = get_bytes(s, &format!("/v1/content/{doc_sha}"));
     assert_eq!(status, 500, "tampered content is refused");
     assert!(
         !body.windows(9).any(|w| w == b"different"),
         "and never served"
     );
 
-    // --- a certificate, and the page that checks it ---
+    sha
+}
+
+/// A certificate, its public record, and the page that checks its content in the browser.
+fn the_certificate_page(s: &Server, backend: &Backend, browser: &Browser, sha: &str) {
     let r = send(
-        &s,
+        s,
         ADMIN,
         json!({"type":"issue_certificate","id":"cert","collectible":"cert-ring-1","order":"ring-1","series":"pearl-2026","content_sha256":sha}),
     );
     assert_eq!(outcome(&r)["ok"], true, "{r}");
-    let public = get_bytes(&s, "/v1/public/j/collectibles/cert-ring-1");
+    let public = get_bytes(s, "/v1/public/j/collectibles/cert-ring-1");
     assert_eq!(public.0, 200);
     let public: Value = serde_json::from_slice(&public.2).unwrap();
     assert_eq!(public["owner_masked"], "a***");
@@ -297,7 +274,6 @@ fn collectibles(backend: &Backend) {
     let last = changed.len() - 1;
     changed[last] ^= 1;
     std::fs::write(&modified, &changed).unwrap();
-    let browser = Browser::start();
     browser.resize(1280);
     browser.open(&format!("http://{}/c/j/cert-ring-1", s.addr));
     browser.wait_for("return document.body.dataset.status", "loaded");
@@ -326,12 +302,21 @@ fn collectibles(backend: &Backend) {
     );
     assert_eq!(browser.accessibility_problems(), Vec::<String>::new());
     assert_eq!(browser.console_problems(), Vec::<String>::new());
+}
 
-    // --- gifting across the holding period (180 days by default) ---
+/// A collectible minted from ann's points, refused as a gift inside its holding period (180
+/// days), with the countdown in her wallet, and given once it is over. Answers its atoms.
+fn gifting_across_the_holding_period(
+    s: &Server,
+    clock: &PathBuf,
+    browser: &Browser,
+    sha: &str,
+    backend: &Backend,
+) -> u64 {
     let ann = s.get("/v1/economies/j/accounts/ann", ADMIN);
     let half = ann["atoms"].as_u64().unwrap() / 2;
     let r = send(
-        &s,
+        s,
         ADMIN,
         json!({"type":"mint_collectible","id":"mint-1","collectible":"pearl-1","account":"ann","series":"pearl-2026","atoms":half,"content_sha256":sha}),
     );
@@ -341,9 +326,9 @@ fn collectibles(backend: &Backend) {
         ann_after["atoms"].as_u64().unwrap(),
         ann["atoms"].as_u64().unwrap() - half
     );
-    write_clock(&clock, T0 + 30 * DAY_MS);
+    write_clock(clock, T0 + 30 * DAY_MS);
     let r = send(
-        &s,
+        s,
         ADMIN,
         json!({"type":"gift_collectible","id":"gift-early","collectible":"pearl-1","to":"ben"}),
     );
@@ -401,10 +386,9 @@ fn collectibles(backend: &Backend) {
         browser.capture(&format!("wallet-collectibles-{width}px-{}", backend.name()));
     }
     assert_eq!(browser.console_problems(), Vec::<String>::new());
-    drop(browser);
-    write_clock(&clock, T0 + 181 * DAY_MS);
+    write_clock(clock, T0 + 181 * DAY_MS);
     let r = send(
-        &s,
+        s,
         ADMIN,
         json!({"type":"gift_collectible","id":"gift-late","collectible":"pearl-1","to":"ben"}),
     );
@@ -412,23 +396,29 @@ fn collectibles(backend: &Backend) {
     let ben = s.get("/v1/economies/j/accounts/ben", ADMIN);
     assert_eq!(ben["locked_atoms"], half, "{ben}");
 
-    // --- the exchange link ---
-    let receiver = Receiver::start();
+    half
+}
+
+/// An export announced to the venue: while the venue is down the event waits, visibly; a crash
+/// between the commit and the delivery, then a lost acknowledgement, still apply it exactly
+/// once; and forged or tampered events are refused by the venue's check. Answers the server
+/// restarted on the way.
+fn an_export_reaches_the_venue_once(
+    s: Server,
+    backend: &Backend,
+    clock: &PathBuf,
+    exchange: &Exchange,
+) -> Server {
+    let url = format!("http://{}/events", exchange.venue.addr);
     let (status, _) = s.call(
         "PUT",
         "/v1/economies/j/venues/culture-exchange",
         Some(ADMIN),
-        Some(
-            &json!({"url": format!("http://{}/events", receiver.addr), "secret": SECRET})
-                .to_string(),
-        ),
+        Some(&json!({"url": url, "secret": SECRET}).to_string()),
     );
     assert_eq!(status, 200);
-    let r = send(
-        &s,
-        ADMIN,
-        json!({"type":"export_collectible","id":"ex-0","collectible":"pearl-1","venue":"culture-exchange"}),
-    );
+    let export = json!({"type":"export_collectible","id":"ex-0","collectible":"pearl-1","venue":"culture-exchange"});
+    let r = send(&s, ADMIN, export);
     assert_eq!(
         outcome(&r)["code"],
         "exchange_disabled",
@@ -446,52 +436,62 @@ fn collectibles(backend: &Backend) {
     );
     assert_eq!(outcome(&r)["ok"], true, "{r}");
     let export_seq = outcome(&r)["seq"].as_u64().unwrap();
-    // The receiver is down: the event waits, with its attempts and error visible.
+    // The venue is down: the event waits, with its attempts and error visible.
+    let outbox = |s: &Server| s.get("/v1/economies/j/outbox", ADMIN)["venues"][0].clone();
     eventually("a failed attempt in the outbox status", || {
-        let v = s.get("/v1/economies/j/outbox", ADMIN);
-        v["venues"][0]["waiting"]["attempts"].as_u64().unwrap_or(0) >= 1
+        outbox(&s)["waiting"]["attempts"].as_u64().unwrap_or(0) >= 1
     });
-    let v = s.get("/v1/economies/j/outbox", ADMIN);
-    assert_eq!(v["venues"][0]["waiting"]["seq"], export_seq, "{v}");
-    assert!(v["venues"][0]["waiting"]["last_error"]
-        .as_str()
-        .unwrap()
-        .contains("503"));
+    let v = outbox(&s);
+    assert_eq!(v["waiting"]["seq"], export_seq, "{v}");
+    assert!(v["waiting"]["last_error"].as_str().unwrap().contains("503"));
     // A crash between the commit and the delivery.
     drop(s);
-    // The receiver comes up, and loses its first acknowledgement.
-    receiver.mode.store(1, Ordering::SeqCst);
-    let s = Server::start(&opts);
+    // The venue comes up, and loses its first acknowledgement.
+    exchange.mode.store(1, Ordering::SeqCst);
+    let s = Server::start(&opts(backend, clock));
     eventually("the event delivered after the restart", || {
-        let v = s.get("/v1/economies/j/outbox", ADMIN);
-        v["venues"][0]["delivered_through_seq"]
-            .as_u64()
-            .unwrap_or(0)
-            >= export_seq
-            && v["venues"][0]["waiting"].is_null()
+        let v = outbox(&s);
+        v["delivered_through_seq"].as_u64().unwrap_or(0) >= export_seq && v["waiting"].is_null()
     });
     assert!(
-        receiver.deliveries.load(Ordering::SeqCst) >= 2,
+        exchange.answered(200) >= 2,
         "the lost acknowledgement made the server deliver again"
     );
-    let applied = receiver.applied.lock().unwrap().clone();
+    let applied = exchange.applied.lock().unwrap().clone();
     assert_eq!(applied.len(), 1, "applied exactly once: {applied:?}");
     assert_eq!(applied[0]["collectible"], "pearl-1");
     assert_eq!(applied[0]["seq"], export_seq);
     assert_eq!(applied[0]["facts"]["series"], "pearl-2026");
-    // A wrong signature, and a tampered body under a true signature, are refused.
-    let (id, timestamp, true_signature, body) = receiver.last_signed.lock().unwrap().clone();
-    let body = String::from_utf8(body).unwrap();
-    assert_eq!(receiver.forge(&body, &id, &timestamp, "v1,AAAA"), 401);
-    let tampered = body.replace("pearl-1", "pearl-9");
+    a_forged_event_is_refused(exchange);
+    s
+}
+
+/// A wrong signature, and a tampered body under a true signature, are refused.
+fn a_forged_event_is_refused(exchange: &Exchange) {
+    let last = exchange
+        .venue
+        .received
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let (id, timestamp) = (last.header("webhook-id"), last.header("webhook-timestamp"));
+    let signature = last.header("webhook-signature");
+    assert_eq!(exchange.forge(&last.body, &id, &timestamp, "v1,AAAA"), 401);
+    let tampered = String::from_utf8(last.body.clone())
+        .unwrap()
+        .replace("pearl-1", "pearl-9");
     assert_eq!(
-        receiver.forge(&tampered, &id, &timestamp, &true_signature),
+        exchange.forge(tampered.as_bytes(), &id, &timestamp, &signature),
         401
     );
-    assert_eq!(receiver.refused.load(Ordering::SeqCst), 2);
-    assert_eq!(receiver.applied.lock().unwrap().len(), 1);
+    assert_eq!(exchange.answered(401), 2);
+    assert_eq!(exchange.applied.lock().unwrap().len(), 1);
+}
 
-    // --- the exchange key ---
+/// An exchange key may only return what is exported to its venue, and nothing else.
+fn an_exchange_key_only_returns_its_exports(s: &Server) {
     let key = s.post(
         "/v1/economies/j/keys",
         ADMIN,
@@ -535,7 +535,7 @@ fn collectibles(backend: &Backend) {
         assert_eq!(status, 403, "an exchange key: {method} {path}: {v}");
     }
     let r = send(
-        &s,
+        s,
         &exchange,
         json!({"type":"return_collectible","id":"back-1","collectible":"pearl-1","to":"ann"}),
     );
@@ -543,8 +543,19 @@ fn collectibles(backend: &Backend) {
     let state = s.get("/v1/economies/j/state", ADMIN);
     assert_eq!(state["collectibles"]["pearl-1"]["owner"], "ann");
     assert_eq!(state["collectibles"]["pearl-1"]["state"], "held");
-    s.stop();
+}
 
+fn collectibles(backend: &Backend) {
+    let (s, clock) = start(backend);
+    let sha = the_content_store(&s, backend);
+    let browser = Browser::start();
+    the_certificate_page(&s, backend, &browser, &sha);
+    gifting_across_the_holding_period(&s, &clock, &browser, &sha, backend);
+    drop(browser);
+    let exchange = Exchange::start();
+    let s = an_export_reaches_the_venue_once(s, backend, &clock, &exchange);
+    an_exchange_key_only_returns_its_exports(&s);
+    s.stop();
     // Every holding period replays from the journal: verify re-derives it all.
     let (out, text) =
         common::run(
@@ -553,6 +564,5 @@ fn collectibles(backend: &Backend) {
                 .args(["verify", "--economy", "j"]),
         );
     assert!(out.status.success(), "{text}");
-    let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&clock);
 }

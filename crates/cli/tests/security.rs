@@ -318,10 +318,12 @@ fn metric(s: &Server, key: Option<&str>, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-#[test]
-fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
-    let backend = Backend::sqlite();
-    let dir = common::temp_dir("scheduler-refused");
+/// An economy imported with a command that already holds the id the scheduler will confirm o1
+/// under, served eight days later: the server, its clock file, that time and its log file.
+fn a_squatted_confirmation(
+    backend: &Backend,
+    dir: &std::path::Path,
+) -> (Server, PathBuf, i64, PathBuf) {
     // Written before the server runs, through `jifen import` (which restores journals as
     // written): a command that already holds the id the scheduler will confirm o1 under.
     let commands = dir.join("commands.jsonl");
@@ -353,26 +355,29 @@ fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
     write_clock(&clock, now_ms + 8 * 86_400_000);
     let log = dir.join("serve.log");
     let s = Server::start(&Opts {
-        backend: &backend,
+        backend,
         clock: Some(&clock),
         extra: vec![],
         admin_env: true,
         log_to: Some(&log),
     });
+    (s, clock, now_ms, log)
+}
+
+/// The refusal is an ERROR in the log, a metric and a problem in the overview, not retried
+/// within the hour, and the days still settle.
+fn the_refusal_is_counted_logged_and_shown(s: &Server, log: &std::path::Path) {
     eventually("the refusal is counted", || {
-        metric(&s, Some(ADMIN), "jifen_scheduler_failures_total").unwrap_or(0.0) >= 1.0
+        metric(s, Some(ADMIN), "jifen_scheduler_failures_total").unwrap_or(0.0) >= 1.0
     });
     // Twenty ticks later it has not been tried again.
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
-        entries_with_id(&s, "e", "jifen:confirm:o1"),
+        entries_with_id(s, "e", "jifen:confirm:o1"),
         2,
         "the squatter and one refusal"
     );
-    assert_eq!(
-        metric(&s, Some(ADMIN), "jifen_scheduler_failing"),
-        Some(1.0)
-    );
+    assert_eq!(metric(s, Some(ADMIN), "jifen_scheduler_failing"), Some(1.0));
     let overview = s.get("/v1/economies/e/overview", ADMIN);
     let problems = overview["scheduler_problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{overview}");
@@ -380,7 +385,7 @@ fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
     assert_eq!(problems[0]["subject"], "o1");
     assert_eq!(problems[0]["code"], "id_conflict");
     assert_eq!(problems[0]["attempts"], 1);
-    let logged = std::fs::read_to_string(&log).unwrap();
+    let logged = std::fs::read_to_string(log).unwrap();
     assert!(
         logged
             .lines()
@@ -389,7 +394,10 @@ fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
     );
     // The days still settle: one refusal does not hold the rest back.
     assert_eq!(s.get("/v1/economies/e", ADMIN)["settled_days"], 8);
-    // The console shows it, as a banner at the top of the overview, in both languages.
+}
+
+/// The console shows it, as a banner at the top of the overview, in both languages.
+fn the_banner_in_both_languages(s: &Server) {
     let browser = Browser::start();
     browser.resize(1280);
     browser.open(&format!("http://{}/", s.addr));
@@ -424,6 +432,15 @@ fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
         browser.screenshot(&format!("console-scheduler-banner-en-{width}px"));
     }
     drop(browser);
+}
+
+#[test]
+fn a_refused_scheduler_command_is_an_error_a_metric_a_banner_and_backs_off() {
+    let backend = Backend::sqlite();
+    let dir = common::temp_dir("scheduler-refused");
+    let (s, clock, now_ms, log) = a_squatted_confirmation(&backend, &dir);
+    the_refusal_is_counted_logged_and_shown(&s, &log);
+    the_banner_in_both_languages(&s);
     // An hour later (by the server's clock) it is tried once more, and journaled once more.
     write_clock(&clock, now_ms + 8 * 86_400_000 + 61 * 60_000);
     eventually("the second attempt", || {
@@ -1102,24 +1119,6 @@ fn a_what_if_stops_when_its_request_does_and_runs_once_per_economy() {
 
 // ----- item 6: outgoing requests stay outside -----
 
-/// A loopback HTTP server answering every request with `answer`; counts the requests.
-fn answering(answer: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicU32>) {
-    use std::io::Write;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let _ = read_message(&mut std::io::BufReader::new(&mut stream));
-            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let _ = stream.write_all(answer.as_bytes());
-        }
-    });
-    (addr, count)
-}
-
 #[test]
 fn venues_cannot_point_inside_and_redirects_are_not_followed() {
     let backend = Backend::sqlite();
@@ -1154,17 +1153,13 @@ fn venues_cannot_point_inside_and_redirects_are_not_followed() {
     s.stop();
 
     // With the flag (venues on a private network), a venue that redirects is not followed.
-    let (target, reached) =
-        answering("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    let redirect: &'static str = Box::leak(
-        format!("HTTP/1.1 302 Found\r\nLocation: http://{target}/stolen\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            .into_boxed_str(),
-    );
-    let (venue, asked) = answering(redirect);
+    let target = FakeVenue::start(|_| (200, vec![]));
+    let stolen = format!("http://{}/stolen", target.addr);
+    let venue = FakeVenue::start(move |_| (302, vec![("location", stolen.clone())]));
     let backend = Backend::sqlite();
     let s = Server::start(&Opts::with(&backend, vec!["--allow-private-targets"]));
     create(&s, "e", json!({}));
-    assert_eq!(put(&s, &format!("http://{venue}/events")).0, 200);
+    assert_eq!(put(&s, &format!("http://{}/events", venue.addr)).0, 200);
     let sha = "ab".repeat(32);
     s.post("/v1/economies/e/commands", ADMIN, &json!([
         {"type": "register_merchant", "id": "1", "account": "m"},
@@ -1175,9 +1170,7 @@ fn venues_cannot_point_inside_and_redirects_are_not_followed() {
         {"type": "mint_collectible", "id": "6", "collectible": "p1", "account": "c", "series": "s", "atoms": 1000, "content_sha256": sha},
         {"type": "export_collectible", "id": "7", "collectible": "p1", "venue": "v"},
     ]));
-    eventually("the venue was asked", || {
-        asked.load(std::sync::atomic::Ordering::SeqCst) >= 1
-    });
+    eventually("the venue was asked", || venue.count() >= 1);
     eventually("the outbox says it was a redirect", || {
         let v = s.get("/v1/economies/e/outbox", ADMIN);
         v["venues"][0]["waiting"]["last_error"]
@@ -1185,11 +1178,7 @@ fn venues_cannot_point_inside_and_redirects_are_not_followed() {
             .is_some_and(|e| e.contains("302"))
     });
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(
-        reached.load(std::sync::atomic::Ordering::SeqCst),
-        0,
-        "the redirect was followed"
-    );
+    assert_eq!(target.count(), 0, "the redirect was followed");
     s.stop();
 }
 

@@ -252,165 +252,178 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
     (state, l.applied(), l.rejected())
 }
 
-/// Runs a stream, checking every invariant after every command. Returns the outcomes. With
-/// `restore_at`, the ledger is encoded and decoded (as a snapshot would) before that step.
-fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<Outcome>) {
-    let mut ledger = Ledger::new(rules);
-    let mut sent: Vec<(String, Command)> = Vec::new();
-    let mut paid: Vec<jifen_core::Text> = Vec::new();
-    let mut outcomes = Vec::new();
-    let mut price_floor: Option<Price> = None;
-    for (n, step) in steps.iter().enumerate() {
-        if restore_at == Some(n) {
-            ledger = round_trip(&ledger);
+/// A command of a stream with its id, and, for a retry, the outcome its first submission had.
+type Sent = (String, Command, Option<Result<(), Code>>);
+
+/// The share `bps` of the atoms `account` holds (1 when it does not exist).
+fn share_of(ledger: &Ledger, account: &str, bps: u64) -> Amount {
+    let held = ledger.economy().account(account).map_or(1, |a| a.atoms);
+    Some((held as u128 * bps as u128 / 10_000) as u64)
+}
+
+/// The command a step that is not a retry or a conflict sends.
+fn fresh_command(ledger: &Ledger, paid: &[jifen_core::Text], step: &Step) -> Option<Command> {
+    Some(match step {
+        Step::Fresh(c) => c.clone(),
+        Step::Retry(_) | Step::Conflict(..) => return None,
+        Step::ConfirmRecent(k) => Command::ConfirmOrder {
+            order: recent(paid, *k),
+        },
+        Step::RefundRecent(k, cash_fen, stable_fen) => Command::RefundOrder {
+            order: recent(paid, *k),
+            cash_fen: *cash_fen,
+            stable_fen: *stable_fen,
+        },
+        Step::Tick(days, seconds) => {
+            let at = ledger.economy().clock() + *days as i64 * 86_400 + *seconds as i64;
+            Command::AdvanceClock {
+                at: jifen_core::format_instant(at.max(1_767_225_600)).into(),
+            }
         }
-        let (id, command, first) = match step {
-            Step::Fresh(c) => (format!("cmd-{n}"), c.clone(), None),
-            Step::Retry(i) if !sent.is_empty() => {
-                let (id, c) = sent[i % sent.len()].clone();
-                let first = ledger.lookup(&id).map(|(_, o)| o.result);
-                (id, c, first)
-            }
-            Step::Conflict(i, c) if !sent.is_empty() => {
-                (sent[i % sent.len()].0.clone(), c.clone(), None)
-            }
-            Step::Retry(_) | Step::Conflict(..) => continue,
-            Step::ConfirmRecent(k) => (
-                format!("cmd-{n}"),
-                Command::ConfirmOrder {
-                    order: recent(&paid, *k),
-                },
-                None,
-            ),
-            Step::RefundRecent(k, cash_fen, stable_fen) => {
-                let order = recent(&paid, *k);
-                (
-                    format!("cmd-{n}"),
-                    Command::RefundOrder {
-                        order,
-                        cash_fen: *cash_fen,
-                        stable_fen: *stable_fen,
-                    },
-                    None,
-                )
-            }
-            Step::Tick(days, seconds) => {
-                let at = ledger.economy().clock() + *days as i64 * 86_400 + *seconds as i64;
-                (
-                    format!("cmd-{n}"),
-                    Command::AdvanceClock {
-                        at: jifen_core::format_instant(at.max(1_767_225_600)).into(),
-                    },
-                    None,
-                )
-            }
-            Step::MintShare(collectible, account, bps) => {
-                let held = ledger.economy().account(account).map_or(1, |a| a.atoms);
-                (
-                    format!("cmd-{n}"),
-                    Command::MintCollectible {
-                        collectible: collectible.clone(),
-                        account: account.clone(),
-                        series: "pearl".into(),
-                        atoms: Some((held as u128 * *bps as u128 / 10_000) as u64),
-                        content_sha256: "ab".repeat(32).into(),
-                    },
-                    None,
-                )
-            }
-            Step::CertifyRecent(collectible, k) => (
-                format!("cmd-{n}"),
-                Command::IssueCertificate {
-                    collectible: collectible.clone(),
-                    order: recent(&paid, *k),
-                    series: "certificate".into(),
-                    content_sha256: "cd".repeat(32).into(),
-                },
-                None,
-            ),
-            Step::SellShare(account, bps) | Step::ConvertShare(account, bps) => {
-                let held = ledger.economy().account(account).map_or(1, |a| a.atoms);
-                let atoms = Some((held as u128 * *bps as u128 / 10_000) as u64);
-                let account = account.clone();
-                let c = if matches!(step, Step::SellShare(..)) {
-                    Command::Sell { account, atoms }
-                } else {
-                    Command::ConvertToStable { account, atoms }
-                };
-                (format!("cmd-{n}"), c, None)
-            }
-        };
-        let before = digest(&ledger);
-        // A preview is exactly what the sale then does (or the same rejection).
-        let quote = match &command {
-            Command::Sell { account, atoms } => {
-                Some(ledger.economy().quote_sale(account, *atoms, false))
-            }
-            Command::ConvertToStable { account, atoms } => {
-                Some(ledger.economy().quote_sale(account, *atoms, true))
-            }
-            _ => None,
-        };
-        let confirm_quote = match &command {
-            Command::ConfirmOrder { order } => Some(ledger.economy().quote_confirm(order)),
-            _ => None,
-        };
-        let contributions_before = ledger.economy().totals().contributions_fen;
-        let expected_payouts = matches!(command, Command::SettleDividends { .. })
-            .then(|| settlement_by_the_book(ledger.economy()));
-        let outcome = ledger.submit(Some(&id), fingerprint(&command), Ok(&command));
+        Step::MintShare(collectible, account, bps) => Command::MintCollectible {
+            collectible: collectible.clone(),
+            account: account.clone(),
+            series: "pearl".into(),
+            atoms: share_of(ledger, account, *bps as u64),
+            content_sha256: "ab".repeat(32).into(),
+        },
+        Step::CertifyRecent(collectible, k) => Command::IssueCertificate {
+            collectible: collectible.clone(),
+            order: recent(paid, *k),
+            series: "certificate".into(),
+            content_sha256: "cd".repeat(32).into(),
+        },
+        Step::SellShare(account, bps) => Command::Sell {
+            account: account.clone(),
+            atoms: share_of(ledger, account, *bps as u64),
+        },
+        Step::ConvertShare(account, bps) => Command::ConvertToStable {
+            account: account.clone(),
+            atoms: share_of(ledger, account, *bps as u64),
+        },
+    })
+}
+
+/// What the engine said a command would do, asked just before it is applied.
+struct Previews {
+    sale: Option<Result<jifen_core::Quote, Code>>,
+    confirm: Option<Result<jifen_core::ConfirmQuote, Code>>,
+    contributions_before: jifen_core::Fen,
+    payouts: Option<Vec<(String, u64)>>,
+}
+
+impl Previews {
+    fn of(ledger: &Ledger, command: &Command) -> Previews {
         let e = ledger.economy();
-        // (A reused id is refused before the economy sees the command.)
-        let judged = !outcome.retry && outcome.result != Err(Code::IdConflict);
-        if let (Some(quote), true) = (quote, judged) {
-            match (quote, outcome.result) {
-                (Ok(q), Ok(())) => assert_eq!(
-                    e.effects().sale,
-                    Some(jifen_core::Sale {
-                        atoms: q.atoms,
-                        gross: q.value_fen,
-                        fee: q.fee_fen
-                    }),
-                    "step {n}: the preview of {command:?} differs from the sale"
-                ),
-                (Err(c), Err(d)) => assert_eq!(c, d, "step {n}: {command:?}"),
-                (q, r) => panic!("step {n}: preview {q:?} but outcome {r:?} for {command:?}"),
-            }
-        }
-
-        if let (Some(quote), true) = (confirm_quote, judged) {
-            match (quote, outcome.result) {
-                (Ok(q), Ok(())) => {
-                    let granted: Vec<u64> = e.effects().grants.iter().map(|g| g.atoms.0).collect();
-                    let quoted: Vec<u64> = [q.buyer_atoms.0, q.referrer_atoms.0]
-                        .into_iter()
-                        .filter(|a| *a > 0)
-                        .collect();
-                    assert_eq!(granted, quoted, "step {n}: confirm preview {q:?}");
-                    assert_eq!(
-                        e.totals().contributions_fen - contributions_before,
-                        q.reserve_in_fen + q.dividend_in_fen,
-                        "step {n}"
-                    );
+        Previews {
+            sale: match command {
+                Command::Sell { account, atoms } => Some(e.quote_sale(account, *atoms, false)),
+                Command::ConvertToStable { account, atoms } => {
+                    Some(e.quote_sale(account, *atoms, true))
                 }
-                (Err(c), Err(d)) => assert_eq!(c, d, "step {n}: {command:?}"),
-                (q, r) => panic!("step {n}: preview {q:?} but outcome {r:?} for {command:?}"),
+                _ => None,
+            },
+            confirm: match command {
+                Command::ConfirmOrder { order } => Some(e.quote_confirm(order)),
+                _ => None,
+            },
+            contributions_before: e.totals().contributions_fen,
+            payouts: matches!(command, Command::SettleDividends { .. })
+                .then(|| settlement_by_the_book(e)),
+        }
+    }
+
+    /// Each preview is exactly what the command then did (or the same rejection).
+    fn hold(self, n: usize, command: &Command, e: &jifen_core::Economy, result: Result<(), Code>) {
+        match (self.sale, result) {
+            (Some(Ok(q)), Ok(())) => assert_eq!(
+                e.effects().sale,
+                Some(jifen_core::Sale {
+                    atoms: q.atoms,
+                    gross: q.value_fen,
+                    fee: q.fee_fen
+                }),
+                "step {n}: the preview of {command:?} differs from the sale"
+            ),
+            (Some(Err(c)), Err(d)) => assert_eq!(c, d, "step {n}: {command:?}"),
+            (Some(q), r) => panic!("step {n}: preview {q:?} but outcome {r:?} for {command:?}"),
+            (None, _) => {}
+        }
+        match (self.confirm, result) {
+            (Some(Ok(q)), Ok(())) => {
+                let granted: Vec<u64> = e.effects().grants.iter().map(|g| g.atoms.0).collect();
+                let quoted: Vec<u64> = [q.buyer_atoms.0, q.referrer_atoms.0]
+                    .into_iter()
+                    .filter(|a| *a > 0)
+                    .collect();
+                assert_eq!(granted, quoted, "step {n}: confirm preview {q:?}");
+                assert_eq!(
+                    e.totals().contributions_fen - self.contributions_before,
+                    q.reserve_in_fen + q.dividend_in_fen,
+                    "step {n}"
+                );
+            }
+            (Some(Err(c)), Err(d)) => assert_eq!(c, d, "step {n}: {command:?}"),
+            (Some(q), r) => panic!("step {n}: preview {q:?} but outcome {r:?} for {command:?}"),
+            (None, _) => {}
+        }
+        if let (Some(expected), Ok(())) = (&self.payouts, result) {
+            assert_eq!(
+                &payouts_by_name(e),
+                expected,
+                "step {n}: settlement differs from SPEC §8"
+            );
+        }
+    }
+}
+
+/// A stream as it runs: the ledger, what was sent, the orders paid, the outcomes, and the
+/// lowest price seen since points were first issued.
+struct Runner {
+    ledger: Ledger,
+    sent: Vec<(String, Command)>,
+    paid: Vec<jifen_core::Text>,
+    outcomes: Vec<Outcome>,
+    price_floor: Option<Price>,
+}
+
+impl Runner {
+    /// The command step `n` sends; `None` for a retry or conflict with nothing sent yet.
+    fn command(&self, n: usize, step: &Step) -> Option<Sent> {
+        match step {
+            Step::Retry(i) if !self.sent.is_empty() => {
+                let (id, c) = self.sent[i % self.sent.len()].clone();
+                let first = self.ledger.lookup(&id).map(|(_, o)| o.result);
+                Some((id, c, first))
+            }
+            Step::Conflict(i, c) if !self.sent.is_empty() => {
+                Some((self.sent[i % self.sent.len()].0.clone(), c.clone(), None))
+            }
+            _ => {
+                fresh_command(&self.ledger, &self.paid, step).map(|c| (format!("cmd-{n}"), c, None))
             }
         }
+    }
 
-        if let (Some(expected), true, Ok(())) = (&expected_payouts, judged, outcome.result) {
-            let paid = payouts_by_name(e);
-            assert_eq!(&paid, expected, "step {n}: settlement differs from SPEC §8");
-        }
-
+    /// A retry changes nothing and repeats its first outcome; a conflict is `id_conflict`; a
+    /// rejection changes nothing but the rejected count, and says why in words.
+    fn check_ids_and_rejections(
+        &self,
+        n: usize,
+        step: &Step,
+        sent: &Sent,
+        outcome: &Outcome,
+        before: &(String, u64, u64),
+    ) {
+        let (_, command, first) = sent;
         if let Some(first) = first {
             assert!(outcome.retry, "step {n}: a retry was not recognised");
             assert_eq!(
-                outcome.result, first,
+                outcome.result, *first,
                 "step {n}: a retry gave another outcome"
             );
             assert_eq!(
-                digest(&ledger),
+                &digest(&self.ledger),
                 before,
                 "step {n}: a retry changed the state"
             );
@@ -418,59 +431,104 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
         if matches!(step, Step::Conflict(..)) && !outcome.retry {
             assert_eq!(outcome.result, Err(Code::IdConflict), "step {n}");
         }
-        if outcome.result.is_err() && !outcome.retry {
-            // A rejection changes nothing but the rejected count.
-            let (state, applied, rejected) = digest(&ledger);
+        if let (Err(code), false) = (outcome.result, outcome.retry) {
+            let (state, applied, rejected) = digest(&self.ledger);
             assert_eq!(
                 state, before.0,
                 "step {n}: a rejected {command:?} changed the state"
             );
             assert_eq!((applied, rejected), (before.1, before.2 + 1), "step {n}");
+            let why = jifen_core::explain(command, code, self.ledger.economy());
+            assert!(!why.is_empty(), "step {n}: no words for {code:?}");
         }
+    }
+
+    /// Every invariant holds, and the price never falls once points are issued.
+    fn check_invariants_and_price(&mut self, n: usize, command: &Command) {
+        let e = self.ledger.economy();
         if let Err(broken) = e.check_full() {
             panic!("step {n}: after {command:?}: {broken}");
         }
         if e.totals().issued_atoms.0 > 0 {
             let price = e.price();
-            if let Some(floor) = price_floor {
+            if let Some(floor) = self.price_floor {
                 assert!(
                     price >= floor,
                     "step {n}: price fell from {floor:?} to {price:?} on {command:?}"
                 );
             }
-            price_floor = Some(price);
+            self.price_floor = Some(price);
         }
+    }
+
+    fn step(&mut self, n: usize, step: &Step) {
+        let Some(sent) = self.command(n, step) else {
+            return;
+        };
+        let (id, command, _) = &sent;
+        let before = digest(&self.ledger);
+        let previews = Previews::of(&self.ledger, command);
+        let outcome = self
+            .ledger
+            .submit(Some(id), fingerprint(command), Ok(command));
+        // (A reused id is refused before the economy sees the command.)
+        if !outcome.retry && outcome.result != Err(Code::IdConflict) {
+            previews.hold(n, command, self.ledger.economy(), outcome.result);
+        }
+        self.check_ids_and_rejections(n, step, &sent, &outcome, &before);
+        self.check_invariants_and_price(n, command);
         if let (Command::PayOrder { order, .. }, Ok(()), false) =
-            (&command, outcome.result, outcome.retry)
+            (command, outcome.result, outcome.retry)
         {
-            paid.push(order.clone());
+            self.paid.push(order.clone());
         }
         if !matches!(step, Step::Retry(_) | Step::Conflict(..)) {
-            sent.push((id, command));
+            self.sent.push((id.clone(), command.clone()));
         }
-        outcomes.push(outcome);
+        self.outcomes.push(outcome);
     }
-    let back = round_trip(&ledger);
+}
+
+fn print_stats(ledger: &Ledger, outcomes: &[Outcome], steps: usize) {
+    let mut codes = std::collections::BTreeMap::new();
+    for o in outcomes {
+        *codes
+            .entry(o.code().map_or("ok", Code::as_str))
+            .or_insert(0u32) += 1;
+    }
+    let exits: u32 = ledger.economy().accounts().iter().map(|a| a.exits).sum();
+    eprintln!(
+        "{steps} steps, exits {exits}, {:?}, codes {codes:?}",
+        ledger.economy().totals()
+    );
+}
+
+/// Runs a stream, checking every invariant after every command. Returns the outcomes. With
+/// `restore_at`, the ledger is encoded and decoded (as a snapshot would) before that step.
+fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<Outcome>) {
+    let mut r = Runner {
+        ledger: Ledger::new(rules),
+        sent: Vec::new(),
+        paid: Vec::new(),
+        outcomes: Vec::new(),
+        price_floor: None,
+    };
+    for (n, step) in steps.iter().enumerate() {
+        if restore_at == Some(n) {
+            r.ledger = round_trip(&r.ledger);
+        }
+        r.step(n, step);
+    }
+    let back = round_trip(&r.ledger);
     assert_eq!(
         digest(&back),
-        digest(&ledger),
+        digest(&r.ledger),
         "a snapshot round trip changed the state"
     );
     if std::env::var_os("JIFEN_PROPTEST_STATS").is_some() {
-        let mut codes = std::collections::BTreeMap::new();
-        for o in &outcomes {
-            *codes
-                .entry(o.code().map_or("ok", Code::as_str))
-                .or_insert(0u32) += 1;
-        }
-        let exits: u32 = ledger.economy().accounts().iter().map(|a| a.exits).sum();
-        eprintln!(
-            "{} steps, exits {exits}, {:?}, codes {codes:?}",
-            steps.len(),
-            ledger.economy().totals()
-        );
+        print_stats(&r.ledger, &r.outcomes, steps.len());
     }
-    (ledger, outcomes)
+    (r.ledger, r.outcomes)
 }
 
 /// The last settlement's payments, by account name.

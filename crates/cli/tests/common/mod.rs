@@ -8,6 +8,27 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 
+/// Runs a test body on each backend: `on_both_backends! { name => body; }` makes the tests
+/// `name::sqlite` and `name::postgres`, each calling `body(&backend)`.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident => $body:path;)+) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    $body(&crate::support::Backend::sqlite());
+                }
+
+                #[test]
+                fn postgres() {
+                    $body(&crate::support::Backend::postgres());
+                }
+            }
+        )+
+    };
+}
+
 pub fn jifen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_jifen"))
 }
