@@ -43,5 +43,5 @@ pub use explain::explain;
 pub use ledger::{Fingerprint, IdDecision, IdTable, Ledger, Outcome};
 pub use name::{is_valid_name, Name, NAME_BYTES_MAX};
 pub use order::{Order, OrderId, OrderStatus, Orders};
-pub use rules::{OrderRates, Rules, RULE_KEYS};
+pub use rules::{OrderRates, RuleValue, Rules, RULE_KEYS};
 pub use units::{bps_ceil, bps_floor, cmp_fraction, Atoms, Fen, Price, ATOMS_PER_POINT, BPS_ONE};

@@ -26,6 +26,11 @@ pub const INITIAL_PRICE_FEN_MAX: u64 = 100_000_000;
 pub const ISSUANCE_CAP_POINTS_MAX: u64 = 100_000_000_000;
 pub const ORDER_MAX_FEN_MAX: u64 = 1_000_000_000_000;
 
+fn set_flag(slot: &mut bool, value: bool) -> bool {
+    *slot = value;
+    true
+}
+
 /// The keys of SPEC §3, in the SPEC's order. The wire format uses exactly these.
 pub const RULE_KEYS: [&str; 12] = [
     "initial_price_fen",
@@ -61,7 +66,62 @@ impl Default for Rules {
     }
 }
 
+/// The value of one rule: an integer, or a switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleValue {
+    Int(u64),
+    Flag(bool),
+}
+
 impl Rules {
+    /// Every rule's value, in the order of [`RULE_KEYS`]: the one list of the rules' fields
+    /// that the formats (TOML, JSON, snapshots) walk.
+    pub fn values(&self) -> [RuleValue; 12] {
+        use RuleValue::{Flag, Int};
+        [
+            Int(self.initial_price_fen),
+            Int(self.reserve_bps),
+            Int(self.reward_bps),
+            Int(self.referral_bps),
+            Int(self.dividend_bps),
+            Int(self.quota_multiplier_bps),
+            Int(self.sell_fee_bps),
+            Int(self.convert_fee_bps),
+            Int(self.issuance_cap_points),
+            Flag(self.exit_enabled),
+            Flag(self.stable_payment_earns),
+            Int(self.order_max_fen),
+        ]
+    }
+
+    /// Sets rule `key` to `value`: `false` when there is no such rule, or it is of the other
+    /// kind.
+    pub fn set(&mut self, key: &str, value: RuleValue) -> bool {
+        use RuleValue::{Flag, Int};
+        let slot = match (key, value) {
+            ("exit_enabled", Flag(b)) => return set_flag(&mut self.exit_enabled, b),
+            ("stable_payment_earns", Flag(b)) => {
+                return set_flag(&mut self.stable_payment_earns, b)
+            }
+            (_, Flag(_)) => return false,
+            ("initial_price_fen", Int(_)) => &mut self.initial_price_fen,
+            ("reserve_bps", Int(_)) => &mut self.reserve_bps,
+            ("reward_bps", Int(_)) => &mut self.reward_bps,
+            ("referral_bps", Int(_)) => &mut self.referral_bps,
+            ("dividend_bps", Int(_)) => &mut self.dividend_bps,
+            ("quota_multiplier_bps", Int(_)) => &mut self.quota_multiplier_bps,
+            ("sell_fee_bps", Int(_)) => &mut self.sell_fee_bps,
+            ("convert_fee_bps", Int(_)) => &mut self.convert_fee_bps,
+            ("issuance_cap_points", Int(_)) => &mut self.issuance_cap_points,
+            ("order_max_fen", Int(_)) => &mut self.order_max_fen,
+            _ => return false,
+        };
+        if let Int(n) = value {
+            *slot = n;
+        }
+        true
+    }
+
     /// Whether these rules are valid for an economy that has already issued `issued_atoms`.
     pub fn is_valid(&self, issued_atoms: u64) -> bool {
         self.check(issued_atoms).is_ok()

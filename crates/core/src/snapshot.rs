@@ -21,7 +21,7 @@ use crate::economy::{Economy, Totals};
 use crate::ledger::{IdRecord, Ledger};
 use crate::name::{is_valid_name, Name};
 use crate::order::{Order, OrderStatus};
-use crate::rules::{OrderRates, Rules};
+use crate::rules::{OrderRates, RuleValue, Rules};
 use crate::units::{Atoms, Fen, Price};
 use crate::Code;
 
@@ -175,39 +175,26 @@ impl Reader<'_> {
 }
 
 fn write_rules(w: &mut Writer, r: &Rules) {
-    for v in [
-        r.initial_price_fen,
-        r.reserve_bps,
-        r.reward_bps,
-        r.referral_bps,
-        r.dividend_bps,
-        r.quota_multiplier_bps,
-        r.sell_fee_bps,
-        r.convert_fee_bps,
-        r.issuance_cap_points,
-    ] {
-        w.u64(v);
+    for v in r.values() {
+        match v {
+            RuleValue::Int(n) => w.u64(n),
+            RuleValue::Flag(b) => w.u8(b as u8),
+        }
     }
-    w.u8(r.exit_enabled as u8);
-    w.u8(r.stable_payment_earns as u8);
-    w.u64(r.order_max_fen);
 }
 
+/// The rules, written by [`write_rules`]: each value in the order of `RULE_KEYS`, of the kind
+/// the rule has.
 fn read_rules(r: &mut Reader) -> DecodeResult<Rules> {
-    Ok(Rules {
-        initial_price_fen: r.u64()?,
-        reserve_bps: r.u64()?,
-        reward_bps: r.u64()?,
-        referral_bps: r.u64()?,
-        dividend_bps: r.u64()?,
-        quota_multiplier_bps: r.u64()?,
-        sell_fee_bps: r.u64()?,
-        convert_fee_bps: r.u64()?,
-        issuance_cap_points: r.u64()?,
-        exit_enabled: r.bool()?,
-        stable_payment_earns: r.bool()?,
-        order_max_fen: r.u64()?,
-    })
+    let mut rules = Rules::default();
+    for (key, kind) in crate::RULE_KEYS.iter().zip(Rules::default().values()) {
+        let value = match kind {
+            RuleValue::Int(_) => RuleValue::Int(r.u64()?),
+            RuleValue::Flag(_) => RuleValue::Flag(r.bool()?),
+        };
+        rules.set(key, value);
+    }
+    Ok(rules)
 }
 
 impl Ledger {

@@ -187,7 +187,7 @@ impl Journal {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()?;
-        (copy.head_seq >= self.committed_seq()).then_some(copy)
+        (copy.head.seq >= self.committed_seq()).then_some(copy)
     }
 
     /// Asks the writer for a copy of committed state (the current one when the head has not

@@ -46,7 +46,7 @@ pub use store::{
     INTEGRITY_PROBLEMS_MAX,
 };
 pub use verify::{check_signed_heads, verify_economy, VerifyReport};
-pub use view::{Committed, View};
+pub use view::{Committed, Head, View};
 pub use writer::JournalConfig;
 
 use jifen_core::{is_valid_name, Rules};

@@ -27,8 +27,8 @@ use crate::recover::tree_upto;
 use crate::recover::{recover, Recovered, StartupCheck};
 use crate::snapshotter::{SnapshotJob, Snapshotter};
 use crate::store::{AppendExtras, EconomyMeta, Sample, SettlementRow, Store};
-use crate::view::Committed;
 pub use crate::view::View;
+use crate::view::{Committed, Head};
 
 /// The last copy of committed state, where the writer leaves it and readers find it.
 pub(crate) type SharedCopy = Arc<std::sync::Mutex<Option<Arc<Committed>>>>;
@@ -124,16 +124,14 @@ pub(crate) struct Writer {
     store: Box<dyn Store>,
     meta: EconomyMeta,
     ledger: Ledger,
-    head_seq: u64,
-    head_hash: Hash,
-    head_ts_ms: i64,
+    /// The committed head: seq, hash, time and the last snapshot.
+    head: Head,
     last_sample_ms: Option<i64>,
     /// Set when a committed batch changed the state and recorded no sample: once the writer
     /// falls idle, it records a trailing sample, so a chart never misses the last change.
     unsampled: bool,
     /// When the last sample was written (real time, which paces trailing samples).
     last_sample_at: std::time::Instant,
-    last_snapshot_seq: u64,
     /// Commits what this thread applied, and answers.
     committer: Committer,
     /// The Merkle tree the commits feed, and the thread that feeds it.
@@ -169,13 +167,15 @@ impl Writer {
             store,
             meta: r.meta,
             ledger: r.ledger,
-            head_seq: r.head_seq,
-            head_hash: r.head_hash,
-            head_ts_ms,
+            head: Head {
+                seq: r.head_seq,
+                hash: r.head_hash,
+                ts_ms: head_ts_ms,
+                last_snapshot_seq: r.snapshot_seq.unwrap_or(0),
+            },
             last_sample_ms: None,
             unsampled: false,
             last_sample_at: std::time::Instant::now(),
-            last_snapshot_seq: r.snapshot_seq.unwrap_or(0),
             snapshotter: None,
             copy: SharedCopy::default(),
             stored_snapshot_seq: r.snapshot_seq.unwrap_or(0),
@@ -228,7 +228,7 @@ impl Writer {
                     // already at the head.
                     let background = self.snapshotter.take().map_or(0, Snapshotter::finish);
                     let done = background.max(self.stored_snapshot_seq);
-                    let wanted = self.config.snapshot_on_shutdown && self.head_seq > done;
+                    let wanted = self.config.snapshot_on_shutdown && self.head.seq > done;
                     let result = if wanted && self.failed.is_none() {
                         self.take_snapshot().map(|_| ())
                     } else {
@@ -263,14 +263,7 @@ impl Writer {
     }
 
     fn view(&self) -> View<'_> {
-        View {
-            meta: &self.meta,
-            ledger: &self.ledger,
-            head_seq: self.head_seq,
-            head_hash: self.head_hash,
-            head_ts_ms: self.head_ts_ms,
-            last_snapshot_seq: self.last_snapshot_seq,
-        }
+        View::of(&self.meta, &self.ledger, self.head)
     }
 
     /// A copy of the committed state at the head: the last one made, while the head has not
@@ -278,9 +271,9 @@ impl Writer {
     fn copy(&mut self) -> Arc<Committed> {
         let mut shared = self.copy.lock().unwrap_or_else(|p| p.into_inner());
         match &*shared {
-            Some(c) if c.head_seq == self.head_seq => c.clone(),
+            Some(c) if c.head.seq == self.head.seq => c.clone(),
             _ => {
-                let fresh = Arc::new(Committed::of(&self.view()));
+                let fresh = Arc::new(Committed::of(&self.meta, &self.ledger, self.head));
                 *shared = Some(fresh.clone());
                 fresh
             }
@@ -381,7 +374,7 @@ impl Writer {
         } else {
             self.committer.send(job);
         }
-        if self.head_seq - self.last_snapshot_seq >= self.config.snapshot_every_entries
+        if self.head.seq - self.head.last_snapshot_seq >= self.config.snapshot_every_entries
             && self.drain()
         {
             self.snapshot_in_background();
@@ -391,18 +384,18 @@ impl Writer {
     /// A new commit at the clock's time (never before the head's: the journal is in time
     /// order), with the economy clock brought up to it when the server runs the clock.
     fn begin_commit(&mut self) -> Commit {
-        let ts_ms = (self.config.clock)().max(self.head_ts_ms);
+        let ts_ms = (self.config.clock)().max(self.head.ts_ms);
         // The state at each quarter-hour boundary (so at every time zone's midnight) is sampled
         // exactly: before the first batch past a boundary, the head state as it stood.
         if self.unsampled
-            && ts_ms.div_euclid(QUARTER_HOUR_MS) != self.head_ts_ms.div_euclid(QUARTER_HOUR_MS)
+            && ts_ms.div_euclid(QUARTER_HOUR_MS) != self.head.ts_ms.div_euclid(QUARTER_HOUR_MS)
         {
             self.trailing_sample();
         }
         let mut c = Commit {
             blocks_len: 0,
             ts_ms,
-            hash: self.head_hash,
+            hash: self.head.hash,
             blocks: BlockBuilder::default(),
             extras: AppendExtras::default(),
             notable: false,
@@ -460,10 +453,10 @@ impl Writer {
             c.extras.sample = Some(self.sample(seq, c.ts_ms));
         }
         if let Some(seq) = c.last_seq {
-            debug_assert_eq!(seq - self.head_seq, c.blocks_len);
-            self.head_seq = seq;
-            self.head_hash = c.hash;
-            self.head_ts_ms = c.ts_ms;
+            debug_assert_eq!(seq - self.head.seq, c.blocks_len);
+            self.head.seq = seq;
+            self.head.hash = c.hash;
+            self.head.ts_ms = c.ts_ms;
         }
         if c.extras.sample.is_some() {
             self.last_sample_ms = Some(c.ts_ms);
@@ -492,13 +485,13 @@ impl Writer {
             return;
         }
         let extras = AppendExtras {
-            sample: Some(self.sample(self.head_seq, self.head_ts_ms)),
+            sample: Some(self.sample(self.head.seq, self.head.ts_ms)),
             ..AppendExtras::default()
         };
         if let Err(e) = self.store.append_blocks(&self.meta.id, &[], &extras) {
             eprintln!("jifen: economy {}: price sample failed: {e}", self.meta.id);
         }
-        self.last_sample_ms = Some(self.head_ts_ms);
+        self.last_sample_ms = Some(self.head.ts_ms);
         self.last_sample_at = std::time::Instant::now();
         self.unsampled = false;
     }
@@ -551,11 +544,11 @@ impl Writer {
                         return;
                     }
                 }
-                self.head_seq = r.head_seq;
-                self.head_hash = r.head_hash;
-                self.last_snapshot_seq = self.last_snapshot_seq.min(r.head_seq);
+                self.head.seq = r.head_seq;
+                self.head.hash = r.head_hash;
+                self.head.last_snapshot_seq = self.head.last_snapshot_seq.min(r.head_seq);
                 if let Ok(Some(head)) = self.store.head(&self.meta.id) {
-                    self.head_ts_ms = head.ts_ms;
+                    self.head.ts_ms = head.ts_ms;
                 }
             }
             Err(e) => {
@@ -599,12 +592,12 @@ impl Writer {
         s.busy.store(true, Ordering::Release);
         let job = SnapshotJob {
             ledger: Box::new(self.ledger.clone()),
-            seq: self.head_seq,
-            hash: self.head_hash,
-            groups: self.groups_upto(self.head_seq),
+            seq: self.head.seq,
+            hash: self.head.hash,
+            groups: self.groups_upto(self.head.seq),
         };
         if s.tx.send(job).is_ok() {
-            self.last_snapshot_seq = self.head_seq;
+            self.head.last_snapshot_seq = self.head.seq;
         }
     }
 
@@ -620,23 +613,23 @@ impl Writer {
             return Err(JournalError::Unavailable(why.clone()));
         }
         let ledger = &self.ledger;
-        let groups = self.groups_upto(self.head_seq);
+        let groups = self.groups_upto(self.head.seq);
         let data = frame_with(
             &self.meta.id,
-            self.head_seq,
-            &self.head_hash,
+            self.head.seq,
+            &self.head.hash,
             ledger.encoded_len_hint(),
             &groups,
             |out| ledger.encode_into(out),
         );
         self.store.put_snapshot(
             &self.meta.id,
-            self.head_seq,
+            self.head.seq,
             &data,
             self.config.snapshots_kept,
         )?;
-        self.last_snapshot_seq = self.head_seq;
-        self.stored_snapshot_seq = self.head_seq;
-        Ok(self.head_seq)
+        self.head.last_snapshot_seq = self.head.seq;
+        self.stored_snapshot_seq = self.head.seq;
+        Ok(self.head.seq)
     }
 }

@@ -41,14 +41,14 @@ fn the_committed_seq_moves_before_answers_and_copies_follow_it() {
         let journal = open(&b);
         assert_eq!(journal.committed_seq(), 0);
         let first = copy(&journal);
-        assert_eq!(first.head_seq, 0);
+        assert_eq!(first.head.seq, 0);
         let acks = journal.submit_wait(vec![register("alice")]).unwrap();
         let seq = acks[0].outcome.seq;
         assert_eq!(journal.committed_seq(), seq, "{}", b.name());
         // The old copy is not current any more; a new one holds the command.
         assert!(journal.current_copy().is_none());
         let second = copy(&journal);
-        assert_eq!(second.head_seq, seq);
+        assert_eq!(second.head.seq, seq);
         assert!(second.view().ledger.economy().account("alice").is_some());
         assert!(first.view().ledger.economy().account("alice").is_none());
         // Until the head moves, readers share one copy.

@@ -11,10 +11,12 @@
 //! 8 bytes per account an entry names, plus each name and order once).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use jifen_journal::time::rfc3339_ms;
 use jifen_journal::{Entry, JournalError, Store, StoreError};
+
+use crate::store::StoreHandle;
 use serde_json::{json, Value};
 
 /// Entries read from the store per scan.
@@ -109,6 +111,14 @@ fn note_in(map: &mut HashMap<Box<str>, Vec<u64>>, name: &str, seq: u64) {
     }
 }
 
+/// Which part of a subject's entries, newest first: up to `limit` before `before` (from the
+/// newest when `None`).
+#[derive(Clone, Copy)]
+pub struct Page {
+    pub before: Option<u64>,
+    pub limit: usize,
+}
+
 /// What an index lookup is for.
 #[derive(Clone, Copy)]
 pub enum Subject<'a> {
@@ -123,15 +133,14 @@ pub struct Activity {
 }
 
 impl Activity {
-    /// The seqs of the entries concerning `account`, newest first: up to `limit` of them before
-    /// `before` (all when `None`), and how many there are in all.
+    /// The seqs of `page` of the entries concerning `subject`, newest first, and how many
+    /// there are in all.
     pub fn of(
         &self,
         store: &mut dyn Store,
         economy: &str,
         subject: Subject<'_>,
-        before: Option<u64>,
-        limit: usize,
+        page: Page,
     ) -> Result<(Vec<u64>, usize), JournalError> {
         let head = store.head(economy)?.map_or(0, |e| e.seq);
         let mut all = self.economies.lock().map_err(|_| {
@@ -146,33 +155,59 @@ impl Activity {
         let Some(seqs) = found else {
             return Ok((Vec::new(), 0));
         };
-        let end = before.map_or(seqs.len(), |b| seqs.partition_point(|s| *s < b));
-        let start = end.saturating_sub(limit);
+        let end = page
+            .before
+            .map_or(seqs.len(), |b| seqs.partition_point(|s| *s < b));
+        let start = end.saturating_sub(page.limit);
         Ok((seqs[start..end].iter().rev().copied().collect(), seqs.len()))
     }
 }
 
-impl Activity {
-    /// Up to `limit` entries concerning `subject`, newest first, before `before`, as
-    /// [`entry_view`]s; and how many there are in all.
-    pub fn entries_of(
-        &self,
-        store: &mut dyn Store,
-        economy: &str,
-        subject: Subject<'_>,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<(Vec<Entry>, usize), StoreError> {
-        let (seqs, total) = self
-            .of(store, economy, subject, before, limit)
-            .map_err(|e| StoreError::Malformed(e.to_string()))?;
-        let mut out = Vec::with_capacity(seqs.len());
-        for seq in seqs {
-            if let Some(e) = store.entry(economy, seq)? {
-                out.push(e);
-            }
+/// A subject of the index, owned, for work sent to another thread.
+pub enum Named {
+    Account(String),
+    Collectible(String),
+}
+
+impl Named {
+    fn subject(&self) -> Subject<'_> {
+        match self {
+            Named::Account(name) => Subject::Account(name),
+            Named::Collectible(name) => Subject::Collectible(name),
         }
-        Ok((out, total))
+    }
+}
+
+/// The entries of `seqs`, in their order.
+pub fn load(store: &mut dyn Store, economy: &str, seqs: &[u64]) -> Result<Vec<Entry>, StoreError> {
+    let mut out = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        if let Some(e) = store.entry(economy, *seq)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+impl Activity {
+    /// The entries of `page` concerning `named`, newest first, and how many there are in all,
+    /// read on a blocking thread.
+    pub async fn entries(
+        self: &Arc<Self>,
+        store: &Arc<StoreHandle>,
+        economy: String,
+        named: Named,
+        page: Page,
+    ) -> Result<(Vec<Entry>, usize), JournalError> {
+        let index = self.clone();
+        store
+            .run(move |s| {
+                let (seqs, total) = index
+                    .of(s, &economy, named.subject(), page)
+                    .map_err(|e| StoreError::Malformed(e.to_string()))?;
+                Ok((load(s, &economy, &seqs)?, total))
+            })
+            .await
     }
 }
 

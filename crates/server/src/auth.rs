@@ -142,11 +142,24 @@ fn path_param<'a>(path: &'a RawPathParams, name: &str) -> Option<&'a str> {
     path.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
-/// The economy of the path's `{eco}`, for a caller who reaches it and meets `N`.
+/// The economy of the path's `{eco}`, for a caller who reaches it and meets `N`; with the
+/// app, and the path's other parameters.
 pub struct Eco<N: Need> {
+    pub app: Arc<App>,
     pub economy: Arc<Economy>,
     pub caller: Principal,
+    params: Vec<(String, String)>,
     need: PhantomData<N>,
+}
+
+impl<N: Need> Eco<N> {
+    /// The path parameter `name` (`{order}`, `{name}`, …), as the router matched it.
+    pub fn path(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
 }
 
 impl<N: Need> FromRequestParts<Arc<App>> for Eco<N> {
@@ -166,9 +179,15 @@ impl<N: Need> FromRequestParts<Arc<App>> for Eco<N> {
         if !N::met(&caller, &path) {
             return Err(N::refusal(&caller));
         }
+        let params = path
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Ok(Eco {
+            app: app.clone(),
             economy,
             caller,
+            params,
             need: PhantomData,
         })
     }

@@ -48,6 +48,11 @@ impl ApiError {
         )
     }
 
+    /// 401 with the reason (a session or wallet link that is not, or no longer, valid).
+    pub fn unauthorized_because(why: &str) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why)
+    }
+
     pub fn forbidden(what: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", what)
     }

@@ -67,6 +67,13 @@ pub fn json_with(status: StatusCode, value: Value) -> Response {
     (status, Json(views::with_string_twins(value))).into_response()
 }
 
+/// A query of one `limit` (1 to a bound; each endpoint says its default and bound).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitQuery {
+    pub limit: Option<usize>,
+}
+
 /// A `limit` query value: `default` when absent, otherwise 1 to `max`, or 422.
 pub fn limit_within(limit: Option<usize>, default: usize, max: usize) -> ApiResult<usize> {
     match limit.unwrap_or(default) {

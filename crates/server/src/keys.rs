@@ -176,6 +176,28 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// Where a sealed token's expiry (its claim `x`, in ms) stands.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    Current,
+    Expired,
+    /// Further ahead than any token may last: refused whatever its signature.
+    TooLong,
+}
+
+/// The lifetime of a token with `claims`, at `now_ms`, for tokens that last at most
+/// `ttl_max_ms`.
+pub fn lifetime(claims: &serde_json::Value, now_ms: i64, ttl_max_ms: i64) -> Lifetime {
+    let expires_ms = claims["x"].as_i64().unwrap_or(0);
+    if expires_ms < now_ms {
+        Lifetime::Expired
+    } else if expires_ms - now_ms > ttl_max_ms {
+        Lifetime::TooLong
+    } else {
+        Lifetime::Current
+    }
+}
+
 /// A signed token: `<hex of the claims' JSON>.<hex of their HMAC>`. Only the holder of `key`
 /// can make one; anyone can read the claims, so they hold nothing secret.
 pub fn seal(key: &[u8; 32], claims: &serde_json::Value) -> String {
@@ -252,6 +274,15 @@ mod tests {
         assert!(unseal(&key, &token.to_uppercase()).is_none());
         let (payload, mac) = token.split_once('.').unwrap();
         assert!(unseal(&key, &format!("{payload}.+{}", &mac[1..])).is_none());
+    }
+
+    #[test]
+    fn lifetimes() {
+        let claims = serde_json::json!({"x": 10_000});
+        assert_eq!(lifetime(&claims, 9_000, 5_000), Lifetime::Current);
+        assert_eq!(lifetime(&claims, 10_001, 5_000), Lifetime::Expired);
+        assert_eq!(lifetime(&claims, 1_000, 5_000), Lifetime::TooLong);
+        assert_eq!(lifetime(&serde_json::json!({}), 1, 5), Lifetime::Expired);
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! the error answers every operation can give, declared with the one error schema.
 
 use serde_json::json;
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, Discriminator, ObjectBuilder, OneOfBuilder, Schema,
     SchemaFormat, Type,
 };
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
 use jifen_wire::{CommandSpec, FieldKind, FieldSpec, COMMANDS};
@@ -262,7 +262,46 @@ fn errors_of(path: &str, op: &Operation) -> Vec<(&'static str, &'static str)> {
     out
 }
 
-/// Declares every operation's error answers with the one error schema.
+/// What each path parameter is.
+fn path_parameter_about(name: &str) -> &'static str {
+    match name {
+        "eco" | "economy" => "the economy's id",
+        "name" => "an account's name",
+        "order" => "an order's name",
+        "collectible" => "a collectible's name",
+        "venue" => "a venue's name: 1 to 64 plain characters",
+        "id" => "a key's id",
+        "sha256" => "64 lowercase hex digits",
+        _ => "a path segment",
+    }
+}
+
+/// Declares the parameters of `path`'s template (`{eco}`, `{order}`, …) on `op`, where the
+/// handler does not: every one a required string.
+fn declare_path_parameters(path: &str, op: &mut Operation) {
+    let names = path
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')));
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    for (at, name) in names.enumerate() {
+        let declared = params
+            .iter()
+            .any(|p| p.name == name && p.parameter_in == ParameterIn::Path);
+        if !declared {
+            let p = ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some(path_parameter_about(name)))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build();
+            params.insert(at, p);
+        }
+    }
+}
+
+/// Declares every operation's path parameters, and its error answers with the one error
+/// schema.
 pub fn finish(doc: &mut OpenApi) {
     let error = ResponseBuilder::new()
         .description("an error: a stable code and a message")
@@ -282,6 +321,7 @@ pub fn finish(doc: &mut OpenApi) {
             &mut item.patch,
         ];
         for op in ops.into_iter().flatten() {
+            declare_path_parameters(path, op);
             for (status, about) in errors_of(path, op) {
                 let mut response = error.clone();
                 response.description = about.to_string();

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::config::Clock;
 use crate::error::{ApiError, ApiResult};
 use crate::keyring::{principal_of, Keyring};
-use crate::keys::{self, Principal};
+use crate::keys::{self, Lifetime, Principal};
 use crate::store::StoreHandle;
 
 pub const COOKIE: &str = "jifen_session";
@@ -54,10 +54,6 @@ pub fn cookie(headers: &HeaderMap) -> Option<&str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value)
-}
-
-fn unauthorized(why: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why.to_string())
 }
 
 impl Sessions {
@@ -139,27 +135,32 @@ impl Sessions {
         method: &Method,
         headers: &HeaderMap,
     ) -> ApiResult<Principal> {
-        let claims = self
-            .claims(token)
-            .ok_or_else(|| unauthorized("the session is not valid: sign in again"))?;
-        let expires_ms = claims["x"].as_i64().unwrap_or(0);
-        let now = (self.clock)();
-        if expires_ms < now {
-            return Err(unauthorized("the session has expired: sign in again"));
-        }
-        if expires_ms - now > self.ttl_ms {
-            return Err(unauthorized(
-                "the session claims to last longer than any session may: sign in again",
-            ));
+        let claims = self.claims(token).ok_or_else(|| {
+            ApiError::unauthorized_because("the session is not valid: sign in again")
+        })?;
+        match keys::lifetime(&claims, (self.clock)(), self.ttl_ms) {
+            Lifetime::Current => {}
+            Lifetime::Expired => {
+                let why = "the session has expired: sign in again";
+                return Err(ApiError::unauthorized_because(why));
+            }
+            Lifetime::TooLong => {
+                let why = "the session claims to last longer than any session may: sign in again";
+                return Err(ApiError::unauthorized_because(why));
+            }
         }
         if self.is_revoked(claims["n"].as_str().unwrap_or("")).await? {
-            return Err(unauthorized("the session was signed out: sign in again"));
+            return Err(ApiError::unauthorized_because(
+                "the session was signed out: sign in again",
+            ));
         }
         let record = self
             .keyring
             .get(claims["k"].as_str().unwrap_or(""))
             .filter(|r| r.revoked_ms.is_none())
-            .ok_or_else(|| unauthorized("the session's key was revoked: sign in again"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized_because("the session's key was revoked: sign in again")
+            })?;
         if method != Method::GET && method != Method::HEAD {
             self.check_csrf(token, headers)?;
         }

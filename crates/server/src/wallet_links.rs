@@ -9,13 +9,13 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde_json::json;
 
 use crate::config::Clock;
 use crate::economies::{Economies, Economy};
 use crate::error::{ApiError, ApiResult};
-use crate::keys;
+use crate::keys::{self, Lifetime};
 
 /// The header a wallet link's token travels in.
 pub const HEADER: &str = "x-wallet-token";
@@ -31,10 +31,6 @@ pub struct WalletLinks {
     ttl_max_ms: i64,
     clock: Clock,
     economies: Arc<Economies>,
-}
-
-fn unauthorized(why: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why.to_string())
 }
 
 impl WalletLinks {
@@ -76,25 +72,27 @@ impl WalletLinks {
         let token = headers
             .get(HEADER)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| unauthorized("send the wallet link's token in X-Wallet-Token"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized_because("send the wallet link's token in X-Wallet-Token")
+            })?;
         let claims = keys::unseal(&self.key, token)
-            .ok_or_else(|| unauthorized("the wallet link is not valid"))?;
-        let expires_ms = claims["x"].as_i64().unwrap_or(0);
-        let now = (self.clock)();
-        if expires_ms < now {
-            return Err(unauthorized(
-                "the wallet link has expired: ask for a new one",
-            ));
-        }
-        if expires_ms - now > self.ttl_max_ms {
-            return Err(unauthorized(
-                "the wallet link claims to last longer than any link may: ask for a new one",
-            ));
+            .ok_or_else(|| ApiError::unauthorized_because("the wallet link is not valid"))?;
+        match keys::lifetime(&claims, (self.clock)(), self.ttl_max_ms) {
+            Lifetime::Current => {}
+            Lifetime::Expired => {
+                let why = "the wallet link has expired: ask for a new one";
+                return Err(ApiError::unauthorized_because(why));
+            }
+            Lifetime::TooLong => {
+                let why =
+                    "the wallet link claims to last longer than any link may: ask for a new one";
+                return Err(ApiError::unauthorized_because(why));
+            }
         }
         let economy = self
             .economies
             .get(claims["e"].as_str().unwrap_or(""))
-            .ok_or_else(|| unauthorized("the wallet link's economy is gone"))?;
+            .ok_or_else(|| ApiError::unauthorized_because("the wallet link's economy is gone"))?;
         Ok(Holder {
             economy,
             account: claims["a"].as_str().unwrap_or("").to_string(),

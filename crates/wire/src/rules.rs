@@ -1,31 +1,26 @@
 //! Rules from TOML (replay files) and JSON (`set_rules`).
 
-use jifen_core::{Rules, RULE_KEYS};
+use std::fmt::Write;
+
+use jifen_core::{RuleValue, Rules, RULE_KEYS};
 use serde_json::Value;
 
 /// Reads a `set_rules` object: every key of SPEC §3 is required, and any other key, or a value
 /// of the wrong type, makes the rules invalid (`None`). Ranges are checked by the engine.
 pub fn rules_from_json(value: &Value) -> Option<Rules> {
     let map = value.as_object()?;
-    if map.len() != RULE_KEYS.len() || !map.keys().all(|k| RULE_KEYS.contains(&k.as_str())) {
+    if map.len() != RULE_KEYS.len() {
         return None;
     }
-    let int = |k: &str| map.get(k).and_then(Value::as_u64);
-    let flag = |k: &str| map.get(k).and_then(Value::as_bool);
-    Some(Rules {
-        initial_price_fen: int("initial_price_fen")?,
-        reserve_bps: int("reserve_bps")?,
-        reward_bps: int("reward_bps")?,
-        referral_bps: int("referral_bps")?,
-        dividend_bps: int("dividend_bps")?,
-        quota_multiplier_bps: int("quota_multiplier_bps")?,
-        sell_fee_bps: int("sell_fee_bps")?,
-        convert_fee_bps: int("convert_fee_bps")?,
-        issuance_cap_points: int("issuance_cap_points")?,
-        exit_enabled: flag("exit_enabled")?,
-        stable_payment_earns: flag("stable_payment_earns")?,
-        order_max_fen: int("order_max_fen")?,
-    })
+    let mut rules = Rules::default();
+    for (key, value) in map {
+        let value = match value {
+            Value::Bool(b) => RuleValue::Flag(*b),
+            other => RuleValue::Int(other.as_u64()?),
+        };
+        rules.set(key, value).then_some(())?;
+    }
+    Some(rules)
 }
 
 /// Reads a rules file (SPEC §11): missing keys take the defaults of SPEC §3; an unknown key, a
@@ -42,55 +37,38 @@ pub fn rules_from_toml(text: &str) -> Result<Rules, String> {
     Ok(rules)
 }
 
+/// Sets rule `key` from a TOML value of the rule's kind.
 fn set_rule(rules: &mut Rules, key: &str, value: &toml::Value) -> Result<(), String> {
-    let int = || -> Result<u64, String> {
-        value
+    let kind = RULE_KEYS
+        .iter()
+        .position(|k| *k == key)
+        .map(|i| Rules::default().values()[i])
+        .ok_or_else(|| format!("unknown rules key {key:?}"))?;
+    let value = match kind {
+        RuleValue::Int(_) => value
             .as_integer()
             .and_then(|i| u64::try_from(i).ok())
-            .ok_or_else(|| format!("{key} must be a non-negative integer"))
-    };
-    let flag = || -> Result<bool, String> {
-        value
+            .map(RuleValue::Int)
+            .ok_or_else(|| format!("{key} must be a non-negative integer"))?,
+        RuleValue::Flag(_) => value
             .as_bool()
-            .ok_or_else(|| format!("{key} must be true or false"))
+            .map(RuleValue::Flag)
+            .ok_or_else(|| format!("{key} must be true or false"))?,
     };
-    match key {
-        "initial_price_fen" => rules.initial_price_fen = int()?,
-        "reserve_bps" => rules.reserve_bps = int()?,
-        "reward_bps" => rules.reward_bps = int()?,
-        "referral_bps" => rules.referral_bps = int()?,
-        "dividend_bps" => rules.dividend_bps = int()?,
-        "quota_multiplier_bps" => rules.quota_multiplier_bps = int()?,
-        "sell_fee_bps" => rules.sell_fee_bps = int()?,
-        "convert_fee_bps" => rules.convert_fee_bps = int()?,
-        "issuance_cap_points" => rules.issuance_cap_points = int()?,
-        "exit_enabled" => rules.exit_enabled = flag()?,
-        "stable_payment_earns" => rules.stable_payment_earns = flag()?,
-        "order_max_fen" => rules.order_max_fen = int()?,
-        other => return Err(format!("unknown rules key {other:?}")),
-    }
+    rules.set(key, value);
     Ok(())
 }
 
 /// Writes rules as TOML, every key in SPEC order.
 pub fn rules_to_toml(r: &Rules) -> String {
-    format!(
-        "initial_price_fen = {}\nreserve_bps = {}\nreward_bps = {}\nreferral_bps = {}\n\
-         dividend_bps = {}\nquota_multiplier_bps = {}\nsell_fee_bps = {}\nconvert_fee_bps = {}\n\
-         issuance_cap_points = {}\nexit_enabled = {}\nstable_payment_earns = {}\norder_max_fen = {}\n",
-        r.initial_price_fen,
-        r.reserve_bps,
-        r.reward_bps,
-        r.referral_bps,
-        r.dividend_bps,
-        r.quota_multiplier_bps,
-        r.sell_fee_bps,
-        r.convert_fee_bps,
-        r.issuance_cap_points,
-        r.exit_enabled,
-        r.stable_payment_earns,
-        r.order_max_fen
-    )
+    let mut out = String::new();
+    for (key, value) in RULE_KEYS.iter().zip(r.values()) {
+        let _ = match value {
+            RuleValue::Int(n) => writeln!(out, "{key} = {n}"),
+            RuleValue::Flag(b) => writeln!(out, "{key} = {b}"),
+        };
+    }
+    out
 }
 
 /// A collectible policy object (SPEC §13): exactly `gifting_enabled`, `gift_hold_days`

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::activity::{entry_view, Subject};
+use crate::activity::{entry_view, Named, Page};
 use crate::auth::{Eco, Read, ReadAccount};
 use crate::bounds::PAGE_LIMIT_MAX;
 use crate::error::{ApiError, ApiResult};
@@ -62,7 +62,7 @@ fn search(e: &jifen_core::Economy, needle: &str, limit: usize) -> (Vec<Value>, b
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/accounts", tag = "console",
-    params(("eco" = String, Path), ("q" = Option<String>, Query), ("limit" = Option<usize>, Query, description = "1 to 100, default 20")),
+    params(("q" = Option<String>, Query), ("limit" = Option<usize>, Query, description = "1 to 100, default 20")),
     responses((status = 200, description = "accounts whose name contains q, in creation order", body = Object)))]
 async fn search_accounts(eco: Eco<Read>, Query(q): Query<SearchQuery>) -> ApiResult<Response> {
     let limit = limit_within(q.limit, 20, SEARCH_LIMIT_MAX)?;
@@ -78,11 +78,6 @@ async fn search_accounts(eco: Eco<Read>, Query(q): Query<SearchQuery>) -> ApiRes
 }
 
 #[derive(Deserialize)]
-struct AccountPath {
-    name: String,
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HistoryQuery {
     /// Only entries before this seq (for the next page).
@@ -91,20 +86,20 @@ struct HistoryQuery {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/accounts/{name}/history", tag = "console",
-    params(("eco" = String, Path), ("name" = String, Path), ("before" = Option<u64>, Query), ("limit" = Option<usize>, Query, description = "1 to 1000, default 50")),
+    params(("before" = Option<u64>, Query), ("limit" = Option<usize>, Query, description = "1 to 1000, default 50")),
     responses((status = 200, description = "the account's journal entries, newest first", body = Object)))]
 async fn account_history(
-    State(app): State<Arc<App>>,
     eco: Eco<ReadAccount>,
-    Path(p): Path<AccountPath>,
     Query(q): Query<HistoryQuery>,
 ) -> ApiResult<Response> {
     let limit = limit_within(q.limit, 50, PAGE_LIMIT_MAX)?;
-    let id = eco.economy.meta.id.clone();
-    let activity = app.activity.clone();
-    let (entries, total) = app
-        .store
-        .run(move |s| activity.entries_of(s, &id, Subject::Account(&p.name), q.before, limit))
+    let page = Page {
+        before: q.before,
+        limit,
+    };
+    let named = Named::Account(eco.path("name").to_string());
+    let (entries, total) = (eco.app.activity)
+        .entries(&eco.app.store, eco.economy.meta.id.clone(), named, page)
         .await?;
     let next = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.seq))

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::activity::Subject;
+use crate::activity::{Named, Page};
 use crate::auth::{Eco, Manage};
 use crate::bounds::CONTENT_BYTES_MAX;
 use crate::error::{ApiError, ApiResult};
@@ -47,16 +47,10 @@ async fn page() -> Response {
 }
 
 #[utoipa::path(put, path = "/v1/economies/{eco}/content", tag = "collectibles",
-    params(("eco" = String, Path)),
     request_body(description = "an image (PNG, JPEG, WebP, GIF) or a PDF, up to 10 MiB, with its Content-Type",
         content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/gif"), (Vec<u8> = "application/pdf"))),
     responses((status = 201, description = "stored: its SHA-256 and where it is served", body = Object)))]
-async fn put_content(
-    State(app): State<Arc<App>>,
-    _eco: Eco<Manage>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
+async fn put_content(eco: Eco<Manage>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     if body.is_empty() {
         return Err(ApiError::invalid("the body is empty"));
     }
@@ -64,7 +58,8 @@ async fn put_content(
     let sha = sha256_hex(&body);
     let len = body.len();
     let stored = sha.clone();
-    app.store
+    eco.app
+        .store
         .run(move |s| s.put_content(&stored, kind, &body))
         .await?;
     Ok(json_with(
@@ -79,7 +74,6 @@ async fn put_content(
 }
 
 #[utoipa::path(get, path = "/v1/content/{sha256}", tag = "collectibles", security(()),
-    params(("sha256" = String, Path, description = "64 lowercase hex digits")),
     responses((status = 200, description = "the stored bytes, which hash to the name (no key needed)",
         content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/gif"), (Vec<u8> = "application/pdf")))))]
 async fn get_content(State(app): State<Arc<App>>, Path(sha): Path<String>) -> ApiResult<Response> {
@@ -148,7 +142,6 @@ fn public_event(e: &jifen_journal::Entry) -> Value {
 }
 
 #[utoipa::path(get, path = "/v1/public/{economy}/collectibles/{collectible}", tag = "collectibles", security(()),
-    params(("economy" = String, Path), ("collectible" = String, Path)),
     responses((status = 200, description = "a collectible's public record: series, masked owner, state, content hash and history (no key needed)", body = Object)))]
 async fn public_collectible(
     State(app): State<Arc<App>>,
@@ -168,11 +161,13 @@ async fn public_collectible(
         })
         .await?
         .ok_or_else(missing)?;
-    let (id, activity) = (economy.meta.id.clone(), app.activity.clone());
-    let name = p.collectible;
-    let (entries, _) = app
-        .store
-        .run(move |s| activity.entries_of(s, &id, Subject::Collectible(&name), None, HISTORY_SHOWN))
+    let page = Page {
+        before: None,
+        limit: HISTORY_SHOWN,
+    };
+    let named = Named::Collectible(p.collectible);
+    let (entries, _) = (app.activity)
+        .entries(&app.store, economy.meta.id.clone(), named, page)
         .await?;
     let history: Vec<Value> = entries
         .iter()

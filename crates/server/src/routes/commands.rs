@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jifen_core::{Code, Command, Outcome};
@@ -99,17 +98,12 @@ fn prepare(raws: &[&str], body_len: usize) -> ApiResult<PreparedBatch> {
     Ok(batch)
 }
 
-#[utoipa::path(post, path = "/v1/economies/{eco}/commands", tag = "commands", params(("eco" = String, Path)),
+#[utoipa::path(post, path = "/v1/economies/{eco}/commands", tag = "commands",
     request_body(content = crate::openapi::CommandsBody, description = "one SPEC §5 command, or an array of up to 8190"),
     responses(
         (status = 200, description = "outcomes, after the durable commit; a rejected command is an outcome", body = Outcomes),
     ))]
-async fn post_commands(
-    State(app): State<Arc<App>>,
-    eco: Eco<Submit>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
+async fn post_commands(eco: Eco<Submit>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let raws = command_texts(&headers, &body)?;
     let mut batch = prepare(&raws, body.len())?;
     let guard = authorize(&eco.caller, batch.parsed())?;
@@ -128,7 +122,7 @@ async fn post_commands(
         .await
         .map_err(|_| ApiError::unavailable("the economy's writer stopped"))?;
     let outcomes = result?;
-    count(&app.metrics, &outcomes);
+    count(&eco.app.metrics, &outcomes);
     let rejected = rejected(&batch, &outcomes);
     let notes = notes(&eco.economy, rejected, outcomes.len()).await?;
     let body = outcomes_body(batch.parsed(), &outcomes, &notes);

@@ -13,7 +13,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 use jifen_journal::time::rfc3339_ms;
@@ -26,7 +26,7 @@ use utoipa_axum::routes;
 use crate::auth::{Eco, Manage, Read};
 use crate::bounds::{DAY_MS, PAGE_LIMIT_MAX};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{blocking, json_ok, json_with, limit_within, JsonBody};
+use crate::http::{blocking, json_ok, json_with, limit_within, JsonBody, LimitQuery};
 use crate::state::App;
 use crate::times::{day_start, time_zone};
 use crate::views;
@@ -50,13 +50,12 @@ async fn page() -> Response {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/overview", tag = "console",
-    params(("eco" = String, Path)),
     responses((status = 200, description = "the economy, today's figures in its time zone, the last verify, and what the scheduler and the store checks found wrong", body = Object)))]
-async fn overview(State(app): State<Arc<App>>, eco: Eco<Read>) -> ApiResult<Response> {
+async fn overview(eco: Eco<Read>) -> ApiResult<Response> {
     let economy = eco.economy;
     let view = economy.view().await?;
-    let (midnight, _) = day_start(&time_zone(&economy.meta.timezone)?, app.now_ms())?;
-    let (id, app2) = (economy.meta.id.clone(), app.clone());
+    let (midnight, _) = day_start(&time_zone(&economy.meta.timezone)?, eco.app.now_ms())?;
+    let (id, app2) = (economy.meta.id.clone(), eco.app.clone());
     let (base, verify) = blocking(move || {
         let base = app2.store.with(|s| s.sample_before(&id, midnight))?;
         Ok((base.unwrap_or_default(), app2.verify_runs.status(&id)?))
@@ -70,7 +69,8 @@ async fn overview(State(app): State<Arc<App>>, eco: Eco<Read>) -> ApiResult<Resp
         "paid_out_fen": now("paid_out_fen").saturating_sub(base.paid_out_fen),
         "exits": now("exits").saturating_sub(base.exits),
     });
-    let problems: Vec<Value> = app
+    let problems: Vec<Value> = eco
+        .app
         .scheduler_health
         .of(economy.id())
         .iter()
@@ -81,24 +81,23 @@ async fn overview(State(app): State<Arc<App>>, eco: Eco<Read>) -> ApiResult<Resp
         "today": today,
         "verify": verify,
         "scheduler_problems": problems,
-        "store_problems": app.store_health.problems(),
+        "store_problems": eco.app.store_health.problems(),
     })))
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/verify", tag = "console",
-    params(("eco" = String, Path)),
     responses((status = 200, description = "the last verify of the economy, and one in progress", body = Object)))]
-async fn get_verify(State(app): State<Arc<App>>, eco: Eco<Read>) -> ApiResult<Response> {
+async fn get_verify(eco: Eco<Read>) -> ApiResult<Response> {
     let id = eco.economy.meta.id.clone();
-    let status = blocking(move || app.verify_runs.status(&id)).await?;
+    let status = blocking(move || eco.app.verify_runs.status(&id)).await?;
     Ok(json_ok(status))
 }
 
 #[utoipa::path(post, path = "/v1/economies/{eco}/verify", tag = "console",
-    params(("eco" = String, Path)),
     responses((status = 202, description = "a verify of the whole journal has started (or was already running)", body = Object)))]
-async fn start_verify(State(app): State<Arc<App>>, eco: Eco<Read>) -> ApiResult<Response> {
-    let fresh = app
+async fn start_verify(eco: Eco<Read>) -> ApiResult<Response> {
+    let fresh = eco
+        .app
         .verify_runs
         .start(eco.economy.id())
         .map_err(ApiError::internal)?;
@@ -117,13 +116,9 @@ struct OrdersQuery {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/orders", tag = "console",
-    params(("eco" = String, Path), ("status" = Option<String>, Query, description = "pending"), ("limit" = Option<usize>, Query, description = "1 to 500, default 100")),
+    params(("status" = Option<String>, Query, description = "pending"), ("limit" = Option<usize>, Query, description = "1 to 500, default 100")),
     responses((status = 200, description = "pending orders, oldest first, with when each is confirmed automatically", body = Object)))]
-async fn list_orders(
-    State(app): State<Arc<App>>,
-    eco: Eco<Read>,
-    Query(q): Query<OrdersQuery>,
-) -> ApiResult<Response> {
+async fn list_orders(eco: Eco<Read>, Query(q): Query<OrdersQuery>) -> ApiResult<Response> {
     if q.status.as_deref().unwrap_or("pending") != "pending" {
         return Err(ApiError::invalid("status must be pending"));
     }
@@ -144,7 +139,8 @@ async fn list_orders(
         })
         .await?;
     let id = economy.meta.id.clone();
-    let orders = app
+    let orders = eco
+        .app
         .store
         .run(move |s| {
             let mut out = Vec::with_capacity(rows.len());
@@ -163,13 +159,8 @@ async fn list_orders(
         "orders": orders,
         "pending": total,
         "auto_confirm_days": days,
-        "now": rfc3339_ms(app.now_ms()),
+        "now": rfc3339_ms(eco.app.now_ms()),
     })))
-}
-
-#[derive(Deserialize)]
-struct OrderPath {
-    order: String,
 }
 
 #[derive(Deserialize)]
@@ -221,19 +212,15 @@ fn preview(
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/orders/{order}/preview", tag = "console",
-    params(("eco" = String, Path), ("order" = String, Path), ("action" = String, Query, description = "confirm or refund")),
+    params(("action" = String, Query, description = "confirm or refund")),
     responses((status = 200, description = "what confirming or refunding the order would do now", body = Object)))]
-async fn preview_order(
-    eco: Eco<Manage>,
-    Path(p): Path<OrderPath>,
-    Query(q): Query<PreviewQuery>,
-) -> ApiResult<Response> {
+async fn preview_order(eco: Eco<Manage>, Query(q): Query<PreviewQuery>) -> ApiResult<Response> {
     let refund = match q.action.as_str() {
         "confirm" => false,
         "refund" => true,
         _ => return Err(ApiError::invalid("action must be confirm or refund")),
     };
-    let order = p.order;
+    let order = eco.path("order").to_string();
     let previewed = eco
         .economy
         .read(move |v| preview(v.ledger.economy(), &order, refund))
@@ -252,24 +239,15 @@ async fn preview_order(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitQuery {
-    limit: Option<usize>,
-}
-
 #[utoipa::path(get, path = "/v1/economies/{eco}/settlements", tag = "console",
-    params(("eco" = String, Path), ("limit" = Option<usize>, Query, description = "1 to 1000, default 60")),
+    params(("limit" = Option<usize>, Query, description = "1 to 1000, default 60")),
     responses((status = 200, description = "settled days, newest first: the pool paid, holders paid and holders whose quota was used up", body = Object)))]
-async fn settlements(
-    State(app): State<Arc<App>>,
-    eco: Eco<Read>,
-    Query(q): Query<LimitQuery>,
-) -> ApiResult<Response> {
+async fn settlements(eco: Eco<Read>, Query(q): Query<LimitQuery>) -> ApiResult<Response> {
     let limit = limit_within(q.limit, 60, PAGE_LIMIT_MAX)?;
     let id = eco.economy.meta.id.clone();
     // One hold of the store for the list and each settlement's time.
-    let rows = app
+    let rows = eco
+        .app
         .store
         .run(move |s| {
             s.settlements(&id, limit)?
@@ -307,12 +285,10 @@ struct RulesProposal {
 }
 
 #[utoipa::path(post, path = "/v1/economies/{eco}/rules/preview", tag = "console",
-    params(("eco" = String, Path)),
     request_body = RulesProposal,
     responses((status = 200, description = "the last 30 days replayed as they happened and under the proposed rules, day by day", body = Object),
               (status = 409, description = "what_if_running: another what-if of this economy is running", body = crate::error::ErrorBody)))]
 async fn rules_preview(
-    State(app): State<Arc<App>>,
     eco: Eco<Manage>,
     JsonBody(req): JsonBody<RulesProposal>,
 ) -> ApiResult<Response> {
@@ -321,12 +297,12 @@ async fn rules_preview(
         economy: economy.meta.id.clone(),
         tz: time_zone(&economy.meta.timezone)?,
         rules: Value::Object(req.rules),
-        now_ms: app.now_ms(),
+        now_ms: eco.app.now_ms(),
     };
-    let slot = app.what_ifs.take(economy.id())?;
+    let slot = eco.app.what_ifs.take(economy.id())?;
     let stop = Arc::new(AtomicBool::new(false));
     let _stop_when_dropped = crate::what_if::CancelOnDrop(stop.clone());
-    let store = app.store.clone();
+    let store = eco.app.store.clone();
     let result = blocking(move || {
         let _slot = slot;
         let keep_going = || !stop.load(Ordering::Relaxed);

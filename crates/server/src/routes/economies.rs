@@ -133,7 +133,6 @@ async fn list_economies(State(app): State<Arc<App>>, Caller(p): Caller) -> ApiRe
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}", tag = "economies",
-    params(("eco" = String, Path)),
     responses((status = 200, description = "SPEC §11 state without accounts, the price in yuan per point, and the journal head", body = Object)))]
 async fn get_economy(eco: Eco<Read>) -> ApiResult<Response> {
     Ok(json_ok(eco.economy.view().await?))
@@ -148,10 +147,9 @@ struct PatchEconomy {
     auto_confirm_days: Option<u32>,
 }
 
-#[utoipa::path(patch, path = "/v1/economies/{eco}", tag = "economies", params(("eco" = String, Path)),
+#[utoipa::path(patch, path = "/v1/economies/{eco}", tag = "economies",
     request_body = PatchEconomy, responses((status = 200, description = "the economy", body = Object)))]
 async fn patch_economy(
-    State(app): State<Arc<App>>,
     eco: Eco<Manage>,
     JsonBody(req): JsonBody<PatchEconomy>,
 ) -> ApiResult<Response> {
@@ -162,7 +160,7 @@ async fn patch_economy(
         settings.check().map_err(ApiError::invalid)?;
     }
     let e2 = economy.clone();
-    blocking(move || app.economies.put_settings(&e2, settings)).await?;
+    blocking(move || eco.app.economies.put_settings(&e2, settings)).await?;
     Ok(json_ok(economy.view().await?))
 }
 
@@ -170,7 +168,7 @@ fn rules_json(rules: &jifen_core::Rules) -> Value {
     toml::from_str::<Value>(&jifen_wire::rules_to_toml(rules)).unwrap_or(Value::Null)
 }
 
-#[utoipa::path(get, path = "/v1/economies/{eco}/rules", tag = "rules", params(("eco" = String, Path)),
+#[utoipa::path(get, path = "/v1/economies/{eco}/rules", tag = "rules",
     responses((status = 200, description = "the rules in force", body = Object)))]
 async fn get_rules(eco: Eco<Read>) -> ApiResult<Response> {
     let rules = eco
@@ -180,17 +178,18 @@ async fn get_rules(eco: Eco<Read>) -> ApiResult<Response> {
     Ok(json_ok(json!({ "rules": rules })))
 }
 
-#[utoipa::path(get, path = "/v1/economies/{eco}/rules/history", tag = "rules", params(("eco" = String, Path)),
+#[utoipa::path(get, path = "/v1/economies/{eco}/rules/history", tag = "rules",
     responses((status = 200, description = "the initial rules, then every accepted set_rules with its seq and time", body = Object)))]
-async fn rules_history(State(app): State<Arc<App>>, eco: Eco<Read>) -> ApiResult<Response> {
+async fn rules_history(eco: Eco<Read>) -> ApiResult<Response> {
     let economy: Arc<Economy> = eco.economy;
     let changes = blocking(move || {
         let meta = &economy.meta;
         let initial = jifen_wire::rules_from_toml(&meta.rules_toml).map_err(ApiError::internal)?;
         let mut out =
             vec![json!({"seq": 0, "time": meta.created_at, "rules": rules_json(&initial)})];
-        for seq in app.store.with(|s| s.rule_change_seqs(&meta.id))? {
-            let entry = app
+        for seq in eco.app.store.with(|s| s.rule_change_seqs(&meta.id))? {
+            let entry = eco
+                .app
                 .store
                 .with(|s| s.entry(&meta.id, seq))?
                 .ok_or_else(|| ApiError::internal(format!("rule change {seq} has no entry")))?;

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -38,27 +37,16 @@ struct VenueRequest {
     secret: String,
 }
 
-#[derive(Deserialize)]
-struct VenuePath {
-    venue: String,
-}
-
 #[utoipa::path(put, path = "/v1/economies/{eco}/venues/{venue}", tag = "collectibles",
-    params(("eco" = String, Path), ("venue" = String, Path)),
     request_body = VenueRequest,
     responses((status = 200, description = "the venue, without its secret", body = Object)))]
-async fn put_venue(
-    State(app): State<Arc<App>>,
-    eco: Eco<Manage>,
-    Path(p): Path<VenuePath>,
-    JsonBody(req): JsonBody<VenueRequest>,
-) -> ApiResult<Response> {
-    if !jifen_core::is_valid_name(&p.venue) {
+async fn put_venue(eco: Eco<Manage>, JsonBody(req): JsonBody<VenueRequest>) -> ApiResult<Response> {
+    if !jifen_core::is_valid_name(eco.path("venue")) {
         return Err(ApiError::invalid(
             "a venue name is 1 to 64 plain characters",
         ));
     }
-    let allow_private = app.config.allow_private_targets;
+    let allow_private = eco.app.config.allow_private_targets;
     let url = req.url.clone();
     blocking(move || {
         crate::outgoing::check_url(&url, allow_private)
@@ -69,19 +57,19 @@ async fn put_venue(
     let record = Venue {
         url: req.url.clone(),
         secret: req.secret,
-        created_ms: app.now_ms(),
+        created_ms: eco.app.now_ms(),
     };
-    let (id, name) = (eco.economy.meta.id.clone(), p.venue.clone());
-    blocking(move || venues::put(&app.store, &id, &name, &record)).await?;
-    Ok(json_ok(json!({"venue": p.venue, "url": req.url})))
+    let (id, name) = (eco.economy.meta.id.clone(), eco.path("venue").to_string());
+    let store = eco.app.store.clone();
+    blocking(move || venues::put(&store, &id, &name, &record)).await?;
+    Ok(json_ok(json!({"venue": eco.path("venue"), "url": req.url})))
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/venues", tag = "collectibles",
-    params(("eco" = String, Path)),
     responses((status = 200, description = "the economy's venues, without secrets", body = Object)))]
-async fn list_venues(State(app): State<Arc<App>>, eco: Eco<Manage>) -> ApiResult<Response> {
+async fn list_venues(eco: Eco<Manage>) -> ApiResult<Response> {
     let id = eco.economy.meta.id.clone();
-    let list = blocking(move || venues::list(&app.store, &id)).await?;
+    let list = blocking(move || venues::list(&eco.app.store, &id)).await?;
     let rows: Vec<Value> = list
         .iter()
         .map(|(name, v)| {
@@ -96,12 +84,11 @@ async fn list_venues(State(app): State<Arc<App>>, eco: Eco<Manage>) -> ApiResult
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/outbox", tag = "collectibles",
-    params(("eco" = String, Path)),
     responses((status = 200, description = "delivery to each venue: how far, how many, and the event waiting with its attempts and last error", body = Object)))]
-async fn outbox_status(State(app): State<Arc<App>>, eco: Eco<Manage>) -> ApiResult<Response> {
+async fn outbox_status(eco: Eco<Manage>) -> ApiResult<Response> {
     let id = eco.economy.meta.id.clone();
-    let store = app.store.clone();
+    let store = eco.app.store.clone();
     let list = blocking(move || venues::list(&store, &id)).await?;
-    let rows = app.outbox.status(eco.economy.id(), &list)?;
+    let rows = eco.app.outbox.status(eco.economy.id(), &list)?;
     Ok(json_ok(json!({ "venues": rows })))
 }

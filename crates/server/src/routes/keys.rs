@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -91,34 +90,31 @@ async fn key_subject(
     }
 }
 
-#[utoipa::path(post, path = "/v1/economies/{eco}/keys", tag = "keys", params(("eco" = String, Path)),
+#[utoipa::path(post, path = "/v1/economies/{eco}/keys", tag = "keys",
     request_body = CreateKey,
     responses((status = 201, description = "the key, shown this once, and its record", body = Object)))]
-async fn create_key(
-    State(app): State<Arc<App>>,
-    eco: Eco<Manage>,
-    JsonBody(req): JsonBody<CreateKey>,
-) -> ApiResult<Response> {
+async fn create_key(eco: Eco<Manage>, JsonBody(req): JsonBody<CreateKey>) -> ApiResult<Response> {
     let role = req.role;
-    let subject = key_subject(&app, &eco.economy, req).await?;
+    let subject = key_subject(&eco.app, &eco.economy, req).await?;
     let (key, record) = keys::generate(
         role,
         Some(eco.economy.meta.id.clone()),
         subject,
-        app.now_ms(),
+        eco.app.now_ms(),
     )
     .map_err(ApiError::internal)?;
     let mut view = key_view(&record);
-    let ring = app.keyring.clone();
+    let ring = eco.app.keyring.clone();
     blocking(move || ring.put(record)).await?;
     view["key"] = Value::String(key);
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-#[utoipa::path(get, path = "/v1/economies/{eco}/keys", tag = "keys", params(("eco" = String, Path)),
+#[utoipa::path(get, path = "/v1/economies/{eco}/keys", tag = "keys",
     responses((status = 200, description = "the economy's keys, without secrets", body = Object)))]
-async fn list_keys(State(app): State<Arc<App>>, eco: Eco<Manage>) -> ApiResult<Response> {
-    let list: Vec<Value> = app
+async fn list_keys(eco: Eco<Manage>) -> ApiResult<Response> {
+    let list: Vec<Value> = eco
+        .app
         .keyring
         .of_economy(eco.economy.id())
         .iter()
@@ -127,27 +123,18 @@ async fn list_keys(State(app): State<Arc<App>>, eco: Eco<Manage>) -> ApiResult<R
     Ok(json_ok(json!({ "keys": list })))
 }
 
-#[derive(Deserialize)]
-struct KeyPath {
-    id: String,
-}
-
 #[utoipa::path(delete, path = "/v1/economies/{eco}/keys/{id}", tag = "keys",
-    params(("eco" = String, Path), ("id" = String, Path)),
     responses((status = 200, description = "revoked", body = Object)))]
-async fn revoke_key(
-    State(app): State<Arc<App>>,
-    eco: Eco<Manage>,
-    Path(p): Path<KeyPath>,
-) -> ApiResult<Response> {
-    let mut record = app
+async fn revoke_key(eco: Eco<Manage>) -> ApiResult<Response> {
+    let mut record = eco
+        .app
         .keyring
-        .get(&p.id)
+        .get(eco.path("id"))
         .filter(|r| r.economy.as_deref() == Some(eco.economy.id()))
         .ok_or_else(|| ApiError::not_found("no such key"))?;
     if record.revoked_ms.is_none() {
-        record.revoked_ms = Some(app.now_ms());
-        let (ring, r2) = (app.keyring.clone(), record.clone());
+        record.revoked_ms = Some(eco.app.now_ms());
+        let (ring, r2) = (eco.app.keyring.clone(), record.clone());
         blocking(move || ring.put(r2)).await?;
     }
     Ok(json_ok(key_view(&record)))

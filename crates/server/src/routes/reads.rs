@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::auth::{Eco, Read, ReadAccount};
 use crate::bounds::{DAY_MS, PAGE_LIMIT_MAX};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{json_ok, limit_within};
+use crate::http::{json_ok, limit_within, LimitQuery};
 use crate::state::App;
 use crate::views;
 
@@ -29,39 +29,23 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(leaderboard))
 }
 
-#[derive(Deserialize)]
-struct AccountPath {
-    name: String,
-}
-
 #[utoipa::path(get, path = "/v1/economies/{eco}/accounts/{name}", tag = "reads",
-    params(("eco" = String, Path), ("name" = String, Path)),
     responses((status = 200, description = "balances, value now, quota and progress to exit, trigger price, level, referrer", body = Object)))]
-async fn get_account(eco: Eco<ReadAccount>, Path(p): Path<AccountPath>) -> ApiResult<Response> {
+async fn get_account(eco: Eco<ReadAccount>) -> ApiResult<Response> {
     let view = eco
         .economy
-        .account_view(p.name)
+        .account_view(eco.path("name").to_string())
         .await?
         .ok_or_else(|| ApiError::not_found("no such account"))?;
     Ok(json_ok(view))
 }
 
-#[derive(Deserialize)]
-struct OrderPath {
-    order: String,
-}
-
 #[utoipa::path(get, path = "/v1/economies/{eco}/orders/{order}", tag = "reads",
-    params(("eco" = String, Path), ("order" = String, Path)),
     responses((status = 200, description = "the order, when it was paid and, while pending, when it is confirmed automatically", body = Object)))]
-async fn get_order(
-    State(app): State<Arc<App>>,
-    eco: Eco<Read>,
-    Path(p): Path<OrderPath>,
-) -> ApiResult<Response> {
+async fn get_order(eco: Eco<Read>) -> ApiResult<Response> {
+    let order = eco.path("order").to_string();
     let economy = eco.economy;
     let days = economy.settings().auto_confirm_days;
-    let order = p.order;
     let (mut view, paid_seq, status) = economy
         .read(move |v| {
             let e = v.ledger.economy();
@@ -72,7 +56,7 @@ async fn get_order(
         .await?
         .ok_or_else(|| ApiError::not_found("no such order"))?;
     let id = economy.meta.id.clone();
-    let paid = app.store.run(move |s| s.entry(&id, paid_seq)).await?;
+    let paid = eco.app.store.run(move |s| s.entry(&id, paid_seq)).await?;
     if let (Some(entry), Value::Object(map)) = (paid, &mut view) {
         map.insert(
             "paid_at".into(),
@@ -97,7 +81,7 @@ struct StateQuery {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/state", tag = "reads",
-    params(("eco" = String, Path), ("strings" = Option<bool>, Query, description = "every integer as a decimal string")),
+    params(("strings" = Option<bool>, Query, description = "every integer as a decimal string")),
     responses((status = 200, description = "exactly the replay state object of SPEC §11", body = Object)))]
 async fn get_state(eco: Eco<Read>, Query(q): Query<StateQuery>) -> ApiResult<Response> {
     let strings = q.strings == Some(true);
@@ -159,18 +143,18 @@ fn event_json(e: jifen_journal::Entry, with_leaf: bool) -> Value {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/events", tag = "reads",
-    params(("eco" = String, Path), ("after" = Option<u64>, Query), ("limit" = Option<usize>, Query, description = "1 to 1000, default 100"),
+    params(("after" = Option<u64>, Query), ("limit" = Option<usize>, Query, description = "1 to 1000, default 100"),
            ("leaves" = Option<bool>, Query, description = "also each entry's Merkle leaf, in hex")),
     responses((status = 200, description = "journal entries: seq, time, command, outcome, hash", body = Object)))]
-async fn get_events(
-    State(app): State<Arc<App>>,
-    eco: Eco<Read>,
-    Query(q): Query<EventsQuery>,
-) -> ApiResult<Response> {
+async fn get_events(eco: Eco<Read>, Query(q): Query<EventsQuery>) -> ApiResult<Response> {
     let limit = limit_within(q.limit, 100, PAGE_LIMIT_MAX)?;
     let after = q.after.unwrap_or(0);
     let id = eco.economy.meta.id.clone();
-    let entries = app.store.run(move |s| s.entries(&id, after, limit)).await?;
+    let entries = eco
+        .app
+        .store
+        .run(move |s| s.entries(&id, after, limit))
+        .await?;
     let next_after = entries.last().map_or(after, |e| e.seq);
     let with_leaves = q.leaves.unwrap_or(false);
     let events: Vec<Value> = entries
@@ -191,22 +175,18 @@ struct HistoryQuery {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/price-history", tag = "reads",
-    params(("eco" = String, Path),
+    params(
         ("from" = Option<String>, Query, description = "RFC 3339 time or milliseconds since the epoch; default: the economy's creation"),
         ("to" = Option<String>, Query, description = "as from; default: now"),
         ("step" = Option<String>, Query, description = "seconds, or a number with s, m, h or d; default: about 500 points")),
     responses((status = 200, description = "price, reserve, circulating supply, treasury and dividend pool per step", body = Object)))]
-async fn price_history(
-    State(app): State<Arc<App>>,
-    eco: Eco<Read>,
-    Query(q): Query<HistoryQuery>,
-) -> ApiResult<Response> {
+async fn price_history(eco: Eco<Read>, Query(q): Query<HistoryQuery>) -> ApiResult<Response> {
     use crate::times::{parse_step, parse_time, parse_time_param};
     let created = parse_time(&eco.economy.meta.created_at).unwrap_or(0);
     let from = q.from.as_deref().map(parse_time_param).transpose()?;
     let from = from.unwrap_or(created);
     let to = q.to.as_deref().map(parse_time_param).transpose()?;
-    let to = to.unwrap_or_else(|| app.now_ms());
+    let to = to.unwrap_or_else(|| eco.app.now_ms());
     if to < from {
         return Err(ApiError::invalid("to is before from"));
     }
@@ -221,19 +201,13 @@ async fn price_history(
         )));
     }
     let id = eco.economy.meta.id.clone();
-    let store = app.store.clone();
+    let store = eco.app.store.clone();
     let points =
         crate::http::blocking(move || crate::history::bucketed(&store, &id, from, to, step_ms))
             .await?;
     Ok(json_ok(
         json!({ "from_ms": from, "to_ms": to, "step_ms": step_ms, "points": points }),
     ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitQuery {
-    limit: Option<usize>,
 }
 
 /// The `limit` consumers holding the most points, largest first.
@@ -272,7 +246,7 @@ fn top_holders(e: &jifen_core::Economy, limit: usize) -> Vec<Value> {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/leaderboard", tag = "reads",
-    params(("eco" = String, Path), ("limit" = Option<usize>, Query, description = "1 to 1000, default 10")),
+    params(("limit" = Option<usize>, Query, description = "1 to 1000, default 10")),
     responses((status = 200, description = "consumers holding the most points", body = Object)))]
 async fn leaderboard(eco: Eco<Read>, Query(q): Query<LimitQuery>) -> ApiResult<Response> {
     let limit = limit_within(q.limit, 10, PAGE_LIMIT_MAX)?;

@@ -12,11 +12,10 @@ use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{Eco, Manage, Read};
+use crate::auth::{Eco, Manage, Need, Read};
 use crate::bounds::PAGE_LIMIT_MAX;
-use crate::economies::Economy;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{blocking, limit_within};
+use crate::http::{blocking, limit_within, LimitQuery};
 use crate::proofs::{self, GroupReader};
 use crate::state::App;
 
@@ -36,11 +35,10 @@ async fn tree_key(State(app): State<Arc<App>>) -> Response {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/tree-heads/latest", tag = "transparency",
-    params(("eco" = String, Path)),
     responses((status = 200, description = "the newest signed tree head", body = Object)))]
-async fn latest_head(State(app): State<Arc<App>>, eco: Eco<Read>) -> ApiResult<Response> {
+async fn latest_head(eco: Eco<Read>) -> ApiResult<Response> {
     let id = eco.economy.meta.id.clone();
-    let latest = blocking(move || Ok(proofs::latest_stored_head(&app.store, &id)?)).await?;
+    let latest = blocking(move || Ok(proofs::latest_stored_head(&eco.app.store, &id)?)).await?;
     let latest = latest.ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
@@ -51,36 +49,25 @@ async fn latest_head(State(app): State<Arc<App>>, eco: Eco<Read>) -> ApiResult<R
     Ok(Json(latest).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HeadsQuery {
-    limit: Option<usize>,
-}
-
 #[utoipa::path(get, path = "/v1/economies/{eco}/tree-heads", tag = "transparency",
-    params(("eco" = String, Path), ("limit" = Option<usize>, Query, description = "1 to 1000, default 100; newest first")),
+    params(("limit" = Option<usize>, Query, description = "1 to 1000, default 100; newest first")),
     responses((status = 200, description = "signed tree heads, newest first", body = Object)))]
-async fn list_heads(
-    State(app): State<Arc<App>>,
-    eco: Eco<Read>,
-    Query(q): Query<HeadsQuery>,
-) -> ApiResult<Response> {
+async fn list_heads(eco: Eco<Read>, Query(q): Query<LimitQuery>) -> ApiResult<Response> {
     let limit = limit_within(q.limit, 100, PAGE_LIMIT_MAX)?;
-    let (id, store) = (eco.economy.meta.id.clone(), app.store.clone());
+    let (id, store) = (eco.economy.meta.id.clone(), eco.app.store.clone());
     let mut heads = blocking(move || Ok(proofs::stored_heads(&store, &id)?)).await?;
     heads.sort_by_key(|h| std::cmp::Reverse(proofs::size_of(h)));
     heads.truncate(limit);
     Ok(
-        Json(json!({ "tree_heads": heads, "public_key": app.signer.public_json() }))
+        Json(json!({ "tree_heads": heads, "public_key": eco.app.signer.public_json() }))
             .into_response(),
     )
 }
 
 #[utoipa::path(post, path = "/v1/economies/{eco}/tree-heads", tag = "transparency",
-    params(("eco" = String, Path)),
     responses((status = 200, description = "a head signed now, over every committed entry", body = Object)))]
-async fn post_head(State(app): State<Arc<App>>, eco: Eco<Manage>) -> ApiResult<Response> {
-    let (economy, app2) = (eco.economy, app.clone());
+async fn post_head(eco: Eco<Manage>) -> ApiResult<Response> {
+    let (economy, app2) = (eco.economy, eco.app.clone());
     let head = blocking(move || {
         let size = proofs::tree_of(&economy)?.size();
         let now = app2.now_ms();
@@ -93,7 +80,7 @@ async fn post_head(State(app): State<Arc<App>>, eco: Eco<Manage>) -> ApiResult<R
         )?)
     })
     .await?;
-    Ok(Json(head.to_json(&app.signer.public())).into_response())
+    Ok(Json(head.to_json(&eco.app.signer.public())).into_response())
 }
 
 /// What a proof is worked out from: the economy's id, a copy of its tree, and a reader of
@@ -105,11 +92,11 @@ struct ProofWork<'a> {
 }
 
 /// Works out a proof off the async threads.
-async fn prove(
-    app: Arc<App>,
-    economy: Arc<Economy>,
+async fn prove<N: Need>(
+    eco: Eco<N>,
     work: impl FnOnce(&App, &mut ProofWork<'_>) -> ApiResult<Value> + Send + 'static,
 ) -> ApiResult<Response> {
+    let (app, economy) = (eco.app, eco.economy);
     let body = blocking(move || {
         let tree = proofs::tree_of(&economy)?;
         let mut w = ProofWork {
@@ -143,15 +130,11 @@ struct InclusionQuery {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/proofs/inclusion", tag = "transparency",
-    params(("eco" = String, Path), ("seq" = u64, Query, description = "the entry"),
+    params(("seq" = u64, Query, description = "the entry"),
            ("tree_size" = Option<u64>, Query, description = "the tree the proof is for; default: every committed entry")),
     responses((status = 200, description = "the entry's leaf and its RFC 9162 inclusion proof", body = Object)))]
-async fn inclusion(
-    State(app): State<Arc<App>>,
-    eco: Eco<Read>,
-    Query(q): Query<InclusionQuery>,
-) -> ApiResult<Response> {
-    prove(app, eco.economy, move |app, w| {
+async fn inclusion(eco: Eco<Read>, Query(q): Query<InclusionQuery>) -> ApiResult<Response> {
+    prove(eco, move |app, w| {
         let size = check_size(w.tree, q.tree_size, "tree_size")?;
         if q.seq == 0 || q.seq > size {
             return Err(ApiError::invalid(format!(
@@ -188,15 +171,11 @@ struct ConsistencyQuery {
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/proofs/consistency", tag = "transparency",
-    params(("eco" = String, Path), ("from" = u64, Query, description = "the older tree size"),
+    params(("from" = u64, Query, description = "the older tree size"),
            ("to" = Option<u64>, Query, description = "the newer tree size; default: every committed entry")),
     responses((status = 200, description = "an RFC 9162 consistency proof between two tree sizes", body = Object)))]
-async fn consistency(
-    State(app): State<Arc<App>>,
-    eco: Eco<Read>,
-    Query(q): Query<ConsistencyQuery>,
-) -> ApiResult<Response> {
-    prove(app, eco.economy, move |_, w| {
+async fn consistency(eco: Eco<Read>, Query(q): Query<ConsistencyQuery>) -> ApiResult<Response> {
+    prove(eco, move |_, w| {
         let to = check_size(w.tree, q.to, "to")?;
         if q.from > to {
             return Err(ApiError::invalid(format!(

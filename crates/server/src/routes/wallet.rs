@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::activity::{entry_view, Subject};
+use crate::activity::{entry_view, Page, Subject};
 use crate::auth::{Eco, Manage, Wallet};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{blocking, json_ok, JsonBody};
@@ -57,15 +57,13 @@ struct LinkRequest {
 }
 
 #[utoipa::path(post, path = "/v1/economies/{eco}/wallet-links", tag = "wallet",
-    params(("eco" = String, Path)),
     request_body = LinkRequest,
     responses((status = 200, description = "a short-lived signed link to the consumer's wallet", body = Object)))]
 async fn create_link(
-    State(app): State<Arc<App>>,
     eco: Eco<Manage>,
     JsonBody(req): JsonBody<LinkRequest>,
 ) -> ApiResult<Response> {
-    let ttl_max_s = app.links.ttl_max_s();
+    let ttl_max_s = eco.app.links.ttl_max_s();
     let ttl = req.ttl_s.unwrap_or(LINK_TTL_DEFAULT_S.min(ttl_max_s));
     if ttl == 0 || ttl > ttl_max_s {
         return Err(ApiError::invalid(format!("ttl_s must be 1 to {ttl_max_s}")));
@@ -81,8 +79,8 @@ async fn create_link(
     if !is_consumer {
         return Err(ApiError::not_found("no such consumer"));
     }
-    let expires = app.now_ms() + ttl as i64 * 1000;
-    let token = app.links.make(eco.economy.id(), &req.account, expires);
+    let expires = eco.app.now_ms() + ttl as i64 * 1000;
+    let token = eco.app.links.make(eco.economy.id(), &req.account, expires);
     Ok(axum::Json(json!({
         "url": format!("/wallet#t={token}"),
         "token": token,
@@ -109,9 +107,14 @@ fn wallet_entries(
 ) -> ApiResult<(Vec<Value>, Vec<Value>)> {
     let id = holder.economy.id();
     let subject = Subject::Account(&holder.account);
+    let page = Page {
+        before: None,
+        limit: OWN_ENTRIES_SHOWN,
+    };
     let (own, _) = app.store.with(|s| {
-        app.activity
-            .entries_of(s, id, subject, None, OWN_ENTRIES_SHOWN)
+        let (seqs, total) = (app.activity.of(s, id, subject, page))
+            .map_err(|e| jifen_journal::StoreError::Malformed(e.to_string()))?;
+        Ok((crate::activity::load(s, id, &seqs)?, total))
     })?;
     let mut entries: Vec<Value> = own.iter().map(entry_view).collect();
     let paid = match position {
@@ -143,7 +146,15 @@ fn concerns(app: &App, holder: &Holder, position: Option<u32>, seq: u64) -> ApiR
     let subject = Subject::Account(&holder.account);
     let (seqs, _) = app.store.with(|s| {
         app.activity
-            .of(s, id, subject, Some(seq + 1), 1)
+            .of(
+                s,
+                id,
+                subject,
+                Page {
+                    before: Some(seq + 1),
+                    limit: 1,
+                },
+            )
             .map_err(|e| jifen_journal::StoreError::Malformed(e.to_string()))
     })?;
     if seqs.first() == Some(&seq) {
