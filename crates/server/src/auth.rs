@@ -148,17 +148,14 @@ pub struct Eco<N: Need> {
     pub app: Arc<App>,
     pub economy: Arc<Economy>,
     pub caller: Principal,
-    params: Vec<(String, String)>,
+    params: RawPathParams,
     need: PhantomData<N>,
 }
 
 impl<N: Need> Eco<N> {
     /// The path parameter `name` (`{order}`, `{name}`, …), as the router matched it.
     pub fn path(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
+        path_param(&self.params, name).unwrap_or("")
     }
 }
 
@@ -179,15 +176,11 @@ impl<N: Need> FromRequestParts<Arc<App>> for Eco<N> {
         if !N::met(&caller, &path) {
             return Err(N::refusal(&caller));
         }
-        let params = path
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         Ok(Eco {
             app: app.clone(),
             economy,
             caller,
-            params,
+            params: path,
             need: PhantomData,
         })
     }

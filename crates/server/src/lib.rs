@@ -49,7 +49,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use axum::extract::DefaultBodyLimit;
-use axum::{middleware as mw, Extension, Router};
+use axum::{middleware as mw, Router};
 
 pub use axum::http::HeaderName;
 pub use config::{Clock, ClusterConfig, ServerConfig};
@@ -59,11 +59,10 @@ pub use state::App;
 pub fn router(app: Arc<App>) -> Router {
     let (router, mut doc) = routes::api().split_for_parts();
     openapi::finish(&mut doc);
-    let doc = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into());
+    routes::DOCUMENT.get_or_init(|| serde_json::to_string(&doc).unwrap_or_else(|_| "{}".into()));
     router
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
-        .layer(Extension(routes::DocumentJson(Arc::new(doc))))
         .layer(DefaultBodyLimit::max(bounds::BODY_BYTES_MAX))
         .layer(mw::from_fn_with_state(
             app.clone(),

@@ -24,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::App;
 
-pub use service::{method_not_allowed, metrics_only, not_found, DocumentJson};
+pub use service::{method_not_allowed, metrics_only, not_found, DOCUMENT};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,9 +16,10 @@ use crate::keys::Role;
 use crate::metrics::{EconomySeries, Now};
 use crate::state::App;
 
-/// The served OpenAPI document, as JSON text made once at start.
-#[derive(Clone)]
-pub struct DocumentJson(pub Arc<String>);
+/// The served OpenAPI document, as JSON text made once, by the first router built (every
+/// router's document is the same). A static rather than a layer: a layer on the router wraps
+/// every route and costs every request.
+pub static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -111,12 +112,9 @@ pub fn metrics_only(app: Arc<App>) -> axum::Router {
 
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "service", security(()),
     responses((status = 200, description = "this document", body = Object)))]
-async fn openapi(Extension(doc): Extension<DocumentJson>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        doc.0.as_str().to_string(),
-    )
-        .into_response()
+async fn openapi() -> Response {
+    let doc = DOCUMENT.get().map_or("{}", String::as_str);
+    ([(header::CONTENT_TYPE, "application/json")], doc).into_response()
 }
 
 pub async fn not_found() -> ApiError {
