@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::error::JournalError;
 use crate::limits::REJECTED_LINE_EXCERPT_BYTES_MAX;
+use crate::store::KvWrite;
 
 /// A command as it arrived: a parsed JSON value, or a line of text that may not be JSON.
 /// (Callers that parse on their own threads send a [`PreparedBatch`] instead.)
@@ -69,6 +70,7 @@ pub struct PreparedBatch {
     text: String,
     ends: Vec<usize>,
     pub(crate) guard: Option<Guard>,
+    pub(crate) kv: Vec<KvWrite>,
 }
 
 /// A check of a whole batch against the state it would apply to, run on the writer just before
@@ -84,7 +86,14 @@ impl PreparedBatch {
             text: String::with_capacity(text_bytes),
             ends: Vec::with_capacity(commands),
             guard: None,
+            kv: Vec::new(),
         }
+    }
+
+    /// Settings to write in the same transaction as the batch's commands (only if the batch
+    /// is applied and committed; a batch of these alone is committed too).
+    pub fn write_kv(&mut self, writes: impl IntoIterator<Item = KvWrite>) {
+        self.kv.extend(writes);
     }
 
     /// Sets the check the writer runs on the batch before applying it (see [`Guard`]).

@@ -221,7 +221,7 @@ pub(crate) fn commit_jobs(
     mut jobs: Vec<CommitJob>,
 ) -> Result<(), StoreError> {
     let (blocks, extras) = merged(&mut jobs);
-    let committed = if blocks.is_empty() {
+    let committed = if blocks.is_empty() && extras.kv.is_empty() {
         Ok(())
     } else {
         store.append_blocks(economy, &blocks, &extras)
@@ -319,12 +319,53 @@ fn merged(jobs: &mut [CommitJob]) -> (Vec<Block>, AppendExtras) {
     let mut extras = AppendExtras::default();
     for j in jobs {
         blocks.append(&mut j.blocks);
-        extras
-            .rule_change_seqs
-            .append(&mut j.extras.rule_change_seqs);
-        if j.extras.sample.is_some() {
-            extras.sample = j.extras.sample.take();
-        }
+        extras.absorb(&mut j.extras);
     }
     (blocks, extras)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{KvWrite, SettlementRow};
+
+    fn job(extras: AppendExtras) -> CommitJob {
+        CommitJob {
+            blocks: Vec::new(),
+            extras,
+            answers: Vec::new(),
+        }
+    }
+
+    /// Batches merged into one transaction keep every extra of each: a settlement's row and
+    /// payouts were once dropped when its batch was merged with another.
+    #[test]
+    fn merged_batches_keep_every_extra() {
+        let settled = AppendExtras {
+            settlements: vec![SettlementRow {
+                seq: 7,
+                day: 20426,
+                holders_eligible: 2,
+                paid_fen: 100,
+                holders_paid: 2,
+                holders_capped: 0,
+            }],
+            payouts: vec![(7, vec![(0, 60), (1, 40)])],
+            ..AppendExtras::default()
+        };
+        let written = AppendExtras {
+            rule_change_seqs: vec![9],
+            kv: vec![KvWrite {
+                scope: "s".into(),
+                key: "k".into(),
+                value: Some("v".into()),
+            }],
+            ..AppendExtras::default()
+        };
+        let (_, extras) = merged(&mut [job(settled.clone()), job(written.clone())]);
+        assert_eq!(extras.settlements, settled.settlements);
+        assert_eq!(extras.payouts, settled.payouts);
+        assert_eq!(extras.rule_change_seqs, written.rule_change_seqs);
+        assert_eq!(extras.kv, written.kv);
+    }
 }

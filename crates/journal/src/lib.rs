@@ -42,7 +42,7 @@ pub use limits::{BATCH_COMMANDS_MAX, QUEUE_REQUESTS_MAX, READ_CHUNK_ENTRIES};
 pub use open::open_store;
 pub use recover::{ledger_at, recover, Recovered, StartupCheck};
 pub use store::{
-    AppendExtras, EconomyMeta, IntegrityReport, Sample, SettlementRow, Store,
+    AppendExtras, EconomyMeta, IntegrityReport, KvWrite, Sample, SettlementRow, Store,
     INTEGRITY_PROBLEMS_MAX,
 };
 pub use verify::{check_signed_heads, verify_economy, VerifyReport};

@@ -357,6 +357,19 @@ impl Store for PgStore {
                 &[&economy, &(sample.seq as i64), &sample.ts_ms, &&encode_sample(sample)[..]],
             )?;
         }
+        for w in &extras.kv {
+            match &w.value {
+                Some(value) => tx.execute(
+                    "INSERT INTO settings (scope, key, value) VALUES ($1, $2, $3) \
+                     ON CONFLICT (scope, key) DO UPDATE SET value = EXCLUDED.value",
+                    &[&w.scope, &w.key, value],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM settings WHERE scope = $1 AND key = $2",
+                    &[&w.scope, &w.key],
+                )?,
+            };
+        }
         tx.commit()?;
         Ok(())
     }

@@ -364,6 +364,18 @@ impl Store for SqliteStore {
                     &encode_sample(sample)[..]
                 ])?;
             }
+            for w in &extras.kv {
+                match &w.value {
+                    Some(value) => tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO settings (scope, key, value) VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![w.scope, w.key, value])?,
+                    None => tx
+                        .prepare_cached("DELETE FROM settings WHERE scope = ?1 AND key = ?2")?
+                        .execute(params![w.scope, w.key])?,
+                };
+            }
             Ok(())
         })
     }

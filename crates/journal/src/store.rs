@@ -63,6 +63,17 @@ pub struct AppendExtras {
     pub settlements: Vec<SettlementRow>,
     /// Each settlement's payouts: (its seq, [(account position, fen)]).
     pub payouts: Vec<(u64, Vec<(u32, u64)>)>,
+    /// Settings written with the batch, in order (what a shop connector keeps of the
+    /// deliveries its commands came from).
+    pub kv: Vec<KvWrite>,
+}
+
+/// One write to the settings table: a value put, or (`None`) the key deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KvWrite {
+    pub scope: String,
+    pub key: String,
+    pub value: Option<String>,
 }
 
 impl AppendExtras {
@@ -71,6 +82,26 @@ impl AppendExtras {
             && self.sample.is_none()
             && self.settlements.is_empty()
             && self.payouts.is_empty()
+            && self.kv.is_empty()
+    }
+
+    /// Adds a later batch's extras to these, for one transaction. Every field is named, so a
+    /// field added later cannot be forgotten here.
+    pub fn absorb(&mut self, later: &mut AppendExtras) {
+        let AppendExtras {
+            rule_change_seqs,
+            sample,
+            settlements,
+            payouts,
+            kv,
+        } = later;
+        self.rule_change_seqs.append(rule_change_seqs);
+        if sample.is_some() {
+            self.sample = sample.take();
+        }
+        self.settlements.append(settlements);
+        self.payouts.append(payouts);
+        self.kv.append(kv);
     }
 }
 

@@ -437,6 +437,7 @@ impl Writer {
                     for (i, parsed) in prepared.parsed.iter().enumerate() {
                         outcomes.push(self.apply(c, parsed, prepared.canonical(i)));
                     }
+                    c.extras.kv.append(&mut prepared.kv);
                     answers.push(Answer::Prepared(prepared, outcomes, reply));
                 }
             }
