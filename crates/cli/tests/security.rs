@@ -1015,13 +1015,23 @@ fn wallet_links_and_keyless_callers_are_rate_limited() {
         .filter(|(st, retry)| *st == 429 && *retry)
         .count();
     assert!(limited >= 150, "only {limited} of 300 limited");
-    // Guessing keys is limited by address too.
+    // Guessing keys is limited by address too. A guess that passes the limit costs the
+    // server an argon2 check (against the chosen admin key), so on a loaded machine the burst
+    // lasts long enough for the bucket to refill: the bound is the burst plus the refill over
+    // the time it took, not a fixed count.
+    let started = std::time::Instant::now();
     let answers = burst(&s.addr, 300, |i| {
         format!(
             "GET /v1/economies HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer guess-{i:020}\r\n\r\n"
         )
     });
-    assert!(answers.iter().filter(|(st, _)| *st == 429).count() >= 150);
+    let refill = (50.0 * started.elapsed().as_secs_f64()).ceil() as usize;
+    let passed = answers.iter().filter(|(st, _)| *st != 429).count();
+    assert!(
+        passed <= 100 + refill + 5 && passed < 300,
+        "{passed} of 300 guesses passed in {:?} (at most 100 + {refill})",
+        started.elapsed()
+    );
     // A caller with a key is not held back by any of this.
     s.get("/v1/economies/e", ADMIN);
     s.stop();

@@ -47,6 +47,30 @@ pub fn confirm(order: &str) -> String {
     server_id("confirm", order)
 }
 
+/// A shop connector's command for `what` (`paid`, `completed`, `refund:<id>`) of a platform
+/// order: fixed by the three, so a platform's re-sends are retries, never double points.
+pub fn shop(connector: &str, order: &str, what: &str) -> String {
+    server_id("shop", &format!("{connector}:{order}:{what}"))
+}
+
+/// The `register_consumer` a connector issues for an account on first sight (shared by every
+/// connector, so the same buyer through two shops is one registration).
+pub fn account(account: &str) -> String {
+    server_id("account", account)
+}
+
+/// The jifen order name of a connector's platform order: `<connector>:<order>` when that is a
+/// valid name, otherwise `<connector>:` and a digest of the platform's id.
+pub fn shop_order(connector: &str, order: &str) -> String {
+    let name = format!("{connector}:{order}");
+    if jifen_core::is_valid_name(&name) {
+        return name;
+    }
+    let digest = hex::encode(Sha256::digest(order.as_bytes()));
+    let room = jifen_core::NAME_BYTES_MAX.saturating_sub(connector.len() + 1);
+    format!("{connector}:{}", &digest[..room.min(digest.len())])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,11 +83,21 @@ mod tests {
             settle("2026-12-03"),
             confirm("o1"),
             confirm(&long),
+            shop("shopify-1", &long, "refund:929361462"),
+            account("c-0123"),
         ] {
             assert!(jifen_core::is_valid_name(&id), "{id}");
             assert!(is_reserved(&id), "{id}");
         }
         assert_eq!(settle("2026-12-03"), "jifen:settle:2026-12-03");
+        assert_eq!(shop("yz", "E1", "paid"), "jifen:shop:yz:E1:paid");
+        assert_eq!(shop_order("yz", "E1"), "yz:E1");
+        let odd = shop_order("yz", "订单 1");
+        assert!(
+            jifen_core::is_valid_name(&odd) && odd.starts_with("yz:"),
+            "{odd}"
+        );
+        assert_ne!(odd, shop_order("yz", "订单 2"));
         assert_eq!(confirm(&long), confirm(&long));
         assert_ne!(confirm(&long), confirm(&"p".repeat(64)));
         for id in [

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod command_rights;
 pub mod config;
 pub mod connections;
+pub mod connectors;
 pub mod content;
 pub mod demo;
 pub mod economies;

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub commands_rejected: Counter,
     pub commands_retried: Counter,
     pub rate_limited: Counter,
+    /// Shop deliveries taken (any status).
+    pub connector_deliveries: Counter,
     pub scheduler_commands: Counter,
     /// The scheduler's own commands refused, or its passes failed.
     pub scheduler_failures: Counter,
@@ -67,6 +69,7 @@ impl Metrics {
             commands_rejected: Counter::default(),
             commands_retried: Counter::default(),
             rate_limited: Counter::default(),
+            connector_deliveries: Counter::default(),
             scheduler_commands: Counter::default(),
             scheduler_failures: Counter::default(),
             scheduler_failing: Gauge::default(),
@@ -88,6 +91,7 @@ impl Metrics {
             ("jifen_commands_rejected", "Commands rejected (an outcome, committed).", &self.commands_rejected),
             ("jifen_commands_retried", "Retries of a seen id (nothing changed).", &self.commands_retried),
             ("jifen_rate_limited", "Requests answered 429.", &self.rate_limited),
+            ("jifen_connector_deliveries", "Shop deliveries taken by connectors.", &self.connector_deliveries),
             ("jifen_scheduler_commands", "Commands issued by the scheduler.", &self.scheduler_commands),
             ("jifen_scheduler_failures", "The scheduler's own commands refused, or its passes failed (each is logged as an ERROR).", &self.scheduler_failures),
         ];

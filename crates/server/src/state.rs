@@ -11,6 +11,7 @@ use jifen_journal::{open_store, JournalConfig, JournalError};
 use crate::activity::Activity;
 use crate::cluster::{Node, Owners};
 use crate::config::ServerConfig;
+use crate::connectors::Connectors;
 use crate::economies::Economies;
 use crate::forward::Forwarder;
 use crate::keyring::Keyring;
@@ -45,6 +46,8 @@ pub struct App {
     pub what_ifs: Arc<WhatIfs>,
     /// Delivery of exports to venues.
     pub outbox: Arc<Outbox>,
+    /// Shop connectors and the identity tables.
+    pub connectors: Arc<Connectors>,
     /// What the scheduler could not do (for the console's banner and the metrics).
     pub scheduler_health: Arc<Health>,
     pub store_health: Arc<StoreHealth>,
@@ -124,6 +127,7 @@ impl App {
         ));
         let (owners, forwarder) = cluster_parts(&config, &economies, &links, &store);
         let app = App {
+            connectors: Arc::new(Connectors::new(store.clone())),
             outbox: Arc::new(Outbox::new(
                 economies.clone(),
                 store.clone(),

@@ -6,6 +6,7 @@
 mod accounts;
 mod collectibles;
 mod commands;
+mod connectors;
 mod console;
 mod economies;
 mod exchange;
@@ -70,6 +71,7 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
         .merge(service::router())
         .merge(economies::router())
         .merge(commands::router())
+        .merge(connectors::router())
         .merge(reads::router())
         .merge(accounts::router())
         .merge(keys::router())

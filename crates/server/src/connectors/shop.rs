@@ -1,0 +1,102 @@
+//! One economy's connectors and its identity table: a keyed hash of each buyer id a platform
+//! sends, to the account its orders earn for.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use jifen_connect::Identity;
+use jifen_journal::{KvWrite, Store};
+
+use super::model::{configs_scope, identities_scope, Config, Connector, IDENTITY_KEY_SCOPE};
+
+/// One economy's connectors and identity table.
+pub struct Shop {
+    pub economy: String,
+    identity_key: Vec<u8>,
+    pub(super) connectors: RwLock<HashMap<String, Arc<Connector>>>,
+    pub(super) identities: RwLock<HashMap<String, String>>,
+}
+
+impl Shop {
+    pub(super) fn load(
+        store: &mut dyn Store,
+        eco: &str,
+    ) -> Result<Shop, jifen_journal::StoreError> {
+        let identity_key = match store.kv_get(IDENTITY_KEY_SCOPE, eco)? {
+            Some(k) => hex::decode(k).unwrap_or_default(),
+            None => {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key).map_err(|e| {
+                    jifen_journal::StoreError::Malformed(format!("no randomness: {e}"))
+                })?;
+                store.kv_put(IDENTITY_KEY_SCOPE, eco, &hex::encode(key))?;
+                key.to_vec()
+            }
+        };
+        let mut connectors = HashMap::new();
+        for (id, text) in store.kv_list(&configs_scope(eco))? {
+            if let Ok(config) = serde_json::from_str::<Config>(&text) {
+                connectors.insert(id, Connector::new(eco, config));
+            }
+        }
+        let identities = store.kv_list(&identities_scope(eco))?.into_iter().collect();
+        Ok(Shop {
+            economy: eco.to_string(),
+            identity_key,
+            connectors: RwLock::new(connectors),
+            identities: RwLock::new(identities),
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Connector>> {
+        self.connectors.read().ok()?.get(id).cloned()
+    }
+
+    /// Every connector, by id.
+    pub fn list(&self) -> Vec<Arc<Connector>> {
+        let mut all: Vec<_> = self
+            .connectors
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        all.sort_by_key(|c| c.config().id);
+        all
+    }
+
+    pub(super) fn insert(&self, c: Arc<Connector>) {
+        if let Ok(mut m) = self.connectors.write() {
+            m.insert(c.config().id, c);
+        }
+    }
+
+    /// The keyed hash of an identity: the same buyer id always hashes the same in this
+    /// economy, and the id cannot be read back from it.
+    pub fn identity_hash(&self, identity: &Identity) -> String {
+        let message = format!("{}:{}", identity.scheme, identity.id);
+        hex::encode(crate::keys::hmac(&self.identity_key, message.as_bytes()))
+    }
+
+    /// The account of an identity: linked by the operator, or else named from its hash. The
+    /// second value is the write that records a first sight.
+    pub(super) fn account_of(&self, identity: &Identity) -> (String, Option<KvWrite>) {
+        let hash = self.identity_hash(identity);
+        if let Some(a) = self
+            .identities
+            .read()
+            .ok()
+            .and_then(|m| m.get(&hash).cloned())
+        {
+            return (a, None);
+        }
+        let account = format!("c-{}", &hash[..20]);
+        if let Ok(mut m) = self.identities.write() {
+            m.insert(hash.clone(), account.clone());
+        }
+        let write = KvWrite {
+            scope: identities_scope(&self.economy),
+            key: hash,
+            value: Some(account.clone()),
+        };
+        (account, Some(write))
+    }
+}
