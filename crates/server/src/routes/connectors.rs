@@ -252,9 +252,8 @@ async fn post_events(
     Ok(([(header::CONTENT_TYPE, "application/json")], answer.body).into_response())
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Deserialize)]
 struct InboxQuery {
-    /// applied, held, ignored or refused.
     status: Option<String>,
     limit: Option<usize>,
 }
@@ -292,7 +291,7 @@ async fn record_view(eco: &Eco<impl crate::auth::Need>, r: Record) -> ApiResult<
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/connectors/{id}/inbox", tag = "connectors",
-    params(InboxQuery),
+    params(("status" = Option<String>, Query, description = "applied, held, ignored or refused"), ("limit" = Option<usize>, Query, description = "1 to 1000, default 100")),
     responses((status = 200, description = "deliveries, newest first, with the commands they became", body = Object)))]
 async fn get_inbox(eco: Eco<Read>, Query(q): Query<InboxQuery>) -> ApiResult<Response> {
     let status = match q.status.as_deref() {
