@@ -18,6 +18,13 @@ on_both_backends! {
     bad_signatures_are_refused_and_journal_nothing => super::bad_signatures;
 }
 
+/// A day of 1,000 orders per kind, delivered shuffled and twice, ends in the state of the same
+/// orders sent in order as commands, and `jifen verify` passes.
+#[test]
+fn a_shuffled_day_equals_the_orders_in_order() {
+    shuffled_day(&Backend::sqlite());
+}
+
 const KINDS: [&str; 5] = ["shopify", "woocommerce", "youzan", "weimob", "generic"];
 
 /// A connector of `kind` on economy `eco` with merchant m1: its settings for the signer.
@@ -186,7 +193,7 @@ fn state(s: &Server, eco: &str) -> String {
 
 fn inbox(s: &Server, eco: &str, kind: &str) -> Vec<Value> {
     let v = s.get(
-        &format!("/v1/economies/{eco}/connectors/{kind}/inbox?limit=1000"),
+        &format!("/v1/economies/{eco}/connectors/{kind}/inbox?limit=5000"),
         ADMIN,
     );
     v["deliveries"].as_array().unwrap().clone()
@@ -296,4 +303,162 @@ fn bad_signatures(backend: &Backend) {
         assert_ne!(head(&s, &eco), before, "{kind}: the good one is journaled");
     }
     s.stop();
+}
+
+/// A small deterministic generator (xorshift64*), so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i as u64 + 1) as usize);
+        }
+    }
+}
+
+/// 1,000 orders by 300 buyers: 10 % refunded in full (half of those refunds before the
+/// payment), the rest completed (5 % of all orders completed before the payment). The events,
+/// shuffled with those orderings kept.
+fn day_of_orders(rng: &mut Rng) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut early = Vec::new();
+    for i in 0..1000u64 {
+        let order = (100_000 + i).to_string();
+        let buyer = (7_000 + rng.below(300)).to_string();
+        let total = 100 + rng.below(99_900);
+        let paid = json!({"stage": "paid", "order": order, "buyer": buyer, "total_fen": total});
+        let refunded = i % 10 == 0;
+        let other = if refunded {
+            json!({"stage": "refunded", "order": order, "buyer": buyer, "total_fen": total,
+                   "fen": total, "refund": (900_000 + i).to_string()})
+        } else {
+            json!({"stage": "completed", "order": order, "buyer": buyer, "total_fen": total})
+        };
+        early.push(if refunded { i % 20 == 0 } else { i % 20 == 1 });
+        events.push((i as usize, paid));
+        events.push((i as usize, other));
+    }
+    rng.shuffle(&mut events);
+    // Put each order's two events in the order chosen for it.
+    let mut first_seen: HashMap<usize, usize> = HashMap::new();
+    for pos in 0..events.len() {
+        let order = events[pos].0;
+        match first_seen.get(&order) {
+            None => {
+                first_seen.insert(order, pos);
+            }
+            Some(&first) => {
+                let first_is_paid = events[first].1["stage"] == "paid";
+                if first_is_paid == early[order] {
+                    events.swap(first, pos);
+                }
+            }
+        }
+    }
+    events.into_iter().map(|(_, e)| e).collect()
+}
+
+/// The day as commands: every registration, payment and refund, then the confirmations in
+/// the order the connector's economy applied them (the price moves with each, so that order
+/// is the one to compare with).
+fn day_as_commands(kind: &str, events: &[Value], rows: &[Value]) -> Vec<Value> {
+    let mut accounts = HashMap::new();
+    let mut confirmed = Vec::new();
+    for r in rows {
+        let order = r["order"].as_str().unwrap().to_string();
+        if let Some(a) = r["account"].as_str() {
+            accounts.insert(order.clone(), a.to_string());
+        }
+        for c in r["commands"].as_array().unwrap() {
+            if c["id"].as_str().unwrap().ends_with(":completed") {
+                confirmed.push((c["seq"].as_u64().unwrap(), order.clone()));
+            }
+        }
+    }
+    confirmed.sort();
+    let mut in_order: Vec<Value> = events.iter().filter(|e| e["stage"] == "paid").cloned().collect();
+    in_order.sort_by_key(|e| e["order"].as_str().unwrap().to_string());
+    let refunds = events.iter().filter(|e| e["stage"] == "refunded").cloned();
+    in_order.extend(refunds);
+    let mut out = as_commands(kind, &Value::Array(in_order), &accounts);
+    for (i, (_, order)) in confirmed.iter().enumerate() {
+        out.push(json!({"type": "confirm_order", "id": format!("ref-c{i}"), "order": format!("{kind}:{order}")}));
+    }
+    out
+}
+
+fn shuffled_day(backend: &Backend) {
+    let clock = common::temp_dir("connector-day-clock").join("clock");
+    std::fs::create_dir_all(clock.parent().unwrap()).unwrap();
+    write_clock(&clock, 0);
+    let s = Server::start(&Opts::with_clock(backend, &clock));
+    let mut rng = Rng(0x5EED_2026_1204);
+    for kind in KINDS {
+        let (eco, reference) = (format!("day-{kind}"), format!("dayref-{kind}"));
+        economy_with_merchant(&s, &eco);
+        economy_with_merchant(&s, &reference);
+        let signer = connector(&s, &eco, kind);
+        let events = day_of_orders(&mut rng);
+        let mut sent = deliveries(&signer, &Value::Array(events.clone()), 0);
+        for pass in 0..2 {
+            if pass == 1 {
+                rng.shuffle(&mut sent);
+            }
+            for d in &sent {
+                let (status, body) = deliver(&s, &eco, kind, d);
+                assert_eq!(status, 200, "{kind}: {body}");
+            }
+        }
+        let rows = inbox(&s, &eco, kind);
+        assert_eq!(rows.len(), 2000, "{kind}: one record per delivery");
+        let held: Vec<_> = rows.iter().filter(|r| r["status"] != "applied").collect();
+        assert!(held.is_empty(), "{kind}: {} not applied, e.g. {}", held.len(), held[0]);
+        let commands = day_as_commands(kind, &events, &rows);
+        for batch in commands.chunks(500) {
+            let out = s.post(&format!("/v1/economies/{reference}/commands"), ADMIN, &Value::Array(batch.to_vec()));
+            for o in out["outcomes"].as_array().unwrap() {
+                assert_eq!(o["ok"], true, "{kind}: {o}");
+            }
+        }
+        same_state(kind, &state(&s, &eco), &state(&s, &reference));
+    }
+    s.stop();
+    let (out, text) = common::run(common::jifen().args(backend.cli_args()).arg("verify"));
+    assert!(out.status.success(), "{text}");
+}
+
+/// Asserts two states are the same text, naming the first fields that differ when not.
+fn same_state(kind: &str, got: &str, want: &str) {
+    if got == want {
+        return;
+    }
+    let (a, b): (Value, Value) = (serde_json::from_str(got).unwrap(), serde_json::from_str(want).unwrap());
+    let mut diffs = Vec::new();
+    for (k, v) in a.as_object().unwrap() {
+        if k != "accounts" && b.get(k) != Some(v) {
+            diffs.push(format!("{k}: {v} vs {}", b[k]));
+        }
+    }
+    for (k, v) in a.as_object().unwrap() {
+        if k == "accounts" {
+            for (name, acct) in v.as_object().unwrap() {
+                if b["accounts"].get(name) != Some(acct) {
+                    diffs.push(format!("accounts.{name}: {acct} vs {}", b["accounts"][name]));
+                }
+            }
+        }
+    }
+    diffs.truncate(8);
+    panic!("{kind}: the states differ (connector vs commands): {diffs:#?}");
 }

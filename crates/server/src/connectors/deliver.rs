@@ -206,6 +206,7 @@ impl Connector {
             auto_confirm: config.auto_confirm,
         };
         let mut decisions = Vec::new();
+        let mut released = Vec::new();
         for e in &record.events {
             let order = state.orders.entry(e.order.clone()).or_default();
             let was_paid = order.paid_by.is_some();
@@ -213,15 +214,10 @@ impl Connector {
             if d.status == Status::Held {
                 order.waiting.push(record.key.clone());
             }
-            let released = if !was_paid && order.paid_by.is_some() {
-                std::mem::take(&mut order.waiting)
-            } else {
-                Vec::new()
-            };
-            decisions.push(d);
-            for key in released {
-                self.release(&rules, state, &key, work);
+            if !was_paid && order.paid_by.is_some() {
+                released.append(&mut order.waiting);
             }
+            decisions.push(d);
         }
         let held = decisions.iter().any(|d| d.status == Status::Held);
         if held && self.held_count(state) > HELD_MAX {
@@ -233,6 +229,10 @@ impl Connector {
             )));
         }
         summarise(record, decisions, work);
+        // What waited for a payment follows the payment's own commands.
+        for key in released {
+            self.release(&rules, state, &key, work);
+        }
         for e in &record.events {
             if let Some(o) = state.orders.get(&e.order) {
                 work.kv

@@ -224,6 +224,7 @@ impl jifen_connect::Headers for Headers<'_> {
 async fn post_events(
     State(app): State<Arc<App>>,
     Path((eco, id)): Path<(String, String)>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
@@ -244,12 +245,32 @@ async fn post_events(
             &body,
             app.now_ms(),
         )
-        .await?;
+        .await
+        .map_err(|e| throttled(&app, &headers, &extensions, e))?;
     if let Some(r) = &answer.record {
         app.metrics.connector_deliveries.inc_by(1);
         tracing::debug!(connector = %id, status = r.status.as_str(), key = %r.key, "delivery");
     }
     Ok(([(header::CONTENT_TYPE, "application/json")], answer.body).into_response())
+}
+
+/// A failed signature counts against the sender's address (deliveries are otherwise not
+/// limited by address): guessing a secret is throttled like guessing a key.
+fn throttled(
+    app: &App,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    e: ApiError,
+) -> ApiError {
+    let address = crate::limits::client_address(
+        app.config.client_address_header.as_ref(),
+        headers,
+        extensions,
+    );
+    match (e.code, address) {
+        ("bad_signature", Some(a)) => app.limits.address(a).err().unwrap_or(e),
+        _ => e,
+    }
 }
 
 #[derive(Deserialize)]
@@ -291,7 +312,7 @@ async fn record_view(eco: &Eco<impl crate::auth::Need>, r: Record) -> ApiResult<
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/connectors/{id}/inbox", tag = "connectors",
-    params(("status" = Option<String>, Query, description = "applied, held, ignored or refused"), ("limit" = Option<usize>, Query, description = "1 to 1000, default 100")),
+    params(("status" = Option<String>, Query, description = "applied, held, ignored or refused"), ("limit" = Option<usize>, Query, description = "1 to 5000, default 100")),
     responses((status = 200, description = "deliveries, newest first, with the commands they became", body = Object)))]
 async fn get_inbox(eco: Eco<Read>, Query(q): Query<InboxQuery>) -> ApiResult<Response> {
     let status = match q.status.as_deref() {
@@ -302,7 +323,7 @@ async fn get_inbox(eco: Eco<Read>, Query(q): Query<InboxQuery>) -> ApiResult<Res
             ))
         })?),
     };
-    let limit = limit_within(q.limit, 100, 1000)?;
+    let limit = limit_within(q.limit, 100, 5000)?;
     let (_, c) = connector(&eco).await?;
     let (rows, counts) = c.inbox(eco.app.connectors.store(), status, limit).await?;
     let mut deliveries = Vec::with_capacity(rows.len());
