@@ -305,6 +305,112 @@ fn bad_signatures(backend: &Backend) {
     s.stop();
 }
 
+/// SIGKILL under a load of deliveries, five times: every delivery answered 2xx is in the
+/// inbox afterwards and its commands are in the journal exactly once.
+#[test]
+fn sigkill_under_deliveries_loses_nothing_acknowledged() {
+    let backend = Backend::sqlite();
+    let mut s = Server::simple(&backend);
+    economy_with_merchant(&s, "kill");
+    let signer = connector(&s, "kill", "youzan");
+    let mut events = Vec::new();
+    for i in 0..1500u64 {
+        let order = (300_000 + i).to_string();
+        let buyer = format!("oYz{}", i % 400);
+        events.push(json!({"stage": "paid", "order": order, "buyer": buyer, "total_fen": 100 + i}));
+        events.push(json!({"stage": "completed", "order": order, "buyer": buyer}));
+    }
+    let all = deliveries(&signer, &Value::Array(events), 0);
+    let mut acked: Vec<usize> = Vec::new();
+    for round in 0..5u64 {
+        let addr = s.addr.clone();
+        let todo: Vec<usize> = (0..all.len()).filter(|i| !acked.contains(i)).collect();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let mine: Vec<(usize, (Vec<(String, String)>, String))> = todo
+                    .iter()
+                    .filter(|i| *i % 4 == t)
+                    .map(|i| (*i, all[*i].clone()))
+                    .collect();
+                let (addr, stop) = (addr.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut ok = Vec::new();
+                    for (i, d) in mine {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let headers: Vec<(&str, String)> =
+                            d.0.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+                        let path = "/v1/economies/kill/connectors/youzan/events";
+                        match common::http(&addr, "POST", path, &headers, &d.1) {
+                            Ok((200, _)) => ok.push(i),
+                            _ => break,
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(300 + round * 250));
+        s.child.kill().unwrap(); // SIGKILL
+        s.child.wait().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in threads {
+            acked.extend(t.join().unwrap());
+        }
+        s = Server::simple(&backend);
+        check_acknowledged(&s, &backend, &all, &acked, round);
+    }
+    assert!(acked.len() > 300, "only {} deliveries acknowledged in 5 rounds", acked.len());
+    s.stop();
+    let (out, text) = common::run(common::jifen().args(backend.cli_args()).arg("verify"));
+    assert!(out.status.success(), "{text}");
+}
+
+/// Every acknowledged delivery has its record, and every command id is journaled once.
+fn check_acknowledged(
+    s: &Server,
+    backend: &Backend,
+    all: &[(Vec<(String, String)>, String)],
+    acked: &[usize],
+    round: u64,
+) {
+    let rows = inbox(s, "kill", "youzan");
+    let keys: std::collections::HashSet<String> =
+        rows.iter().map(|r| r["delivery"].as_str().unwrap().to_string()).collect();
+    for i in acked {
+        let body: Value = serde_json::from_str(&all[*i].1).unwrap();
+        let key = format!("{}:{}:{}", body["type"].as_str().unwrap(), body["id"].as_str().unwrap(), body["version"]);
+        assert!(keys.contains(&key), "round {round}: acknowledged delivery {key} is lost");
+    }
+    let mut store = backend.open();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut after = 0;
+    loop {
+        let chunk = store.entries("kill", after, 10_000).unwrap();
+        if chunk.is_empty() {
+            break;
+        }
+        for e in &chunk {
+            let v: Value = serde_json::from_str(&e.command).unwrap();
+            if let Some(id) = v["id"].as_str() {
+                *ids.entry(id.to_string()).or_insert(0) += 1;
+            }
+            after = e.seq;
+        }
+    }
+    if let Some((id, n)) = ids.iter().find(|(_, n)| **n > 1) {
+        panic!("round {round}: {id} is journaled {n} times");
+    }
+    for r in &rows {
+        for c in r["commands"].as_array().unwrap() {
+            let id = c["id"].as_str().unwrap();
+            assert_eq!(ids.get(id), Some(&1), "round {round}: {id} of {} is not journaled once", r["delivery"]);
+        }
+    }
+}
+
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Rng(u64);
 
