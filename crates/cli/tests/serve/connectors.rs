@@ -411,6 +411,79 @@ fn check_acknowledged(
     }
 }
 
+/// Phone numbers that arrive in deliveries (guests known only by phone) never reach the data
+/// directory, the journal's export or the logs: only their keyed hashes are kept.
+#[test]
+fn phone_numbers_are_kept_only_as_keyed_hashes() {
+    let backend = Backend::sqlite();
+    let dir = common::temp_dir("connector-phones");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("serve.log");
+    let s = Server::start(&Opts {
+        log_to: Some(&log),
+        ..Opts::with(&backend, vec![])
+    });
+    let phones = ["13912345678", "13987654321", "18600001111"];
+    for kind in ["woocommerce", "youzan", "generic", "shopify"] {
+        let eco = format!("pii-{kind}");
+        economy_with_merchant(&s, &eco);
+        let signer = connector(&s, &eco, kind);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let events: Vec<Value> = phones
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                let order = (400_000 + i).to_string();
+                // The second is written the way people write numbers, with +86 and dashes.
+                let phone = if i == 1 { "+86 139-8765-4321".to_string() } else { p.to_string() };
+                [
+                    json!({"stage": "paid", "order": order, "phone": phone, "total_fen": 1234}),
+                    json!({"stage": "completed", "order": order, "phone": phone, "total_fen": 1234}),
+                ]
+            })
+            .collect();
+        for d in deliveries(&signer, &Value::Array(events), now) {
+            let (status, body) = deliver(&s, &eco, kind, &d);
+            assert_eq!(status, 200, "{kind}: {body}");
+        }
+        let rows = inbox(&s, &eco, kind);
+        assert!(rows.iter().all(|r| r["status"] == "applied"), "{kind}: {rows:?}");
+        let paid: Vec<_> = rows.iter().filter(|r| r["account"].is_string()).collect();
+        assert!(paid.len() >= 3, "{kind}: every payment names its account: {rows:?}");
+        let accounts: std::collections::HashSet<_> = paid.iter().map(|r| r["account"].clone()).collect();
+        assert_eq!(accounts.len(), 3, "{kind}: one account per phone, however written");
+        let (out, text) = common::run(common::jifen().args(backend.cli_args()).args(["export", "--economy", &eco]));
+        assert!(out.status.success(), "{text}");
+        for p in phones {
+            assert!(!String::from_utf8_lossy(&out.stdout).contains(p), "{kind}: {p} in the export");
+        }
+    }
+    s.stop();
+    let mut files = vec![log];
+    let data = match &backend {
+        Backend::Sqlite { dir } => dir.clone(),
+        _ => unreachable!(),
+    };
+    let mut stack = vec![data];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() { stack.push(path) } else { files.push(path) }
+        }
+    }
+    assert!(files.len() > 2, "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        for p in phones {
+            let found = bytes.windows(p.len()).any(|w| w == p.as_bytes());
+            assert!(!found, "{p} is in {}", f.display());
+        }
+    }
+}
+
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Rng(u64);
 
