@@ -15,6 +15,8 @@ pub enum What {
     Journal(crate::bench_journal::Args),
     /// A real server over loopback: throughput and latency p50, p99 and max.
     Http(crate::bench_http::Args),
+    /// Shop deliveries over loopback: a generic connector's signed order events, deliveries/s.
+    Deliveries(crate::bench_deliveries::Args),
     /// The Merkle tree: the cost of an append as the tree grows, and of proofs in memory.
     Tree {
         /// Leaves appended.
@@ -50,6 +52,7 @@ pub fn run(store: &crate::store_cmds::StoreArgs, what: What) -> anyhow::Result<(
         What::Core(args) => core(args),
         What::Journal(args) => crate::bench_journal::run(store, args),
         What::Http(args) => crate::bench_http::run(args),
+        What::Deliveries(args) => crate::bench_deliveries::run(args),
         What::Memory { accounts } => memory(accounts),
         What::Tree { leaves } => tree(leaves),
     }

@@ -47,12 +47,12 @@ pub struct Args {
     consumers: usize,
 }
 
-struct Target {
-    host: String,
+pub(crate) struct Target {
+    pub(crate) host: String,
     addr: String,
 }
 
-fn target(url: &str) -> anyhow::Result<Target> {
+pub(crate) fn target(url: &str) -> anyhow::Result<Target> {
     let rest = url
         .strip_prefix("http://")
         .context("--url must start with http://")?;
@@ -66,7 +66,7 @@ fn target(url: &str) -> anyhow::Result<Target> {
     })
 }
 
-struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
 }
@@ -75,7 +75,7 @@ struct Conn {
 const RESPONSE_HEADER_BYTES_MAX: usize = 16 * 1024;
 
 impl Conn {
-    async fn open(t: &Target) -> anyhow::Result<Conn> {
+    pub(crate) async fn open(t: &Target) -> anyhow::Result<Conn> {
         let stream = TcpStream::connect(&t.addr).await?;
         stream.set_nodelay(true)?;
         Ok(Conn {
@@ -85,7 +85,7 @@ impl Conn {
     }
 
     /// Sends one request and reads the answer: its status and body.
-    async fn call(&mut self, head: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+    pub(crate) async fn call(&mut self, head: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
         let mut req = Vec::with_capacity(head.len() + 32 + body.len());
         req.extend_from_slice(head.as_bytes());
         req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
@@ -126,7 +126,7 @@ impl Conn {
     }
 }
 
-fn head(method: &str, path: &str, t: &Target, key: &str) -> String {
+pub(crate) fn head(method: &str, path: &str, t: &Target, key: &str) -> String {
     format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n",
         t.host
@@ -134,7 +134,7 @@ fn head(method: &str, path: &str, t: &Target, key: &str) -> String {
 }
 
 /// Appends the decimal digits of `n`.
-fn push_u64(out: &mut String, n: u64) {
+pub(crate) fn push_u64(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 

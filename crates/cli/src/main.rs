@@ -2,6 +2,7 @@
 
 mod admin_key;
 mod bench;
+mod bench_deliveries;
 mod bench_http;
 mod bench_journal;
 mod cluster;

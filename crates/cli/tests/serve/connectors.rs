@@ -362,7 +362,11 @@ fn sigkill_under_deliveries_loses_nothing_acknowledged() {
         s = Server::simple(&backend);
         check_acknowledged(&s, &backend, &all, &acked, round);
     }
-    assert!(acked.len() > 300, "only {} deliveries acknowledged in 5 rounds", acked.len());
+    assert!(
+        acked.len() > 300,
+        "only {} deliveries acknowledged in 5 rounds",
+        acked.len()
+    );
     s.stop();
     let (out, text) = common::run(common::jifen().args(backend.cli_args()).arg("verify"));
     assert!(out.status.success(), "{text}");
@@ -377,12 +381,22 @@ fn check_acknowledged(
     round: u64,
 ) {
     let rows = inbox(s, "kill", "youzan");
-    let keys: std::collections::HashSet<String> =
-        rows.iter().map(|r| r["delivery"].as_str().unwrap().to_string()).collect();
+    let keys: std::collections::HashSet<String> = rows
+        .iter()
+        .map(|r| r["delivery"].as_str().unwrap().to_string())
+        .collect();
     for i in acked {
         let body: Value = serde_json::from_str(&all[*i].1).unwrap();
-        let key = format!("{}:{}:{}", body["type"].as_str().unwrap(), body["id"].as_str().unwrap(), body["version"]);
-        assert!(keys.contains(&key), "round {round}: acknowledged delivery {key} is lost");
+        let key = format!(
+            "{}:{}:{}",
+            body["type"].as_str().unwrap(),
+            body["id"].as_str().unwrap(),
+            body["version"]
+        );
+        assert!(
+            keys.contains(&key),
+            "round {round}: acknowledged delivery {key} is lost"
+        );
     }
     let mut store = backend.open();
     let mut ids: HashMap<String, u32> = HashMap::new();
@@ -406,7 +420,12 @@ fn check_acknowledged(
     for r in &rows {
         for c in r["commands"].as_array().unwrap() {
             let id = c["id"].as_str().unwrap();
-            assert_eq!(ids.get(id), Some(&1), "round {round}: {id} of {} is not journaled once", r["delivery"]);
+            assert_eq!(
+                ids.get(id),
+                Some(&1),
+                "round {round}: {id} of {} is not journaled once",
+                r["delivery"]
+            );
         }
     }
 }
@@ -450,15 +469,33 @@ fn phone_numbers_are_kept_only_as_keyed_hashes() {
             assert_eq!(status, 200, "{kind}: {body}");
         }
         let rows = inbox(&s, &eco, kind);
-        assert!(rows.iter().all(|r| r["status"] == "applied"), "{kind}: {rows:?}");
+        assert!(
+            rows.iter().all(|r| r["status"] == "applied"),
+            "{kind}: {rows:?}"
+        );
         let paid: Vec<_> = rows.iter().filter(|r| r["account"].is_string()).collect();
-        assert!(paid.len() >= 3, "{kind}: every payment names its account: {rows:?}");
-        let accounts: std::collections::HashSet<_> = paid.iter().map(|r| r["account"].clone()).collect();
-        assert_eq!(accounts.len(), 3, "{kind}: one account per phone, however written");
-        let (out, text) = common::run(common::jifen().args(backend.cli_args()).args(["export", "--economy", &eco]));
+        assert!(
+            paid.len() >= 3,
+            "{kind}: every payment names its account: {rows:?}"
+        );
+        let accounts: std::collections::HashSet<_> =
+            paid.iter().map(|r| r["account"].clone()).collect();
+        assert_eq!(
+            accounts.len(),
+            3,
+            "{kind}: one account per phone, however written"
+        );
+        let (out, text) = common::run(common::jifen().args(backend.cli_args()).args([
+            "export",
+            "--economy",
+            &eco,
+        ]));
         assert!(out.status.success(), "{text}");
         for p in phones {
-            assert!(!String::from_utf8_lossy(&out.stdout).contains(p), "{kind}: {p} in the export");
+            assert!(
+                !String::from_utf8_lossy(&out.stdout).contains(p),
+                "{kind}: {p} in the export"
+            );
         }
     }
     s.stop();
@@ -471,7 +508,11 @@ fn phone_numbers_are_kept_only_as_keyed_hashes() {
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let path = e.unwrap().path();
-            if path.is_dir() { stack.push(path) } else { files.push(path) }
+            if path.is_dir() {
+                stack.push(path)
+            } else {
+                files.push(path)
+            }
         }
     }
     assert!(files.len() > 2, "{files:?}");
@@ -566,7 +607,11 @@ fn day_as_commands(kind: &str, events: &[Value], rows: &[Value]) -> Vec<Value> {
         }
     }
     confirmed.sort();
-    let mut in_order: Vec<Value> = events.iter().filter(|e| e["stage"] == "paid").cloned().collect();
+    let mut in_order: Vec<Value> = events
+        .iter()
+        .filter(|e| e["stage"] == "paid")
+        .cloned()
+        .collect();
     in_order.sort_by_key(|e| e["order"].as_str().unwrap().to_string());
     let refunds = events.iter().filter(|e| e["stage"] == "refunded").cloned();
     in_order.extend(refunds);
@@ -602,10 +647,19 @@ fn shuffled_day(backend: &Backend) {
         let rows = inbox(&s, &eco, kind);
         assert_eq!(rows.len(), 2000, "{kind}: one record per delivery");
         let held: Vec<_> = rows.iter().filter(|r| r["status"] != "applied").collect();
-        assert!(held.is_empty(), "{kind}: {} not applied, e.g. {}", held.len(), held[0]);
+        assert!(
+            held.is_empty(),
+            "{kind}: {} not applied, e.g. {}",
+            held.len(),
+            held[0]
+        );
         let commands = day_as_commands(kind, &events, &rows);
         for batch in commands.chunks(500) {
-            let out = s.post(&format!("/v1/economies/{reference}/commands"), ADMIN, &Value::Array(batch.to_vec()));
+            let out = s.post(
+                &format!("/v1/economies/{reference}/commands"),
+                ADMIN,
+                &Value::Array(batch.to_vec()),
+            );
             for o in out["outcomes"].as_array().unwrap() {
                 assert_eq!(o["ok"], true, "{kind}: {o}");
             }
@@ -622,7 +676,10 @@ fn same_state(kind: &str, got: &str, want: &str) {
     if got == want {
         return;
     }
-    let (a, b): (Value, Value) = (serde_json::from_str(got).unwrap(), serde_json::from_str(want).unwrap());
+    let (a, b): (Value, Value) = (
+        serde_json::from_str(got).unwrap(),
+        serde_json::from_str(want).unwrap(),
+    );
     let mut diffs = Vec::new();
     for (k, v) in a.as_object().unwrap() {
         if k != "accounts" && b.get(k) != Some(v) {
@@ -633,7 +690,10 @@ fn same_state(kind: &str, got: &str, want: &str) {
         if k == "accounts" {
             for (name, acct) in v.as_object().unwrap() {
                 if b["accounts"].get(name) != Some(acct) {
-                    diffs.push(format!("accounts.{name}: {acct} vs {}", b["accounts"][name]));
+                    diffs.push(format!(
+                        "accounts.{name}: {acct} vs {}",
+                        b["accounts"][name]
+                    ));
                 }
             }
         }
