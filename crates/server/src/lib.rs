@@ -42,7 +42,6 @@ pub mod venues;
 pub mod verify_runs;
 pub mod views;
 pub mod wallet_links;
-pub mod webhook_sign;
 pub mod what_if;
 
 use std::sync::mpsc::{channel, Receiver};

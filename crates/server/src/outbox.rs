@@ -1,7 +1,7 @@
 //! The outbox: exports announced to their venues. **The outbox is the journal**: each accepted
 //! `export_collectible` is an event for its venue. The delivery worker reads the journal after
 //! each venue's cursor and POSTs each event, in journal order, as JSON signed by the Standard
-//! Webhooks scheme (see `webhook_sign`). Only a 2xx moves the cursor, and the cursor is stored
+//! Webhooks scheme (see `jifen_connect::standard_webhooks`). Only a 2xx moves the cursor, and the cursor is stored
 //! after each delivery, so delivery is at least once and survives restarts; a crash between a
 //! delivery and its cursor write repeats that one event, which the venue drops by its
 //! `webhook-id`. Failures retry with exponential backoff (0.5 s doubling to 60 s).
@@ -211,9 +211,12 @@ impl Outbox {
         let mut request = agent
             .post(&venue.url)
             .set("Content-Type", "application/json");
-        for (name, value) in
-            crate::webhook_sign::headers(&venue.secret, event_id, now_s, body.as_bytes())
-        {
+        for (name, value) in jifen_connect::standard_webhooks::headers(
+            &venue.secret,
+            event_id,
+            now_s,
+            body.as_bytes(),
+        ) {
             request = request.set(name, &value);
         }
         match request.send_string(body) {

@@ -1,5 +1,5 @@
 //! Exchange venues (SPEC §13, issue 7): per economy, a name, a URL and a shared secret. The
-//! secret signs what is sent to the venue (see `webhook_sign`) and is never shown again.
+//! secret signs what is sent to the venue (see `jifen_connect::standard_webhooks`) and is never shown again.
 
 use serde::{Deserialize, Serialize};
 

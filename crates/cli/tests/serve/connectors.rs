@@ -73,7 +73,11 @@ fn connector(s: &Server, eco: &str, kind: &str) -> Value {
 }
 
 /// Deliveries for `events`, built and signed by the independent implementation.
-fn deliveries(signer: &Value, events: &Value, now_s: i64) -> Vec<(Vec<(String, String)>, String)> {
+pub(crate) fn deliveries(
+    signer: &Value,
+    events: &Value,
+    now_s: i64,
+) -> Vec<(Vec<(String, String)>, String)> {
     let mut input = signer.clone();
     input["events"] = events.clone();
     input["now"] = json!(now_s);
@@ -111,7 +115,7 @@ fn deliveries(signer: &Value, events: &Value, now_s: i64) -> Vec<(Vec<(String, S
         .collect()
 }
 
-fn deliver(
+pub(crate) fn deliver(
     s: &Server,
     eco: &str,
     kind: &str,

@@ -10,6 +10,7 @@ mod support;
 mod web;
 
 mod bad_input;
+mod connections_page;
 mod connectors;
 mod console;
 mod first_start;
