@@ -27,6 +27,9 @@ fn a_shuffled_day_equals_the_orders_in_order() {
 
 const KINDS: [&str; 5] = ["shopify", "woocommerce", "youzan", "weimob", "generic"];
 
+/// A delivery as sent: its headers and body.
+pub(crate) type Signed = (Vec<(String, String)>, String);
+
 /// A connector of `kind` on economy `eco` with merchant m1: its settings for the signer.
 fn connector(s: &Server, eco: &str, kind: &str) -> Value {
     let mut req = json!({"id": kind, "kind": kind, "merchant": "m1"});
@@ -73,11 +76,7 @@ fn connector(s: &Server, eco: &str, kind: &str) -> Value {
 }
 
 /// Deliveries for `events`, built and signed by the independent implementation.
-pub(crate) fn deliveries(
-    signer: &Value,
-    events: &Value,
-    now_s: i64,
-) -> Vec<(Vec<(String, String)>, String)> {
+pub(crate) fn deliveries(signer: &Value, events: &Value, now_s: i64) -> Vec<Signed> {
     let mut input = signer.clone();
     input["events"] = events.clone();
     input["now"] = json!(now_s);
@@ -115,12 +114,7 @@ pub(crate) fn deliveries(
         .collect()
 }
 
-pub(crate) fn deliver(
-    s: &Server,
-    eco: &str,
-    kind: &str,
-    d: &(Vec<(String, String)>, String),
-) -> (u16, String) {
+pub(crate) fn deliver(s: &Server, eco: &str, kind: &str, d: &Signed) -> (u16, String) {
     let headers: Vec<(&str, String)> = d.0.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     common::http(
         &s.addr,
@@ -332,7 +326,7 @@ fn sigkill_under_deliveries_loses_nothing_acknowledged() {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let threads: Vec<_> = (0..4)
             .map(|t| {
-                let mine: Vec<(usize, (Vec<(String, String)>, String))> = todo
+                let mine: Vec<(usize, Signed)> = todo
                     .iter()
                     .filter(|i| *i % 4 == t)
                     .map(|i| (*i, all[*i].clone()))
@@ -377,13 +371,7 @@ fn sigkill_under_deliveries_loses_nothing_acknowledged() {
 }
 
 /// Every acknowledged delivery has its record, and every command id is journaled once.
-fn check_acknowledged(
-    s: &Server,
-    backend: &Backend,
-    all: &[(Vec<(String, String)>, String)],
-    acked: &[usize],
-    round: u64,
-) {
+fn check_acknowledged(s: &Server, backend: &Backend, all: &[Signed], acked: &[usize], round: u64) {
     let rows = inbox(s, "kill", "youzan");
     let keys: std::collections::HashSet<String> = rows
         .iter()
