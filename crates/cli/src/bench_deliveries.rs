@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use crate::bench_http::{head, push_u64, target, Conn, Target};
+use crate::bench_http::{head, print_with_latencies, push_u64, target, with_economy, Conn, Target};
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
@@ -40,20 +40,7 @@ pub struct Args {
 
 /// The economy, its merchant and a connector: the connector's id and secret.
 async fn setup(args: &Args, t: &Target) -> anyhow::Result<(String, String)> {
-    let mut c = Conn::open(t).await?;
-    let create = serde_json::json!({"id": args.economy, "name": "bench deliveries"}).to_string();
-    let (status, body) = c
-        .call(
-            &head("POST", "/v1/economies", t, &args.key),
-            create.as_bytes(),
-        )
-        .await?;
-    if status != 201 && status != 409 {
-        bail!(
-            "creating the economy: HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
+    let mut c = with_economy(t, &args.key, &args.economy).await?;
     let path = format!("/v1/economies/{}/commands", args.economy);
     let merchant = br#"{"type":"register_merchant","id":"r-bm","account":"bm"}"#;
     c.call(&head("POST", &path, t, &args.key), merchant).await?;
@@ -194,23 +181,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let (mut all, errors) =
             load(&args, &t, &to, &run, Duration::from_secs(args.duration)).await?;
         let secs = start.elapsed().as_secs_f64();
-        all.sort_unstable();
-        let pct = |p: f64| {
-            let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len().max(1)) - 1;
-            all.get(i).map_or(0.0, |us| *us as f64 / 1000.0)
-        };
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "concurrency": args.concurrency,
             "seconds": (secs * 100.0).round() / 100.0,
             "deliveries": all.len(),
             "deliveries_per_s": (all.len() as f64 / secs).round(),
             "orders_per_s": (all.len() as f64 / secs / 2.0).round(),
             "errors": errors,
-            "latency_ms_p50": pct(0.50),
-            "latency_ms_p99": pct(0.99),
-            "latency_ms_max": pct(1.0),
         });
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        print_with_latencies(&mut summary, &mut all)?;
         if errors > 0 {
             bail!("{errors} deliveries were not answered 200");
         }

@@ -178,14 +178,12 @@ fn batch_body(run: &str, conn: usize, n: u64, batch: usize, consumers: usize) ->
     out.into_bytes()
 }
 
-async fn setup(args: &Args, t: &Target) -> anyhow::Result<()> {
+/// A connection to the server with the economy made (or found), for a benchmark's set-up.
+pub(crate) async fn with_economy(t: &Target, key: &str, economy: &str) -> anyhow::Result<Conn> {
     let mut c = Conn::open(t).await?;
-    let create = serde_json::json!({"id": args.economy, "name": "bench http"}).to_string();
+    let create = serde_json::json!({"id": economy, "name": "benchmark"}).to_string();
     let (status, body) = c
-        .call(
-            &head("POST", "/v1/economies", t, &args.key),
-            create.as_bytes(),
-        )
+        .call(&head("POST", "/v1/economies", t, key), create.as_bytes())
         .await?;
     if status != 201 && status != 409 {
         bail!(
@@ -193,6 +191,11 @@ async fn setup(args: &Args, t: &Target) -> anyhow::Result<()> {
             String::from_utf8_lossy(&body)
         );
     }
+    Ok(c)
+}
+
+async fn setup(args: &Args, t: &Target) -> anyhow::Result<()> {
+    let mut c = with_economy(t, &args.key, &args.economy).await?;
     let path = format!("/v1/economies/{}/commands", args.economy);
     let mut commands =
         vec![serde_json::json!({"type":"register_merchant","id":"r-hm","account":"hm"})];
@@ -311,6 +314,23 @@ async fn load(
     Ok((all, commands, rejected, errors))
 }
 
+/// Prints `summary` with the latencies' p50, p99 and max in milliseconds (`all` in µs).
+pub(crate) fn print_with_latencies(
+    summary: &mut serde_json::Value,
+    all: &mut [u64],
+) -> anyhow::Result<()> {
+    all.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len().max(1)) - 1;
+        all.get(i).map_or(0.0, |us| *us as f64 / 1000.0)
+    };
+    for (name, p) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+        summary[format!("latency_ms_{name}")] = serde_json::json!(pct(p));
+    }
+    println!("{}", serde_json::to_string_pretty(summary)?);
+    Ok(())
+}
+
 fn count(hay: &[u8], needle: &[u8]) -> u64 {
     hay.windows(needle.len()).filter(|w| *w == needle).count() as u64
 }
@@ -352,15 +372,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .await?;
         let secs = start.elapsed().as_secs_f64();
-        all.sort_unstable();
-        let pct = |p: f64| -> f64 {
-            if all.is_empty() {
-                return 0.0;
-            }
-            let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-            all[i] as f64 / 1000.0
-        };
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "batch": args.batch,
             "concurrency": args.concurrency,
             "rate_target_per_s": args.rate,
@@ -371,11 +383,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "commands_per_s": (commands as f64 / secs).round(),
             "rejected_commands": rejected,
             "http_errors": errors,
-            "latency_ms_p50": pct(0.50),
-            "latency_ms_p99": pct(0.99),
-            "latency_ms_max": pct(1.0),
         });
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        print_with_latencies(&mut summary, &mut all)?;
         if errors > 0 {
             bail!("{errors} requests failed");
         }

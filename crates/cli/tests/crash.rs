@@ -6,7 +6,6 @@ mod common;
 #[path = "../../journal/tests/support/mod.rs"]
 mod support;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -15,27 +14,6 @@ use common::{jifen, run};
 use support::Backend;
 
 const KILLS_PER_BACKEND: u64 = 20;
-
-/// Every id in the economy's journal, with how many entries carry it.
-fn journal_ids(backend: &Backend, economy: &str) -> HashMap<String, u32> {
-    let mut store = backend.open();
-    let mut ids = HashMap::new();
-    let mut after = 0;
-    loop {
-        let chunk = store.entries(economy, after, 10_000).unwrap();
-        if chunk.is_empty() {
-            break;
-        }
-        for e in &chunk {
-            let v: serde_json::Value = serde_json::from_str(&e.command).unwrap();
-            if let Some(id) = v["id"].as_str() {
-                *ids.entry(id.to_string()).or_insert(0) += 1;
-            }
-            after = e.seq;
-        }
-    }
-    ids
-}
 
 fn crash_rounds(backend: &Backend) {
     let mut acked_total = 0usize;
@@ -76,7 +54,7 @@ fn crash_rounds(backend: &Backend) {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let acked = reader.join().unwrap();
-        let ids = journal_ids(backend, "crash");
+        let ids = backend.journal_ids("crash");
         for id in &acked {
             assert_eq!(
                 ids.get(id),

@@ -1306,18 +1306,6 @@ fn metrics_without_a_key_name_no_economy() {
 
 // ----- item 10: a damaged store -----
 
-/// xorshift64*: the flips' places, from a seed the test prints.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -1413,7 +1401,7 @@ fn single_byte_flips_in_the_database_are_reported_never_served_silently() {
                 | 1
         });
     eprintln!("flip seed {seed} over {db_len} bytes");
-    let mut rng = Rng(seed);
+    let mut rng = common::Rng(seed);
     let work = common::temp_dir("flips");
     let (mut seen, mut refused_n, mut reported_n) = (0, 0, 0);
     // JIFEN_TEST_FLIPS=N tries more (the suite tries 20).

@@ -113,7 +113,6 @@ pub fn with_session(addr: &str, method: &str, path: &str, cookie: &str, csrf: &s
 /// independent of jifen's).
 pub fn webhook_signed(secret: &str, headers: &[(String, String)], body: &[u8]) -> bool {
     use base64::Engine;
-    use std::io::Write;
     let header = |k: &str| {
         headers
             .iter()
@@ -128,24 +127,11 @@ pub fn webhook_signed(secret: &str, headers: &[(String, String)], body: &[u8]) -
         "signature": header("webhook-signature"),
         "body": base64::engine::general_purpose::STANDARD.encode(body),
     });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/verify_webhook.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    if !out.status.success() {
-        eprintln!("webhook refused: {}", String::from_utf8_lossy(&out.stdout));
+    let (out, ok) = python_script("verify_webhook.py", &input);
+    if !ok {
+        eprintln!("webhook refused: {}", String::from_utf8_lossy(&out));
     }
-    out.status.success()
+    ok
 }
 
 /// The Python of the tools `scripts/test` installs (`JIFEN_TEST_PYTHON`): standardwebhooks,
@@ -197,4 +183,49 @@ pub fn http_within(
     let status = answer.status();
     let text = answer.into_string().map_err(|e| e.to_string())?;
     Ok((status, text))
+}
+
+/// xorshift64*: a small deterministic generator, so a failing test can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i as u64 + 1) as usize);
+        }
+    }
+}
+
+/// Runs a Python script of `tests/support` with `input` as JSON on stdin: its standard output
+/// and whether it exited 0.
+pub fn python_script(script: &str, input: &Value) -> (Vec<u8>, bool) {
+    use std::io::Write;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(script);
+    let mut child = Command::new(python())
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.stdout, out.status.success())
 }

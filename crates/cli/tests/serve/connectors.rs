@@ -4,8 +4,6 @@
 //! directly as commands; bad signatures are refused and journal nothing.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::Path;
 
 use serde_json::{json, Value};
 
@@ -80,22 +78,9 @@ pub(crate) fn deliveries(signer: &Value, events: &Value, now_s: i64) -> Vec<Sign
     let mut input = signer.clone();
     input["events"] = events.clone();
     input["now"] = json!(now_s);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/shop_deliveries.py");
-    let mut child = std::process::Command::new(common::python())
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "shop_deliveries.py failed");
-    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let (out, ok) = common::python_script("shop_deliveries.py", &input);
+    assert!(ok, "shop_deliveries.py failed");
+    let list: Vec<Value> = serde_json::from_slice(&out).unwrap();
     list.iter()
         .map(|d| {
             let headers = d["headers"]
@@ -390,22 +375,7 @@ fn check_acknowledged(s: &Server, backend: &Backend, all: &[Signed], acked: &[us
             "round {round}: acknowledged delivery {key} is lost"
         );
     }
-    let mut store = backend.open();
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut after = 0;
-    loop {
-        let chunk = store.entries("kill", after, 10_000).unwrap();
-        if chunk.is_empty() {
-            break;
-        }
-        for e in &chunk {
-            let v: Value = serde_json::from_str(&e.command).unwrap();
-            if let Some(id) = v["id"].as_str() {
-                *ids.entry(id.to_string()).or_insert(0) += 1;
-            }
-            after = e.seq;
-        }
-    }
+    let ids = backend.journal_ids("kill");
     if let Some((id, n)) = ids.iter().find(|(_, n)| **n > 1) {
         panic!("round {round}: {id} is journaled {n} times");
     }
@@ -517,32 +487,10 @@ fn phone_numbers_are_kept_only_as_keyed_hashes() {
     }
 }
 
-/// A small deterministic generator (xorshift64*), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, self.below(i as u64 + 1) as usize);
-        }
-    }
-}
-
 /// 1,000 orders by 300 buyers: 10 % refunded in full (half of those refunds before the
 /// payment), the rest completed (5 % of all orders completed before the payment). The events,
 /// shuffled with those orderings kept.
-fn day_of_orders(rng: &mut Rng) -> Vec<Value> {
+fn day_of_orders(rng: &mut common::Rng) -> Vec<Value> {
     let mut events = Vec::new();
     let mut early = Vec::new();
     for i in 0..1000u64 {
@@ -619,7 +567,7 @@ fn shuffled_day(backend: &Backend) {
     std::fs::create_dir_all(clock.parent().unwrap()).unwrap();
     write_clock(&clock, 0);
     let s = Server::start(&Opts::with_clock(backend, &clock));
-    let mut rng = Rng(0x5EED_2026_1204);
+    let mut rng = common::Rng(0x5EED_2026_1204);
     for kind in KINDS {
         let (eco, reference) = (format!("day-{kind}"), format!("dayref-{kind}"));
         economy_with_merchant(&s, &eco);

@@ -91,6 +91,26 @@ impl Backend {
         }
     }
 
+    /// Every id in the economy's journal, with how many entries carry it.
+    pub fn journal_ids(&self, economy: &str) -> std::collections::HashMap<String, u32> {
+        let mut store = self.open();
+        let mut ids = std::collections::HashMap::new();
+        let mut after = 0;
+        loop {
+            let chunk = store.entries(economy, after, 10_000).unwrap();
+            if chunk.is_empty() {
+                return ids;
+            }
+            for e in &chunk {
+                let v: serde_json::Value = serde_json::from_str(&e.command).unwrap();
+                if let Some(id) = v["id"].as_str() {
+                    *ids.entry(id.to_string()).or_insert(0) += 1;
+                }
+                after = e.seq;
+            }
+        }
+    }
+
     /// The `jifen` flags that select this store.
     pub fn cli_args(&self) -> Vec<String> {
         match self {
