@@ -12,12 +12,8 @@ use crate::bench_http::{head, print_with_latencies, push_u64, target, with_econo
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
-    /// The server, e.g. http://127.0.0.1:8080.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// An admin key (to create the economy and the connector).
-    #[arg(long, env = "JIFEN_KEY", hide_env_values = true)]
-    key: String,
+    #[command(flatten)]
+    server: crate::bench_http::ServerArgs,
     /// The economy to load; created when missing.
     #[arg(long, default_value = "bench-deliveries")]
     economy: String,
@@ -40,15 +36,19 @@ pub struct Args {
 
 /// The economy, its merchant and a connector: the connector's id and secret.
 async fn setup(args: &Args, t: &Target) -> anyhow::Result<(String, String)> {
-    let mut c = with_economy(t, &args.key, &args.economy).await?;
+    let mut c = with_economy(t, &args.server.key, &args.economy).await?;
     let path = format!("/v1/economies/{}/commands", args.economy);
     let merchant = br#"{"type":"register_merchant","id":"r-bm","account":"bm"}"#;
-    c.call(&head("POST", &path, t, &args.key), merchant).await?;
+    c.call(&head("POST", &path, t, &args.server.key), merchant)
+        .await?;
     let id = format!("b{:x}", jifen_journal::time::now_ms() % 0xffff_ffff);
     let connector = serde_json::json!({"id": id, "kind": "generic", "merchant": "bm"}).to_string();
     let path = format!("/v1/economies/{}/connectors", args.economy);
     let (status, body) = c
-        .call(&head("POST", &path, t, &args.key), connector.as_bytes())
+        .call(
+            &head("POST", &path, t, &args.server.key),
+            connector.as_bytes(),
+        )
         .await?;
     if status != 201 {
         bail!(
@@ -165,7 +165,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.concurrency == 0 || args.concurrency > 4096 || args.buyers == 0 {
         bail!("--concurrency must be 1 to 4096 and --buyers at least 1");
     }
-    let t = std::sync::Arc::new(target(&args.url)?);
+    let t = std::sync::Arc::new(target(&args.server.url)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))
         .enable_all()

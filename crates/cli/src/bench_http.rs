@@ -10,14 +10,21 @@ use anyhow::{bail, Context};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The server a benchmark loads, and the key it uses.
 #[derive(clap::Args, Clone)]
-pub struct Args {
+pub struct ServerArgs {
     /// The server, e.g. http://127.0.0.1:8080.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
-    /// An admin key (to create the economy) or the economy's operator key.
+    pub(crate) url: String,
+    /// An admin key (it creates the economy, and what the benchmark needs in it).
     #[arg(long, env = "JIFEN_KEY", hide_env_values = true)]
-    key: String,
+    pub(crate) key: String,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
     /// The economy to load; created when missing (with an admin key).
     #[arg(long, default_value = "bench-http")]
     economy: String,
@@ -195,7 +202,7 @@ pub(crate) async fn with_economy(t: &Target, key: &str, economy: &str) -> anyhow
 }
 
 async fn setup(args: &Args, t: &Target) -> anyhow::Result<()> {
-    let mut c = with_economy(t, &args.key, &args.economy).await?;
+    let mut c = with_economy(t, &args.server.key, &args.economy).await?;
     let path = format!("/v1/economies/{}/commands", args.economy);
     let mut commands =
         vec![serde_json::json!({"type":"register_merchant","id":"r-hm","account":"hm"})];
@@ -204,7 +211,9 @@ async fn setup(args: &Args, t: &Target) -> anyhow::Result<()> {
     }
     for chunk in commands.chunks(1000) {
         let body = serde_json::to_vec(chunk)?;
-        let (status, answer) = c.call(&head("POST", &path, t, &args.key), &body).await?;
+        let (status, answer) = c
+            .call(&head("POST", &path, t, &args.server.key), &body)
+            .await?;
         if status != 200 {
             bail!(
                 "registering: HTTP {status}: {}",
@@ -238,7 +247,7 @@ async fn drive(
         "POST",
         &format!("/v1/economies/{}/commands", args.economy),
         &t,
-        &args.key,
+        &args.server.key,
     );
     let mut r = ConnResult {
         latencies_us: Vec::with_capacity(requests.min(1 << 20) as usize),
@@ -339,7 +348,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.batch == 0 || args.batch > 8190 || args.concurrency == 0 || args.concurrency > 4096 {
         bail!("--batch must be 1 to 8190 and --concurrency 1 to 4096");
     }
-    let t = std::sync::Arc::new(target(&args.url)?);
+    let t = std::sync::Arc::new(target(&args.server.url)?);
     // One thread: a current-thread runtime, which wakes no other thread to run a task.
     let runtime = if args.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
