@@ -288,6 +288,109 @@ fn bad_signatures(backend: &Backend) {
     s.stop();
 }
 
+/// Bounds: a body over 1 MiB is 413; beyond 1,000 held deliveries a connector answers 503 to
+/// one that would be held (and still takes one that applies); a signed body that is not an
+/// order event is refused with its reason; a disabled connector answers 410.
+#[test]
+fn bounds_held_limit_and_disabling() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    economy_with_merchant(&s, "b");
+    let signer = connector(&s, "b", "generic");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let big = (
+        vec![],
+        format!("{{\"pad\":\"{}\"}}", "x".repeat((1 << 20) + 10)),
+    );
+    assert_eq!(deliver(&s, "b", "generic", &big).0, 413);
+    // Completions of 1,001 orders whose payments never came.
+    let events: Vec<Value> = (0..1001)
+        .map(|i| json!({"stage": "completed", "order": format!("h{i}")}))
+        .chain([json!({"stage": "paid", "order": "p1", "buyer": "u1", "total_fen": 100})])
+        .collect();
+    let sent = deliveries(&signer, &Value::Array(events), now);
+    for d in &sent[..1000] {
+        assert_eq!(deliver(&s, "b", "generic", d).0, 200);
+    }
+    let (status, body) = deliver(&s, "b", "generic", &sent[1000]);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("holds 1000 deliveries"), "{body}");
+    assert_eq!(
+        deliver(&s, "b", "generic", &sent[1001]).0,
+        200,
+        "a payment still applies"
+    );
+    let held = s.get(
+        "/v1/economies/b/connectors/generic/inbox?status=held&limit=5000",
+        ADMIN,
+    );
+    assert_eq!(held["deliveries"].as_array().unwrap().len(), 1000);
+    // A signed body that is not an order event.
+    let mut odd = deliveries(
+        &signer,
+        &json!([{"stage": "paid", "order": "x", "total_fen": 1}]),
+        now,
+    )
+    .remove(0);
+    odd.1 = r#"{"type":"order_shipped","order":"x"}"#.into();
+    let id = odd
+        .0
+        .iter()
+        .find(|(k, _)| k == "webhook-id")
+        .unwrap()
+        .1
+        .clone();
+    let resigned = jifen_connect_sign(signer["secret"].as_str().unwrap(), &id, now, &odd.1);
+    odd.0 = resigned;
+    assert_eq!(deliver(&s, "b", "generic", &odd).0, 200);
+    let refused = s.get(
+        "/v1/economies/b/connectors/generic/inbox?status=refused",
+        ADMIN,
+    );
+    let reason = refused["deliveries"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("order_shipped"), "{reason}");
+    // Disabled: refused with 410, the records kept.
+    let (status, _) = s.call(
+        "DELETE",
+        "/v1/economies/b/connectors/generic",
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 200);
+    let (status, body) = deliver(&s, "b", "generic", &sent[1001]);
+    assert_eq!(status, 410, "{body}");
+    assert_eq!(
+        inbox(&s, "b", "generic").len(),
+        1002,
+        "1,000 held, a payment, a refusal"
+    );
+    s.stop();
+}
+
+/// Standard Webhooks headers for a body, signed by Python's hmac (through the signer script's
+/// generic kind, given the body's fields back).
+fn jifen_connect_sign(secret: &str, id: &str, now: i64, body: &str) -> Vec<(String, String)> {
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let input = json!({"key": base64::engine::general_purpose::STANDARD.encode(key), "message": format!("{id}.{now}.{body}")});
+    let (out, ok) = common::python_script("hmac_sha256.py", &input);
+    assert!(ok);
+    let mac = String::from_utf8(out).unwrap();
+    vec![
+        ("webhook-id".into(), id.into()),
+        ("webhook-timestamp".into(), now.to_string()),
+        ("webhook-signature".into(), format!("v1,{}", mac.trim())),
+    ]
+}
+
 /// SIGKILL under a load of deliveries, five times: every delivery answered 2xx is in the
 /// inbox afterwards and its commands are in the journal exactly once.
 #[test]

@@ -78,7 +78,7 @@ pub fn read(kind: Kind, headers: &dyn Headers, body: &[u8]) -> Delivery {
     match kind {
         Kind::Shopify => shopify::read(headers, text),
         Kind::WooCommerce => woocommerce::read(headers, text),
-        Kind::Youzan => youzan::read(text),
+        Kind::Youzan => youzan::read(headers, text),
         Kind::Weimob => weimob::read(text),
         Kind::Generic => generic::read(headers, text),
     }

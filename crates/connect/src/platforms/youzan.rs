@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use super::{amount, malformed, Id};
 use crate::amount::Unit;
-use crate::event::{Amount, Delivery, Identity, OrderEvent, Reading, Stage};
+use crate::event::{Amount, Delivery, Headers, Identity, OrderEvent, Reading, Stage};
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -59,11 +59,15 @@ struct PayInfo<'a> {
     payment: Option<&'a RawValue>,
 }
 
-pub(super) fn read(text: &str) -> Delivery {
-    let env = match serde_json::from_str::<Envelope>(text) {
+pub(super) fn read(headers: &dyn Headers, text: &str) -> Delivery {
+    let mut env = match serde_json::from_str::<Envelope>(text) {
         Ok(e) => e,
         Err(e) => return malformed("youzan", &e),
     };
+    // The event's type is in the `Event-Type` header (and, as sent, in the body's `type`).
+    if let Some(kind) = headers.header("event-type").filter(|k| !k.is_empty()) {
+        env.kind = kind.to_string();
+    }
     let id = Some(format!(
         "{}:{}:{}",
         env.kind,
@@ -159,6 +163,8 @@ fn event(stage: Stage, msg: Msg) -> Result<OrderEvent, String> {
 mod tests {
     use super::*;
 
+    const NO_HEADERS: [(&str, &str); 0] = [];
+
     fn encoded(json: &str) -> String {
         percent_encoding::utf8_percent_encode(json, percent_encoding::NON_ALPHANUMERIC).to_string()
     }
@@ -169,7 +175,7 @@ mod tests {
         for m in [format!("{:?}", encoded(msg)), msg.to_string()] {
             let body =
                 format!(r#"{{"id":"E2026","type":"trade_TradePaid","msg":{m},"version":7}}"#);
-            let Reading::Events(e) = read(&body).reading else {
+            let Reading::Events(e) = read(&NO_HEADERS, &body).reading else {
                 panic!("{body}")
             };
             assert_eq!(
@@ -184,7 +190,7 @@ mod tests {
     #[test]
     fn refunds_completions_and_tests() {
         let body = r#"{"type":"youzan_trade_RefundSuccess","msg":{"tid":"E1","refund_id":"R1","refunded_fee":"5.00"}}"#;
-        let Reading::Events(e) = read(body).reading else {
+        let Reading::Events(e) = read(&NO_HEADERS, body).reading else {
             panic!()
         };
         assert_eq!(
@@ -192,11 +198,14 @@ mod tests {
             (Stage::Refunded, Amount::Fen(500))
         );
         let body = r#"{"type":"trade_TradeSuccess","msg":{"tid":"E1"}}"#;
-        let Reading::Events(e) = read(body).reading else {
+        let Reading::Events(e) = read(&NO_HEADERS, body).reading else {
             panic!()
         };
         assert_eq!(e[0].stage, Stage::Completed);
         let body = r#"{"type":"trade_TradeSuccess","msg":{"tid":"E1"},"test":true}"#;
-        assert!(matches!(read(body).reading, Reading::Ignored(_)));
+        assert!(matches!(
+            read(&NO_HEADERS, body).reading,
+            Reading::Ignored(_)
+        ));
     }
 }
