@@ -18,7 +18,13 @@ pub struct Economy {
     pub meta: EconomyMeta,
     settings: RwLock<EconomySettings>,
     pub journal: Journal,
+    /// Which opening of the economy this is, in this process: what is cached beside an
+    /// economy (a connector's orders) is read again when the economy was opened again (with
+    /// several nodes, another node may have written it in between).
+    pub opening: u64,
 }
+
+static OPENINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Economy {
     pub fn id(&self) -> &str {
@@ -216,6 +222,7 @@ impl Economies {
             meta: meta.clone(),
             settings: RwLock::new(settings),
             journal,
+            opening: OPENINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
         self.open
             .write()

@@ -69,7 +69,8 @@ impl Connector {
         let delivery = jifen_connect::read(kind, headers, body);
         let key = delivery_key(delivery.id.as_deref(), body);
         let mut state = self.state.lock().await;
-        self.ensure_loaded(&mut state, store).await?;
+        self.ensure_loaded(&mut state, store, economy.opening)
+            .await?;
         if let Some(r) = state.records.get(&key) {
             return Ok(answer(kind, Some(r.clone()), true));
         }
@@ -117,7 +118,8 @@ impl Connector {
     ) -> ApiResult<Record> {
         let config = self.config();
         let mut state = self.state.lock().await;
-        self.ensure_loaded(&mut state, store).await?;
+        self.ensure_loaded(&mut state, store, economy.opening)
+            .await?;
         let Some(mut record) = state.records.get(key).cloned() else {
             return Err(ApiError::not_found(format!(
                 "no delivery {key:?} in this inbox"
@@ -152,12 +154,14 @@ impl Connector {
     /// Every record, newest first, of `status` when given, at most `limit`.
     pub async fn inbox(
         &self,
+        economy: &Economy,
         store: &Arc<StoreHandle>,
         status: Option<Status>,
         limit: usize,
     ) -> ApiResult<(Vec<Record>, HashMap<&'static str, usize>)> {
         let mut state = self.state.lock().await;
-        self.ensure_loaded(&mut state, store).await?;
+        self.ensure_loaded(&mut state, store, economy.opening)
+            .await?;
         let mut counts = HashMap::new();
         for r in state.records.values() {
             *counts.entry(r.status.as_str()).or_insert(0) += 1;
@@ -173,8 +177,13 @@ impl Connector {
         Ok((rows, counts))
     }
 
-    async fn ensure_loaded(&self, state: &mut State, store: &Arc<StoreHandle>) -> ApiResult<()> {
-        if state.loaded {
+    async fn ensure_loaded(
+        &self,
+        state: &mut State,
+        store: &Arc<StoreHandle>,
+        opening: u64,
+    ) -> ApiResult<()> {
+        if state.loaded && state.opening == opening {
             return Ok(());
         }
         let orders = orders_scope(&self.economy, &self.config().id);
@@ -185,6 +194,7 @@ impl Connector {
         state.orders = o.into_iter().filter_map(parsed).collect();
         state.records = r.into_iter().filter_map(parsed).collect();
         state.loaded = true;
+        state.opening = opening;
         Ok(())
     }
 }

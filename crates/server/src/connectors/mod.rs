@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use jifen_connect::Identity;
 
+use crate::economies::Economy;
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreHandle;
 
@@ -34,7 +35,7 @@ pub use shop::Shop;
 /// The connectors of every economy, and their identity tables.
 pub struct Connectors {
     store: Arc<StoreHandle>,
-    economies: Mutex<HashMap<String, Arc<Shop>>>,
+    economies: Mutex<HashMap<String, (u64, Arc<Shop>)>>,
 }
 
 impl Connectors {
@@ -45,18 +46,20 @@ impl Connectors {
         }
     }
 
-    /// The economy's connectors, loaded from the store on first use.
-    pub async fn shop(&self, eco: &str) -> ApiResult<Arc<Shop>> {
-        if let Some(s) = self.economies.lock().map_err(ApiError::internal)?.get(eco) {
-            return Ok(s.clone());
+    /// The economy's connectors, loaded from the store on first use, and again whenever the
+    /// economy was opened again since (with several nodes, another may have changed them).
+    pub async fn shop(&self, economy: &Economy) -> ApiResult<Arc<Shop>> {
+        let eco = economy.id();
+        if let Some((opening, s)) = self.economies.lock().map_err(ApiError::internal)?.get(eco) {
+            if *opening == economy.opening {
+                return Ok(s.clone());
+            }
         }
         let id = eco.to_string();
-        let shop = self.store.run(move |s| Shop::load(s, &id)).await?;
+        let shop = Arc::new(self.store.run(move |s| Shop::load(s, &id)).await?);
         let mut map = self.economies.lock().map_err(ApiError::internal)?;
-        Ok(map
-            .entry(eco.to_string())
-            .or_insert_with(|| Arc::new(shop))
-            .clone())
+        map.insert(eco.to_string(), (economy.opening, shop.clone()));
+        Ok(shop)
     }
 
     /// Stores a new connector. The caller checked its settings.

@@ -116,6 +116,8 @@ impl Connector {
 #[derive(Default)]
 pub(super) struct State {
     pub(super) loaded: bool,
+    /// The economy's opening the state was loaded under (see `Economy::opening`).
+    pub(super) opening: u64,
     pub(super) orders: HashMap<String, OrderState>,
     pub(super) records: HashMap<String, Record>,
 }

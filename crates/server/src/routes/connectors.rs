@@ -162,7 +162,7 @@ async fn create_connector(
             config.merchant
         )));
     }
-    let shop = eco.app.connectors.shop(eco.economy.id()).await?;
+    let shop = eco.app.connectors.shop(&eco.economy).await?;
     eco.app.connectors.create(&shop, config.clone()).await?;
     let mut v = view(&config, &headers, eco.economy.id());
     if let Some(secret) = made {
@@ -174,7 +174,7 @@ async fn create_connector(
 #[utoipa::path(get, path = "/v1/economies/{eco}/connectors", tag = "connectors",
     responses((status = 200, description = "the economy's connectors, without secrets", body = Object)))]
 async fn list_connectors(eco: Eco<Read>, headers: HeaderMap) -> ApiResult<Response> {
-    let shop = eco.app.connectors.shop(eco.economy.id()).await?;
+    let shop = eco.app.connectors.shop(&eco.economy).await?;
     let list: Vec<Value> = shop
         .list()
         .iter()
@@ -186,7 +186,7 @@ async fn list_connectors(eco: Eco<Read>, headers: HeaderMap) -> ApiResult<Respon
 async fn connector(
     eco: &Eco<impl crate::auth::Need>,
 ) -> ApiResult<(Arc<connectors::Shop>, Arc<Connector>)> {
-    let shop = eco.app.connectors.shop(eco.economy.id()).await?;
+    let shop = eco.app.connectors.shop(&eco.economy).await?;
     let c = shop
         .get(eco.path("id"))
         .ok_or_else(|| ApiError::not_found(format!("no connector {:?}", eco.path("id"))))?;
@@ -232,7 +232,7 @@ async fn post_events(
         return Err(ApiError::body_too_large());
     }
     let economy = app.economies.get(&eco).ok_or_else(ApiError::no_economy)?;
-    let shop = app.connectors.shop(&eco).await?;
+    let shop = app.connectors.shop(&economy).await?;
     let c = shop
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no connector {id:?}")))?;
@@ -325,7 +325,9 @@ async fn get_inbox(eco: Eco<Read>, Query(q): Query<InboxQuery>) -> ApiResult<Res
     };
     let limit = limit_within(q.limit, 100, 5000)?;
     let (_, c) = connector(&eco).await?;
-    let (rows, counts) = c.inbox(eco.app.connectors.store(), status, limit).await?;
+    let (rows, counts) = c
+        .inbox(&eco.economy, eco.app.connectors.store(), status, limit)
+        .await?;
     let mut deliveries = Vec::with_capacity(rows.len());
     for r in rows {
         deliveries.push(record_view(&eco, r).await?);
@@ -428,7 +430,7 @@ async fn link_identity(eco: Eco<Manage>, JsonBody(req): JsonBody<Link>) -> ApiRe
             req.account
         )));
     }
-    let shop = eco.app.connectors.shop(eco.economy.id()).await?;
+    let shop = eco.app.connectors.shop(&eco.economy).await?;
     let hash = eco
         .app
         .connectors
