@@ -1,6 +1,7 @@
 //! `jifen`: the command-line entry point. Glue only: argument parsing and wiring.
 
 mod admin_key;
+mod backup;
 mod bench;
 mod bench_deliveries;
 mod bench_http;
@@ -63,6 +64,10 @@ enum Cmd {
     Simulate(simulate::Args),
     /// Re-derive every economy from its journal and check everything.
     Verify(store_cmds::VerifyArgs),
+    /// A consistent, verified copy of the SQLite store, while a server runs or not
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data directory
+    Restore(backup::RestoreArgs),
     /// Check signed tree heads and Merkle proofs offline.
     Proof {
         #[command(subcommand)]
@@ -97,6 +102,8 @@ fn main() -> ExitCode {
         Cmd::Import(args) => store_cmds::import(&cli.store, args),
         Cmd::Export(args) => store_cmds::export_cmd(&cli.store, args),
         Cmd::Verify(args) => store_cmds::verify(&cli.store, args),
+        Cmd::Backup(args) => backup::backup(&cli.store, args),
+        Cmd::Restore(args) => backup::restore(&cli.store, args),
         Cmd::Proof { cmd } => proof::run(cmd),
         Cmd::Simulate(args) => simulate::run(args),
         Cmd::Load(args) => load::run(&cli.store, args),

@@ -5,6 +5,7 @@
 //! state; a single writer with group commit; recovery; and verification from empty. Two real
 //! backends implement [`Store`]: SQLite (the embedded default) and PostgreSQL.
 
+pub mod backup;
 mod batch;
 pub mod block;
 pub mod cluster;

@@ -9,6 +9,7 @@ mod support;
 #[path = "../web/mod.rs"]
 mod web;
 
+mod backup;
 mod bad_input;
 mod connections_page;
 mod connectors;

@@ -1,0 +1,238 @@
+//! `jifen backup` and `jifen restore` on the SQLite store: a backup taken while a server
+//! writes under load restores into a store that verifies and equals the live one at the seq the
+//! backup reports (entry by entry, and its state against a replay of the live journal to that
+//! seq); a backup killed midway leaves nothing a restore accepts.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common;
+use crate::support::Backend;
+use crate::web::*;
+
+/// Posts batches of orders (paid, then confirmed) to economy `eco` until `stop`.
+fn load(addr: String, eco: &'static str, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let batch: Vec<_> = (0..50)
+                .flat_map(|i| {
+                    let o = format!("o{n}-{i}");
+                    [
+                        json!({"type": "pay_order", "id": format!("p-{o}"), "order": o, "consumer": format!("c{}", i % 10), "merchant": "m", "cash_fen": 1000 + i, "stable_fen": 0}),
+                        json!({"type": "confirm_order", "id": format!("c-{o}"), "order": o}),
+                    ]
+                })
+                .collect();
+            let headers = [
+                ("Authorization", format!("Bearer {ADMIN}")),
+                ("Content-Type", "application/json".into()),
+            ];
+            let path = format!("/v1/economies/{eco}/commands");
+            if common::http(&addr, "POST", &path, &headers, &json!(batch).to_string()).is_err() {
+                break;
+            }
+            n += 1;
+        }
+        n
+    })
+}
+
+fn economy(s: &Server, eco: &str) {
+    create(s, eco, json!({}));
+    let mut cmds = vec![json!({"type": "register_merchant", "id": "m", "account": "m"})];
+    cmds.extend((0..10).map(
+        |i| json!({"type": "register_consumer", "id": format!("r{i}"), "account": format!("c{i}")}),
+    ));
+    s.post(
+        &format!("/v1/economies/{eco}/commands"),
+        ADMIN,
+        &json!(cmds),
+    );
+}
+
+fn data_dir(backend: &Backend) -> std::path::PathBuf {
+    match backend {
+        Backend::Sqlite { dir } => dir.clone(),
+        _ => unreachable!("SQLite only"),
+    }
+}
+
+#[test]
+fn a_backup_under_load_restores_to_the_live_store_at_its_seq() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    economy(&s, "k");
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = load(s.addr.clone(), "k", stop.clone());
+    std::thread::sleep(Duration::from_millis(1500));
+    let work = common::temp_dir("backup-under-load");
+    let to = work.join("b");
+    let (out, text) = common::run(
+        common::jifen()
+            .args(backend.cli_args())
+            .args(["backup", "--with-signing-key", "--to"])
+            .arg(&to),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let batches = loader.join().unwrap();
+    assert!(out.status.success(), "{text}");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let seq: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ok      k: through seq "))
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let live_head = s.get("/v1/economies/k", ADMIN)["head_seq"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        seq > 100 && live_head > seq,
+        "the backup was taken mid-load: seq {seq}, head {live_head}, {batches} batches"
+    );
+    #[cfg(unix)]
+    for f in ["jifen.sqlite3", "backup.json", "tree-signing.key"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(to.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    // Restored into an empty directory: it verifies, and its journal is the live one's to seq.
+    let restored = Backend::Sqlite {
+        dir: work.join("restored"),
+    };
+    let (out, text) = common::run(
+        common::jifen()
+            .args(restored.cli_args())
+            .args(["restore", "--from"])
+            .arg(&to),
+    );
+    assert!(out.status.success(), "{text}");
+    let (out, text) = common::run(common::jifen().args(restored.cli_args()).arg("verify"));
+    assert!(out.status.success(), "{text}");
+    let (mut live, mut copy) = (backend.open(), restored.open());
+    let theirs = copy.entries("k", 0, seq as usize + 10).unwrap();
+    let ours = live.entries("k", 0, seq as usize).unwrap();
+    assert_eq!(theirs.len() as u64, seq);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(
+            (a.seq, &a.command, &a.outcome, a.hash),
+            (b.seq, &b.command, &b.outcome, b.hash)
+        );
+    }
+    // Its state, served, is the live journal replayed to that seq.
+    let exported = work.join("export.jsonl");
+    let rules = work.join("rules.toml");
+    let (out, text) = common::run(
+        common::jifen()
+            .args(backend.cli_args())
+            .args(["export", "--economy", "k", "--out"])
+            .arg(&exported)
+            .arg("--rules-out")
+            .arg(&rules),
+    );
+    assert!(out.status.success(), "{text}");
+    let upto: String = std::fs::read_to_string(&exported)
+        .unwrap()
+        .lines()
+        .take(seq as usize)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&exported, upto).unwrap();
+    let (out, text) = common::run(
+        common::jifen()
+            .arg("replay")
+            .arg("--rules")
+            .arg(&rules)
+            .arg(&exported),
+    );
+    assert!(out.status.success(), "{text}");
+    s.stop();
+    let r = Server::simple(&restored);
+    let (status, served) = r.raw(format!("GET /v1/economies/k/state HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\n\r\n").as_bytes());
+    assert_eq!(status, 200);
+    assert_eq!(
+        served,
+        String::from_utf8_lossy(&out.stdout),
+        "the restored state is the live journal's at seq {seq}"
+    );
+    r.stop();
+    // A second restore into the same directory is refused.
+    let (out, _) = common::run(
+        common::jifen()
+            .args(restored.cli_args())
+            .args(["restore", "--from"])
+            .arg(&to),
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn a_backup_killed_midway_leaves_nothing_a_restore_accepts() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    economy(&s, "k");
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = load(s.addr.clone(), "k", stop.clone());
+    std::thread::sleep(Duration::from_secs(4));
+    stop.store(true, Ordering::Relaxed);
+    loader.join().unwrap();
+    let size = std::fs::metadata(data_dir(&backend).join("jifen.sqlite3"))
+        .unwrap()
+        .len();
+    let work = common::temp_dir("backup-killed");
+    let mut complete = 0;
+    for (round, after_ms) in [5u64, 30, 80, 150, 300].into_iter().enumerate() {
+        let to = work.join(format!("b{round}"));
+        let mut child = common::jifen()
+            .args(backend.cli_args())
+            .args(["backup", "--to"])
+            .arg(&to)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(after_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let partial = work.join(format!("b{round}.partial"));
+        for candidate in [&to, &partial] {
+            if !candidate.exists() {
+                continue;
+            }
+            let target = Backend::Sqlite {
+                dir: work.join(format!(
+                    "r{round}-{}",
+                    candidate.file_name().unwrap().to_string_lossy()
+                )),
+            };
+            let (out, text) = common::run(
+                common::jifen()
+                    .args(target.cli_args())
+                    .args(["restore", "--from"])
+                    .arg(candidate),
+            );
+            if out.status.success() {
+                // Only a finished backup restores, and then it is whole.
+                assert_eq!(
+                    candidate, &to,
+                    "round {round}: a partial backup restored: {text}"
+                );
+                let (out, text) =
+                    common::run(common::jifen().args(target.cli_args()).arg("verify"));
+                assert!(out.status.success(), "round {round}: {text}");
+                complete += 1;
+            } else {
+                assert!(text.contains("restore refused"), "round {round}: {text}");
+            }
+        }
+    }
+    assert!(
+        complete < 5,
+        "the store ({size} bytes) was too small for any kill to land midway"
+    );
+    s.stop();
+}
