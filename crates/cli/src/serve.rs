@@ -84,6 +84,16 @@ pub struct Args {
     /// Log lines as JSON instead of text.
     #[arg(long)]
     log_json: bool,
+    /// Make a verified backup of the SQLite store into this directory on a schedule (see
+    /// `jifen backup`; the signing seed is not included).
+    #[arg(long)]
+    backup_dir: Option<PathBuf>,
+    /// How often: `30s`, `15m`, `1h`, `1day` (1 second to 7 days).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, requires = "backup_dir")]
+    backup_every: std::time::Duration,
+    /// How many scheduled backups to keep, newest first (1 to 10000).
+    #[arg(long, default_value_t = 48, requires = "backup_dir")]
+    backup_keep: usize,
     /// Several nodes on one PostgreSQL: this node's id (each economy is then written by the
     /// node holding its lease; requests for others are forwarded to them).
     #[arg(long, requires = "advertise")]
@@ -220,12 +230,45 @@ fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<std::net::TcpListener> {
     Ok(listener)
 }
 
+/// The scheduled backups the flags ask for, checked.
+fn backups_of(
+    store: &StoreArgs,
+    args: &Args,
+) -> anyhow::Result<Option<jifen_server::BackupSchedule>> {
+    let Some(dir) = &args.backup_dir else {
+        return Ok(None);
+    };
+    if store.database.is_some() {
+        return Err(usage(
+            "--backup-dir backs up the embedded SQLite store; on PostgreSQL use its own backups \
+             (docs/OPERATIONS.md)"
+                .to_string(),
+        ));
+    }
+    let every = args.backup_every;
+    let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    if every < std::time::Duration::from_secs(1)
+        || every > week
+        || !(1..=10_000).contains(&args.backup_keep)
+    {
+        return Err(usage(
+            "--backup-every must be 1 second to 7 days and --backup-keep 1 to 10000".to_string(),
+        ));
+    }
+    Ok(Some(jifen_server::BackupSchedule {
+        dir: dir.clone(),
+        every,
+        keep: args.backup_keep,
+    }))
+}
+
 /// The server's configuration from the flags, each bound checked with a clear message.
 fn config_of(store: &StoreArgs, args: &Args) -> anyhow::Result<ServerConfig> {
     let mut config = ServerConfig::new(store.data.clone(), store.database.clone());
     config.admin_key = args.admin_key.clone();
     config.signing_key = args.signing_key.clone();
     config.allow_private_targets = args.allow_private_targets;
+    config.backups = backups_of(store, args)?;
     config.rate_limits = jifen_server::limits::RateLimits {
         per_key: args.rate_limit_per_key,
         per_wallet_link: args.rate_limit_per_wallet_link,

@@ -45,6 +45,16 @@ pub struct ServerConfig {
     pub allow_private_targets: bool,
     /// The header-read timeout and the bound on open connections.
     pub connection_limits: ConnectionLimits,
+    /// Scheduled backups of the SQLite store (`--backup-dir`), see `backups`.
+    pub backups: Option<BackupSchedule>,
+}
+
+/// Where, how often, and how many backups the server keeps.
+#[derive(Clone, Debug)]
+pub struct BackupSchedule {
+    pub dir: PathBuf,
+    pub every: Duration,
+    pub keep: usize,
 }
 
 impl ServerConfig {
@@ -52,6 +62,7 @@ impl ServerConfig {
         ServerConfig {
             data_dir,
             database,
+            backups: None,
             admin_key: None,
             rate_limits: Default::default(),
             client_address_header: None,

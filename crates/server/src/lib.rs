@@ -7,6 +7,7 @@
 
 pub mod activity;
 pub mod auth;
+pub mod backups;
 pub mod bounds;
 pub mod cluster;
 pub mod command_rights;
@@ -52,7 +53,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::{middleware as mw, Router};
 
 pub use axum::http::HeaderName;
-pub use config::{Clock, ClusterConfig, ServerConfig};
+pub use config::{BackupSchedule, Clock, ClusterConfig, ServerConfig};
 pub use state::App;
 
 /// The router of the API, with the OpenAPI document it serves.
@@ -116,6 +117,15 @@ fn start_workers(app: &App) -> std::io::Result<Vec<Worker>> {
         spawn("outbox", move |stop| outbox.run(stop))?,
         spawn("store-check", move |stop| health.run(stop))?,
     ];
+    if let Some(schedule) = app.config.backups.clone() {
+        let backups = backups::Backups {
+            schedule,
+            data_dir: app.config.data_dir.clone(),
+            metrics: app.metrics.clone(),
+            clock: app.config.clock.clone(),
+        };
+        workers.push(spawn("backups", move |stop| backups.run(stop))?);
+    }
     if let Some(node) = app.node() {
         let manager = cluster::Manager {
             node,

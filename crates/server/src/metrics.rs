@@ -35,6 +35,11 @@ pub struct Metrics {
     pub scheduler_failures: Counter,
     scheduler_failing: Gauge,
     store_damaged: Gauge,
+    /// Scheduled backups made, and failed.
+    pub backups: Counter,
+    pub backup_failures: Counter,
+    /// When the last scheduled backup succeeded (seconds since the epoch; 0 before any).
+    pub backup_last_success_s: Gauge,
     latency: Histogram,
 }
 
@@ -74,6 +79,9 @@ impl Metrics {
             scheduler_failures: Counter::default(),
             scheduler_failing: Gauge::default(),
             store_damaged: Gauge::default(),
+            backups: Counter::default(),
+            backup_failures: Counter::default(),
+            backup_last_success_s: Gauge::default(),
             latency: Histogram::new(LATENCY_BUCKETS_S),
         };
         m.register();
@@ -94,6 +102,8 @@ impl Metrics {
             ("jifen_connector_deliveries", "Shop deliveries taken by connectors.", &self.connector_deliveries),
             ("jifen_scheduler_commands", "Commands issued by the scheduler.", &self.scheduler_commands),
             ("jifen_scheduler_failures", "The scheduler's own commands refused, or its passes failed (each is logged as an ERROR).", &self.scheduler_failures),
+            ("jifen_backups", "Scheduled backups made and verified.", &self.backups),
+            ("jifen_backup_failures", "Scheduled backups that failed (each is logged as an ERROR).", &self.backup_failures),
         ];
         for (name, help, counter) in counters {
             r.register(name, help, counter.clone());
@@ -102,6 +112,11 @@ impl Metrics {
             "jifen_scheduler_failing",
             "Items the scheduler is retrying with backoff now.",
             self.scheduler_failing.clone(),
+        );
+        r.register(
+            "jifen_backup_last_success_timestamp_seconds",
+            "When the last scheduled backup succeeded, in seconds since the epoch (0: none yet).",
+            self.backup_last_success_s.clone(),
         );
         r.register(
             "jifen_store_damaged",

@@ -236,3 +236,60 @@ fn a_backup_killed_midway_leaves_nothing_a_restore_accepts() {
     );
     s.stop();
 }
+
+/// `serve --backup-dir D --backup-every 1s --backup-keep 2` makes verified backups on schedule,
+/// keeps the newest two, reports them in the metrics, and each restores.
+#[test]
+fn scheduled_backups_are_made_kept_and_counted() {
+    let backend = Backend::sqlite();
+    let work = common::temp_dir("backup-scheduled");
+    let dir = work.join("backups");
+    let dir_arg = dir.display().to_string();
+    let s = Server::start(&Opts::with(
+        &backend,
+        vec![
+            "--backup-dir",
+            &dir_arg,
+            "--backup-every",
+            "1s",
+            "--backup-keep",
+            "2",
+        ],
+    ));
+    economy(&s, "k");
+    let made = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        v.retain(|p| !p.to_string_lossy().ends_with(".partial"));
+        v.sort();
+        v
+    };
+    let metric = |name: &str| -> f64 {
+        let (_, text) = common::http(&s.addr, "GET", "/metrics", &[], "").unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(-1.0)
+    };
+    eventually("three scheduled backups", || {
+        metric("jifen_backups_total") >= 3.0
+    });
+    assert_eq!(made().len(), 2, "the newest two are kept: {:?}", made());
+    assert_eq!(metric("jifen_backup_failures_total"), 0.0);
+    assert!(metric("jifen_backup_last_success_timestamp_seconds") > 1.7e9);
+    let newest = made().pop().unwrap();
+    let restored = Backend::Sqlite {
+        dir: work.join("restored"),
+    };
+    let (out, text) = common::run(
+        common::jifen()
+            .args(restored.cli_args())
+            .args(["restore", "--from"])
+            .arg(&newest),
+    );
+    assert!(out.status.success(), "{text}");
+    let (out, text) = common::run(common::jifen().args(restored.cli_args()).arg("verify"));
+    assert!(out.status.success(), "{text}");
+    s.stop();
+}
