@@ -41,7 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Serve the HTTP API (the main job): 127.0.0.1:8080, SQLite in ./jifen-data by default.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// Apply a command file to a fresh in-memory economy and print its state (SPEC §11).
     Replay(replay::Args),
     /// Show the brief's worked example: 100 buyers of a 100-yuan bottle of wine.
@@ -94,7 +94,7 @@ pub(crate) struct UsageError(pub String);
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Serve(args) => serve::run(&cli.store, args),
+        Cmd::Serve(args) => serve::run(&cli.store, *args),
         Cmd::Replay(args) => replay::run(args),
         Cmd::Demo(args) => demo::run(args),
         Cmd::Bench { what } => bench::run(&cli.store, what),
