@@ -201,6 +201,21 @@ impl Journal {
         self.tx.send(Msg::Copy(f)).map_err(|_| self.closed())
     }
 
+    /// Whether the writer takes writes now (it answers between batches): `Unavailable` with
+    /// the reason when a commit failed and the ledger could not be reloaded.
+    pub fn health(&self) -> Result<(), JournalError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.tx.send(Msg::Health(tx)).map_err(|_| self.closed())?;
+        rx.recv()
+            .map_err(|_| self.closed())?
+            .map_err(JournalError::Unavailable)
+    }
+
+    /// Commands submitted and not yet taken by the writer.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
     /// Takes a snapshot now; returns its seq.
     pub fn snapshot(&self) -> Result<u64, JournalError> {
         let (tx, rx) = crossbeam_channel::bounded(1);

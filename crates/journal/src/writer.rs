@@ -85,6 +85,8 @@ pub(crate) enum Msg {
     Read(ReadFn),
     Copy(CopyFn),
     Snapshot(Sender<Result<u64, JournalError>>),
+    /// Whether the writer can take writes: `Err` says why not.
+    Health(Sender<Result<(), String>>),
     Shutdown(Sender<Result<(), JournalError>>),
 }
 
@@ -217,6 +219,15 @@ impl Writer {
                 Msg::Snapshot(reply) => {
                     self.drain();
                     let _ = reply.send(self.take_snapshot());
+                }
+                Msg::Health(reply) => {
+                    let able = self.drain();
+                    let why = || {
+                        self.failed
+                            .clone()
+                            .unwrap_or_else(|| "a commit failed".into())
+                    };
+                    let _ = reply.send(if able { Ok(()) } else { Err(why()) });
                 }
                 Msg::Shutdown(reply) => {
                     self.drain();

@@ -293,3 +293,20 @@ fn scheduled_backups_are_made_kept_and_counted() {
     assert!(out.status.success(), "{text}");
     s.stop();
 }
+
+/// `/readyz` answers without a key: ready, with each open economy's writer queue.
+#[test]
+fn readyz_says_every_economy_takes_writes() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    economy(&s, "k");
+    economy(&s, "j");
+    let (status, body) = common::http(&s.addr, "GET", "/readyz", &[], "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "ready", "{v}");
+    assert!(v["economies_open"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(v["writer_queue"]["k"], 0, "{v}");
+    assert_eq!(v["problems"], json!([]), "{v}");
+    s.stop();
+}

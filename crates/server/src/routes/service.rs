@@ -24,6 +24,7 @@ pub static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
+        .routes(routes!(readyz))
         .routes(routes!(metrics))
         .routes(routes!(openapi))
 }
@@ -44,6 +45,55 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    (status, Json(body)).into_response()
+}
+
+/// How long a writer may take to say it takes writes before it counts as not ready.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+#[utoipa::path(get, path = "/readyz", tag = "service", security(()),
+    responses((status = 200, description = "every economy of the store is open (here or, with several nodes, on its owner) and every writer here takes writes", body = Object),
+              (status = 503, description = "not ready: the answer says which economy and why", body = Object)))]
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let mut problems = Vec::new();
+    let open: Vec<_> = app.economies.all();
+    if app.owners.is_none() {
+        match app.store.run(|s| s.economies()).await {
+            Ok(stored) => problems.extend(
+                stored
+                    .iter()
+                    .filter(|m| !open.iter().any(|e| e.id() == m.id))
+                    .map(|m| format!("{}: not open", m.id)),
+            ),
+            Err(e) => problems.push(format!("the store: {e}")),
+        }
+    }
+    for e in &open {
+        let economy = e.clone();
+        let health = tokio::task::spawn_blocking(move || economy.journal.health());
+        match tokio::time::timeout(READY_WAIT, health).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(why))) => problems.push(format!("{}: {why}", e.id())),
+            Ok(Err(join)) => problems.push(format!("{}: {join}", e.id())),
+            Err(_) => problems.push(format!(
+                "{}: the writer did not answer within {} s",
+                e.id(),
+                READY_WAIT.as_secs()
+            )),
+        }
+    }
+    problems.extend(app.store_health.problems());
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if problems.is_empty() { "ready" } else { "not_ready" },
+        "economies_open": open.len(),
+        "writer_queue": open.iter().map(|e| (e.id().to_string(), e.journal.queued())).collect::<std::collections::BTreeMap<_, _>>(),
+        "problems": problems,
+    });
     (status, Json(body)).into_response()
 }
 
