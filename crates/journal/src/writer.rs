@@ -221,31 +221,10 @@ impl Writer {
                     let _ = reply.send(self.take_snapshot());
                 }
                 Msg::Health(reply) => {
-                    let able = self.drain();
-                    let why = || {
-                        self.failed
-                            .clone()
-                            .unwrap_or_else(|| "a commit failed".into())
-                    };
-                    let _ = reply.send(if able { Ok(()) } else { Err(why()) });
+                    let _ = reply.send(self.health());
                 }
                 Msg::Shutdown(reply) => {
-                    self.drain();
-                    if self.unsampled {
-                        self.trailing_sample();
-                    }
-                    self.committer.stop();
-                    // Let a snapshot in progress finish; take the shutdown one if it is not
-                    // already at the head.
-                    let background = self.snapshotter.take().map_or(0, Snapshotter::finish);
-                    let done = background.max(self.stored_snapshot_seq);
-                    let wanted = self.config.snapshot_on_shutdown && self.head.seq > done;
-                    let result = if wanted && self.failed.is_none() {
-                        self.take_snapshot().map(|_| ())
-                    } else {
-                        Ok(())
-                    };
-                    let _ = reply.send(result);
+                    let _ = reply.send(self.shut_down());
                     break;
                 }
                 Msg::Write(job) => {
@@ -275,6 +254,36 @@ impl Writer {
 
     fn view(&self) -> View<'_> {
         View::of(&self.meta, &self.ledger, self.head)
+    }
+
+    /// Whether writes are taken: `Err` with the reason when a commit failed and the ledger
+    /// could not be reloaded.
+    fn health(&mut self) -> Result<(), String> {
+        if self.drain() {
+            return Ok(());
+        }
+        Err(self
+            .failed
+            .clone()
+            .unwrap_or_else(|| "a commit failed".into()))
+    }
+
+    /// Finishes everything queued and committing, and takes the shutdown snapshot unless the
+    /// head already has one (a snapshot in progress is let finish first).
+    fn shut_down(&mut self) -> Result<(), JournalError> {
+        self.drain();
+        if self.unsampled {
+            self.trailing_sample();
+        }
+        self.committer.stop();
+        let background = self.snapshotter.take().map_or(0, Snapshotter::finish);
+        let done = background.max(self.stored_snapshot_seq);
+        let wanted = self.config.snapshot_on_shutdown && self.head.seq > done;
+        if wanted && self.failed.is_none() {
+            self.take_snapshot().map(|_| ())
+        } else {
+            Ok(())
+        }
     }
 
     /// A copy of the committed state at the head: the last one made, while the head has not

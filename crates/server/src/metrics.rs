@@ -43,11 +43,78 @@ pub struct Metrics {
     latency: Histogram,
 }
 
-/// What the caller of `/metrics` sees of each economy: its id and committed head.
+/// What the caller of `/metrics` sees of each economy: its id, committed head, writer queue,
+/// and the figures that would page someone (amounts in fen, points in atoms).
+#[derive(Default)]
 pub struct EconomySeries {
     pub economy: String,
     pub head_seq: u64,
+    pub writer_queue: u64,
+    pub reserve_fen: u64,
+    pub dividend_pool_fen: u64,
+    pub quota_outstanding_fen: u64,
+    pub escrow_fen: u64,
+    pub circulating_atoms: u64,
+    pub accounts: u64,
+    pub pending_orders: u64,
+    /// The last settled day, written YYYYMMDD (0: none yet).
+    pub last_settled_day: u64,
 }
+
+/// One per-economy gauge: its name, its help, and how to read it from a series.
+type EconomyGauge = (&'static str, &'static str, fn(&EconomySeries) -> u64);
+
+/// The per-economy gauges.
+const ECONOMY_GAUGES: [EconomyGauge; 10] = [
+    (
+        "jifen_economy_head_seq",
+        "The committed journal head of each economy.",
+        |e| e.head_seq,
+    ),
+    (
+        "jifen_economy_writer_queue",
+        "Commands waiting for the economy's writer.",
+        |e| e.writer_queue,
+    ),
+    ("jifen_economy_reserve_fen", "The reserve, in fen.", |e| {
+        e.reserve_fen
+    }),
+    (
+        "jifen_economy_dividend_pool_fen",
+        "The dividend pool, in fen.",
+        |e| e.dividend_pool_fen,
+    ),
+    (
+        "jifen_economy_quota_outstanding_fen",
+        "Quota not yet paid, in fen (a cap paid only from the pool, not a debt).",
+        |e| e.quota_outstanding_fen,
+    ),
+    (
+        "jifen_economy_escrow_fen",
+        "Stable points held in escrow for pending orders, in fen.",
+        |e| e.escrow_fen,
+    ),
+    (
+        "jifen_economy_circulating_atoms",
+        "Growth points in circulation, in atoms (10^-8 point).",
+        |e| e.circulating_atoms,
+    ),
+    (
+        "jifen_economy_accounts",
+        "Accounts (consumers and merchants).",
+        |e| e.accounts,
+    ),
+    (
+        "jifen_economy_pending_orders",
+        "Orders paid and not yet confirmed or refunded.",
+        |e| e.pending_orders,
+    ),
+    (
+        "jifen_economy_last_settled_day",
+        "The last settled day, written YYYYMMDD (0: none yet).",
+        |e| e.last_settled_day,
+    ),
+];
 
 /// Process-wide figures read when the metrics are answered.
 pub struct Now {
@@ -145,18 +212,16 @@ impl Metrics {
     pub fn render(&self, now: Now, economies: &[EconomySeries]) -> String {
         self.scheduler_failing.set(now.scheduler_failing as i64);
         self.store_damaged.set(i64::from(now.store_damaged));
-        let heads = Family::<Vec<(String, String)>, Gauge>::default();
-        for e in economies {
-            heads
-                .get_or_create(&vec![("economy".to_string(), e.economy.clone())])
-                .set(e.head_seq.min(i64::MAX as u64) as i64);
-        }
         let mut per_economy = Registry::default();
-        per_economy.register(
-            "jifen_economy_head_seq",
-            "The committed journal head of each economy.",
-            heads,
-        );
+        for (name, help, read) in ECONOMY_GAUGES {
+            let family = Family::<Vec<(String, String)>, Gauge>::default();
+            for e in economies {
+                family
+                    .get_or_create(&vec![("economy".to_string(), e.economy.clone())])
+                    .set(read(e).min(i64::MAX as u64) as i64);
+            }
+            per_economy.register(name, help, family);
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode_registry(&mut out, &self.registry);
@@ -184,6 +249,8 @@ mod tests {
             &[EconomySeries {
                 economy: "shop".into(),
                 head_seq: 42,
+                reserve_fen: 7,
+                ..EconomySeries::default()
             }],
         );
         for line in [
@@ -195,6 +262,7 @@ mod tests {
             "jifen_http_request_duration_seconds_count 2",
             "jifen_http_request_duration_seconds_bucket{le=\"0.005\"} 1",
             "jifen_economy_head_seq{economy=\"shop\"} 42",
+            "jifen_economy_reserve_fen{economy=\"shop\"} 7",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }

@@ -310,3 +310,64 @@ fn readyz_says_every_economy_takes_writes() {
     assert_eq!(v["problems"], json!([]), "{v}");
     s.stop();
 }
+
+/// After a mixed run, the economy's series in `/metrics` (admin key) are the API's figures.
+#[test]
+fn the_economy_gauges_are_the_apis_figures() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    economy(&s, "k");
+    let mut cmds = Vec::new();
+    for i in 0..20 {
+        let o = format!("o{i}");
+        cmds.push(json!({"type": "pay_order", "id": format!("p{i}"), "order": o, "consumer": format!("c{}", i % 10), "merchant": "m", "cash_fen": 10_000 + i, "stable_fen": 0}));
+        if i % 4 != 0 {
+            cmds.push(json!({"type": "confirm_order", "id": format!("c{i}"), "order": o}));
+        }
+    }
+    cmds.push(json!({"type": "settle_dividends", "id": "s1", "day": "2026-01-01"}));
+    cmds.push(json!({"type": "sell", "id": "sell1", "account": "c1", "atoms": 100_000_000}));
+    s.post("/v1/economies/k/commands", ADMIN, &json!(cmds));
+    let e = s.get("/v1/economies/k", ADMIN);
+    let (status, text) = common::http(
+        &s.addr,
+        "GET",
+        "/metrics",
+        &[("Authorization", format!("Bearer {ADMIN}"))],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let gauge = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}{{economy=\"k\"}} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} for k in\n{text}"))
+    };
+    for (series, field) in [
+        ("jifen_economy_reserve_fen", "reserve_fen"),
+        ("jifen_economy_dividend_pool_fen", "dividend_pool_fen"),
+        (
+            "jifen_economy_quota_outstanding_fen",
+            "quota_outstanding_fen",
+        ),
+        ("jifen_economy_escrow_fen", "escrow_fen"),
+        ("jifen_economy_circulating_atoms", "circulating_atoms"),
+        ("jifen_economy_pending_orders", "pending_orders"),
+        ("jifen_economy_accounts", "accounts"),
+        ("jifen_economy_head_seq", "head_seq"),
+    ] {
+        assert_eq!(
+            gauge(series),
+            e[field].as_u64().unwrap(),
+            "{series} vs {field}: {e}"
+        );
+    }
+    assert_eq!(gauge("jifen_economy_pending_orders"), 5);
+    assert_eq!(gauge("jifen_economy_last_settled_day"), 20260101);
+    assert!(gauge("jifen_economy_writer_queue") <= 65_536);
+    // Without a key: the process-wide series only.
+    let (_, open) = common::http(&s.addr, "GET", "/metrics", &[], "").unwrap();
+    assert!(!open.contains("jifen_economy_reserve_fen"), "{open}");
+    s.stop();
+}

@@ -118,32 +118,51 @@ async fn metrics(State(app): State<Arc<App>>, caller: Option<Caller>) -> Respons
             _ => Scope::Process,
         },
     };
-    metrics_text(&app, scope)
+    metrics_text(&app, scope).await
 }
 
 /// The metrics of `scope`: the committed heads are read without a trip to any writer.
-fn metrics_text(app: &App, scope: Scope) -> Response {
+async fn metrics_text(app: &App, scope: Scope) -> Response {
     let shown = |id: &str| match &scope {
         Scope::Process => false,
         Scope::Economy(e) => e == id,
         Scope::All => true,
     };
-    let series: Vec<EconomySeries> = app
-        .economies
-        .all()
-        .into_iter()
-        .filter(|e| shown(e.id()))
-        .map(|e| EconomySeries {
-            economy: e.id().to_string(),
-            head_seq: e.journal.committed_seq(),
-        })
-        .collect();
+    let mut series = Vec::new();
+    for e in app.economies.all().into_iter().filter(|e| shown(e.id())) {
+        let mut s = e.read(gauges).await.unwrap_or_default();
+        s.economy = e.id().to_string();
+        s.head_seq = e.journal.committed_seq();
+        s.writer_queue = e.journal.queued() as u64;
+        series.push(s);
+    }
     let now = Now {
         scheduler_failing: app.scheduler_health.failing(),
         store_damaged: !app.store_health.problems().is_empty(),
     };
     let text = app.metrics.render(now, &series);
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// An economy's figures for the metrics, read on its writer between batches.
+fn gauges(v: &jifen_journal::View<'_>) -> EconomySeries {
+    let e = v.ledger.economy();
+    let t = e.totals();
+    EconomySeries {
+        reserve_fen: t.reserve_fen.0,
+        dividend_pool_fen: t.dividend_pool_fen.0,
+        quota_outstanding_fen: e.quota_total_fen(),
+        escrow_fen: t.escrow_fen.0,
+        circulating_atoms: t.circulating_atoms.0,
+        accounts: e.accounts().len() as u64,
+        pending_orders: e.orders().pending(),
+        last_settled_day: e
+            .settled_days()
+            .iter()
+            .next_back()
+            .map_or(0, |d| u64::from(*d)),
+        ..EconomySeries::default()
+    }
 }
 
 /// The separate metrics address (`--metrics-listen`): `/metrics` with every economy's series,
@@ -153,7 +172,7 @@ pub fn metrics_only(app: Arc<App>) -> axum::Router {
         .route(
             "/metrics",
             axum::routing::get(|State(app): State<Arc<App>>| async move {
-                metrics_text(&app, Scope::All)
+                metrics_text(&app, Scope::All).await
             }),
         )
         .fallback(not_found)
