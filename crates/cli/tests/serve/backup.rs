@@ -54,6 +54,23 @@ fn economy(s: &Server, eco: &str) {
     );
 }
 
+/// Restores `backup` into `dir` with the binary, and checks that `jifen verify` passes there.
+fn restore_and_verify(backup: &std::path::Path, dir: &std::path::Path) -> Backend {
+    let restored = Backend::Sqlite {
+        dir: dir.to_path_buf(),
+    };
+    let (out, text) = common::run(
+        common::jifen()
+            .args(restored.cli_args())
+            .args(["restore", "--from"])
+            .arg(backup),
+    );
+    assert!(out.status.success(), "{text}");
+    let (out, text) = common::run(common::jifen().args(restored.cli_args()).arg("verify"));
+    assert!(out.status.success(), "{text}");
+    restored
+}
+
 fn data_dir(backend: &Backend) -> std::path::PathBuf {
     match backend {
         Backend::Sqlite { dir } => dir.clone(),
@@ -101,18 +118,7 @@ fn a_backup_under_load_restores_to_the_live_store_at_its_seq() {
         assert_eq!(mode, 0o600, "{f}");
     }
     // Restored into an empty directory: it verifies, and its journal is the live one's to seq.
-    let restored = Backend::Sqlite {
-        dir: work.join("restored"),
-    };
-    let (out, text) = common::run(
-        common::jifen()
-            .args(restored.cli_args())
-            .args(["restore", "--from"])
-            .arg(&to),
-    );
-    assert!(out.status.success(), "{text}");
-    let (out, text) = common::run(common::jifen().args(restored.cli_args()).arg("verify"));
-    assert!(out.status.success(), "{text}");
+    let restored = restore_and_verify(&to, &work.join("restored"));
     let (mut live, mut copy) = (backend.open(), restored.open());
     let theirs = copy.entries("k", 0, seq as usize + 10).unwrap();
     let ours = live.entries("k", 0, seq as usize).unwrap();
@@ -279,18 +285,7 @@ fn scheduled_backups_are_made_kept_and_counted() {
     assert_eq!(metric("jifen_backup_failures_total"), 0.0);
     assert!(metric("jifen_backup_last_success_timestamp_seconds") > 1.7e9);
     let newest = made().pop().unwrap();
-    let restored = Backend::Sqlite {
-        dir: work.join("restored"),
-    };
-    let (out, text) = common::run(
-        common::jifen()
-            .args(restored.cli_args())
-            .args(["restore", "--from"])
-            .arg(&newest),
-    );
-    assert!(out.status.success(), "{text}");
-    let (out, text) = common::run(common::jifen().args(restored.cli_args()).arg("verify"));
-    assert!(out.status.success(), "{text}");
+    restore_and_verify(&newest, &work.join("restored"));
     s.stop();
 }
 
