@@ -366,3 +366,62 @@ fn the_economy_gauges_are_the_apis_figures() {
     assert!(!open.contains("jifen_economy_reserve_fen"), "{open}");
     s.stop();
 }
+
+/// The example alerting rules (docs/alerts.yml) load in `promtool` (which scripts/test installs
+/// from Debian's `prometheus` package; without it they are parsed as YAML), and every jifen
+/// series they name is one the server exports.
+#[test]
+fn the_alerting_rules_load_and_name_real_series() {
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/alerts.yml");
+    let promtool = std::path::Path::new("/usr/bin/promtool");
+    if promtool.exists() {
+        let (out, text) = common::run(
+            std::process::Command::new(promtool)
+                .args(["check", "rules"])
+                .arg(&rules),
+        );
+        assert!(out.status.success() && text.contains("SUCCESS"), "{text}");
+    } else {
+        let script = "import sys, yaml\nd = yaml.safe_load(open(sys.argv[1]))\nfor g in d['groups']:\n    for r in g['rules']:\n        assert r['alert'] and r['expr'] and r['labels']['severity'] and r['annotations']['summary'], r\nprint('ok')";
+        let (out, text) = common::run(
+            std::process::Command::new(common::python())
+                .args(["-c", script])
+                .arg(&rules),
+        );
+        assert!(out.status.success(), "{text}");
+    }
+    let backend = Backend::sqlite();
+    let work = common::temp_dir("alerts");
+    let dir = work.join("backups").display().to_string();
+    let s = Server::start(&Opts::with(
+        &backend,
+        vec!["--backup-dir", &dir, "--backup-every", "1h"],
+    ));
+    economy(&s, "k");
+    let (_, metrics) = common::http(
+        &s.addr,
+        "GET",
+        "/metrics",
+        &[("Authorization", format!("Bearer {ADMIN}"))],
+        "",
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let mut named: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("jifen_"))
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    assert!(named.len() >= 8, "{named:?}");
+    for series in named {
+        let family = series.trim_end_matches("_bucket");
+        assert!(
+            metrics.lines().any(|l| l.starts_with(series)
+                || l.starts_with(&format!("# TYPE {family} "))
+                || l.starts_with(&format!("# TYPE {} ", family.trim_end_matches("_total")))),
+            "the rules name {series}, which /metrics does not export"
+        );
+    }
+    s.stop();
+}
