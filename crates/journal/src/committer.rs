@@ -221,11 +221,17 @@ pub(crate) fn commit_jobs(
     mut jobs: Vec<CommitJob>,
 ) -> Result<(), StoreError> {
     let (blocks, extras) = merged(&mut jobs);
+    let started = std::time::Instant::now();
     let committed = if blocks.is_empty() && extras.kv.is_empty() {
         Ok(())
     } else {
         store.append_blocks(economy, &blocks, &extras)
     };
+    if let (Ok(()), Some(observe), Some(last), Some(first)) =
+        (&committed, &tree.on_commit, blocks.last(), blocks.first())
+    {
+        observe(started.elapsed(), last.last_seq - first.first_seq + 1);
+    }
     let answers = jobs.into_iter().flat_map(|j| j.answers);
     match committed {
         Ok(()) => {
@@ -245,6 +251,10 @@ pub(crate) fn commit_jobs(
     }
 }
 
+/// Told of each durable commit: how long the append took (writing and syncing) and how many
+/// entries it held. For metrics; it must be quick.
+pub type CommitObserver = Arc<dyn Fn(std::time::Duration, u64) + Send + Sync>;
+
 /// Feeds committed blocks to a thread that adds their entries to the economy's Merkle tree,
 /// so hashing leaves stays off the writer's and the committer's path.
 #[derive(Clone)]
@@ -252,6 +262,8 @@ pub(crate) struct TreeFeeder {
     tx: Sender<Vec<Block>>,
     /// The seq of the newest durable entry (see `Journal::committed_seq`).
     pub committed: Arc<AtomicU64>,
+    /// Told of each durable commit (for metrics).
+    pub on_commit: Option<CommitObserver>,
 }
 
 impl TreeFeeder {
@@ -300,6 +312,7 @@ impl TreeFeeder {
         Ok(TreeFeeder {
             tx,
             committed: Arc::new(AtomicU64::new(upto)),
+            on_commit: None,
         })
     }
 

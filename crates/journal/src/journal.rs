@@ -53,13 +53,14 @@ impl Journal {
         };
         let head_ts_ms = store.head(economy)?.map_or(0, |e| e.ts_ms);
         let tree: SharedTree = Default::default();
-        let feeder = TreeFeeder::start(
+        let mut feeder = TreeFeeder::start(
             tree.clone(),
             economy,
             store.reopen()?,
             r.tree_groups.clone(),
             r.head_seq,
         )?;
+        feeder.on_commit = config.on_commit.clone();
         let committed = feeder.committed.clone();
         let committer = Committer::start(store.reopen()?, economy, feeder.clone())?;
         let queued = Arc::new(AtomicUsize::new(0));

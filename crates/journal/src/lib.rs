@@ -48,7 +48,7 @@ pub use store::{
 };
 pub use verify::{check_signed_heads, verify_economy, VerifyReport};
 pub use view::{Committed, Head, View};
-pub use writer::JournalConfig;
+pub use writer::{CommitObserver, JournalConfig};
 
 use jifen_core::{is_valid_name, Rules};
 

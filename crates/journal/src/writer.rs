@@ -16,6 +16,7 @@ use jifen_wire::Parsed;
 
 use crate::batch::{Acked, BatchReply, PreparedBatch, Reply, Submitted};
 use crate::block::BlockBuilder;
+pub use crate::committer::CommitObserver;
 use crate::committer::{commit_jobs, Answer, CommitJob, Committer, TreeFeeder};
 use crate::entry::{chain_hash, outcome_text, Hash};
 use crate::error::JournalError;
@@ -106,6 +107,8 @@ pub struct JournalConfig {
     /// Issue `advance_clock` (SPEC §13) before a batch whenever the clock's second has moved
     /// past the economy clock, in the batch's own commit, so a replay sees the same time.
     pub advance_clock: bool,
+    /// Told of each durable commit (see [`CommitObserver`]).
+    pub on_commit: Option<CommitObserver>,
 }
 
 impl Default for JournalConfig {
@@ -118,6 +121,7 @@ impl Default for JournalConfig {
             clock: Arc::new(crate::time::now_ms),
             sample_every_ms: 10_000,
             advance_clock: false,
+            on_commit: None,
         }
     }
 }

@@ -15,6 +15,13 @@ use prometheus_client::registry::Registry;
 pub const LATENCY_BUCKETS_S: [f64; 10] =
     [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
+/// Bounds of the commit-time buckets, in seconds (an fsync on a disk takes 0.1 to 10 ms).
+const COMMIT_BUCKETS_S: [f64; 10] = [
+    0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
+];
+/// Bounds of the entries-per-commit buckets (a commit holds at most 8,190).
+const COMMIT_ENTRIES: [f64; 7] = [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 8190.0];
+
 /// The content type of a metrics answer.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -41,6 +48,9 @@ pub struct Metrics {
     /// When the last scheduled backup succeeded (seconds since the epoch; 0 before any).
     pub backup_last_success_s: Gauge,
     latency: Histogram,
+    /// Each durable commit: how long its append took (write and sync), and its entries.
+    commit_seconds: Histogram,
+    commit_entries: Histogram,
 }
 
 /// What the caller of `/metrics` sees of each economy: its id, committed head, writer queue,
@@ -150,6 +160,8 @@ impl Metrics {
             backup_failures: Counter::default(),
             backup_last_success_s: Gauge::default(),
             latency: Histogram::new(LATENCY_BUCKETS_S),
+            commit_seconds: Histogram::new(COMMIT_BUCKETS_S),
+            commit_entries: Histogram::new(COMMIT_ENTRIES),
         };
         m.register();
         m
@@ -191,10 +203,26 @@ impl Metrics {
             self.store_damaged.clone(),
         );
         r.register(
+            "jifen_commit_duration_seconds",
+            "Each durable commit's append to the store, writing and syncing (every economy).",
+            self.commit_seconds.clone(),
+        );
+        r.register(
+            "jifen_commit_entries",
+            "Journal entries per durable commit (group commit takes many requests in one).",
+            self.commit_entries.clone(),
+        );
+        r.register(
             "jifen_http_request_duration_seconds",
             "Request latency.",
             self.latency.clone(),
         );
+    }
+
+    /// Records one durable commit (the journal's `CommitObserver`).
+    pub fn observe_commit(&self, took: Duration, entries: u64) {
+        self.commit_seconds.observe(took.as_secs_f64());
+        self.commit_entries.observe(entries as f64);
     }
 
     /// Counts one answer and its latency.

@@ -59,12 +59,16 @@ pub struct App {
     _writer_lock: WriterLock,
 }
 
-fn journal_config(config: &ServerConfig) -> JournalConfig {
+fn journal_config(config: &ServerConfig, metrics: &Arc<Metrics>) -> JournalConfig {
+    let metrics = metrics.clone();
     JournalConfig {
         snapshot_every_entries: config.snapshot_every_entries,
         startup_check: config.startup_check,
         clock: config.clock.clone(),
         advance_clock: true,
+        on_commit: Some(Arc::new(move |took, entries| {
+            metrics.observe_commit(took, entries)
+        })),
         ..JournalConfig::default()
     }
 }
@@ -118,7 +122,10 @@ impl App {
             store.clone(),
             clustered,
         )?);
-        let economies = Arc::new(Economies::new(store.clone(), journal_config(&config)));
+        let economies = Arc::new(Economies::new(
+            store.clone(),
+            journal_config(&config, &metrics),
+        ));
         let links = Arc::new(WalletLinks::new(
             signer.wallet_key(),
             config.wallet_link_ttl_max,

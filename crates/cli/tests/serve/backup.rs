@@ -361,6 +361,15 @@ fn the_economy_gauges_are_the_apis_figures() {
     assert_eq!(gauge("jifen_economy_pending_orders"), 5);
     assert_eq!(gauge("jifen_economy_last_settled_day"), 20260101);
     assert!(gauge("jifen_economy_writer_queue") <= 65_536);
+    // Every commit was timed, and the entries per commit add up to at least the journal.
+    let process = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    assert!(process("jifen_commit_duration_seconds_count") >= 2.0);
+    assert!(process("jifen_commit_entries_sum") >= e["head_seq"].as_u64().unwrap() as f64);
     // Without a key: the process-wide series only.
     let (_, open) = common::http(&s.addr, "GET", "/metrics", &[], "").unwrap();
     assert!(!open.contains("jifen_economy_reserve_fen"), "{open}");
