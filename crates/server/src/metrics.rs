@@ -2,9 +2,11 @@
 //! format. Process-wide series live in one registry; each economy's series are written per
 //! answer for the economies its caller may see (see `routes::service`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -21,6 +23,23 @@ const COMMIT_BUCKETS_S: [f64; 10] = [
 ];
 /// Bounds of the entries-per-commit buckets (a commit holds at most 8,190).
 const COMMIT_ENTRIES: [f64; 7] = [1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 8190.0];
+
+/// A request's route and class of answer, the labels of its latency.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    route: Route,
+    status: &'static str,
+}
+
+/// A route's template (`/v1/economies/{eco}/commands`), shared rather than copied per request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Route(Arc<str>);
+
+impl EncodeLabelValue for Route {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&&*self.0, encoder)
+    }
+}
 
 /// The content type of a metrics answer.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -47,7 +66,7 @@ pub struct Metrics {
     pub backup_failures: Counter,
     /// When the last scheduled backup succeeded (seconds since the epoch; 0 before any).
     pub backup_last_success_s: Gauge,
-    latency: Histogram,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// Each durable commit: how long its append took (write and sync), and its entries.
     commit_seconds: Histogram,
     commit_entries: Histogram,
@@ -159,7 +178,7 @@ impl Metrics {
             backups: Counter::default(),
             backup_failures: Counter::default(),
             backup_last_success_s: Gauge::default(),
-            latency: Histogram::new(LATENCY_BUCKETS_S),
+            latency: Family::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS_S)),
             commit_seconds: Histogram::new(COMMIT_BUCKETS_S),
             commit_entries: Histogram::new(COMMIT_ENTRIES),
         };
@@ -214,7 +233,7 @@ impl Metrics {
         );
         r.register(
             "jifen_http_request_duration_seconds",
-            "Request latency.",
+            "Request latency, by route (the matched path's template) and class of answer.",
             self.latency.clone(),
         );
     }
@@ -225,15 +244,22 @@ impl Metrics {
         self.commit_entries.observe(entries as f64);
     }
 
-    /// Counts one answer and its latency.
-    pub fn observe(&self, status: u16, elapsed: Duration) {
-        match status {
-            200..=299 => &self.responses_2xx,
-            400..=499 => &self.responses_4xx,
-            _ => &self.responses_5xx,
-        }
-        .inc();
-        self.latency.observe(elapsed.as_secs_f64());
+    /// Counts one answer and its latency under its route (`None`: no route matched).
+    pub fn observe(&self, route: Option<&Arc<str>>, status: u16, elapsed: Duration) {
+        let (counter, class) = match status {
+            200..=299 => (&self.responses_2xx, "2xx"),
+            300..=399 => (&self.responses_2xx, "3xx"),
+            400..=499 => (&self.responses_4xx, "4xx"),
+            _ => (&self.responses_5xx, "5xx"),
+        };
+        counter.inc();
+        let labels = RouteLabels {
+            route: Route(route.cloned().unwrap_or_else(|| Arc::from("unmatched"))),
+            status: class,
+        };
+        self.latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The text of every process-wide series, then each of `economies`' series.
@@ -267,8 +293,9 @@ mod tests {
     fn the_text_names_every_series_and_only_the_economies_given() {
         let m = Metrics::new();
         m.requests.inc();
-        m.observe(200, Duration::from_millis(3));
-        m.observe(503, Duration::from_millis(300));
+        let route: Arc<str> = Arc::from("/v1/economies/{eco}");
+        m.observe(Some(&route), 200, Duration::from_millis(3));
+        m.observe(None, 503, Duration::from_millis(300));
         let text = m.render(
             Now {
                 scheduler_failing: 2,
@@ -287,8 +314,9 @@ mod tests {
             "jifen_http_responses_5xx_total 1",
             "jifen_scheduler_failing 2",
             "jifen_store_damaged 1",
-            "jifen_http_request_duration_seconds_count 2",
-            "jifen_http_request_duration_seconds_bucket{le=\"0.005\"} 1",
+            "jifen_http_request_duration_seconds_count{route=\"/v1/economies/{eco}\",status=\"2xx\"} 1",
+            "jifen_http_request_duration_seconds_bucket{le=\"0.005\",route=\"/v1/economies/{eco}\",status=\"2xx\"} 1",
+            "jifen_http_request_duration_seconds_count{route=\"unmatched\",status=\"5xx\"} 1",
             "jifen_economy_head_seq{economy=\"shop\"} 42",
             "jifen_economy_reserve_fen{economy=\"shop\"} 7",
         ] {

@@ -41,6 +41,11 @@ fn request_id(req: &Request) -> String {
 pub async fn around_request(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
+    // The route's template, for the latency series (a shared string: no copy per request).
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| Arc::<str>::from(m.as_str()));
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     app.metrics.requests.inc();
@@ -53,7 +58,7 @@ pub async fn around_request(State(app): State<Arc<App>>, req: Request, next: Nex
     let mut response = respond(&app, req, next).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    app.metrics.observe(status, elapsed);
+    app.metrics.observe(route.as_ref(), status, elapsed);
     // Successful requests log at debug (there can be tens of thousands a second); refusals
     // at info, failures at warn.
     let latency_us = elapsed.as_micros() as u64;

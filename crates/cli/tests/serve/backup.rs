@@ -369,6 +369,12 @@ fn the_economy_gauges_are_the_apis_figures() {
             .unwrap_or_else(|| panic!("no {name} in\n{text}"))
     };
     assert!(process("jifen_commit_duration_seconds_count") >= 2.0);
+    // Latency by route template and class of answer.
+    assert!(
+        process(
+            r#"jifen_http_request_duration_seconds_count{route="/v1/economies/{eco}/commands",status="2xx"}"#
+        ) >= 2.0
+    );
     assert!(process("jifen_commit_entries_sum") >= e["head_seq"].as_u64().unwrap() as f64);
     // Without a key: the process-wide series only.
     let (_, open) = common::http(&s.addr, "GET", "/metrics", &[], "").unwrap();
