@@ -31,7 +31,7 @@ pub struct RouteLabels {
     status: &'static str,
 }
 
-/// A route's template (`/v1/economies/{eco}/commands`), shared rather than copied per request.
+/// A route's template (`/v1/economies/{eco}/commands`), cheap to clone as a family key.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct Route(Arc<str>);
 

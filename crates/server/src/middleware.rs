@@ -41,7 +41,7 @@ fn request_id(req: &Request) -> String {
 pub async fn around_request(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
-    // The route's template, for the latency series (a shared string: no copy per request).
+    // The route's template, for the latency series (one short string per request).
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
