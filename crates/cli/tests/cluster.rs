@@ -65,14 +65,6 @@ struct Node {
     id: String,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 const ADMIN: &str = "cluster-admin-key-0123456789";
 
 /// The nodes' shared signing seed, in `dir`: private, since the server refuses a key file others
@@ -86,7 +78,7 @@ fn signing_key(dir: &std::path::Path, digit: char) -> std::path::PathBuf {
 const LEASE_MS: u64 = 1000;
 
 fn start_node(url: &str, id: &str, signing_key: &std::path::Path, dir: &std::path::Path) -> Node {
-    let port = free_port();
+    let port = crate::common::free_port();
     let child = common::jifen()
         .args(["--database", url, "--data"])
         .arg(dir.join(id))

@@ -229,3 +229,12 @@ pub fn python_script(script: &str, input: &Value) -> (Vec<u8>, bool) {
     let out = child.wait_with_output().unwrap();
     (out.stdout, out.status.success())
 }
+
+/// A TCP port free on loopback now (for a process the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -71,6 +71,13 @@ fn restore_and_verify(backup: &std::path::Path, dir: &std::path::Path) -> Backen
     restored
 }
 
+/// The value of the sample `series` (name and labels, as written) in a metrics text.
+fn sample<T: std::str::FromStr>(text: &str, series: &str) -> Option<T> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{series} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn data_dir(backend: &Backend) -> std::path::PathBuf {
     match backend {
         Backend::Sqlite { dir } => dir.clone(),
@@ -273,10 +280,7 @@ fn scheduled_backups_are_made_kept_and_counted() {
     };
     let metric = |name: &str| -> f64 {
         let (_, text) = common::http(&s.addr, "GET", "/metrics", &[], "").unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(-1.0)
+        sample(&text, name).unwrap_or(-1.0)
     };
     eventually("three scheduled backups", || {
         metric("jifen_backups_total") >= 3.0
@@ -334,9 +338,7 @@ fn the_economy_gauges_are_the_apis_figures() {
     .unwrap();
     assert_eq!(status, 200);
     let gauge = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}{{economy=\"k\"}} ")))
-            .and_then(|v| v.trim().parse().ok())
+        sample(&text, &format!("{name}{{economy=\"k\"}}"))
             .unwrap_or_else(|| panic!("no {name} for k in\n{text}"))
     };
     for (series, field) in [
@@ -363,10 +365,7 @@ fn the_economy_gauges_are_the_apis_figures() {
     assert!(gauge("jifen_economy_writer_queue") <= 65_536);
     // Every commit was timed, and the entries per commit add up to at least the journal.
     let process = |name: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        sample(&text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"))
     };
     assert!(process("jifen_commit_duration_seconds_count") >= 2.0);
     // Latency by route template and class of answer.

@@ -35,17 +35,9 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Browser {
     pub fn start() -> Browser {
-        let port = free_port();
+        let port = crate::common::free_port();
         let driver = std::process::Command::new("/usr/bin/chromedriver")
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

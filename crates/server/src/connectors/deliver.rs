@@ -71,7 +71,7 @@ impl Connector {
         let mut state = self.state.lock().await;
         self.ensure_loaded(&mut state, store, economy.opening)
             .await?;
-        if let Some(r) = state.records.get(&key) {
+        if let Some(r) = state.records().get(&key) {
             return Ok(answer(kind, Some(r.clone()), true));
         }
         let mut work = Work::default();
@@ -120,7 +120,7 @@ impl Connector {
         let mut state = self.state.lock().await;
         self.ensure_loaded(&mut state, store, economy.opening)
             .await?;
-        let Some(mut record) = state.records.get(key).cloned() else {
+        let Some(mut record) = state.records().get(key).cloned() else {
             return Err(ApiError::not_found(format!(
                 "no delivery {key:?} in this inbox"
             )));
@@ -163,11 +163,11 @@ impl Connector {
         self.ensure_loaded(&mut state, store, economy.opening)
             .await?;
         let mut counts = HashMap::new();
-        for r in state.records.values() {
+        for r in state.records().values() {
             *counts.entry(r.status.as_str()).or_insert(0) += 1;
         }
         let mut rows: Vec<Record> = state
-            .records
+            .records()
             .values()
             .filter(|r| status.is_none_or(|s| r.status == s))
             .cloned()
@@ -191,8 +191,10 @@ impl Connector {
         let (o, r) = store
             .run(move |s| Ok((s.kv_list(&orders)?, s.kv_list(&records)?)))
             .await?;
-        state.orders = o.into_iter().filter_map(parsed).collect();
-        state.records = r.into_iter().filter_map(parsed).collect();
+        state.load(
+            o.into_iter().filter_map(parsed).collect(),
+            r.into_iter().filter_map(parsed).collect(),
+        );
         state.loaded = true;
         state.opening = opening;
         Ok(())
@@ -230,7 +232,7 @@ impl Connector {
             decisions.push(d);
         }
         let held = decisions.iter().any(|d| d.status == Status::Held);
-        if held && self.held_count(state) > HELD_MAX {
+        if held && state.held() + 1 > HELD_MAX {
             state.loaded = false;
             return Err(ApiError::unavailable(format!(
                 "connector {:?} holds {HELD_MAX} deliveries already: supply their amounts or \
@@ -254,7 +256,7 @@ impl Connector {
 
     /// A delivery that waited for its order's payment, decided again now that it is in.
     fn release(&self, rules: &Rules, state: &mut State, key: &str, work: &mut Work) {
-        let Some(mut record) = state.records.get(key).cloned() else {
+        let Some(mut record) = state.records().get(key).cloned() else {
             return;
         };
         let mut events = record.events.clone();
@@ -274,16 +276,7 @@ impl Connector {
             key,
             &record,
         ));
-        state.records.insert(key.to_string(), record);
-    }
-
-    fn held_count(&self, state: &State) -> usize {
-        state
-            .records
-            .values()
-            .filter(|r| r.status == Status::Held)
-            .count()
-            + 1
+        state.put(record);
     }
 
     /// Hands the batch to the writer (under the connector's lock, so batches reach the journal
@@ -312,7 +305,7 @@ impl Connector {
                 let _ = tx.send(r.map(|_| ()));
             }),
         );
-        state.records.insert(record.key.clone(), record.clone());
+        state.put(record.clone());
         Ok(rx)
     }
 

@@ -119,7 +119,43 @@ pub(super) struct State {
     /// The economy's opening the state was loaded under (see `Economy::opening`).
     pub(super) opening: u64,
     pub(super) orders: HashMap<String, OrderState>,
-    pub(super) records: HashMap<String, Record>,
+    records: HashMap<String, Record>,
+    /// How many records are held, kept as records change (the bound is checked per delivery).
+    held: usize,
+}
+
+impl State {
+    /// Everything known, read from the store.
+    pub(super) fn load(
+        &mut self,
+        orders: HashMap<String, OrderState>,
+        records: HashMap<String, Record>,
+    ) {
+        self.orders = orders;
+        self.held = records
+            .values()
+            .filter(|r| r.status == Status::Held)
+            .count();
+        self.records = records;
+    }
+
+    pub(super) fn records(&self) -> &HashMap<String, Record> {
+        &self.records
+    }
+
+    pub(super) fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Keeps a record, new or changed.
+    pub(super) fn put(&mut self, record: Record) {
+        let is_held = record.status == Status::Held;
+        let was_held = self
+            .records
+            .insert(record.key.clone(), record)
+            .is_some_and(|old| old.status == Status::Held);
+        self.held = self.held + usize::from(is_held) - usize::from(was_held);
+    }
 }
 
 /// A delivery as the inbox shows it.
