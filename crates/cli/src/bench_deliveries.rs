@@ -89,7 +89,7 @@ fn delivery(run: &str, conn: usize, n: u64, buyers: usize, secret: &str) -> (Str
     let id = format!("{order}-{}", n % 2);
     let now = jifen_journal::time::now_ms() / 1000;
     let mut headers = String::new();
-    for (k, v) in jifen_connect::standard_webhooks::headers(secret, &id, now, body.as_bytes()) {
+    for (k, v) in jifen_connect::standard_webhooks::headers(&[secret], &id, now, body.as_bytes()) {
         headers.push_str(&format!("{k}: {v}\r\n"));
     }
     (headers, body.into_bytes())

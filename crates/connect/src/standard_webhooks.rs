@@ -17,20 +17,22 @@ use crate::sign::{hmac_sha256, same};
 /// How far a delivery's timestamp may be from now, either way, in seconds.
 pub const TOLERANCE_S: i64 = 5 * 60;
 
-/// The three headers of one signed attempt, names first.
+/// The three headers of one signed attempt, names first: one signature per secret, space
+/// separated (while a secret rotates, the new one and the old one both sign).
 pub fn headers(
-    secret: &str,
+    secrets: &[&str],
     id: &str,
     timestamp_s: i64,
     body: &[u8],
 ) -> [(&'static str, String); 3] {
+    let signatures: Vec<String> = secrets
+        .iter()
+        .map(|s| signature(s, id, timestamp_s, body))
+        .collect();
     [
         ("webhook-id", id.to_string()),
         ("webhook-timestamp", timestamp_s.to_string()),
-        (
-            "webhook-signature",
-            signature(secret, id, timestamp_s, body),
-        ),
+        ("webhook-signature", signatures.join(" ")),
     ]
 }
 
@@ -106,13 +108,16 @@ mod tests {
         let body = br#"{"test": 2432232314}"#;
         let sig = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
         assert_eq!(signature(secret, id, 1614265330, body), sig);
-        let h = headers(secret, id, 1614265330, body);
+        let h = headers(&[secret], id, 1614265330, body);
+        assert_eq!(h[2].1, sig);
         assert_eq!(h[0], ("webhook-id", id.to_string()));
         assert_eq!(h[1], ("webhook-timestamp", "1614265330".to_string()));
         let check = |ts: &str, sigs: &str, body: &[u8], now: i64| {
             verify(secret, Some(id), Some(ts), Some(sigs), body, now)
         };
         check("1614265330", sig, body, 1614265330).unwrap();
+        let two = headers(&["whsec_AAAA", secret], id, 1614265330, body);
+        check("1614265330", &two[2].1, body, 1614265330).unwrap();
         check("1614265330", &format!("v1,AAAA {sig}"), body, 1614265400).unwrap();
         assert!(check("1614265330", sig, b"{\"test\": 2432232315}", 1614265330).is_err());
         assert!(check("1614265330", sig, body, 1614265330 + 301)

@@ -43,6 +43,10 @@ pub struct ServerConfig {
     /// Whether the server may send to loopback, private and link-local addresses (venues and
     /// webhooks on a private network; tests). Off by default (see `outgoing`).
     pub allow_private_targets: bool,
+    /// How long a webhook subscription's deliveries are retried before it is paused.
+    pub webhook_retry_for: Duration,
+    /// How long a subscription's old secret still signs after a rotation.
+    pub webhook_secret_overlap: Duration,
     /// The header-read timeout and the bound on open connections.
     pub connection_limits: ConnectionLimits,
     /// Scheduled backups of the SQLite store (`--backup-dir`), see `backups`.
@@ -77,6 +81,8 @@ impl ServerConfig {
             session_ttl: Duration::from_secs(8 * 60 * 60),
             connection_limits: Default::default(),
             allow_private_targets: false,
+            webhook_retry_for: Duration::from_secs(24 * 60 * 60),
+            webhook_secret_overlap: Duration::from_secs(24 * 60 * 60),
         }
     }
 }

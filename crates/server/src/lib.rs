@@ -27,7 +27,6 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
-pub mod outbox;
 pub mod outgoing;
 pub mod pages;
 pub mod proofs;
@@ -43,6 +42,7 @@ pub mod venues;
 pub mod verify_runs;
 pub mod views;
 pub mod wallet_links;
+pub mod webhooks;
 pub mod what_if;
 
 use std::sync::mpsc::{channel, Receiver};
@@ -109,12 +109,12 @@ fn start_workers(app: &App) -> std::io::Result<Vec<Worker>> {
         signer: app.signer.clone(),
         clock: app.config.clock.clone(),
     };
-    let outbox = app.outbox.clone();
+    let webhooks = app.webhooks.clone();
     let health = app.store_health.clone();
     let mut workers = vec![
         spawn("scheduler", move |stop| scheduler.run(tick, stop))?,
         spawn("tree-signer", move |stop| signer.run(tick, stop))?,
-        spawn("outbox", move |stop| outbox.run(stop))?,
+        spawn("webhooks", move |stop| webhooks.run(stop))?,
         spawn("store-check", move |stop| health.run(stop))?,
     ];
     if let Some(schedule) = app.config.backups.clone() {

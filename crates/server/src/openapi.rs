@@ -303,6 +303,7 @@ fn declare_path_parameters(path: &str, op: &mut Operation) {
 /// Declares every operation's path parameters, and its error answers with the one error
 /// schema.
 pub fn finish(doc: &mut OpenApi) {
+    add_event_schemas(doc);
     let error = ResponseBuilder::new()
         .description("an error: a stable code and a message")
         .content(
@@ -332,4 +333,91 @@ pub fn finish(doc: &mut OpenApi) {
             }
         }
     }
+}
+
+/// The schema of one field of an event's data, and its string twin's when it has one.
+fn event_field(f: &crate::webhooks::events::FieldSpec) -> (RefOr<Schema>, Option<RefOr<Schema>>) {
+    use crate::webhooks::events::FieldKind as K;
+    let twin = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^\d+$"))
+            .description(Some("the same amount as a decimal string"))
+            .into()
+    };
+    let s: ObjectBuilder = match f.kind {
+        K::Name => string(NAME_PATTERN, "c1001", f.about),
+        K::OptionalName => string(NAME_PATTERN, "o-1", f.about).schema_type(
+            utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]),
+        ),
+        K::Fen | K::Atoms => return (integer(0, u64::MAX, f.about).into(), Some(twin())),
+        K::Count => integer(0, u64::MAX, f.about),
+        K::Points => string(r"^\d+\.\d{8}$", "21.00000000", f.about),
+        K::Bool => boolean(f.about),
+        K::Day => string(r"^\d{4}-\d{2}-\d{2}$", "2026-12-03", f.about),
+        K::Sha256 => string(
+            "^[0-9a-f]{64}$",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            f.about,
+        ),
+        K::Word => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(f.about)),
+    };
+    (s.into(), None)
+}
+
+/// The schema of one event type: the envelope and its `data`.
+fn event_schema(spec: &crate::webhooks::events::EventSpec) -> Schema {
+    let mut data = ObjectBuilder::new();
+    for f in spec.fields {
+        let (schema, twin) = event_field(f);
+        data = data.property(f.name, schema).required(f.name);
+        if let Some(twin) = twin {
+            let name = format!("{}_str", f.name);
+            data = data.property(&name, twin).required(&name);
+        }
+    }
+    let data = data.additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    let envelope = ObjectBuilder::new()
+        .title(Some(spec.kind))
+        .description(Some(spec.about))
+        .property("type", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([spec.kind])))
+        .property("id", string(r"^jifen:[A-Za-z0-9_.:@-]+:\d+:\d+$", "jifen:shop:1042:0",
+            "jifen:<economy>:<seq>:<n>, the same on every delivery (also the webhook-id header)"))
+        .property("economy", ObjectBuilder::new().schema_type(Type::String))
+        .property("seq", integer(1, u64::MAX, "the journal entry the event comes from"))
+        .property("time", ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime))))
+        .property("data", data);
+    let mut o = envelope;
+    for k in ["type", "id", "economy", "seq", "time", "data"] {
+        o = o.required(k);
+    }
+    Schema::Object(
+        o.additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build(),
+    )
+}
+
+/// The events webhooks deliver, as `WebhookEvent` (one of the types, by `type`) and one schema
+/// per type, `WebhookEvent.<type>`.
+pub fn add_event_schemas(doc: &mut OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut one_of = OneOfBuilder::new();
+    let mut discriminator = Discriminator::new("type");
+    for spec in crate::webhooks::events::EVENTS {
+        let name = format!("WebhookEvent.{}", spec.kind);
+        one_of = one_of.item(Ref::from_schema_name(&name));
+        discriminator.mapping.insert(
+            spec.kind.to_string(),
+            format!("#/components/schemas/{name}"),
+        );
+        components.schemas.insert(name, event_schema(spec).into());
+    }
+    let all = one_of
+        .discriminator(Some(discriminator))
+        .description(Some("What a webhook delivers: one event per POST, or `{\"events\": [...]}` for a batching subscription"));
+    components
+        .schemas
+        .insert("WebhookEvent".into(), Schema::OneOf(all.build()).into());
 }

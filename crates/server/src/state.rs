@@ -17,7 +17,6 @@ use crate::forward::Forwarder;
 use crate::keyring::Keyring;
 use crate::limits::Limiters;
 use crate::metrics::Metrics;
-use crate::outbox::Outbox;
 use crate::scheduler::Health;
 use crate::sessions::Sessions;
 use crate::signing::TreeSigner;
@@ -25,6 +24,7 @@ use crate::store::StoreHandle;
 use crate::store_check::StoreHealth;
 use crate::verify_runs::VerifyRuns;
 use crate::wallet_links::WalletLinks;
+use crate::webhooks::{self, Webhooks};
 use crate::what_if::WhatIfs;
 
 pub struct App {
@@ -45,7 +45,7 @@ pub struct App {
     pub verify_runs: Arc<VerifyRuns>,
     pub what_ifs: Arc<WhatIfs>,
     /// Delivery of exports to venues.
-    pub outbox: Arc<Outbox>,
+    pub webhooks: Arc<Webhooks>,
     /// Shop connectors and the identity tables.
     pub connectors: Arc<Connectors>,
     /// What the scheduler could not do (for the console's banner and the metrics).
@@ -135,10 +135,14 @@ impl App {
         let (owners, forwarder) = cluster_parts(&config, &economies, &links, &store);
         let app = App {
             connectors: Arc::new(Connectors::new(store.clone())),
-            outbox: Arc::new(Outbox::new(
+            webhooks: Arc::new(Webhooks::new(
                 economies.clone(),
                 store.clone(),
-                config.allow_private_targets,
+                webhooks::Policy {
+                    allow_private: config.allow_private_targets,
+                    retry_for: config.webhook_retry_for,
+                    secret_overlap: config.webhook_secret_overlap,
+                },
             )),
             scheduler_health: Arc::new(Health::new(metrics.scheduler_failures.clone())),
             store_health: Arc::new(StoreHealth::new(store.clone(), economies.clone())),

@@ -1,5 +1,5 @@
 //! The exchange link (SPEC §13, issue 7): an economy's venues, and the outbox that announces
-//! exports to them (see `outbox`).
+//! exports to them (see `webhooks`, whose engine delivers them).
 
 use std::sync::Arc;
 
@@ -62,6 +62,7 @@ async fn put_venue(eco: Eco<Manage>, JsonBody(req): JsonBody<VenueRequest>) -> A
     let (id, name) = (eco.economy.meta.id.clone(), eco.path("venue").to_string());
     let store = eco.app.store.clone();
     blocking(move || venues::put(&store, &id, &name, &record)).await?;
+    eco.app.webhooks.poke();
     Ok(json_ok(json!({"venue": eco.path("venue"), "url": req.url})))
 }
 
@@ -89,6 +90,17 @@ async fn outbox_status(eco: Eco<Manage>) -> ApiResult<Response> {
     let id = eco.economy.meta.id.clone();
     let store = eco.app.store.clone();
     let list = blocking(move || venues::list(&store, &id)).await?;
-    let rows = eco.app.outbox.status(eco.economy.id(), &list)?;
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|(name, v)| {
+            let key = crate::webhooks::Key {
+                economy: eco.economy.id().to_string(),
+                kind: crate::webhooks::Kind::Venue,
+                name: name.clone(),
+            };
+            let target = eco.app.webhooks.target(&key);
+            crate::webhooks::venue_json(name, &v.url, target.as_deref())
+        })
+        .collect();
     Ok(json_ok(json!({ "venues": rows })))
 }

@@ -16,6 +16,7 @@ mod service;
 mod session;
 mod transparency;
 mod wallet;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -80,5 +81,6 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
         .merge(wallet::router())
         .merge(collectibles::router())
         .merge(exchange::router())
+        .merge(webhooks::router())
         .merge(transparency::router())
 }
