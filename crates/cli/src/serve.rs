@@ -76,6 +76,14 @@ pub struct Args {
     /// private network; tests). Without it such URLs are refused, as written and as resolved.
     #[arg(long)]
     allow_private_targets: bool,
+    /// How long a webhook subscription's failing deliveries are retried (with backoff) before
+    /// it is paused with its reason: `24h` (1 second to 30 days).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    webhook_retry_for: std::time::Duration,
+    /// How long a rotated webhook secret still signs beside the new one: `24h` (1 second to 30
+    /// days).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    webhook_secret_overlap: std::time::Duration,
     /// Also serve /metrics, with every economy's series and no key, on this address (for a
     /// private network that Prometheus scrapes). On the main address, /metrics without a key
     /// has only the process-wide series.
@@ -268,6 +276,17 @@ fn config_of(store: &StoreArgs, args: &Args) -> anyhow::Result<ServerConfig> {
     config.admin_key = args.admin_key.clone();
     config.signing_key = args.signing_key.clone();
     config.allow_private_targets = args.allow_private_targets;
+    let month = std::time::Duration::from_secs(30 * 86_400);
+    for (flag, d) in [
+        ("--webhook-retry-for", args.webhook_retry_for),
+        ("--webhook-secret-overlap", args.webhook_secret_overlap),
+    ] {
+        if d < std::time::Duration::from_secs(1) || d > month {
+            anyhow::bail!("{flag} must be 1 second to 30 days, not {d:?}");
+        }
+    }
+    config.webhook_retry_for = args.webhook_retry_for;
+    config.webhook_secret_overlap = args.webhook_secret_overlap;
     config.backups = backups_of(store, args)?;
     config.rate_limits = jifen_server::limits::RateLimits {
         per_key: args.rate_limit_per_key,

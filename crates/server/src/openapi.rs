@@ -414,6 +414,44 @@ pub fn add_event_schemas(doc: &mut OpenApi) {
         );
         components.schemas.insert(name, event_schema(spec).into());
     }
+    let ping = ObjectBuilder::new()
+        .title(Some("webhook.ping"))
+        .description(Some(
+            "The test event `POST …/webhooks/{id}/ping` sends; not from the journal",
+        ))
+        .property(
+            "type",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["webhook.ping"])),
+        )
+        .property(
+            "id",
+            string(
+                r"^jifen:[A-Za-z0-9_.:@-]+:ping:\d+$",
+                "jifen:shop:ping:1796436686595",
+                "jifen:<economy>:ping:<ms>",
+            ),
+        )
+        .property("economy", ObjectBuilder::new().schema_type(Type::String))
+        .property("seq", integer(0, u64::MAX, "the journal's head when sent"))
+        .property("time", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "data",
+            ObjectBuilder::new()
+                .property(
+                    "subscription",
+                    string(NAME_PATTERN, "crm", "the subscription pinged"),
+                )
+                .required("subscription"),
+        );
+    let ping = ["type", "id", "economy", "seq", "time", "data"]
+        .iter()
+        .fold(ping, |o, k| o.required(*k));
+    components.schemas.insert(
+        "WebhookEvent.webhook.ping".into(),
+        Schema::Object(ping.build()).into(),
+    );
     let all = one_of
         .discriminator(Some(discriminator))
         .description(Some("What a webhook delivers: one event per POST, or `{\"events\": [...]}` for a batching subscription"));

@@ -25,3 +25,4 @@ mod scheduler;
 mod session;
 mod transparency;
 mod wallet;
+mod webhooks;
