@@ -374,3 +374,320 @@ fn every_event(backend: &Backend) {
     );
     s.stop();
 }
+
+fn sleep_until(start: Instant, at: Duration) {
+    if let Some(d) = at.checked_sub(start.elapsed()) {
+        std::thread::sleep(d);
+    }
+}
+
+/// The receiver answers 500 for its first 30 s, is down for the next 30 s, then comes back;
+/// the server is SIGKILLed three times on the way, the last while delivering. After dropping
+/// repeats by event id, the receiver has every event exactly once, in order.
+#[test]
+fn a_failing_receiver_and_a_killed_server_lose_nothing() {
+    let backend = Backend::sqlite();
+    let clock = common::temp_dir("webhook-fault-clock").join("clock");
+    write_clock(&clock, 0);
+    let mut o = Opts::with_clock(&backend, &clock);
+    o.extra = vec!["--allow-private-targets"];
+    let mut s = Server::start(&o);
+    let mut receiver = Receiver::new("faults", &openapi(&s));
+    receiver.set_mode("fail");
+    receiver.spawn();
+    let (rules, commands) = vector_commands("mixed-201");
+    let parts: Vec<&[Value]> = commands.chunks(commands.len().div_ceil(4)).collect();
+    create(&s, "f", rules);
+    let secret = subscribe(&s, "f", "crm", &receiver.url(), 1);
+    receiver.set_secrets(&[&secret]);
+    let start = Instant::now();
+    submit(&s, "f", parts[0]);
+    sleep_until(start, Duration::from_secs(8));
+    drop(s); // SIGKILL 1, while every attempt fails
+    s = Server::start(&o);
+    submit(&s, "f", parts[1]);
+    sleep_until(start, Duration::from_secs(30));
+    receiver.kill();
+    sleep_until(start, Duration::from_secs(40));
+    drop(s); // SIGKILL 2, while the receiver is down
+    s = Server::start(&o);
+    submit(&s, "f", parts[2]);
+    sleep_until(start, Duration::from_secs(60));
+    receiver.set_mode("ok");
+    receiver.spawn();
+    eventually("deliveries under way", || receiver.received().len() >= 50);
+    drop(s); // SIGKILL 3, while delivering
+    s = Server::start(&o);
+    submit(&s, "f", parts[3]);
+    let received = wait_delivered(&s, "f", &receiver, Duration::from_secs(180));
+    let events = deduplicated(&received);
+    eprintln!(
+        "faults: {} deliveries, {} events, done after {:?}",
+        received.len(),
+        events.len(),
+        start.elapsed()
+    );
+    check_against_journal(&s, "f", &events);
+    s.stop();
+}
+
+/// The lag of each event at the receiver: when it arrived less when it was committed.
+fn lags_ms(received: &[Value]) -> Vec<i64> {
+    received
+        .iter()
+        .filter(|r| r["event"]["type"] != "webhook.ping")
+        .map(|r| {
+            let time = r["event"]["time"].as_str().unwrap();
+            r["received_ms"].as_i64().unwrap() - common_time_ms(time)
+        })
+        .collect()
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time with milliseconds and a Z.
+fn common_time_ms(t: &str) -> i64 {
+    let (date, rest) = t.split_once('T').unwrap();
+    let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap()).collect();
+    let rest = rest.trim_end_matches('Z');
+    let (hms, ms) = rest.split_once('.').unwrap_or((rest, "0"));
+    let h: Vec<i64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
+    let (y, m) = if d[1] <= 2 {
+        (d[0] - 1, d[1] + 9)
+    } else {
+        (d[0], d[1] - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d[2] - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    ((days * 24 + h[0]) * 60 + h[1]) * 60_000 + h[2] * 1000 + ms.parse::<i64>().unwrap()
+}
+
+/// A subscription whose receiver answers after 9 s does not slow another: the fast one's
+/// every event arrives within a second of its commit.
+#[test]
+fn a_slow_subscription_does_not_slow_another() {
+    let backend = Backend::sqlite();
+    let s = Server::start(&Opts::with(&backend, vec!["--allow-private-targets"]));
+    let doc = openapi(&s);
+    let (mut slow, mut fast) = (Receiver::new("slow", &doc), Receiver::new("fast", &doc));
+    slow.set_mode("slow:9");
+    slow.spawn();
+    fast.spawn();
+    create(&s, "l", json!({}));
+    let secret = subscribe(&s, "l", "slow", &slow.url(), 1);
+    slow.set_secrets(&[&secret]);
+    let secret = subscribe(&s, "l", "fast", &fast.url(), 1);
+    fast.set_secrets(&[&secret]);
+    s.post(
+        "/v1/economies/l/commands",
+        ADMIN,
+        &json!([
+        {"type":"register_merchant","id":"m","account":"m1"},
+        {"type":"register_consumer","id":"c","account":"c1"}]),
+    );
+    let start = Instant::now();
+    let mut k = 0;
+    while start.elapsed() < Duration::from_secs(15) {
+        let batch: Vec<Value> = (0..5)
+            .flat_map(|_| {
+                k += 1;
+                [
+                    json!({"type":"pay_order","id":format!("p{k}"),"order":format!("o{k}"),"consumer":"c1","merchant":"m1","cash_fen":10_000,"stable_fen":0}),
+                    json!({"type":"confirm_order","id":format!("k{k}"),"order":format!("o{k}")}),
+                ]
+            })
+            .collect();
+        s.post("/v1/economies/l/commands", ADMIN, &Value::Array(batch));
+        let list = s.get("/v1/economies/l/webhooks", ADMIN);
+        let fast_row = list["webhooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == "fast")
+            .unwrap()
+            .clone();
+        assert!(
+            fast_row["lag_seconds"].as_f64().unwrap() < 1.0,
+            "{fast_row}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eventually("the fast receiver has every event", || {
+        fast.received().len() as u64 >= 3 * k
+    });
+    let lags = lags_ms(&fast.received());
+    let worst = lags.iter().max().copied().unwrap();
+    eprintln!(
+        "fast subscription: {} events, worst lag {worst} ms; slow one: {} events",
+        lags.len(),
+        slow.received().len()
+    );
+    assert!(
+        worst < 1000,
+        "the fast subscription's worst lag: {worst} ms"
+    );
+    assert!(
+        !slow.received().is_empty(),
+        "the slow one is served too, 9 s at a time"
+    );
+    s.stop();
+}
+
+/// After a rotation both secrets sign each delivery until the overlap ends; then only the new.
+/// Also: what a subscription may be is checked, with clear errors.
+#[test]
+fn a_rotated_secret_signs_beside_the_new_until_the_overlap_ends() {
+    let backend = Backend::sqlite();
+    let s = Server::start(&Opts::with(
+        &backend,
+        vec!["--allow-private-targets", "--webhook-secret-overlap", "4s"],
+    ));
+    let mut receiver = Receiver::new("rotate", &openapi(&s));
+    receiver.spawn();
+    create(&s, "r", json!({}));
+    let old = subscribe(&s, "r", "crm", &receiver.url(), 1);
+    let register = |name: &str| {
+        s.post("/v1/economies/r/commands", ADMIN, &json!([
+            {"type":"register_merchant","id":format!("m-{name}"),"account":format!("m-{name}")},
+            {"type":"register_consumer","id":format!("c-{name}"),"account":format!("c-{name}")},
+            {"type":"pay_order","id":format!("p-{name}"),"order":format!("o-{name}"),"consumer":format!("c-{name}"),"merchant":format!("m-{name}"),"cash_fen":100,"stable_fen":0}]));
+    };
+    receiver.set_secrets(&[&old]);
+    register("a");
+    eventually("the first event", || receiver.received().len() == 1);
+    let rotated = s.post("/v1/economies/r/webhooks/crm/rotate", ADMIN, &json!({}));
+    let new = rotated["secret"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert!(rotated["old_secret_valid_until"].is_string(), "{rotated}");
+    receiver.set_secrets(&[&old, &new]);
+    register("b");
+    eventually("the second event", || receiver.received().len() == 2);
+    assert_eq!(
+        receiver.received()[1]["verified"],
+        json!([0, 1]),
+        "both sign during the overlap"
+    );
+    std::thread::sleep(Duration::from_millis(4500));
+    register("c");
+    eventually("the third event", || receiver.received().len() == 3);
+    assert_eq!(
+        receiver.received()[2]["verified"],
+        json!([1]),
+        "only the new one after"
+    );
+    let list = s.get("/v1/economies/r/webhooks", ADMIN);
+    assert!(
+        list["webhooks"][0]["old_secret_valid_until"].is_null(),
+        "{list}"
+    );
+    assert!(
+        !list.to_string().contains(&new[6..]),
+        "secrets are shown once"
+    );
+    subscriptions_are_checked(&s, &receiver.url());
+    s.stop();
+}
+
+fn subscriptions_are_checked(s: &Server, url: &str) {
+    let post = |body: Value| {
+        s.call(
+            "POST",
+            "/v1/economies/r/webhooks",
+            Some(ADMIN),
+            Some(&body.to_string()),
+        )
+    };
+    let cases = [
+        (
+            json!({"id":"x","url":url,"events":["points.minted"]}),
+            422,
+            "not an event type",
+        ),
+        (json!({"id":"x","url":url,"events":[]}), 422, "at least one"),
+        (
+            json!({"id":"x y","url":url,"events":["*"]}),
+            422,
+            "letters, digits",
+        ),
+        (
+            json!({"id":"x","url":"ftp://a.example/","events":["*"]}),
+            422,
+            "http://",
+        ),
+        (
+            json!({"id":"x","url":format!("https://a.example/{}", "a".repeat(2100)),"events":["*"]}),
+            422,
+            "2048",
+        ),
+        (
+            json!({"id":"x","url":url,"events":["*"],"batch":101}),
+            422,
+            "1 to 100",
+        ),
+        (json!({"id":"crm","url":url,"events":["*"]}), 409, "exists"),
+    ];
+    for (body, status, words) in cases {
+        let (got, v) = post(body.clone());
+        assert_eq!(got, status, "{body}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(words),
+            "{body}: {v}"
+        );
+    }
+    for k in 1..50 {
+        let (got, v) = post(json!({"id":format!("s{k}"),"url":url,"events":["order.paid"]}));
+        assert_eq!(got, 201, "{v}");
+    }
+    let (got, v) = post(json!({"id":"s50","url":url,"events":["*"]}));
+    assert_eq!(
+        (got, v["error"]["code"].as_str()),
+        (409, Some("too_many_webhooks")),
+        "{v}"
+    );
+    let (got, _) = s.call(
+        "PATCH",
+        "/v1/economies/r/webhooks/nope",
+        Some(ADMIN),
+        Some("{}"),
+    );
+    assert_eq!(got, 404);
+    let (got, v) = s.call(
+        "PATCH",
+        "/v1/economies/r/webhooks/crm",
+        Some(ADMIN),
+        Some(r#"{"paused":true}"#),
+    );
+    assert_eq!((got, v["state"].as_str()), (200, Some("paused")), "{v}");
+    let (got, _) = s.call("DELETE", "/v1/economies/r/webhooks/s1", Some(ADMIN), None);
+    assert_eq!(got, 200);
+}
+
+/// Without --allow-private-targets, loopback, private and link-local receivers are refused.
+#[test]
+fn private_receivers_are_refused_without_the_flag() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    create(&s, "p", json!({}));
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://10.0.0.8/hook",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+    ] {
+        let (got, v) = s.call(
+            "POST",
+            "/v1/economies/p/webhooks",
+            Some(ADMIN),
+            Some(&json!({"id":"x","url":url,"events":["*"]}).to_string()),
+        );
+        assert_eq!(got, 422, "{url}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("internal address"),
+            "{url}: {v}"
+        );
+    }
+    s.stop();
+}
