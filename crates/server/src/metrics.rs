@@ -90,6 +90,20 @@ pub struct EconomySeries {
     pub last_settled_day: u64,
 }
 
+/// One webhook subscription's deliveries, for `/metrics`.
+#[derive(Default)]
+pub struct WebhookSeries {
+    pub economy: String,
+    pub subscription: String,
+    /// Events delivered and requests failed since the server started.
+    pub delivered: u64,
+    pub failed: u64,
+    /// Events waiting, and how long the oldest has waited.
+    pub lag_events: u64,
+    pub lag_seconds: f64,
+    pub paused: bool,
+}
+
 /// One per-economy gauge: its name, its help, and how to read it from a series.
 type EconomyGauge = (&'static str, &'static str, fn(&EconomySeries) -> u64);
 
@@ -263,7 +277,7 @@ impl Metrics {
     }
 
     /// The text of every process-wide series, then each of `economies`' series.
-    pub fn render(&self, now: Now, economies: &[EconomySeries]) -> String {
+    pub fn render(&self, now: Now, economies: &[EconomySeries], hooks: &[WebhookSeries]) -> String {
         self.scheduler_failing.set(now.scheduler_failing as i64);
         self.store_damaged.set(i64::from(now.store_damaged));
         let mut per_economy = Registry::default();
@@ -276,6 +290,7 @@ impl Metrics {
             }
             per_economy.register(name, help, family);
         }
+        register_webhooks(&mut per_economy, hooks);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode_registry(&mut out, &self.registry);
@@ -283,6 +298,53 @@ impl Metrics {
         let _ = encode_eof(&mut out);
         out
     }
+}
+
+type HookLabels = Vec<(&'static str, String)>;
+
+/// The per-subscription series of `hooks` into `registry`.
+fn register_webhooks(registry: &mut Registry, hooks: &[WebhookSeries]) {
+    let labels = |h: &WebhookSeries| -> HookLabels {
+        vec![
+            ("economy", h.economy.clone()),
+            ("subscription", h.subscription.clone()),
+        ]
+    };
+    let delivered = Family::<HookLabels, Counter>::default();
+    let failed = Family::<HookLabels, Counter>::default();
+    let lag = Family::<HookLabels, Gauge>::default();
+    let lag_s = Family::<HookLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let paused = Family::<HookLabels, Gauge>::default();
+    for h in hooks {
+        let l = labels(h);
+        delivered.get_or_create(&l).inc_by(h.delivered);
+        failed.get_or_create(&l).inc_by(h.failed);
+        lag.get_or_create(&l)
+            .set(h.lag_events.min(i64::MAX as u64) as i64);
+        lag_s.get_or_create(&l).set(h.lag_seconds);
+        paused.get_or_create(&l).set(i64::from(h.paused));
+    }
+    registry.register(
+        "jifen_webhook_delivered",
+        "Events each webhook subscription delivered since the server started.",
+        delivered,
+    );
+    registry.register(
+        "jifen_webhook_failed",
+        "Failed delivery requests of each subscription since the server started.",
+        failed,
+    );
+    registry.register(
+        "jifen_webhook_lag_events",
+        "Events each subscription has still to deliver.",
+        lag,
+    );
+    registry.register(
+        "jifen_webhook_lag_seconds",
+        "How long the oldest undelivered event of each subscription has waited.",
+        lag_s,
+    );
+    registry.register("jifen_webhook_paused", "1 while a subscription is paused (by the operator, or after failing for the retry horizon).", paused);
 }
 
 #[cfg(test)]
@@ -307,6 +369,13 @@ mod tests {
                 reserve_fen: 7,
                 ..EconomySeries::default()
             }],
+            &[WebhookSeries {
+                economy: "shop".into(),
+                subscription: "crm".into(),
+                delivered: 5,
+                lag_seconds: 0.5,
+                ..WebhookSeries::default()
+            }],
         );
         for line in [
             "jifen_http_requests_total 1",
@@ -319,6 +388,8 @@ mod tests {
             "jifen_http_request_duration_seconds_count{route=\"unmatched\",status=\"5xx\"} 1",
             "jifen_economy_head_seq{economy=\"shop\"} 42",
             "jifen_economy_reserve_fen{economy=\"shop\"} 7",
+            "jifen_webhook_delivered_total{economy=\"shop\",subscription=\"crm\"} 5",
+            "jifen_webhook_lag_seconds{economy=\"shop\",subscription=\"crm\"} 0.5",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }
@@ -328,6 +399,7 @@ mod tests {
                 scheduler_failing: 0,
                 store_damaged: false,
             },
+            &[],
             &[],
         );
         assert!(!none.contains("economy=\""), "{none}");

@@ -409,9 +409,21 @@ fn the_alerting_rules_load_and_name_real_series() {
     let dir = work.join("backups").display().to_string();
     let s = Server::start(&Opts::with(
         &backend,
-        vec!["--backup-dir", &dir, "--backup-every", "1h"],
+        vec![
+            "--backup-dir",
+            &dir,
+            "--backup-every",
+            "1h",
+            "--allow-private-targets",
+        ],
     ));
     economy(&s, "k");
+    // A subscription, so its series exist (its receiver is nowhere).
+    s.post(
+        "/v1/economies/k/webhooks",
+        ADMIN,
+        &serde_json::json!({"id": "crm", "url": "http://127.0.0.1:9/", "events": ["*"]}),
+    );
     let (_, metrics) = common::http(
         &s.addr,
         "GET",

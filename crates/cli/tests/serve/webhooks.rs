@@ -526,6 +526,25 @@ fn a_slow_subscription_does_not_slow_another() {
         worst < 1000,
         "the fast subscription's worst lag: {worst} ms"
     );
+    let (status, text) = s.raw(format!("GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {ADMIN}\r\n\r\n").as_bytes());
+    assert_eq!(status, 200);
+    let series = |name: &str, sub: &str| -> f64 {
+        let prefix = format!("{name}{{economy=\"l\",subscription=\"{sub}\"}} ");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"));
+        line[prefix.len()..].parse().unwrap()
+    };
+    assert_eq!(
+        series("jifen_webhook_delivered_total", "fast") as usize,
+        fast.received().len()
+    );
+    assert!(series("jifen_webhook_lag_seconds", "fast") < 1.0);
+    assert!(
+        series("jifen_webhook_lag_events", "slow") > 0.0,
+        "the slow one is behind"
+    );
     assert!(
         !slow.received().is_empty(),
         "the slow one is served too, 9 s at a time"

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::keys::Role;
-use crate::metrics::{EconomySeries, Now};
+use crate::metrics::{EconomySeries, Now, WebhookSeries};
 use crate::state::App;
 
 /// The served OpenAPI document, as JSON text made once, by the first router built (every
@@ -140,8 +140,34 @@ async fn metrics_text(app: &App, scope: Scope) -> Response {
         scheduler_failing: app.scheduler_health.failing(),
         store_damaged: !app.store_health.problems().is_empty(),
     };
-    let text = app.metrics.render(now, &series);
+    let hooks: Vec<_> = app
+        .webhooks
+        .all_subscriptions()
+        .into_iter()
+        .filter(|(k, _)| shown(&k.economy))
+        .collect();
+    let hooks: Vec<WebhookSeries> =
+        tokio::task::spawn_blocking(move || hooks.iter().map(|(k, t)| hook_series(k, t)).collect())
+            .await
+            .unwrap_or_default();
+    let text = app.metrics.render(now, &series, &hooks);
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// A subscription's deliveries for the metrics (blocking: its lag reads the event log).
+fn hook_series(key: &crate::webhooks::Key, t: &crate::webhooks::engine::Target) -> WebhookSeries {
+    let (lag_events, oldest) = t.lag();
+    let s = t.lock();
+    let now = jifen_journal::time::now_ms();
+    WebhookSeries {
+        economy: key.economy.clone(),
+        subscription: key.name.clone(),
+        delivered: s.delivered,
+        failed: s.failed,
+        lag_events,
+        lag_seconds: oldest.map_or(0.0, |ts| (now - ts).max(0) as f64 / 1000.0),
+        paused: s.settings.paused.is_some(),
+    }
 }
 
 /// An economy's figures for the metrics, read on its writer between batches.

@@ -174,10 +174,7 @@ impl Target {
         let mut agent: Option<(String, bool, ureq::Agent)> = None;
         let mut saved = self.lock().next;
         let mut last_save = Instant::now();
-        loop {
-            let Some((settings, next, generation)) = self.ready() else {
-                break;
-            };
+        while let Some((settings, next, generation)) = self.ready() {
             let fetched = match self
                 .feed
                 .fetch(next, settings.batch.max(1), &settings.events)
