@@ -17,6 +17,8 @@ pub enum What {
     Http(crate::bench_http::Args),
     /// Shop deliveries over loopback: a generic connector's signed order events, deliveries/s.
     Deliveries(crate::bench_deliveries::Args),
+    /// Webhook deliveries to a receiver in this process over loopback, events/s.
+    Webhooks(crate::bench_webhooks::Args),
     /// The Merkle tree: the cost of an append as the tree grows, and of proofs in memory.
     Tree {
         /// Leaves appended.
@@ -53,6 +55,7 @@ pub fn run(store: &crate::store_cmds::StoreArgs, what: What) -> anyhow::Result<(
         What::Journal(args) => crate::bench_journal::run(store, args),
         What::Http(args) => crate::bench_http::run(args),
         What::Deliveries(args) => crate::bench_deliveries::run(args),
+        What::Webhooks(args) => crate::bench_webhooks::run(args),
         What::Memory { accounts } => memory(accounts),
         What::Tree { leaves } => tree(leaves),
     }

@@ -6,6 +6,7 @@ mod bench;
 mod bench_deliveries;
 mod bench_http;
 mod bench_journal;
+mod bench_webhooks;
 mod cluster;
 mod demo;
 mod load;
