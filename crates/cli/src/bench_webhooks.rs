@@ -28,7 +28,10 @@ pub struct Args {
     /// Events per POST (1 to 100).
     #[arg(long, default_value_t = 1)]
     batch: usize,
-    /// Only subscribe and receive for this many seconds; load nothing, measure nothing.
+    /// Only subscribe and receive for this many seconds (or until SIGTERM), then unsubscribe;
+    /// load nothing, measure nothing. The
+    /// receiver then runs at idle priority: it stands for the brand's own machine, and should not
+    /// take the CPU the server would have had.
     #[arg(long)]
     hold: Option<u64>,
 }
@@ -133,7 +136,7 @@ async fn subscribe(
     c: &mut Conn,
     port: u16,
     from_seq: u64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let path = format!("/v1/economies/{}/webhooks", args.economy);
     let id = format!("bench-{:x}", jifen_journal::time::now_ms() % 0xffff_ffff);
     let body = serde_json::json!({
@@ -149,7 +152,7 @@ async fn subscribe(
         body.to_string().as_bytes(),
     )
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// The economy's committed head.
@@ -178,8 +181,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--batch must be 1 to 100");
     }
     let t = target(&args.server.url)?;
+    let hold = args.hold.is_some();
+    if hold {
+        idle_priority();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .on_thread_start(move || {
+            if hold {
+                idle_priority()
+            }
+        })
         .enable_all()
         .build()?;
     runtime.block_on(async {
@@ -188,8 +200,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let port = receiver(counts.clone(), started).await?;
         let mut c = with_economy(&t, &args.server.key, &args.economy).await?;
         if let Some(secs) = args.hold {
-            subscribe(&args, &t, &mut c, port, 1).await?;
-            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let id = subscribe(&args, &t, &mut c, port, 1).await?;
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(secs)) => {}
+                _ = term.recv() => {}
+            }
+            let path = format!("/v1/economies/{}/webhooks/{id}", args.economy);
+            // The server has closed the idle connection by now.
+            let mut c = Conn::open(&t).await?;
+            call_ok(&mut c, &t, &args.server.key, "DELETE", &path, b"").await?;
             println!("{}", serde_json::json!({"held_s": secs, "events": counts.events.load(Ordering::Relaxed)}));
             return Ok(());
         }
@@ -210,4 +230,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Puts the calling thread in Linux's `SCHED_IDLE` class.
+fn idle_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread; the call only reads `param`.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    }
 }

@@ -52,6 +52,8 @@ pub trait Feed: Send + Sync {
     fn lag(&self, at: Position, wanted: &[String]) -> (u64, Option<i64>);
     fn save(&self, at: Position) -> Result<(), String>;
     fn paused(&self, reason: Option<&str>) -> Result<(), String>;
+    /// Entries committed at or after `at`: how far behind the head the target is.
+    fn behind(&self, at: Position) -> u64;
 }
 
 /// A target's settings, as the API last set them.
@@ -174,7 +176,9 @@ impl Target {
         let mut agent: Option<(String, bool, ureq::Agent)> = None;
         let mut saved = self.lock().next;
         let mut last_save = Instant::now();
+        let mut priority = super::priority::Priority::default();
         while let Some((settings, next, generation)) = self.ready() {
+            priority.update(self.feed.behind(next));
             let fetched = match self
                 .feed
                 .fetch(next, settings.batch.max(1), &settings.events)
@@ -189,7 +193,9 @@ impl Target {
             if fetched.items.is_empty() {
                 self.advance(generation, fetched.next);
                 self.save_if_moved(&mut saved, &mut last_save, Duration::ZERO);
-                self.idle(IDLE);
+                if fetched.next <= next {
+                    self.idle(IDLE); // at the head: wait for more
+                }
                 continue;
             }
             let agent = agent_for(&mut agent, &settings);

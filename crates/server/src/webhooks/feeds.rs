@@ -24,6 +24,10 @@ pub struct SharedLog {
     log: Mutex<Option<(EventLog, Box<dyn Store>)>>,
 }
 
+/// How many entries past a reader's position the shared log derives before it waits for the
+/// reader to come closer.
+const AHEAD_ENTRIES: u64 = 10_000;
+
 impl SharedLog {
     pub fn new(economy: Arc<Economy>, store: Arc<StoreHandle>) -> Arc<SharedLog> {
         Arc::new(SharedLog {
@@ -47,7 +51,11 @@ impl SharedLog {
             *guard = Some((log, conn));
         }
         let (log, conn) = guard.as_mut().expect("just set");
-        log.follow(conn.as_mut(), self.economy.journal.committed_seq())?;
+        // Derive events only as far ahead of the reader as it will soon need: the work keeps
+        // pace with delivery (and a busy server's spare CPU) instead of racing the writer.
+        if log.applied < at.seq.saturating_add(AHEAD_ENTRIES) {
+            log.follow(conn.as_mut(), self.economy.journal.committed_seq())?;
+        }
         Ok(log.covers(at).then(|| f(log)))
     }
 }
@@ -142,9 +150,12 @@ impl Feed for SubscriptionFeed {
     }
 
     fn lag(&self, at: Position, wanted: &[String]) -> (u64, Option<i64>) {
-        let shared = self
-            .shared
-            .with(at, |log| log.pending(at, &|k| wants(wanted, k)));
+        let head = self.shared.economy.journal.committed_seq();
+        let shared = self.shared.with(at, |log| {
+            let (n, oldest) = log.pending(at, &|k| wants(wanted, k));
+            // Entries not derived yet count as one event each.
+            (n + head.saturating_sub(log.applied), oldest)
+        });
         if let Ok(Some(found)) = shared {
             return found;
         }
@@ -157,6 +168,10 @@ impl Feed for SubscriptionFeed {
             }
             None => (0, None),
         }
+    }
+
+    fn behind(&self, at: Position) -> u64 {
+        (self.shared.economy.journal.committed_seq() + 1).saturating_sub(at.seq)
     }
 
     fn save(&self, at: Position) -> Result<(), String> {
@@ -224,6 +239,10 @@ impl VenueFeed {
 }
 
 impl Feed for VenueFeed {
+    fn behind(&self, at: Position) -> u64 {
+        (self.economy.journal.committed_seq() + 1).saturating_sub(at.seq)
+    }
+
     fn fetch(&self, at: Position, max: usize, _: &[String]) -> Result<Fetched, String> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
