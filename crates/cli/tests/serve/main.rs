@@ -26,3 +26,4 @@ mod session;
 mod transparency;
 mod wallet;
 mod webhooks;
+mod webhooks_docs;

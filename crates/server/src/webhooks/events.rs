@@ -86,7 +86,7 @@ pub const EVENTS: &[EventSpec] = &[
     EventSpec { kind: "order.paid", about: "An order was paid and is pending.", fields: &ORDER_FIELDS },
     EventSpec {
         kind: "order.confirmed",
-        about: "An order was confirmed: its points were granted and its shares went to the reserve and the dividend pool.",
+        about: "An order was confirmed: its points were granted and its portions went to the reserve and the dividend pool.",
         fields: &[
             ORDER_FIELDS[0], ORDER_FIELDS[1], ORDER_FIELDS[2], ORDER_FIELDS[3], ORDER_FIELDS[4],
             f("auto", Bool, "true when the server confirmed it after the economy's auto_confirm_days"),
@@ -112,7 +112,7 @@ pub const EVENTS: &[EventSpec] = &[
     },
     EventSpec {
         kind: "dividend.paid",
-        about: "One holder's share of a day's dividend pool (capped by their quota).",
+        about: "One holder's part of a day's dividend pool (capped by their quota).",
         fields: &[
             f("account", Name, "the holder"),
             f("day", Day, "the day settled"),
