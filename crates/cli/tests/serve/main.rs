@@ -27,3 +27,4 @@ mod transparency;
 mod wallet;
 mod webhooks;
 mod webhooks_docs;
+mod webhooks_page;
