@@ -13,7 +13,8 @@ on_both_backends! {
     the_connections_tab_in_the_browser => super::connections_tab;
 }
 
-fn text(browser: &Browser) -> String {
+/// The page's visible text.
+pub fn text(browser: &Browser) -> String {
     browser
         .script("return document.body.innerText", json!([]))
         .as_str()
@@ -32,7 +33,8 @@ fn value(browser: &Browser, id: &str) -> String {
         .to_string()
 }
 
-fn set(browser: &Browser, id: &str, v: &str) {
+/// Sets an input's value as typing would, and says it changed.
+pub fn set(browser: &Browser, id: &str, v: &str) {
     browser.script(
         &format!("const e = document.getElementById('{id}'); e.value = arguments[0]; e.dispatchEvent(new Event('change')); return true"),
         json!([v]),

@@ -10,27 +10,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::connections_page::{set, text};
 use crate::support::Backend;
 use crate::web::*;
 use crate::webhooks::{openapi, Receiver};
 
-fn text(browser: &Browser) -> String {
-    browser
-        .script("return document.body.innerText", json!([]))
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 fn js(browser: &Browser, code: &str) -> Value {
     browser.script(code, json!([]))
-}
-
-fn set(browser: &Browser, id: &str, v: &str) {
-    browser.script(
-        &format!("const e = document.getElementById('{id}'); e.value = arguments[0]; e.dispatchEvent(new Event('change')); return true"),
-        json!([v]),
-    );
 }
 
 /// Screenshots at both widths in both languages (the page is in Chinese when called), scrolled
