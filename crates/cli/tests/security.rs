@@ -422,6 +422,11 @@ fn the_banner_in_both_languages(s: &Server) {
         browser.screenshot(&format!("console-scheduler-banner-zh-{width}px"));
     }
     browser.click("#lang");
+    // The overview is drawn again after its reads come back.
+    browser.wait_for(
+        "return String(document.getElementById('ov-problems').innerText.includes('The automatic order confirmation'))",
+        "true",
+    );
     let en = banner();
     assert!(
         en.contains("The automatic order confirmation for o1 was refused: id_conflict"),
