@@ -18,6 +18,7 @@ use crate::web::*;
 
 on_both_backends! {
     every_event_the_journal_implies_arrives_signed_in_order => super::every_event;
+    the_list_answers_while_a_paused_subscription_falls_behind => super::paused_behind;
 }
 
 /// A receiver process and its files.
@@ -708,5 +709,26 @@ fn private_receivers_are_refused_without_the_flag() {
             "{url}: {v}"
         );
     }
+    s.stop();
+}
+
+/// `GET …/webhooks` reports the lag of a paused subscription whose events were never derived,
+/// without reading the store from the request (on PostgreSQL the synchronous client panicked
+/// inside the async handler, and the request got no answer).
+fn paused_behind(backend: &Backend) {
+    let s = Server::start(&Opts::with(backend, vec!["--allow-private-targets"]));
+    let (rules, commands) = vector_commands("mixed-202");
+    create(&s, "q", rules);
+    subscribe(&s, "q", "crm", "http://127.0.0.1:9/hook", 1);
+    let path = "/v1/economies/q/webhooks/crm";
+    let (got, _) = s.call("PATCH", path, Some(ADMIN), Some(r#"{"paused":true}"#));
+    assert_eq!(got, 200);
+    submit(&s, "q", &commands[..200]);
+    let head = journal(&s, "q").last().unwrap()["seq"].as_u64().unwrap();
+    let list = s.get("/v1/economies/q/webhooks", ADMIN);
+    let w = &list["webhooks"][0];
+    assert_eq!(w["state"], "paused", "{list}");
+    let lag = w["lag_events"].as_u64().unwrap();
+    assert!(lag > 0 && lag <= head, "{list}");
     s.stop();
 }

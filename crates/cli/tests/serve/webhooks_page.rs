@@ -228,6 +228,10 @@ fn failing_then_paused(browser: &Browser, s: &Server, receiver: &Receiver) {
 /// a redelivery from entry 1 sends the first events again; a deletion empties the list.
 fn rotated_redelivered_deleted(browser: &Browser, receiver: &Receiver, old: &str) {
     confirm(browser, "换密钥");
+    browser.wait_for(
+        "return String(document.getElementById('wh-secret-label').textContent.includes('旧密钥在 24 小时内仍然有效'))",
+        "true",
+    );
     let new = js(
         browser,
         "return document.getElementById('wh-secret-once').value",

@@ -37,6 +37,14 @@ impl SharedLog {
         })
     }
 
+    /// Runs `f` on the log as it stands, without reading the store; `None` when there is no
+    /// log yet or it does not cover `at`.
+    fn peek<R>(&self, at: Position, f: impl FnOnce(&EventLog) -> R) -> Option<R> {
+        let guard = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let (log, _) = guard.as_ref()?;
+        log.covers(at).then(|| f(log))
+    }
+
     /// Runs `f` on the log brought up to the committed head (a chunk at a time); `None` when
     /// the log does not cover `at` (a private log must serve it).
     fn with<R>(&self, at: Position, f: impl FnOnce(&EventLog) -> R) -> Result<Option<R>, String> {
@@ -150,23 +158,20 @@ impl Feed for SubscriptionFeed {
     }
 
     fn lag(&self, at: Position, wanted: &[String]) -> (u64, Option<i64>) {
+        // Never reads the store: the API and metrics ask from async code.
         let head = self.shared.economy.journal.committed_seq();
-        let shared = self.shared.with(at, |log| {
+        let pending = |log: &EventLog| {
             let (n, oldest) = log.pending(at, &|k| wants(wanted, k));
             // Entries not derived yet count as one event each.
             (n + head.saturating_sub(log.applied), oldest)
-        });
-        if let Ok(Some(found)) = shared {
+        };
+        if let Some(found) = self.shared.peek(at, pending) {
             return found;
         }
         let guard = self.private.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
-            Some((log, _)) => {
-                let (n, oldest) = log.pending(at, &|k| wants(wanted, k));
-                let behind = self.shared.economy.journal.committed_seq() - log.applied;
-                (n + behind, oldest)
-            }
-            None => (0, None),
+            Some((log, _)) if log.covers(at) => pending(log),
+            _ => ((head + 1).saturating_sub(at.seq), None),
         }
     }
 
