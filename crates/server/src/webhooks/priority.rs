@@ -14,7 +14,8 @@ pub struct Priority {
     background: bool,
     /// Whether the thread may leave `SCHED_IDLE` again. Linux lets a thread back to the normal
     /// class only with `CAP_SYS_NICE` or an `RLIMIT_NICE` of at least 20 (systemd:
-    /// `LimitNICE=20`); without either, a thread that dropped would stay down, so it never drops.
+    /// `LimitNICE=20`; Docker: `--cap-add SYS_NICE`); without either, a thread that dropped
+    /// would stay down, so it never drops.
     may_return: bool,
 }
 
@@ -52,14 +53,27 @@ fn may_return() -> bool {
             rlim_cur: 0,
             rlim_max: 0,
         };
-        // SAFETY: geteuid reads nothing; getrlimit writes only `limit`.
-        unsafe {
-            libc::geteuid() == 0
-                || (libc::getrlimit(libc::RLIMIT_NICE, &mut limit) == 0 && limit.rlim_cur >= 20)
-        }
+        // SAFETY: getrlimit writes only `limit`.
+        let by_limit =
+            unsafe { libc::getrlimit(libc::RLIMIT_NICE, &mut limit) } == 0 && limit.rlim_cur >= 20;
+        by_limit || has_sys_nice()
     }
     #[cfg(not(target_os = "linux"))]
     false
+}
+
+/// Whether the process holds `CAP_SYS_NICE` (bit 23 of `CapEff` in `/proc/self/status`). Being
+/// root is not enough: a container's root usually runs without it.
+#[cfg(target_os = "linux")]
+fn has_sys_nice() -> bool {
+    const CAP_SYS_NICE: u32 = 23;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("CapEff:"))?;
+            u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << CAP_SYS_NICE) != 0)
 }
 
 /// Puts the calling thread in `SCHED_IDLE` or back in `SCHED_OTHER`; whether it could.
