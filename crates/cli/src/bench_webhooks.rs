@@ -183,13 +183,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let t = target(&args.server.url)?;
     let hold = args.hold.is_some();
     if hold {
-        idle_priority();
+        jifen_server::webhooks::priority::set_background(true);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .on_thread_start(move || {
             if hold {
-                idle_priority()
+                jifen_server::webhooks::priority::set_background(true);
             }
         })
         .enable_all()
@@ -230,14 +230,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(())
     })
-}
-
-/// Puts the calling thread in Linux's `SCHED_IDLE` class.
-fn idle_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: pid 0 is the calling thread; the call only reads `param`.
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
-    }
 }

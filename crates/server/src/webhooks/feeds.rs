@@ -108,6 +108,11 @@ impl SubscriptionFeed {
     }
 }
 
+/// Entries committed at or after `at`.
+fn entries_from(economy: &Economy, at: Position) -> u64 {
+    (economy.journal.committed_seq() + 1).saturating_sub(at.seq)
+}
+
 fn wants(wanted: &[String], kind: &str) -> bool {
     wanted.iter().any(|w| w == kind || w == "*")
 }
@@ -171,12 +176,12 @@ impl Feed for SubscriptionFeed {
         let guard = self.private.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some((log, _)) if log.covers(at) => pending(log),
-            _ => ((head + 1).saturating_sub(at.seq), None),
+            _ => (entries_from(&self.shared.economy, at), None),
         }
     }
 
     fn behind(&self, at: Position) -> u64 {
-        (self.shared.economy.journal.committed_seq() + 1).saturating_sub(at.seq)
+        entries_from(&self.shared.economy, at)
     }
 
     fn save(&self, at: Position) -> Result<(), String> {
@@ -245,7 +250,7 @@ impl VenueFeed {
 
 impl Feed for VenueFeed {
     fn behind(&self, at: Position) -> u64 {
-        (self.economy.journal.committed_seq() + 1).saturating_sub(at.seq)
+        entries_from(&self.economy, at)
     }
 
     fn fetch(&self, at: Position, max: usize, _: &[String]) -> Result<Fetched, String> {

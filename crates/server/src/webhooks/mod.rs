@@ -10,7 +10,7 @@ pub mod events;
 pub mod feeds;
 pub mod log;
 pub mod model;
-mod priority;
+pub mod priority;
 mod status;
 
 use std::collections::HashMap;

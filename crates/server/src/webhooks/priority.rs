@@ -77,7 +77,7 @@ fn has_sys_nice() -> bool {
 }
 
 /// Puts the calling thread in `SCHED_IDLE` or back in `SCHED_OTHER`; whether it could.
-fn set_background(background: bool) -> bool {
+pub fn set_background(background: bool) -> bool {
     #[cfg(target_os = "linux")]
     {
         let policy = if background {
