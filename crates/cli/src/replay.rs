@@ -1,4 +1,5 @@
-//! `jifen replay`: SPEC §11, with the stage-2 state of SPEC §13.
+//! `jifen replay`: SPEC §11, with the stage-2 state of SPEC §13 (and on request the stage-3
+//! state of SPEC §14).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -26,8 +27,12 @@ pub struct Args {
     check: bool,
     /// Print the stage-1 state of SPEC §11 (without the clock, collectibles and locked atoms
     /// that SPEC §13 adds).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "state_v3")]
     state_v1: bool,
+    /// Print the stage-3 state of SPEC §14: the v2 state plus `settled_fen` and each account's
+    /// `owed_fen`.
+    #[arg(long)]
+    state_v3: bool,
     /// The command file (JSONL).
     commands: PathBuf,
 }
@@ -72,10 +77,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .ok();
     }
     let mut stdout = std::io::stdout().lock();
-    let version = if args.state_v1 {
-        StateVersion::V1
-    } else {
-        StateVersion::V2
+    let version = match (args.state_v1, args.state_v3) {
+        (true, _) => StateVersion::V1,
+        (_, true) => StateVersion::V3,
+        _ => StateVersion::V2,
     };
     stdout.write_all(state_json(&ledger, version).as_bytes())?;
     stdout.flush()?;

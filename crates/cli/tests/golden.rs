@@ -14,10 +14,11 @@ fn vectors(folder: &str) -> Vec<std::path::PathBuf> {
     dirs
 }
 
-/// Replays one vector (with the stage-1 state when `v1`) and compares state and outcomes.
-fn check_vector(dir: &std::path::Path, state_file: &str, v1: bool, tmp: &std::path::Path) {
+/// Replays one vector, printing the state in `version` (`--state-v1`, none, `--state-v3`),
+/// and compares state and outcomes.
+fn check_vector(dir: &std::path::Path, state_file: &str, version: u8, tmp: &std::path::Path) {
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
-    let outcomes = tmp.join(format!("{name}-{v1}.outcomes.jsonl"));
+    let outcomes = tmp.join(format!("{name}-{version}.outcomes.jsonl"));
     let mut cmd = jifen();
     cmd.arg("replay")
         .arg("--check")
@@ -26,8 +27,10 @@ fn check_vector(dir: &std::path::Path, state_file: &str, v1: bool, tmp: &std::pa
         .arg(dir.join("commands.jsonl"))
         .arg("--outcomes")
         .arg(&outcomes);
-    if v1 {
-        cmd.arg("--state-v1");
+    match version {
+        1 => _ = cmd.arg("--state-v1"),
+        3 => _ = cmd.arg("--state-v3"),
+        _ => {}
     }
     let (out, described) = run(&mut cmd);
     assert!(out.status.success(), "{described}");
@@ -59,9 +62,10 @@ fn every_golden_vector_replays_exactly() {
     );
     let tmp = temp_dir("golden");
     for dir in vectors {
-        // The v2 state (SPEC §13) by default, and the stage-1 state on request.
-        check_vector(&dir, "expected-state-v2.json", false, &tmp);
-        check_vector(&dir, "expected-state.json", true, &tmp);
+        // The v2 state (SPEC §13) by default, the stage-1 and stage-3 states on request.
+        check_vector(&dir, "expected-state-v2.json", 2, &tmp);
+        check_vector(&dir, "expected-state.json", 1, &tmp);
+        check_vector(&dir, "expected-state-v3.json", 3, &tmp);
     }
 }
 
@@ -74,7 +78,21 @@ fn every_collectibles_vector_replays_exactly() {
     );
     let tmp = temp_dir("golden-collectibles");
     for dir in vectors {
-        check_vector(&dir, "expected-state.json", false, &tmp);
+        check_vector(&dir, "expected-state.json", 2, &tmp);
+        check_vector(&dir, "expected-state-v3.json", 3, &tmp);
+    }
+}
+
+#[test]
+fn every_payouts_vector_replays_exactly() {
+    let vectors = vectors("golden-payouts");
+    assert!(
+        vectors.len() >= 3,
+        "expected the payout vectors, found {vectors:?}"
+    );
+    let tmp = temp_dir("golden-payouts");
+    for dir in vectors {
+        check_vector(&dir, "expected-state.json", 3, &tmp);
     }
 }
 

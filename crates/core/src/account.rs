@@ -49,6 +49,8 @@ pub struct Account {
     /// Atoms in this account's held or exported collectibles (SPEC §13); `atoms` are the free
     /// ones.
     pub locked_atoms: u64,
+    /// Cash the brand owes this account from sales and exits and has not yet paid (SPEC §14).
+    pub owed_fen: u64,
     pub name: Name,
     pub exits: u32,
     pub(crate) referrer: AccountId,
@@ -69,6 +71,7 @@ impl Account {
             spent_fen: 0,
             dividends_fen: 0,
             locked_atoms: 0,
+            owed_fen: 0,
             exits: 0,
             referrer,
             version: 0,

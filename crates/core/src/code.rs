@@ -1,4 +1,4 @@
-//! The stable rejection codes of SPEC §5 and §13.
+//! The stable rejection codes of SPEC §5, §13 and §14.
 
 use core::fmt;
 
@@ -36,11 +36,13 @@ pub enum Code {
     HoldingPeriod,
     ExchangeDisabled,
     CollectibleNotExported,
+    // Stage 3 (SPEC §14).
+    PayoutExceedsOwed,
 }
 
 impl Code {
     /// Every code, in declaration order.
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 29] = [
         Code::InvalidCommand,
         Code::IdConflict,
         Code::InvalidAmount,
@@ -69,6 +71,7 @@ impl Code {
         Code::HoldingPeriod,
         Code::ExchangeDisabled,
         Code::CollectibleNotExported,
+        Code::PayoutExceedsOwed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +104,7 @@ impl Code {
             Code::HoldingPeriod => "holding_period",
             Code::ExchangeDisabled => "exchange_disabled",
             Code::CollectibleNotExported => "collectible_not_exported",
+            Code::PayoutExceedsOwed => "payout_exceeds_owed",
         }
     }
 

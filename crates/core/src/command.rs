@@ -101,6 +101,13 @@ pub enum Command {
         collectible: Text,
         to: Text,
     },
+    /// SPEC §14. A missing or non-string `reference` is carried as `""`, which fails the name
+    /// pattern: `invalid_command`, after the account check.
+    RecordPayout {
+        account: Text,
+        amount_fen: Amount,
+        reference: Text,
+    },
 }
 
 impl Command {
@@ -125,6 +132,7 @@ impl Command {
             Command::DissolveCollectible { .. } => "dissolve_collectible",
             Command::ExportCollectible { .. } => "export_collectible",
             Command::ReturnCollectible { .. } => "return_collectible",
+            Command::RecordPayout { .. } => "record_payout",
         }
     }
 }

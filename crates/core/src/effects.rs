@@ -37,7 +37,7 @@ impl Sale {
     }
 }
 
-/// One holder's payment in a settlement.
+/// One holder's payment in a settlement, or a recorded payout (SPEC §14).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Payout {
     pub account: AccountId,
@@ -71,6 +71,8 @@ pub struct Effects {
     pub settlement: Option<Settlement>,
     /// For `settle_dividends`: what each holder was paid, in the order they were paid.
     pub payouts: Vec<Payout>,
+    /// For `record_payout` (SPEC §14): the account and the amount moved from owed to settled.
+    pub recorded_payout: Option<Payout>,
 }
 
 impl Default for Effects {
@@ -84,6 +86,7 @@ impl Default for Effects {
             exits: Vec::new(),
             settlement: None,
             payouts: Vec::new(),
+            recorded_payout: None,
         }
     }
 }
@@ -98,5 +101,6 @@ impl Effects {
         self.exits.clear();
         self.settlement = None;
         self.payouts.clear();
+        self.recorded_payout = None;
     }
 }

@@ -71,6 +71,7 @@ fn invalid_command(command: &Command) -> String {
             vec![("collectible", collectible), ("series", series)]
         }
         Command::ExportCollectible { venue, .. } => vec![("venue", venue)],
+        Command::RecordPayout { reference, .. } => vec![("reference", reference)],
         Command::GiftCollectible { .. } => return "to: already the collectible's owner".into(),
         _ => Vec::new(),
     };
@@ -109,6 +110,7 @@ fn invalid_amount(command: &Command, economy: &Economy) -> String {
         | Command::ConvertToStable { atoms, .. }
         | Command::MintCollectible { atoms, .. } => amount_problem("atoms", atoms, 1),
         Command::RedeemStable { fen, .. } => amount_problem("fen", fen, 1),
+        Command::RecordPayout { amount_fen, .. } => amount_problem("amount_fen", amount_fen, 1),
         _ => None,
     };
     found.unwrap_or_else(|| "an amount is not valid".into())
@@ -146,7 +148,8 @@ fn account_fields(command: &Command) -> Vec<(&'static str, &str)> {
         Command::Sell { account, .. }
         | Command::ConvertToStable { account, .. }
         | Command::RedeemStable { account, .. }
-        | Command::MintCollectible { account, .. } => vec![("account", account)],
+        | Command::MintCollectible { account, .. }
+        | Command::RecordPayout { account, .. } => vec![("account", account)],
         Command::GiftCollectible { to, .. } | Command::ReturnCollectible { to, .. } => {
             vec![("to", to)]
         }
@@ -162,7 +165,7 @@ fn about_state(command: &Command, code: Code, economy: &Economy) -> String {
         | Code::NotAConsumer
         | Code::NotAMerchant
         | Code::DuplicateAccount => about_accounts(command, code, economy),
-        Code::InsufficientPoints | Code::InsufficientStable => {
+        Code::InsufficientPoints | Code::InsufficientStable | Code::PayoutExceedsOwed => {
             about_balances(command, code, economy)
         }
         _ => about_orders_and_collectibles(command, code, economy),
@@ -219,6 +222,13 @@ fn about_balances(command: &Command, code: Code, economy: &Economy) -> String {
                 a.stable_fen
             ),
             None => "fen: more than the stable points held".into(),
+        },
+        (Command::RecordPayout { account, .. }, _) => match held(account) {
+            Some(a) => format!(
+                "amount_fen: more than the {} fen {account:?} is owed",
+                a.owed_fen
+            ),
+            None => "amount_fen: more than the account is owed".into(),
         },
         _ => format!("a balance is too small: {}", code.as_str()),
     }

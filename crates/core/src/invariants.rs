@@ -28,6 +28,13 @@ impl Economy {
                 self.contributions_fen
             ));
         }
+        // Invariant 7 (SPEC §14).
+        if self.owed_total_fen as u128 + self.settled_fen as u128 != self.paid_out_fen as u128 {
+            return Err(format!(
+                "payouts: owed {} + settled {} != paid out {}",
+                self.owed_total_fen, self.settled_fen, self.paid_out_fen
+            ));
+        }
         if self.atoms_total as u128 + self.locked_total as u128 != self.circulating_atoms as u128 {
             return Err(format!(
                 "points: free {} + locked {} != circulating {}",
@@ -84,8 +91,10 @@ impl Economy {
     fn check_accounts(&self) -> Result<Recount, String> {
         let mut count = Recount::default();
         let (mut stable_fen, mut quota_fen, mut exits) = (0u128, 0u128, 0u64);
+        let mut owed_fen = 0u128;
         for a in self.accounts.iter() {
             stable_fen += a.stable_fen as u128;
+            owed_fen += a.owed_fen as u128;
             count.atoms += a.atoms as u128;
             quota_fen += a.quota_fen as u128;
             exits += a.exits as u64;
@@ -105,6 +114,7 @@ impl Economy {
         same("stable", stable_fen, self.stable_total_fen)?;
         same("exits", exits as u128, self.exits_total)?;
         same("quota", quota_fen, self.quota_total_fen)?;
+        same("owed", owed_fen, self.owed_total_fen)?;
         Ok(count)
     }
 

@@ -26,9 +26,10 @@ use crate::units::{Atoms, Fen, Price};
 use crate::Code;
 
 const MAGIC: &[u8; 4] = b"JFNS";
-const FORMAT_VERSION: u32 = 4;
-/// Format 3 is format 4 without the stage-2 section (clock, policy, collectibles).
-const FORMAT_VERSION_STAGE1: u32 = 3;
+const FORMAT_VERSION: u32 = 5;
+/// Formats 3 and 4 (before the stage-3 section) are refused: they hold `paid_out` as one total,
+/// and who is owed it can only be recovered by replaying the journal, which start-up then does.
+const FORMAT_VERSIONS_BEFORE_PAYOUTS: [u32; 2] = [3, 4];
 
 struct Writer<'a>(&'a mut Vec<u8>);
 
@@ -223,6 +224,7 @@ impl Ledger {
         write_accounts(&mut w, e);
         write_orders(&mut w, e);
         write_stage2(&mut w, e);
+        write_stage3(&mut w, e);
         w.u64(self.applied);
         w.u64(self.rejected);
         write_ids(&mut w, self);
@@ -235,7 +237,12 @@ impl Ledger {
             return Err("not a jifen snapshot".into());
         }
         let version = r.u32()?;
-        if version != FORMAT_VERSION && version != FORMAT_VERSION_STAGE1 {
+        if FORMAT_VERSIONS_BEFORE_PAYOUTS.contains(&version) {
+            return Err(format!(
+                "snapshot format {version} predates payouts owed (SPEC §14); replay the journal"
+            ));
+        }
+        if version != FORMAT_VERSION {
             return Err(format!("snapshot format {version} is not supported"));
         }
         let rules = read_rules(&mut r)?;
@@ -244,9 +251,8 @@ impl Ledger {
         let mut economy = Economy::restore_start(rules, totals, high_water, settled_days)?;
         read_accounts(&mut r, &mut economy)?;
         read_orders(&mut r, &mut economy)?;
-        if version == FORMAT_VERSION {
-            read_stage2(&mut r, &mut economy)?;
-        }
+        read_stage2(&mut r, &mut economy)?;
+        read_stage3(&mut r, &mut economy)?;
         let applied = r.u64()?;
         let rejected = r.u64()?;
         let mut ledger = Ledger {
@@ -297,6 +303,8 @@ fn read_totals(r: &mut Reader) -> DecodeResult<Totals> {
         treasury_atoms: Atoms(r.u64()?),
         burned_atoms: Atoms(r.u64()?),
         issued_atoms: Atoms(r.u64()?),
+        // Stage 3 writes these in its own section.
+        ..Totals::default()
     })
 }
 
@@ -509,6 +517,39 @@ fn read_stage2(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
     Ok(())
 }
 
+/// Stage 3 (SPEC §14): the settled total, then each account owed money, as a varint delta of
+/// its id from the previous one's and the amount. Most accounts are owed nothing.
+fn write_stage3(w: &mut Writer, e: &Economy) {
+    w.u64(e.settled_fen);
+    let owed = e.accounts.iter().filter(|a| a.owed_fen > 0).count();
+    w.u64(owed as u64);
+    let mut prev = 0u64;
+    for (id, a) in e.accounts.iter().enumerate() {
+        if a.owed_fen > 0 {
+            w.varint(id as u64 - prev);
+            w.varint(a.owed_fen);
+            prev = id as u64;
+        }
+    }
+}
+
+fn read_stage3(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
+    let settled = r.u64()?;
+    let owed = r.count(2)?;
+    let mut id = 0u64;
+    for n in 0..owed {
+        let step = r.varint()?;
+        if n > 0 && step == 0 {
+            return Err("owed accounts out of order".into());
+        }
+        id = id.checked_add(step).ok_or("owed account id overflows")?;
+        let fen = r.varint()?;
+        economy.restore_owed(id, fen)?;
+    }
+    economy.restore_settled(settled);
+    Ok(())
+}
+
 /// One collectible after its name.
 fn read_collectible(r: &mut Reader, name: Name) -> DecodeResult<Collectible> {
     let series = r.name()?;
@@ -585,4 +626,66 @@ fn read_ids(r: &mut Reader, ledger: &mut Ledger) -> DecodeResult<()> {
         ledger.ids.push(record);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Command;
+
+    /// A ledger where a sale left money owed, part of it paid.
+    fn owing() -> Ledger {
+        let mut l = Ledger::new(Rules::default());
+        let commands = [
+            Command::RegisterMerchant {
+                account: "shop".into(),
+            },
+            Command::RegisterConsumer {
+                account: "alice".into(),
+                referrer: None,
+            },
+            Command::PayOrder {
+                order: "o1".into(),
+                consumer: "alice".into(),
+                merchant: "shop".into(),
+                cash_fen: Some(10_000),
+                stable_fen: Some(0),
+            },
+            Command::ConfirmOrder { order: "o1".into() },
+            Command::Sell {
+                account: "alice".into(),
+                atoms: Some(1_000_000_000),
+            },
+            Command::RecordPayout {
+                account: "alice".into(),
+                amount_fen: Some(100),
+                reference: "wx-1".into(),
+            },
+        ];
+        for (i, c) in commands.iter().enumerate() {
+            let id = format!("c{i}");
+            let out = l.submit(Some(&id), crate::Fingerprint(i as u128), Ok(c));
+            assert_eq!(out.result, Ok(()), "{c:?}");
+        }
+        l
+    }
+
+    #[test]
+    fn owed_and_settled_survive_a_round_trip() {
+        let l = owing();
+        let a = l.economy().account("alice").unwrap().owed_fen;
+        assert!(a > 0);
+        let back = Ledger::decode(&l.encode()).unwrap();
+        assert_eq!(back.economy().account("alice").unwrap().owed_fen, a);
+        assert_eq!(back.economy().totals().settled_fen.0, 100);
+        assert_eq!(back.encode(), l.encode());
+    }
+
+    #[test]
+    fn a_snapshot_from_before_payouts_is_refused_so_the_journal_is_replayed() {
+        let mut bytes = owing().encode();
+        bytes[4..8].copy_from_slice(&4u32.to_le_bytes());
+        let why = Ledger::decode(&bytes).err().unwrap();
+        assert!(why.contains("replay the journal"), "{why}");
+    }
 }

@@ -31,6 +31,9 @@ enum Step {
     MintShare(jifen_core::Text, jifen_core::Text, u16),
     /// A certificate for the n-th most recently paid order.
     CertifyRecent(jifen_core::Text, u8),
+    /// Record a payout of a share (in bps, up to 10,001: a fen over) of what the account is
+    /// owed now (SPEC §14).
+    PayShare(jifen_core::Text, u16),
 }
 
 fn pick(prefix: &'static str, n: u32) -> impl Strategy<Value = jifen_core::Text> {
@@ -167,7 +170,14 @@ fn command() -> impl Strategy<Value = Command> {
             .prop_map(|(collectible, venue)| Command::ExportCollectible { collectible, venue }),
         2 => (collectible(), consumer())
             .prop_map(|(collectible, to)| Command::ReturnCollectible { collectible, to }),
+        // SPEC §14.
+        2 => (account(), fen(), reference())
+            .prop_map(|(account, amount_fen, reference)| Command::RecordPayout { account, amount_fen, reference }),
     ]
+}
+
+fn reference() -> impl Strategy<Value = jifen_core::Text> {
+    prop_oneof![12 => pick("wx-", 1_000), 1 => Just("bad ref".into()), 1 => Just("".into())]
 }
 
 fn collectible() -> impl Strategy<Value = jifen_core::Text> {
@@ -198,6 +208,8 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (prop_oneof![Just(0u16), 0..3u16, 0..400u16], 0..86_400u32).prop_map(|(d, s)| Step::Tick(d, s)),
         4 => (collectible(), consumer(), share()).prop_map(|(k, a, s)| Step::MintShare(k, a, s)),
         2 => (collectible(), any::<u8>()).prop_map(|(k, n)| Step::CertifyRecent(k, n % 4)),
+        3 => (account(), prop_oneof![Just(10_000u16), Just(10_001u16), 1..=10_000u16])
+            .prop_map(|(a, s)| Step::PayShare(a, s)),
         1 => (any::<usize>(), command()).prop_map(|(i, c)| Step::Conflict(i, c)),
     ]
 }
@@ -235,6 +247,7 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
                 a.dividends_fen,
                 a.exits,
                 a.locked_atoms,
+                a.owed_fen,
             )
         })
         .collect();
@@ -301,6 +314,15 @@ fn fresh_command(ledger: &Ledger, paid: &[jifen_core::Text], step: &Step) -> Opt
             account: account.clone(),
             atoms: share_of(ledger, account, *bps as u64),
         },
+        Step::PayShare(account, bps) => {
+            let owed = ledger.economy().account(account).map_or(1, |a| a.owed_fen);
+            let amount = (owed as u128 * *bps as u128).div_ceil(10_000) as u64;
+            Command::RecordPayout {
+                account: account.clone(),
+                amount_fen: Some(amount),
+                reference: format!("wx-pay-{bps}").into(),
+            }
+        }
     })
 }
 
@@ -310,6 +332,8 @@ struct Previews {
     confirm: Option<Result<jifen_core::ConfirmQuote, Code>>,
     contributions_before: jifen_core::Fen,
     payouts: Option<Vec<(String, u64)>>,
+    totals_before: jifen_core::Totals,
+    price_before: Price,
 }
 
 impl Previews {
@@ -330,11 +354,45 @@ impl Previews {
             contributions_before: e.totals().contributions_fen,
             payouts: matches!(command, Command::SettleDividends { .. })
                 .then(|| settlement_by_the_book(e)),
+            totals_before: e.totals(),
+            price_before: e.price(),
         }
+    }
+
+    /// SPEC §14: an applied payout moves its amount from owed to settled and nothing else.
+    fn hold_payout(&self, n: usize, command: &Command, e: &jifen_core::Economy) {
+        let Command::RecordPayout { amount_fen, .. } = command else {
+            return;
+        };
+        let amount = jifen_core::Fen(amount_fen.expect("an applied payout has an amount"));
+        let (b, a) = (self.totals_before, e.totals());
+        assert_eq!(a.settled_fen, b.settled_fen + amount, "step {n}: settled");
+        assert_eq!(a.owed_fen + amount, b.owed_fen, "step {n}: owed");
+        let same = jifen_core::Totals {
+            settled_fen: b.settled_fen,
+            owed_fen: b.owed_fen,
+            ..a
+        };
+        assert_eq!(
+            same, b,
+            "step {n}: a payout moved more than owed to settled"
+        );
+        assert_eq!(
+            e.price(),
+            self.price_before,
+            "step {n}: a payout moved the price"
+        );
+        assert!(
+            e.effects().exits.is_empty(),
+            "step {n}: a payout ran the exit rule"
+        );
     }
 
     /// Each preview is exactly what the command then did (or the same rejection).
     fn hold(self, n: usize, command: &Command, e: &jifen_core::Economy, result: Result<(), Code>) {
+        if result.is_ok() {
+            self.hold_payout(n, command, e);
+        }
         match (self.sale, result) {
             (Some(Ok(q)), Ok(())) => assert_eq!(
                 e.effects().sale,

@@ -42,6 +42,7 @@ fn boolean(about: &str) -> ObjectBuilder {
 fn field_schema(f: &FieldSpec) -> RefOr<Schema> {
     let s = match f.kind {
         FieldKind::Name => string(NAME_PATTERN, "c1001", f.about),
+        FieldKind::Reference => string(NAME_PATTERN, "wx-batch-1.line-1", f.about),
         FieldKind::Amount => integer(0, u64::MAX, f.about),
         FieldKind::Day => string(r"^\d{4}-\d{2}-\d{2}$", "2026-12-03", f.about),
         FieldKind::Instant => string(

@@ -257,6 +257,16 @@ pub(crate) fn command_from(f: &impl Source, kind: &str) -> Result<Command, Code>
                 to: text(f, "to")?,
             }
         }
+        "record_payout" => {
+            only(f, &["account", "amount_fen", "reference"])?;
+            // A missing or non-string reference fails the name pattern in the engine, after
+            // the account check (SPEC §14's order).
+            Command::RecordPayout {
+                account: text(f, "account")?,
+                amount_fen: amount(f, "amount_fen"),
+                reference: f.string("reference").flatten().unwrap_or("").into(),
+            }
+        }
         _ => return Err(Code::InvalidCommand),
     };
     Ok(command)

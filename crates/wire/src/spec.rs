@@ -21,6 +21,9 @@ pub enum FieldKind {
     Rules,
     /// The collectible policy: `gifting_enabled`, `gift_hold_days` (0..=3650), `exchange_enabled`.
     Policy,
+    /// A payment platform's transfer id, of the name pattern (SPEC §14). Unlike a name, the
+    /// engine checks it (after the account), so a missing one is `invalid_command` from there.
+    Reference,
 }
 
 /// One field of a command type.
@@ -60,10 +63,10 @@ const fn opt(name: &'static str, kind: FieldKind, about: &'static str) -> FieldS
     }
 }
 
-use FieldKind::{Amount, Day, Instant, Name, Policy, Rules, Sha256};
+use FieldKind::{Amount, Day, Instant, Name, Policy, Reference, Rules, Sha256};
 
-/// Every command type, in SPEC order (§5, then §13).
-pub const COMMANDS: [CommandSpec; 18] = [
+/// Every command type, in SPEC order (§5, then §13, then §14).
+pub const COMMANDS: [CommandSpec; 19] = [
     CommandSpec { kind: "register_consumer", about: "a consumer, with the referrer who brought them", fields: &[req("account", Name, "the new consumer"), opt("referrer", Name, "an existing consumer")], example: r#"{"type":"register_consumer","id":"r-1001","account":"c1001","referrer":"c1000"}"# },
     CommandSpec { kind: "register_merchant", about: "a merchant", fields: &[req("account", Name, "the new merchant")], example: r#"{"type":"register_merchant","id":"m-1","account":"wine-shop"}"# },
     CommandSpec { kind: "pay_order", about: "a paid order, pending until confirmed or refunded", fields: &[req("order", Name, "the new order"), req("consumer", Name, "who paid"), req("merchant", Name, "who sold"), req("cash_fen", Amount, "paid in cash; cash_fen + stable_fen is 1..=order_max_fen"), req("stable_fen", Amount, "paid in stable points, held by the consumer")], example: r#"{"type":"pay_order","id":"p-1","order":"o-1","consumer":"c1001","merchant":"wine-shop","cash_fen":10000,"stable_fen":0}"# },
@@ -82,6 +85,7 @@ pub const COMMANDS: [CommandSpec; 18] = [
     CommandSpec { kind: "dissolve_collectible", about: "a held collectible's points returned to its owner", fields: &[req("collectible", Name, "a held collectible")], example: r#"{"type":"dissolve_collectible","id":"v-1","collectible":"vintage-001"}"# },
     CommandSpec { kind: "export_collectible", about: "a held collectible frozen and announced to a venue", fields: &[req("collectible", Name, "a held collectible"), req("venue", Name, "a venue")], example: r#"{"type":"export_collectible","id":"e-1","collectible":"vintage-001","venue":"venue-a"}"# },
     CommandSpec { kind: "return_collectible", about: "an exported collectible back from its venue, to its buyer there", fields: &[req("collectible", Name, "an exported collectible"), req("to", Name, "a consumer")], example: r#"{"type":"return_collectible","id":"b-1","collectible":"vintage-001","to":"c1002"}"# },
+    CommandSpec { kind: "record_payout", about: "cash the brand has paid an account it owed from sales and exits, by the transfer's reference", fields: &[req("account", Name, "an account that is owed money"), req("amount_fen", Amount, "1 or more, at most what the account is owed"), req("reference", Reference, "the payment platform's transfer id; no personal data")], example: r#"{"type":"record_payout","id":"pay-1","account":"c1001","amount_fen":714,"reference":"wx-batch-1.line-1"}"# },
 ];
 
 /// The spec of command type `kind`.
@@ -137,7 +141,7 @@ fn diagnose_fields(spec: &CommandSpec, map: &Map<String, Value>) -> Option<Strin
 /// Why `v` cannot be a value of `kind`, judged on its JSON type only.
 fn wrong_type(kind: FieldKind, v: &Value) -> Option<&'static str> {
     let ok = match kind {
-        Name | Day | Instant | Sha256 => v.is_string(),
+        Name | Day | Instant | Sha256 | Reference => v.is_string(),
         Amount => v.is_u64(),
         Rules | Policy => v.is_object(),
     };

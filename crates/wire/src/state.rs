@@ -14,12 +14,15 @@ pub enum StateVersion {
     V1,
     /// SPEC §13: adds `clock`, `collectibles` and each account's `locked_atoms`.
     V2,
+    /// SPEC §14: adds `settled_fen` and each account's `owed_fen`.
+    V3,
 }
 
 /// The replay state object, written exactly as the conformance vectors hold it: keys sorted,
-/// four-space indent, a final newline.
+/// four-space indent, a final newline in v1 and v2 and none in v3.
 pub fn state_json(ledger: &Ledger, version: StateVersion) -> String {
-    let v2 = version == StateVersion::V2;
+    let v2 = version != StateVersion::V1;
+    let v3 = version == StateVersion::V3;
     let e = ledger.economy();
     let t = e.totals();
     let mut out = String::with_capacity(256 + e.accounts().len() * 260);
@@ -36,6 +39,9 @@ pub fn state_json(ledger: &Ledger, version: StateVersion) -> String {
         );
         if v2 {
             let _ = writeln!(out, "            \"locked_atoms\": {},", a.locked_atoms);
+        }
+        if v3 {
+            let _ = writeln!(out, "            \"owed_fen\": {},", a.owed_fen);
         }
         let _ = write!(
             out,
@@ -60,7 +66,7 @@ pub fn state_json(ledger: &Ledger, version: StateVersion) -> String {
         let _ = writeln!(out, "    \"clock\": {},", e.clock());
         write_collectibles(e, &mut out);
     }
-    let fields: [(&str, u64); 8] = [
+    let fields: [(&str, u64); 9] = [
         ("contributions_fen", t.contributions_fen.0),
         ("dividend_pool_fen", t.dividend_pool_fen.0),
         ("escrow_fen", t.escrow_fen.0),
@@ -68,13 +74,19 @@ pub fn state_json(ledger: &Ledger, version: StateVersion) -> String {
         ("paid_out_fen", t.paid_out_fen.0),
         ("rejected", ledger.rejected()),
         ("reserve_fen", t.reserve_fen.0),
+        ("settled_fen", t.settled_fen.0),
         ("treasury_atoms", t.treasury_atoms.0),
     ];
+    let fields: Vec<_> = fields
+        .into_iter()
+        .filter(|(k, _)| v3 || *k != "settled_fen")
+        .collect();
     for (i, (k, v)) in fields.iter().enumerate() {
         let sep = if i + 1 == fields.len() { "\n" } else { ",\n" };
         let _ = write!(out, "    \"{k}\": {v}{sep}");
     }
-    out.push_str("}\n");
+    // The v3 vectors (SPEC §14) end at the brace, without the final newline of v1 and v2.
+    out.push_str(if v3 { "}" } else { "}\n" });
     out
 }
 

@@ -7,7 +7,8 @@ use crate::units::{Atoms, Fen};
 use crate::account::{AccountId, Kind};
 use crate::code::Code;
 use crate::command::Amount;
-use crate::effects::Grant;
+use crate::effects::{Grant, Payout};
+use crate::name::is_valid_name;
 use crate::units::{bps_ceil, mul_div_floor, to_u64};
 
 impl Economy {
@@ -62,6 +63,8 @@ impl Economy {
         self.take_out_of_circulation(atoms);
         self.reserve_fen -= net_fen;
         self.paid_out_fen += net_fen;
+        self.accounts.get_mut(id).owed_fen += net_fen;
+        self.owed_total_fen += net_fen;
         self.burned_atoms += atoms;
         self.sub_atoms(id, atoms);
         if self.accounts.get(id).is_consumer() {
@@ -134,6 +137,35 @@ impl Economy {
             account: id,
             atoms: Atoms(atoms),
             from_treasury: Atoms(from_treasury),
+        });
+        Ok(())
+    }
+
+    // ----- payouts (SPEC §14) -----
+
+    /// Moves `amount_fen` of what `account` is owed to the settled total. No points or reserve
+    /// move: the cash left the reserve at the sale or exit.
+    pub(super) fn record_payout(
+        &mut self,
+        account: &str,
+        amount_fen: Amount,
+        reference: &str,
+    ) -> Result<(), Code> {
+        let id = self.require_account(account)?;
+        if !is_valid_name(reference) {
+            return Err(Code::InvalidCommand);
+        }
+        let amount = amount_fen.filter(|&a| a >= 1).ok_or(Code::InvalidAmount)?;
+        let a = self.accounts.get_mut(id);
+        if amount > a.owed_fen {
+            return Err(Code::PayoutExceedsOwed);
+        }
+        a.owed_fen -= amount;
+        self.owed_total_fen -= amount;
+        self.settled_fen += amount;
+        self.effects.recorded_payout = Some(Payout {
+            account: id,
+            paid: Fen(amount),
         });
         Ok(())
     }

@@ -31,6 +31,10 @@ pub struct Economy {
     pub(crate) dividend_pool_fen: u64,
     pub(crate) escrow_fen: u64,
     pub(crate) paid_out_fen: u64,
+    /// Σ payouts recorded (SPEC §14): the part of `paid_out_fen` the brand has paid.
+    pub(crate) settled_fen: u64,
+    /// Σ `owed_fen` over all accounts: the part not yet paid.
+    pub(crate) owed_total_fen: u64,
     pub(crate) contributions_fen: u64,
     pub(crate) circulating_atoms: u64,
     pub(crate) treasury_atoms: u64,
@@ -98,6 +102,10 @@ pub struct Totals {
     pub dividend_pool_fen: Fen,
     pub escrow_fen: Fen,
     pub paid_out_fen: Fen,
+    /// SPEC §14: the part of `paid_out_fen` recorded as paid.
+    pub settled_fen: Fen,
+    /// SPEC §14: the part of `paid_out_fen` still owed (Σ over accounts).
+    pub owed_fen: Fen,
     pub contributions_fen: Fen,
     pub circulating_atoms: Atoms,
     pub treasury_atoms: Atoms,
@@ -115,6 +123,8 @@ impl Economy {
             dividend_pool_fen: 0,
             escrow_fen: 0,
             paid_out_fen: 0,
+            settled_fen: 0,
+            owed_total_fen: 0,
             contributions_fen: 0,
             circulating_atoms: 0,
             treasury_atoms: 0,
@@ -149,6 +159,8 @@ impl Economy {
             dividend_pool_fen: Fen(self.dividend_pool_fen),
             escrow_fen: Fen(self.escrow_fen),
             paid_out_fen: Fen(self.paid_out_fen),
+            settled_fen: Fen(self.settled_fen),
+            owed_fen: Fen(self.owed_total_fen),
             contributions_fen: Fen(self.contributions_fen),
             circulating_atoms: Atoms(self.circulating_atoms),
             treasury_atoms: Atoms(self.treasury_atoms),
@@ -252,7 +264,10 @@ impl Economy {
         self.effects.clear(self.price(), self.issued_atoms > 0);
         let result = self.dispatch(command);
         if result.is_ok() {
-            self.run_exits();
+            // SPEC §14: a payout changes nothing the exit rule reads.
+            if !matches!(command, Command::RecordPayout { .. }) {
+                self.run_exits();
+            }
             self.index
                 .maybe_compact(self.indexed_count, self.accounts.as_slice());
             self.effects.price_after = self.price();
@@ -312,6 +327,11 @@ impl Economy {
             Command::ReturnCollectible { collectible, to } => {
                 self.return_collectible(collectible, to)
             }
+            Command::RecordPayout {
+                account,
+                amount_fen,
+                reference,
+            } => self.record_payout(account, *amount_fen, reference),
         }
     }
 

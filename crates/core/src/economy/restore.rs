@@ -66,6 +66,23 @@ impl Economy {
         Ok(())
     }
 
+    /// Restores what account `id` is owed (after every account).
+    pub(crate) fn restore_owed(&mut self, id: u64, fen: u64) -> Result<(), String> {
+        if id >= self.accounts.len() as u64 || fen == 0 {
+            return Err(format!("owed entry for account {id} is not valid"));
+        }
+        self.owed_total_fen = self
+            .owed_total_fen
+            .checked_add(fen)
+            .ok_or("owed total overflows")?;
+        self.accounts.get_mut(id as AccountId).owed_fen = fen;
+        Ok(())
+    }
+
+    pub(crate) fn restore_settled(&mut self, settled: u64) {
+        self.settled_fen = settled;
+    }
+
     pub(crate) fn restore_clock(&mut self, clock: i64, policy: Policy) {
         self.clock = clock;
         self.policy = policy;

@@ -156,6 +156,16 @@ pub const EVENTS: &[EventSpec] = &[
         ],
     },
     EventSpec {
+        kind: "payout.recorded",
+        about: "The brand recorded cash it paid an account it owed from sales and exits (SPEC §14).",
+        fields: &[
+            f("account", Name, "the account paid"),
+            f("amount_fen", Fen, "the amount paid, in fen"),
+            f("reference", Name, "the payment platform's transfer id"),
+            f("owed_fen", Fen, "what the account is still owed, in fen"),
+        ],
+    },
+    EventSpec {
         kind: "collectible.minted",
         about: "A digital collectible was made from a consumer's points, or a certificate issued for a piece bought.",
         fields: &[
@@ -309,6 +319,17 @@ fn primary(e: &Economy, id: &str, command: &Command, b: Before) -> Vec<(&'static
             "stable.redeemed",
             json!({"account": account.as_str(), "stable_fen": fen.unwrap_or(0)}),
         )),
+        Command::RecordPayout {
+            account,
+            amount_fen,
+            reference,
+        } => e.account(account).map(|a| {
+            let v = json!({
+                "account": account.as_str(), "amount_fen": amount_fen.unwrap_or(0),
+                "reference": reference.as_str(), "owed_fen": a.owed_fen,
+            });
+            ("payout.recorded", v)
+        }),
         _ => collectible_event(e, command, b),
     };
     found.into_iter().collect()
