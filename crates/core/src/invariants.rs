@@ -92,9 +92,17 @@ impl Economy {
         let mut count = Recount::default();
         let (mut stable_fen, mut quota_fen, mut exits) = (0u128, 0u128, 0u64);
         let mut owed_fen = 0u128;
-        for a in self.accounts.iter() {
+        let mut owing = 0usize;
+        for (id, a) in self.accounts.iter().enumerate() {
             stable_fen += a.stable_fen as u128;
             owed_fen += a.owed_fen as u128;
+            owing += usize::from(a.owed_fen > 0);
+            if (a.owed_fen > 0) != self.owed_since(id as u32).is_some() {
+                return Err(format!(
+                    "owed: account {} has its since out of step",
+                    a.name
+                ));
+            }
             count.atoms += a.atoms as u128;
             quota_fen += a.quota_fen as u128;
             exits += a.exits as u64;
@@ -115,6 +123,12 @@ impl Economy {
         same("exits", exits as u128, self.exits_total)?;
         same("quota", quota_fen, self.quota_total_fen)?;
         same("owed", owed_fen, self.owed_total_fen)?;
+        if owing != self.owed_since.len() {
+            return Err(format!(
+                "owed: {owing} accounts owed, {} dated",
+                self.owed_since.len()
+            ));
+        }
         Ok(count)
     }
 

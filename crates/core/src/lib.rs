@@ -9,6 +9,7 @@
 //! - [`Ledger`] adds idempotent command ids on top.
 
 mod account;
+pub mod books;
 mod chunked;
 mod code;
 mod collectible;

@@ -303,7 +303,7 @@ fn read_totals(r: &mut Reader) -> DecodeResult<Totals> {
         treasury_atoms: Atoms(r.u64()?),
         burned_atoms: Atoms(r.u64()?),
         issued_atoms: Atoms(r.u64()?),
-        // Stage 3 writes these in its own section.
+        // Stage 3 writes these in its own section; the stable total is recounted.
         ..Totals::default()
     })
 }
@@ -518,7 +518,7 @@ fn read_stage2(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
 }
 
 /// Stage 3 (SPEC §14): the settled total, then each account owed money, as a varint delta of
-/// its id from the previous one's and the amount. Most accounts are owed nothing.
+/// its id from the previous one's, the amount, and since when. Most accounts are owed nothing.
 fn write_stage3(w: &mut Writer, e: &Economy) {
     w.u64(e.settled_fen);
     let owed = e.accounts.iter().filter(|a| a.owed_fen > 0).count();
@@ -528,6 +528,7 @@ fn write_stage3(w: &mut Writer, e: &Economy) {
         if a.owed_fen > 0 {
             w.varint(id as u64 - prev);
             w.varint(a.owed_fen);
+            w.u64(e.owed_since(id as u32).unwrap_or(0) as u64);
             prev = id as u64;
         }
     }
@@ -535,7 +536,7 @@ fn write_stage3(w: &mut Writer, e: &Economy) {
 
 fn read_stage3(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
     let settled = r.u64()?;
-    let owed = r.count(2)?;
+    let owed = r.count(10)?;
     let mut id = 0u64;
     for n in 0..owed {
         let step = r.varint()?;
@@ -544,7 +545,8 @@ fn read_stage3(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
         }
         id = id.checked_add(step).ok_or("owed account id overflows")?;
         let fen = r.varint()?;
-        economy.restore_owed(id, fen)?;
+        let since = r.u64()? as i64;
+        economy.restore_owed(id, fen, since)?;
     }
     economy.restore_settled(settled);
     Ok(())

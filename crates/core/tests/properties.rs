@@ -236,7 +236,8 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
     let mut accounts: Vec<_> = e
         .accounts()
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(id, a)| {
             (
                 a.name.clone(),
                 a.kind,
@@ -248,6 +249,7 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
                 a.exits,
                 a.locked_atoms,
                 a.owed_fen,
+                e.owed_since(id as u32),
             )
         })
         .collect();
@@ -439,6 +441,8 @@ impl Previews {
 /// lowest price seen since points were first issued.
 struct Runner {
     ledger: Ledger,
+    /// Each book's balance from the double-entry lines of every command so far.
+    books: std::collections::BTreeMap<jifen_core::books::Book, i128>,
     sent: Vec<(String, Command)>,
     paid: Vec<jifen_core::Text>,
     outcomes: Vec<Outcome>,
@@ -519,12 +523,40 @@ impl Runner {
         }
     }
 
+    /// The command's double-entry lines balance, and every book's running balance is the
+    /// engine's figure for it.
+    fn check_books(&mut self, n: usize, command: &Command, before: &jifen_core::Totals) {
+        use jifen_core::books::{balances, postings};
+        let e = self.ledger.economy();
+        let mut lines = Vec::new();
+        postings(command, before, e, &mut lines);
+        let debits: u128 = lines.iter().map(|l| l.debit_fen as u128).sum();
+        let credits: u128 = lines.iter().map(|l| l.credit_fen as u128).sum();
+        assert_eq!(
+            debits, credits,
+            "step {n}: {command:?} does not balance: {lines:?}"
+        );
+        for l in &lines {
+            let sign = if l.book.is_debit_side() { 1 } else { -1 };
+            *self.books.entry(l.book).or_default() +=
+                sign * (l.debit_fen as i128 - l.credit_fen as i128);
+        }
+        for (book, want) in balances(&e.totals()) {
+            let got = self.books.get(&book).copied().unwrap_or(0);
+            assert_eq!(
+                got, want as i128,
+                "step {n}: {book:?} after {command:?}: {lines:?}"
+            );
+        }
+    }
+
     fn step(&mut self, n: usize, step: &Step) {
         let Some(sent) = self.command(n, step) else {
             return;
         };
         let (id, command, _) = &sent;
         let before = digest(&self.ledger);
+        let totals_before = self.ledger.economy().totals();
         let previews = Previews::of(&self.ledger, command);
         let outcome = self
             .ledger
@@ -535,6 +567,9 @@ impl Runner {
         }
         self.check_ids_and_rejections(n, step, &sent, &outcome, &before);
         self.check_invariants_and_price(n, command);
+        if outcome.result.is_ok() && !outcome.retry {
+            self.check_books(n, command, &totals_before);
+        }
         if let (Command::PayOrder { order, .. }, Ok(()), false) =
             (command, outcome.result, outcome.retry)
         {
@@ -566,6 +601,7 @@ fn print_stats(ledger: &Ledger, outcomes: &[Outcome], steps: usize) {
 fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<Outcome>) {
     let mut r = Runner {
         ledger: Ledger::new(rules),
+        books: Default::default(),
         sent: Vec::new(),
         paid: Vec::new(),
         outcomes: Vec::new(),

@@ -82,7 +82,7 @@ pub fn recover(
         &mut replayer,
         None,
         true,
-        &mut |_| Ok(()),
+        &mut |_, _| Ok(()),
         &mut |_| {},
     )?;
     if let Err(broken) = replayer.ledger.economy().check_full() {
@@ -136,7 +136,7 @@ pub fn ledger_at(
             &mut replayer,
             Some(seq),
             false,
-            &mut |_| {
+            &mut |_, _| {
                 if keep_going() {
                     Ok(())
                 } else {
@@ -277,4 +277,67 @@ fn check_chain(
         });
     }
     Ok(())
+}
+
+/// One entry as [`walk`] shows it: the entry, and the economy's totals just before it. The
+/// ledger just after it comes beside.
+pub struct Step<'a> {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub command: Option<&'a jifen_core::Command>,
+    pub accepted: bool,
+    pub before: &'a jifen_core::Totals,
+}
+
+/// Replays the entries after `after` up to `upto` from the newest snapshot before them,
+/// checked as at start-up, and shows each to `each` with the totals before it and the ledger
+/// after it. For reports (docs/FINANCE.md). `keep_going` is asked after every entry.
+pub fn walk(
+    store: &mut dyn Store,
+    economy: &str,
+    after: u64,
+    upto: u64,
+    keep_going: &dyn Fn() -> bool,
+    each: &mut dyn FnMut(&Step, &Ledger),
+) -> Result<(), JournalError> {
+    let start = ledger_at(store, economy, after, keep_going)?;
+    let meta = store
+        .economy(economy)?
+        .ok_or_else(|| JournalError::NoSuchEconomy(economy.to_string()))?;
+    let hash = match after {
+        0 => meta.genesis,
+        seq => store
+            .entry(economy, seq)?
+            .map(|e| e.hash)
+            .ok_or_else(|| JournalError::NoSuchEconomy(economy.to_string()))?,
+    };
+    let mut before = start.economy().totals();
+    let mut replayer = Replayer::new(economy, start, after, hash);
+    if upto <= after {
+        return Ok(());
+    }
+    replay_from_store(
+        store,
+        &mut replayer,
+        Some(upto),
+        false,
+        &mut |r, e| {
+            if !keep_going() {
+                return Err(JournalError::Unavailable(
+                    "stopped: its caller has gone".into(),
+                ));
+            }
+            let step = Step {
+                seq: e.seq,
+                ts_ms: e.ts_ms,
+                command: e.parsed.command.as_ref().ok(),
+                accepted: e.outcome == Some(Ok(())),
+                before: &before,
+            };
+            each(&step, &r.ledger);
+            before = r.ledger.economy().totals();
+            Ok(())
+        },
+        &mut |_| {},
+    )
 }

@@ -138,6 +138,8 @@ impl Replayer {
 pub struct Checked {
     pub seq: u64,
     pub hash: Hash,
+    /// When the entry was committed (milliseconds since the epoch).
+    pub ts_ms: i64,
     /// The stored outcome, `None` when it is not a valid outcome text.
     pub outcome: Option<Result<(), jifen_core::Code>>,
     pub parsed: Parsed,
@@ -176,6 +178,7 @@ fn parse_chunk(raw: RawChunk) -> Vec<Checked> {
         .map(|i| Checked {
             seq: i.seq,
             hash: i.hash,
+            ts_ms: i.ts_ms,
             outcome: i.outcome,
             parsed: parse_command_line(&raw.text[i.command.clone()]),
             leaf: if raw.leaves {
@@ -206,7 +209,7 @@ pub fn replay_from_store(
     replayer: &mut Replayer,
     upto: Option<u64>,
     ids_apart: bool,
-    after_each: &mut dyn FnMut(&Replayer) -> Result<(), JournalError>,
+    after_each: &mut dyn FnMut(&Replayer, &Checked) -> Result<(), JournalError>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), JournalError> {
     let economy = replayer.economy.clone();
@@ -257,7 +260,7 @@ pub fn replay_from_store(
             for (e, decision) in &chunk {
                 if let Err(err) = replayer
                     .apply_decided(e, *decision)
-                    .and_then(|()| after_each(replayer))
+                    .and_then(|()| after_each(replayer, e))
                 {
                     result = Err(err);
                     break 'chunks;

@@ -72,7 +72,7 @@ pub fn verify_economy(
         &mut replayer,
         None,
         false,
-        &mut |r| {
+        &mut |r, _| {
             snapshots.check(r);
             Ok(())
         },

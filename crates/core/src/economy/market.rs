@@ -63,8 +63,7 @@ impl Economy {
         self.take_out_of_circulation(atoms);
         self.reserve_fen -= net_fen;
         self.paid_out_fen += net_fen;
-        self.accounts.get_mut(id).owed_fen += net_fen;
-        self.owed_total_fen += net_fen;
+        self.owe(id, net_fen);
         self.burned_atoms += atoms;
         self.sub_atoms(id, atoms);
         if self.accounts.get(id).is_consumer() {
@@ -143,6 +142,19 @@ impl Economy {
 
     // ----- payouts (SPEC §14) -----
 
+    /// Adds a seller's net to what the brand owes it.
+    fn owe(&mut self, id: AccountId, net_fen: u64) {
+        if net_fen == 0 {
+            return;
+        }
+        let a = self.accounts.get_mut(id);
+        if a.owed_fen == 0 {
+            self.owed_since.insert(id, self.clock);
+        }
+        a.owed_fen += net_fen;
+        self.owed_total_fen += net_fen;
+    }
+
     /// Moves `amount_fen` of what `account` is owed to the settled total. No points or reserve
     /// move: the cash left the reserve at the sale or exit.
     pub(super) fn record_payout(
@@ -161,6 +173,9 @@ impl Economy {
             return Err(Code::PayoutExceedsOwed);
         }
         a.owed_fen -= amount;
+        if a.owed_fen == 0 {
+            self.owed_since.remove(&id);
+        }
         self.owed_total_fen -= amount;
         self.settled_fen += amount;
         self.effects.recorded_payout = Some(Payout {

@@ -35,6 +35,9 @@ pub struct Economy {
     pub(crate) settled_fen: u64,
     /// Σ `owed_fen` over all accounts: the part not yet paid.
     pub(crate) owed_total_fen: u64,
+    /// For each account owed money, the clock when its debt last rose from zero: how long
+    /// the oldest part of it has been waiting (for the finance view; not in the replay state).
+    pub(crate) owed_since: std::collections::HashMap<AccountId, i64>,
     pub(crate) contributions_fen: u64,
     pub(crate) circulating_atoms: u64,
     pub(crate) treasury_atoms: u64,
@@ -106,6 +109,8 @@ pub struct Totals {
     pub settled_fen: Fen,
     /// SPEC §14: the part of `paid_out_fen` still owed (Σ over accounts).
     pub owed_fen: Fen,
+    /// Σ stable points held by accounts (spendable at merchants: a liability).
+    pub stable_fen: Fen,
     pub contributions_fen: Fen,
     pub circulating_atoms: Atoms,
     pub treasury_atoms: Atoms,
@@ -125,6 +130,7 @@ impl Economy {
             paid_out_fen: 0,
             settled_fen: 0,
             owed_total_fen: 0,
+            owed_since: Default::default(),
             contributions_fen: 0,
             circulating_atoms: 0,
             treasury_atoms: 0,
@@ -161,6 +167,7 @@ impl Economy {
             paid_out_fen: Fen(self.paid_out_fen),
             settled_fen: Fen(self.settled_fen),
             owed_fen: Fen(self.owed_total_fen),
+            stable_fen: Fen(self.stable_total_fen),
             contributions_fen: Fen(self.contributions_fen),
             circulating_atoms: Atoms(self.circulating_atoms),
             treasury_atoms: Atoms(self.treasury_atoms),
@@ -241,6 +248,11 @@ impl Economy {
     /// Atoms locked in collectibles.
     pub fn locked_atoms(&self) -> u64 {
         self.locked_total
+    }
+
+    /// Since when (economy clock) `account` has been owed money; `None` when it is owed nothing.
+    pub fn owed_since(&self, account: AccountId) -> Option<i64> {
+        self.owed_since.get(&account).copied()
     }
 
     /// How many forced exits there have been (Σ of every account's `exits`).

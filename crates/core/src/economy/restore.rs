@@ -67,7 +67,7 @@ impl Economy {
     }
 
     /// Restores what account `id` is owed (after every account).
-    pub(crate) fn restore_owed(&mut self, id: u64, fen: u64) -> Result<(), String> {
+    pub(crate) fn restore_owed(&mut self, id: u64, fen: u64, since: i64) -> Result<(), String> {
         if id >= self.accounts.len() as u64 || fen == 0 {
             return Err(format!("owed entry for account {id} is not valid"));
         }
@@ -76,6 +76,7 @@ impl Economy {
             .checked_add(fen)
             .ok_or("owed total overflows")?;
         self.accounts.get_mut(id as AccountId).owed_fen = fen;
+        self.owed_since.insert(id as AccountId, since);
         Ok(())
     }
 
