@@ -23,6 +23,11 @@ pub struct Args {
     /// Recount every invariant of SPEC §10 after every simulated day.
     #[arg(long)]
     check: bool,
+    /// Also write every command the simulation ran here, as a replay-format command file: each
+    /// day opens with an `advance_clock` to its midnight (UTC), so the file replays with
+    /// `jifen replay` and loads day by day into a server.
+    #[arg(long)]
+    commands: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -35,11 +40,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map_err(|e| usage(format!("cannot create {}: {e}", args.out.display())))?;
     let start = Instant::now();
     let bar = progress_bar(scenario.days, &format!("simulating {}", scenario.name));
-    let result = simulate(&scenario, seed, args.check, &mut |day, _| {
+    let log = args.commands.is_some();
+    let result = simulate(&scenario, seed, (args.check, log), &mut |day, _| {
         bar.set_position(day)
     })
     .map_err(|e| anyhow::anyhow!("the simulation stopped: {e}"))?;
     bar.finish_and_clear();
+    if let Some(path) = &args.commands {
+        write_commands(path, &result.commands)?;
+    }
     let simulated = start.elapsed();
     let files = [
         ("daily.csv", daily_csv(&result)),
@@ -105,4 +114,28 @@ fn print_summary(r: &jifen_sim::SimResult, out: &std::path::Path, simulated_s: f
         "\nwrote {}/{{daily.csv,accounts.csv,summary.json,report.html}} in {total_s:.2} s ({simulated_s:.2} s simulating)",
         out.display()
     );
+}
+
+/// The commands as a replay-format file, each day opened by an `advance_clock` to its midnight.
+fn write_commands(
+    path: &std::path::Path,
+    commands: &[(u32, jifen_core::Command)],
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let file = std::fs::File::create(path)
+        .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut day = 0;
+    for (n, (date, c)) in commands.iter().enumerate() {
+        if *date != day {
+            day = *date;
+            let at = format!("{}T00:00:00Z", jifen_core::format_day(day));
+            let clock = jifen_core::Command::AdvanceClock { at: at.into() };
+            let id = format!("sim-clock-{}", jifen_core::format_day(day));
+            writeln!(out, "{}", jifen_wire::command_json(&id, &clock))?;
+        }
+        writeln!(out, "{}", jifen_wire::command_json(&format!("sim-{n}"), c))?;
+    }
+    out.flush()?;
+    Ok(())
 }

@@ -173,9 +173,36 @@ impl Lines<'_> {
 /// Appends the lines of `command`, just applied (accepted) to `after`, whose totals before it
 /// were `before`. Commands that move no money write none.
 pub fn postings(command: &Command, before: &Totals, after: &Economy, out: &mut Vec<Line>) {
+    let mut lines = Lines(out);
+    own_lines(command, before, after, &mut lines);
+    let fx = after.effects();
+    if let Some(s) = fx.sale {
+        let (to, why) = match command {
+            Command::ConvertToStable { .. } => (Book::StableLiability, Why::Conversion),
+            _ => (Book::PayoutsPayable, Why::Sale),
+        };
+        let account = match command {
+            Command::Sell { account, .. } | Command::ConvertToStable { account, .. } => {
+                after.accounts().find(account)
+            }
+            _ => None,
+        };
+        lines.sale(to, s.gross.0, s.fee.0, why, account);
+    }
+    if let Some(s) = fx.settlement {
+        let d = Why::Dividends;
+        lines.pair(Book::DividendPool, Book::StableLiability, s.paid.0, d, None);
+    }
+    for x in &fx.exits {
+        let a = Some(x.account);
+        lines.sale(Book::PayoutsPayable, x.gross.0, x.fee.0, Why::Sale, a);
+    }
+}
+
+/// The lines of the command's own money movements (orders, redemptions, payouts).
+fn own_lines(command: &Command, before: &Totals, after: &Economy, lines: &mut Lines) {
     let t = after.totals();
     let fx = after.effects();
-    let mut lines = Lines(out);
     let escrow_out = before.escrow_fen.0.saturating_sub(t.escrow_fen.0);
     match command {
         Command::PayOrder { stable_fen, .. } => {
@@ -231,27 +258,6 @@ pub fn postings(command: &Command, before: &Totals, after: &Economy, out: &mut V
             }
         }
         _ => {}
-    }
-    if let Some(s) = fx.sale {
-        let (to, why) = match command {
-            Command::ConvertToStable { .. } => (Book::StableLiability, Why::Conversion),
-            _ => (Book::PayoutsPayable, Why::Sale),
-        };
-        let account = match command {
-            Command::Sell { account, .. } | Command::ConvertToStable { account, .. } => {
-                after.accounts().find(account)
-            }
-            _ => None,
-        };
-        lines.sale(to, s.gross.0, s.fee.0, why, account);
-    }
-    if let Some(s) = fx.settlement {
-        let d = Why::Dividends;
-        lines.pair(Book::DividendPool, Book::StableLiability, s.paid.0, d, None);
-    }
-    for x in &fx.exits {
-        let a = Some(x.account);
-        lines.sale(Book::PayoutsPayable, x.gross.0, x.fee.0, Why::Sale, a);
     }
 }
 

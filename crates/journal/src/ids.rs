@@ -59,6 +59,13 @@ pub fn account(account: &str) -> String {
     server_id("account", account)
 }
 
+/// The `record_payout` of a payout whose transfer reference is `reference`: fixed by it, so
+/// recording the same payout twice is a retry, and another payout under the same reference an
+/// `id_conflict`.
+pub fn payout(reference: &str) -> String {
+    server_id("payout", reference)
+}
+
 /// The jifen order name of a connector's platform order: `<connector>:<order>` when that is a
 /// valid name, otherwise `<connector>:` and a digest of the platform's id.
 pub fn shop_order(connector: &str, order: &str) -> String {

@@ -290,17 +290,20 @@ pub struct Step<'a> {
 }
 
 /// Replays the entries after `after` up to `upto` from the newest snapshot before them,
-/// checked as at start-up, and shows each to `each` with the totals before it and the ledger
-/// after it. For reports (docs/FINANCE.md). `keep_going` is asked after every entry.
+/// checked as at start-up: shows `start` the ledger after entry `after`, then each entry to
+/// `each` with the totals before it and the ledger after it. For reports (docs/FINANCE.md).
+/// `keep_going` is asked after every entry.
 pub fn walk(
     store: &mut dyn Store,
     economy: &str,
-    after: u64,
-    upto: u64,
+    (after, upto): (u64, u64),
     keep_going: &dyn Fn() -> bool,
+    start: &mut dyn FnMut(&Ledger),
     each: &mut dyn FnMut(&Step, &Ledger),
 ) -> Result<(), JournalError> {
-    let start = ledger_at(store, economy, after, keep_going)?;
+    let ledger = ledger_at(store, economy, after, keep_going)?;
+    start(&ledger);
+    let start = ledger;
     let meta = store
         .economy(economy)?
         .ok_or_else(|| JournalError::NoSuchEconomy(economy.to_string()))?;

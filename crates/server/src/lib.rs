@@ -18,6 +18,7 @@ pub mod content;
 pub mod demo;
 pub mod economies;
 pub mod error;
+pub mod finance;
 pub mod forward;
 pub mod history;
 pub mod http;

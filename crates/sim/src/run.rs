@@ -107,6 +107,8 @@ pub struct SimResult {
     pub shocks: Vec<ShockResult>,
     /// Rejections by code (refunds of small orders, redemptions past the cap, …).
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
+    /// Every command run, with its day (`YYYYMMDD`), when the run was asked to keep them.
+    pub commands: Vec<(u32, Command)>,
 }
 
 /// A taker's target: it sells everything once `price.value_fen(atoms) × 1000 ≥ multiple ×
@@ -204,6 +206,8 @@ struct Sim<'a> {
     rejected: std::collections::BTreeMap<&'static str, u64>,
     /// `absorb`'s list of (account, reward value, sale proceeds), kept for reuse.
     credits: Vec<(AccountId, u64, u64)>,
+    /// Every command run, with its day, when asked for.
+    log: Option<Vec<(u32, Command)>>,
 }
 
 impl Sim<'_> {
@@ -223,6 +227,9 @@ impl Sim<'_> {
 
     /// Runs a command; an expected rejection is counted, anything else returns false.
     fn run(&mut self, command: &Command) -> bool {
+        if let Some(log) = self.log.as_mut() {
+            log.push((self.today.date, command.clone()));
+        }
         match self.e.execute(command) {
             Ok(()) => {
                 self.absorb();
@@ -452,15 +459,16 @@ impl Sim<'_> {
 }
 
 /// Runs a scenario. With `check`, every invariant of SPEC §10 is recounted after every day and
-/// the price is checked never to fall; a broken one is an error.
+/// the price is checked never to fall; a broken one is an error. With `log`, the result keeps
+/// every command run (`SimResult::commands`).
 pub fn simulate(
     s: &Scenario,
     seed: u64,
-    check: bool,
+    (check, log): (bool, bool),
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SimResult, String> {
     let arrivals = arrivals_by_day(s);
-    let mut sim = Sim::start(s, seed, &arrivals);
+    let mut sim = Sim::start(s, seed, &arrivals, log);
     let mut days = Vec::with_capacity(s.days as usize);
     let mut shocks = Vec::new();
     let mut price_floor: Option<Price> = None;
@@ -483,13 +491,14 @@ pub fn simulate(
         economy: sim.e,
         shocks,
         rejected: sim.rejected,
+        commands: sim.log.unwrap_or_default(),
     })
 }
 
 impl<'a> Sim<'a> {
     /// The economy with its merchants, and room for everyone who will arrive: the engine's
     /// large tables are then allocated once, never copied as they grow.
-    fn start(s: &'a Scenario, seed: u64, arrivals: &[u64]) -> Sim<'a> {
+    fn start(s: &'a Scenario, seed: u64, arrivals: &[u64], log: bool) -> Sim<'a> {
         let mut sim = Sim {
             s,
             e: Economy::new(s.rules),
@@ -501,7 +510,9 @@ impl<'a> Sim<'a> {
             today: DayRow::default(),
             rejected: Default::default(),
             credits: Vec::new(),
+            log: log.then(Vec::new),
         };
+        sim.today.date = s.start_day;
         let people: u64 = arrivals.iter().sum();
         // The orders they will attempt, at most.
         let orders = people.saturating_mul(s.repeat_purchases + 1);

@@ -9,13 +9,15 @@ mod rules;
 mod shape;
 mod spec;
 mod state;
+mod write;
 
 pub use command::{
     parse_command_canonical_into, parse_command_general, parse_command_line, parse_command_value,
     LINE_BYTES_MAX,
 };
 pub use json::{canonical_json, python_json, split_array};
-pub use rules::{rules_from_json, rules_from_toml, rules_to_toml};
+pub use rules::{rules_from_json, rules_from_toml, rules_to_json, rules_to_toml};
 pub use shape::Parsed;
 pub use spec::{command_spec, diagnose, CommandSpec, FieldKind, FieldSpec, COMMANDS};
 pub use state::{effects_json, outcome_line, state_json, StateVersion};
+pub use write::command_json;

@@ -71,6 +71,19 @@ pub fn rules_to_toml(r: &Rules) -> String {
     out
 }
 
+/// Rules as the JSON object `set_rules` takes, every key in SPEC order.
+pub fn rules_to_json(r: &Rules) -> Value {
+    let mut map = serde_json::Map::new();
+    for (key, value) in RULE_KEYS.iter().zip(r.values()) {
+        let v = match value {
+            RuleValue::Int(n) => Value::from(n),
+            RuleValue::Flag(b) => Value::from(b),
+        };
+        map.insert((*key).to_string(), v);
+    }
+    Value::Object(map)
+}
+
 /// A collectible policy object (SPEC §13): exactly `gifting_enabled`, `gift_hold_days`
 /// (0..=3650) and `exchange_enabled`, with the right types; anything else is `None`
 /// (`invalid_policy`).

@@ -14,6 +14,7 @@ mod bad_input;
 mod connections_page;
 mod connectors;
 mod console;
+mod finance;
 mod first_start;
 mod golden;
 mod load;

@@ -69,6 +69,24 @@ impl Shop {
         }
     }
 
+    /// Each account's identity hashes (the identity table read backwards), for payout batches:
+    /// the buyer ids themselves are never stored, so this is what can be shown.
+    pub fn identities_by_account(&self) -> HashMap<String, Vec<String>> {
+        let mut by_account: HashMap<String, Vec<String>> = HashMap::new();
+        if let Ok(m) = self.identities.read() {
+            for (hash, account) in m.iter() {
+                by_account
+                    .entry(account.clone())
+                    .or_default()
+                    .push(hash.clone());
+            }
+        }
+        for hashes in by_account.values_mut() {
+            hashes.sort();
+        }
+        by_account
+    }
+
     /// The keyed hash of an identity: the same buyer id always hashes the same in this
     /// economy, and the id cannot be read back from it.
     pub fn identity_hash(&self, identity: &Identity) -> String {

@@ -10,6 +10,7 @@ mod connectors;
 mod console;
 mod economies;
 mod exchange;
+mod finance;
 mod keys;
 mod reads;
 mod service;
@@ -83,4 +84,5 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
         .merge(exchange::router())
         .merge(webhooks::router())
         .merge(transparency::router())
+        .merge(finance::router())
 }
