@@ -19,6 +19,8 @@ pub enum What {
     Deliveries(crate::bench_deliveries::Args),
     /// Webhook deliveries to a receiver in this process over loopback, events/s.
     Webhooks(crate::bench_webhooks::Args),
+    /// The liability report and the double-entry export over a year of a busy economy.
+    Finance(crate::bench_finance::Args),
     /// The Merkle tree: the cost of an append as the tree grows, and of proofs in memory.
     Tree {
         /// Leaves appended.
@@ -56,6 +58,7 @@ pub fn run(store: &crate::store_cmds::StoreArgs, what: What) -> anyhow::Result<(
         What::Http(args) => crate::bench_http::run(args),
         What::Deliveries(args) => crate::bench_deliveries::run(args),
         What::Webhooks(args) => crate::bench_webhooks::run(args),
+        What::Finance(args) => crate::bench_finance::run(store, args),
         What::Memory { accounts } => memory(accounts),
         What::Tree { leaves } => tree(leaves),
     }

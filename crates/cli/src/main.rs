@@ -4,6 +4,7 @@ mod admin_key;
 mod backup;
 mod bench;
 mod bench_deliveries;
+mod bench_finance;
 mod bench_http;
 mod bench_journal;
 mod bench_webhooks;

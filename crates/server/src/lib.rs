@@ -5,6 +5,7 @@
 //! token, made up otherwise) that is on every log line of the request. Keys are never logged.
 //! The parts and how they depend on each other are in ARCHITECTURE.md.
 
+pub use jiff;
 pub mod activity;
 pub mod auth;
 pub mod backups;

@@ -21,7 +21,7 @@ on_both_backends! {
 
 const DAY: i64 = 86_400_000;
 /// 2026-11-01T04:00:00Z: noon in Shanghai on the scenario's first day.
-const NOON_DAY1: i64 = 1_793_505_600_000;
+pub const NOON_DAY1: i64 = 1_793_505_600_000;
 const DAYS: i64 = 30;
 
 fn scenario() -> PathBuf {
@@ -30,7 +30,7 @@ fn scenario() -> PathBuf {
 
 /// The month's commands as `jifen simulate --commands` writes them, by day (the days'
 /// `advance_clock` lines dropped: the server keeps its own clock).
-fn month(tmp: &Path) -> Vec<Vec<Value>> {
+pub fn month(tmp: &Path) -> Vec<Vec<Value>> {
     let file = tmp.join("commands.jsonl");
     let (out, described) = common::run(
         common::jifen()
@@ -55,7 +55,7 @@ fn month(tmp: &Path) -> Vec<Vec<Value>> {
     days
 }
 
-fn load(s: &Server, clock: &PathBuf, days: &[Vec<Value>]) {
+pub fn load(s: &Server, clock: &PathBuf, days: &[Vec<Value>]) {
     for (d, commands) in days.iter().enumerate() {
         write_clock(clock, NOON_DAY1 + d as i64 * DAY);
         for chunk in commands.chunks(2000) {
@@ -195,7 +195,7 @@ fn owed_by_replay(s: &Server, tmp: &Path) -> BTreeMap<String, u64> {
 }
 
 /// A WeChat Pay style result file: the first half of the lines paid, the rest failed.
-fn result_file(batch: &Value) -> (String, u64, usize) {
+pub fn result_file(batch: &Value) -> (String, u64, usize) {
     let lines = batch["lines"].as_array().unwrap();
     let half = lines.len() / 2;
     let mut csv = String::from("\u{feff}商家明细单号,收款用户openid,转账金额,明细状态,失败原因\n");

@@ -15,6 +15,7 @@ mod connections_page;
 mod connectors;
 mod console;
 mod finance;
+mod finance_page;
 mod first_start;
 mod golden;
 mod load;

@@ -1,0 +1,198 @@
+//! The console's "财务 / Finance" tab in Chromium, on a month of simulated activity: the
+//! liability report's figures match the API, its three charts are drawn over the month's days,
+//! the owed list matches the API, a payout batch is made from the page and its result file
+//! uploaded through the page's file picker; with screenshots at 375 and 1280 px in both
+//! languages.
+
+use serde_json::{json, Value};
+
+use super::connections_page::{set, text};
+use super::finance::{load, month, result_file, NOON_DAY1};
+use crate::common;
+use crate::support::Backend;
+use crate::web::*;
+
+fn js(browser: &Browser, code: &str) -> Value {
+    browser.script(code, json!([]))
+}
+
+fn screens(browser: &Browser, addr: &str, name: &str, at: &str) {
+    for lang in ["zh", "en"] {
+        for width in [1280, 375] {
+            browser.resize(width);
+            // As a person opens it at this width (the range is in the address).
+            browser.open("about:blank");
+            browser.open(&format!("http://{addr}/#finance/2026-11-01..2026-11-30"));
+            browser.wait_for("return document.body.dataset.status", "loaded");
+            browser.wait_for(
+                "return String(document.getElementById('fin-days').tBodies[0].rows.length)",
+                "30",
+            );
+            let fits = js(
+                browser,
+                "return String([...document.querySelectorAll('.fin-chart canvas')].every((c) => c.getBoundingClientRect().right <= window.innerWidth))",
+            );
+            assert_eq!(
+                fits, "true",
+                "{name} {lang} {width}px: a chart is wider than the screen"
+            );
+            js(
+                browser,
+                &format!("document.querySelector('{at}').scrollIntoView(); return true"),
+            );
+            browser.capture(&format!("console-finance-{name}-{lang}-{width}px"));
+            let wide = js(
+                browser,
+                "return String(document.documentElement.scrollWidth <= window.innerWidth)",
+            );
+            assert_eq!(wide, "true", "{name} {lang} {width}px scrolls sideways");
+        }
+        browser.resize(1280);
+        browser.click("#lang");
+        browser.wait_for("return document.body.dataset.status", "loaded");
+    }
+}
+
+fn open_finance(browser: &Browser, s: &Server) {
+    browser.resize(1280);
+    browser.open(&format!("http://{}/#finance", s.addr));
+    browser.wait_for("return document.body.dataset.status", "signed-out");
+    browser.type_into("#key", ADMIN);
+    browser.click("#signin-form button[type=submit]");
+    browser.wait_for("return document.body.dataset.status", "loaded");
+    browser.click(r#"nav button[data-view="finance"]"#);
+    browser.wait_for("return document.body.dataset.status", "loaded");
+    set(browser, "fin-from", "2026-11-01");
+    set(browser, "fin-to", "2026-11-30");
+    browser.click("#fin-range button[type=submit]");
+    browser.wait_for(
+        "return String(document.getElementById('fin-days').tBodies[0].rows.length)",
+        "30",
+    );
+}
+
+fn yuan_of(v: &Value) -> String {
+    yuan(v)
+}
+
+/// The page's figures and charts are the API's.
+fn matches_the_api(browser: &Browser, s: &Server) {
+    let report = s.get(
+        "/v1/economies/f/reports/liabilities?from=2026-11-01&to=2026-11-30",
+        ADMIN,
+    );
+    let last = report["days"].as_array().unwrap().last().unwrap().clone();
+    let shown = |id: &str| {
+        js(
+            browser,
+            &format!("return document.getElementById('{id}').textContent"),
+        )
+    };
+    assert_eq!(shown("fin-reserve"), yuan_of(&last["reserve_fen"]));
+    assert_eq!(shown("fin-owed"), yuan_of(&last["payouts_owed_fen"]));
+    assert_eq!(shown("fin-settled"), yuan_of(&last["settled_total_fen"]));
+    for chart in ["fin-chart-reserve", "fin-chart-coverage", "fin-chart-owed"] {
+        let drawn = js(browser, &format!(
+            "const b = document.getElementById('{chart}'); return b.dataset.points + ':' + (b.querySelector('canvas') ? b.querySelector('canvas').width : 0)"));
+        let drawn = drawn.as_str().unwrap();
+        assert!(
+            drawn.starts_with("30:") && !drawn.ends_with(":0"),
+            "{chart}: {drawn}"
+        );
+    }
+    let owed = s.get("/v1/economies/f/payouts/owed", ADMIN);
+    let total = format!(
+        "{} 个账户，合计 {} 元",
+        owed["count"],
+        yuan_of(&owed["total_fen"])
+    );
+    assert!(text(browser).contains(&total), "{total}: {}", text(browser));
+}
+
+#[test]
+fn the_finance_tab_in_the_browser() {
+    let backend = Backend::sqlite();
+    let tmp = common::temp_dir("finance-page");
+    let days = month(&tmp);
+    let clock = tmp.join("now");
+    write_clock(&clock, NOON_DAY1);
+    let s = Server::start(&Opts::with_clock(&backend, &clock));
+    create(
+        &s,
+        "f",
+        json!({"quota_multiplier_bps": 12000, "sell_fee_bps": 1000}),
+    );
+    load(&s, &clock, &days);
+    let browser = Browser::start();
+    open_finance(&browser, &s);
+    for words in [
+        "负债日报",
+        "储备金与累计贡献",
+        "分红池与剩余额度",
+        "应付兑付与累计已付",
+        "不是负债，也不是承诺",
+        "应付名单",
+    ] {
+        assert!(
+            text(&browser).contains(words),
+            "{words}: {}",
+            text(&browser)
+        );
+    }
+    matches_the_api(&browser, &s);
+    screens(&browser, &s.addr, "report", "main");
+    screens(&browser, &s.addr, "charts", "#fin-chart-coverage");
+
+    set(&browser, "fin-remark", "11月兑付");
+    browser.click("#fin-batch");
+    browser.wait_for(
+        "return String(document.getElementById('fin-batches').tBodies[0].rows.length)",
+        "1",
+    );
+    let batches = s.get("/v1/economies/f/payouts/batches", ADMIN);
+    let no = batches["batches"][0]["batch_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text(&browser).contains(&format!("已生成批次 {no}")),
+        "{}",
+        text(&browser)
+    );
+    let batch = s.get(&format!("/v1/economies/f/payouts/batches/{no}"), ADMIN);
+    let (csv, _, half) = result_file(&batch);
+    let file = tmp.join("results.csv");
+    std::fs::write(&file, csv).unwrap();
+    browser.type_into(
+        &format!("input[data-batch=\"{no}\"]"),
+        &file.display().to_string(),
+    );
+    let want = format!("本次记为已付 {half} 行");
+    browser.wait_for(
+        &format!(
+            "return String(document.getElementById('fin-recon').textContent.includes('{want}'))"
+        ),
+        "true",
+    );
+    assert!(
+        text(&browser).contains(&format!(
+            "已付 {half} · 失败 {}",
+            batch["count"].as_u64().unwrap() as usize - half
+        )),
+        "{}",
+        text(&browser)
+    );
+    assert!(text(&browser).contains("收款账户异常"));
+    matches_the_api(&browser, &s);
+    screens(&browser, &s.addr, "reconciled", "#fin-batches");
+    assert!(
+        browser.accessibility_problems().is_empty(),
+        "{:?}",
+        browser.accessibility_problems()
+    );
+    assert!(
+        browser.console_problems().is_empty(),
+        "{:?}",
+        browser.console_problems()
+    );
+}
