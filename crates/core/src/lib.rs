@@ -38,7 +38,7 @@ pub use collectible::{
 };
 pub use command::{Amount, Command, OptionalAmount, Text};
 pub use day::{civil_from_days, days_from_civil, format_day, parse_day};
-pub use economy::{ConfirmQuote, Economy, Quote, Totals};
+pub use economy::{ConfirmQuote, Economy, Flows, Quote, Totals};
 pub use effects::{Effects, ExitEffect, Grant, Payout, Sale, Settlement};
 pub use explain::explain;
 pub use ledger::{Fingerprint, IdDecision, IdTable, Ledger, Outcome};

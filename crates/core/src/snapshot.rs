@@ -517,10 +517,21 @@ fn read_stage2(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
     Ok(())
 }
 
-/// Stage 3 (SPEC §14): the settled total, then each account owed money, as a varint delta of
+/// Stage 3 (SPEC §14): the settled total, the running totals of flows, then each account owed money, as a varint delta of
 /// its id from the previous one's, the amount, and since when. Most accounts are owed nothing.
 fn write_stage3(w: &mut Writer, e: &Economy) {
     w.u64(e.settled_fen);
+    let f = e.flows();
+    for v in [
+        f.to_reserve_fen,
+        f.to_dividend_pool_fen,
+        f.to_escrow_fen,
+        f.dividends_paid_fen,
+        f.fees_kept_fen,
+        f.owed_added_fen,
+    ] {
+        w.u64(v);
+    }
     let owed = e.accounts.iter().filter(|a| a.owed_fen > 0).count();
     w.u64(owed as u64);
     let mut prev = 0u64;
@@ -536,6 +547,14 @@ fn write_stage3(w: &mut Writer, e: &Economy) {
 
 fn read_stage3(r: &mut Reader, economy: &mut Economy) -> DecodeResult<()> {
     let settled = r.u64()?;
+    economy.flows = crate::economy::Flows {
+        to_reserve_fen: r.u64()?,
+        to_dividend_pool_fen: r.u64()?,
+        to_escrow_fen: r.u64()?,
+        dividends_paid_fen: r.u64()?,
+        fees_kept_fen: r.u64()?,
+        owed_added_fen: r.u64()?,
+    };
     let owed = r.count(10)?;
     let mut id = 0u64;
     for n in 0..owed {

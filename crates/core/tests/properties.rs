@@ -256,8 +256,9 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
     accounts.sort_by(|a, b| a.0.cmp(&b.0));
     let collectibles: Vec<_> = e.collectibles().iter().collect();
     let state = format!(
-        "{:?} {:?} {:?} clock {} {:?} {:?}",
+        "{:?} {:?} {:?} {:?} clock {} {:?} {:?}",
         e.totals(),
+        e.flows(),
         e.price(),
         accounts,
         e.clock(),
@@ -265,6 +266,23 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
         collectibles
     );
     (state, l.applied(), l.rejected())
+}
+
+/// Adds the flows a command's lines show to `f`.
+fn add_flows(f: &mut jifen_core::Flows, lines: &[jifen_core::books::Line]) {
+    use jifen_core::books::{Book, Why};
+    for l in lines {
+        let amount = l.debit_fen.max(l.credit_fen);
+        match (l.why, l.book, l.credit_fen > 0) {
+            (Why::Contribution, Book::Reserve, true) => f.to_reserve_fen += amount,
+            (Why::Contribution, Book::DividendPool, true) => f.to_dividend_pool_fen += amount,
+            (Why::StableIntoEscrow, Book::Escrow, true) => f.to_escrow_fen += amount,
+            (Why::Dividends, Book::DividendPool, false) => f.dividends_paid_fen += amount,
+            (Why::Fee, Book::FeeIncome, true) => f.fees_kept_fen += amount,
+            (Why::Sale, Book::PayoutsPayable, true) => f.owed_added_fen += amount,
+            _ => {}
+        }
+    }
 }
 
 /// A command of a stream with its id, and, for a retry, the outcome its first submission had.
@@ -443,6 +461,8 @@ struct Runner {
     ledger: Ledger,
     /// Each book's balance from the double-entry lines of every command so far.
     books: std::collections::BTreeMap<jifen_core::books::Book, i128>,
+    /// The flows the lines show so far, as the engine's running totals name them.
+    flows: jifen_core::Flows,
     sent: Vec<(String, Command)>,
     paid: Vec<jifen_core::Text>,
     outcomes: Vec<Outcome>,
@@ -541,6 +561,12 @@ impl Runner {
             *self.books.entry(l.book).or_default() +=
                 sign * (l.debit_fen as i128 - l.credit_fen as i128);
         }
+        add_flows(&mut self.flows, &lines);
+        assert_eq!(
+            self.flows,
+            e.flows(),
+            "step {n}: running flows after {command:?}"
+        );
         for (book, want) in balances(&e.totals()) {
             let got = self.books.get(&book).copied().unwrap_or(0);
             assert_eq!(
@@ -602,6 +628,7 @@ fn run(rules: Rules, steps: &[Step], restore_at: Option<usize>) -> (Ledger, Vec<
     let mut r = Runner {
         ledger: Ledger::new(rules),
         books: Default::default(),
+        flows: Default::default(),
         sent: Vec::new(),
         paid: Vec::new(),
         outcomes: Vec::new(),

@@ -38,6 +38,49 @@ pub struct Sample {
     pub quota_fen: u64,
     pub orders: u64,
     pub exits: u64,
+    /// Whether the sample holds the finance figures below (samples written before them did
+    /// not: then they are zero).
+    pub finance: bool,
+    /// The rest of the economy's figures (SPEC §4, §14), and its running totals of flows
+    /// (`jifen_core::Flows`): with these a day's liability report is two samples apart.
+    pub escrow_fen: u64,
+    pub stable_fen: u64,
+    pub owed_fen: u64,
+    pub settled_fen: u64,
+    pub issued_atoms: u64,
+    pub burned_atoms: u64,
+    pub flows: jifen_core::Flows,
+}
+
+impl Sample {
+    /// The figures of `economy` as of entry `seq`, committed at `ts_ms`.
+    pub fn of(economy: &jifen_core::Economy, seq: u64, ts_ms: i64) -> Sample {
+        let t = economy.totals();
+        let price = economy.price();
+        Sample {
+            seq,
+            ts_ms,
+            reserve_fen: t.reserve_fen.0,
+            circulating_atoms: t.circulating_atoms.0,
+            dividend_pool_fen: t.dividend_pool_fen.0,
+            treasury_atoms: t.treasury_atoms.0,
+            price_num_fen: price.num_fen,
+            price_den_atoms: price.den_atoms,
+            contributions_fen: t.contributions_fen.0,
+            paid_out_fen: t.paid_out_fen.0,
+            quota_fen: economy.quota_total_fen(),
+            orders: economy.orders().len() as u64,
+            exits: economy.exits_total(),
+            finance: true,
+            escrow_fen: t.escrow_fen.0,
+            stable_fen: t.stable_fen.0,
+            owed_fen: t.owed_fen.0,
+            settled_fen: t.settled_fen.0,
+            issued_atoms: t.issued_atoms.0,
+            burned_atoms: t.burned_atoms.0,
+            flows: economy.flows(),
+        }
+    }
 }
 
 /// One accepted `settle_dividends`, as the engine reported it: kept for the operator's list of
@@ -281,11 +324,12 @@ pub(crate) fn check_follows(economy: &str, head: u64, blocks: &[Block]) -> Store
 }
 
 /// The bytes of a sample's figures, big-endian: six (48 bytes) in the first format, eleven
-/// (88 bytes) since the running totals were added.
-pub(crate) const SAMPLE_BYTES: usize = 88;
+/// (88 bytes) since the running totals were added, 23 (184 bytes) since the finance figures.
+pub(crate) const SAMPLE_BYTES: usize = 184;
 
 pub(crate) fn encode_sample(s: &Sample) -> [u8; SAMPLE_BYTES] {
     let mut out = [0u8; SAMPLE_BYTES];
+    let f = &s.flows;
     let figures = [
         s.reserve_fen,
         s.circulating_atoms,
@@ -298,6 +342,18 @@ pub(crate) fn encode_sample(s: &Sample) -> [u8; SAMPLE_BYTES] {
         s.quota_fen,
         s.orders,
         s.exits,
+        s.escrow_fen,
+        s.stable_fen,
+        s.owed_fen,
+        s.settled_fen,
+        s.issued_atoms,
+        s.burned_atoms,
+        f.to_reserve_fen,
+        f.to_dividend_pool_fen,
+        f.to_escrow_fen,
+        f.dividends_paid_fen,
+        f.fees_kept_fen,
+        f.owed_added_fen,
     ];
     for (chunk, v) in out.chunks_exact_mut(8).zip(figures) {
         chunk.copy_from_slice(&v.to_be_bytes());
@@ -306,7 +362,7 @@ pub(crate) fn encode_sample(s: &Sample) -> [u8; SAMPLE_BYTES] {
 }
 
 pub(crate) fn decode_sample(seq: u64, ts_ms: i64, bytes: &[u8]) -> StoreResult<Sample> {
-    if bytes.len() != 48 && bytes.len() != SAMPLE_BYTES {
+    if ![48, 88, SAMPLE_BYTES].contains(&bytes.len()) {
         return Err(StoreError::Malformed(format!(
             "a sample of {} bytes",
             bytes.len()
@@ -332,6 +388,21 @@ pub(crate) fn decode_sample(seq: u64, ts_ms: i64, bytes: &[u8]) -> StoreResult<S
         quota_fen: v(8),
         orders: v(9),
         exits: v(10),
+        finance: bytes.len() == SAMPLE_BYTES,
+        escrow_fen: v(11),
+        stable_fen: v(12),
+        owed_fen: v(13),
+        settled_fen: v(14),
+        issued_atoms: v(15),
+        burned_atoms: v(16),
+        flows: jifen_core::Flows {
+            to_reserve_fen: v(17),
+            to_dividend_pool_fen: v(18),
+            to_escrow_fen: v(19),
+            dividends_paid_fen: v(20),
+            fees_kept_fen: v(21),
+            owed_added_fen: v(22),
+        },
     })
 }
 

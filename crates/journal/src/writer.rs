@@ -523,24 +523,7 @@ impl Writer {
 
     /// The headline figures of the ledger now, as of entry `seq`.
     fn sample(&self, seq: u64, ts_ms: i64) -> Sample {
-        let economy = self.ledger.economy();
-        let t = economy.totals();
-        let price = economy.price();
-        Sample {
-            seq,
-            ts_ms,
-            reserve_fen: t.reserve_fen.0,
-            circulating_atoms: t.circulating_atoms.0,
-            dividend_pool_fen: t.dividend_pool_fen.0,
-            treasury_atoms: t.treasury_atoms.0,
-            price_num_fen: price.num_fen,
-            price_den_atoms: price.den_atoms,
-            contributions_fen: t.contributions_fen.0,
-            paid_out_fen: t.paid_out_fen.0,
-            quota_fen: economy.quota_total_fen(),
-            orders: economy.orders().len() as u64,
-            exits: economy.exits_total(),
-        }
+        Sample::of(self.ledger.economy(), seq, ts_ms)
     }
 
     /// After a failed commit the ledger holds commands that are not durable: reload it.

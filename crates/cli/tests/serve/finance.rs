@@ -286,6 +286,15 @@ fn reports(s: &Server, tmp: &Path, batch: &Value) {
     );
     let days = report["days"].as_array().unwrap();
     assert_eq!(days.len(), 30);
+    // From the day-boundary samples (the default) and by replaying the journal: the same.
+    let replayed = s.get(
+        &format!("/v1/economies/f/reports/liabilities?{range}&via=journal"),
+        ADMIN,
+    );
+    assert_eq!(
+        replayed["days"], report["days"],
+        "samples and replay disagree"
+    );
     assert!(
         days.iter().all(
             |d| d["tree_size"].as_u64().unwrap() >= d["last_seq"].as_u64().unwrap()

@@ -163,6 +163,7 @@ impl Economy {
         let paid_fen = payer.settlement.paid.0;
         self.stable_total_fen += paid_fen;
         self.quota_total_fen -= paid_fen;
+        self.flows.dividends_paid_fen += paid_fen;
         self.dividend_pool_fen = payer.pool_left_fen;
         self.index
             .put_back(entries, payer.resorted, self.accounts.as_slice());

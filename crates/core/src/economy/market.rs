@@ -64,6 +64,8 @@ impl Economy {
         self.reserve_fen -= net_fen;
         self.paid_out_fen += net_fen;
         self.owe(id, net_fen);
+        self.flows.owed_added_fen += net_fen;
+        self.flows.fees_kept_fen += fee_fen;
         self.burned_atoms += atoms;
         self.sub_atoms(id, atoms);
         if self.accounts.get(id).is_consumer() {
@@ -95,6 +97,7 @@ impl Economy {
         let atoms = self.require_atoms(id, atoms)?;
         let (value_fen, fee_fen) = self.sale_value(atoms, true);
         let credit_fen = value_fen - fee_fen;
+        self.flows.fees_kept_fen += fee_fen;
         self.take_out_of_circulation(atoms);
         self.reserve_fen -= credit_fen;
         self.treasury_atoms += atoms;

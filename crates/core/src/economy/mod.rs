@@ -35,6 +35,8 @@ pub struct Economy {
     pub(crate) settled_fen: u64,
     /// Σ `owed_fen` over all accounts: the part not yet paid.
     pub(crate) owed_total_fen: u64,
+    /// Running totals of money flows, for reports (not in the replay state).
+    pub(crate) flows: Flows,
     /// For each account owed money, the clock when its debt last rose from zero: how long
     /// the oldest part of it has been waiting (for the finance view; not in the replay state).
     pub(crate) owed_since: std::collections::HashMap<AccountId, i64>,
@@ -98,6 +100,24 @@ pub struct ConfirmQuote {
     pub referrer_atoms: Atoms,
 }
 
+/// Running totals of the economy's money flows since it began, so that the flows between two
+/// moments are a difference (the finance reports, docs/FINANCE.md). Derived from the commands
+/// like everything else, kept in snapshots, and not part of the replay state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Flows {
+    /// Confirmed orders' shares paid into the reserve, and into the dividend pool.
+    pub to_reserve_fen: u64,
+    pub to_dividend_pool_fen: u64,
+    /// Stable points paid into pending orders.
+    pub to_escrow_fen: u64,
+    /// Dividends paid by settlements.
+    pub dividends_paid_fen: u64,
+    /// Sale, exit and conversion fees kept in the reserve.
+    pub fees_kept_fen: u64,
+    /// Nets of sales and exits owed to sellers (SPEC §14).
+    pub owed_added_fen: u64,
+}
+
 /// A snapshot of the economy-wide figures of SPEC §4.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Totals {
@@ -131,6 +151,7 @@ impl Economy {
             settled_fen: 0,
             owed_total_fen: 0,
             owed_since: Default::default(),
+            flows: Flows::default(),
             contributions_fen: 0,
             circulating_atoms: 0,
             treasury_atoms: 0,
@@ -253,6 +274,11 @@ impl Economy {
     /// Since when (economy clock) `account` has been owed money; `None` when it is owed nothing.
     pub fn owed_since(&self, account: AccountId) -> Option<i64> {
         self.owed_since.get(&account).copied()
+    }
+
+    /// The running totals of money flows.
+    pub fn flows(&self) -> Flows {
+        self.flows
     }
 
     /// How many forced exits there have been (Σ of every account's `exits`).

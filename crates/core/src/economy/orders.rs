@@ -105,6 +105,7 @@ impl Economy {
 
         self.sub_stable(consumer_id, stable_fen);
         self.escrow_fen += stable_fen;
+        self.flows.to_escrow_fen += stable_fen;
         let rates = self.rules.order_rates();
         self.orders.insert(
             Order {
@@ -144,6 +145,8 @@ impl Economy {
 
         self.reserve_fen += reserve_in_fen;
         self.dividend_pool_fen += dividend_in_fen;
+        self.flows.to_reserve_fen += reserve_in_fen;
+        self.flows.to_dividend_pool_fen += dividend_in_fen;
         self.contributions_fen += reserve_in_fen + dividend_in_fen;
         self.quota_total_fen += quota_fen;
         let buyer = self.accounts.get_mut(consumer);

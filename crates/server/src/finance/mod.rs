@@ -6,6 +6,7 @@
 //! changes nothing. A batch is kept in the settings table until its results are in; the results
 //! and the payouts they record are written in one transaction.
 
+pub mod daybook;
 pub mod export;
 pub mod files;
 pub mod owed;
@@ -292,18 +293,65 @@ fn seqs_of(
 }
 
 /// The liability report of `range`: one row per day, quiet days included, each tied to the
-/// signed head that covers it. Blocking: replays the range's entries.
+/// signed head that covers it. With `live` (the committed state now), from the writer's
+/// day-boundary samples when they can say it exactly (see `daybook`); otherwise, or without
+/// `live`, by replaying the range's entries. Blocking.
 pub fn liability_rows(
     store: &mut dyn jifen_journal::Store,
     eco: &str,
     tz: jiff::tz::TimeZone,
     range: Range,
     heads: &[(u64, String)],
-) -> Result<Vec<DayRow>, jifen_journal::JournalError> {
+    live: Option<&jifen_journal::Sample>,
+) -> Result<(Vec<DayRow>, Source), jifen_journal::JournalError> {
     let days = report::Days::new(tz);
-    let (after, upto) = seqs_of(store, eco, &days, range)?;
+    let from_samples = match live {
+        Some(live) => daybook::rows(store, eco, &days, range, live)?,
+        None => None,
+    };
+    let (mut rows, source) = match from_samples {
+        Some(rows) => (rows, Source::Samples),
+        None => (replayed_rows(store, eco, &days, range)?, Source::Journal),
+    };
+    for row in &mut rows {
+        if let Some((size, root)) = heads.iter().find(|(size, _)| *size >= row.last_seq) {
+            if row.last_seq > 0 {
+                row.tree_size = *size;
+                row.tree_root = root.clone();
+            }
+        }
+    }
+    Ok((rows, source))
+}
+
+/// Where a report's figures came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The writer's day-boundary samples.
+    Samples,
+    /// A replay of the journal.
+    Journal,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Samples => "samples",
+            Source::Journal => "journal",
+        }
+    }
+}
+
+/// The report's rows by replaying the range's entries.
+fn replayed_rows(
+    store: &mut dyn jifen_journal::Store,
+    eco: &str,
+    days: &report::Days,
+    range: Range,
+) -> Result<Vec<DayRow>, jifen_journal::JournalError> {
+    let (after, upto) = seqs_of(store, eco, days, range)?;
     let mut open = DayRow::default();
-    let mut gather = report::Gather::new(&days, true, None);
+    let mut gather = report::Gather::new(days, true, None);
     jifen_journal::walk(
         store,
         eco,
@@ -321,14 +369,6 @@ pub fn liability_rows(
             _ => report::quiet_day(day, rows.last().unwrap_or(&open)),
         };
         rows.push(row);
-    }
-    for row in &mut rows {
-        if let Some((size, root)) = heads.iter().find(|(size, _)| *size >= row.last_seq) {
-            if row.last_seq > 0 {
-                row.tree_size = *size;
-                row.tree_root = root.clone();
-            }
-        }
     }
     Ok(rows)
 }

@@ -346,22 +346,45 @@ struct RangeQuery {
     from: Option<String>,
     to: Option<String>,
     format: Option<String>,
+    /// `journal`: work the report out by replaying the journal, not from the day-boundary
+    /// samples (for an auditor's second opinion; slower).
+    via: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/reports/liabilities", tag = "finance",
     params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD in the economy's time zone; default 29 days before to"),
         ("to" = Option<String>, Query, description = "last day; default today"),
-        ("format" = Option<String>, Query, description = "json (default), csv or xlsx")),
+        ("format" = Option<String>, Query, description = "json (default), csv or xlsx"),
+        ("via" = Option<String>, Query, description = "samples (default: the writer's day-boundary samples) or journal (replay the journal: the same figures, slower)")),
     responses((status = 200, description = "one row per day: contributions and their split, dividends, fees kept, payouts owed and settled, balances at the close, points issued, burned and in circulation with their value at the closing price, outstanding quota (a cap, not a liability), exits, and the signed tree head that covers the day", body = Object)))]
 async fn liabilities(eco: Eco<Read>, Query(q): Query<RangeQuery>) -> ApiResult<Response> {
     let (range, tz) = range_of(&eco, &q)?;
+    let replay = match q.via.as_deref() {
+        None | Some("samples") => false,
+        Some("journal") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "via: {other:?} is not samples or journal"
+            )))
+        }
+    };
+    let live = eco
+        .economy
+        .read_copy(|v| {
+            let seq = v.ledger.seq();
+            (jifen_journal::Sample::of(v.ledger.economy(), seq, 0), seq)
+        })
+        .await?;
     let id = eco.economy.id().to_string();
     let own = eco.app.store.clone();
     // Blocking work, the signed heads' read included (PostgreSQL's client blocks).
-    let rows = tokio::task::spawn_blocking(move || {
+    let (rows, source) = tokio::task::spawn_blocking(move || {
         let heads = heads_of(&own, &id)?;
         let mut store = own.open_own()?;
-        finance::liability_rows(store.as_mut(), &id, tz, range, &heads)
+        let (mut live, seq) = live;
+        live.ts_ms = store.entry(&id, seq)?.map_or(0, |e| e.ts_ms);
+        let live = (!replay).then_some(&live);
+        finance::liability_rows(store.as_mut(), &id, tz, range, &heads, live)
     })
     .await
     .map_err(ApiError::internal)??;
@@ -377,7 +400,7 @@ async fn liabilities(eco: Eco<Read>, Query(q): Query<RangeQuery>) -> ApiResult<R
         || finance::report_table(&rows),
         || {
             json!({"from": range.from.to_string(), "to": range.to.to_string(),
-            "timezone": eco.economy.meta.timezone, "days": rows})
+            "timezone": eco.economy.meta.timezone, "computed_from": source.as_str(), "days": rows})
         },
     )
 }
