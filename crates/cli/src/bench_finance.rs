@@ -56,7 +56,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         store.database.clone(),
     );
     // What a server holds in memory: the committed state now.
-    let live = live_sample(store.open()?.as_mut(), &economy)?;
+    let (live, ledger) = live_sample(store.open()?.as_mut(), &economy)?;
     let mut report_s = Vec::new();
     let mut export_s = Vec::new();
     let (mut rows, mut bytes) = (0, 0);
@@ -75,8 +75,18 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         rows = days.len();
         eprintln!("[bench] run {}/{}: the export", run + 1, args.runs);
         let start = Instant::now();
-        let out = finance::export::run(&handle, &economy, tz.clone(), range, false)
+        let ask = finance::export::Ask {
+            range,
+            xlsx: false,
+            replay: false,
+        };
+        let accounts = ledger.economy().accounts();
+        let (out, source) = finance::export::run(&handle, &economy, tz.clone(), ask, accounts)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        anyhow::ensure!(
+            source == finance::Source::Samples,
+            "the export fell back to replaying the journal"
+        );
         export_s.push(start.elapsed().as_secs_f64());
         bytes = out.len();
         drop(csv);
@@ -99,10 +109,11 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
 fn live_sample(
     store: &mut dyn jifen_journal::Store,
     economy: &str,
-) -> anyhow::Result<jifen_journal::Sample> {
+) -> anyhow::Result<(jifen_journal::Sample, jifen_core::Ledger)> {
     let head = store.head(economy)?.map_or((0, 0), |e| (e.seq, e.ts_ms));
     let ledger = jifen_journal::ledger_at(store, economy, head.0, &|| true)?;
-    Ok(jifen_journal::Sample::of(ledger.economy(), head.0, head.1))
+    let sample = jifen_journal::Sample::of(ledger.economy(), head.0, head.1);
+    Ok((sample, ledger))
 }
 
 /// A year of the journal workload, the writer's clock at noon of each day in turn.

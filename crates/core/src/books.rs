@@ -82,6 +82,15 @@ impl Book {
         }
     }
 
+    /// A stable small code, for compact storage.
+    pub fn to_u8(self) -> u8 {
+        Book::ALL.iter().position(|b| *b == self).unwrap_or(0) as u8
+    }
+
+    pub fn from_u8(code: u8) -> Option<Book> {
+        Book::ALL.get(code as usize).copied()
+    }
+
     /// Whether the book's balance is debits − credits (the cash books) rather than credits −
     /// debits (the liabilities and income).
     pub fn is_debit_side(self) -> bool {
@@ -115,6 +124,28 @@ pub enum Why {
 }
 
 impl Why {
+    pub const ALL: [Why; 10] = [
+        Why::StableIntoEscrow,
+        Why::Contribution,
+        Why::StableToMerchant,
+        Why::StableRefunded,
+        Why::Sale,
+        Why::Conversion,
+        Why::Fee,
+        Why::Redemption,
+        Why::Dividends,
+        Why::Payout,
+    ];
+
+    /// A stable small code, for compact storage.
+    pub fn to_u8(self) -> u8 {
+        Why::ALL.iter().position(|w| *w == self).unwrap_or(0) as u8
+    }
+
+    pub fn from_u8(code: u8) -> Option<Why> {
+        Why::ALL.get(code as usize).copied()
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Why::StableIntoEscrow => "stable points into escrow",

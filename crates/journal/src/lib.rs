@@ -21,6 +21,7 @@ mod limits;
 pub mod merkle;
 mod open;
 pub mod postgres;
+pub mod postings;
 mod private;
 mod queue;
 mod recover;

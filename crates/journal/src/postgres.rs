@@ -1,6 +1,7 @@
 //! PostgreSQL, for production: stock server, no extensions, so it works with a managed or
 //! replicated PostgreSQL. Commits are durable with the server's default `synchronous_commit`.
 
+use crate::postings::PostingsRow;
 use postgres::{Client, NoTls};
 
 use crate::block::{decode_block, for_each_in_block, Block};
@@ -57,6 +58,9 @@ CREATE TABLE IF NOT EXISTS samples (
     PRIMARY KEY (economy, seq)
 );
 CREATE INDEX IF NOT EXISTS samples_by_time ON samples (economy, ts_ms);
+CREATE TABLE IF NOT EXISTS postings (economy TEXT NOT NULL, first_seq BIGINT NOT NULL,
+    last_seq BIGINT NOT NULL, ts_ms BIGINT NOT NULL, data BYTEA NOT NULL,
+    PRIMARY KEY (economy, first_seq));
 CREATE TABLE IF NOT EXISTS settlements (
     economy TEXT NOT NULL,
     seq BIGINT NOT NULL,
@@ -350,6 +354,13 @@ impl Store for PgStore {
                 )?;
             }
         }
+        for p in &extras.postings {
+            tx.execute(
+                "INSERT INTO postings (economy, first_seq, last_seq, ts_ms, data) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (economy, first_seq) DO UPDATE SET last_seq = EXCLUDED.last_seq, ts_ms = EXCLUDED.ts_ms, data = EXCLUDED.data",
+                &[&economy, &(p.first_seq as i64), &(p.last_seq as i64), &p.ts_ms, &p.data],
+            )?;
+        }
         if let Some(sample) = &extras.sample {
             tx.execute(
                 "INSERT INTO samples (economy, seq, ts_ms, figures) VALUES ($1, $2, $3, $4) \
@@ -406,6 +417,37 @@ impl Store for PgStore {
             &[&economy],
         )?;
         Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
+    }
+
+    fn postings(
+        &mut self,
+        economy: &str,
+        after: u64,
+        upto: u64,
+        each: &mut dyn FnMut(PostingsRow) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let mut from = after;
+        loop {
+            let rows = self.client.query(
+                "SELECT first_seq, last_seq, ts_ms, data FROM postings WHERE economy = $1 AND first_seq <= $3 AND last_seq > $2 \
+                 AND first_seq >= COALESCE((SELECT max(first_seq) FROM postings WHERE economy = $1 AND first_seq <= $2 + 1), 0) \
+                 ORDER BY first_seq LIMIT 1000",
+                &[&economy, &(from as i64), &(upto as i64)],
+            )?;
+            for r in &rows {
+                from = r.get::<_, i64>(1) as u64;
+                let (first, ts_ms, data) = (r.get::<_, i64>(0) as u64, r.get(2), r.get(3));
+                each(PostingsRow {
+                    first_seq: first,
+                    last_seq: from,
+                    ts_ms,
+                    data,
+                })?;
+            }
+            if rows.len() < 1000 || from >= upto {
+                return Ok(());
+            }
+        }
     }
 
     fn samples(

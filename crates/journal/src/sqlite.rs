@@ -1,6 +1,7 @@
 //! SQLite, the embedded default: one file under the data directory, WAL mode,
 //! `synchronous=FULL`, so a committed transaction is on disk before `append` returns.
 
+use crate::postings::PostingsRow;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -67,6 +68,14 @@ CREATE TABLE IF NOT EXISTS samples (
     PRIMARY KEY (economy, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS samples_by_time ON samples (economy, ts_ms);
+CREATE TABLE IF NOT EXISTS postings (
+    economy TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (economy, first_seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settlements (
     economy TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -353,6 +362,12 @@ impl Store for SqliteStore {
                     stmt.execute(params![economy, *account as i64, *seq as i64, *fen as i64])?;
                 }
             }
+            for p in &extras.postings {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO postings (economy, first_seq, last_seq, ts_ms, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![economy, p.first_seq as i64, p.last_seq as i64, p.ts_ms, p.data])?;
+            }
             if let Some(sample) = &extras.sample {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO samples (economy, seq, ts_ms, figures) VALUES (?1, ?2, ?3, ?4)",
@@ -444,6 +459,30 @@ impl Store for SqliteStore {
             decode_sample(seq as u64, ts_ms, &figures)
         })
         .collect()
+    }
+
+    fn postings(
+        &mut self,
+        economy: &str,
+        after: u64,
+        upto: u64,
+        each: &mut dyn FnMut(PostingsRow) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT first_seq, last_seq, ts_ms, data FROM postings WHERE economy = ?1 AND first_seq <= ?3 AND last_seq > ?2 \
+             AND first_seq >= COALESCE((SELECT first_seq FROM postings WHERE economy = ?1 AND first_seq <= ?2 + 1 ORDER BY first_seq DESC LIMIT 1), 0) \
+             ORDER BY first_seq",
+        )?;
+        let mut rows = stmt.query(params![economy, after as i64, upto as i64])?;
+        while let Some(r) = rows.next()? {
+            each(PostingsRow {
+                first_seq: r.get::<_, i64>(0)? as u64,
+                last_seq: r.get::<_, i64>(1)? as u64,
+                ts_ms: r.get(2)?,
+                data: r.get(3)?,
+            })?;
+        }
+        Ok(())
     }
 
     fn sample_before(&mut self, economy: &str, before_ms: i64) -> StoreResult<Option<Sample>> {

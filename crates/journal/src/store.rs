@@ -109,6 +109,8 @@ pub struct AppendExtras {
     /// Settings written with the batch, in order (what a shop connector keeps of the
     /// deliveries its commands came from).
     pub kv: Vec<KvWrite>,
+    /// Each commit's double-entry lines (see `postings`), covering all its entries.
+    pub postings: Vec<crate::postings::PostingsRow>,
 }
 
 /// One write to the settings table: a value put, or (`None`) the key deleted.
@@ -126,6 +128,7 @@ impl AppendExtras {
             && self.settlements.is_empty()
             && self.payouts.is_empty()
             && self.kv.is_empty()
+            && self.postings.is_empty()
     }
 
     /// Adds a later batch's extras to these, for one transaction. Every field is named, so a
@@ -137,6 +140,7 @@ impl AppendExtras {
             settlements,
             payouts,
             kv,
+            postings,
         } = later;
         self.rule_change_seqs.append(rule_change_seqs);
         if sample.is_some() {
@@ -145,6 +149,7 @@ impl AppendExtras {
         self.settlements.append(settlements);
         self.payouts.append(payouts);
         self.kv.append(kv);
+        self.postings.append(postings);
     }
 }
 
@@ -219,6 +224,16 @@ pub trait Store: Send {
 
     /// Up to `limit` settlements of the economy, newest first.
     fn settlements(&mut self, economy: &str, limit: usize) -> StoreResult<Vec<SettlementRow>>;
+
+    /// The postings rows that cover entries after `after` up to `upto`, in seq order, each
+    /// handed to `each`.
+    fn postings(
+        &mut self,
+        economy: &str,
+        after: u64,
+        upto: u64,
+        each: &mut dyn FnMut(crate::postings::PostingsRow) -> StoreResult<()>,
+    ) -> StoreResult<()>;
 
     /// Up to `limit` samples with `from_ms <= ts_ms <= to_ms`, oldest first.
     fn samples(

@@ -7,6 +7,7 @@
 //! the batch gets an error and the writer reloads the ledger from the store, which is the
 //! truth; nothing that was not acknowledged is kept.
 
+use crate::postings::PostingsRow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -136,6 +137,8 @@ pub(crate) struct Writer {
     /// Set when a committed batch changed the state and recorded no sample: once the writer
     /// falls idle, it records a trailing sample, so a chart never misses the last change.
     unsampled: bool,
+    /// The double-entry lines of the command being applied (reused: no allocation per command).
+    lines: Vec<jifen_core::books::Line>,
     /// When the last sample was written (real time, which paces trailing samples).
     last_sample_at: std::time::Instant,
     /// Commits what this thread applied, and answers.
@@ -181,6 +184,7 @@ impl Writer {
             },
             last_sample_ms: None,
             unsampled: false,
+            lines: Vec::new(),
             last_sample_at: std::time::Instant::now(),
             snapshotter: None,
             copy: SharedCopy::default(),
@@ -323,6 +327,7 @@ impl Writer {
 
     /// Applies one command and adds its entry to the commit (unless it is a retry).
     fn apply(&mut self, c: &mut Commit, parsed: &Parsed, canonical: &str) -> Outcome {
+        let before = self.ledger.economy().totals();
         let outcome = self.ledger.submit(
             parsed.id.as_deref(),
             parsed.fingerprint,
@@ -330,6 +335,22 @@ impl Writer {
         );
         if outcome.retry {
             return outcome;
+        }
+        if c.extras.postings.is_empty() {
+            c.extras.postings.push(PostingsRow {
+                first_seq: outcome.seq,
+                ts_ms: c.ts_ms,
+                ..PostingsRow::default()
+            });
+        }
+        let postings = &mut c.extras.postings[0];
+        postings.last_seq = outcome.seq;
+        if let (Ok(()), Ok(command)) = (outcome.result, &parsed.command) {
+            self.lines.clear();
+            jifen_core::books::postings(command, &before, self.ledger.economy(), &mut self.lines);
+            let first = postings.first_seq;
+            let kind = command.type_name();
+            crate::postings::encode(&mut postings.data, first, outcome.seq, kind, &self.lines);
         }
         if outcome.result.is_ok() {
             match parsed.command {

@@ -1,55 +1,105 @@
-//! The double-entry export as a file, written line by line as the range replays (a year of a
-//! busy economy is millions of lines: they are never all held as values).
+//! The double-entry export as a file, written line by line (a year of a busy economy is
+//! millions of lines: they are never all held as values), from the lines the writer stored with
+//! each commit, or by replaying the range where they do not cover it.
 
 use jifen_journal::JournalError;
 
 use super::files::{Cell, Table};
 use super::report::BookLine;
-use super::{book_lines, Range, LINE_COLUMNS};
+use super::{book_lines, stored_book_lines, Range, Source, LINE_COLUMNS};
+use crate::error::ApiError;
 use crate::store::StoreHandle;
 
 /// The most lines an XLSX export holds (a sheet holds 1,048,576 rows).
 pub const XLSX_LINES_MAX: usize = 1_000_000;
 
-/// The export of `range` as CSV, or XLSX when `xlsx`.
+/// How an export is asked for.
+pub struct Ask {
+    pub range: Range,
+    pub xlsx: bool,
+    /// Replay the journal even where the stored lines cover the range.
+    pub replay: bool,
+}
+
+/// The export as CSV, or XLSX, from the stored lines when they cover the range (naming
+/// accounts from `accounts`, the committed state), else by replaying. With where it came from.
 pub fn run(
     store: &StoreHandle,
     eco: &str,
     tz: jiff::tz::TimeZone,
-    range: Range,
-    xlsx: bool,
-) -> Result<Vec<u8>, crate::error::ApiError> {
+    ask: Ask,
+    accounts: &jifen_core::Accounts,
+) -> Result<(Vec<u8>, Source), ApiError> {
     let mut own = store.open_own()?;
-    if xlsx {
-        let mut rows = Vec::new();
-        let mut too_many = false;
-        book_lines(own.as_mut(), eco, tz, range, &mut |l: BookLine| {
-            if rows.len() == XLSX_LINES_MAX {
-                too_many = true;
-            } else {
-                rows.push(row(&l));
-            }
-        })?;
-        if too_many {
-            return Err(crate::error::ApiError::invalid(format!(
+    let mut sink = Sink::new(ask.xlsx);
+    let stored = !ask.replay
+        && stored_book_lines(
+            own.as_mut(),
+            eco,
+            tz.clone(),
+            ask.range,
+            accounts,
+            &mut |l| sink.take(&l),
+        )?;
+    let source = if stored {
+        Source::Samples
+    } else {
+        sink = Sink::new(ask.xlsx);
+        book_lines(own.as_mut(), eco, tz, ask.range, &mut |l| sink.take(&l))
+            .map_err(|e: JournalError| ApiError::from(e))?;
+        Source::Journal
+    };
+    Ok((sink.finish()?, source))
+}
+
+/// Where the lines go: CSV text, or rows for a sheet.
+struct Sink {
+    csv: Option<Vec<u8>>,
+    rows: Vec<Vec<Cell>>,
+    too_many: bool,
+}
+
+impl Sink {
+    fn new(xlsx: bool) -> Sink {
+        let csv = (!xlsx).then(|| {
+            let mut out = Vec::with_capacity(1 << 20);
+            out.extend_from_slice("\u{feff}".as_bytes());
+            out.extend_from_slice(
+                b"date,seq,account_code,account_name,debit_fen,credit_fen,memo\n",
+            );
+            out
+        });
+        Sink {
+            csv,
+            rows: Vec::new(),
+            too_many: false,
+        }
+    }
+
+    fn take(&mut self, l: &BookLine) {
+        match &mut self.csv {
+            Some(out) => write_csv_line(out, l),
+            None if self.rows.len() == XLSX_LINES_MAX => self.too_many = true,
+            None => self.rows.push(row(l)),
+        }
+    }
+
+    fn finish(self) -> Result<Vec<u8>, ApiError> {
+        if let Some(out) = self.csv {
+            return Ok(out);
+        }
+        if self.too_many {
+            return Err(ApiError::invalid(format!(
                 "the range has more than {XLSX_LINES_MAX} lines: ask for CSV, or a shorter range"
             )));
         }
         let table = Table {
             sheet: "journal",
             columns: LINE_COLUMNS.to_vec(),
-            rows,
+            rows: self.rows,
         };
-        return table.xlsx().map_err(crate::error::ApiError::internal);
+        table.xlsx().map_err(ApiError::internal)
     }
-    let mut out = Vec::with_capacity(1 << 20);
-    out.extend_from_slice("\u{feff}".as_bytes());
-    out.extend_from_slice(b"date,seq,account_code,account_name,debit_fen,credit_fen,memo\n");
-    book_lines(own.as_mut(), eco, tz, range, &mut |l: BookLine| {
-        write_csv_line(&mut out, &l)
-    })
-    .map_err(|e: JournalError| crate::error::ApiError::from(e))?;
-    Ok(out)
 }
 
 fn row(l: &BookLine) -> Vec<Cell> {

@@ -327,7 +327,8 @@ pub fn liability_rows(
 /// Where a report's figures came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// The writer's day-boundary samples.
+    /// What the writer kept with the journal: the day-boundary samples (the report) or each
+    /// commit's lines (the export).
     Samples,
     /// A replay of the journal.
     Journal,
@@ -336,7 +337,7 @@ pub enum Source {
 impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
-            Source::Samples => "samples",
+            Source::Samples => "stored",
             Source::Journal => "journal",
         }
     }
@@ -373,7 +374,41 @@ fn replayed_rows(
     Ok(rows)
 }
 
-/// The double-entry export of `range`, written by `emit` line by line. Blocking.
+/// The double-entry export of `range` from the lines the writer stored with each commit
+/// (`jifen_journal::postings`), written by `emit`; `false` (part may have been emitted) when
+/// the stored lines do not cover the range, as in journals written before them. Blocking.
+pub fn stored_book_lines(
+    store: &mut dyn jifen_journal::Store,
+    eco: &str,
+    tz: jiff::tz::TimeZone,
+    range: Range,
+    accounts: &jifen_core::Accounts,
+    emit: &mut dyn FnMut(BookLine),
+) -> Result<bool, jifen_journal::JournalError> {
+    let days = report::Days::new(tz);
+    let (after, upto) = seqs_of(store, eco, &days, range)?;
+    let mut next = after + 1;
+    let mut whole = true;
+    store.postings(eco, after, upto, &mut |row| {
+        if row.first_seq > next || !whole {
+            whole = false;
+            return Ok(());
+        }
+        next = next.max(row.last_seq + 1);
+        let day = days.day_of(row.ts_ms).to_string();
+        let lines = jifen_journal::postings::decode(&row).ok_or_else(|| {
+            jifen_journal::StoreError::Malformed(format!("postings at {}", row.first_seq))
+        })?;
+        for p in lines.iter().filter(|p| p.seq > after && p.seq <= upto) {
+            emit(report::book_line_of(&day, p.seq, p.kind, &p.line, accounts));
+        }
+        Ok(())
+    })?;
+    Ok(whole && next > upto)
+}
+
+/// The double-entry export of `range` by replaying it, written by `emit` line by line.
+/// Blocking.
 pub fn book_lines(
     store: &mut dyn jifen_journal::Store,
     eco: &str,

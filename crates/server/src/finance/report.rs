@@ -4,6 +4,7 @@
 
 use jifen_core::books::{postings, Book, Line, Why};
 use jifen_core::{Command, Ledger, Totals};
+
 use jifen_journal::{JournalError, Step, Store};
 use serde::Serialize;
 
@@ -254,17 +255,22 @@ pub fn opening(ledger: &Ledger, last_seq: u64) -> DayRow {
 }
 
 fn book_line(day: &str, seq: u64, c: &Command, l: &Line, after: &Ledger) -> BookLine {
-    let subject = match c {
-        Command::PayOrder { order, .. }
-        | Command::ConfirmOrder { order }
-        | Command::RefundOrder { order, .. } => format!(" {order}"),
-        Command::SettleDividends { day } => format!(" {day}"),
-        Command::RecordPayout { reference, .. } => format!(" {reference}"),
-        _ => String::new(),
-    };
+    book_line_of(day, seq, c.type_name(), l, after.economy().accounts())
+}
+
+/// A line as the export writes it. The memo names the command type, the reason and the account
+/// the line is about; the seq leads to the command itself.
+pub fn book_line_of(
+    day: &str,
+    seq: u64,
+    kind: &str,
+    l: &Line,
+    accounts: &jifen_core::Accounts,
+) -> BookLine {
     let who = l
         .account
-        .map(|a| format!(" {}", after.economy().accounts().get(a).name))
+        .filter(|a| (*a as usize) < accounts.len())
+        .map(|a| format!(" {}", accounts.get(a).name))
         .unwrap_or_default();
     BookLine {
         date: day.to_string(),
@@ -273,6 +279,6 @@ fn book_line(day: &str, seq: u64, c: &Command, l: &Line, after: &Ledger) -> Book
         account_name: l.book.name_en(),
         debit_fen: l.debit_fen,
         credit_fen: l.credit_fen,
-        memo: format!("{}{subject}: {}{who}", c.type_name(), l.why.as_str()),
+        memo: format!("{kind}: {}{who}", l.why.as_str()),
     }
 }

@@ -355,7 +355,7 @@ struct RangeQuery {
     params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD in the economy's time zone; default 29 days before to"),
         ("to" = Option<String>, Query, description = "last day; default today"),
         ("format" = Option<String>, Query, description = "json (default), csv or xlsx"),
-        ("via" = Option<String>, Query, description = "samples (default: the writer's day-boundary samples) or journal (replay the journal: the same figures, slower)")),
+        ("via" = Option<String>, Query, description = "stored (default: the writer's day-boundary samples) or journal (replay the journal: the same figures, slower)")),
     responses((status = 200, description = "one row per day: contributions and their split, dividends, fees kept, payouts owed and settled, balances at the close, points issued, burned and in circulation with their value at the closing price, outstanding quota (a cap, not a liability), exits, and the signed tree head that covers the day", body = Object)))]
 async fn liabilities(eco: Eco<Read>, Query(q): Query<RangeQuery>) -> ApiResult<Response> {
     let (range, tz) = range_of(&eco, &q)?;
@@ -403,6 +403,18 @@ async fn liabilities(eco: Eco<Read>, Query(q): Query<RangeQuery>) -> ApiResult<R
             "timezone": eco.economy.meta.timezone, "computed_from": source.as_str(), "days": rows})
         },
     )
+}
+
+/// Whether `via` asks for a replay of the journal (`journal`) rather than what the writer
+/// stored (`stored`, the default).
+fn via_journal(via: Option<&str>) -> ApiResult<bool> {
+    match via {
+        None | Some("stored") => Ok(false),
+        Some("journal") => Ok(true),
+        Some(other) => Err(ApiError::invalid(format!(
+            "via: {other:?} is not stored or journal"
+        ))),
+    }
 }
 
 /// Every stored signed head, `(tree size, root)`, smallest first. Blocking.
@@ -455,7 +467,8 @@ fn range_of<N: crate::auth::Need>(
 #[utoipa::path(get, path = "/v1/economies/{eco}/reports/journal", tag = "finance",
     params(("from" = Option<String>, Query, description = "first day, YYYY-MM-DD; default 29 days before to"),
         ("to" = Option<String>, Query, description = "last day; default today"),
-        ("format" = Option<String>, Query, description = "csv (default) or xlsx (up to 1,000,000 lines)")),
+        ("format" = Option<String>, Query, description = "csv (default) or xlsx (up to 1,000,000 lines)"),
+        ("via" = Option<String>, Query, description = "stored (default: the lines the writer kept with each commit) or journal (replay the journal: the same lines, slower)")),
     responses((status = 200, description = "the double-entry export: each command's lines of (date, seq, account code, account name, debit fen, credit fen, memo), debits equal to credits per command (docs/FINANCE.md)", body = String, content_type = "text/csv")))]
 async fn journal_export(eco: Eco<Read>, Query(q): Query<RangeQuery>) -> ApiResult<Response> {
     let (range, tz) = range_of(&eco, &q)?;
@@ -476,15 +489,28 @@ async fn journal_export(eco: Eco<Read>, Query(q): Query<RangeQuery>) -> ApiResul
         range.from,
         range.to
     );
-    let bytes = tokio::task::spawn_blocking(move || {
-        crate::finance::export::run(&own, &id, tz, range, xlsx)
+    let replay = via_journal(q.via.as_deref())?;
+    let committed = eco.economy.copy().await?;
+    let ask = crate::finance::export::Ask {
+        range,
+        xlsx,
+        replay,
+    };
+    let (bytes, source) = tokio::task::spawn_blocking(move || {
+        let accounts = committed.ledger.economy().accounts();
+        crate::finance::export::run(&own, &id, tz, ask, accounts)
     })
     .await
     .map_err(ApiError::internal)??;
-    Ok(if xlsx {
+    let mut answer = if xlsx {
         let mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
         download(bytes, mime, &format!("{name}.xlsx"))
     } else {
         download(bytes, "text/csv; charset=utf-8", &format!("{name}.csv"))
-    })
+    };
+    answer.headers_mut().insert(
+        "x-jifen-computed-from",
+        axum::http::HeaderValue::from_static(source.as_str()),
+    );
+    Ok(answer)
 }
