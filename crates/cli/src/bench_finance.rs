@@ -96,7 +96,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         v[v.len() / 2]
     };
     let report = json!({
-        "economy": economy, "entries": args.entries, "days": rows,
+        "economy": economy, "entries": live.seq, "days": rows,
         "report_seconds_median": median(&mut report_s), "report_seconds": report_s,
         "export_seconds_median": median(&mut export_s), "export_seconds": export_s,
         "export_csv_bytes": bytes,
