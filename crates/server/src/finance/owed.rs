@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub const BATCH_LINES_MAX: usize = 8190;
 /// A remark's bound, in characters (WeChat Pay allows 32).
 pub const REMARK_CHARS_MAX: usize = 32;
+/// The most days an age filter takes (a larger one takes the same accounts).
+pub const OLDER_THAN_DAYS_MAX: u64 = 36_500;
 /// The remark when none is given.
 pub const DEFAULT_REMARK: &str = "积分回购兑付";
 
@@ -44,7 +46,8 @@ pub struct OwedPage {
 
 /// The page of accounts owed money that `filter` takes.
 pub fn owed_page(e: &Economy, filter: Filter, after: Option<u64>, limit: usize) -> OwedPage {
-    let cutoff = e.clock() - (filter.older_than_days as i64).saturating_mul(86_400);
+    let days = filter.older_than_days.min(OLDER_THAN_DAYS_MAX) as i64;
+    let cutoff = e.clock().saturating_sub(days * 86_400);
     let mut page = OwedPage {
         rows: Vec::new(),
         next: None,
@@ -163,6 +166,22 @@ pub fn remark_ok(remark: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fuzzer found this: a huge age overflowed the cutoff (a panic, a 500).
+    #[test]
+    fn any_age_filter_is_safe() {
+        let mut e = Economy::new(jifen_core::Rules::default());
+        let filter = Filter {
+            min_fen: 0,
+            older_than_days: 1 << 63,
+        };
+        assert!(owed_page(&e, filter, None, 10).rows.is_empty());
+        e.execute(&jifen_core::Command::AdvanceClock {
+            at: "1970-01-01T00:00:01Z".into(),
+        })
+        .unwrap();
+        assert!(owed_page(&e, filter, None, 10).rows.is_empty());
+    }
 
     #[test]
     fn yuan_is_exact() {
