@@ -69,7 +69,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         let csv = finance::report_table(&days).csv();
         report_s.push(start.elapsed().as_secs_f64());
         anyhow::ensure!(
-            source == finance::Source::Samples,
+            source == finance::Source::Stored,
             "the report fell back to replaying the journal"
         );
         rows = days.len();
@@ -84,7 +84,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         let (out, source) = finance::export::run(&handle, &economy, tz.clone(), ask, accounts)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         anyhow::ensure!(
-            source == finance::Source::Samples,
+            source == finance::Source::Stored,
             "the export fell back to replaying the journal"
         );
         export_s.push(start.elapsed().as_secs_f64());

@@ -42,7 +42,7 @@ pub fn run(
             &mut |l| sink.take(&l),
         )?;
     let source = if stored {
-        Source::Samples
+        Source::Stored
     } else {
         sink = Sink::new(ask.xlsx);
         book_lines(own.as_mut(), eco, tz, ask.range, &mut |l| sink.take(&l))

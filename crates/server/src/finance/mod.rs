@@ -228,28 +228,6 @@ const REPORT_COLUMNS: [(&str, &str, &str); 30] = [
     ("tree_root", "签名树根", "Covering tree root"),
 ];
 
-/// The double-entry lines as a table.
-pub fn lines_table(lines: &[BookLine]) -> Table {
-    Table {
-        sheet: "journal",
-        columns: LINE_COLUMNS.to_vec(),
-        rows: lines
-            .iter()
-            .map(|l| {
-                vec![
-                    Cell::Text(l.date.clone()),
-                    Cell::Int(l.seq),
-                    Cell::Text(l.account_code.into()),
-                    Cell::Text(l.account_name.into()),
-                    Cell::Int(l.debit_fen),
-                    Cell::Int(l.credit_fen),
-                    Cell::Text(l.memo.clone()),
-                ]
-            })
-            .collect(),
-    }
-}
-
 pub const LINE_COLUMNS: [(&str, &str, &str); 7] = [
     ("date", "日期", "Date"),
     ("seq", "日志序号", "Seq"),
@@ -310,7 +288,7 @@ pub fn liability_rows(
         None => None,
     };
     let (mut rows, source) = match from_samples {
-        Some(rows) => (rows, Source::Samples),
+        Some(rows) => (rows, Source::Stored),
         None => (replayed_rows(store, eco, &days, range)?, Source::Journal),
     };
     for row in &mut rows {
@@ -329,7 +307,7 @@ pub fn liability_rows(
 pub enum Source {
     /// What the writer kept with the journal: the day-boundary samples (the report) or each
     /// commit's lines (the export).
-    Samples,
+    Stored,
     /// A replay of the journal.
     Journal,
 }
@@ -337,7 +315,7 @@ pub enum Source {
 impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
-            Source::Samples => "stored",
+            Source::Stored => "stored",
             Source::Journal => "journal",
         }
     }
