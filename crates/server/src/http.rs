@@ -91,6 +91,43 @@ pub async fn blocking<R: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
+/// A table as a download (`csv`, `xlsx`), or the JSON answer.
+pub fn file_or_json(
+    format: Option<&str>,
+    name: &str,
+    table: impl FnOnce() -> crate::finance::files::Table,
+    json: impl FnOnce() -> Value,
+) -> ApiResult<Response> {
+    match format.unwrap_or("json") {
+        "json" => Ok(json_ok(json())),
+        "csv" => Ok(download(
+            table().csv(),
+            "text/csv; charset=utf-8",
+            &format!("{name}.csv"),
+        )),
+        "xlsx" => {
+            let bytes = table().xlsx().map_err(ApiError::internal)?;
+            let mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+            Ok(download(bytes, mime, &format!("{name}.xlsx")))
+        }
+        other => Err(ApiError::invalid(format!(
+            "format: {other:?} is not json, csv or xlsx"
+        ))),
+    }
+}
+
+pub fn download(bytes: Vec<u8>, mime: &'static str, filename: &str) -> Response {
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,6 +121,8 @@ pub fn account(economy: &Economy, a: &Account) -> Value {
         "locked_points": points(a.locked_atoms),
         "locked_value_fen": price.value_fen(a.locked_atoms),
         "stable_fen": a.stable_fen,
+        // Cash the brand owes the account from sales and exits, not yet paid (SPEC §14).
+        "owed_fen": a.owed_fen,
         "quota_fen": a.quota_fen,
         "quota_note": "a cap, paid only from the dividend pool, not a promise",
         "quota_progress_bps": progress_bps,

@@ -116,9 +116,9 @@ fn owed(s: &Server) -> BTreeMap<String, u64> {
     }
 }
 
-/// What each account is owed, worked out apart from the server: its journal from
-/// `GET …/events`, replayed by `jifen replay --events`, summing each sale's and exit's net.
-fn owed_by_replay(s: &Server, tmp: &Path) -> BTreeMap<String, u64> {
+/// The journal from `GET …/events`, replayed by `jifen replay --events`, apart from the server:
+/// its commands by id, and one event per command (what it did).
+pub fn replayed(s: &Server, tmp: &Path) -> (BTreeMap<String, Value>, Vec<Value>) {
     let (mut lines, mut after) = (String::new(), 0);
     loop {
         let v = s.get(
@@ -165,10 +165,19 @@ fn owed_by_replay(s: &Server, tmp: &Path) -> BTreeMap<String, u64> {
             (c["id"].as_str().unwrap_or("").to_string(), c)
         })
         .collect();
+    let events = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (by_id, events)
+}
+
+/// What each account is owed, from the replayed journal: each sale's and exit's net.
+fn owed_by_replay(by_id: &BTreeMap<String, Value>, events: &[Value]) -> BTreeMap<String, u64> {
     let mut owed: BTreeMap<String, u64> = BTreeMap::new();
     let (mut sales, mut exits) = (0, 0);
-    for line in std::fs::read_to_string(&events).unwrap().lines() {
-        let e: Value = serde_json::from_str(line).unwrap();
+    for e in events {
         if let Some(net) = e["sale"]["net_fen"]
             .as_u64()
             .filter(|_| e["type"] == "sell")
@@ -360,13 +369,15 @@ pub fn a_simulated_month(backend: &Backend) {
     );
     load(&s, &clock, &days);
     let before = owed(&s);
+    let (by_id, events) = replayed(&s, &tmp);
     assert_eq!(
         before,
-        owed_by_replay(&s, &tmp),
+        owed_by_replay(&by_id, &events),
         "the owed list and the replayed journal"
     );
     let batch = pay_half(&s, &before);
     reports(&s, &tmp, &batch);
+    super::statements::check(&s, &by_id, &events, &batch);
     s.stop();
     let (out, described) = common::run(common::jifen().args(backend.cli_args()).arg("verify"));
     assert!(out.status.success(), "{described}");

@@ -109,6 +109,106 @@ fn matches_the_api(browser: &Browser, s: &Server) {
     assert!(text(browser).contains(&total), "{total}: {}", text(browser));
 }
 
+/// The consumer's monthly statement in the wallet, for an account half of whose batch was
+/// paid: December (this month, by the test clock) shows the payout; November its sales or
+/// exits; the positions are the API's; screenshots at both widths in both languages.
+fn wallet_statement(browser: &Browser, s: &Server, account: &str) {
+    let link = s.post(
+        "/v1/economies/f/wallet-links",
+        ADMIN,
+        &json!({ "account": account }),
+    );
+    let url = format!("http://{}{}", s.addr, link["url"].as_str().unwrap());
+    let api = |month: &str| {
+        let path = format!("/v1/economies/f/accounts/{account}/statement?month={month}");
+        s.get(&path, ADMIN)["statement"].clone()
+    };
+    for lang in ["zh", "en"] {
+        for width in [1280, 375] {
+            browser.resize(width);
+            browser.open("about:blank");
+            browser.open(&url);
+            browser.wait_for("return document.body.dataset.status", "loaded");
+            if js(browser, "return document.documentElement.lang") != lang_tag(lang) {
+                browser.click("#lang");
+            }
+            for month in ["2026-12", "2026-11"] {
+                set(browser, "month", month);
+                browser.wait_for(
+                    "return document.getElementById('statement-card').dataset.month",
+                    month,
+                );
+                let want = api(month);
+                statement_shown(browser, &want, lang, month);
+                js(
+                    browser,
+                    "document.getElementById('statement-card').scrollIntoView(); return true",
+                );
+                browser.capture(&format!("wallet-statement-{month}-{lang}-{width}px"));
+                let wide = js(
+                    browser,
+                    "return String(document.documentElement.scrollWidth <= window.innerWidth)",
+                );
+                let over = js(browser, "return [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).map((e) => e.tagName + '#' + e.id + '.' + e.className + ': ' + (e.textContent || '').slice(0, 40)).join(' | ')");
+                assert_eq!(
+                    wide, "true",
+                    "{month} {lang} {width}px scrolls sideways: {over}"
+                );
+            }
+        }
+    }
+}
+
+fn lang_tag(lang: &str) -> Value {
+    Value::from(if lang == "zh" { "zh-CN" } else { "en" })
+}
+
+/// The card's positions are the statement's, and its words say what the month did.
+fn statement_shown(browser: &Browser, want: &Value, lang: &str, month: &str) {
+    let cell = |row: &str, col: usize| {
+        js(browser, &format!(
+            "return document.querySelector('#positions tr[data-row=\"{row}\"]').cells[{col}].textContent"))
+    };
+    for (row, col, side) in [
+        ("owed_fen", 1, "opening"),
+        ("owed_fen", 2, "closing"),
+        ("stable_fen", 2, "closing"),
+    ] {
+        let fen = want[side][row].as_u64().unwrap();
+        let shown = cell(row, col);
+        let plain = shown.as_str().unwrap().replace(',', "");
+        assert_eq!(
+            plain,
+            format!("{}.{:02}", fen / 100, fen % 100),
+            "{month} {row} {side}"
+        );
+    }
+    let card = js(
+        browser,
+        "return document.getElementById('statement-card').innerText",
+    );
+    let card = card.as_str().unwrap();
+    let lines = want["lines"].as_array().unwrap().len();
+    let shown = js(
+        browser,
+        "return String(document.getElementById('statement-lines').children.length)",
+    );
+    assert_eq!(shown, lines.max(1).to_string(), "{month}: one row per line");
+    let words: &[&str] = match (lang, month) {
+        ("zh", "2026-12") => &["月度对账单", "现金已付", "已付"],
+        ("en", "2026-12") => &["Monthly statement", "Cash paid", "yuan paid"],
+        ("zh", _) => &["月度对账单", "消费获得积分", "额度是上限"],
+        _ => &[
+            "Monthly statement",
+            "Points for an order",
+            "The quota is a cap",
+        ],
+    };
+    for w in words {
+        assert!(card.contains(w), "{lang} {month}: {w:?} in {card}");
+    }
+}
+
 #[test]
 fn the_finance_tab_in_the_browser() {
     let backend = Backend::sqlite();
@@ -185,6 +285,8 @@ fn the_finance_tab_in_the_browser() {
     assert!(text(&browser).contains("收款账户异常"));
     matches_the_api(&browser, &s);
     screens(&browser, &s.addr, "reconciled", "#fin-batches");
+    let paid = batch["lines"][0]["account"].as_str().unwrap();
+    wallet_statement(&browser, &s, paid);
     assert!(
         browser.accessibility_problems().is_empty(),
         "{:?}",

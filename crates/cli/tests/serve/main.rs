@@ -25,6 +25,7 @@ mod reads;
 mod roles;
 mod scheduler;
 mod session;
+mod statements;
 mod transparency;
 mod wallet;
 mod webhooks;

@@ -13,6 +13,7 @@ pub mod owed;
 pub mod reconcile;
 pub mod report;
 pub mod results;
+pub mod statement;
 
 use jifen_core::Outcome;
 use jifen_journal::{KvWrite, PreparedBatch};
@@ -256,7 +257,7 @@ impl Range {
 }
 
 /// The seqs of the range's entries: after `.0`, up to `.1`.
-fn seqs_of(
+pub(crate) fn seqs_of(
     store: &mut dyn jifen_journal::Store,
     eco: &str,
     days: &report::Days,

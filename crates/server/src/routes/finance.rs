@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::Query;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use jifen_core::{Code, Outcome};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,8 +15,8 @@ use utoipa_axum::routes;
 use crate::auth::{Eco, Manage, Read};
 use crate::error::{ApiError, ApiResult};
 use crate::finance::owed::{self, Batch, Filter, BATCH_LINES_MAX};
-use crate::finance::{self, files::Table, Payout, Range};
-use crate::http::{json_ok, limit_within, JsonBody};
+use crate::finance::{self, Payout, Range};
+use crate::http::{download, file_or_json, json_ok, limit_within, JsonBody};
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
@@ -287,43 +286,6 @@ async fn find_batch<N: crate::auth::Need>(eco: &Eco<N>) -> ApiResult<Batch> {
         .ok_or_else(|| ApiError::not_found("no such payout batch"))
 }
 
-/// A table as a download (`csv`, `xlsx`), or the JSON answer.
-fn file_or_json(
-    format: Option<&str>,
-    name: &str,
-    table: impl FnOnce() -> Table,
-    json: impl FnOnce() -> Value,
-) -> ApiResult<Response> {
-    match format.unwrap_or("json") {
-        "json" => Ok(json_ok(json())),
-        "csv" => Ok(download(
-            table().csv(),
-            "text/csv; charset=utf-8",
-            &format!("{name}.csv"),
-        )),
-        "xlsx" => {
-            let bytes = table().xlsx().map_err(ApiError::internal)?;
-            let mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-            Ok(download(bytes, mime, &format!("{name}.xlsx")))
-        }
-        other => Err(ApiError::invalid(format!(
-            "format: {other:?} is not json, csv or xlsx"
-        ))),
-    }
-}
-
-fn download(bytes: Vec<u8>, mime: &'static str, filename: &str) -> Response {
-    let disposition = format!("attachment; filename=\"{filename}\"");
-    (
-        [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 #[utoipa::path(post, path = "/v1/economies/{eco}/payouts/batches/{batch}/results", tag = "finance",
     request_body(content = String, content_type = "text/csv", description = "the payment platform's result file: a detail number and a status per line, an amount and a reason where it has them (docs/FINANCE.md)"),
     responses((status = 200, description = "the lines that succeeded, recorded as payouts (or already recorded), and those that failed, are pending, or could not be matched, with why", body = Object)))]
@@ -359,15 +321,7 @@ struct RangeQuery {
     responses((status = 200, description = "one row per day: contributions and their split, dividends, fees kept, payouts owed and settled, balances at the close, points issued, burned and in circulation with their value at the closing price, outstanding quota (a cap, not a liability), exits, and the signed tree head that covers the day", body = Object)))]
 async fn liabilities(eco: Eco<Read>, Query(q): Query<RangeQuery>) -> ApiResult<Response> {
     let (range, tz) = range_of(&eco, &q)?;
-    let replay = match q.via.as_deref() {
-        None | Some("samples") => false,
-        Some("journal") => true,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "via: {other:?} is not samples or journal"
-            )))
-        }
-    };
+    let replay = via_journal(q.via.as_deref())?;
     let live = eco
         .economy
         .read_copy(|v| {

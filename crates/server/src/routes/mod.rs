@@ -15,6 +15,7 @@ mod keys;
 mod reads;
 mod service;
 mod session;
+mod statements;
 mod transparency;
 mod wallet;
 mod webhooks;
@@ -76,6 +77,7 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
         .merge(connectors::router())
         .merge(reads::router())
         .merge(accounts::router())
+        .merge(statements::router())
         .merge(keys::router())
         .merge(console::router())
         .merge(session::router())
