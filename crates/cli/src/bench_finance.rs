@@ -59,6 +59,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
     let (live, ledger) = live_sample(store.open()?.as_mut(), &economy)?;
     let mut report_s = Vec::new();
     let mut export_s = Vec::new();
+    let mut statement_s = Vec::new();
     let (mut rows, mut bytes, mut covered) = (0, 0, (0, 0));
     for run in 0..args.runs.max(1) {
         eprintln!("[bench] run {}/{}: the report", run + 1, args.runs);
@@ -91,6 +92,14 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         bytes = out.len();
         covered = export_coverage(&out);
         drop(csv);
+        eprintln!("[bench] run {}/{}: a statement", run + 1, args.runs);
+        let start = Instant::now();
+        let june = finance::statement::month_of(jifen_server::jiff::civil::date(2026, 6, 15));
+        let mut s = store.open()?;
+        let statement =
+            finance::statement::statement(s.as_mut(), &economy, tz.clone(), "c100000", june)?;
+        statement_s.push(start.elapsed().as_secs_f64());
+        anyhow::ensure!(statement.ties_out(), "the statement does not tie out");
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -102,6 +111,7 @@ pub fn run(store: &StoreArgs, args: Args) -> anyhow::Result<()> {
         "export_seconds_median": median(&mut export_s), "export_seconds": export_s,
         "export_csv_bytes": bytes,
         "export_lines": covered.0, "export_last_seq": covered.1,
+        "statement_june_seconds_median": median(&mut statement_s), "statement_seconds": statement_s,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -322,6 +322,15 @@ fn reports(s: &Server, tmp: &Path, batch: &Value) {
         replayed["days"], report["days"],
         "samples and replay disagree"
     );
+    let stored = s.get(
+        &format!("/v1/economies/f/reports/liabilities?{range}&via=stored"),
+        ADMIN,
+    );
+    assert_eq!(
+        stored["computed_from"], "stored",
+        "via=stored, as documented"
+    );
+    assert_eq!(stored["days"], report["days"]);
     assert!(
         days.iter().all(
             |d| d["tree_size"].as_u64().unwrap() >= d["last_seq"].as_u64().unwrap()
