@@ -28,6 +28,7 @@ mod recover;
 mod replayer;
 mod snapshotter;
 pub mod sqlite;
+mod sqlite_postings;
 mod store;
 pub mod time;
 mod verify;

@@ -66,6 +66,28 @@ pub fn encode(out: &mut Vec<u8>, first_seq: u64, seq: u64, kind: &str, lines: &[
     }
 }
 
+/// A row as kept in the row of its commit's first journal block (SQLite, `sqlite_postings`):
+/// `ts_ms i64 ‖ last_seq u64` (little-endian), then the lines; the first seq is the block's.
+pub fn to_inline(row: &PostingsRow) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + row.data.len());
+    out.extend_from_slice(&row.ts_ms.to_le_bytes());
+    out.extend_from_slice(&row.last_seq.to_le_bytes());
+    out.extend_from_slice(&row.data);
+    out
+}
+
+/// The row kept inline with the block starting at `first_seq`; `None` when malformed.
+pub fn from_inline(first_seq: u64, blob: &[u8]) -> Option<PostingsRow> {
+    let ts_ms = i64::from_le_bytes(blob.get(..8)?.try_into().ok()?);
+    let last_seq = u64::from_le_bytes(blob.get(8..16)?.try_into().ok()?);
+    Some(PostingsRow {
+        first_seq,
+        last_seq,
+        ts_ms,
+        data: blob[16..].to_vec(),
+    })
+}
+
 /// The lines of a row, in order; `None` when the data is not well formed.
 pub fn decode(row: &PostingsRow) -> Option<Vec<Posting>> {
     let (data, mut at, mut out) = (&row.data[..], 0usize, Vec::new());
@@ -127,6 +149,8 @@ mod tests {
             ts_ms: 1,
             data,
         };
+        assert_eq!(from_inline(100, &to_inline(&row)).as_ref(), Some(&row));
+        assert_eq!(from_inline(100, &[1, 2, 3]), None);
         let back = decode(&row).unwrap();
         assert_eq!(back.len(), 2);
         assert_eq!(

@@ -23,6 +23,8 @@ use crate::store::{
 pub struct SqliteStore {
     conn: Connection,
     path: std::path::PathBuf,
+    /// Whether each commit's lines are kept in its first block's row (`sqlite_postings`).
+    inline_postings: bool,
 }
 
 /// The stored head of an economy, read in every commit. `CAST(?1 AS TEXT)`, not a bare `?1`:
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS journal_blocks (
     economy TEXT NOT NULL,
     first_seq INTEGER NOT NULL,
     last_seq INTEGER NOT NULL,
+    postings BLOB,
     data BLOB NOT NULL,
     UNIQUE (economy, first_seq),
     UNIQUE (economy, last_seq)
@@ -162,10 +165,12 @@ impl SqliteStore {
         // if the WAL passes this many pages (should that thread ever fall behind).
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         conn.execute_batch(SCHEMA)?;
+        let inline_postings = crate::sqlite_postings::has_column(&conn)?;
         start_checkpointer(path);
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
+            inline_postings,
         })
     }
 
@@ -323,22 +328,13 @@ impl Store for SqliteStore {
         blocks: &[Block],
         extras: &AppendExtras,
     ) -> StoreResult<()> {
+        let inline = self.inline_postings;
         self.in_write_transaction(|tx| {
             let head: i64 = tx
                 .prepare_cached(HEAD_QUERY)?
                 .query_row([economy], |r| r.get(0))?;
             check_follows(economy, head as u64, blocks)?;
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO journal_blocks (economy, first_seq, last_seq, data) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for b in blocks {
-                stmt.execute(params![
-                    economy,
-                    b.first_seq as i64,
-                    b.last_seq as i64,
-                    b.data
-                ])?;
-            }
+            crate::sqlite_postings::insert(tx, economy, blocks, &extras.postings, inline)?;
             for seq in &extras.rule_change_seqs {
                 tx.prepare_cached("INSERT INTO rule_changes (economy, seq) VALUES (?1, ?2)")?
                     .execute(params![economy, *seq as i64])?;
@@ -361,12 +357,6 @@ impl Store for SqliteStore {
                 for (account, fen) in payouts {
                     stmt.execute(params![economy, *account as i64, *seq as i64, *fen as i64])?;
                 }
-            }
-            for p in &extras.postings {
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO postings (economy, first_seq, last_seq, ts_ms, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![economy, p.first_seq as i64, p.last_seq as i64, p.ts_ms, p.data])?;
             }
             if let Some(sample) = &extras.sample {
                 tx.prepare_cached(
@@ -468,21 +458,8 @@ impl Store for SqliteStore {
         upto: u64,
         each: &mut dyn FnMut(PostingsRow) -> StoreResult<()>,
     ) -> StoreResult<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT first_seq, last_seq, ts_ms, data FROM postings WHERE economy = ?1 AND first_seq <= ?3 AND last_seq > ?2 \
-             AND first_seq >= COALESCE((SELECT first_seq FROM postings WHERE economy = ?1 AND first_seq <= ?2 + 1 ORDER BY first_seq DESC LIMIT 1), 0) \
-             ORDER BY first_seq",
-        )?;
-        let mut rows = stmt.query(params![economy, after as i64, upto as i64])?;
-        while let Some(r) = rows.next()? {
-            each(PostingsRow {
-                first_seq: r.get::<_, i64>(0)? as u64,
-                last_seq: r.get::<_, i64>(1)? as u64,
-                ts_ms: r.get(2)?,
-                data: r.get(3)?,
-            })?;
-        }
-        Ok(())
+        let inline = self.inline_postings;
+        crate::sqlite_postings::read(&self.conn, economy, (after, upto), inline, each)
     }
 
     fn sample_before(&mut self, economy: &str, before_ms: i64) -> StoreResult<Option<Sample>> {
