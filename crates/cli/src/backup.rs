@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use indicatif::ProgressBar;
-use jifen_journal::backup::{backup_sqlite, restore_sqlite, Step};
+use jifen_journal::backup::{backup_sqlite, read_manifest, restore_sqlite, Step};
+use jifen_journal::until::{cut_sqlite, Until};
 
 use crate::store_cmds::{progress_bar, StoreArgs};
 use crate::usage;
@@ -26,6 +27,38 @@ pub struct RestoreArgs {
     /// which must be empty or absent.
     #[arg(long)]
     from: PathBuf,
+    /// Restore the store as it stood at this seq: each economy (or `--economy`) keeps its
+    /// entries up to here and nothing after, for an investigation in a separate directory.
+    #[arg(long, conflicts_with = "until")]
+    until_seq: Option<u64>,
+    /// Restore the store as it stood at this time (RFC 3339, e.g. 2026-11-15T12:00:00+08:00):
+    /// the entries committed at or before it.
+    #[arg(long)]
+    until: Option<String>,
+    /// With `--until-seq` or `--until`: cut only this economy back (the others stay whole).
+    #[arg(long)]
+    economy: Option<String>,
+}
+
+/// Where `--until-seq` or `--until` asks to cut, if they do.
+fn until_of(args: &RestoreArgs) -> anyhow::Result<Option<Until>> {
+    if args.economy.is_some() && args.until_seq.is_none() && args.until.is_none() {
+        return Err(usage(
+            "--economy goes with --until-seq or --until".to_string(),
+        ));
+    }
+    if let Some(n) = args.until_seq {
+        return Ok(Some(Until::Seq(n)));
+    }
+    let Some(text) = &args.until else {
+        return Ok(None);
+    };
+    let at: jifen_server::jiff::Timestamp = text.parse().map_err(|_| {
+        usage(format!(
+            "--until {text:?}: write a time in RFC 3339, e.g. 2026-11-15T12:00:00+08:00"
+        ))
+    })?;
+    Ok(Some(Until::Time(at.as_millisecond())))
 }
 
 fn postgres_not_yet(store: &StoreArgs) -> anyhow::Result<()> {
@@ -84,10 +117,33 @@ pub fn backup(store: &StoreArgs, args: BackupArgs) -> anyhow::Result<()> {
 
 pub fn restore(store: &StoreArgs, args: RestoreArgs) -> anyhow::Result<()> {
     postgres_not_yet(store)?;
+    let until = until_of(&args)?;
+    if let Some(id) = &args.economy {
+        let held = read_manifest(&args.from).map_err(|e| usage(format!("restore refused: {e}")))?;
+        if !held.economies.iter().any(|c| c.economy == *id) {
+            return Err(usage(format!(
+                "restore refused: the backup holds no economy {id:?}"
+            )));
+        }
+    }
     let manifest = restore_sqlite(&args.from, &store.data)
         .map_err(|e| usage(format!("restore refused: {e}")))?;
+    let cut = match until {
+        Some(until) => cut_sqlite(&store.data, args.economy.as_deref(), until).map_err(|e| {
+            // The directory was empty: leave nothing that looks like a whole restore.
+            let _ = std::fs::remove_dir_all(&store.data);
+            usage(format!("restore failed, nothing was left: {e}"))
+        })?,
+        None => Vec::new(),
+    };
     for c in &manifest.economies {
-        println!("ok      {}: through seq {}", c.economy, c.seq);
+        match cut.iter().find(|(id, _)| *id == c.economy) {
+            Some((_, seq)) => println!(
+                "ok      {}: through seq {seq}, as it stood then (the backup ran to {})",
+                c.economy, c.seq
+            ),
+            None => println!("ok      {}: through seq {}", c.economy, c.seq),
+        }
     }
     println!(
         "restored {} into {}; run `jifen --data {} verify` to re-derive every economy",

@@ -300,6 +300,10 @@ pub struct VerifyArgs {
     /// Only this economy (all of them by default).
     #[arg(long)]
     economy: Option<String>,
+    /// Once it verifies, write the economy's state as the journal re-derives it (SPEC §11, as
+    /// `jifen replay` prints it) to this file; needs `--economy`.
+    #[arg(long, requires = "economy")]
+    state_out: Option<PathBuf>,
 }
 
 pub fn verify(store: &StoreArgs, args: VerifyArgs) -> anyhow::Result<()> {
@@ -353,6 +357,14 @@ pub fn verify(store: &StoreArgs, args: VerifyArgs) -> anyhow::Result<()> {
             "{failed} of {} checks failed (the store's own, and one per economy)",
             ids.len() + 1
         );
+    }
+    if let (Some(path), [id]) = (&args.state_out, &ids[..]) {
+        let head = s.head(id)?.map_or(0, |e| e.seq);
+        let ledger = jifen_journal::ledger_at(s.as_mut(), id, head, &|| true)?;
+        let state = jifen_wire::state_json(&ledger, jifen_wire::StateVersion::V2);
+        std::fs::write(path, state)
+            .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+        println!("state   {id}: at seq {head}, written to {}", path.display());
     }
     Ok(())
 }

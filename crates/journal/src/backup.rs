@@ -80,6 +80,7 @@ pub fn backup_sqlite(
     crate::private::ensure_private_dir(&partial, &[]).map_err(|e| e.to_string())?;
     let copy = partial.join(SQLITE_FILE);
     copy_consistent(&source, &copy, progress)?;
+    copy_snapshots(data_dir, &partial)?;
     let economies = verify_copy(&copy, progress)?;
     if with_signing_key {
         let key = data_dir.join(SIGNING_KEY);
@@ -106,6 +107,59 @@ pub fn backup_sqlite(
     std::fs::rename(&partial, to).map_err(|e| err("cannot move the backup to", to, e))?;
     sync_dir(to.parent().unwrap_or(Path::new(".")))?;
     Ok(manifest)
+}
+
+/// The snapshot files the copy lists, copied beside it (`snapshots/<hex of economy>/<file>`,
+/// 0600); one pruned since the copy was taken is dropped from the copy's list (a snapshot is
+/// derived: the journal re-derives it). `verify_copy` then checks each against the journal.
+fn copy_snapshots(data_dir: &Path, backup: &Path) -> Result<(), String> {
+    let db = backup.join(SQLITE_FILE);
+    let conn = rusqlite::Connection::open(&db).map_err(|e| err("cannot open", &db, e))?;
+    let listed: Vec<(String, i64, String)> = conn
+        .prepare("SELECT economy, seq, file FROM snapshot_files")
+        .and_then(|mut st| {
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })
+        .map_err(|e| err("cannot list the snapshots of", &db, e))?;
+    for (economy, seq, file) in listed {
+        let rel = Path::new("snapshots").join(hex::encode(&economy));
+        let (from, dir) = (data_dir.join(&rel).join(&file), backup.join(&rel));
+        crate::private::ensure_private_dir(&dir, &[]).map_err(|e| e.to_string())?;
+        let to = dir.join(&file);
+        if std::fs::copy(&from, &to).is_ok() {
+            private_file(&to)?;
+            File::open(&to)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| err("cannot sync", &to, e))?;
+        } else {
+            conn.execute(
+                "DELETE FROM snapshot_files WHERE economy = ?1 AND seq = ?2",
+                rusqlite::params![economy, seq],
+            )
+            .map_err(|e| err("cannot update", &db, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The snapshot files of a backup, copied into the data directory it is restored into.
+fn restore_snapshots(from: &Path, data_dir: &Path) -> Result<(), String> {
+    let Ok(economies) = std::fs::read_dir(from.join("snapshots")) else {
+        return Ok(());
+    };
+    for eco in economies.flatten() {
+        let dir = data_dir.join("snapshots").join(eco.file_name());
+        crate::private::ensure_private_dir(&dir, &[]).map_err(|e| e.to_string())?;
+        for f in std::fs::read_dir(eco.path()).map_err(|e| err("cannot read", &eco.path(), e))? {
+            let f = f.map_err(|e| err("cannot read", &eco.path(), e))?;
+            let to = dir.join(f.file_name());
+            std::fs::copy(f.path(), &to).map_err(|e| err("cannot copy into", &to, e))?;
+            private_file(&to)?;
+        }
+        sync_dir(&dir)?;
+    }
+    Ok(())
 }
 
 fn partial_of(to: &Path) -> PathBuf {
@@ -218,6 +272,7 @@ pub fn restore_sqlite(from: &Path, data_dir: &Path) -> Result<Manifest, String> 
         .and_then(|f| f.sync_all())
         .map_err(|e| err("cannot sync", &tmp, e))?;
     private_file(&tmp)?;
+    restore_snapshots(from, data_dir)?;
     std::fs::rename(&tmp, &target).map_err(|e| err("cannot move into", &target, e))?;
     if manifest.signing_key {
         let key = data_dir.join(SIGNING_KEY);

@@ -31,6 +31,7 @@ pub mod sqlite;
 mod sqlite_postings;
 mod store;
 pub mod time;
+pub mod until;
 mod verify;
 mod view;
 mod writer;

@@ -365,9 +365,10 @@ fn reports(s: &Server, tmp: &Path, batch: &Value) {
     eprintln!("finance check: {summary}");
 }
 
-pub fn a_simulated_month(backend: &Backend) {
-    let tmp = common::temp_dir(&format!("finance-{}", backend.name()));
-    let days = month(&tmp);
+/// A server (under a test clock, at the month's end) with the simulated month loaded into
+/// economy `f`, and the month's commands by day.
+pub fn loaded_month(backend: &Backend, tmp: &Path) -> (Server, Vec<Vec<Value>>) {
+    let days = month(tmp);
     let clock = tmp.join("now");
     write_clock(&clock, NOON_DAY1);
     let s = Server::start(&Opts::with_clock(backend, &clock));
@@ -377,6 +378,12 @@ pub fn a_simulated_month(backend: &Backend) {
         json!({"quota_multiplier_bps": 12000, "sell_fee_bps": 1000}),
     );
     load(&s, &clock, &days);
+    (s, days)
+}
+
+pub fn a_simulated_month(backend: &Backend) {
+    let tmp = common::temp_dir(&format!("finance-{}", backend.name()));
+    let (s, _) = loaded_month(backend, &tmp);
     let before = owed(&s);
     let (by_id, events) = replayed(&s, &tmp);
     assert_eq!(

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::connections_page::{set, text};
-use super::finance::{load, month, result_file, NOON_DAY1};
+use super::finance::{loaded_month, result_file};
 use crate::common;
 use crate::support::Backend;
 use crate::web::*;
@@ -213,16 +213,7 @@ fn statement_shown(browser: &Browser, want: &Value, lang: &str, month: &str) {
 fn the_finance_tab_in_the_browser() {
     let backend = Backend::sqlite();
     let tmp = common::temp_dir("finance-page");
-    let days = month(&tmp);
-    let clock = tmp.join("now");
-    write_clock(&clock, NOON_DAY1);
-    let s = Server::start(&Opts::with_clock(&backend, &clock));
-    create(
-        &s,
-        "f",
-        json!({"quota_multiplier_bps": 12000, "sell_fee_bps": 1000}),
-    );
-    load(&s, &clock, &days);
+    let (s, _) = loaded_month(&backend, &tmp);
     let browser = Browser::start();
     open_finance(&browser, &s);
     for words in [

@@ -21,6 +21,7 @@ mod golden;
 mod load;
 mod messages;
 mod openapi;
+mod point_in_time;
 mod reads;
 mod roles;
 mod scheduler;
