@@ -44,7 +44,7 @@ pub use frame::unframe;
 pub use journal::{Journal, OpenInfo};
 pub use limits::{BATCH_COMMANDS_MAX, QUEUE_REQUESTS_MAX, READ_CHUNK_ENTRIES};
 pub use open::open_store;
-pub use recover::{ledger_at, recover, walk, Recovered, StartupCheck, Step};
+pub use recover::{first_seq_at, ledger_at, recover, walk, Recovered, StartupCheck, Step};
 pub use store::{
     AppendExtras, EconomyMeta, IntegrityReport, KvWrite, Sample, SettlementRow, Store,
     INTEGRITY_PROBLEMS_MAX,

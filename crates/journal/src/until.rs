@@ -24,24 +24,16 @@ pub enum Until {
 }
 
 /// The seq to keep up to in `economy`: `Seq` as given (at most the head), or the last entry at
-/// or before `Time` (entries' times never decrease along the journal).
+/// or before `Time`.
 fn last_kept(store: &mut SqliteStore, economy: &str, until: Until) -> Result<u64, String> {
     let head = store.head(economy).map_err(|e| e.to_string())?;
     let head = head.map_or(0, |e| e.seq);
     match until {
         Until::Seq(n) => Ok(n.min(head)),
+        // The last entry at or before `ms`: the one before the first after it.
         Until::Time(ms) => {
-            let (mut lo, mut hi) = (0u64, head);
-            while lo < hi {
-                let mid = lo + (hi - lo).div_ceil(2);
-                let e = store.entry(economy, mid).map_err(|e| e.to_string())?;
-                if e.is_some_and(|e| e.ts_ms <= ms) {
-                    lo = mid;
-                } else {
-                    hi = mid - 1;
-                }
-            }
-            Ok(lo)
+            let past = crate::first_seq_at(store, economy, head, ms.saturating_add(1));
+            Ok(past.map_err(|e| e.to_string())? - 1)
         }
     }
 }

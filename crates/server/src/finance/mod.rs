@@ -266,8 +266,8 @@ pub(crate) fn seqs_of(
     let head = store.head(eco)?.map_or(0, |e| e.seq);
     let start = days.start_ms(range.from);
     let end = days.start_ms(range.to.tomorrow().unwrap_or(range.to));
-    let first = report::first_seq_at(store, eco, head, start)?;
-    let past = report::first_seq_at(store, eco, head, end)?;
+    let first = jifen_journal::first_seq_at(store, eco, head, start)?;
+    let past = jifen_journal::first_seq_at(store, eco, head, end)?;
     Ok((first - 1, past.saturating_sub(1).max(first - 1)))
 }
 

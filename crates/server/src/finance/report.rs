@@ -5,7 +5,7 @@
 use jifen_core::books::{postings, Book, Line, Why};
 use jifen_core::{Command, Ledger, Totals};
 
-use jifen_journal::{JournalError, Step, Store};
+use jifen_journal::Step;
 use serde::Serialize;
 
 /// The most days one report covers.
@@ -91,27 +91,6 @@ impl Days {
             .map(|z| z.timestamp().as_millisecond())
             .unwrap_or(0)
     }
-}
-
-/// The seq of the first entry committed at or after `ms` (the head + 1 when none is): entries'
-/// times never decrease along the journal, so a binary search finds it.
-pub fn first_seq_at(
-    store: &mut dyn Store,
-    economy: &str,
-    head: u64,
-    ms: i64,
-) -> Result<u64, JournalError> {
-    let (mut lo, mut hi) = (1u64, head + 1);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let ts = store.entry(economy, mid)?.map_or(i64::MAX, |e| e.ts_ms);
-        if ts >= ms {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    Ok(lo)
 }
 
 /// What one walk over a range gathers: day rows, book lines, or both.

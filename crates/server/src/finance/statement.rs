@@ -4,7 +4,7 @@
 //! are the engine's own, and its closing position is its opening position plus its lines,
 //! exactly.
 
-use jifen_core::{Account, AccountId, Command, Economy, Ledger};
+use jifen_core::{AccountId, Command, Economy, ExitEffect, Ledger, Price, Sale};
 use jifen_journal::{JournalError, Step, Store};
 use serde::Serialize;
 
@@ -25,21 +25,93 @@ pub struct Position {
     pub price_yuan_per_point: String,
 }
 
-fn position(e: &Economy, id: Option<AccountId>) -> Position {
-    let price = e.price();
-    let mut p = Position {
-        price_yuan_per_point: price.yuan_per_point(4),
-        ..Position::default()
-    };
-    if let Some(a) = id.map(|id| e.accounts().get(id)) {
-        p.atoms = a.atoms;
-        p.locked_atoms = a.locked_atoms;
-        p.stable_fen = a.stable_fen;
-        p.owed_fen = a.owed_fen;
-        p.quota_fen = a.quota_fen;
-        p.value_fen = price.value_fen(a.atoms);
+/// An account's balances, compared before and after each entry of the month (cheap to copy;
+/// the price is put into words only for the opening and closing positions).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Balances {
+    atoms: u64,
+    locked_atoms: u64,
+    stable_fen: u64,
+    owed_fen: u64,
+    quota_fen: u64,
+}
+
+impl Balances {
+    fn of(e: &Economy, id: Option<AccountId>) -> Balances {
+        id.map_or_else(Balances::default, |id| {
+            let a = e.accounts().get(id);
+            Balances {
+                atoms: a.atoms,
+                locked_atoms: a.locked_atoms,
+                stable_fen: a.stable_fen,
+                owed_fen: a.owed_fen,
+                quota_fen: a.quota_fen,
+            }
+        })
     }
-    p
+
+    fn position(self, price: Price) -> Position {
+        Position {
+            atoms: self.atoms,
+            locked_atoms: self.locked_atoms,
+            stable_fen: self.stable_fen,
+            owed_fen: self.owed_fen,
+            quota_fen: self.quota_fen,
+            value_fen: price.value_fen(self.atoms),
+            price_yuan_per_point: price.yuan_per_point(4),
+        }
+    }
+
+    fn moved(&self, other: &Balances) -> bool {
+        (
+            self.atoms,
+            self.locked_atoms,
+            self.stable_fen,
+            self.owed_fen,
+        ) != (
+            other.atoms,
+            other.locked_atoms,
+            other.stable_fen,
+            other.owed_fen,
+        )
+    }
+}
+
+/// What moved the points, locked points and stable points, in and out: one line's, or the
+/// month's sums of them.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Moves {
+    pub atoms_in: u64,
+    pub atoms_out: u64,
+    pub locked_in: u64,
+    pub locked_out: u64,
+    pub stable_in_fen: u64,
+    pub stable_out_fen: u64,
+}
+
+impl Moves {
+    fn between(was: &Balances, now: &Balances) -> Moves {
+        let (atoms_in, atoms_out) = delta(was.atoms, now.atoms);
+        let (locked_in, locked_out) = delta(was.locked_atoms, now.locked_atoms);
+        let (stable_in_fen, stable_out_fen) = delta(was.stable_fen, now.stable_fen);
+        Moves {
+            atoms_in,
+            atoms_out,
+            locked_in,
+            locked_out,
+            stable_in_fen,
+            stable_out_fen,
+        }
+    }
+
+    fn add(&mut self, m: &Moves) {
+        self.atoms_in += m.atoms_in;
+        self.atoms_out += m.atoms_out;
+        self.locked_in += m.locked_in;
+        self.locked_out += m.locked_out;
+        self.stable_in_fen += m.stable_in_fen;
+        self.stable_out_fen += m.stable_out_fen;
+    }
 }
 
 /// The month's figures, by what caused them. Every amount is a sum over the month.
@@ -74,12 +146,8 @@ pub struct Sums {
     pub payouts_settled_fen: u64,
     pub payouts: u64,
     /// Every movement, in and out, of each balance (the lines' sums).
-    pub atoms_in: u64,
-    pub atoms_out: u64,
-    pub locked_in: u64,
-    pub locked_out: u64,
-    pub stable_in_fen: u64,
-    pub stable_out_fen: u64,
+    #[serde(flatten)]
+    pub moves: Moves,
 }
 
 /// One entry of the month that changed the account.
@@ -91,12 +159,8 @@ pub struct StatementLine {
     /// What happened, for people: order, referral, sell, convert, exit, dividend, payout,
     /// stable_payment, refund, collectible, or the command's type.
     pub kind: &'static str,
-    pub atoms_in: u64,
-    pub atoms_out: u64,
-    pub locked_in: u64,
-    pub locked_out: u64,
-    pub stable_in_fen: u64,
-    pub stable_out_fen: u64,
+    #[serde(flatten)]
+    pub moves: Moves,
     pub owed_in_fen: u64,
     pub owed_out_fen: u64,
     /// For a sale, conversion or exit: the points' value at the price then, and the fee.
@@ -130,6 +194,15 @@ pub fn month_of(day: jiff::civil::Date) -> Range {
     }
 }
 
+/// What the walk carries from entry to entry.
+#[derive(Default)]
+struct Walked {
+    id: Option<AccountId>,
+    was: Balances,
+    price: Option<Price>,
+    s: Statement,
+}
+
 /// The statement of `account` for the month `range` (blocking).
 pub fn statement(
     store: &mut dyn Store,
@@ -147,51 +220,55 @@ pub fn statement(
         last_seq: upto,
         ..Statement::default()
     };
-    let state = std::cell::RefCell::new((None::<AccountId>, Position::default(), s));
+    let state = std::cell::RefCell::new(Walked {
+        s,
+        ..Walked::default()
+    });
     jifen_journal::walk(
         store,
         eco,
         (after, upto),
         &|| true,
         &mut |l: &Ledger| {
-            let (id, was, s) = &mut *state.borrow_mut();
-            *id = l.economy().accounts().find(account);
-            *was = position(l.economy(), *id);
-            s.opening = was.clone();
-        },
-        &mut |step: &Step, l: &Ledger| {
-            let (id, was, s) = &mut *state.borrow_mut();
+            let w = &mut *state.borrow_mut();
             let e = l.economy();
-            *id = id.or_else(|| e.accounts().find(account));
-            let Some(me) = *id else { return };
-            if !step.accepted {
-                return;
-            }
-            let now = position(e, Some(me));
-            if moved(was, &now) {
-                let line = line_of(step, e, me, was, &now, &days);
-                tally(&mut s.sums, step, e, me, &line);
-                if s.lines.len() < LINES_MAX {
-                    s.lines.push(line);
-                } else {
-                    s.lines_truncated = true;
-                }
-            }
-            *was = now;
+            w.id = e.accounts().find(account);
+            w.was = Balances::of(e, w.id);
+            w.price = Some(e.price());
+            w.s.opening = w.was.position(e.price());
         },
+        &mut |step: &Step, l: &Ledger| state.borrow_mut().step(step, l.economy(), account, &days),
     )?;
-    let (_, was, mut s) = state.into_inner();
-    s.closing = if upto <= after {
-        s.opening.clone()
-    } else {
-        was
+    let w = state.into_inner();
+    let mut s = w.s;
+    // The walk always shows the start, so the price is known.
+    s.closing = match w.price {
+        Some(price) => w.was.position(price),
+        None => s.opening.clone(),
     };
     Ok(s)
 }
 
-fn moved(a: &Position, b: &Position) -> bool {
-    (a.atoms, a.locked_atoms, a.stable_fen, a.owed_fen)
-        != (b.atoms, b.locked_atoms, b.stable_fen, b.owed_fen)
+impl Walked {
+    fn step(&mut self, step: &Step, e: &Economy, account: &str, days: &Days) {
+        self.price = Some(e.price());
+        self.id = self.id.or_else(|| e.accounts().find(account));
+        let Some(me) = self.id.filter(|_| step.accepted) else {
+            return;
+        };
+        let now = Balances::of(e, Some(me));
+        if self.was.moved(&now) {
+            let facts = Facts::of(step, e, me);
+            let line = line_of(step, &facts, &self.was, &now, days);
+            tally(&mut self.s.sums, step, &facts, e, me, &line);
+            if self.s.lines.len() < LINES_MAX {
+                self.s.lines.push(line);
+            } else {
+                self.s.lines_truncated = true;
+            }
+        }
+        self.was = now;
+    }
 }
 
 /// In and out of one balance.
@@ -199,64 +276,58 @@ fn delta(before: u64, after: u64) -> (u64, u64) {
     (after.saturating_sub(before), before.saturating_sub(after))
 }
 
-fn line_of(
-    step: &Step,
-    e: &Economy,
-    id: AccountId,
-    was: &Position,
-    now: &Position,
-    days: &Days,
-) -> StatementLine {
-    let (atoms_in, atoms_out) = delta(was.atoms, now.atoms);
-    let (locked_in, locked_out) = delta(was.locked_atoms, now.locked_atoms);
-    let (stable_in_fen, stable_out_fen) = delta(was.stable_fen, now.stable_fen);
+/// What an entry's effects say of the account, worked out once for its line and its sums.
+struct Facts {
+    exit: Option<ExitEffect>,
+    /// The account's own sale or conversion.
+    sale: Option<Sale>,
+    /// Whether it is the buyer of the order a `confirm_order` confirms (not its referrer).
+    buyer: bool,
+    granted: u64,
+}
+
+impl Facts {
+    fn of(step: &Step, e: &Economy, id: AccountId) -> Facts {
+        let fx = e.effects();
+        let name = e.accounts().get(id).name.as_str();
+        let own = matches!(step.command,
+            Some(Command::Sell { account, .. } | Command::ConvertToStable { account, .. })
+                if account.as_str() == name);
+        let buyer = match step.command {
+            Some(Command::ConfirmOrder { order }) => {
+                e.orders().find(order).is_some_and(|o| o.consumer == id)
+            }
+            _ => false,
+        };
+        Facts {
+            exit: fx.exits.iter().find(|x| x.account == id).copied(),
+            sale: fx.sale.filter(|_| own),
+            buyer,
+            granted: (fx.grants.iter().filter(|g| g.account == id))
+                .map(|g| g.atoms.0)
+                .sum(),
+        }
+    }
+}
+
+fn line_of(step: &Step, f: &Facts, was: &Balances, now: &Balances, days: &Days) -> StatementLine {
     let (owed_in_fen, owed_out_fen) = delta(was.owed_fen, now.owed_fen);
-    let fx = e.effects();
-    let exit = fx.exits.iter().find(|x| x.account == id);
-    let own_sale = fx
-        .sale
-        .filter(|_| is_own_sale(step.command, e.accounts().get(id)));
-    let (gross_fen, fee_fen) = match (exit, own_sale) {
+    let (gross_fen, fee_fen) = match (f.exit, f.sale) {
         (Some(x), _) => (x.gross.0, x.fee.0),
         (None, Some(s)) => (s.gross.0, s.fee.0),
         _ => (0, 0),
     };
+    let moves = Moves::between(was, now);
     StatementLine {
         seq: step.seq,
         ts_ms: step.ts_ms,
         day: days.day_of(step.ts_ms).to_string(),
-        kind: kind_of(
-            step.command,
-            exit.is_some(),
-            atoms_in > 0,
-            is_buyer(step.command, e, id),
-        ),
-        atoms_in,
-        atoms_out,
-        locked_in,
-        locked_out,
-        stable_in_fen,
-        stable_out_fen,
+        kind: kind_of(step.command, f.exit.is_some(), moves.atoms_in > 0, f.buyer),
+        moves,
         owed_in_fen,
         owed_out_fen,
         gross_fen,
         fee_fen,
-    }
-}
-
-fn is_own_sale(command: Option<&Command>, a: &Account) -> bool {
-    matches!(command,
-        Some(Command::Sell { account, .. } | Command::ConvertToStable { account, .. })
-            if account.as_str() == a.name.as_str())
-}
-
-/// Whether `id` is the buyer of the order a `confirm_order` confirms (not its referrer).
-fn is_buyer(command: Option<&Command>, e: &Economy, id: AccountId) -> bool {
-    match command {
-        Some(Command::ConfirmOrder { order }) => {
-            e.orders().find(order).is_some_and(|o| o.consumer == id)
-        }
-        _ => false,
     }
 }
 
@@ -286,25 +357,25 @@ fn kind_of(command: Option<&Command>, exit: bool, granted: bool, buyer: bool) ->
     }
 }
 
-/// Adds one line, and the effects behind it, to the month's sums.
-fn tally(sums: &mut Sums, step: &Step, e: &Economy, id: AccountId, line: &StatementLine) {
+/// Adds one line, and the facts behind it, to the month's sums.
+fn tally(
+    sums: &mut Sums,
+    step: &Step,
+    f: &Facts,
+    e: &Economy,
+    id: AccountId,
+    line: &StatementLine,
+) {
     let fx = e.effects();
-    let granted: u64 = (fx.grants.iter())
-        .filter(|g| g.account == id)
-        .map(|g| g.atoms.0)
-        .sum();
-    if granted > 0 && matches!(step.command, Some(Command::ConfirmOrder { .. })) {
-        if is_buyer(step.command, e, id) {
-            (sums.order_atoms, sums.orders) = (sums.order_atoms + granted, sums.orders + 1);
+    if f.granted > 0 && matches!(step.command, Some(Command::ConfirmOrder { .. })) {
+        if f.buyer {
+            (sums.order_atoms, sums.orders) = (sums.order_atoms + f.granted, sums.orders + 1);
         } else {
             (sums.referral_atoms, sums.referrals) =
-                (sums.referral_atoms + granted, sums.referrals + 1);
+                (sums.referral_atoms + f.granted, sums.referrals + 1);
         }
     }
-    if let Some(s) = fx
-        .sale
-        .filter(|_| is_own_sale(step.command, e.accounts().get(id)))
-    {
+    if let Some(s) = f.sale {
         if matches!(step.command, Some(Command::Sell { .. })) {
             sums.sold_atoms += s.atoms.0;
             sums.sold_gross_fen += s.gross.0;
@@ -317,7 +388,7 @@ fn tally(sums: &mut Sums, step: &Step, e: &Economy, id: AccountId, line: &Statem
             sums.conversions += 1;
         }
     }
-    for x in fx.exits.iter().filter(|x| x.account == id) {
+    if let Some(x) = f.exit {
         sums.exit_atoms += x.atoms.0;
         sums.exit_gross_fen += x.gross.0;
         sums.exit_fee_fen += x.fee.0;
@@ -335,22 +406,17 @@ fn tally(sums: &mut Sums, step: &Step, e: &Economy, id: AccountId, line: &Statem
         sums.payouts += 1;
     }
     sums.owed_added_fen += line.owed_in_fen;
-    sums.atoms_in += line.atoms_in;
-    sums.atoms_out += line.atoms_out;
-    sums.locked_in += line.locked_in;
-    sums.locked_out += line.locked_out;
-    sums.stable_in_fen += line.stable_in_fen;
-    sums.stable_out_fen += line.stable_out_fen;
+    sums.moves.add(&line.moves);
 }
 
 impl Statement {
     /// Whether the closing position is the opening one plus the month's movements, for each
     /// balance.
     pub fn ties_out(&self) -> bool {
-        let (o, c, s) = (&self.opening, &self.closing, &self.sums);
-        o.atoms + s.atoms_in == c.atoms + s.atoms_out
-            && o.locked_atoms + s.locked_in == c.locked_atoms + s.locked_out
-            && o.stable_fen + s.stable_in_fen == c.stable_fen + s.stable_out_fen
+        let (o, c, s, m) = (&self.opening, &self.closing, &self.sums, &self.sums.moves);
+        o.atoms + m.atoms_in == c.atoms + m.atoms_out
+            && o.locked_atoms + m.locked_in == c.locked_atoms + m.locked_out
+            && o.stable_fen + m.stable_in_fen == c.stable_fen + m.stable_out_fen
             && o.owed_fen + s.owed_added_fen == c.owed_fen + s.payouts_settled_fen
     }
 
@@ -363,10 +429,10 @@ impl Statement {
                     Cell::Text(l.day.clone()),
                     Cell::Int(l.seq),
                     Cell::Text(l.kind.to_string()),
-                    points(l.atoms_in),
-                    points(l.atoms_out),
-                    Cell::Yuan(l.stable_in_fen),
-                    Cell::Yuan(l.stable_out_fen),
+                    points(l.moves.atoms_in),
+                    points(l.moves.atoms_out),
+                    Cell::Yuan(l.moves.stable_in_fen),
+                    Cell::Yuan(l.moves.stable_out_fen),
                     Cell::Yuan(l.owed_in_fen),
                     Cell::Yuan(l.owed_out_fen),
                     Cell::Yuan(l.gross_fen),
