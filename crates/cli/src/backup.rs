@@ -1,10 +1,13 @@
-//! `jifen backup` and `jifen restore`: online backups of the SQLite store, against a running
-//! server or a stopped store (see `jifen_journal::backup`).
+//! `jifen backup` and `jifen restore`: online backups of the SQLite store or of a PostgreSQL
+//! database, against a running server or a stopped store, restored into either backend (see
+//! `jifen_journal::backup`).
 
 use std::path::PathBuf;
 
 use indicatif::ProgressBar;
-use jifen_journal::backup::{backup_sqlite, read_manifest, restore_sqlite, Step};
+use jifen_journal::backup::{
+    backup_postgres, backup_sqlite, read_manifest, restore_postgres, restore_sqlite, Manifest, Step,
+};
 use jifen_journal::until::{cut_sqlite, Until};
 
 use crate::store_cmds::{progress_bar, StoreArgs};
@@ -23,8 +26,9 @@ pub struct BackupArgs {
 
 #[derive(clap::Args)]
 pub struct RestoreArgs {
-    /// The backup to restore (a directory `jifen backup` wrote). The store goes to `--data`,
-    /// which must be empty or absent.
+    /// The backup to restore (a directory `jifen backup` wrote, from either backend). The store
+    /// goes to `--data`, which must be empty or absent, or with `--database` into a PostgreSQL
+    /// database that holds no jifen data.
     #[arg(long)]
     from: PathBuf,
     /// Restore the store as it stood at this seq: each economy (or `--economy`) keeps its
@@ -61,23 +65,12 @@ fn until_of(args: &RestoreArgs) -> anyhow::Result<Option<Until>> {
     Ok(Some(Until::Time(at.as_millisecond())))
 }
 
-fn postgres_not_yet(store: &StoreArgs) -> anyhow::Result<()> {
-    if store.database.is_some() {
-        return Err(usage(
-            "jifen backup and restore work on the embedded SQLite store; on PostgreSQL use \
-             pg_dump or pg_basebackup with WAL archiving (docs/OPERATIONS.md)"
-                .to_string(),
-        ));
-    }
-    Ok(())
-}
-
-pub fn backup(store: &StoreArgs, args: BackupArgs) -> anyhow::Result<()> {
-    postgres_not_yet(store)?;
+/// A progress bar per step, replaced when the step changes.
+fn step_bars() -> impl FnMut(&Step, u64, u64) -> Option<(String, ProgressBar)> {
     let mut bar: Option<(String, ProgressBar)> = None;
-    let mut progress = |step: &Step, done: u64, total: u64| {
+    move |step: &Step, done: u64, total: u64| {
         let name = match step {
-            Step::Copying => "copying the store (bytes)".to_string(),
+            Step::Copying => "copying the store".to_string(),
             Step::Verifying(id) => format!("verifying {id} in the copy"),
         };
         if bar.as_ref().is_none_or(|(n, _)| *n != name) {
@@ -88,13 +81,32 @@ pub fn backup(store: &StoreArgs, args: BackupArgs) -> anyhow::Result<()> {
         }
         if let Some((_, b)) = &bar {
             b.set_position(done);
+            if done >= total {
+                return bar.take();
+            }
+        }
+        None
+    }
+}
+
+pub fn backup(store: &StoreArgs, args: BackupArgs) -> anyhow::Result<()> {
+    let mut bars = step_bars();
+    let mut progress = |step: &Step, done: u64, total: u64| {
+        if let Some((_, b)) = bars(step, done, total) {
+            b.finish_and_clear();
         }
     };
-    let manifest = backup_sqlite(&store.data, &args.to, args.with_signing_key, &mut progress)
-        .map_err(|e| usage(format!("backup failed, nothing was written: {e}")))?;
-    if let Some((_, b)) = bar {
-        b.finish_and_clear();
+    let manifest = match &store.database {
+        Some(url) => backup_postgres(
+            url,
+            &store.data,
+            &args.to,
+            args.with_signing_key,
+            &mut progress,
+        ),
+        None => backup_sqlite(&store.data, &args.to, args.with_signing_key, &mut progress),
     }
+    .map_err(|e| usage(format!("backup failed, nothing was written: {e}")))?;
     for c in &manifest.economies {
         println!(
             "ok      {}: through seq {} (head {})",
@@ -116,8 +128,16 @@ pub fn backup(store: &StoreArgs, args: BackupArgs) -> anyhow::Result<()> {
 }
 
 pub fn restore(store: &StoreArgs, args: RestoreArgs) -> anyhow::Result<()> {
-    postgres_not_yet(store)?;
     let until = until_of(&args)?;
+    if let Some(url) = &store.database {
+        if until.is_some() {
+            return Err(usage(
+                "--until-seq and --until restore into a directory (--data), for an investigation"
+                    .to_string(),
+            ));
+        }
+        return restore_into_postgres(store, url, &args);
+    }
     if let Some(id) = &args.economy {
         let held = read_manifest(&args.from).map_err(|e| usage(format!("restore refused: {e}")))?;
         if !held.economies.iter().any(|c| c.economy == *id) {
@@ -150,6 +170,27 @@ pub fn restore(store: &StoreArgs, args: RestoreArgs) -> anyhow::Result<()> {
         args.from.display(),
         store.data.display(),
         store.data.display()
+    );
+    Ok(())
+}
+
+fn restore_into_postgres(store: &StoreArgs, url: &str, args: &RestoreArgs) -> anyhow::Result<()> {
+    let _lock = store.lock_for_writing("jifen restore")?;
+    let mut bars = step_bars();
+    let mut progress = |step: &Step, done: u64, total: u64| {
+        if let Some((_, b)) = bars(step, done, total) {
+            b.finish_and_clear();
+        }
+    };
+    let manifest: Manifest = restore_postgres(&args.from, url, &store.data, &mut progress)
+        .map_err(|e| usage(format!("restore refused, nothing was written: {e}")))?;
+    for c in &manifest.economies {
+        println!("ok      {}: through seq {}", c.economy, c.seq);
+    }
+    let shown = jifen_journal::postgres::redacted(url);
+    println!(
+        "restored {} into {shown}; run `jifen --database {shown} verify` to re-derive every economy",
+        args.from.display(),
     );
     Ok(())
 }

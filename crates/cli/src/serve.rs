@@ -92,7 +92,8 @@ pub struct Args {
     /// Log lines as JSON instead of text.
     #[arg(long)]
     log_json: bool,
-    /// Make a verified backup of the SQLite store into this directory on a schedule (see
+    /// Make a verified backup of the store (SQLite, or a logical copy of PostgreSQL) into this
+    /// directory on a schedule (see
     /// `jifen backup`; the signing seed is not included).
     #[arg(long)]
     backup_dir: Option<PathBuf>,
@@ -239,20 +240,10 @@ fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<std::net::TcpListener> {
 }
 
 /// The scheduled backups the flags ask for, checked.
-fn backups_of(
-    store: &StoreArgs,
-    args: &Args,
-) -> anyhow::Result<Option<jifen_server::BackupSchedule>> {
+fn backups_of(args: &Args) -> anyhow::Result<Option<jifen_server::BackupSchedule>> {
     let Some(dir) = &args.backup_dir else {
         return Ok(None);
     };
-    if store.database.is_some() {
-        return Err(usage(
-            "--backup-dir backs up the embedded SQLite store; on PostgreSQL use its own backups \
-             (docs/OPERATIONS.md)"
-                .to_string(),
-        ));
-    }
     let every = args.backup_every;
     let week = std::time::Duration::from_secs(7 * 24 * 3600);
     if every < std::time::Duration::from_secs(1)
@@ -287,7 +278,7 @@ fn config_of(store: &StoreArgs, args: &Args) -> anyhow::Result<ServerConfig> {
     }
     config.webhook_retry_for = args.webhook_retry_for;
     config.webhook_secret_overlap = args.webhook_secret_overlap;
-    config.backups = backups_of(store, args)?;
+    config.backups = backups_of(args)?;
     config.rate_limits = jifen_server::limits::RateLimits {
         per_key: args.rate_limit_per_key,
         per_wallet_link: args.rate_limit_per_wallet_link,

@@ -1,11 +1,15 @@
-//! Online backups of the embedded SQLite store, and their restore.
+//! Online backups, and their restore.
 //!
-//! A backup is a directory: `jifen.sqlite3`, a consistent copy made by SQLite's `VACUUM INTO`
+//! On SQLite, a backup is a directory: `jifen.sqlite3`, a consistent copy made by SQLite's `VACUUM INTO`
 //! inside one read transaction (so a running writer is never copied mid-write, and is not held
 //! up: the store is in WAL mode), `backup.json` (the manifest: each economy's head seq and hash,
 //! and the copy's SHA-256 and size), and the signing seed only when asked. It is built under
 //! `<PATH>.partial` and renamed into place only once the copy is verified and every file is on
 //! disk, so a backup killed midway leaves nothing a restore accepts. Files are 0600.
+//!
+//! On PostgreSQL, a backup is the same directory, its SQLite file a logical copy of the database
+//! (`logical.rs`), checked and completed the same way; and any backup restores into an empty
+//! PostgreSQL database as well as into an empty directory.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -63,15 +67,49 @@ pub fn backup_sqlite(
     with_signing_key: bool,
     progress: &mut dyn FnMut(&Step, u64, u64),
 ) -> Result<Manifest, String> {
+    let source = data_dir.join(SQLITE_FILE);
+    if !source.is_file() {
+        return Err(format!("no SQLite store at {}", source.display()));
+    }
+    let fill = |partial: &Path, progress: &mut dyn FnMut(&Step, u64, u64)| {
+        copy_consistent(&source, &partial.join(SQLITE_FILE), progress)?;
+        copy_snapshots(data_dir, partial)
+    };
+    build(data_dir, to, with_signing_key, progress, fill)
+}
+
+/// Backs up the PostgreSQL store at `url` into `to`, as a logical copy in the same form as a
+/// SQLite backup (`logical.rs`), so either backend restores it. The signing seed, when asked, is
+/// the one in `data_dir`.
+pub fn backup_postgres(
+    url: &str,
+    data_dir: &Path,
+    to: &Path,
+    with_signing_key: bool,
+    progress: &mut dyn FnMut(&Step, u64, u64),
+) -> Result<Manifest, String> {
+    let fill = |partial: &Path, progress: &mut dyn FnMut(&Step, u64, u64)| {
+        let copy = partial.join(SQLITE_FILE);
+        crate::logical::postgres_to_sqlite(url, &copy, &mut |d, t| progress(&Step::Copying, d, t))?;
+        private_file(&copy)
+    };
+    build(data_dir, to, with_signing_key, progress, fill)
+}
+
+/// Makes a backup at `to`: `fill` writes the copy (and its snapshot files) into the partial
+/// directory, which is then verified, completed with the manifest and moved into place.
+fn build(
+    data_dir: &Path,
+    to: &Path,
+    with_signing_key: bool,
+    progress: &mut dyn FnMut(&Step, u64, u64),
+    fill: impl FnOnce(&Path, &mut dyn FnMut(&Step, u64, u64)) -> Result<(), String>,
+) -> Result<Manifest, String> {
     if to.exists() {
         return Err(format!(
             "{} exists: a backup goes to a new path",
             to.display()
         ));
-    }
-    let source = data_dir.join(SQLITE_FILE);
-    if !source.is_file() {
-        return Err(format!("no SQLite store at {}", source.display()));
     }
     let partial = partial_of(to);
     if partial.exists() {
@@ -79,8 +117,7 @@ pub fn backup_sqlite(
     }
     crate::private::ensure_private_dir(&partial, &[]).map_err(|e| e.to_string())?;
     let copy = partial.join(SQLITE_FILE);
-    copy_consistent(&source, &copy, progress)?;
-    copy_snapshots(data_dir, &partial)?;
+    fill(&partial, progress)?;
     let economies = verify_copy(&copy, progress)?;
     if with_signing_key {
         let key = data_dir.join(SIGNING_KEY);
@@ -247,9 +284,9 @@ fn verify_copy(
     Ok(covered)
 }
 
-/// Restores the backup at `from` into `data_dir`, which must be empty or absent: the copy is
-/// checked against its manifest (size, SHA-256, and each economy's head) first.
-pub fn restore_sqlite(from: &Path, data_dir: &Path) -> Result<Manifest, String> {
+/// The manifest of the backup at `from`, once its copy is checked against it (size and
+/// SHA-256).
+fn checked(from: &Path) -> Result<Manifest, String> {
     let manifest = read_manifest(from)?;
     let copy = from.join(SQLITE_FILE);
     if digest(&copy)? != (manifest.bytes, manifest.sha256.clone()) {
@@ -258,6 +295,13 @@ pub fn restore_sqlite(from: &Path, data_dir: &Path) -> Result<Manifest, String> 
             copy.display()
         ));
     }
+    Ok(manifest)
+}
+
+/// Restores the backup at `from` into `data_dir`, which must be empty or absent: the copy is
+/// checked against its manifest (size, SHA-256, and each economy's head) first.
+pub fn restore_sqlite(from: &Path, data_dir: &Path) -> Result<Manifest, String> {
+    let manifest = checked(from)?;
     if data_dir.exists() && std::fs::read_dir(data_dir).map_or(true, |mut d| d.next().is_some()) {
         return Err(format!(
             "{} is not empty: restore into an empty directory",
@@ -267,7 +311,7 @@ pub fn restore_sqlite(from: &Path, data_dir: &Path) -> Result<Manifest, String> 
     crate::private::ensure_private_dir(data_dir, &[]).map_err(|e| e.to_string())?;
     let target = data_dir.join(SQLITE_FILE);
     let tmp = data_dir.join(format!("{SQLITE_FILE}.restoring"));
-    std::fs::copy(&copy, &tmp).map_err(|e| err("cannot copy into", &tmp, e))?;
+    std::fs::copy(from.join(SQLITE_FILE), &tmp).map_err(|e| err("cannot copy into", &tmp, e))?;
     File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| err("cannot sync", &tmp, e))?;
@@ -275,13 +319,47 @@ pub fn restore_sqlite(from: &Path, data_dir: &Path) -> Result<Manifest, String> 
     restore_snapshots(from, data_dir)?;
     std::fs::rename(&tmp, &target).map_err(|e| err("cannot move into", &target, e))?;
     if manifest.signing_key {
-        let key = data_dir.join(SIGNING_KEY);
-        std::fs::copy(from.join(SIGNING_KEY), &key).map_err(|e| err("cannot copy", &key, e))?;
-        private_file(&key)?;
+        restore_signing_key(from, data_dir)?;
     }
     sync_dir(data_dir)?;
-    check_heads(&target, &manifest)?;
+    let mut store = SqliteStore::open(&target).map_err(|e| e.to_string())?;
+    check_heads(&mut store, &manifest)?;
     Ok(manifest)
+}
+
+/// Restores the backup at `from` (made from either backend) into the PostgreSQL database at
+/// `url`, which must hold no jifen data, in one transaction; its signing seed, if it has one,
+/// goes into `data_dir`, which must not have one already.
+pub fn restore_postgres(
+    from: &Path,
+    url: &str,
+    data_dir: &Path,
+    progress: &mut dyn FnMut(&Step, u64, u64),
+) -> Result<Manifest, String> {
+    let manifest = checked(from)?;
+    if manifest.signing_key && data_dir.join(SIGNING_KEY).exists() {
+        return Err(format!(
+            "{} exists: the backup's signing seed would replace it; restore with another --data",
+            data_dir.join(SIGNING_KEY).display()
+        ));
+    }
+    crate::logical::sqlite_to_postgres(from, &from.join(SQLITE_FILE), url, &mut |d, t| {
+        progress(&Step::Copying, d, t)
+    })?;
+    if manifest.signing_key {
+        crate::private::ensure_private_dir(data_dir, &[]).map_err(|e| e.to_string())?;
+        restore_signing_key(from, data_dir)?;
+        sync_dir(data_dir)?;
+    }
+    let mut store = crate::postgres::PgStore::connect(url).map_err(|e| e.to_string())?;
+    check_heads(&mut store, &manifest)?;
+    Ok(manifest)
+}
+
+fn restore_signing_key(from: &Path, data_dir: &Path) -> Result<(), String> {
+    let key = data_dir.join(SIGNING_KEY);
+    std::fs::copy(from.join(SIGNING_KEY), &key).map_err(|e| err("cannot copy", &key, e))?;
+    private_file(&key)
 }
 
 /// A backup's manifest: only a complete backup has one.
@@ -305,8 +383,7 @@ pub fn read_manifest(from: &Path) -> Result<Manifest, String> {
     Ok(m)
 }
 
-fn check_heads(store_file: &Path, manifest: &Manifest) -> Result<(), String> {
-    let mut store = SqliteStore::open(store_file).map_err(|e| e.to_string())?;
+fn check_heads(store: &mut dyn Store, manifest: &Manifest) -> Result<(), String> {
     for c in &manifest.economies {
         let head = store.head(&c.economy).map_err(|e| e.to_string())?;
         let found = (

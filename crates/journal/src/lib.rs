@@ -18,6 +18,7 @@ pub mod heads;
 pub mod ids;
 mod journal;
 mod limits;
+mod logical;
 pub mod merkle;
 mod open;
 pub mod postgres;

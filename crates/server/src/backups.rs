@@ -1,5 +1,5 @@
 //! Scheduled backups (`--backup-dir`, `--backup-every`, `--backup-keep`): a worker that makes a
-//! verified backup of the SQLite store on schedule (`jifen_journal::backup`), names it by its
+//! verified backup of the store (SQLite, or a logical copy of PostgreSQL) on schedule (`jifen_journal::backup`), names it by its
 //! time, keeps the newest N, and reports each in the log and the metrics. The first is made one
 //! period after start.
 
@@ -16,6 +16,8 @@ const PREFIX: &str = "jifen-backup-";
 pub struct Backups {
     pub schedule: BackupSchedule,
     pub data_dir: PathBuf,
+    /// The PostgreSQL database, when the store is there.
+    pub database: Option<String>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
 }
@@ -43,7 +45,17 @@ impl Backups {
         let made = std::fs::create_dir_all(&self.schedule.dir)
             .map_err(|e| format!("cannot create {}: {e}", self.schedule.dir.display()))
             .and_then(|_| {
-                jifen_journal::backup::backup_sqlite(&self.data_dir, &to, false, &mut |_, _, _| {})
+                let quiet = &mut |_: &_, _, _| {};
+                match &self.database {
+                    Some(url) => jifen_journal::backup::backup_postgres(
+                        url,
+                        &self.data_dir,
+                        &to,
+                        false,
+                        quiet,
+                    ),
+                    None => jifen_journal::backup::backup_sqlite(&self.data_dir, &to, false, quiet),
+                }
             });
         match made {
             Ok(m) => {

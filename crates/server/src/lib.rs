@@ -123,6 +123,7 @@ fn start_workers(app: &App) -> std::io::Result<Vec<Worker>> {
         let backups = backups::Backups {
             schedule,
             data_dir: app.config.data_dir.clone(),
+            database: app.config.database.clone(),
             metrics: app.metrics.clone(),
             clock: app.config.clock.clone(),
         };

@@ -1,7 +1,7 @@
-//! `jifen backup` and `jifen restore` on the SQLite store: a backup taken while a server
-//! writes under load restores into a store that verifies and equals the live one at the seq the
-//! backup reports (entry by entry, and its state against a replay of the live journal to that
-//! seq); a backup killed midway leaves nothing a restore accepts.
+//! `jifen backup` and `jifen restore`: a backup taken while a server writes under load (on
+//! SQLite, and on PostgreSQL as a logical copy) restores into a store that verifies and equals
+//! the live one at the seq the backup reports (entry by entry, and its state against a replay of
+//! the live journal to that seq); a backup killed midway leaves nothing a restore accepts.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -85,15 +85,18 @@ fn data_dir(backend: &Backend) -> std::path::PathBuf {
     }
 }
 
-#[test]
-fn a_backup_under_load_restores_to_the_live_store_at_its_seq() {
-    let backend = Backend::sqlite();
-    let s = Server::simple(&backend);
+on_both_backends! {
+    a_backup_under_load_restores_to_the_live_store_at_its_seq => super::backup_under_load;
+}
+
+/// On PostgreSQL the backup is a logical copy, restored here into SQLite.
+fn backup_under_load(backend: &Backend) {
+    let s = Server::simple(backend);
     economy(&s, "k");
     let stop = Arc::new(AtomicBool::new(false));
     let loader = load(s.addr.clone(), "k", stop.clone());
     std::thread::sleep(Duration::from_millis(1500));
-    let work = common::temp_dir("backup-under-load");
+    let work = common::temp_dir(&format!("backup-under-load-{}", backend.name()));
     let to = work.join("b");
     let (out, text) = common::run(
         common::jifen()

@@ -20,6 +20,7 @@ mod first_start;
 mod golden;
 mod load;
 mod messages;
+mod move_backends;
 mod openapi;
 mod point_in_time;
 mod reads;
