@@ -183,13 +183,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let t = target(&args.server.url)?;
     let hold = args.hold.is_some();
     if hold {
-        jifen_server::webhooks::priority::set_background(true);
+        jifen_server::priority::set_background(true);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .on_thread_start(move || {
             if hold {
-                jifen_server::webhooks::priority::set_background(true);
+                jifen_server::priority::set_background(true);
             }
         })
         .enable_all()

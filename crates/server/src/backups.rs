@@ -23,8 +23,10 @@ pub struct Backups {
 }
 
 impl Backups {
-    /// Runs until `stop` receives or closes.
+    /// Runs until `stop` receives or closes, in Linux's `SCHED_IDLE` class: a backup takes
+    /// only the CPU that answering requests and committing leave (BENCHMARKS.md measures it).
     pub fn run(&self, stop: Receiver<()>) {
+        crate::priority::set_background(true);
         loop {
             match stop.recv_timeout(self.schedule.every) {
                 Err(RecvTimeoutError::Timeout) => self.once(),
@@ -60,6 +62,7 @@ impl Backups {
         match made {
             Ok(m) => {
                 self.metrics.backups.inc();
+                (self.metrics.backup_last_duration_s).set(started.elapsed().as_secs_f64());
                 self.metrics
                     .backup_last_success_s
                     .set(now_ms.div_euclid(1000));

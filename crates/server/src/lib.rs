@@ -31,6 +31,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod outgoing;
 pub mod pages;
+pub mod priority;
 pub mod proofs;
 mod routes;
 pub mod scheduler;

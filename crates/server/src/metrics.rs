@@ -66,6 +66,8 @@ pub struct Metrics {
     pub backup_failures: Counter,
     /// When the last scheduled backup succeeded (seconds since the epoch; 0 before any).
     pub backup_last_success_s: Gauge,
+    /// How long the last successful scheduled backup took, copy and check (seconds).
+    pub backup_last_duration_s: Gauge<f64, std::sync::atomic::AtomicU64>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// Each durable commit: how long its append took (write and sync), and its entries.
     commit_seconds: Histogram,
@@ -192,6 +194,7 @@ impl Metrics {
             backups: Counter::default(),
             backup_failures: Counter::default(),
             backup_last_success_s: Gauge::default(),
+            backup_last_duration_s: Gauge::default(),
             latency: Family::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS_S)),
             commit_seconds: Histogram::new(COMMIT_BUCKETS_S),
             commit_entries: Histogram::new(COMMIT_ENTRIES),
@@ -229,6 +232,11 @@ impl Metrics {
             "jifen_backup_last_success_timestamp_seconds",
             "When the last scheduled backup succeeded, in seconds since the epoch (0: none yet).",
             self.backup_last_success_s.clone(),
+        );
+        r.register(
+            "jifen_backup_last_duration_seconds",
+            "How long the last successful scheduled backup took, copying and checking.",
+            self.backup_last_duration_s.clone(),
         );
         r.register(
             "jifen_store_damaged",

@@ -291,6 +291,7 @@ fn scheduled_backups_are_made_kept_and_counted() {
     assert_eq!(made().len(), 2, "the newest two are kept: {:?}", made());
     assert_eq!(metric("jifen_backup_failures_total"), 0.0);
     assert!(metric("jifen_backup_last_success_timestamp_seconds") > 1.7e9);
+    assert!(metric("jifen_backup_last_duration_seconds") > 0.0);
     let newest = made().pop().unwrap();
     restore_and_verify(&newest, &work.join("restored"));
     s.stop();

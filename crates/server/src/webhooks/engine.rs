@@ -176,7 +176,7 @@ impl Target {
         let mut agent: Option<(String, bool, ureq::Agent)> = None;
         let mut saved = self.lock().next;
         let mut last_save = Instant::now();
-        let mut priority = super::priority::Priority::default();
+        let mut priority = crate::priority::Priority::default();
         while let Some((settings, next, generation)) = self.ready() {
             priority.update(self.feed.behind(next));
             let fetched = match self

@@ -10,7 +10,6 @@ pub mod events;
 pub mod feeds;
 pub mod log;
 pub mod model;
-pub mod priority;
 mod status;
 
 use std::collections::HashMap;

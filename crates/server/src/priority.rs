@@ -1,5 +1,6 @@
-//! The scheduling priority of a delivery thread. Near the head it runs like any other thread,
-//! so fresh events go out at once; while it works off a backlog (a subscription that was down,
+//! The scheduling priority of background threads. A scheduled backup runs in `SCHED_IDLE`
+//! throughout (`backups.rs`). A webhook delivery thread near the head runs like any other
+//! thread, so fresh events go out at once; while it works off a backlog (a subscription that was down,
 //! a redelivery, a server saturated by commands) it drops to Linux's `SCHED_IDLE` class and
 //! takes only the CPU that answering requests and committing leave, so notifications never
 //! slow the commands they report. Measured in BENCHMARKS.md (issue 21).
