@@ -230,7 +230,8 @@ pub(crate) fn commit_jobs(
     if let (Ok(()), Some(observe), Some(last), Some(first)) =
         (&committed, &tree.on_commit, blocks.last(), blocks.first())
     {
-        observe(started.elapsed(), last.last_seq - first.first_seq + 1);
+        let entries = last.last_seq - first.first_seq + 1;
+        observe(started.elapsed(), store.last_sync(), entries);
     }
     let answers = jobs.into_iter().flat_map(|j| j.answers);
     match committed {
@@ -253,7 +254,8 @@ pub(crate) fn commit_jobs(
 
 /// Told of each durable commit: how long the append took (writing and syncing) and how many
 /// entries it held. For metrics; it must be quick.
-pub type CommitObserver = Arc<dyn Fn(std::time::Duration, u64) + Send + Sync>;
+pub type CommitObserver =
+    Arc<dyn Fn(std::time::Duration, Option<std::time::Duration>, u64) + Send + Sync>;
 
 /// Feeds committed blocks to a thread that adds their entries to the economy's Merkle tree,
 /// so hashing leaves stays off the writer's and the committer's path.

@@ -25,6 +25,9 @@ pub struct SqliteStore {
     path: std::path::PathBuf,
     /// Whether each commit's lines are kept in its first block's row (`sqlite_postings`).
     inline_postings: bool,
+    /// How long the last write transaction's `COMMIT` took: in WAL mode with `synchronous =
+    /// FULL`, the WAL's fsync.
+    last_sync: Option<std::time::Duration>,
 }
 
 /// The stored head of an economy, read in every commit. `CAST(?1 AS TEXT)`, not a bare `?1`:
@@ -130,11 +133,16 @@ impl SqliteStore {
                 }
             }
         }
-        let conn = &self.conn;
-        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        let _guard = RollBackUnlessCommitted(conn);
-        let value = body(conn)?;
-        conn.prepare_cached("COMMIT")?.execute([])?;
+        let (value, synced) = {
+            let conn = &self.conn;
+            conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+            let _guard = RollBackUnlessCommitted(conn);
+            let value = body(conn)?;
+            let syncing = std::time::Instant::now();
+            conn.prepare_cached("COMMIT")?.execute([])?;
+            (value, syncing.elapsed())
+        };
+        self.last_sync = Some(synced);
         Ok(value)
     }
 
@@ -171,6 +179,7 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             inline_postings,
+            last_sync: None,
         })
     }
 
@@ -280,6 +289,10 @@ fn with_genesis((mut meta, genesis): (EconomyMeta, Vec<u8>)) -> StoreResult<Econ
 }
 
 impl Store for SqliteStore {
+    fn last_sync(&self) -> Option<std::time::Duration> {
+        self.last_sync
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }

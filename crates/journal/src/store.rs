@@ -180,6 +180,12 @@ pub trait Store: Send {
     /// A short name of the backend, for reports.
     fn backend(&self) -> &'static str;
 
+    /// How long the last write's sync took, where the backend can tell it apart (SQLite: the
+    /// `COMMIT` that fsyncs the WAL; PostgreSQL syncs inside its server, see `pg_stat_wal`).
+    fn last_sync(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     fn create_economy(&mut self, meta: &EconomyMeta) -> StoreResult<()>;
 
     fn economies(&mut self) -> StoreResult<Vec<EconomyMeta>>;

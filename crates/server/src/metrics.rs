@@ -71,6 +71,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     /// Each durable commit: how long its append took (write and sync), and its entries.
     commit_seconds: Histogram,
+    commit_sync_seconds: Histogram,
     commit_entries: Histogram,
 }
 
@@ -197,6 +198,7 @@ impl Metrics {
             backup_last_duration_s: Gauge::default(),
             latency: Family::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS_S)),
             commit_seconds: Histogram::new(COMMIT_BUCKETS_S),
+            commit_sync_seconds: Histogram::new(COMMIT_BUCKETS_S),
             commit_entries: Histogram::new(COMMIT_ENTRIES),
         };
         m.register();
@@ -249,6 +251,11 @@ impl Metrics {
             self.commit_seconds.clone(),
         );
         r.register(
+            "jifen_commit_sync_seconds",
+            "The sync of each durable commit, where the store tells it apart (SQLite: the COMMIT that fsyncs the WAL).",
+            self.commit_sync_seconds.clone(),
+        );
+        r.register(
             "jifen_commit_entries",
             "Journal entries per durable commit (group commit takes many requests in one).",
             self.commit_entries.clone(),
@@ -261,8 +268,11 @@ impl Metrics {
     }
 
     /// Records one durable commit (the journal's `CommitObserver`).
-    pub fn observe_commit(&self, took: Duration, entries: u64) {
+    pub fn observe_commit(&self, took: Duration, sync: Option<Duration>, entries: u64) {
         self.commit_seconds.observe(took.as_secs_f64());
+        if let Some(sync) = sync {
+            self.commit_sync_seconds.observe(sync.as_secs_f64());
+        }
         self.commit_entries.observe(entries as f64);
     }
 

@@ -66,8 +66,8 @@ fn journal_config(config: &ServerConfig, metrics: &Arc<Metrics>) -> JournalConfi
         startup_check: config.startup_check,
         clock: config.clock.clone(),
         advance_clock: true,
-        on_commit: Some(Arc::new(move |took, entries| {
-            metrics.observe_commit(took, entries)
+        on_commit: Some(Arc::new(move |took, sync, entries| {
+            metrics.observe_commit(took, sync, entries)
         })),
         ..JournalConfig::default()
     }

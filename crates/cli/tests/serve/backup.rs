@@ -372,6 +372,11 @@ fn the_economy_gauges_are_the_apis_figures() {
         sample(&text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"))
     };
     assert!(process("jifen_commit_duration_seconds_count") >= 2.0);
+    // On SQLite the sync (the WAL's fsync in COMMIT) is timed apart, within each commit's time.
+    assert!(process("jifen_commit_sync_seconds_count") >= 2.0);
+    assert!(
+        process("jifen_commit_sync_seconds_sum") <= process("jifen_commit_duration_seconds_sum")
+    );
     // Latency by route template and class of answer.
     assert!(
         process(
