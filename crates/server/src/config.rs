@@ -101,6 +101,9 @@ pub struct ClusterConfig {
 pub struct EconomySettings {
     /// Pending orders older than this are confirmed by the scheduler.
     pub auto_confirm_days: u32,
+    /// The words the pages show for the daily reward and its pool (`terms.rs`).
+    #[serde(default)]
+    pub terms: crate::terms::Terms,
 }
 
 pub const SETTINGS_SCOPE: &str = "economy_settings";
@@ -111,6 +114,7 @@ impl Default for EconomySettings {
     fn default() -> Self {
         EconomySettings {
             auto_confirm_days: AUTO_CONFIRM_DAYS_DEFAULT,
+            terms: crate::terms::Terms::default(),
         }
     }
 }
@@ -119,7 +123,7 @@ impl EconomySettings {
     /// Checks the settings' bounds: `Err` names the field and its range.
     pub fn check(&self) -> Result<(), String> {
         if (1..=AUTO_CONFIRM_DAYS_MAX).contains(&self.auto_confirm_days) {
-            Ok(())
+            self.terms.check()
         } else {
             Err(format!(
                 "auto_confirm_days must be 1 to {AUTO_CONFIRM_DAYS_MAX}"

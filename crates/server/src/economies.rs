@@ -102,6 +102,7 @@ fn economy_json(v: &View<'_>, settings: &EconomySettings) -> Value {
         "timezone": v.meta.timezone,
         "created_at": v.meta.created_at,
         "auto_confirm_days": settings.auto_confirm_days,
+        "terms": settings.terms.shown(),
         "price_yuan_per_point": price.yuan_per_point(4),
         "price": {"num_fen": price.num_fen, "den_atoms": price.den_atoms},
         "quota_outstanding_fen": e.quota_total_fen(),

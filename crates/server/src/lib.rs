@@ -40,6 +40,7 @@ pub mod signing;
 pub mod state;
 pub mod store;
 pub mod store_check;
+pub mod terms;
 pub mod times;
 pub mod venues;
 pub mod verify_runs;

@@ -62,6 +62,22 @@ impl Fixture {
 
 /// Screenshots of `view` at both widths, and no unlabelled control on it.
 fn screens(browser: &Browser, backend: &Backend, view: &str) {
+    // The terms card lists the forbidden words, and the rules table still shows the raw keys
+    // (`dividend_bps`) until the rules are put in plain language (issue 23).
+    let text = browser.script(
+        "const note = document.querySelector('[data-t=terms_note]').innerText; \
+         return document.body.innerText.replace(note, '')",
+        json!([]),
+    );
+    let text = text
+        .as_str()
+        .unwrap()
+        .to_lowercase()
+        .replace("dividend_bps", "");
+    assert!(
+        !text.contains("分红") && !text.contains("dividend"),
+        "{view}: investment words on the page: {text}"
+    );
     for width in [1280, 375] {
         browser.resize(width);
         browser.screenshot(&format!("console-{view}-{width}px-{}", backend.name()));
@@ -219,6 +235,52 @@ fn an_order_confirmed_from_the_console(browser: &Browser, s: &Server, backend: &
 }
 
 /// A what-if preview of other rules, before anything is applied: it changes nothing.
+/// The display terms: an investment word is refused with the reason in Chinese; a neutral
+/// renaming is saved and shown at once (the nav's settlements button).
+fn display_terms_are_checked(browser: &Browser, s: &Server) {
+    let save = |word: &str| {
+        browser.script(
+            "document.getElementById('terms-reward_zh').value = arguments[0]; \
+             document.getElementById('terms-result').textContent = ''; return true",
+            json!([word]),
+        );
+        browser.click("#terms-form button[type=submit]");
+        browser.wait_for(
+            "return String(document.getElementById('terms-result').textContent !== '')",
+            "true",
+        );
+        let said = browser.script(
+            "return document.getElementById('terms-result').textContent",
+            json!([]),
+        );
+        said.as_str().unwrap().to_string()
+    };
+    let refused = save("每日分红");
+    assert!(refused.contains("不是股权或投资收益"), "{refused}");
+    // The browser logs the refusal (a 422); nothing else.
+    let logged = browser.console_problems();
+    assert!(logged.len() == 1 && logged[0].contains("422"), "{logged:?}");
+    assert_eq!(
+        s.get("/v1/economies/c", ADMIN)["terms"]["reward_zh"],
+        "每日回馈"
+    );
+    assert_eq!(save("会员回馈"), "已保存");
+    assert_eq!(
+        s.get("/v1/economies/c", ADMIN)["terms"]["reward_zh"],
+        "会员回馈"
+    );
+    let nav = browser.script(
+        r#"return document.querySelector('nav button[data-view="settlements"]').innerText"#,
+        json!([]),
+    );
+    assert_eq!(nav, json!("会员回馈结算"));
+    // The field now holds the refused text's replacement, not a forbidden word.
+    browser.script(
+        "document.getElementById('terms-reward_zh').value = '会员回馈'; return true",
+        json!([]),
+    );
+}
+
 fn a_rules_what_if_changes_nothing(browser: &Browser, s: &Server, backend: &Backend) {
     browser.click(r#"nav button[data-view="rules"]"#);
     browser.wait_for(
@@ -252,7 +314,13 @@ fn a_rules_what_if_changes_nothing(browser: &Browser, s: &Server, backend: &Back
         rules_before,
         "a preview changes nothing"
     );
+    display_terms_are_checked(browser, s);
     screens(browser, backend, "rules");
+    browser.script(
+        "document.getElementById('terms-form').scrollIntoView(); return true",
+        json!([]),
+    );
+    captures(browser, backend, "console-rules-terms");
     browser.script(
         "document.getElementById('whatif').scrollIntoView(); return true",
         json!([]),

@@ -219,7 +219,7 @@ fn the_finance_tab_in_the_browser() {
     for words in [
         "负债日报",
         "储备金与累计贡献",
-        "分红池与剩余额度",
+        "回馈池与剩余额度",
         "应付兑付与累计已付",
         "不是负债，也不是承诺",
         "应付名单",
@@ -230,6 +230,7 @@ fn the_finance_tab_in_the_browser() {
             text(&browser)
         );
     }
+    assert!(!text(&browser).contains("分红"), "no investment words");
     matches_the_api(&browser, &s);
     screens(&browser, &s.addr, "report", "main");
     screens(&browser, &s.addr, "charts", "#fin-chart-coverage");

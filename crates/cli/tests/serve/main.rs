@@ -28,6 +28,7 @@ mod roles;
 mod scheduler;
 mod session;
 mod statements;
+mod terms;
 mod transparency;
 mod wallet;
 mod webhooks;

@@ -206,8 +206,8 @@ fn wallet_in_browser(backend: &Backend) {
     let text = browser.script("return document.body.innerText", json!([]));
     let text = text.as_str().unwrap();
     assert!(
-        text.contains("额度是上限，只从分红池支付，不是承诺"),
-        "{text}"
+        text.contains("额度是上限，只从回馈池支付，不是承诺") && !text.contains("分红"),
+        "neutral words, never 分红 (dividend): {text}"
     );
     assert!(
         text.contains(&format!("已收录于签名记录 #{last}")),
@@ -219,10 +219,10 @@ fn wallet_in_browser(backend: &Backend) {
     // English on request.
     browser.click("#lang");
     let text = browser.script("return document.body.innerText", json!([]));
+    let text = text.as_str().unwrap();
     assert!(
-        text.as_str()
-            .unwrap()
-            .contains("A cap, paid only from the dividend pool, not a promise"),
+        text.contains("A cap, paid only from the reward pool, not a promise")
+            && !text.to_lowercase().contains("dividend"),
         "{text}"
     );
     browser.resize(1280);

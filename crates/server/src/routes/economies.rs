@@ -48,6 +48,9 @@ struct CreateEconomy {
     /// Days after which pending orders are confirmed (1 to 365, default 7).
     #[schema(minimum = 1, maximum = 365)]
     auto_confirm_days: Option<u32>,
+    /// The words the pages show for the daily reward and its pool; a field left out keeps the
+    /// default. Investment words (股权, 分红, dividend, shares, …) are refused.
+    terms: Option<crate::terms::Terms>,
 }
 
 /// Rules given as a JSON object (SPEC §3 keys), checked as `set_rules` would.
@@ -81,7 +84,9 @@ async fn create_economy(
     }
     let settings = EconomySettings {
         auto_confirm_days: req.auto_confirm_days.unwrap_or(AUTO_CONFIRM_DAYS_DEFAULT),
+        terms: req.terms.unwrap_or_default(),
     };
+    settings.terms.check().map_err(invalid_term)?;
     settings.check().map_err(ApiError::invalid)?;
     let (id, name, now) = (req.id, req.name, app.now_ms());
     let app2 = app.clone();
@@ -145,6 +150,13 @@ struct PatchEconomy {
     /// Days after which pending orders are confirmed (1 to 365).
     #[schema(minimum = 1, maximum = 365)]
     auto_confirm_days: Option<u32>,
+    /// The words the pages show for the daily reward and its pool; a field left out keeps the
+    /// default. Investment words (股权, 分红, dividend, shares, …) are refused.
+    terms: Option<crate::terms::Terms>,
+}
+
+fn invalid_term(why: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_term", why)
 }
 
 #[utoipa::path(patch, path = "/v1/economies/{eco}", tag = "economies",
@@ -157,8 +169,14 @@ async fn patch_economy(
     let mut settings = economy.settings();
     if let Some(days) = req.auto_confirm_days {
         settings.auto_confirm_days = days;
-        settings.check().map_err(ApiError::invalid)?;
     }
+    if let Some(terms) = req.terms {
+        terms
+            .check()
+            .map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_term", why))?;
+        settings.terms = terms;
+    }
+    settings.check().map_err(ApiError::invalid)?;
     let e2 = economy.clone();
     blocking(move || eco.app.economies.put_settings(&e2, settings)).await?;
     Ok(json_ok(economy.view().await?))

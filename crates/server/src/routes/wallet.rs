@@ -176,6 +176,7 @@ async fn me(State(app): State<Arc<App>>, Wallet(holder): Wallet) -> ApiResult<Re
         .ok_or_else(|| ApiError::not_found("no such account"))?;
     let position = position(&holder).await?;
     let eco = holder.economy.meta.id.clone();
+    let terms = holder.economy.settings().terms.shown();
     let app2 = app.clone();
     let (entries, dividends, head) = blocking(move || {
         let (entries, dividends) = wallet_entries(&app2, &holder, position)?;
@@ -185,6 +186,7 @@ async fn me(State(app): State<Arc<App>>, Wallet(holder): Wallet) -> ApiResult<Re
     .await?;
     Ok(json_ok(json!({
         "economy": eco,
+        "terms": terms,
         "account": account,
         "entries": entries,
         "dividends": dividends,
