@@ -89,6 +89,12 @@ pub struct EconomySeries {
     pub circulating_atoms: u64,
     pub accounts: u64,
     pub pending_orders: u64,
+    /// Cash owed to consumers for sales and exits, not yet paid out.
+    pub payouts_owed_fen: u64,
+    /// The price in millionths of a yuan per point, rounded down.
+    pub price_microyuan: u64,
+    /// Consumers holding growth points.
+    pub holders: u64,
     /// The last settled day, written YYYYMMDD (0: none yet).
     pub last_settled_day: u64,
 }
@@ -111,7 +117,7 @@ pub struct WebhookSeries {
 type EconomyGauge = (&'static str, &'static str, fn(&EconomySeries) -> u64);
 
 /// The per-economy gauges.
-const ECONOMY_GAUGES: [EconomyGauge; 10] = [
+const ECONOMY_GAUGES: [EconomyGauge; 13] = [
     (
         "jifen_economy_head_seq",
         "The committed journal head of each economy.",
@@ -154,6 +160,21 @@ const ECONOMY_GAUGES: [EconomyGauge; 10] = [
         "jifen_economy_pending_orders",
         "Orders paid and not yet confirmed or refunded.",
         |e| e.pending_orders,
+    ),
+    (
+        "jifen_economy_payouts_owed_fen",
+        "Cash owed to consumers for sales and exits and not yet paid out, in fen.",
+        |e| e.payouts_owed_fen,
+    ),
+    (
+        "jifen_economy_price_microyuan_per_point",
+        "The price of a growth point, in millionths of a yuan, rounded down.",
+        |e| e.price_microyuan,
+    ),
+    (
+        "jifen_economy_holders",
+        "Consumers holding growth points.",
+        |e| e.holders,
     ),
     (
         "jifen_economy_last_settled_day",

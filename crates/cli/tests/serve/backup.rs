@@ -365,6 +365,27 @@ fn the_economy_gauges_are_the_apis_figures() {
         );
     }
     assert_eq!(gauge("jifen_economy_pending_orders"), 5);
+    // Payouts owed: the sale's cash due, as the owed list has it.
+    let owed = s.get("/v1/economies/k/payouts/owed?limit=100", ADMIN);
+    let owed: u64 = (owed["accounts"].as_array().unwrap().iter())
+        .map(|a| a["owed_fen"].as_u64().unwrap())
+        .sum();
+    assert!(owed > 0);
+    assert_eq!(gauge("jifen_economy_payouts_owed_fen"), owed);
+    // The price, exactly: reserve / circulating, in millionths of a yuan per point.
+    let (num, den) = (
+        e["price"]["num_fen"].as_u64().unwrap() as u128,
+        e["price"]["den_atoms"].as_u64().unwrap() as u128,
+    );
+    let micro = (num * 100_000_000 * 10_000 / den) as u64;
+    assert_eq!(gauge("jifen_economy_price_microyuan_per_point"), micro);
+    // Holders: the consumers the account list shows with points.
+    let listed = s.get("/v1/economies/k/accounts?limit=100", ADMIN);
+    let holding = (listed["accounts"].as_array().unwrap().iter())
+        .filter(|a| a["kind"] == "consumer" && a["atoms"].as_u64().unwrap() > 0)
+        .count() as u64;
+    assert!(holding > 0);
+    assert_eq!(gauge("jifen_economy_holders"), holding);
     assert_eq!(gauge("jifen_economy_last_settled_day"), 20260101);
     assert!(gauge("jifen_economy_writer_queue") <= 65_536);
     // Every commit was timed, and the entries per commit add up to at least the journal.

@@ -527,6 +527,11 @@ impl Economy {
         self.indexed_count
     }
 
+    /// Consumers holding growth points (kept as the exit index changes: O(1)).
+    pub fn holders(&self) -> usize {
+        self.indexed_count
+    }
+
     #[cfg(debug_assertions)]
     fn debug_check(&self) {
         if let Err(broken) = self.check_fast() {

@@ -170,6 +170,12 @@ fn hook_series(key: &crate::webhooks::Key, t: &crate::webhooks::engine::Target) 
     }
 }
 
+/// A price in millionths of a yuan per point (10^8 atoms), rounded down, exactly.
+fn microyuan(p: jifen_core::Price) -> u64 {
+    let per_point = u128::from(p.num_fen) * 100_000_000 * 10_000;
+    u64::try_from(per_point / u128::from(p.den_atoms.max(1))).unwrap_or(u64::MAX)
+}
+
 /// An economy's figures for the metrics, read on its writer between batches.
 fn gauges(v: &jifen_journal::View<'_>) -> EconomySeries {
     let e = v.ledger.economy();
@@ -182,6 +188,9 @@ fn gauges(v: &jifen_journal::View<'_>) -> EconomySeries {
         circulating_atoms: t.circulating_atoms.0,
         accounts: e.accounts().len() as u64,
         pending_orders: e.orders().pending(),
+        payouts_owed_fen: t.owed_fen.0,
+        price_microyuan: microyuan(e.price()),
+        holders: e.holders() as u64,
         last_settled_day: e
             .settled_days()
             .iter()
