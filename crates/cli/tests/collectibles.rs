@@ -444,6 +444,23 @@ fn an_export_reaches_the_venue_once(
     let v = outbox(&s);
     assert_eq!(v["waiting"]["seq"], export_seq, "{v}");
     assert!(v["waiting"]["last_error"].as_str().unwrap().contains("503"));
+    // An SRE sees the waiting export in /metrics (issue 26): the outbox is behind, for a while.
+    let (_, metrics) = common::http(
+        &s.addr,
+        "GET",
+        "/metrics",
+        &[("Authorization", format!("Bearer {ADMIN}"))],
+        "",
+    )
+    .unwrap();
+    let series = |name: &str| -> f64 {
+        let prefix = format!("{name}{{economy=\"j\",venue=\"culture-exchange\"}} ");
+        (metrics.lines())
+            .find_map(|l| l.strip_prefix(&prefix)?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert!(series("jifen_outbox_lag_events") >= 1.0);
+    assert!(series("jifen_outbox_lag_seconds") > 0.0);
     // A crash between the commit and the delivery.
     drop(s);
     // The venue comes up, and loses its first acknowledgement.

@@ -111,6 +111,9 @@ pub struct WebhookSeries {
     pub lag_events: u64,
     pub lag_seconds: f64,
     pub paused: bool,
+    /// An exchange venue's outbox (its collectible exports), not a subscription: only its lag
+    /// is shown, as `jifen_outbox_lag_*{economy,venue}`.
+    pub venue: bool,
 }
 
 /// One per-economy gauge: its name, its help, and how to read it from a series.
@@ -329,7 +332,9 @@ impl Metrics {
             }
             per_economy.register(name, help, family);
         }
-        register_webhooks(&mut per_economy, hooks);
+        let (venues, subscriptions): (Vec<_>, Vec<_>) = hooks.iter().partition(|h| h.venue);
+        register_webhooks(&mut per_economy, &subscriptions);
+        register_outboxes(&mut per_economy, &venues);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode_registry(&mut out, &self.registry);
@@ -341,9 +346,34 @@ impl Metrics {
 
 type HookLabels = Vec<(&'static str, String)>;
 
+/// The lag of each venue's outbox into `registry`.
+fn register_outboxes(registry: &mut Registry, venues: &[&WebhookSeries]) {
+    let lag = Family::<HookLabels, Gauge>::default();
+    let lag_s = Family::<HookLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for v in venues {
+        let l = vec![
+            ("economy", v.economy.clone()),
+            ("venue", v.subscription.clone()),
+        ];
+        lag.get_or_create(&l)
+            .set(v.lag_events.min(i64::MAX as u64) as i64);
+        lag_s.get_or_create(&l).set(v.lag_seconds);
+    }
+    registry.register(
+        "jifen_outbox_lag_events",
+        "Journal entries each exchange venue's outbox has still to pass (any export waiting is among them).",
+        lag,
+    );
+    registry.register(
+        "jifen_outbox_lag_seconds",
+        "How long the oldest entry each venue's outbox has not passed has waited.",
+        lag_s,
+    );
+}
+
 /// The per-subscription series of `hooks` into `registry`.
-fn register_webhooks(registry: &mut Registry, hooks: &[WebhookSeries]) {
-    let labels = |h: &WebhookSeries| -> HookLabels {
+fn register_webhooks(registry: &mut Registry, hooks: &[&WebhookSeries]) {
+    let labels = |h: &&WebhookSeries| -> HookLabels {
         vec![
             ("economy", h.economy.clone()),
             ("subscription", h.subscription.clone()),
@@ -408,13 +438,22 @@ mod tests {
                 reserve_fen: 7,
                 ..EconomySeries::default()
             }],
-            &[WebhookSeries {
-                economy: "shop".into(),
-                subscription: "crm".into(),
-                delivered: 5,
-                lag_seconds: 0.5,
-                ..WebhookSeries::default()
-            }],
+            &[
+                WebhookSeries {
+                    economy: "shop".into(),
+                    subscription: "crm".into(),
+                    delivered: 5,
+                    lag_seconds: 0.5,
+                    ..WebhookSeries::default()
+                },
+                WebhookSeries {
+                    economy: "shop".into(),
+                    subscription: "xchg".into(),
+                    lag_events: 3,
+                    venue: true,
+                    ..WebhookSeries::default()
+                },
+            ],
         );
         for line in [
             "jifen_http_requests_total 1",
@@ -429,10 +468,15 @@ mod tests {
             "jifen_economy_reserve_fen{economy=\"shop\"} 7",
             "jifen_webhook_delivered_total{economy=\"shop\",subscription=\"crm\"} 5",
             "jifen_webhook_lag_seconds{economy=\"shop\",subscription=\"crm\"} 0.5",
+            "jifen_outbox_lag_events{economy=\"shop\",venue=\"xchg\"} 3",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"));
+        assert!(
+            !text.contains("subscription=\"xchg\""),
+            "a venue is not a subscription"
+        );
         let none = m.render(
             Now {
                 scheduler_failing: 0,

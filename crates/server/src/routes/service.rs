@@ -140,10 +140,8 @@ async fn metrics_text(app: &App, scope: Scope) -> Response {
         scheduler_failing: app.scheduler_health.failing(),
         store_damaged: !app.store_health.problems().is_empty(),
     };
-    let hooks: Vec<_> = app
-        .webhooks
-        .all_subscriptions()
-        .into_iter()
+    let hooks: Vec<_> = (app.webhooks.all_subscriptions().into_iter())
+        .chain(app.webhooks.all_of(crate::webhooks::Kind::Venue))
         .filter(|(k, _)| shown(&k.economy))
         .collect();
     let hooks: Vec<WebhookSeries> =
@@ -167,6 +165,7 @@ fn hook_series(key: &crate::webhooks::Key, t: &crate::webhooks::engine::Target) 
         lag_events,
         lag_seconds: oldest.map_or(0.0, |ts| (now - ts).max(0) as f64 / 1000.0),
         paused: s.settings.paused.is_some(),
+        venue: key.kind == crate::webhooks::Kind::Venue,
     }
 }
 

@@ -290,9 +290,19 @@ impl Feed for VenueFeed {
         })
     }
 
+    /// Entries not yet passed, and the time of the oldest of them (which the export waiting, if
+    /// any, cannot precede).
     fn lag(&self, at: Position, _: &[String]) -> (u64, Option<i64>) {
         let head = self.economy.journal.committed_seq();
-        (head.saturating_sub(at.seq.saturating_sub(1)), None)
+        let behind = head.saturating_sub(at.seq.saturating_sub(1));
+        let oldest = (behind > 0)
+            .then(|| {
+                self.store
+                    .with(|s| s.entry(self.economy.id(), at.seq.max(1)))
+            })
+            .and_then(|found| found.ok().flatten())
+            .map(|e| e.ts_ms);
+        (behind, oldest)
     }
 
     fn save(&self, at: Position) -> Result<(), String> {

@@ -269,9 +269,14 @@ impl Webhooks {
 
     /// Every running subscription's key and target, for metrics.
     pub fn all_subscriptions(&self) -> Vec<(Key, Arc<Target>)> {
+        self.all_of(Kind::Subscription)
+    }
+
+    /// Every running target of `kind`: subscriptions, or venues' outboxes.
+    pub fn all_of(&self, kind: Kind) -> Vec<(Key, Arc<Target>)> {
         self.lock_running()
             .iter()
-            .filter(|(k, _)| k.kind == Kind::Subscription)
+            .filter(|(k, _)| k.kind == kind)
             .map(|(k, r)| (k.clone(), r.target.clone()))
             .collect()
     }
