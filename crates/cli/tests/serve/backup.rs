@@ -454,6 +454,25 @@ fn the_alerting_rules_load_and_name_real_series() {
         ADMIN,
         &serde_json::json!({"id": "crm", "url": "http://127.0.0.1:9/", "events": ["*"]}),
     );
+    // And an exchange venue, so its outbox's series exist.
+    let (status, said) = s.call(
+        "PUT",
+        "/v1/economies/k/venues/x",
+        Some(ADMIN),
+        Some(&serde_json::json!({"url": "http://127.0.0.1:9/", "secret": "venue-shared-secret-0123456789"}).to_string()),
+    );
+    assert_eq!(status, 200, "{said}");
+    eventually("the venue's outbox running", || {
+        let (_, m) = common::http(
+            &s.addr,
+            "GET",
+            "/metrics",
+            &[("Authorization", format!("Bearer {ADMIN}"))],
+            "",
+        )
+        .unwrap();
+        m.contains("jifen_outbox_lag_events{")
+    });
     let (_, metrics) = common::http(
         &s.addr,
         "GET",
