@@ -65,8 +65,8 @@ fn until_of(args: &RestoreArgs) -> anyhow::Result<Option<Until>> {
     Ok(Some(Until::Time(at.as_millisecond())))
 }
 
-/// A progress bar per step, replaced when the step changes.
-fn step_bars() -> impl FnMut(&Step, u64, u64) -> Option<(String, ProgressBar)> {
+/// A progress bar per step, replaced when the step changes and cleared when it is done.
+fn step_bars() -> impl FnMut(&Step, u64, u64) {
     let mut bar: Option<(String, ProgressBar)> = None;
     move |step: &Step, done: u64, total: u64| {
         let name = match step {
@@ -82,20 +82,15 @@ fn step_bars() -> impl FnMut(&Step, u64, u64) -> Option<(String, ProgressBar)> {
         if let Some((_, b)) = &bar {
             b.set_position(done);
             if done >= total {
-                return bar.take();
+                b.finish_and_clear();
+                bar = None;
             }
         }
-        None
     }
 }
 
 pub fn backup(store: &StoreArgs, args: BackupArgs) -> anyhow::Result<()> {
-    let mut bars = step_bars();
-    let mut progress = |step: &Step, done: u64, total: u64| {
-        if let Some((_, b)) = bars(step, done, total) {
-            b.finish_and_clear();
-        }
-    };
+    let mut progress = step_bars();
     let manifest = match &store.database {
         Some(url) => backup_postgres(
             url,
@@ -176,12 +171,7 @@ pub fn restore(store: &StoreArgs, args: RestoreArgs) -> anyhow::Result<()> {
 
 fn restore_into_postgres(store: &StoreArgs, url: &str, args: &RestoreArgs) -> anyhow::Result<()> {
     let _lock = store.lock_for_writing("jifen restore")?;
-    let mut bars = step_bars();
-    let mut progress = |step: &Step, done: u64, total: u64| {
-        if let Some((_, b)) = bars(step, done, total) {
-            b.finish_and_clear();
-        }
-    };
+    let mut progress = step_bars();
     let manifest: Manifest = restore_postgres(&args.from, url, &store.data, &mut progress)
         .map_err(|e| usage(format!("restore refused, nothing was written: {e}")))?;
     for c in &manifest.economies {

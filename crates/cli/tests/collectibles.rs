@@ -445,14 +445,7 @@ fn an_export_reaches_the_venue_once(
     assert_eq!(v["waiting"]["seq"], export_seq, "{v}");
     assert!(v["waiting"]["last_error"].as_str().unwrap().contains("503"));
     // An SRE sees the waiting export in /metrics (issue 26): the outbox is behind, for a while.
-    let (_, metrics) = common::http(
-        &s.addr,
-        "GET",
-        "/metrics",
-        &[("Authorization", format!("Bearer {ADMIN}"))],
-        "",
-    )
-    .unwrap();
+    let (_, metrics) = s.metrics();
     let series = |name: &str| -> f64 {
         let prefix = format!("{name}{{economy=\"j\",venue=\"culture-exchange\"}} ");
         (metrics.lines())

@@ -103,7 +103,25 @@ struct Counter<'a> {
     progress: &'a mut dyn FnMut(u64, u64),
 }
 
-impl Counter<'_> {
+impl<'a> Counter<'a> {
+    /// A counter over the rows of every table copied and of `snapshots` (the backend's name for
+    /// them), counted by `count(sql, table)`.
+    fn over(
+        snapshots: &str,
+        progress: &'a mut dyn FnMut(u64, u64),
+        mut count: impl FnMut(&str, &str) -> Result<i64, String>,
+    ) -> Result<Counter<'a>, String> {
+        let mut total = 0u64;
+        for name in TABLES.iter().map(|t| t.name).chain([snapshots]) {
+            total += count(&format!("SELECT count(*) FROM {name}"), name)? as u64;
+        }
+        Ok(Counter {
+            done: 0,
+            total,
+            progress,
+        })
+    }
+
     fn one(&mut self) {
         self.done += 1;
         if self.done.is_multiple_of(REPORT_EVERY) || self.done == self.total {
@@ -139,19 +157,9 @@ pub fn postgres_to_sqlite(
         .read_only(true)
         .start()
         .map_err(pg_err("cannot start a read transaction"))?;
-    let mut total = 0u64;
-    for name in TABLES.iter().map(|t| t.name).chain(["snapshots"]) {
-        let n: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM {name}"), &[])
-            .and_then(|r| r.try_get(0))
-            .map_err(pg_err(name))?;
-        total += n as u64;
-    }
-    let mut count = Counter {
-        done: 0,
-        total,
-        progress,
-    };
+    let mut count = Counter::over("snapshots", progress, |sql, name| {
+        (tx.query_one(sql, &[]).and_then(|r| r.try_get(0))).map_err(pg_err(name))
+    })?;
     snapshots_to_sqlite(&mut tx, copy, &mut count)?;
     let mut lite = rusqlite::Connection::open(copy).map_err(lite_err("cannot open the copy"))?;
     // The copy is synced as a whole once it is written and checked (`backup.rs`).
@@ -285,18 +293,9 @@ pub fn sqlite_to_postgres(
     let lite =
         rusqlite::Connection::open_with_flags(copy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(lite_err("cannot open the backup"))?;
-    let mut total = 0u64;
-    for name in TABLES.iter().map(|t| t.name).chain(["snapshot_files"]) {
-        let n: i64 = lite
-            .query_row(&format!("SELECT count(*) FROM {name}"), [], |r| r.get(0))
-            .map_err(lite_err(name))?;
-        total += n as u64;
-    }
-    let mut count = Counter {
-        done: 0,
-        total,
-        progress,
-    };
+    let mut count = Counter::over("snapshot_files", progress, |sql, name| {
+        (lite.query_row(sql, [], |r| r.get(0))).map_err(lite_err(name))
+    })?;
     for t in TABLES {
         table_to_postgres(&lite, &mut tx, t, &mut count)?;
     }

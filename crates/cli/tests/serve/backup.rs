@@ -332,14 +332,7 @@ fn the_economy_gauges_are_the_apis_figures() {
     cmds.push(json!({"type": "sell", "id": "sell1", "account": "c1", "atoms": 100_000_000}));
     s.post("/v1/economies/k/commands", ADMIN, &json!(cmds));
     let e = s.get("/v1/economies/k", ADMIN);
-    let (status, text) = common::http(
-        &s.addr,
-        "GET",
-        "/metrics",
-        &[("Authorization", format!("Bearer {ADMIN}"))],
-        "",
-    )
-    .unwrap();
+    let (status, text) = s.metrics();
     assert_eq!(status, 200);
     let gauge = |name: &str| -> u64 {
         sample(&text, &format!("{name}{{economy=\"k\"}}"))
@@ -463,24 +456,10 @@ fn the_alerting_rules_load_and_name_real_series() {
     );
     assert_eq!(status, 200, "{said}");
     eventually("the venue's outbox running", || {
-        let (_, m) = common::http(
-            &s.addr,
-            "GET",
-            "/metrics",
-            &[("Authorization", format!("Bearer {ADMIN}"))],
-            "",
-        )
-        .unwrap();
+        let (_, m) = s.metrics();
         m.contains("jifen_outbox_lag_events{")
     });
-    let (_, metrics) = common::http(
-        &s.addr,
-        "GET",
-        "/metrics",
-        &[("Authorization", format!("Bearer {ADMIN}"))],
-        "",
-    )
-    .unwrap();
+    let (_, metrics) = s.metrics();
     let text = std::fs::read_to_string(&rules).unwrap();
     let mut named: Vec<&str> = text
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))

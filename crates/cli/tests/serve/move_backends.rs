@@ -18,6 +18,8 @@ use crate::web::*;
 
 /// What a server shows of economy `f`, to compare across the moves.
 struct Seen {
+    /// The earlier head the consistency proof starts from.
+    first_head: u64,
     entries: Vec<(u64, String, String, String)>,
     state: String,
     head: Value,
@@ -42,6 +44,7 @@ fn seen(s: &Server, backend: &Backend, first_head: u64) -> Seen {
     let mut store = backend.open();
     let entries = store.entries("f", 0, usize::MAX).unwrap();
     Seen {
+        first_head,
         entries: (entries.iter())
             .map(|e| {
                 let hash = entries_hash(&e.hash);
@@ -123,6 +126,23 @@ fn old_proofs_verify(tmp: &Path, before: &Seen, after: &Seen, name: &str) {
     );
 }
 
+/// `from` moved into `into` and served there (under the month's clock): what it shows, once
+/// its snapshots are found moved and the proofs issued before the move verify against it.
+fn moved(from: &Backend, into: &Backend, tmp: &Path, name: &str, original: &Seen) -> Seen {
+    let snapshotted = snapshots(from);
+    move_store(from, &tmp.join(format!("backup-{name}")), into);
+    let s = Server::start(&Opts::with_clock(into, &tmp.join("now")));
+    let first_head = original.first_head;
+    let shown = seen(&s, into, first_head);
+    s.stop();
+    assert!(
+        snapshots(into).starts_with(&snapshotted),
+        "{name}: the snapshots moved"
+    );
+    old_proofs_verify(tmp, original, &shown, name);
+    shown
+}
+
 #[test]
 fn sqlite_to_postgresql_and_back_keeps_every_hash() {
     let tmp = common::temp_dir("move-backends");
@@ -138,38 +158,15 @@ fn sqlite_to_postgresql_and_back_keeps_every_hash() {
     s.post("/v1/economies/f/tree-heads", ADMIN, &json!({}));
     let original = seen(&s, &sqlite, first_head);
     s.stop();
-    let snapshotted = snapshots(&sqlite);
     assert!(
-        !snapshotted.is_empty(),
+        !snapshots(&sqlite).is_empty(),
         "the server snapshots on its way out"
     );
     assert!(original.entries.len() > 6000 && original.journal_csv.lines().count() > 1000);
-    let clock = tmp.join("now");
-    let serve = |b: &Backend| Server::start(&Opts::with_clock(b, &clock));
-
     let postgres = Backend::postgres();
-    move_store(&sqlite, &tmp.join("from-sqlite"), &postgres);
-    let s = serve(&postgres);
-    let on_postgres = seen(&s, &postgres, first_head);
-    s.stop();
-    assert!(
-        snapshots(&postgres).starts_with(&snapshotted),
-        "the snapshots moved"
-    );
-    old_proofs_verify(&tmp, &original, &on_postgres, "on-postgres");
-
+    let on_postgres = moved(&sqlite, &postgres, &tmp, "on-postgres", &original);
     let back = Backend::sqlite();
-    let snapshotted = snapshots(&postgres);
-    move_store(&postgres, &tmp.join("from-postgres"), &back);
-    let s = serve(&back);
-    let on_sqlite = seen(&s, &back, first_head);
-    s.stop();
-    assert!(
-        snapshots(&back).starts_with(&snapshotted),
-        "the snapshots moved back"
-    );
-    old_proofs_verify(&tmp, &original, &on_sqlite, "back-on-sqlite");
-
+    let on_sqlite = moved(&postgres, &back, &tmp, "back-on-sqlite", &original);
     for (name, moved) in [("PostgreSQL", &on_postgres), ("SQLite again", &on_sqlite)] {
         assert_eq!(moved.entries, original.entries, "{name}: the journal");
         assert_eq!(moved.state, original.state, "{name}: the state");

@@ -196,6 +196,12 @@ impl Server {
         (status, value)
     }
 
+    /// `/metrics` as the admin key sees it (every economy's series): the status and the text.
+    pub fn metrics(&self) -> (u16, String) {
+        let headers = [("Authorization", format!("Bearer {ADMIN}"))];
+        common::http(&self.addr, "GET", "/metrics", &headers, "").expect("/metrics answers")
+    }
+
     pub fn get(&self, path: &str, key: &str) -> Value {
         let (status, v) = self.call("GET", path, Some(key), None);
         assert_eq!(status, 200, "GET {path}: {v}");
