@@ -252,8 +252,9 @@ pub(crate) fn commit_jobs(
     }
 }
 
-/// Told of each durable commit: how long the append took (writing and syncing) and how many
-/// entries it held. For metrics; it must be quick.
+/// Told of each durable commit: how long the append took (writing and syncing), how long its
+/// sync took where the store can tell it apart (`Store::last_sync`), and how many entries it
+/// held. For metrics; it must be quick.
 pub type CommitObserver =
     Arc<dyn Fn(std::time::Duration, Option<std::time::Duration>, u64) + Send + Sync>;
 
