@@ -150,7 +150,7 @@ impl Accounts {
         self.list.iter()
     }
 
-    pub(crate) fn as_slice(&self) -> &[Account] {
+    pub fn as_slice(&self) -> &[Account] {
         &self.list
     }
 

@@ -38,11 +38,16 @@ pub enum Code {
     CollectibleNotExported,
     // Stage 3 (SPEC §14).
     PayoutExceedsOwed,
+    // Members (SPEC §16).
+    InvalidTiers,
+    AccountFrozen,
+    AccountNotFrozen,
+    DuplicateAward,
 }
 
 impl Code {
     /// Every code, in declaration order.
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 33] = [
         Code::InvalidCommand,
         Code::IdConflict,
         Code::InvalidAmount,
@@ -72,6 +77,10 @@ impl Code {
         Code::ExchangeDisabled,
         Code::CollectibleNotExported,
         Code::PayoutExceedsOwed,
+        Code::InvalidTiers,
+        Code::AccountFrozen,
+        Code::AccountNotFrozen,
+        Code::DuplicateAward,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +114,10 @@ impl Code {
             Code::ExchangeDisabled => "exchange_disabled",
             Code::CollectibleNotExported => "collectible_not_exported",
             Code::PayoutExceedsOwed => "payout_exceeds_owed",
+            Code::InvalidTiers => "invalid_tiers",
+            Code::AccountFrozen => "account_frozen",
+            Code::AccountNotFrozen => "account_not_frozen",
+            Code::DuplicateAward => "duplicate_award",
         }
     }
 

@@ -8,6 +8,7 @@
 use compact_str::CompactString;
 
 use crate::collectible::Policy;
+use crate::members::TierTable;
 use crate::rules::Rules;
 
 /// A string field as given. The engine checks it against the name pattern where the SPEC says.
@@ -108,6 +109,24 @@ pub enum Command {
         amount_fen: Amount,
         reference: Text,
     },
+    /// SPEC §16. `None` when the table is not well formed: `invalid_tiers`.
+    SetTiers {
+        tiers: Option<Box<TierTable>>,
+    },
+    /// SPEC §16. A missing or non-string `reason` is carried as `""`: `invalid_command`.
+    FreezeAccount {
+        account: Text,
+        reason: Text,
+    },
+    UnfreezeAccount {
+        account: Text,
+    },
+    /// SPEC §16. `prizes` is `None` when it is not an array of strings: `invalid_command`.
+    RecordAward {
+        award: Text,
+        top: Amount,
+        prizes: Option<Vec<Text>>,
+    },
 }
 
 impl Command {
@@ -133,6 +152,23 @@ impl Command {
             Command::ExportCollectible { .. } => "export_collectible",
             Command::ReturnCollectible { .. } => "return_collectible",
             Command::RecordPayout { .. } => "record_payout",
+            Command::SetTiers { .. } => "set_tiers",
+            Command::FreezeAccount { .. } => "freeze_account",
+            Command::UnfreezeAccount { .. } => "unfreeze_account",
+            Command::RecordAward { .. } => "record_award",
         }
+    }
+
+    /// Whether the command changes nothing the exit rule reads (SPEC §14 and §16), so the rule
+    /// need not run after it.
+    pub fn leaves_the_books_alone(&self) -> bool {
+        matches!(
+            self,
+            Command::RecordPayout { .. }
+                | Command::SetTiers { .. }
+                | Command::FreezeAccount { .. }
+                | Command::UnfreezeAccount { .. }
+                | Command::RecordAward { .. }
+        )
     }
 }

@@ -73,6 +73,8 @@ pub struct Effects {
     pub payouts: Vec<Payout>,
     /// For `record_payout` (SPEC §14): the account and the amount moved from owed to settled.
     pub recorded_payout: Option<Payout>,
+    /// Where this command's status changes (SPEC §16) begin in `Members::log`.
+    pub tier_log_from: usize,
 }
 
 impl Default for Effects {
@@ -87,6 +89,7 @@ impl Default for Effects {
             settlement: None,
             payouts: Vec::new(),
             recorded_payout: None,
+            tier_log_from: 0,
         }
     }
 }

@@ -36,6 +36,19 @@ pub fn explain(command: &Command, code: Code, economy: &Economy) -> String {
         Code::SupplyExhausted => {
             "fen: the treasury and the points not yet issued cannot cover it".into()
         }
+        Code::InvalidTiers => match command {
+            Command::SetTiers { tiers: Some(t) } => match t.check() {
+                Err(why) => format!("tiers: {why}"),
+                Ok(()) => "tiers: not a valid table".into(),
+            },
+            _ => "tiers: must be exactly basis, downgrade, partner_min (optional) and levels".into(),
+        },
+        Code::AccountFrozen => "account: frozen; it cannot sell, convert or gift".into(),
+        Code::AccountNotFrozen => "account: not frozen".into(),
+        Code::DuplicateAward => match command {
+            Command::RecordAward { award, .. } => format!("award: {award:?} exists already"),
+            _ => "award: exists already".into(),
+        },
         _ => about_state(command, code, economy),
     }
 }
@@ -73,6 +86,13 @@ fn invalid_command(command: &Command) -> String {
         Command::ExportCollectible { venue, .. } => vec![("venue", venue)],
         Command::RecordPayout { reference, .. } => vec![("reference", reference)],
         Command::GiftCollectible { .. } => return "to: already the collectible's owner".into(),
+        Command::FreezeAccount { .. } => {
+            return "reason: must be 1 to 200 characters, without control characters".into()
+        }
+        Command::RecordAward { award, .. } if is_valid_name(award) => {
+            return "prizes: must be 1 to top texts of 1 to 100 characters".into()
+        }
+        Command::RecordAward { award, .. } => vec![("award", award)],
         _ => Vec::new(),
     };
     match names.into_iter().find(|(_, v)| !is_valid_name(v)) {
@@ -111,6 +131,7 @@ fn invalid_amount(command: &Command, economy: &Economy) -> String {
         | Command::MintCollectible { atoms, .. } => amount_problem("atoms", atoms, 1),
         Command::RedeemStable { fen, .. } => amount_problem("fen", fen, 1),
         Command::RecordPayout { amount_fen, .. } => amount_problem("amount_fen", amount_fen, 1),
+        Command::RecordAward { .. } => Some("top: must be an integer in 1..=100".into()),
         _ => None,
     };
     found.unwrap_or_else(|| "an amount is not valid".into())
@@ -149,7 +170,9 @@ fn account_fields(command: &Command) -> Vec<(&'static str, &str)> {
         | Command::ConvertToStable { account, .. }
         | Command::RedeemStable { account, .. }
         | Command::MintCollectible { account, .. }
-        | Command::RecordPayout { account, .. } => vec![("account", account)],
+        | Command::RecordPayout { account, .. }
+        | Command::FreezeAccount { account, .. }
+        | Command::UnfreezeAccount { account } => vec![("account", account)],
         Command::GiftCollectible { to, .. } | Command::ReturnCollectible { to, .. } => {
             vec![("to", to)]
         }

@@ -83,7 +83,32 @@ impl Economy {
                 self.indexed_count()
             ));
         }
-        self.check_escrow()
+        self.check_escrow()?;
+        self.check_members()
+    }
+
+    /// SPEC §16: every status names a tier of the table, and every frozen or ranked account
+    /// exists; with tiers that never fall, no consumer is below what its figures earn.
+    fn check_members(&self) -> Result<(), String> {
+        let m = &self.members;
+        let n = self.accounts.len();
+        if m.status.len() > n
+            || m.frozen.keys().any(|id| *id as usize >= n)
+            || m.awards
+                .iter()
+                .flat_map(|a| &a.ranking)
+                .any(|(id, _)| *id as usize >= n)
+        {
+            return Err("members: an account id out of range".into());
+        }
+        let tiers = m.table.tiers.len();
+        if m.status
+            .iter()
+            .any(|s| (s & !crate::members::PARTNER_BIT) as usize >= tiers)
+        {
+            return Err("members: a status names no tier".into());
+        }
+        Ok(())
     }
 
     /// Recounts the accounts' stable points, quotas and exits against the running totals, and

@@ -21,6 +21,7 @@ mod explain;
 mod index;
 mod invariants;
 mod ledger;
+pub mod members;
 mod name;
 mod name_table;
 mod order;

@@ -26,10 +26,15 @@ use crate::units::{Atoms, Fen, Price};
 use crate::Code;
 
 const MAGIC: &[u8; 4] = b"JFNS";
-const FORMAT_VERSION: u32 = 5;
+const FORMAT_VERSION: u32 = 6;
+/// Format 5 predates the members section (SPEC §16): the statuses its commands earned are
+/// only in the journal, so it is refused and start-up replays the journal.
+const FORMAT_VERSION_BEFORE_MEMBERS: u32 = 5;
 /// Formats 3 and 4 (before the stage-3 section) are refused: they hold `paid_out` as one total,
 /// and who is owed it can only be recovered by replaying the journal, which start-up then does.
 const FORMAT_VERSIONS_BEFORE_PAYOUTS: [u32; 2] = [3, 4];
+
+mod members;
 
 struct Writer<'a>(&'a mut Vec<u8>);
 
@@ -225,6 +230,7 @@ impl Ledger {
         write_orders(&mut w, e);
         write_stage2(&mut w, e);
         write_stage3(&mut w, e);
+        members::write_members(&mut w, e.members());
         w.u64(self.applied);
         w.u64(self.rejected);
         write_ids(&mut w, self);
@@ -242,6 +248,11 @@ impl Ledger {
                 "snapshot format {version} predates payouts owed (SPEC §14); replay the journal"
             ));
         }
+        if version == FORMAT_VERSION_BEFORE_MEMBERS {
+            return Err(format!(
+                "snapshot format {version} predates members (SPEC §16); replay the journal"
+            ));
+        }
         if version != FORMAT_VERSION {
             return Err(format!("snapshot format {version} is not supported"));
         }
@@ -253,6 +264,7 @@ impl Ledger {
         read_orders(&mut r, &mut economy)?;
         read_stage2(&mut r, &mut economy)?;
         read_stage3(&mut r, &mut economy)?;
+        economy.members = members::read_members(&mut r, economy.accounts.len())?;
         let applied = r.u64()?;
         let rejected = r.u64()?;
         let mut ledger = Ledger {

@@ -173,7 +173,67 @@ fn command() -> impl Strategy<Value = Command> {
         // SPEC §14.
         2 => (account(), fen(), reference())
             .prop_map(|(account, amount_fen, reference)| Command::RecordPayout { account, amount_fen, reference }),
+        // SPEC §16.
+        1 => prop_oneof![6 => tier_table().prop_map(|t| Some(Box::new(t))), 1 => Just(None)]
+            .prop_map(|tiers| Command::SetTiers { tiers }),
+        1 => (account(), prop_oneof![8 => Just("under review"), 1 => Just(""), 1 => Just("\u{7}bell")])
+            .prop_map(|(account, reason)| Command::FreezeAccount { account, reason: reason.into() }),
+        2 => account().prop_map(|account| Command::UnfreezeAccount { account }),
+        1 => (
+            prop_oneof![8 => pick("award", 6), 1 => Just("bad award!".into())],
+            prop_oneof![Just(Some(0u64)), Just(Some(101)), Just(None), (1..=12u64).prop_map(Some)],
+            prop_oneof![
+                6 => prop::collection::vec(prop_oneof![Just("金奖".into()), Just("gift".into())], 1..4)
+                    .prop_map(Some),
+                1 => Just(Some(Vec::new())),
+                1 => Just(None),
+            ],
+        ).prop_map(|(award, top, prizes)| Command::RecordAward { award, top, prizes }),
     ]
+}
+
+/// Tier tables of SPEC §16: mostly valid, sometimes out of bounds.
+fn tier_table() -> impl Strategy<Value = jifen_core::members::TierTable> {
+    use jifen_core::members::{Basis, Downgrade, Tier, TierTable};
+    (
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::of(prop_oneof![Just(0u64), 1..10_000_000_000u64]),
+        prop::collection::vec((1..5_000_000_000u64, any::<bool>()), 0..5),
+        prop_oneof![9 => Just(0u64), 1 => Just(1u64)],
+    )
+        .prop_map(|(points, at_settlement, partner_min, steps, first)| {
+            let mut min = first;
+            let mut tiers = vec![Tier {
+                name_zh: "会员".into(),
+                name_en: "Member".into(),
+                min,
+                partner: false,
+                benefits_zh: "".into(),
+                benefits_en: "".into(),
+            }];
+            for (i, (step, partner)) in steps.into_iter().enumerate() {
+                min += step;
+                tiers.push(Tier {
+                    name_zh: format!("等级{i}").into(),
+                    name_en: format!("Tier {i}").into(),
+                    min,
+                    partner,
+                    benefits_zh: "礼品".into(),
+                    benefits_en: "a gift".into(),
+                });
+            }
+            TierTable {
+                basis: if points { Basis::Points } else { Basis::Spend },
+                downgrade: if at_settlement {
+                    Downgrade::AtSettlement
+                } else {
+                    Downgrade::Never
+                },
+                partner_min,
+                tiers,
+            }
+        })
 }
 
 fn reference() -> impl Strategy<Value = jifen_core::Text> {
@@ -233,6 +293,12 @@ fn fingerprint(c: &Command) -> Fingerprint {
 /// applied and rejected counts.
 fn digest(l: &Ledger) -> (String, u64, u64) {
     let e = l.economy();
+    let state = format!("{} {}", economic_state(e), members_digest(e));
+    (state, l.applied(), l.rejected())
+}
+
+/// The state that money and points are: everything but SPEC §16's members.
+fn economic_state(e: &jifen_core::Economy) -> String {
     let mut accounts: Vec<_> = e
         .accounts()
         .iter()
@@ -255,7 +321,7 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
         .collect();
     accounts.sort_by(|a, b| a.0.cmp(&b.0));
     let collectibles: Vec<_> = e.collectibles().iter().collect();
-    let state = format!(
+    format!(
         "{:?} {:?} {:?} {:?} clock {} {:?} {:?}",
         e.totals(),
         e.flows(),
@@ -263,9 +329,23 @@ fn digest(l: &Ledger) -> (String, u64, u64) {
         accounts,
         e.clock(),
         e.policy(),
-        collectibles
-    );
-    (state, l.applied(), l.rejected())
+        collectibles,
+    )
+}
+
+/// SPEC §16's state: the table, every account's status, the log, frozen accounts and awards.
+fn members_digest(e: &jifen_core::Economy) -> String {
+    let m = e.members();
+    let status: Vec<u8> = (0..e.accounts().len() as u32)
+        .map(|id| m.status(id))
+        .collect();
+    format!(
+        "{:?} {status:?} {:?} {:?} {:?}",
+        m.table(),
+        m.log(),
+        m.frozen_accounts(),
+        m.awards()
+    )
 }
 
 /// Adds the flows a command's lines show to `f`.
@@ -720,6 +800,45 @@ proptest! {
         // The same stream again, restored from a snapshot part of the way through.
         let (second, second_outcomes) = run(rules, &steps, Some(cut));
         prop_assert_eq!(digest(&first), digest(&second));
+        prop_assert_eq!(first_outcomes, second_outcomes);
+    }
+}
+
+/// The same stream with every tier table replaced by `table` (SPEC §16's guard rail).
+fn with_tiers(steps: &[Step], table: &jifen_core::members::TierTable) -> Vec<Step> {
+    let swap = |c: &Command| match c {
+        Command::SetTiers { .. } => Command::SetTiers {
+            tiers: Some(Box::new(table.clone())),
+        },
+        other => other.clone(),
+    };
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Fresh(c) => Step::Fresh(swap(c)),
+            Step::Conflict(i, c) => Step::Conflict(*i, swap(c)),
+            other => other.clone(),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(48), ..ProptestConfig::default() })]
+
+    /// SPEC §16: tiers never change how money or points are computed. The same stream under two
+    /// different tier tables (each `set_tiers` swapped for one or the other) gives the same
+    /// economic state and the same outcome for every command.
+    #[test]
+    fn tier_tables_do_not_change_the_economic_state(
+        rules in valid_rules(),
+        steps in prop::collection::vec(step(), 200..600),
+        a in tier_table(),
+        b in tier_table(),
+    ) {
+        prop_assume!(a.check().is_ok() && b.check().is_ok());
+        let (first, first_outcomes) = run(rules, &with_tiers(&steps, &a), None);
+        let (second, second_outcomes) = run(rules, &with_tiers(&steps, &b), None);
+        prop_assert_eq!(economic_state(first.economy()), economic_state(second.economy()));
         prop_assert_eq!(first_outcomes, second_outcomes);
     }
 }

@@ -9,6 +9,10 @@ use jifen_journal::{Committed, EconomyMeta, Journal, JournalConfig, JournalError
 use serde_json::{json, Value};
 
 use crate::config::{EconomySettings, SETTINGS_SCOPE};
+use jifen_core::members::PARTNER_BIT;
+
+/// How many of an account's status changes its history shows.
+const TIER_CHANGES_SHOWN: usize = 20;
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreHandle;
 use crate::views;
@@ -83,6 +87,30 @@ impl Economy {
         .await
     }
 
+    /// The latest status changes of `name` (SPEC §16), newest first: seq and what it became,
+    /// named by the table now.
+    pub async fn tier_changes(&self, name: String) -> ApiResult<Vec<(u64, Value)>> {
+        self.read(move |v| {
+            let e = v.ledger.economy();
+            let Some(id) = e.accounts().find(&name) else {
+                return Vec::new();
+            };
+            let tiers = &e.members().table().tiers;
+            let mine = e.members().log().iter().rev().filter(|c| c.account == id);
+            mine.take(TIER_CHANGES_SHOWN)
+                .map(|c| {
+                    let to = (c.to & !PARTNER_BIT) as usize;
+                    let t = &tiers[to.min(tiers.len() - 1)];
+                    let line = json!({"seq": c.seq, "from_level": c.from & !PARTNER_BIT,
+                        "to_level": to, "name_zh": t.name_zh.as_str(), "name_en": t.name_en.as_str(),
+                        "partner": c.to & PARTNER_BIT != 0});
+                    (c.seq, line)
+                })
+                .collect()
+        })
+        .await
+    }
+
     /// The economy as `GET /v1/economies/{eco}` shows it.
     pub async fn view(&self) -> ApiResult<Value> {
         let settings = self.settings();
@@ -103,6 +131,7 @@ fn economy_json(v: &View<'_>, settings: &EconomySettings) -> Value {
         "created_at": v.meta.created_at,
         "auto_confirm_days": settings.auto_confirm_days,
         "terms": settings.terms.shown(),
+        "members": views::members(e),
         "price_yuan_per_point": price.yuan_per_point(4),
         "price": {"num_fen": price.num_fen, "den_atoms": price.den_atoms},
         "quota_outstanding_fen": e.quota_total_fen(),

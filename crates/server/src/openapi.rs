@@ -57,6 +57,24 @@ fn field_schema(f: &FieldSpec) -> RefOr<Schema> {
         ),
         FieldKind::Rules => return RefOr::Ref(Ref::from_schema_name("Rules")),
         FieldKind::Policy => return RefOr::Ref(Ref::from_schema_name("CollectiblePolicy")),
+        FieldKind::Tiers => return RefOr::Ref(Ref::from_schema_name("TierTable")),
+        FieldKind::Text => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(200))
+            .description(Some(f.about)),
+        FieldKind::Prizes => {
+            let prize = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(100));
+            return ArrayBuilder::new()
+                .items(prize)
+                .min_items(Some(1))
+                .max_items(Some(100))
+                .description(Some(f.about))
+                .into();
+        }
     };
     s.into()
 }
@@ -204,7 +222,84 @@ impl ToSchema for Command {
             .additional_properties(Some(AdditionalProperties::FreeForm(false)))
             .build();
         schemas.push(("CollectiblePolicy".into(), Schema::Object(policy).into()));
+        schemas.push(("TierTable".into(), tier_table_schema()));
     }
+}
+
+/// SPEC §16's tier table.
+fn tier_table_schema() -> RefOr<Schema> {
+    let text = |max: usize, about: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(max))
+            .description(Some(about))
+    };
+    let level = ObjectBuilder::new()
+        .property("name_zh", text(32, "the tier's name in Chinese"))
+        .property("name_en", text(32, "the tier's name in English"))
+        .property(
+            "min",
+            integer(
+                0,
+                u64::MAX,
+                "the threshold: atoms held, or fen spent; the first tier's is 0",
+            ),
+        )
+        .property(
+            "partner",
+            boolean("whether this tier makes a consumer a partner"),
+        )
+        .property("benefits_zh", text(200, "what the tier brings, in Chinese"))
+        .property("benefits_en", text(200, "what the tier brings, in English"))
+        .required("name_zh")
+        .required("name_en")
+        .required("min")
+        .required("partner")
+        .required("benefits_zh")
+        .required("benefits_en")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    let word = |values: [&str; 2], about: &str| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values))
+            .description(Some(about))
+    };
+    ObjectBuilder::new()
+        .description(Some(
+            "tiers for people only: no money or points depend on them (SPEC §16)",
+        ))
+        .property(
+            "basis",
+            word(["points", "spend"], "what thresholds measure"),
+        )
+        .property(
+            "downgrade",
+            word(
+                ["never", "at_settlement"],
+                "whether a tier may fall, at each settlement",
+            ),
+        )
+        .property(
+            "partner_min",
+            integer(
+                1,
+                u64::MAX,
+                "a partner threshold of its own, on the same basis",
+            ),
+        )
+        .property(
+            "levels",
+            ArrayBuilder::new()
+                .items(level)
+                .min_items(Some(1))
+                .max_items(Some(12)),
+        )
+        .required("basis")
+        .required("downgrade")
+        .required("levels")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .build()
+        .into()
 }
 
 /// The body of `POST …/commands`: one command, or an array of 1 to 8190.
@@ -361,7 +456,7 @@ fn event_field(f: &crate::webhooks::events::FieldSpec) -> (RefOr<Schema>, Option
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
             f.about,
         ),
-        K::Word => ObjectBuilder::new()
+        K::Word | K::Text => ObjectBuilder::new()
             .schema_type(Type::String)
             .description(Some(f.about)),
     };

@@ -2,6 +2,7 @@
 //! decimal-string twin (`reserve_fen` and `reserve_fen_str`), because JavaScript numbers lose
 //! precision past 2^53 and atom totals pass that.
 
+use jifen_core::members::PARTNER_BIT;
 use jifen_core::{
     format_instant, Account, Collectible, CollectibleState, Economy, Ledger, Order, Policy, Price,
     ATOMS_PER_POINT,
@@ -73,22 +74,65 @@ pub fn totals(ledger: &Ledger) -> Value {
     })
 }
 
-/// Display tiers (等级) by what a consumer has spent. They are for people only: no rule of the
-/// economy reads them.
-pub const LEVELS: [(u64, &str); 5] = [
-    (0, "member"),
-    (20_000, "bronze"),
-    (200_000, "silver"),
-    (2_000_000, "gold"),
-    (20_000_000, "diamond"),
-];
+/// An account's tier and partner status (SPEC §16), as the pages show them: for people only.
+pub fn tier(economy: &Economy, name: &str) -> Value {
+    let m = economy.members();
+    let Some(id) = economy.accounts().find(name) else {
+        return Value::Null;
+    };
+    let status = m.status(id);
+    let level = (status & !PARTNER_BIT) as usize;
+    let t = &m.table().tiers[level.min(m.table().tiers.len() - 1)];
+    let next = m.table().tiers.get(level + 1).map(
+        |n| json!({"name_zh": n.name_zh.as_str(), "name_en": n.name_en.as_str(), "min": n.min}),
+    );
+    let frozen = m
+        .frozen(id)
+        .map(|f| json!({"reason": f.reason.as_str(), "seq": f.seq}));
+    json!({
+        "level": level,
+        "name_zh": t.name_zh.as_str(),
+        "name_en": t.name_en.as_str(),
+        "benefits_zh": t.benefits_zh.as_str(),
+        "benefits_en": t.benefits_en.as_str(),
+        "partner": status & PARTNER_BIT != 0,
+        "basis": m.table().basis.as_str(),
+        "basis_value": m.table().value(economy.accounts().get(id)),
+        "next": next,
+        "frozen": frozen,
+    })
+}
 
-pub fn level(spent_fen: u64) -> (usize, &'static str) {
-    let i = LEVELS
+/// The tier table and the awards, as the economy view shows them.
+pub fn members(economy: &Economy) -> Value {
+    let m = economy.members();
+    let awards: Vec<Value> = m
+        .awards()
         .iter()
-        .rposition(|(min, _)| spent_fen >= *min)
-        .unwrap_or(0);
-    (i, LEVELS[i].1)
+        .rev()
+        .take(20)
+        .map(|a| award(economy, a))
+        .collect();
+    json!({
+        "tiers": jifen_wire::tiers_to_json(m.table()),
+        "frozen_accounts": m.frozen_accounts().len(),
+        "awards": awards,
+    })
+}
+
+/// One award with its places.
+pub fn award(economy: &Economy, a: &jifen_core::members::Award) -> Value {
+    let places: Vec<Value> = a
+        .ranking
+        .iter()
+        .enumerate()
+        .map(|(i, (id, atoms))| {
+            json!({"place": i + 1, "account": economy.accounts().get(*id).name.as_str(),
+                "atoms": atoms, "points": points(*atoms), "prize": a.prize(i)})
+        })
+        .collect();
+    json!({"award": a.name.as_str(), "at": jifen_core::format_instant(a.at), "seq": a.seq,
+        "places": places})
 }
 
 pub fn account(economy: &Economy, a: &Account) -> Value {
@@ -109,7 +153,7 @@ pub fn account(economy: &Economy, a: &Account) -> Value {
     let referrer = a
         .referrer()
         .map(|id| economy.accounts().get(id).name.to_string());
-    let (level_n, level_name) = level(a.spent_fen);
+    let tier = tier(economy, &a.name);
     json!({
         "account": a.name.as_str(),
         "kind": a.kind.as_str(),
@@ -132,8 +176,9 @@ pub fn account(economy: &Economy, a: &Account) -> Value {
         "spent_fen": a.spent_fen,
         "dividends_fen": a.dividends_fen,
         "exits": a.exits,
-        "level": level_n,
-        "level_name": level_name,
+        "level": tier["level"],
+        "level_name": tier["name_zh"],
+        "tier": tier,
         "referrer": referrer,
     })
 }
@@ -207,11 +252,8 @@ mod tests {
     }
 
     #[test]
-    fn points_keep_all_eight_places_and_levels_follow_spending() {
+    fn points_keep_all_eight_places() {
         assert_eq!(points(150_000_001), "1.50000001");
         assert_eq!(points(0), "0.00000000");
-        assert_eq!(level(0), (0, "member"));
-        assert_eq!(level(20_000), (1, "bronze"));
-        assert_eq!(level(u64::MAX), (4, "diamond"));
     }
 }

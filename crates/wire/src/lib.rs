@@ -16,7 +16,10 @@ pub use command::{
     LINE_BYTES_MAX,
 };
 pub use json::{canonical_json, python_json, split_array};
-pub use rules::{rules_from_json, rules_from_toml, rules_to_json, rules_to_toml};
+pub use rules::{
+    prizes_from_json, rules_from_json, rules_from_toml, rules_to_json, rules_to_toml,
+    tiers_from_json, tiers_to_json,
+};
 pub use shape::Parsed;
 pub use spec::{command_spec, diagnose, CommandSpec, FieldKind, FieldSpec, COMMANDS};
 pub use state::{effects_json, outcome_line, state_json, StateVersion};

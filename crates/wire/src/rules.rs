@@ -103,6 +103,78 @@ pub fn policy_from_json(value: &Value) -> Option<jifen_core::Policy> {
     })
 }
 
+/// Reads a `set_tiers` object (SPEC §16): exactly `basis`, `downgrade`, `levels` and an optional
+/// `partner_min`, each level exactly `name_zh`, `name_en`, `min`, `partner`, `benefits_zh` and
+/// `benefits_en`. `None` for any other shape; bounds are checked by the engine.
+pub fn tiers_from_json(value: &Value) -> Option<jifen_core::members::TierTable> {
+    use jifen_core::members::{Basis, Downgrade, TierTable};
+    let map = value.as_object()?;
+    let known = ["basis", "downgrade", "levels", "partner_min"];
+    if map.keys().any(|k| !known.contains(&k.as_str())) {
+        return None;
+    }
+    let partner_min = match map.get("partner_min") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64()?),
+    };
+    let levels = map.get("levels")?.as_array()?;
+    if levels.len() > jifen_core::members::TIERS_MAX {
+        return None;
+    }
+    Some(TierTable {
+        basis: Basis::parse(map.get("basis")?.as_str()?)?,
+        downgrade: Downgrade::parse(map.get("downgrade")?.as_str()?)?,
+        partner_min,
+        tiers: levels.iter().map(tier_from_json).collect::<Option<_>>()?,
+    })
+}
+
+fn tier_from_json(value: &Value) -> Option<jifen_core::members::Tier> {
+    let map = value.as_object()?;
+    if map.len() != 6 {
+        return None;
+    }
+    let text = |k: &str| map.get(k)?.as_str().map(jifen_core::Text::from);
+    Some(jifen_core::members::Tier {
+        name_zh: text("name_zh")?,
+        name_en: text("name_en")?,
+        min: map.get("min")?.as_u64()?,
+        partner: map.get("partner")?.as_bool()?,
+        benefits_zh: text("benefits_zh")?,
+        benefits_en: text("benefits_en")?,
+    })
+}
+
+/// A tier table as the object [`tiers_from_json`] reads.
+pub fn tiers_to_json(t: &jifen_core::members::TierTable) -> Value {
+    let levels: Vec<Value> = t
+        .tiers
+        .iter()
+        .map(|l| {
+            serde_json::json!({"name_zh": l.name_zh.as_str(), "name_en": l.name_en.as_str(),
+                "min": l.min, "partner": l.partner, "benefits_zh": l.benefits_zh.as_str(),
+                "benefits_en": l.benefits_en.as_str()})
+        })
+        .collect();
+    let mut v = serde_json::json!({"basis": t.basis.as_str(), "downgrade": t.downgrade.as_str(),
+        "levels": levels});
+    if let Some(m) = t.partner_min {
+        v["partner_min"] = serde_json::json!(m);
+    }
+    v
+}
+
+/// A `record_award`'s `prizes`: an array of at most 100 strings, or `None`.
+pub fn prizes_from_json(value: &Value) -> Option<Vec<jifen_core::Text>> {
+    let list = value.as_array()?;
+    if list.len() as u64 > jifen_core::members::AWARD_TOP_MAX {
+        return None;
+    }
+    list.iter()
+        .map(|v| v.as_str().map(jifen_core::Text::from))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,6 +65,13 @@ pub(crate) trait Source {
     fn number(&self, key: &str) -> Option<Amount>;
     fn rules(&self) -> Option<Rules>;
     fn policy(&self) -> Option<jifen_core::Policy>;
+    /// SPEC §16's structured fields; the fast path declines commands that have them.
+    fn tiers(&self) -> Option<jifen_core::members::TierTable> {
+        None
+    }
+    fn prizes(&self) -> Option<Vec<Text>> {
+        None
+    }
 }
 
 impl Source for Map<String, Value> {
@@ -87,6 +94,14 @@ impl Source for Map<String, Value> {
 
     fn policy(&self) -> Option<jifen_core::Policy> {
         self.get("policy").and_then(crate::rules::policy_from_json)
+    }
+
+    fn tiers(&self) -> Option<jifen_core::members::TierTable> {
+        self.get("tiers").and_then(crate::rules::tiers_from_json)
+    }
+
+    fn prizes(&self) -> Option<Vec<Text>> {
+        self.get("prizes").and_then(crate::rules::prizes_from_json)
     }
 }
 
@@ -265,6 +280,42 @@ pub(crate) fn command_from(f: &impl Source, kind: &str) -> Result<Command, Code>
                 account: text(f, "account")?,
                 amount_fen: amount(f, "amount_fen"),
                 reference: f.string("reference").flatten().unwrap_or("").into(),
+            }
+        }
+        other => return member_command_from(f, other),
+    };
+    Ok(command)
+}
+
+/// SPEC §16's commands.
+fn member_command_from(f: &impl Source, kind: &str) -> Result<Command, Code> {
+    let command = match kind {
+        "set_tiers" => {
+            only(f, &["tiers"])?;
+            Command::SetTiers {
+                tiers: f.tiers().map(Box::new),
+            }
+        }
+        "freeze_account" => {
+            only(f, &["account", "reason"])?;
+            // A missing or non-string reason is carried as "", which the engine refuses.
+            Command::FreezeAccount {
+                account: text(f, "account")?,
+                reason: f.string("reason").flatten().unwrap_or("").into(),
+            }
+        }
+        "unfreeze_account" => {
+            only(f, &["account"])?;
+            Command::UnfreezeAccount {
+                account: text(f, "account")?,
+            }
+        }
+        "record_award" => {
+            only(f, &["award", "top", "prizes"])?;
+            Command::RecordAward {
+                award: text(f, "award")?,
+                top: amount(f, "top"),
+                prizes: f.prizes(),
             }
         }
         _ => return Err(Code::InvalidCommand),

@@ -24,6 +24,12 @@ pub enum FieldKind {
     /// A payment platform's transfer id, of the name pattern (SPEC §14). Unlike a name, the
     /// engine checks it (after the account), so a missing one is `invalid_command` from there.
     Reference,
+    /// A tier table (SPEC §16): `basis`, `downgrade`, `levels`, and optionally `partner_min`.
+    Tiers,
+    /// Free text of 1 to 200 characters without control characters (SPEC §16).
+    Text,
+    /// An array of 1 to `top` prize texts, each 1 to 100 characters (SPEC §16).
+    Prizes,
 }
 
 /// One field of a command type.
@@ -63,10 +69,12 @@ const fn opt(name: &'static str, kind: FieldKind, about: &'static str) -> FieldS
     }
 }
 
-use FieldKind::{Amount, Day, Instant, Name, Policy, Reference, Rules, Sha256};
+use FieldKind::{
+    Amount, Day, Instant, Name, Policy, Prizes, Reference, Rules, Sha256, Text, Tiers,
+};
 
-/// Every command type, in SPEC order (§5, then §13, then §14).
-pub const COMMANDS: [CommandSpec; 19] = [
+/// Every command type, in SPEC order (§5, then §13, §14 and §16).
+pub const COMMANDS: [CommandSpec; 23] = [
     CommandSpec { kind: "register_consumer", about: "a consumer, with the referrer who brought them", fields: &[req("account", Name, "the new consumer"), opt("referrer", Name, "an existing consumer")], example: r#"{"type":"register_consumer","id":"r-1001","account":"c1001","referrer":"c1000"}"# },
     CommandSpec { kind: "register_merchant", about: "a merchant", fields: &[req("account", Name, "the new merchant")], example: r#"{"type":"register_merchant","id":"m-1","account":"wine-shop"}"# },
     CommandSpec { kind: "pay_order", about: "a paid order, pending until confirmed or refunded", fields: &[req("order", Name, "the new order"), req("consumer", Name, "who paid"), req("merchant", Name, "who sold"), req("cash_fen", Amount, "paid in cash; cash_fen + stable_fen is 1..=order_max_fen"), req("stable_fen", Amount, "paid in stable points, held by the consumer")], example: r#"{"type":"pay_order","id":"p-1","order":"o-1","consumer":"c1001","merchant":"wine-shop","cash_fen":10000,"stable_fen":0}"# },
@@ -86,6 +94,10 @@ pub const COMMANDS: [CommandSpec; 19] = [
     CommandSpec { kind: "export_collectible", about: "a held collectible frozen and announced to a venue", fields: &[req("collectible", Name, "a held collectible"), req("venue", Name, "a venue")], example: r#"{"type":"export_collectible","id":"e-1","collectible":"vintage-001","venue":"venue-a"}"# },
     CommandSpec { kind: "return_collectible", about: "an exported collectible back from its venue, to its buyer there", fields: &[req("collectible", Name, "an exported collectible"), req("to", Name, "a consumer")], example: r#"{"type":"return_collectible","id":"b-1","collectible":"vintage-001","to":"c1002"}"# },
     CommandSpec { kind: "record_payout", about: "cash the brand has paid an account it owed from sales and exits, by the transfer's reference", fields: &[req("account", Name, "an account that is owed money"), req("amount_fen", Amount, "1 or more, at most what the account is owed"), req("reference", Reference, "the payment platform's transfer id; no personal data")], example: r#"{"type":"record_payout","id":"pay-1","account":"c1001","amount_fen":714,"reference":"wx-batch-1.line-1"}"# },
+    CommandSpec { kind: "set_tiers", about: "the tier table: names, thresholds, partner status and benefits, for people only (no money or points depend on it)", fields: &[req("tiers", Tiers, "basis (points or spend), downgrade (never or at_settlement), levels, partner_min")], example: r#"{"type":"set_tiers","id":"tiers-1","tiers":{"basis":"points","downgrade":"never","levels":[{"name_zh":"会员","name_en":"Member","min":0,"partner":false,"benefits_zh":"","benefits_en":""},{"name_zh":"金卡","name_en":"Gold","min":10000000000,"partner":true,"benefits_zh":"生日礼","benefits_en":"A birthday gift"}]}}"# },
+    CommandSpec { kind: "freeze_account", about: "an account frozen: it cannot sell, convert or gift until unfrozen", fields: &[req("account", Name, "the account"), req("reason", Text, "why, in 1 to 200 characters")], example: r#"{"type":"freeze_account","id":"freeze-1","account":"c1001","reason":"under review"}"# },
+    CommandSpec { kind: "unfreeze_account", about: "a frozen account released", fields: &[req("account", Name, "a frozen account")], example: r#"{"type":"unfreeze_account","id":"unfreeze-1","account":"c1001"}"# },
+    CommandSpec { kind: "record_award", about: "a ranking of the top holders recorded now, with a non-cash prize for each place", fields: &[req("award", Name, "the new award"), req("top", Amount, "how many places, 1..=100"), req("prizes", Prizes, "the prize of each place; places past the last take the last")], example: r#"{"type":"record_award","id":"award-2026-12","award":"top10-2026-12","top":10,"prizes":["金奖","银奖","铜奖","纪念奖"]}"# },
 ];
 
 /// The spec of command type `kind`.
@@ -141,16 +153,18 @@ fn diagnose_fields(spec: &CommandSpec, map: &Map<String, Value>) -> Option<Strin
 /// Why `v` cannot be a value of `kind`, judged on its JSON type only.
 fn wrong_type(kind: FieldKind, v: &Value) -> Option<&'static str> {
     let ok = match kind {
-        Name | Day | Instant | Sha256 | Reference => v.is_string(),
+        Name | Day | Instant | Sha256 | Reference | Text => v.is_string(),
         Amount => v.is_u64(),
-        Rules | Policy => v.is_object(),
+        Rules | Policy | Tiers => v.is_object(),
+        Prizes => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
     };
     if ok {
         return None;
     }
     Some(match kind {
         Amount => "must be an integer 0..=18446744073709551615",
-        Rules | Policy => "must be an object",
+        Rules | Policy | Tiers => "must be an object",
+        Prizes => "must be an array of strings",
         _ => "must be a string",
     })
 }

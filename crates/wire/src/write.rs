@@ -68,9 +68,43 @@ pub fn command_json(id: &str, command: &Command) -> Value {
             put("amount_fen", amount(amount_fen));
             put("reference", json!(reference.as_str()));
         }
+        Command::SetTiers { .. }
+        | Command::FreezeAccount { .. }
+        | Command::UnfreezeAccount { .. }
+        | Command::RecordAward { .. } => member_json(&mut m, command),
         other => return collectible_json(m, other),
     }
     Value::Object(m)
+}
+
+/// SPEC §16's commands' fields.
+fn member_json(m: &mut Map<String, Value>, command: &Command) {
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.into(), v);
+    };
+    let amount = |a: &Amount| a.map_or(Value::Null, |n| json!(n));
+    match command {
+        Command::SetTiers { tiers } => {
+            let v = tiers
+                .as_deref()
+                .map_or(Value::Null, crate::rules::tiers_to_json);
+            put("tiers", v);
+        }
+        Command::FreezeAccount { account, reason } => {
+            put("account", json!(account.as_str()));
+            put("reason", json!(reason.as_str()));
+        }
+        Command::UnfreezeAccount { account } => put("account", json!(account.as_str())),
+        Command::RecordAward { award, top, prizes } => {
+            put("award", json!(award.as_str()));
+            put("top", amount(top));
+            let list = prizes
+                .as_ref()
+                .map(|p| p.iter().map(|t| t.as_str()).collect::<Vec<_>>());
+            put("prizes", json!(list));
+        }
+        _ => {}
+    }
 }
 
 fn collectible_json(mut m: Map<String, Value>, command: &Command) -> Value {

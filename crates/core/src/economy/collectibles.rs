@@ -139,6 +139,7 @@ impl Economy {
 
     pub(super) fn gift_collectible(&mut self, name: &str, to: &str) -> Result<(), Code> {
         let id = self.require_collectible(name, CollectibleState::Held)?;
+        self.require_not_frozen(self.collectibles.get(id).owner)?;
         if !self.policy.gifting_enabled {
             return Err(Code::GiftingDisabled);
         }

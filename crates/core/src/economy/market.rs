@@ -15,7 +15,7 @@ impl Economy {
     // ----- buyback, conversion, redemption (SPEC §7) -----
 
     pub(super) fn sell(&mut self, account: &str, atoms: Amount) -> Result<(), Code> {
-        let id = self.require_account(account)?;
+        let id = self.require_seller(account, false)?;
         let atoms = self.require_atoms(id, atoms)?;
         let (gross_fen, fee_fen) = self.sell_atoms(id, atoms);
         self.effects.sale = Some(Sale {
@@ -31,11 +31,7 @@ impl Economy {
     /// now, without doing it: the value at the current price and the fee, by the command's own
     /// arithmetic and checks. For previews; the command itself decides.
     pub fn quote_sale(&self, account: &str, atoms: Amount, convert: bool) -> Result<Quote, Code> {
-        let id = if convert {
-            self.require_kind(account, Kind::Consumer)?
-        } else {
-            self.require_account(account)?
-        };
+        let id = self.require_seller(account, convert)?;
         let atoms = self.require_atoms(id, atoms)?;
         let (value_fen, fee_fen) = self.sale_value(atoms, convert);
         Ok(Quote {
@@ -43,6 +39,18 @@ impl Economy {
             value_fen: Fen(value_fen),
             fee_fen: Fen(fee_fen),
         })
+    }
+
+    /// The checks before the amount: the account exists (and is a consumer, to convert), and
+    /// is not frozen (SPEC §16).
+    fn require_seller(&self, account: &str, convert: bool) -> Result<AccountId, Code> {
+        let id = if convert {
+            self.require_kind(account, Kind::Consumer)?
+        } else {
+            self.require_account(account)?
+        };
+        self.require_not_frozen(id)?;
+        Ok(id)
     }
 
     /// The value of `atoms` now and the fee on it (the sell fee, or the conversion fee).
@@ -93,7 +101,7 @@ impl Economy {
     }
 
     pub(super) fn convert_to_stable(&mut self, account: &str, atoms: Amount) -> Result<(), Code> {
-        let id = self.require_kind(account, Kind::Consumer)?;
+        let id = self.require_seller(account, true)?;
         let atoms = self.require_atoms(id, atoms)?;
         let (value_fen, fee_fen) = self.sale_value(atoms, true);
         let credit_fen = value_fen - fee_fen;

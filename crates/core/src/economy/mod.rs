@@ -9,6 +9,7 @@ use crate::collectible::{Collectibles, Policy};
 use crate::command::{Amount, Command};
 use crate::effects::{Effects, ExitEffect};
 use crate::index::{Entry, ExitIndex};
+use crate::members::Members;
 use crate::order::{Order, OrderId, OrderStatus, Orders};
 use crate::rules::Rules;
 use crate::units::Price;
@@ -16,6 +17,7 @@ use crate::units::Price;
 mod collectibles;
 mod dividends;
 mod market;
+mod members;
 mod orders;
 mod restore;
 
@@ -68,6 +70,8 @@ pub struct Economy {
     pub(crate) collectibles: Collectibles,
     /// Σ atoms locked in collectibles (held or exported).
     pub(crate) locked_total: u64,
+    /// Tiers, awards and frozen accounts (SPEC §16): nothing that computes money reads them.
+    pub(crate) members: Members,
     effects: Effects,
 }
 
@@ -172,6 +176,7 @@ impl Economy {
             policy: Policy::default(),
             collectibles: Collectibles::default(),
             locked_total: 0,
+            members: Members::default(),
             effects: Effects::default(),
         }
     }
@@ -195,6 +200,11 @@ impl Economy {
             burned_atoms: Atoms(self.burned_atoms),
             issued_atoms: Atoms(self.issued_atoms),
         }
+    }
+
+    /// Tiers, partners, awards and frozen accounts (SPEC §16).
+    pub fn members(&self) -> &Members {
+        &self.members
     }
 
     pub fn accounts(&self) -> &Accounts {
@@ -300,11 +310,16 @@ impl Economy {
     /// Applies one command. `Err` is a rejection with its SPEC code, and then nothing changed.
     pub fn execute(&mut self, command: &Command) -> Result<(), Code> {
         self.effects.clear(self.price(), self.issued_atoms > 0);
+        self.effects.tier_log_from = self.members.log.len();
         let result = self.dispatch(command);
         if result.is_ok() {
             // SPEC §14: a payout changes nothing the exit rule reads.
-            if !matches!(command, Command::RecordPayout { .. }) {
+            if !command.leaves_the_books_alone() {
                 self.run_exits();
+            }
+            // SPEC §16: tiers are evaluated at a settlement once its exits are done.
+            if let Command::SettleDividends { .. } = command {
+                self.evaluate_tiers_at_settlement();
             }
             self.index
                 .maybe_compact(self.indexed_count, self.accounts.as_slice());
@@ -370,6 +385,12 @@ impl Economy {
                 amount_fen,
                 reference,
             } => self.record_payout(account, *amount_fen, reference),
+            Command::SetTiers { tiers } => self.set_tiers(tiers.as_deref()),
+            Command::FreezeAccount { account, reason } => self.freeze_account(account, reason),
+            Command::UnfreezeAccount { account } => self.unfreeze_account(account),
+            Command::RecordAward { award, top, prizes } => {
+                self.record_award(award, *top, prizes.as_deref())
+            }
         }
     }
 

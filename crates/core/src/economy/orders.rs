@@ -153,8 +153,10 @@ impl Economy {
         buyer.quota_fen += quota_fen;
         buyer.spent_fen += eligible_fen;
         self.reindex(consumer);
+        self.raise_tier(consumer);
         if let Some(referrer) = referrer {
             self.reindex(referrer);
+            self.raise_tier(referrer);
         }
 
         self.escrow_fen -= stable_fen;

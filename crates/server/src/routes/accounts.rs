@@ -19,6 +19,8 @@ use crate::state::App;
 use crate::views;
 
 const SEARCH_LIMIT_MAX: usize = 100;
+/// The most accounts one page of a search reads.
+const SEARCH_SCAN_MAX: usize = 200_000;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -32,49 +34,99 @@ struct SearchQuery {
     /// Part of the name, matched without regard to ASCII case; empty lists the first accounts.
     q: Option<String>,
     limit: Option<usize>,
+    /// Only accounts after this position (the previous page's `next_after`).
+    after: Option<u64>,
+    /// Only frozen accounts (`true`) or only accounts not frozen (`false`).
+    frozen: Option<bool>,
+    /// Only accounts of this tier (0 is the first).
+    level: Option<u8>,
 }
 
-/// Up to `limit` accounts whose name holds `needle` (lower case), in creation order, and
-/// whether there are more.
-fn search(e: &jifen_core::Economy, needle: &str, limit: usize) -> (Vec<Value>, bool) {
-    let mut found = e.accounts().iter().filter(|a| {
-        needle.is_empty()
+/// What a search keeps.
+struct Filter {
+    needle: String,
+    frozen: Option<bool>,
+    level: Option<u8>,
+}
+
+impl Filter {
+    fn keeps(&self, e: &jifen_core::Economy, id: u32, a: &jifen_core::Account) -> bool {
+        let m = e.members();
+        let name_ok = self.needle.is_empty()
             || a.name
                 .as_bytes()
-                .windows(needle.len())
-                .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-    });
-    let rows: Vec<Value> = found
-        .by_ref()
-        .take(limit)
-        .map(|a| {
-            json!({
-                "account": a.name.as_str(),
-                "kind": if a.is_consumer() { "consumer" } else { "merchant" },
-                "atoms": a.atoms,
-                "points": views::points(a.atoms),
-                "stable_fen": a.stable_fen,
-                "quota_fen": a.quota_fen,
-            })
-        })
-        .collect();
-    (rows, found.next().is_some())
+                .windows(self.needle.len())
+                .any(|w| w.eq_ignore_ascii_case(self.needle.as_bytes()));
+        name_ok
+            && self.frozen.is_none_or(|f| m.frozen(id).is_some() == f)
+            && self
+                .level
+                .is_none_or(|l| m.status(id) & !jifen_core::members::PARTNER_BIT == l)
+    }
+}
+
+/// Up to `limit` accounts after position `after` that `filter` keeps, in creation order, and
+/// the position to continue from when there are more. A page reads at most
+/// `SEARCH_SCAN_MAX` accounts, so a rare match over millions is found page by page.
+fn search(
+    e: &jifen_core::Economy,
+    filter: &Filter,
+    after: u64,
+    limit: usize,
+) -> (Vec<Value>, Option<u64>) {
+    let mut rows = Vec::new();
+    let start = (after as usize).min(e.accounts().len());
+    let scan = e.accounts().as_slice()[start..]
+        .iter()
+        .take(SEARCH_SCAN_MAX);
+    let mut last = start;
+    for (i, a) in scan.enumerate() {
+        let id = (start + i) as u32;
+        last = start + i + 1;
+        if !filter.keeps(e, id, a) {
+            continue;
+        }
+        rows.push(json!({
+            "account": a.name.as_str(),
+            "kind": if a.is_consumer() { "consumer" } else { "merchant" },
+            "atoms": a.atoms,
+            "points": views::points(a.atoms),
+            "stable_fen": a.stable_fen,
+            "quota_fen": a.quota_fen,
+            "tier": views::tier(e, &a.name),
+        }));
+        if rows.len() == limit {
+            break;
+        }
+    }
+    let more = last < e.accounts().len();
+    (rows, more.then_some(last as u64))
 }
 
 #[utoipa::path(get, path = "/v1/economies/{eco}/accounts", tag = "console",
-    params(("q" = Option<String>, Query), ("limit" = Option<usize>, Query, description = "1 to 100, default 20")),
-    responses((status = 200, description = "accounts whose name contains q, in creation order", body = Object)))]
+    params(("q" = Option<String>, Query), ("limit" = Option<usize>, Query, description = "1 to 100, default 20"),
+        ("after" = Option<u64>, Query, description = "the previous page's next_after"),
+        ("frozen" = Option<bool>, Query), ("level" = Option<u8>, Query)),
+    responses((status = 200, description = "accounts whose name contains q, in creation order, a page at a time", body = Object)))]
 async fn search_accounts(eco: Eco<Read>, Query(q): Query<SearchQuery>) -> ApiResult<Response> {
     let limit = limit_within(q.limit, 20, SEARCH_LIMIT_MAX)?;
     let needle = q.q.unwrap_or_default().to_ascii_lowercase();
     if needle.len() > jifen_core::NAME_BYTES_MAX {
         return Err(ApiError::invalid("q is longer than any name"));
     }
-    let (rows, more) = eco
+    let filter = Filter {
+        needle,
+        frozen: q.frozen,
+        level: q.level,
+    };
+    let after = q.after.unwrap_or(0);
+    let (rows, next) = eco
         .economy
-        .read_copy(move |v| search(v.ledger.economy(), &needle, limit))
+        .read_copy(move |v| search(v.ledger.economy(), &filter, after, limit))
         .await?;
-    Ok(json_ok(json!({"accounts": rows, "more": more})))
+    Ok(json_ok(
+        json!({"accounts": rows, "more": next.is_some(), "next_after": next}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -97,9 +149,19 @@ async fn account_history(
         before: q.before,
         limit,
     };
-    let named = Named::Account(eco.path("name").to_string());
+    let name = eco.path("name").to_string();
+    let changes = eco.economy.tier_changes(name.clone()).await?;
+    let id = eco.economy.meta.id.clone();
+    let tiers = (eco.app.store)
+        .run(move |s| crate::activity::tier_lines(s, &id, changes))
+        .await?;
     let (entries, total) = (eco.app.activity)
-        .entries(&eco.app.store, eco.economy.meta.id.clone(), named, page)
+        .entries(
+            &eco.app.store,
+            eco.economy.meta.id.clone(),
+            Named::Account(name),
+            page,
+        )
         .await?;
     let next = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.seq))
@@ -107,6 +169,7 @@ async fn account_history(
     let entries: Vec<Value> = entries.iter().map(entry_view).collect();
     Ok(json_ok(json!({
         "entries": entries,
+        "tier_changes": tiers,
         "total": total,
         "next_before": next,
     })))

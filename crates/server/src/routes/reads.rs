@@ -239,7 +239,8 @@ fn top_holders(e: &jifen_core::Economy, limit: usize) -> Vec<Value> {
                 "points": views::points(a.atoms),
                 "value_fen": price.value_fen(a.atoms),
                 "dividends_fen": a.dividends_fen,
-                "level_name": views::level(a.spent_fen).1,
+                "level_name": views::tier(e, &a.name)["name_zh"],
+                "tier": views::tier(e, &a.name),
             })
         })
         .collect()

@@ -177,11 +177,16 @@ async fn me(State(app): State<Arc<App>>, Wallet(holder): Wallet) -> ApiResult<Re
     let position = position(&holder).await?;
     let eco = holder.economy.meta.id.clone();
     let terms = holder.economy.settings().terms.shown();
+    let changes = holder.economy.tier_changes(holder.account.clone()).await?;
     let app2 = app.clone();
-    let (entries, dividends, head) = blocking(move || {
+    let (entries, dividends, head, tiers) = blocking(move || {
         let (entries, dividends) = wallet_entries(&app2, &holder, position)?;
-        let head = crate::proofs::latest_stored_head(&app2.store, holder.economy.id())?;
-        Ok((entries, dividends, head))
+        let id = holder.economy.id();
+        let head = crate::proofs::latest_stored_head(&app2.store, id)?;
+        let tiers = app2
+            .store
+            .with(|s| crate::activity::tier_lines(s, id, changes))?;
+        Ok((entries, dividends, head, tiers))
     })
     .await?;
     Ok(json_ok(json!({
@@ -189,6 +194,7 @@ async fn me(State(app): State<Arc<App>>, Wallet(holder): Wallet) -> ApiResult<Re
         "terms": terms,
         "account": account,
         "entries": entries,
+        "tier_changes": tiers,
         "dividends": dividends,
         "tree_head": head,
         "public_key": app.signer.public_json(),

@@ -6,6 +6,7 @@
 //! giver) and just after it (the effects), so it runs in two steps: [`before`] looks at the
 //! ledger, the entry is applied, and [`after`] reads the effects.
 
+use jifen_core::members::PARTNER_BIT;
 use jifen_core::{format_day, Command, Economy, Effects, Ledger};
 use serde_json::{json, Value};
 
@@ -32,6 +33,8 @@ pub enum FieldKind {
     Sha256,
     /// One of a few words, listed in the field's description.
     Word,
+    /// Text written by the operator (a tier's name, a reason), at most 200 characters.
+    Text,
 }
 
 #[derive(Clone, Copy)]
@@ -205,6 +208,33 @@ pub const EVENTS: &[EventSpec] = &[
             f("venue", Name, "the venue it came back from"),
         ],
     },
+    EventSpec {
+        kind: "account.tier_changed",
+        about: "A consumer's tier or partner status changed (SPEC §16): at a confirmation, a settlement or a new tier table. Tiers are for people only; nothing about money or points depends on them.",
+        fields: &[
+            f("account", Name, "the consumer"),
+            f("from_level", Count, "the tier before (0 is the first)"),
+            f("to_level", Count, "the tier now"),
+            f("name_zh", Text, "the tier's name now, in Chinese"),
+            f("name_en", Text, "the tier's name now, in English"),
+            f("partner", Bool, "whether the consumer is a partner now"),
+        ],
+    },
+    EventSpec {
+        kind: "account.frozen",
+        about: "An account was frozen: it cannot sell, convert or gift until unfrozen.",
+        fields: &[f("account", Name, "the account"), f("reason", Text, "why, as the operator wrote it")],
+    },
+    EventSpec {
+        kind: "account.unfrozen",
+        about: "A frozen account was released.",
+        fields: &[f("account", Name, "the account")],
+    },
+    EventSpec {
+        kind: "award.recorded",
+        about: "A ranking of the top holders was recorded, with a non-cash prize for each place.",
+        fields: &[f("award", Name, "the award"), f("places", Count, "how many consumers it ranks")],
+    },
 ];
 
 /// The spec of an event type.
@@ -259,6 +289,7 @@ pub fn after(
     let mut out = primary(e, id, command, b);
     grants(e, command, &mut out);
     settlement(e, &mut out);
+    tier_changes(e, &mut out);
     for x in &e.effects().exits {
         out.push((
             "consumer.exited",
@@ -330,9 +361,51 @@ fn primary(e: &Economy, id: &str, command: &Command, b: Before) -> Vec<(&'static
             });
             ("payout.recorded", v)
         }),
-        _ => collectible_event(e, command, b),
+        _ => collectible_event(e, command, b).or_else(|| member_event(e, command)),
     };
     found.into_iter().collect()
+}
+
+/// SPEC §16's own events.
+fn member_event(e: &Economy, command: &Command) -> Option<(&'static str, Value)> {
+    Some(match command {
+        Command::FreezeAccount { account, reason } => (
+            "account.frozen",
+            json!({"account": account.as_str(), "reason": reason.as_str()}),
+        ),
+        Command::UnfreezeAccount { account } => {
+            ("account.unfrozen", json!({"account": account.as_str()}))
+        }
+        Command::RecordAward { award, .. } => {
+            let places = e.members().award(award)?.ranking.len();
+            (
+                "award.recorded",
+                json!({"award": award.as_str(), "places": places}),
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// The status changes the command made, in the order they were made.
+fn tier_changes(e: &Economy, out: &mut Vec<(&'static str, Value)>) {
+    let m = e.members();
+    let tiers = &m.table().tiers;
+    for c in m.log().get(e.effects().tier_log_from..).unwrap_or_default() {
+        let level = (c.to & !PARTNER_BIT) as usize;
+        let Some(tier) = tiers.get(level) else {
+            continue;
+        };
+        out.push((
+            "account.tier_changed",
+            json!({
+                "account": e.accounts().get(c.account).name.as_str(),
+                "from_level": c.from & !PARTNER_BIT, "to_level": level,
+                "name_zh": tier.name_zh.as_str(), "name_en": tier.name_en.as_str(),
+                "partner": c.to & PARTNER_BIT != 0,
+            }),
+        ));
+    }
 }
 
 fn refund(e: &Economy, order: &str, b: Before) -> Option<(&'static str, Value)> {
