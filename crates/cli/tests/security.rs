@@ -1060,12 +1060,14 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 #[test]
 fn a_what_if_stops_when_its_request_does_and_runs_once_per_economy() {
+    // Enough work that a what-if outlasts the 1 s timeout on a fast machine (150,000 orders
+    // no longer did on this one).
     let backend = Backend::sqlite();
     let dir = common::temp_dir("what-if");
     let commands = dir.join("big.jsonl");
     let mut text =
         String::from("{\"type\":\"register_merchant\",\"id\":\"m\",\"account\":\"m\"}\n");
-    for i in 0..150_000 {
+    for i in 0..400_000 {
         text.push_str(&format!(
             "{{\"type\":\"register_consumer\",\"id\":\"r{i}\",\"account\":\"c{i}\"}}\n\
              {{\"type\":\"pay_order\",\"id\":\"p{i}\",\"order\":\"o{i}\",\"consumer\":\"c{i}\",\"merchant\":\"m\",\"cash_fen\":1000,\"stable_fen\":0}}\n\

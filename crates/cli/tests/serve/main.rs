@@ -19,6 +19,7 @@ mod finance_page;
 mod first_start;
 mod golden;
 mod load;
+mod members;
 mod messages;
 mod move_backends;
 mod openapi;
