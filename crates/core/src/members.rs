@@ -164,6 +164,17 @@ impl TierTable {
         Ok(())
     }
 
+    /// Tier `level`, or the last one for a level past the table.
+    pub fn tier(&self, level: usize) -> &Tier {
+        &self.tiers[level.min(self.tiers.len() - 1)]
+    }
+
+    /// Whether a settlement can change a status: not when tiers never fall and go by spend,
+    /// which only a confirmation (that raises at once) moves.
+    pub fn settlement_may_change(&self) -> bool {
+        self.downgrade == Downgrade::AtSettlement || self.basis == Basis::Points
+    }
+
     /// What the basis measures for `a`.
     pub fn value(&self, a: &Account) -> u64 {
         match self.basis {
@@ -179,6 +190,16 @@ impl TierTable {
         let partner = self.tiers[i].partner || self.partner_min.is_some_and(|m| value >= m);
         i as u8 | if partner { PARTNER_BIT } else { 0 }
     }
+}
+
+/// The tier index a status holds.
+pub fn level_of(status: u8) -> usize {
+    (status & !PARTNER_BIT) as usize
+}
+
+/// Whether a status is a partner's.
+pub fn is_partner(status: u8) -> bool {
+    status & PARTNER_BIT != 0
 }
 
 /// The higher of two statuses: the higher tier, and a partner if either is.

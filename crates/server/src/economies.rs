@@ -9,13 +9,12 @@ use jifen_journal::{Committed, EconomyMeta, Journal, JournalConfig, JournalError
 use serde_json::{json, Value};
 
 use crate::config::{EconomySettings, SETTINGS_SCOPE};
-use jifen_core::members::PARTNER_BIT;
-
-/// How many of an account's status changes its history shows.
-const TIER_CHANGES_SHOWN: usize = 20;
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoreHandle;
 use crate::views;
+
+/// How many of an account's status changes its history shows.
+const TIER_CHANGES_SHOWN: usize = 20;
 
 /// One open economy: its writer and what the server keeps beside it.
 pub struct Economy {
@@ -95,15 +94,11 @@ impl Economy {
             let Some(id) = e.accounts().find(&name) else {
                 return Vec::new();
             };
-            let tiers = &e.members().table().tiers;
             let mine = e.members().log().iter().rev().filter(|c| c.account == id);
             mine.take(TIER_CHANGES_SHOWN)
                 .map(|c| {
-                    let to = (c.to & !PARTNER_BIT) as usize;
-                    let t = &tiers[to.min(tiers.len() - 1)];
-                    let line = json!({"seq": c.seq, "from_level": c.from & !PARTNER_BIT,
-                        "to_level": to, "name_zh": t.name_zh.as_str(), "name_en": t.name_en.as_str(),
-                        "partner": c.to & PARTNER_BIT != 0});
+                    let mut line = views::tier_change(e, c);
+                    line["seq"] = json!(c.seq);
                     (c.seq, line)
                 })
                 .collect()

@@ -2,7 +2,8 @@
 //! decimal-string twin (`reserve_fen` and `reserve_fen_str`), because JavaScript numbers lose
 //! precision past 2^53 and atom totals pass that.
 
-use jifen_core::members::PARTNER_BIT;
+use jifen_core::members::{is_partner, level_of, TierChange};
+use jifen_core::AccountId;
 use jifen_core::{
     format_instant, Account, Collectible, CollectibleState, Economy, Ledger, Order, Policy, Price,
     ATOMS_PER_POINT,
@@ -75,14 +76,11 @@ pub fn totals(ledger: &Ledger) -> Value {
 }
 
 /// An account's tier and partner status (SPEC §16), as the pages show them: for people only.
-pub fn tier(economy: &Economy, name: &str) -> Value {
+pub fn tier(economy: &Economy, id: AccountId) -> Value {
     let m = economy.members();
-    let Some(id) = economy.accounts().find(name) else {
-        return Value::Null;
-    };
     let status = m.status(id);
-    let level = (status & !PARTNER_BIT) as usize;
-    let t = &m.table().tiers[level.min(m.table().tiers.len() - 1)];
+    let level = level_of(status);
+    let t = m.table().tier(level);
     let next = m.table().tiers.get(level + 1).map(
         |n| json!({"name_zh": n.name_zh.as_str(), "name_en": n.name_en.as_str(), "min": n.min}),
     );
@@ -95,11 +93,22 @@ pub fn tier(economy: &Economy, name: &str) -> Value {
         "name_en": t.name_en.as_str(),
         "benefits_zh": t.benefits_zh.as_str(),
         "benefits_en": t.benefits_en.as_str(),
-        "partner": status & PARTNER_BIT != 0,
+        "partner": is_partner(status),
         "basis": m.table().basis.as_str(),
         "basis_value": m.table().value(economy.accounts().get(id)),
         "next": next,
         "frozen": frozen,
+    })
+}
+
+/// One change of status (the `account.tier_changed` event's data), named by the table now.
+pub fn tier_change(economy: &Economy, c: &TierChange) -> Value {
+    let t = economy.members().table().tier(level_of(c.to));
+    json!({
+        "account": economy.accounts().get(c.account).name.as_str(),
+        "from_level": level_of(c.from), "to_level": level_of(c.to),
+        "name_zh": t.name_zh.as_str(), "name_en": t.name_en.as_str(),
+        "partner": is_partner(c.to),
     })
 }
 
@@ -153,7 +162,10 @@ pub fn account(economy: &Economy, a: &Account) -> Value {
     let referrer = a
         .referrer()
         .map(|id| economy.accounts().get(id).name.to_string());
-    let tier = tier(economy, &a.name);
+    let tier = economy
+        .accounts()
+        .find(&a.name)
+        .map_or(Value::Null, |id| tier(economy, id));
     json!({
         "account": a.name.as_str(),
         "kind": a.kind.as_str(),

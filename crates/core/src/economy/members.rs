@@ -58,6 +58,9 @@ impl Economy {
 
     /// After a settlement: every consumer's tier by the table's downgrade policy.
     pub(super) fn evaluate_tiers_at_settlement(&mut self) {
+        if !self.members.table.settlement_may_change() {
+            return;
+        }
         let fresh = self.members.table.downgrade == Downgrade::AtSettlement;
         let seq = self.command_seq;
         self.members

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{DecodeResult, Reader, Writer};
 use crate::account::AccountId;
-use crate::members::{
-    Award, Basis, Downgrade, Frozen, Members, Text, Tier, TierChange, TierTable, PARTNER_BIT,
-};
+use crate::members::{Award, Basis, Downgrade, Frozen, Members, Text, Tier, TierChange, TierTable};
 
 impl Writer<'_> {
     /// Free text: a varint length and UTF-8 bytes.
@@ -92,7 +90,7 @@ pub(super) fn read_members(r: &mut Reader, accounts: usize) -> DecodeResult<Memb
     let status = r.take(n)?.to_vec();
     if status
         .iter()
-        .any(|s| (s & !PARTNER_BIT) as usize >= table.tiers.len())
+        .any(|s| crate::members::level_of(*s) >= table.tiers.len())
     {
         return Err("a status names no tier".into());
     }

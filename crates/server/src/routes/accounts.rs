@@ -61,7 +61,7 @@ impl Filter {
             && self.frozen.is_none_or(|f| m.frozen(id).is_some() == f)
             && self
                 .level
-                .is_none_or(|l| m.status(id) & !jifen_core::members::PARTNER_BIT == l)
+                .is_none_or(|l| jifen_core::members::level_of(m.status(id)) == l as usize)
     }
 }
 
@@ -93,7 +93,7 @@ fn search(
             "points": views::points(a.atoms),
             "stable_fen": a.stable_fen,
             "quota_fen": a.quota_fen,
-            "tier": views::tier(e, &a.name),
+            "tier": views::tier(e, id),
         }));
         if rows.len() == limit {
             break;

@@ -232,6 +232,10 @@ fn top_holders(e: &jifen_core::Economy, limit: usize) -> Vec<Value> {
         .iter()
         .enumerate()
         .map(|(i, a)| {
+            let tier = e
+                .accounts()
+                .find(&a.name)
+                .map_or(Value::Null, |id| views::tier(e, id));
             json!({
                 "rank": i + 1,
                 "account": a.name.as_str(),
@@ -239,8 +243,8 @@ fn top_holders(e: &jifen_core::Economy, limit: usize) -> Vec<Value> {
                 "points": views::points(a.atoms),
                 "value_fen": price.value_fen(a.atoms),
                 "dividends_fen": a.dividends_fen,
-                "level_name": views::tier(e, &a.name)["name_zh"],
-                "tier": views::tier(e, &a.name),
+                "level_name": tier["name_zh"],
+                "tier": tier,
             })
         })
         .collect()

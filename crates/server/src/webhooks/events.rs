@@ -6,11 +6,10 @@
 //! giver) and just after it (the effects), so it runs in two steps: [`before`] looks at the
 //! ledger, the entry is applied, and [`after`] reads the effects.
 
-use jifen_core::members::PARTNER_BIT;
 use jifen_core::{format_day, Command, Economy, Effects, Ledger};
 use serde_json::{json, Value};
 
-use crate::views::{points, with_string_twins};
+use crate::views::{points, tier_change, with_string_twins};
 
 /// What a field of an event's data holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -389,22 +388,9 @@ fn member_event(e: &Economy, command: &Command) -> Option<(&'static str, Value)>
 
 /// The status changes the command made, in the order they were made.
 fn tier_changes(e: &Economy, out: &mut Vec<(&'static str, Value)>) {
-    let m = e.members();
-    let tiers = &m.table().tiers;
-    for c in m.log().get(e.effects().tier_log_from..).unwrap_or_default() {
-        let level = (c.to & !PARTNER_BIT) as usize;
-        let Some(tier) = tiers.get(level) else {
-            continue;
-        };
-        out.push((
-            "account.tier_changed",
-            json!({
-                "account": e.accounts().get(c.account).name.as_str(),
-                "from_level": c.from & !PARTNER_BIT, "to_level": level,
-                "name_zh": tier.name_zh.as_str(), "name_en": tier.name_en.as_str(),
-                "partner": c.to & PARTNER_BIT != 0,
-            }),
-        ));
+    let log = e.members().log();
+    for c in log.get(e.effects().tier_log_from..).unwrap_or_default() {
+        out.push(("account.tier_changed", tier_change(e, c)));
     }
 }
 
