@@ -122,3 +122,72 @@ fn events_describe_each_applied_command() {
     let last = lines.last().unwrap();
     assert_eq!(last["price_after"], "5.1731");
 }
+
+/// A `set_tiers` line: table `a` by points held, downgraded at settlements, with a partner
+/// threshold; table `b` by spend, never downgraded, with a partner level.
+fn tiers_line(id: &str, a: bool) -> String {
+    let level = |zh: &str, en: &str, min: u64, partner: bool| {
+        serde_json::json!({"name_zh": zh, "name_en": en, "min": min, "partner": partner,
+            "benefits_zh": "", "benefits_en": ""})
+    };
+    let tiers = if a {
+        serde_json::json!({"basis": "points", "downgrade": "at_settlement",
+            "partner_min": 5_000_000_000u64, "levels": [level("一", "One", 0, false),
+            level("二", "Two", 100_000_000, false), level("三", "Three", 1_000_000_000, false)]})
+    } else {
+        serde_json::json!({"basis": "spend", "downgrade": "never", "levels": [
+            level("甲", "A", 0, false), level("乙", "B", 50_000, true)]})
+    };
+    serde_json::json!({"type": "set_tiers", "id": id, "tiers": tiers}).to_string()
+}
+
+/// Replays `commands` with `set_tiers` of table `a` or `b` before every 25th line, returning the
+/// stage-3 state and the outcomes.
+fn replay_under(dir: &std::path::Path, a: bool, tmp: &std::path::Path) -> (String, String) {
+    let text = std::fs::read_to_string(dir.join("commands.jsonl")).unwrap();
+    let mut lines = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if n % 25 == 0 {
+            lines.push(tiers_line(&format!("tiers-{n}"), a));
+        }
+        lines.push(line.to_string());
+    }
+    let name = format!("{}-{a}", dir.file_name().unwrap().to_string_lossy());
+    let commands = tmp.join(format!("{name}.jsonl"));
+    let outcomes = tmp.join(format!("{name}.outcomes.jsonl"));
+    std::fs::write(&commands, lines.join("\n") + "\n").unwrap();
+    let (out, described) = run(jifen()
+        .args(["replay", "--check", "--state-v3", "--rules"])
+        .arg(dir.join("rules.toml"))
+        .arg(&commands)
+        .arg("--outcomes")
+        .arg(&outcomes));
+    assert!(out.status.success(), "{described}");
+    let outcomes = std::fs::read_to_string(&outcomes).unwrap();
+    let set = outcomes
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|o| o["id"].as_str().unwrap_or("").starts_with("tiers-") && o["ok"] == true)
+        .count();
+    assert_eq!(
+        set,
+        text.lines().count().div_ceil(25),
+        "{name}: every table was set"
+    );
+    (String::from_utf8(out.stdout).unwrap(), outcomes)
+}
+
+/// SPEC §16's guard rail through the binary: every vector, replayed with two different tier
+/// tables set through it, ends in the same state with the same outcomes.
+#[test]
+fn tier_tables_leave_every_vector_unchanged() {
+    let tmp = temp_dir("golden-tiers");
+    for folder in ["golden", "golden-collectibles", "golden-payouts"] {
+        for dir in vectors(folder) {
+            let (state_a, outcomes_a) = replay_under(&dir, true, &tmp);
+            let (state_b, outcomes_b) = replay_under(&dir, false, &tmp);
+            assert_eq!(state_a, state_b, "{}: state", dir.display());
+            assert_eq!(outcomes_a, outcomes_b, "{}: outcomes", dir.display());
+        }
+    }
+}
