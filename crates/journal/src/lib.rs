@@ -29,6 +29,7 @@ mod recover;
 mod replayer;
 mod snapshotter;
 pub mod sqlite;
+mod sqlite_check;
 mod sqlite_postings;
 mod store;
 pub mod time;

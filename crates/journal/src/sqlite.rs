@@ -519,10 +519,15 @@ impl Store for SqliteStore {
         let rows: Vec<String> = stmt
             .query_map([], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
+        drop(stmt);
+        let mut problems: Vec<String> = rows.into_iter().filter(|r| r != "ok").collect();
+        if thorough {
+            problems.extend(crate::sqlite_check::settings_not_text(&self.conn)?);
+        }
         Ok(IntegrityReport {
             method: format!("SQLite {pragma} of {}", self.path.display()),
             checked: true,
-            problems: rows.into_iter().filter(|r| r != "ok").collect(),
+            problems,
         })
     }
 
@@ -721,5 +726,25 @@ mod tests {
             reprepared, 0,
             "the head query was compiled again on commits"
         );
+    }
+
+    /// A settings row whose text a flipped byte made invalid UTF-8 is damage the thorough
+    /// check reports (SQLite's own check sees only pages); the server could not read it.
+    #[test]
+    fn the_thorough_check_reports_settings_that_are_not_text() {
+        let dir = std::env::temp_dir().join(format!("jifen-sqlite-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = SqliteStore::open_dir(&dir).unwrap();
+        store.kv_put("scope", "key", "{\"a\":1}").unwrap();
+        assert!(store.integrity_check(true).unwrap().ok());
+        store
+            .conn
+            .execute("UPDATE settings SET value = CAST(X'7BC37D' AS TEXT)", [])
+            .unwrap();
+        let report = store.integrity_check(true).unwrap();
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        assert!(report.problems[0].contains("not valid UTF-8"));
     }
 }

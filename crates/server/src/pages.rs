@@ -12,6 +12,8 @@ pub const CERTIFICATE: &str = include_str!("../assets/certificate.html");
 /// uPlot (MIT, vendored beside the simulator's report), inlined so the page needs no network.
 const UPLOT_JS: &str = include_str!("../../sim/assets/uplot/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../sim/assets/uplot/uPlot.min.css");
+/// What every page shares: the words for each error code, and numbers and times for people.
+pub const COMMON_JS: &str = include_str!("../assets/common.js");
 
 /// A page with uPlot inlined (pasted once per page, on first use), served with a strict
 /// content security policy: nothing from other origins, no referrer, and only the page's own
@@ -31,7 +33,8 @@ pub fn self_contained(page: &'static str) -> Response {
             .or_insert_with(|| {
                 let full = page
                     .replace("/*UPLOT_CSS*/", UPLOT_CSS)
-                    .replace("/*UPLOT_JS*/", UPLOT_JS);
+                    .replace("/*UPLOT_JS*/", UPLOT_JS)
+                    .replace("/*COMMON_JS*/", COMMON_JS);
                 let policy = content_security_policy(&full);
                 (Box::leak(full.into_boxed_str()), policy)
             })
@@ -95,6 +98,68 @@ mod tests {
             .unwrap();
         assert!(!scripts.contains("unsafe-inline"), "{policy}");
         assert!(policy.contains("frame-ancestors 'none'"));
+    }
+
+    /// Every code a page can be answered: the engine's, and each literal the HTTP edge gives
+    /// `ApiError::new` (after its status) or `bad_request` in its source.
+    fn every_code() -> Vec<String> {
+        let mut codes: Vec<String> = jifen_core::Code::ALL
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect();
+        let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    codes.extend(codes_in(&std::fs::read_to_string(path).unwrap()));
+                }
+            }
+        }
+        codes.sort();
+        codes.dedup();
+        codes
+    }
+
+    /// The string literal that opens the arguments of each such call.
+    fn codes_in(source: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (open, skip_status) in [("ApiError::new(", true), ("bad_request(", false)] {
+            for (at, _) in source.match_indices(open) {
+                let mut rest = &source[at + open.len()..];
+                if skip_status {
+                    let Some(comma) = rest.find(',') else {
+                        continue;
+                    };
+                    rest = &rest[comma + 1..];
+                }
+                let rest = rest.trim_start();
+                let Some(literal) = rest.strip_prefix('"') else {
+                    continue;
+                };
+                let code: String = literal.chars().take_while(|c| *c != '"').collect();
+                if !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    out.push(code);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_code_has_words_in_both_languages() {
+        let codes = every_code();
+        assert!(codes.len() > 55, "{codes:?}");
+        for code in &codes {
+            let entry = format!("\n      {code}: \"");
+            assert_eq!(
+                COMMON_JS.matches(&entry).count(),
+                2,
+                "common.js needs one Chinese and one English message for {code}"
+            );
+        }
     }
 
     #[test]
