@@ -138,6 +138,16 @@ const JF = (() => {
   };
   // The words for a code; a code the table lacks gets the general words, never the raw code.
   const message = (lang, code) => MESSAGES[lang][code] || MESSAGES[lang].error;
+  // A server error for people: the code's words, with the server's detail where it helps:
+  // in English its own (English) text, in Chinese the Chinese part of a text that has one.
+  function explain(lang, code, detail) {
+    const words = message(lang, code);
+    if (!detail || detail === words) return words;
+    if (lang === "en") return `${words} (${detail})`;
+    if (!/[\u4e00-\u9fff]/.test(detail)) return words;
+    const open = detail.indexOf("（");
+    return `${words}：${open >= 0 ? detail.slice(open + 1).replace(/）\s*$/, "") : detail}`;
+  }
   const group = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   // Yuan from fen (an integer or a decimal string): 2 decimals and thousands separators.
   function yuan(fen) {
@@ -243,5 +253,5 @@ const JF = (() => {
     try { text = (words[c.type] || words.other)(c); } catch (_) { text = words.other(c); }
     return entry.ok === false ? text + words.refused(message(lang, entry.outcome)) : text;
   }
-  return { MESSAGES, message, group, yuan, atomsOf, points, showPoints, time, describe };
+  return { MESSAGES, message, explain, group, yuan, atomsOf, points, showPoints, time, describe };
 })();

@@ -307,3 +307,8 @@ pub fn store_settings(
     store.with(|s| s.kv_put(SETTINGS_SCOPE, economy, &text))?;
     Ok(())
 }
+
+/// Where the key that made each of an economy's rule changes is kept, by seq.
+pub fn rule_authors_scope(economy: &str) -> String {
+    format!("rule_authors/{economy}")
+}

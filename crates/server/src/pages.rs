@@ -14,6 +14,8 @@ const UPLOT_JS: &str = include_str!("../../sim/assets/uplot/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../sim/assets/uplot/uPlot.min.css");
 /// What every page shares: the words for each error code, and numbers and times for people.
 pub const COMMON_JS: &str = include_str!("../assets/common.js");
+/// The rules in people's words, for the console.
+const RULES_JS: &str = include_str!("../assets/rules.js");
 
 /// A page with uPlot inlined (pasted once per page, on first use), served with a strict
 /// content security policy: nothing from other origins, no referrer, and only the page's own
@@ -34,7 +36,8 @@ pub fn self_contained(page: &'static str) -> Response {
                 let full = page
                     .replace("/*UPLOT_CSS*/", UPLOT_CSS)
                     .replace("/*UPLOT_JS*/", UPLOT_JS)
-                    .replace("/*COMMON_JS*/", COMMON_JS);
+                    .replace("/*COMMON_JS*/", COMMON_JS)
+                    .replace("/*RULES_JS*/", RULES_JS);
                 let policy = content_security_policy(&full);
                 (Box::leak(full.into_boxed_str()), policy)
             })

@@ -151,6 +151,14 @@ fn the_overview_is_the_apis(browser: &Browser, s: &Server, backend: &Backend) {
         shown(browser, "ov-treasury"),
         points_of(&e["treasury_atoms"])
     );
+    assert_eq!(
+        browser.script(
+            "return document.getElementById('ov-circulating').title",
+            json!([])
+        ),
+        points_full(&e["circulating_atoms"]),
+        "the full figure on hover"
+    );
     assert_eq!(shown(browser, "ov-pool"), yuan(&e["dividend_pool_fen"]));
     assert_eq!(
         shown(browser, "ov-quota"),
@@ -223,8 +231,13 @@ fn an_order_confirmed_from_the_console(browser: &Browser, s: &Server, backend: &
     browser.wait_for("return document.body.dataset.status", "loaded");
     let alice = s.get("/v1/economies/c/accounts/alice", ADMIN);
     browser.wait_for(
-        "return document.getElementById('ad-points').textContent",
+        "return document.getElementById('ad-points').title",
         alice["points"].as_str().unwrap(),
+    );
+    assert_eq!(
+        shown(browser, "ad-points"),
+        points_of(&alice["atoms"]),
+        "two decimals shown, all eight on hover"
     );
     let history = browser.script(
         "return document.getElementById('history-table').innerText",
@@ -288,7 +301,7 @@ fn a_rules_what_if_changes_nothing(browser: &Browser, s: &Server, backend: &Back
         "true",
     );
     browser.script(
-        "document.getElementById('rule-reward_bps').value = '5000'; return true",
+        "document.getElementById('rule-reward_bps').value = '50'; return true",
         json!([]),
     );
     let rules_before = s.get("/v1/economies/c/rules", ADMIN);

@@ -266,14 +266,37 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-/// Fen as the pages show them: yuan with two decimals.
-pub fn yuan(fen: &Value) -> String {
-    let n: u64 = fen.as_u64().unwrap();
-    format!("{}.{:02}", n / 100, n % 100)
+/// Digits in groups of three, as the pages write whole yuan and points.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
-/// Atoms as the pages show them: points with all eight decimals.
+/// Fen as the pages show them: yuan with thousands separators and two decimals.
+pub fn yuan(fen: &Value) -> String {
+    let n: u64 = fen.as_u64().unwrap();
+    format!("{}.{:02}", grouped(n / 100), n % 100)
+}
+
+/// Atoms as the pages show them: points to two decimals, cut (never rounded up).
 pub fn points_of(atoms: &Value) -> String {
     let n: u64 = atoms.as_u64().unwrap();
-    format!("{}.{:08}", n / 100_000_000, n % 100_000_000)
+    format!(
+        "{}.{:02}",
+        grouped(n / 100_000_000),
+        n % 100_000_000 / 1_000_000
+    )
+}
+
+/// Atoms in full, as the pages show them on hover: all eight decimals.
+pub fn points_full(atoms: &Value) -> String {
+    let n: u64 = atoms.as_u64().unwrap();
+    format!("{}.{:08}", grouped(n / 100_000_000), n % 100_000_000)
 }

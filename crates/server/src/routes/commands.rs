@@ -122,11 +122,43 @@ async fn post_commands(eco: Eco<Submit>, headers: HeaderMap, body: Bytes) -> Api
         .await
         .map_err(|_| ApiError::unavailable("the economy's writer stopped"))?;
     let outcomes = result?;
+    note_rule_authors(&eco, batch.parsed(), &outcomes).await?;
     count(&eco.app.metrics, &outcomes);
     let rejected = rejected(&batch, &outcomes);
     let notes = notes(&eco.economy, rejected, outcomes.len()).await?;
     let body = outcomes_body(batch.parsed(), &outcomes, &notes);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Who made each rule change: the key's id, kept beside the journal (which records what was
+/// done, not by whom) for the rules history. Written after the commit: a crash between the two
+/// loses only the name, and the history then shows none.
+async fn note_rule_authors(
+    eco: &Eco<Submit>,
+    parsed: &[Parsed],
+    outcomes: &[Outcome],
+) -> ApiResult<()> {
+    let seqs: Vec<u64> = parsed
+        .iter()
+        .zip(outcomes)
+        .filter(|(p, o)| {
+            matches!(p.command, Ok(Command::SetRules { .. })) && o.result.is_ok() && !o.retry
+        })
+        .map(|(_, o)| o.seq)
+        .collect();
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    let scope = crate::economies::rule_authors_scope(&eco.economy.meta.id);
+    let key = eco.caller.key_id.clone();
+    eco.app
+        .store
+        .run(move |s| {
+            seqs.iter()
+                .try_for_each(|seq| s.kv_put(&scope, &format!("{seq:020}"), &key))
+        })
+        .await?;
+    Ok(())
 }
 
 fn count(m: &Metrics, outcomes: &[Outcome]) {

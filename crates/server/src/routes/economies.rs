@@ -213,8 +213,15 @@ async fn rules_history(eco: Eco<Read>) -> ApiResult<Response> {
                 .ok_or_else(|| ApiError::internal(format!("rule change {seq} has no entry")))?;
             let command: Value =
                 serde_json::from_str(&entry.command).map_err(ApiError::internal)?;
+            let key = eco.app.store.with(|s| {
+                s.kv_get(
+                    &crate::economies::rule_authors_scope(&meta.id),
+                    &format!("{seq:020}"),
+                )
+            })?;
             out.push(json!({
                 "seq": seq,
+                "key": key,
                 "time": jifen_journal::time::rfc3339_ms(entry.ts_ms),
                 "id": command.get("id"),
                 "rules": command.get("rules"),
