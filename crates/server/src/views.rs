@@ -183,6 +183,8 @@ pub fn account(economy: &Economy, a: &Account) -> Value {
         "quota_note": "a cap, paid only from the dividend pool, not a promise",
         "quota_progress_bps": progress_bps,
         "exit_enabled": economy.rules().exit_enabled,
+        // The fee an exit's sale pays (SPEC §9), for the wallet's words on exit.
+        "sell_fee_bps": economy.rules().sell_fee_bps,
         "trigger_price_yuan_per_point": trigger,
         "price_yuan_per_point": price.yuan_per_point(4),
         "spent_fen": a.spent_fen,

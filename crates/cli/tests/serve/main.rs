@@ -14,6 +14,7 @@ mod bad_input;
 mod connections_page;
 mod connectors;
 mod console;
+mod consumer_journey;
 mod finance;
 mod finance_page;
 mod first_start;

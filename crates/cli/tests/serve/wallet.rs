@@ -175,7 +175,7 @@ fn a_sale_previewed_then_made(f: &Fixture, browser: &Browser) {
     assert_eq!(before - atoms(), 100_000_000, "one point sold");
     let account = f.s.get("/v1/economies/w/accounts/alice", ADMIN);
     browser.wait_for(
-        "return document.getElementById('points').textContent",
+        "return document.getElementById('points').title",
         account["points"].as_str().unwrap(),
     );
     let stable = account["stable_fen"].as_u64().unwrap();

@@ -35,6 +35,27 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
+/// A Chrome DevTools command through chromedriver (`goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp(Value);
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.to_string()))
+    }
+}
+
 impl Browser {
     pub fn start() -> Browser {
         let port = crate::common::free_port();
@@ -138,10 +159,54 @@ impl Browser {
             .unwrap();
     }
 
+    /// The viewport's width in CSS pixels. A desktop window cannot be narrower than about 500
+    /// px, so phone widths are emulated as a phone's screen (DevTools' device metrics).
     pub fn resize(&self, width: u32) {
         self.rt
-            .block_on(self.client().set_window_size(width, 900))
+            .block_on(self.client().set_window_size(width.max(800), 900))
             .unwrap();
+        let cdp = if width < 800 {
+            json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                "width": width, "height": 812, "deviceScaleFactor": 1, "mobile": false}})
+        } else {
+            json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}})
+        };
+        self.rt
+            .block_on(self.client().issue_cmd(Cdp(cdp)))
+            .expect("the viewport's metrics");
+        let inner = self.script("return window.innerWidth", json!([]));
+        assert_eq!(inner, json!(width), "the viewport is {width} px wide");
+    }
+
+    /// How far the page is wider than its viewport (0 when nothing overflows), and the widest
+    /// elements past the edge, to name in a failure.
+    pub fn overflow(&self) -> (i64, Vec<String>) {
+        let found = self.script(
+            r##"const w = document.documentElement.clientWidth;
+            const over = document.documentElement.scrollWidth - w;
+            const culprits = [];
+            for (const el of document.querySelectorAll("body *")) {
+              const r = el.getBoundingClientRect();
+              if (r.width && r.right > w + 1 && getComputedStyle(el).position !== "fixed") {
+                let inScroller = false;
+                for (let p = el.parentElement; p; p = p.parentElement) {
+                  const o = getComputedStyle(p).overflowX;
+                  if (o === "auto" || o === "scroll" || o === "hidden") { inScroller = true; break; }
+                }
+                if (!inScroller) culprits.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : "") + " right=" + Math.round(r.right));
+              }
+            }
+            return [over, culprits.slice(0, 8)];"##,
+            json!([]),
+        );
+        let over = found[0].as_i64().unwrap_or(0);
+        let names = found[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        (over, names)
     }
 
     /// Saves a screenshot of the top of the page as `target/screenshots/<name>.png`.

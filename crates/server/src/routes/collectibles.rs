@@ -176,6 +176,7 @@ async fn public_collectible(
         .collect();
     body["economy"] = json!(economy.meta.id);
     body["economy_name"] = json!(economy.meta.name);
+    body["timezone"] = json!(economy.meta.timezone);
     body["history"] = Value::Array(history);
     Ok(json_ok(body))
 }

@@ -177,6 +177,7 @@ async fn me(State(app): State<Arc<App>>, Wallet(holder): Wallet) -> ApiResult<Re
     let position = position(&holder).await?;
     let eco = holder.economy.meta.id.clone();
     let terms = holder.economy.settings().terms.shown();
+    let timezone = holder.economy.meta.timezone.clone();
     let changes = holder.economy.tier_changes(holder.account.clone()).await?;
     let app2 = app.clone();
     let (entries, dividends, head, tiers) = blocking(move || {
@@ -191,6 +192,7 @@ async fn me(State(app): State<Arc<App>>, Wallet(holder): Wallet) -> ApiResult<Re
     .await?;
     Ok(json_ok(json!({
         "economy": eco,
+        "timezone": timezone,
         "terms": terms,
         "account": account,
         "entries": entries,
