@@ -26,6 +26,7 @@ pub mod http;
 pub mod keyring;
 pub mod keys;
 pub mod limits;
+pub mod member_import;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

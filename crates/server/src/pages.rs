@@ -121,6 +121,8 @@ mod tests {
                 }
             }
         }
+        codes.extend(crate::member_import::PROBLEM_CODES.map(String::from));
+        codes.push("invalid_import".into());
         codes.sort();
         codes.dedup();
         codes

@@ -20,6 +20,7 @@ mod finance_page;
 mod first_start;
 mod golden;
 mod load;
+mod member_import;
 mod members;
 mod messages;
 mod move_backends;

@@ -121,6 +121,16 @@ impl Connectors {
     }
 }
 
+/// The kinds of buyer id an identity may be (a phone number is stored only as a keyed hash).
+pub const SCHEMES: [&str; 6] = [
+    "phone",
+    "shopify-customer",
+    "woocommerce-customer",
+    "youzan-open-id",
+    "weimob-wid",
+    "generic",
+];
+
 /// A connector id: 1 to 32 of `a-z`, `0-9`, `-`.
 pub fn check_id(id: &str) -> ApiResult<()> {
     let ok = !id.is_empty()

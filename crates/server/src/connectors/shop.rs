@@ -94,6 +94,28 @@ impl Shop {
         hex::encode(crate::keys::hmac(&self.identity_key, message.as_bytes()))
     }
 
+    /// The account an identity's hash is linked to, if any.
+    pub fn linked(&self, hash: &str) -> Option<String> {
+        self.identities.read().ok()?.get(hash).cloned()
+    }
+
+    /// The write that links an identity's hash to `account`, for the caller to commit; then
+    /// [`Shop::remember`] it.
+    pub fn link_write(&self, hash: &str, account: &str) -> KvWrite {
+        KvWrite {
+            scope: identities_scope(&self.economy),
+            key: hash.to_string(),
+            value: Some(account.to_string()),
+        }
+    }
+
+    /// A committed link, known from now on.
+    pub fn remember(&self, hash: &str, account: &str) {
+        if let Ok(mut m) = self.identities.write() {
+            m.insert(hash.to_string(), account.to_string());
+        }
+    }
+
     /// The account of an identity: linked by the operator, or else named from its hash. The
     /// second value is the write that records a first sight.
     pub(super) fn account_of(&self, identity: &Identity) -> (String, Option<KvWrite>) {
@@ -107,14 +129,8 @@ impl Shop {
             return (a, None);
         }
         let account = format!("c-{}", &hash[..20]);
-        if let Ok(mut m) = self.identities.write() {
-            m.insert(hash.clone(), account.clone());
-        }
-        let write = KvWrite {
-            scope: identities_scope(&self.economy),
-            key: hash,
-            value: Some(account.clone()),
-        };
+        self.remember(&hash, &account);
+        let write = self.link_write(&hash, &account);
         (account, Some(write))
     }
 }

@@ -386,14 +386,7 @@ struct Link {
     account: String,
 }
 
-const SCHEMES: [&str; 6] = [
-    "phone",
-    "shopify-customer",
-    "woocommerce-customer",
-    "youzan-open-id",
-    "weimob-wid",
-    "generic",
-];
+use crate::connectors::SCHEMES;
 
 #[utoipa::path(post, path = "/v1/economies/{eco}/identities", tag = "connectors",
     request_body = Link,

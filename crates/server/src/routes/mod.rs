@@ -12,6 +12,7 @@ mod economies;
 mod exchange;
 mod finance;
 mod keys;
+mod members;
 mod reads;
 mod service;
 mod session;
@@ -77,6 +78,7 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
         .merge(connectors::router())
         .merge(reads::router())
         .merge(accounts::router())
+        .merge(members::router())
         .merge(statements::router())
         .merge(keys::router())
         .merge(console::router())

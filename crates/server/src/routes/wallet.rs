@@ -54,6 +54,61 @@ struct LinkRequest {
     /// Seconds the link lasts: default 900, at most the configured longest (86400 by default).
     #[schema(minimum = 1)]
     ttl_s: Option<u64>,
+    /// Where the consumer reaches this server (`https://shop.example`): the answer then also
+    /// has the whole `link` and its QR code (`qr_png`, a PNG data URL), to show or print once.
+    base_url: Option<String>,
+}
+
+/// The most bytes of a link's base URL.
+const BASE_URL_BYTES_MAX: usize = 200;
+
+/// The whole link from `base` (an http(s) origin, perhaps with a path) and the path of the
+/// wallet, with its QR code as a PNG data URL.
+fn link_with_qr(base: &str, path: &str) -> ApiResult<(String, String)> {
+    let bad = || {
+        ApiError::invalid(format!("base_url must be an http:// or https:// address of at most {BASE_URL_BYTES_MAX} bytes, without a query or fragment"))
+    };
+    let ok = base.len() <= BASE_URL_BYTES_MAX
+        && (base.starts_with("https://") || base.starts_with("http://"))
+        && !base.contains(['?', '#', ' ', '"', '<', '>'])
+        && !base.chars().any(char::is_control);
+    if !ok {
+        return Err(bad());
+    }
+    let link = format!("{}{path}", base.trim_end_matches('/'));
+    let code = qrcode::QrCode::with_error_correction_level(&link, qrcode::EcLevel::M)
+        .map_err(|_| bad())?;
+    use base64::Engine;
+    let png = qr_png(&code);
+    let data = base64::engine::general_purpose::STANDARD.encode(png);
+    Ok((link, format!("data:image/png;base64,{data}")))
+}
+
+/// A QR code as a greyscale PNG: 6 pixels a module, with the standard 4-module quiet zone.
+fn qr_png(code: &qrcode::QrCode) -> Vec<u8> {
+    const SCALE: usize = 6;
+    const QUIET: usize = 4;
+    let n = code.width();
+    let side = (n + 2 * QUIET) * SCALE;
+    let colors = code.to_colors();
+    let mut pixels = vec![255u8; side * side];
+    for (i, c) in colors.iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            let (mx, my) = (i % n + QUIET, i / n + QUIET);
+            for y in my * SCALE..(my + 1) * SCALE {
+                pixels[y * side + mx * SCALE..y * side + (mx + 1) * SCALE].fill(0);
+            }
+        }
+    }
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, side as u32, side as u32);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    // Encoding into memory fails only on a wrong size, which the QR test would show.
+    if let Ok(mut writer) = encoder.write_header() {
+        let _ = writer.write_image_data(&pixels);
+    }
+    png
 }
 
 #[utoipa::path(post, path = "/v1/economies/{eco}/wallet-links", tag = "wallet",
@@ -81,12 +136,18 @@ async fn create_link(
     }
     let expires = eco.app.now_ms() + ttl as i64 * 1000;
     let token = eco.app.links.make(eco.economy.id(), &req.account, expires);
-    Ok(axum::Json(json!({
-        "url": format!("/wallet#t={token}"),
+    let url = format!("/wallet#t={token}");
+    let mut answer = json!({
+        "url": url,
         "token": token,
         "expires_at": jifen_journal::time::rfc3339_ms(expires),
-    }))
-    .into_response())
+    });
+    if let Some(base) = &req.base_url {
+        let (link, svg) = link_with_qr(base, &url)?;
+        answer["link"] = json!(link);
+        answer["qr_png"] = json!(svg);
+    }
+    Ok(axum::Json(answer).into_response())
 }
 
 /// The account's position in its economy (how the dividends table names it).
