@@ -69,7 +69,7 @@ const JF = (() => {
       what_if_running: "另一项规则预演正在进行，请稍后再试",
       invalid_import: "导入文件有错误行，未导入任何会员",
       bad_csv: "这一行不是有效的 CSV",
-      bad_header: "第一行须为表头：account,display_name,referrer,identity",
+      bad_header: "第一行须为表头：账户,显示名,推荐人,身份",
       bad_account: "账户名须为 1 至 64 个字母、数字或 _ . : @ -",
       bad_display_name: "显示名最多 32 个字，且不能含控制字符",
       bad_identity: "身份须为“类型:编号”（如 phone:13800138000）或手机号",

@@ -25,6 +25,7 @@ mod members;
 mod messages;
 mod move_backends;
 mod openapi;
+mod operator_journey;
 mod point_in_time;
 mod reads;
 mod roles;

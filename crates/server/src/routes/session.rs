@@ -75,7 +75,8 @@ async fn sign_in(
     let secure = headers
         .get("x-forwarded-proto")
         .is_some_and(|v| v.as_bytes() == b"https");
-    let session = app.sessions.issue(&p, secure)?;
+    let mut session = app.sessions.issue(&p, secure)?;
+    session.view["wallet_link_ttl_max_s"] = app.links.ttl_max_s().into();
     let mut response = Json(session.view).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -94,6 +95,7 @@ async fn current(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<R
             let expires = app.sessions.claims(token).and_then(|c| c["x"].as_i64());
             if let Some(expires) = expires {
                 body = app.sessions.view(token, &p, expires);
+                body["wallet_link_ttl_max_s"] = app.links.ttl_max_s().into();
             }
         }
     }
