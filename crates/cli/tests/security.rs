@@ -416,7 +416,10 @@ fn the_banner_in_both_languages(s: &Server) {
             .to_string()
     };
     let zh = banner();
-    assert!(zh.contains("自动确认订单（o1）被拒绝：id_conflict"), "{zh}");
+    assert!(
+        zh.contains("自动确认订单（o1）被拒绝：这个操作编号已用于另一项不同的操作"),
+        "{zh}"
+    );
     for width in [1280, 375] {
         browser.resize(width);
         browser.screenshot(&format!("console-scheduler-banner-zh-{width}px"));
@@ -429,7 +432,7 @@ fn the_banner_in_both_languages(s: &Server) {
     );
     let en = banner();
     assert!(
-        en.contains("The automatic order confirmation for o1 was refused: id_conflict"),
+        en.contains("The automatic order confirmation for o1 was refused: This operation id was already used for a different operation"),
         "{en}"
     );
     for width in [1280, 375] {

@@ -172,6 +172,11 @@ impl Economies {
         }
     }
 
+    /// The configuration each economy's journal is opened with.
+    pub fn journal_config(&self) -> JournalConfig {
+        self.journal.clone()
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<Economy>> {
         self.open.read().ok()?.get(id).cloned()
     }

@@ -17,6 +17,7 @@ pub mod connections;
 pub mod connectors;
 pub mod content;
 pub mod demo;
+pub mod demo_history;
 pub mod economies;
 pub mod error;
 pub mod finance;

@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::activity::{Named, Page};
-use crate::auth::{Eco, Manage};
+use crate::auth::{Eco, Manage, Read};
 use crate::bounds::CONTENT_BYTES_MAX;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{json_ok, json_with};
@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .merge(uploads)
         .routes(routes!(get_content))
         .routes(routes!(public_collectible))
+        .routes(routes!(list_collectibles))
         .route("/c/{economy}/{collectible}", axum::routing::get(page))
 }
 
@@ -179,4 +180,44 @@ async fn public_collectible(
     body["timezone"] = json!(economy.meta.timezone);
     body["history"] = Value::Array(history);
     Ok(json_ok(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    /// Only collectibles after this position (the previous page's `next_after`).
+    after: Option<usize>,
+    limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/economies/{eco}/collectibles", tag = "collectibles",
+    params(("after" = Option<usize>, Query, description = "the previous page's next_after"),
+           ("limit" = Option<usize>, Query, description = "1 to 1000; default 100")),
+    responses((status = 200, description = "the economy's collectibles in the order they were made, each with its owner, and next_after when there are more", body = Object)))]
+async fn list_collectibles(
+    eco: Eco<Read>,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+) -> ApiResult<Response> {
+    let limit = crate::http::limit_within(q.limit, 100, crate::bounds::PAGE_LIMIT_MAX)?;
+    let after = q.after.unwrap_or(0);
+    let (rows, next) = eco
+        .economy
+        .read(move |v| {
+            let e = v.ledger.economy();
+            let rows: Vec<Value> = e
+                .collectibles()
+                .iter()
+                .skip(after)
+                .take(limit)
+                .map(|c| {
+                    let mut out = views::collectible(e, c, e.policy());
+                    out["owner"] = json!(e.accounts().get(c.owner).name.as_str());
+                    out
+                })
+                .collect();
+            let next = (after + rows.len() < e.collectibles().len()).then_some(after + rows.len());
+            (rows, next)
+        })
+        .await?;
+    Ok(json_ok(json!({"collectibles": rows, "next_after": next})))
 }
