@@ -38,3 +38,4 @@ mod wallet;
 mod webhooks;
 mod webhooks_docs;
 mod webhooks_page;
+mod wechat;

@@ -20,6 +20,7 @@ mod statements;
 mod transparency;
 mod wallet;
 mod webhooks;
+mod wechat;
 
 use std::sync::Arc;
 
@@ -89,4 +90,5 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
         .merge(webhooks::router())
         .merge(transparency::router())
         .merge(finance::router())
+        .merge(wechat::router())
 }
