@@ -101,3 +101,67 @@ fn the_report_renders_its_charts_without_console_errors() {
         );
     }
 }
+
+#[path = "web/browser.rs"]
+#[allow(dead_code)]
+mod browser;
+
+/// The report speaks Chinese first and English on the switch, with thousands separators, and
+/// fits a 375 px phone in both (issue 23); screenshots of each are saved.
+#[test]
+fn the_report_reads_in_both_languages_on_a_phone() {
+    let tmp = temp_dir("report-languages");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bank-run.toml");
+    let (o, described) = run(jifen()
+        .arg("simulate")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&tmp));
+    assert!(o.status.success(), "{described}");
+    let url = format!("file://{}", tmp.join("report.html").display());
+    let b = browser::Browser::start();
+    let text = || {
+        b.script("return document.body.innerText", serde_json::json!([]))
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for width in [375, 1280] {
+        b.resize(width);
+        b.open(&url);
+        b.wait_for("return document.body.dataset.status", "rendered");
+        let zh = text();
+        assert!(
+            zh.contains("全部由储备金兑付") && zh.contains("谁得到了什么"),
+            "{zh}"
+        );
+        assert!(!zh.contains("Who gained"), "only Chinese shows: {zh}");
+        let grouped = zh.split_whitespace().any(|w| {
+            w.contains(',')
+                && w.trim_end_matches('元')
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+        });
+        assert!(grouped, "sums have thousands separators: {zh}");
+        check_fits(&b, width, "zh");
+        b.screenshot(&format!("report-bank-run-zh-{width}px"));
+        b.click("#lang");
+        b.wait_for("return document.documentElement.lang", "en");
+        let en = text();
+        assert!(en.contains("every one was paid from the reserve"), "{en}");
+        assert!(
+            !en.to_lowercase().contains("dividend"),
+            "neutral words: {en}"
+        );
+        check_fits(&b, width, "en");
+        b.screenshot(&format!("report-bank-run-en-{width}px"));
+    }
+    assert_eq!(b.console_problems(), Vec::<String>::new());
+}
+
+fn check_fits(b: &browser::Browser, width: u32, lang: &str) {
+    if width == 375 {
+        let (over, culprits) = b.overflow();
+        assert_eq!(over, 0, "the {lang} report overflows 375 px: {culprits:?}");
+    }
+}

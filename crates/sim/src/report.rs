@@ -111,8 +111,29 @@ fn times(a: u64, b: u64) -> String {
     format!("{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
-fn yuan(fen: u64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
+/// A whole number with thousands separators.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Yuan for people: with thousands separators (the CSV files keep plain numbers).
+fn money(fen: u64) -> String {
+    format!("{}.{:02}", grouped(fen / 100), fen % 100)
+}
+
+/// The languages the report speaks: Chinese first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lang {
+    Zh,
+    En,
 }
 
 pub fn daily_csv(r: &SimResult) -> String {
@@ -191,33 +212,43 @@ pub fn accounts_csv(r: &SimResult) -> String {
 }
 
 /// The first lines of the report: who gained and who did not, derived from the run.
+/// The headlines in English (the terminal's summary and `summary.json`).
 pub fn headlines(r: &SimResult) -> Vec<String> {
+    headlines_in(r, Lang::En)
+}
+
+/// Who gained and who did not, in `lang`.
+pub fn headlines_in(r: &SimResult, lang: Lang) -> Vec<String> {
     let s = &r.scenario;
     let last = r.days.last().cloned().unwrap_or_default();
     let first_price = Price::per_point(s.rules.initial_price_fen).yuan_per_point(4);
-    let mut lines = vec![format!(
-        "{} consumers spent {} yuan over {} days; the programme set aside {}% of sales for the reserve and the dividend pool. The price went from {first_price} to {} yuan per point after the last day's orders, and to {} once its dividends settled.",
-        r.people.len(),
-        yuan(last.sales_total_fen),
-        s.days,
+    let (people, sales, set_aside) = (
+        grouped(r.people.len() as u64),
+        money(last.sales_total_fen),
         pct(last.money_in_total_fen, last.sales_total_fen),
-        last.price_before_settlement,
+    );
+    let (before, after) = (
+        &last.price_before_settlement,
         final_price(r).yuan_per_point(4),
-    )];
-    lines.extend(cohort_lines(r));
-    lines.push(quota_line(r, &last));
+    );
+    let mut lines = vec![match lang {
+        Lang::Zh => format!("{people} 位消费者在 {} 天内消费 {sales} 元；计划把销售额的 {set_aside}% 存入储备金和回馈池。积分价格从 {first_price} 元升至最后一天订单后的 {before} 元，当天每日回馈结算后为 {after} 元。", s.days),
+        Lang::En => format!("{people} consumers spent {sales} yuan over {} days; the programme set aside {set_aside}% of sales for the reserve and the reward pool. The price went from {first_price} to {before} yuan per point after the last day's orders, and to {after} once its daily rewards settled.", s.days),
+    }];
+    lines.extend(cohort_lines(r, lang));
+    lines.push(quota_line(r, &last, lang));
     let exits: u64 = r.days.iter().map(|d| d.exits).sum();
-    let dividends: u64 = r.days.iter().map(|d| d.dividends_paid_fen).sum();
-    lines.push(format!(
-        "{exits} times a holder's points reached their quota and were bought back (exits); {} yuan of dividends were paid in all.",
-        yuan(dividends)
-    ));
-    lines.extend(r.shocks.iter().map(shock_line));
+    let rewards = money(r.days.iter().map(|d| d.dividends_paid_fen).sum());
+    lines.push(match lang {
+        Lang::Zh => format!("共有 {exits} 次持有人的积分价值达到额度而被回购（出局）；累计发放每日回馈 {rewards} 元。"),
+        Lang::En => format!("{exits} times a holder's points reached their cap and were bought back (exits); {rewards} yuan of daily rewards were paid in all."),
+    });
+    lines.extend(r.shocks.iter().map(|sh| shock_line(sh, lang)));
     lines
 }
 
 /// What the first and the last tenth of buyers got back, against what they spent.
-fn cohort_lines(r: &SimResult) -> Vec<String> {
+fn cohort_lines(r: &SimResult, lang: Lang) -> Vec<String> {
     let n = r.people.len();
     if n == 0 {
         return Vec::new();
@@ -231,66 +262,83 @@ fn cohort_lines(r: &SimResult) -> Vec<String> {
         o
     };
     let (early, late) = (group(0..tenth), group(n - tenth..n));
+    let line = |o: &Outcome, first: bool, day: u32| {
+        let (back, x) = (
+            pct(o.received_fen(), o.spent_fen),
+            times(o.received_fen(), o.reward_value_fen),
+        );
+        let n10 = grouped(tenth as u64);
+        match (lang, first) {
+            (Lang::Zh, true) => format!("最早的 10% 买家（{n10} 人，第 {day} 天前到来）拿回了消费额的 {back}%，是所得积分当时价值的 {x} 倍。"),
+            (Lang::Zh, false) => format!("最晚的 10% 买家（{n10} 人，第 {day} 天起到来）拿回了消费额的 {back}%，是所得积分当时价值的 {x} 倍。"),
+            (Lang::En, true) => format!("The first 10% of buyers ({n10} people, arriving by day {day}) got back {back}% of what they spent: {x}× the value of the points they were given."),
+            (Lang::En, false) => format!("The last 10% of buyers ({n10} people, arriving from day {day}) got back {back}% of what they spent: {x}× the value of the points they were given."),
+        }
+    };
     vec![
-        format!(
-            "The first 10% of buyers ({tenth} people, arriving by day {}) got back {}% of what they spent: {}× the value of the points they were given.",
-            r.people[tenth - 1].first_day,
-            pct(early.received_fen(), early.spent_fen),
-            times(early.received_fen(), early.reward_value_fen),
-        ),
-        format!(
-            "The last 10% of buyers ({tenth} people, arriving from day {}) got back {}% of what they spent: {}× the value of the points they were given.",
-            r.people[n - tenth].first_day,
-            pct(late.received_fen(), late.spent_fen),
-            times(late.received_fen(), late.reward_value_fen),
-        ),
+        line(&early, true, r.people[tenth - 1].first_day),
+        line(&late, false, r.people[n - tenth].first_day),
     ]
 }
 
-/// How much of the outstanding quota the dividend pool paid (after arrivals stop), or can.
-fn quota_line(r: &SimResult, last: &DayRow) -> String {
-    match r
+/// How much of the outstanding cap the reward pool paid (after arrivals stop), or can.
+fn quota_line(r: &SimResult, last: &DayRow, lang: Lang) -> String {
+    let stop = r
         .scenario
         .stop_day
-        .filter(|&d| d > 0 && (d as usize) < r.days.len())
-    {
-        Some(stop) => {
+        .filter(|&d| d > 0 && (d as usize) < r.days.len());
+    let (zh_tail, en_tail) = (
+        "额度是上限，只从回馈池支付，不是承诺。",
+        "A cap is a limit, paid only from the reward pool, not a promise.",
+    );
+    match (stop, lang) {
+        (Some(stop), _) => {
             let outstanding = r.days[stop as usize - 1].outstanding_quota_fen;
             let paid: u64 = r.days[stop as usize..].iter().map(|d| d.dividends_paid_fen).sum();
-            format!(
-                "Arrivals stop on day {stop}: from then on the dividend pool paid {}% of the {} yuan of quota outstanding that day. A quota is a cap, paid only from the dividend pool, not a promise.",
-                pct(paid, outstanding),
-                yuan(outstanding),
-            )
+            let (share, owed) = (pct(paid, outstanding), money(outstanding));
+            match lang {
+                Lang::Zh => format!("第 {stop} 天起不再有新买家：此后回馈池支付了当天未付额度 {owed} 元中的 {share}%。{zh_tail}"),
+                Lang::En => format!("Arrivals stop on day {stop}: from then on the reward pool paid {share}% of the {owed} yuan of caps outstanding that day. {en_tail}"),
+            }
         }
-        None => format!(
-            "At the end, {} yuan of quota is outstanding and the dividend pool holds {} yuan, {}% of it. A quota is a cap, paid only from the dividend pool, not a promise.",
-            yuan(last.outstanding_quota_fen),
-            yuan(last.dividend_pool_fen),
-            pct(last.dividend_pool_fen, last.outstanding_quota_fen),
+        (None, Lang::Zh) => format!(
+            "期末尚有 {} 元额度未付，回馈池有 {} 元，为其 {}%。{zh_tail}",
+            money(last.outstanding_quota_fen), money(last.dividend_pool_fen), pct(last.dividend_pool_fen, last.outstanding_quota_fen),
+        ),
+        (None, Lang::En) => format!(
+            "At the end, {} yuan of caps is outstanding and the reward pool holds {} yuan, {}% of it. {en_tail}",
+            money(last.outstanding_quota_fen), money(last.dividend_pool_fen), pct(last.dividend_pool_fen, last.outstanding_quota_fen),
         ),
     }
 }
 
 /// One run on the reserve: who sold, what was paid, and what the price did.
-fn shock_line(sh: &ShockResult) -> String {
-    let paid_by_reserve = sh.reserve_before_fen - sh.reserve_after_fen;
-    let all = if sh.refused == 0 {
-        "every one was paid from the reserve"
-    } else {
-        "some were refused"
-    };
-    format!(
-        "On day {}, {} holders sold at once: {all} ({} yuan paid out; the reserve went from {} to {} yuan, down {} yuan, the fees staying in it), and the price moved from {} to {} yuan per point.",
-        sh.day,
-        sh.sellers,
-        yuan(sh.paid_fen),
-        yuan(sh.reserve_before_fen),
-        yuan(sh.reserve_after_fen),
-        yuan(paid_by_reserve),
-        sh.price_before,
-        sh.price_after,
-    )
+fn shock_line(sh: &ShockResult, lang: Lang) -> String {
+    let down = money(sh.reserve_before_fen - sh.reserve_after_fen);
+    let (paid, before, after) = (
+        money(sh.paid_fen),
+        money(sh.reserve_before_fen),
+        money(sh.reserve_after_fen),
+    );
+    let (day, sellers, p0, p1) = (sh.day, sh.sellers, &sh.price_before, &sh.price_after);
+    match lang {
+        Lang::Zh => {
+            let all = if sh.refused == 0 {
+                "全部由储备金兑付"
+            } else {
+                "部分被拒绝"
+            };
+            format!("第 {day} 天，{sellers} 位持有人同时卖出：{all}（共支付 {paid} 元；储备金从 {before} 元降到 {after} 元，减少 {down} 元，手续费留在储备金中），积分价格从 {p0} 元变为 {p1} 元。")
+        }
+        Lang::En => {
+            let all = if sh.refused == 0 {
+                "every one was paid from the reserve"
+            } else {
+                "some were refused"
+            };
+            format!("On day {day}, {sellers} holders sold at once: {all} ({paid} yuan paid out; the reserve went from {before} to {after} yuan, down {down} yuan, the fees staying in it), and the price moved from {p0} to {p1} yuan per point.")
+        }
+    }
 }
 
 pub fn summary_json(r: &SimResult) -> String {
@@ -399,69 +447,133 @@ fn chart_data(r: &SimResult) -> serde_json::Value {
     })
 }
 
-/// A self-contained page: works offline, the chart library and data inlined.
+/// Text in both languages; the page shows one (`html[data-lang]`), Chinese first.
+fn both(zh: &str, en: &str) -> String {
+    format!(
+        "<span class=\"zh\" lang=\"zh-CN\">{}</span><span class=\"en\" lang=\"en\">{}</span>",
+        escape(zh),
+        escape(en)
+    )
+}
+
+/// A self-contained page: works offline, the chart library and data inlined. It speaks
+/// Chinese first, with a switch to English, and fits a 375 px phone.
 pub fn report_html(r: &SimResult) -> String {
     let s = &r.scenario;
     let mut html = String::new();
     let _ = write!(
         html,
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>jifen simulation: {}</title>\n<style>{UPLOT_CSS}\n{REPORT_CSS}</style>\n</head>\n<body>\n",
+        "<!doctype html>\n<html lang=\"zh-CN\" data-lang=\"zh\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>jifen 模拟 simulation: {}</title>\n<style>{UPLOT_CSS}\n{REPORT_CSS}</style>\n</head>\n<body>\n",
         escape(&s.name)
+    );
+    let (days, start, seed) = (s.days, format_day(s.start_day), r.seed);
+    let _ = writeln!(
+        html,
+        "<header><div class=\"top\"><h1>{}</h1><button type=\"button\" id=\"lang\">{}</button></div><p class=\"meta\">{}</p></header>",
+        escape(&s.name),
+        both("English", "中文"),
+        both(
+            &format!("自 {start} 起 {days} 天，随机种子 {seed}。由 jifen 引擎本身模拟：下面每一分钱、每一个积分都按它的精确规则计算。"),
+            &format!("{days} days from {start}, seed {seed}. Simulated with the jifen engine itself: every fen and point below went through its exact rules."),
+        )
     );
     let _ = writeln!(
         html,
-        "<header><h1>{}</h1><p class=\"meta\">{} days from {}, seed {}. Simulated with the jifen engine itself: every fen and point below went through its exact rules.</p></header>",
-        escape(&s.name),
-        s.days,
-        format_day(s.start_day),
-        r.seed
+        "<section id=\"headlines\"><h2>{}</h2><ul>",
+        both("谁得到了什么", "Who gained and who did not")
     );
-    html.push_str("<section id=\"headlines\"><h2>Who gained and who did not</h2><ul>\n");
-    for line in headlines(r) {
-        let _ = writeln!(html, "<li>{}</li>", escape(&line));
+    for (zh, en) in headlines_in(r, Lang::Zh)
+        .iter()
+        .zip(headlines_in(r, Lang::En))
+    {
+        let _ = writeln!(html, "<li>{}</li>", both(zh, &en));
     }
-    html.push_str("</ul></section>\n");
-    html.push_str("<section id=\"charts\">\n");
-    for (id, title) in [
-        ("chart-price", "Price (yuan per point) and reserve (yuan)"),
-        (
-            "chart-money",
-            "Money set aside against money paid out (yuan, cumulative)",
-        ),
-        (
-            "chart-quota",
-            "Dividends paid (cumulative) against outstanding quota (yuan)",
-        ),
-        ("chart-exits", "Exits per day"),
-        ("chart-cost", "Programme cost, % of sales (cumulative)"),
-        (
-            "chart-cohorts",
-            "Outcomes by cohort: spent against received (yuan), by week of first purchase",
-        ),
-    ] {
-        let _ = writeln!(html, "<figure><figcaption>{title}</figcaption><div class=\"chart\" id=\"{id}\"></div></figure>");
+    html.push_str("</ul></section>\n<section id=\"charts\">\n");
+    for (id, zh, en) in CHARTS {
+        let _ = writeln!(
+            html,
+            "<figure><figcaption>{}</figcaption><div class=\"chart\" id=\"{id}\"></div></figure>",
+            both(zh, en)
+        );
     }
     html.push_str("</section>\n");
-    html.push_str("<section id=\"cohorts\"><h2>Outcomes by cohort</h2><table><thead><tr><th>week</th><th>consumers</th><th>spent (yuan)</th><th>dividends</th><th>sale proceeds</th><th>value still held</th><th>received / spent</th><th>received / reward value</th></tr></thead><tbody>\n");
+    cohort_table(r, &mut html);
+    let _ = write!(
+        html,
+        "<footer><p>{}</p></footer>\n<script>{UPLOT_JS}</script>\n<script>const DATA = {};\n{REPORT_JS}</script>\n</body>\n</html>\n",
+        both(
+            "积分是由储备金支撑的消费奖励，不是投资。额度是每日回馈的上限，只从回馈池支付，不是承诺。",
+            "Points are a loyalty reward backed by the reserve, not an investment. A cap limits the daily rewards, paid only from the reward pool, never a promise."
+        ),
+        chart_data(r)
+    );
+    html
+}
+
+/// The charts: id, and the caption in each language.
+const CHARTS: [(&str, &str, &str); 6] = [
+    (
+        "chart-price",
+        "积分价格（元/积分）与储备金（元）",
+        "Price (yuan per point) and reserve (yuan)",
+    ),
+    (
+        "chart-money",
+        "存入的钱与付出的钱（元，累计）",
+        "Money set aside against money paid out (yuan, cumulative)",
+    ),
+    (
+        "chart-quota",
+        "已发每日回馈（累计）与未付额度（元）",
+        "Daily rewards paid (cumulative) against outstanding caps (yuan)",
+    ),
+    ("chart-exits", "每天出局次数", "Exits per day"),
+    (
+        "chart-cost",
+        "计划成本，占销售额 %（累计）",
+        "Programme cost, % of sales (cumulative)",
+    ),
+    (
+        "chart-cohorts",
+        "按首次购买周分组：消费与所得（元）",
+        "Outcomes by cohort: spent against received (yuan), by week of first purchase",
+    ),
+];
+
+/// The cohort table, scrolling inside its box on a phone.
+fn cohort_table(r: &SimResult, html: &mut String) {
+    let heads = [
+        ("周", "week"),
+        ("人数", "consumers"),
+        ("消费（元）", "spent (yuan)"),
+        ("每日回馈", "daily rewards"),
+        ("卖出所得", "sale proceeds"),
+        ("仍持有的价值", "value still held"),
+        ("所得/消费", "received / spent"),
+        ("所得/积分价值", "received / reward value"),
+    ];
+    let _ = write!(
+        html,
+        "<section id=\"cohorts\"><h2>{}</h2><div class=\"table-wrap\"><table><thead><tr>",
+        both("按周分组的结果", "Outcomes by cohort")
+    );
+    for (zh, en) in heads {
+        let _ = write!(html, "<th>{}</th>", both(zh, en));
+    }
+    html.push_str("</tr></thead><tbody>\n");
     for c in cohorts(r) {
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td><td>{}×</td></tr>",
             c.week,
             c.consumers,
-            yuan(c.spent_fen),
-            yuan(c.dividends_fen),
-            yuan(c.proceeds_fen),
-            yuan(c.held_value_fen),
+            money(c.spent_fen),
+            money(c.dividends_fen),
+            money(c.proceeds_fen),
+            money(c.held_value_fen),
             pct(c.received_fen, c.spent_fen),
             times(c.received_fen, c.reward_value_fen)
         );
     }
-    html.push_str("</tbody></table></section>\n");
-    let _ = write!(
-        html,
-        "<footer><p>Points are a loyalty reward backed by the reserve, not an investment. A quota is a cap on dividends, paid only from the dividend pool, never a promise.</p></footer>\n<script>{UPLOT_JS}</script>\n<script>const DATA = {};\n{REPORT_JS}</script>\n</body>\n</html>\n",
-        chart_data(r)
-    );
-    html
+    html.push_str("</tbody></table></div></section>\n");
 }
