@@ -294,6 +294,19 @@ fn the_certificate_page(s: &Server, backend: &Backend, browser: &Browser, sha: &
     for width in [1280, 375] {
         browser.resize(width);
         browser.screenshot(&format!("certificate-{width}px-{}", backend.name()));
+        if width == 375 {
+            let (over, culprits) = browser.overflow();
+            assert_eq!(over, 0, "the certificate overflows 375 px: {culprits:?}");
+            assert_eq!(
+                browser.small_targets(),
+                Vec::<String>::new(),
+                "44 px targets"
+            );
+        }
+        browser.click("#lang");
+        browser.wait_for("return document.documentElement.lang", "en");
+        browser.screenshot(&format!("certificate-en-{width}px-{}", backend.name()));
+        browser.click("#lang");
     }
     browser.type_into("#file", true_file.to_str().unwrap());
     browser.wait_for(

@@ -40,6 +40,11 @@ fn page_text(browser: &Browser) -> String {
 fn fits_the_phone(browser: &Browser, what: &str) {
     let (over, culprits) = browser.overflow();
     assert_eq!(over, 0, "{what} overflows 375 px: {culprits:?}");
+    assert_eq!(
+        browser.small_targets(),
+        Vec::<String>::new(),
+        "{what}: 44 px targets"
+    );
 }
 
 /// Preview a sale of one point and make it: the preview is the engine's quote.

@@ -305,6 +305,11 @@ fn every_tab(s: &Server, browser: &Browser, backend: &Backend) {
                 if width == 375 {
                     let (over, culprits) = browser.overflow();
                     assert_eq!(over, 0, "{name} overflows: {culprits:?}");
+                    assert_eq!(
+                        browser.small_targets(),
+                        Vec::<String>::new(),
+                        "{name}: 44 px"
+                    );
                 }
                 if lang == "zh" {
                     // Other systems' own field names are shown as code, and are not ours to

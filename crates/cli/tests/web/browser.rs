@@ -178,6 +178,28 @@ impl Browser {
         assert_eq!(inner, json!(width), "the viewport is {width} px wide");
     }
 
+    /// Visible controls shorter than a 44 px tap target: buttons, fields, selects and file
+    /// buttons (check boxes and links inside text excepted).
+    pub fn small_targets(&self) -> Vec<String> {
+        let found = self.script(
+            r##"const out = [];
+            for (const el of document.querySelectorAll("button, select, textarea, input:not([type=checkbox]):not([type=radio]):not([type=hidden]), .file-button")) {
+              const r = el.getBoundingClientRect();
+              if (!r.width || !r.height || el.closest("[hidden], .hidden, dialog:not([open])")) continue;
+              if (getComputedStyle(el).clip === "rect(0px, 0px, 0px, 0px)") continue;
+              if (r.height < 43.5) out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " " + Math.round(r.height) + "px");
+            }
+            return out;"##,
+            json!([]),
+        );
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// How far the page is wider than its viewport (0 when nothing overflows), and the widest
     /// elements past the edge, to name in a failure.
     pub fn overflow(&self) -> (i64, Vec<String>) {
