@@ -191,7 +191,7 @@ fn an_order_confirmed_from_the_console(browser: &Browser, s: &Server, backend: &
     let countdown = r#"document.querySelector('tr[data-order="o3"] td.countdown')"#;
     browser.wait_for(&format!("return String(!!{countdown})"), "true");
     let left = browser.script(&format!("return {countdown}.textContent"), json!([]));
-    assert!(left.as_str().unwrap().starts_with("6d 23:"), "{left}");
+    assert!(left.as_str().unwrap().starts_with("6 天 23:"), "{left}");
     screens(browser, backend, "orders");
     let preview = s.get("/v1/economies/c/orders/o3/preview?action=confirm", ADMIN);
     browser.click(r#"tr[data-order="o3"] button"#);
