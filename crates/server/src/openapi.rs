@@ -368,6 +368,8 @@ fn path_parameter_about(name: &str) -> &'static str {
         "venue" => "a venue's name: 1 to 64 plain characters",
         "id" => "a key's id",
         "sha256" => "64 lowercase hex digits",
+        "account" => "an account's name",
+        "file" => "a WeChat verification file's name, such as MP_verify_abc123.txt",
         _ => "a path segment",
     }
 }

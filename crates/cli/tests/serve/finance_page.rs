@@ -201,7 +201,7 @@ fn statement_shown(browser: &Browser, want: &Value, lang: &str, month: &str) {
         _ => &[
             "Monthly statement",
             "Points for an order",
-            "The quota is a cap",
+            "The cap is a limit",
         ],
     };
     for w in words {

@@ -65,7 +65,7 @@ impl Existing for Held<'_> {
     params(("dry_run" = Option<bool>, Query, description = "check every line and report, writing nothing")),
     request_body(content = String, content_type = "text/csv", description = "a header line `account,display_name,referrer,identity`, then one consumer per line (at most 8190)"),
     responses((status = 200, description = "the dry run's report, or the members imported", body = Object),
-              (status = 422, description = "bad lines: each with its number, code and words; nothing was written", body = Object)))]
+              (status = 422, description = "invalid_import: bad lines, each in `problems` with its number, code and words; nothing was written", body = crate::error::ErrorBody)))]
 async fn import_members(
     eco: Eco<Manage>,
     Query(q): Query<ImportQuery>,

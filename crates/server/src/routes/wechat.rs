@@ -50,9 +50,9 @@ fn checked_name(name: &str) -> ApiResult<()> {
     }
 }
 
-#[utoipa::path(put, path = "/v1/wechat/verification-files/{name}", tag = "wechat",
+#[utoipa::path(put, path = "/v1/wechat/verification-files/{file}", tag = "wechat",
     request_body(content = String, content_type = "text/plain", description = "the file's content, exactly as downloaded (printable ASCII, at most 1024 bytes)"),
-    responses((status = 200, description = "kept; served from now on at /{name}", body = Object)))]
+    responses((status = 200, description = "kept; served from now on at /{file}", body = Object)))]
 async fn put_file(
     State(app): State<Arc<App>>,
     _admin: AdminCaller,
@@ -84,14 +84,16 @@ async fn put_file(
     Ok(json_ok(json!({"name": name, "url": format!("/{name}")})))
 }
 
-#[utoipa::path(delete, path = "/v1/wechat/verification-files/{name}", tag = "wechat",
+#[utoipa::path(delete, path = "/v1/wechat/verification-files/{file}", tag = "wechat",
     responses((status = 200, description = "no longer served", body = Object)))]
 async fn delete_file(
     State(app): State<Arc<App>>,
     _admin: AdminCaller,
     Path(name): Path<String>,
 ) -> ApiResult<Response> {
-    checked_name(&name)?;
+    if !is_file_name(&name) {
+        return Err(ApiError::not_found("no such verification file"));
+    }
     let store = app.store.clone();
     let key = name.clone();
     blocking(move || Ok(store.with(|s| s.kv_delete(SCOPE, &key))?)).await?;
