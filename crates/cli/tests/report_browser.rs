@@ -43,9 +43,10 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-#[test]
-fn the_report_renders_its_charts_without_console_errors() {
-    let tmp = temp_dir("report-browser");
+/// `jifen simulate` of the shipped bank-run scenario into a fresh folder: the folder and the
+/// report's URL.
+fn bank_run_report(name: &str) -> (PathBuf, String) {
+    let tmp = temp_dir(name);
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bank-run.toml");
     let (o, described) = run(jifen()
         .arg("simulate")
@@ -54,6 +55,12 @@ fn the_report_renders_its_charts_without_console_errors() {
         .arg(&tmp));
     assert!(o.status.success(), "{described}");
     let url = format!("file://{}", tmp.join("report.html").display());
+    (tmp, url)
+}
+
+#[test]
+fn the_report_renders_its_charts_without_console_errors() {
+    let (tmp, url) = bank_run_report("report-browser");
 
     let (out, described) = run(headless(&tmp.join("profile-dom"))
         .arg("--dump-dom")
@@ -110,15 +117,7 @@ mod browser;
 /// fits a 375 px phone in both (issue 23); screenshots of each are saved.
 #[test]
 fn the_report_reads_in_both_languages_on_a_phone() {
-    let tmp = temp_dir("report-languages");
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bank-run.toml");
-    let (o, described) = run(jifen()
-        .arg("simulate")
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&tmp));
-    assert!(o.status.success(), "{described}");
-    let url = format!("file://{}", tmp.join("report.html").display());
+    let (_, url) = bank_run_report("report-languages");
     let b = browser::Browser::start();
     let text = || {
         b.script("return document.body.innerText", serde_json::json!([]))

@@ -24,14 +24,6 @@ fn tiers() -> Value {
         level("会员", "Member", 0), level("银卡", "Silver", 100), level("金卡", "Gold", 1000)]})
 }
 
-/// Snake-case words in visible text: a raw key or code that escaped translation.
-fn raw_keys(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.contains('_') && w.chars().any(|c| c.is_ascii_lowercase()))
-        .map(str::to_string)
-        .collect()
-}
-
 fn page_text(browser: &Browser) -> String {
     let text = browser.script("return document.body.innerText", json!([]));
     text.as_str().unwrap().to_string()

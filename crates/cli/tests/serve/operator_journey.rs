@@ -279,14 +279,6 @@ fn frozen_and_sent_a_wallet_link(s: &Server, browser: &Browser) {
     browser.wait_for("return document.body.dataset.status", "loaded");
 }
 
-/// Snake-case words in visible text: a raw key or code that escaped translation.
-fn raw_keys(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.contains('_') && w.chars().any(|c| c.is_ascii_lowercase()))
-        .map(str::to_string)
-        .collect()
-}
-
 fn every_tab(s: &Server, browser: &Browser, backend: &Backend) {
     for lang in ["zh", "en"] {
         let now = browser.script("return document.documentElement.lang", json!([]));

@@ -192,12 +192,7 @@ impl Browser {
             return out;"##,
             json!([]),
         );
-        found
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect()
+        strings(&found)
     }
 
     /// How far the page is wider than its viewport (0 when nothing overflows), and the widest
@@ -221,14 +216,7 @@ impl Browser {
             return [over, culprits.slice(0, 8)];"##,
             json!([]),
         );
-        let over = found[0].as_i64().unwrap_or(0);
-        let names = found[1]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect();
-        (over, names)
+        (found[0].as_i64().unwrap_or(0), strings(&found[1]))
     }
 
     /// Saves a screenshot of the top of the page as `target/screenshots/<name>.png`.
@@ -275,12 +263,7 @@ impl Browser {
             return out;"#,
             json!([]),
         );
-        found
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect()
+        strings(&found)
     }
 }
 
@@ -292,4 +275,13 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// A script's array of strings.
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
 }

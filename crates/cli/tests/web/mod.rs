@@ -300,3 +300,11 @@ pub fn points_full(atoms: &Value) -> String {
     let n: u64 = atoms.as_u64().unwrap();
     format!("{}.{:08}", grouped(n / 100_000_000), n % 100_000_000)
 }
+
+/// Snake-case words in visible text: a raw key or code that escaped translation.
+pub fn raw_keys(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.contains('_') && w.chars().any(|c| c.is_ascii_lowercase()))
+        .map(str::to_string)
+        .collect()
+}
