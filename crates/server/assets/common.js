@@ -162,6 +162,12 @@ const JF = (() => {
     const open = detail.indexOf("（");
     return `${words}：${open >= 0 ? detail.slice(open + 1).replace(/）\s*$/, "") : detail}`;
   }
+  // What went wrong, for a page in `lang`: a server code's words (with its detail, see
+  // explain), a failed network, or the words a page's own error already carries.
+  function errorText(lang, e) {
+    if (e && e.code) return explain(lang, e.code, e.message);
+    return e instanceof TypeError ? message(lang, "network") : (e && e.message) || message(lang, "error");
+  }
   const group = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   // Yuan from fen (an integer or a decimal string): 2 decimals and thousands separators.
   function yuan(fen) {
@@ -267,5 +273,5 @@ const JF = (() => {
     try { text = (words[c.type] || words.other)(c); } catch (_) { text = words.other(c); }
     return entry.ok === false ? text + words.refused(message(lang, entry.outcome)) : text;
   }
-  return { MESSAGES, message, explain, group, yuan, atomsOf, points, showPoints, time, describe };
+  return { MESSAGES, message, explain, errorText, group, yuan, atomsOf, points, showPoints, time, describe };
 })();

@@ -223,20 +223,3 @@ pub fn entry_view(e: &Entry) -> Value {
         "outcome": e.outcome,
     })
 }
-
-/// Status changes (SPEC §16) as history lines: each with the time of the entry that made it
-/// (blocking).
-pub fn tier_lines(
-    store: &mut dyn Store,
-    economy: &str,
-    changes: Vec<(u64, Value)>,
-) -> Result<Vec<Value>, StoreError> {
-    let mut out = Vec::with_capacity(changes.len());
-    for (seq, mut line) in changes {
-        if let Some(e) = store.entry(economy, seq)? {
-            line["time"] = json!(rfc3339_ms(e.ts_ms));
-            out.push(line);
-        }
-    }
-    Ok(out)
-}

@@ -86,9 +86,31 @@ impl Economy {
         .await
     }
 
-    /// The latest status changes of `name` (SPEC §16), newest first: seq and what it became,
-    /// named by the table now.
-    pub async fn tier_changes(&self, name: String) -> ApiResult<Vec<(u64, Value)>> {
+    /// The latest status changes of `name` (SPEC §16) as history lines, newest first: seq, the
+    /// time of the entry that made it, and what it became, named by the table now.
+    pub async fn tier_history(
+        &self,
+        store: &Arc<StoreHandle>,
+        name: String,
+    ) -> ApiResult<Vec<Value>> {
+        let changes = self.tier_changes(name).await?;
+        let id = self.meta.id.clone();
+        let lines = store
+            .run(move |s| {
+                let mut out = Vec::with_capacity(changes.len());
+                for (seq, mut line) in changes {
+                    if let Some(e) = s.entry(&id, seq)? {
+                        line["time"] = json!(jifen_journal::time::rfc3339_ms(e.ts_ms));
+                        out.push(line);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(lines)
+    }
+
+    async fn tier_changes(&self, name: String) -> ApiResult<Vec<(u64, Value)>> {
         self.read(move |v| {
             let e = v.ledger.economy();
             let Some(id) = e.accounts().find(&name) else {

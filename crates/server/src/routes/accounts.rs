@@ -150,10 +150,9 @@ async fn account_history(
         limit,
     };
     let name = eco.path("name").to_string();
-    let changes = eco.economy.tier_changes(name.clone()).await?;
-    let id = eco.economy.meta.id.clone();
-    let tiers = (eco.app.store)
-        .run(move |s| crate::activity::tier_lines(s, &id, changes))
+    let tiers = eco
+        .economy
+        .tier_history(&eco.app.store, name.clone())
         .await?;
     let (entries, total) = (eco.app.activity)
         .entries(

@@ -205,6 +205,13 @@ async fn rules_history(eco: Eco<Read>) -> ApiResult<Response> {
         let initial = jifen_wire::rules_from_toml(&meta.rules_toml).map_err(ApiError::internal)?;
         let mut out =
             vec![json!({"seq": 0, "time": meta.created_at, "rules": rules_json(&initial)})];
+        let scope = crate::economies::rule_authors_scope(&meta.id);
+        let authors: std::collections::HashMap<String, String> = eco
+            .app
+            .store
+            .with(|s| s.kv_list(&scope))?
+            .into_iter()
+            .collect();
         for seq in eco.app.store.with(|s| s.rule_change_seqs(&meta.id))? {
             let entry = eco
                 .app
@@ -213,12 +220,7 @@ async fn rules_history(eco: Eco<Read>) -> ApiResult<Response> {
                 .ok_or_else(|| ApiError::internal(format!("rule change {seq} has no entry")))?;
             let command: Value =
                 serde_json::from_str(&entry.command).map_err(ApiError::internal)?;
-            let key = eco.app.store.with(|s| {
-                s.kv_get(
-                    &crate::economies::rule_authors_scope(&meta.id),
-                    &format!("{seq:020}"),
-                )
-            })?;
+            let key = authors.get(&format!("{seq:020}"));
             out.push(json!({
                 "seq": seq,
                 "key": key,

@@ -212,12 +212,14 @@ async fn price_history(eco: Eco<Read>, Query(q): Query<HistoryQuery>) -> ApiResu
 
 /// The `limit` consumers holding the most points, largest first.
 fn top_holders(e: &jifen_core::Economy, limit: usize) -> Vec<Value> {
-    let mut holders: Vec<&jifen_core::Account> = e
+    let mut holders: Vec<(u32, &jifen_core::Account)> = e
         .accounts()
         .iter()
-        .filter(|a| a.is_consumer() && a.atoms > 0)
+        .enumerate()
+        .filter(|(_, a)| a.is_consumer() && a.atoms > 0)
+        .map(|(id, a)| (id as u32, a))
         .collect();
-    let by_rank = |a: &&jifen_core::Account, b: &&jifen_core::Account| {
+    let by_rank = |(_, a): &(u32, &jifen_core::Account), (_, b): &(u32, &jifen_core::Account)| {
         b.atoms
             .cmp(&a.atoms)
             .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
@@ -231,11 +233,8 @@ fn top_holders(e: &jifen_core::Economy, limit: usize) -> Vec<Value> {
     holders
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            let tier = e
-                .accounts()
-                .find(&a.name)
-                .map_or(Value::Null, |id| views::tier(e, id));
+        .map(|(i, (id, a))| {
+            let tier = views::tier(e, *id);
             json!({
                 "rank": i + 1,
                 "account": a.name.as_str(),

@@ -68,10 +68,11 @@ fn link_with_qr(base: &str, path: &str) -> ApiResult<(String, String)> {
     let bad = || {
         ApiError::invalid(format!("base_url must be an http:// or https:// address of at most {BASE_URL_BYTES_MAX} bytes, without a query or fragment"))
     };
+    // The form only (scheme, host, no user or password): the consumer's browser goes there,
+    // not the server.
     let ok = base.len() <= BASE_URL_BYTES_MAX
-        && (base.starts_with("https://") || base.starts_with("http://"))
-        && !base.contains(['?', '#', ' ', '"', '<', '>'])
-        && !base.chars().any(char::is_control);
+        && crate::outgoing::check_url(base, true).is_ok()
+        && !base.contains(['?', '#', '"', '<', '>']);
     if !ok {
         return Err(bad());
     }
@@ -239,16 +240,15 @@ async fn me(State(app): State<Arc<App>>, Wallet(holder): Wallet) -> ApiResult<Re
     let eco = holder.economy.meta.id.clone();
     let terms = holder.economy.settings().terms.shown();
     let timezone = holder.economy.meta.timezone.clone();
-    let changes = holder.economy.tier_changes(holder.account.clone()).await?;
+    let tiers = (holder.economy)
+        .tier_history(&app.store, holder.account.clone())
+        .await?;
     let app2 = app.clone();
-    let (entries, dividends, head, tiers) = blocking(move || {
+    let (entries, dividends, head) = blocking(move || {
         let (entries, dividends) = wallet_entries(&app2, &holder, position)?;
         let id = holder.economy.id();
         let head = crate::proofs::latest_stored_head(&app2.store, id)?;
-        let tiers = app2
-            .store
-            .with(|s| crate::activity::tier_lines(s, id, changes))?;
-        Ok((entries, dividends, head, tiers))
+        Ok((entries, dividends, head))
     })
     .await?;
     Ok(json_ok(json!({
