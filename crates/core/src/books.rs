@@ -235,6 +235,12 @@ fn own_lines(command: &Command, before: &Totals, after: &Economy, lines: &mut Li
     let t = after.totals();
     let fx = after.effects();
     let escrow_out = before.escrow_fen.0.saturating_sub(t.escrow_fen.0);
+    // SPEC §17: an approval confirms its order, a rejection (or a hold running out as the
+    // clock moves) refunds it.
+    let approved = fx
+        .reviewed
+        .iter()
+        .any(|(_, d)| *d == crate::risk::Decision::Approve);
     match command {
         Command::PayOrder { stable_fen, .. } => {
             let fen = stable_fen.unwrap_or(0);
@@ -246,7 +252,7 @@ fn own_lines(command: &Command, before: &Totals, after: &Economy, lines: &mut Li
                 None,
             );
         }
-        Command::ConfirmOrder { .. } => {
+        _ if approved || matches!(command, Command::ConfirmOrder { .. }) => {
             let pool_in = t.dividend_pool_fen.0 - before.dividend_pool_fen.0;
             let contributed = t.contributions_fen.0 - before.contributions_fen.0;
             let c = Why::Contribution;
@@ -261,7 +267,9 @@ fn own_lines(command: &Command, before: &Totals, after: &Economy, lines: &mut Li
             let s = Why::StableToMerchant;
             lines.pair(Book::Escrow, Book::StableLiability, escrow_out, s, None);
         }
-        Command::RefundOrder { .. } => {
+        Command::RefundOrder { .. }
+        | Command::ReviewOrder { .. }
+        | Command::AdvanceClock { .. } => {
             let s = Why::StableRefunded;
             lines.pair(Book::Escrow, Book::StableLiability, escrow_out, s, None);
         }

@@ -43,11 +43,15 @@ pub enum Code {
     AccountFrozen,
     AccountNotFrozen,
     DuplicateAward,
+    // Risk controls (SPEC §17).
+    InvalidRiskRules,
+    OrderHeld,
+    OrderNotHeld,
 }
 
 impl Code {
     /// Every code, in declaration order.
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 36] = [
         Code::InvalidCommand,
         Code::IdConflict,
         Code::InvalidAmount,
@@ -81,6 +85,9 @@ impl Code {
         Code::AccountFrozen,
         Code::AccountNotFrozen,
         Code::DuplicateAward,
+        Code::InvalidRiskRules,
+        Code::OrderHeld,
+        Code::OrderNotHeld,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +125,9 @@ impl Code {
             Code::AccountFrozen => "account_frozen",
             Code::AccountNotFrozen => "account_not_frozen",
             Code::DuplicateAward => "duplicate_award",
+            Code::InvalidRiskRules => "invalid_risk_rules",
+            Code::OrderHeld => "order_held",
+            Code::OrderNotHeld => "order_not_held",
         }
     }
 

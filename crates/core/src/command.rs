@@ -9,6 +9,7 @@ use compact_str::CompactString;
 
 use crate::collectible::Policy;
 use crate::members::TierTable;
+use crate::risk::{RiskRules, Signals};
 use crate::rules::Rules;
 
 /// A string field as given. The engine checks it against the name pattern where the SPEC says.
@@ -36,6 +37,8 @@ pub enum Command {
         merchant: Text,
         cash_fen: Amount,
         stable_fen: Amount,
+        /// SPEC §17: the order's signals, keyed hashes (the wire checks their form).
+        signals: Option<Box<Signals>>,
     },
     ConfirmOrder {
         order: Text,
@@ -127,6 +130,28 @@ pub enum Command {
         top: Amount,
         prizes: Option<Vec<Text>>,
     },
+    /// SPEC §17. `None` when the object is not exactly the rule keys with the right types:
+    /// `invalid_risk_rules`.
+    SetRiskRules {
+        risk: Option<RiskRules>,
+    },
+    /// SPEC §17: `list` is `allow`, `deny` or `none`.
+    SetTrust {
+        account: Text,
+        list: Text,
+    },
+    /// SPEC §17: an account's own signals (a merchant's registered identities).
+    RecordSignals {
+        account: Text,
+        signals: Box<Signals>,
+    },
+    /// SPEC §17. Missing or non-string `decision`, `reviewer` or `note` are carried as `""`.
+    ReviewOrder {
+        order: Text,
+        decision: Text,
+        reviewer: Text,
+        note: Text,
+    },
 }
 
 impl Command {
@@ -156,6 +181,10 @@ impl Command {
             Command::FreezeAccount { .. } => "freeze_account",
             Command::UnfreezeAccount { .. } => "unfreeze_account",
             Command::RecordAward { .. } => "record_award",
+            Command::SetRiskRules { .. } => "set_risk_rules",
+            Command::SetTrust { .. } => "set_trust",
+            Command::RecordSignals { .. } => "record_signals",
+            Command::ReviewOrder { .. } => "review_order",
         }
     }
 
@@ -169,6 +198,9 @@ impl Command {
                 | Command::FreezeAccount { .. }
                 | Command::UnfreezeAccount { .. }
                 | Command::RecordAward { .. }
+                | Command::SetRiskRules { .. }
+                | Command::SetTrust { .. }
+                | Command::RecordSignals { .. }
         )
     }
 }

@@ -75,6 +75,10 @@ pub struct Effects {
     pub recorded_payout: Option<Payout>,
     /// Where this command's status changes (SPEC §16) begin in `Members::log`.
     pub tier_log_from: usize,
+    /// SPEC §17: the order `pay_order` held.
+    pub held: Option<crate::order::OrderId>,
+    /// SPEC §17: decisions on holds this command made (a review, an expiry, a refund).
+    pub reviewed: Vec<(crate::order::OrderId, crate::risk::Decision)>,
 }
 
 impl Default for Effects {
@@ -90,6 +94,8 @@ impl Default for Effects {
             payouts: Vec::new(),
             recorded_payout: None,
             tier_log_from: 0,
+            held: None,
+            reviewed: Vec::new(),
         }
     }
 }
@@ -105,5 +111,7 @@ impl Effects {
         self.settlement = None;
         self.payouts.clear();
         self.recorded_payout = None;
+        self.held = None;
+        self.reviewed.clear();
     }
 }

@@ -49,6 +49,9 @@ pub fn explain(command: &Command, code: Code, economy: &Economy) -> String {
             Command::RecordAward { award, .. } => format!("award: {award:?} exists already"),
             _ => "award: exists already".into(),
         },
+        Code::InvalidRiskRules => "risk: must be exactly the rule keys of SPEC §17, each within its bounds (velocity_orders 0..=20, ring_hours and new_account_hours 0..=168, refund_rate_pct 0..=100, hold_days 1..=90)".into(),
+        Code::OrderHeld => "order: held for review; a reviewer approves or rejects it (review_order)".into(),
+        Code::OrderNotHeld => "order: not held for review".into(),
         _ => about_state(command, code, economy),
     }
 }
@@ -93,6 +96,21 @@ fn invalid_command(command: &Command) -> String {
             return "prizes: must be 1 to top texts of 1 to 100 characters".into()
         }
         Command::RecordAward { award, .. } => vec![("award", award)],
+        Command::SetTrust { .. } => return "list: must be allow, deny or none".into(),
+        Command::RecordSignals { .. } => {
+            return "signals: give at least one of phone, address, device, network".into()
+        }
+        Command::ReviewOrder {
+            decision, reviewer, ..
+        } => {
+            if crate::risk::Decision::parse_review(decision).is_none() {
+                return "decision: must be approve, reject or extend".into();
+            }
+            if !is_valid_name(reviewer) {
+                return format!("reviewer: {NAME_RULE}");
+            }
+            return "note: at most 200 characters, without control characters".into();
+        }
         _ => Vec::new(),
     };
     match names.into_iter().find(|(_, v)| !is_valid_name(v)) {
@@ -172,6 +190,8 @@ fn account_fields(command: &Command) -> Vec<(&'static str, &str)> {
         | Command::MintCollectible { account, .. }
         | Command::RecordPayout { account, .. }
         | Command::FreezeAccount { account, .. }
+        | Command::SetTrust { account, .. }
+        | Command::RecordSignals { account, .. }
         | Command::UnfreezeAccount { account } => vec![("account", account)],
         Command::GiftCollectible { to, .. } | Command::ReturnCollectible { to, .. } => {
             vec![("to", to)]
@@ -262,6 +282,7 @@ fn about_orders_and_collectibles(command: &Command, code: Code, economy: &Econom
         Command::PayOrder { order, .. }
         | Command::ConfirmOrder { order }
         | Command::RefundOrder { order, .. }
+        | Command::ReviewOrder { order, .. }
         | Command::IssueCertificate { order, .. } => Some(order.as_str()),
         _ => None,
     };
@@ -337,6 +358,7 @@ mod tests {
             merchant: "shop".into(),
             cash_fen: cash,
             stable_fen: Some(0),
+            signals: None,
         };
         assert_eq!(
             why(pay(Some(0), "alice")),

@@ -84,7 +84,46 @@ impl Economy {
             ));
         }
         self.check_escrow()?;
-        self.check_members()
+        self.check_members()?;
+        self.check_risk()
+    }
+
+    /// SPEC §17: an open hold's order is pending and earns nothing; a rejected, expired or
+    /// refunded hold's order was refunded whole; an approved one was confirmed. The open set
+    /// is exactly the open holds.
+    fn check_risk(&self) -> Result<(), String> {
+        use crate::risk::Decision;
+        let risk = &self.risk;
+        let mut open = 0;
+        for h in &risk.holds {
+            let o = self.orders.get(h.order);
+            let want = match h.reviews.last().map(|r| r.decision) {
+                None | Some(Decision::Extend) => {
+                    open += 1;
+                    if !risk.open.contains(&(h.expires_at, h.order)) {
+                        return Err(format!("risk: hold of {} not indexed", o.name));
+                    }
+                    OrderStatus::Pending
+                }
+                Some(Decision::Approve) => OrderStatus::Confirmed,
+                Some(_) => OrderStatus::Refunded,
+            };
+            if o.status != want {
+                return Err(format!(
+                    "risk: held order {} is {}, expected {}",
+                    o.name,
+                    o.status.as_str(),
+                    want.as_str()
+                ));
+            }
+        }
+        if open != risk.open.len() {
+            return Err(format!(
+                "risk: {open} open holds, {} indexed",
+                risk.open.len()
+            ));
+        }
+        Ok(())
     }
 
     /// SPEC §16: every status names a tier of the table, and every frozen or ranked account

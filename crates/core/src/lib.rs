@@ -26,6 +26,7 @@ mod name;
 mod name_table;
 mod order;
 mod prefetch;
+pub mod risk;
 mod rules;
 mod snapshot;
 mod units;

@@ -26,7 +26,10 @@ use crate::units::{Atoms, Fen, Price};
 use crate::Code;
 
 const MAGIC: &[u8; 4] = b"JFNS";
-const FORMAT_VERSION: u32 = 6;
+const FORMAT_VERSION: u32 = 7;
+/// Format 6 predates risk controls (SPEC §17): it is read with none, which is what an economy
+/// then had.
+const FORMAT_VERSION_BEFORE_RISK: u32 = 6;
 /// Format 5 predates the members section (SPEC §16): the statuses its commands earned are
 /// only in the journal, so it is refused and start-up replays the journal.
 const FORMAT_VERSION_BEFORE_MEMBERS: u32 = 5;
@@ -35,6 +38,7 @@ const FORMAT_VERSION_BEFORE_MEMBERS: u32 = 5;
 const FORMAT_VERSIONS_BEFORE_PAYOUTS: [u32; 2] = [3, 4];
 
 mod members;
+mod risk;
 
 struct Writer<'a>(&'a mut Vec<u8>);
 
@@ -231,6 +235,7 @@ impl Ledger {
         write_stage2(&mut w, e);
         write_stage3(&mut w, e);
         members::write_members(&mut w, e.members());
+        risk::write_risk(&mut w, e.risk());
         w.u64(self.applied);
         w.u64(self.rejected);
         write_ids(&mut w, self);
@@ -253,7 +258,7 @@ impl Ledger {
                 "snapshot format {version} predates members (SPEC §16); replay the journal"
             ));
         }
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_BEFORE_RISK {
             return Err(format!("snapshot format {version} is not supported"));
         }
         let rules = read_rules(&mut r)?;
@@ -265,6 +270,9 @@ impl Ledger {
         read_stage2(&mut r, &mut economy)?;
         read_stage3(&mut r, &mut economy)?;
         economy.members = members::read_members(&mut r, economy.accounts.len())?;
+        if version == FORMAT_VERSION {
+            economy.risk = risk::read_risk(&mut r, economy.accounts.len(), economy.orders.len())?;
+        }
         let applied = r.u64()?;
         let rejected = r.u64()?;
         let mut ledger = Ledger {
@@ -683,6 +691,7 @@ mod tests {
                 merchant: "shop".into(),
                 cash_fen: Some(10_000),
                 stable_fen: Some(0),
+                signals: None,
             },
             Command::ConfirmOrder { order: "o1".into() },
             Command::Sell {

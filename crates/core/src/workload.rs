@@ -45,6 +45,7 @@ pub fn pay(order: &str, consumer: u64, cash_fen: u64) -> Command {
         merchant: MERCHANT.into(),
         cash_fen: Some(cash_fen),
         stable_fen: Some(0),
+        signals: None,
     }
 }
 

@@ -16,6 +16,7 @@ fn buy(e: &mut Economy, consumer: &str, order: &str, fen: u64) {
             merchant: "shop".into(),
             cash_fen: Some(fen),
             stable_fen: Some(0),
+            signals: None,
         },
     );
     run(

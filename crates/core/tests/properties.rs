@@ -34,6 +34,8 @@ enum Step {
     /// Record a payout of a share (in bps, up to 10,001: a fen over) of what the account is
     /// owed now (SPEC §14).
     PayShare(jifen_core::Text, u16),
+    /// A decision (SPEC §17) on the n-th most recently paid order.
+    ReviewRecent(u8, &'static str),
 }
 
 fn pick(prefix: &'static str, n: u32) -> impl Strategy<Value = jifen_core::Text> {
@@ -126,9 +128,9 @@ fn command() -> impl Strategy<Value = Command> {
         8 => (pick("c", 12), prop::option::weighted(0.4, account()))
             .prop_map(|(account, referrer)| Command::RegisterConsumer { account, referrer }),
         2 => account().prop_map(|account| Command::RegisterMerchant { account }),
-        12 => (order(), consumer(), merchant(), fen(), prop_oneof![4 => Just(Some(0)), 1 => fen()])
-            .prop_map(|(order, consumer, merchant, cash_fen, stable_fen)| Command::PayOrder {
-                order, consumer, merchant, cash_fen, stable_fen,
+        12 => (order(), consumer(), merchant(), fen(), prop_oneof![4 => Just(Some(0)), 1 => fen()], signals())
+            .prop_map(|(order, consumer, merchant, cash_fen, stable_fen, signals)| Command::PayOrder {
+                order, consumer, merchant, cash_fen, stable_fen, signals,
             }),
         1 => order().prop_map(|order| Command::ConfirmOrder { order }),
         1 => (order(), optional_fen(), optional_fen())
@@ -189,6 +191,89 @@ fn command() -> impl Strategy<Value = Command> {
                 1 => Just(None),
             ],
         ).prop_map(|(award, top, prizes)| Command::RecordAward { award, top, prizes }),
+        // SPEC §17.
+        3 => risk_command(),
+    ]
+}
+
+/// Signals from a small set of hashes, so that accounts share them.
+fn signals() -> impl Strategy<Value = Option<Box<jifen_core::risk::Signals>>> {
+    use jifen_core::risk::{SignalKind, Signals};
+    let hash = || prop::option::weighted(0.5, 0u64..4);
+    prop_oneof![
+        2 => Just(None),
+        3 => (hash(), hash(), hash(), hash()).prop_map(|(p, a, d, n)| {
+            let mut s = Signals::default();
+            for (k, h) in [(SignalKind::Phone, p), (SignalKind::Address, a), (SignalKind::Device, d), (SignalKind::Network, n)] {
+                if let Some(h) = h {
+                    s.set(k, h);
+                }
+            }
+            Some(Box::new(s))
+        }),
+    ]
+}
+
+/// Risk rules of SPEC §17 with thresholds low enough to hold often; sometimes out of bounds.
+fn risk_rules() -> impl Strategy<Value = jifen_core::risk::RiskRules> {
+    use jifen_core::risk::RiskRules;
+    (
+        (
+            prop_oneof![5 => Just(true), 1 => Just(false)],
+            0u32..=4,
+            prop_oneof![Just(0u64), 1..100_000u64],
+            prop_oneof![Just(0u64), 1..50_000u64],
+        ),
+        (
+            0u32..=12,
+            any::<bool>(),
+            0u32..=4,
+            prop_oneof![Just(0u32), 1..=48u32],
+        ),
+        (
+            any::<bool>(),
+            0u32..=100,
+            0u32..=3,
+            0u64..20_000,
+            prop_oneof![9 => 1u32..=5, 1 => Just(0u32), 1 => Just(91u32)],
+        ),
+    )
+        .prop_map(
+            |(
+                (enabled, velocity_orders, velocity_fen, large_order_fen),
+                (median, self_dealing, ring_referees, ring_hours),
+                (shared, refund, new_hours, new_fen, hold_days),
+            )| RiskRules {
+                enabled,
+                velocity_orders,
+                velocity_fen,
+                large_order_fen,
+                large_order_median_times: median,
+                self_dealing,
+                ring_referees,
+                ring_hours: if ring_referees > 0 {
+                    ring_hours.max(1)
+                } else {
+                    ring_hours
+                },
+                ring_shared_signals: shared,
+                refund_rate_pct: refund,
+                new_account_hours: new_hours,
+                new_account_fen: new_fen,
+                hold_days,
+            },
+        )
+}
+
+/// SPEC §17's commands other than the reviews (which `Step::ReviewRecent` sends).
+fn risk_command() -> impl Strategy<Value = Command> {
+    prop_oneof![
+        2 => prop_oneof![6 => risk_rules().prop_map(Some), 1 => Just(None)]
+            .prop_map(|risk| Command::SetRiskRules { risk }),
+        2 => (account(), prop_oneof![Just("allow"), Just("deny"), Just("none"), Just("maybe")])
+            .prop_map(|(account, list)| Command::SetTrust { account, list: list.into() }),
+        2 => (account(), signals())
+            .prop_map(|(account, s)| Command::RecordSignals { account, signals: s.unwrap_or_default() }),
     ]
 }
 
@@ -271,6 +356,8 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (account(), prop_oneof![Just(10_000u16), Just(10_001u16), 1..=10_000u16])
             .prop_map(|(a, s)| Step::PayShare(a, s)),
         1 => (any::<usize>(), command()).prop_map(|(i, c)| Step::Conflict(i, c)),
+        4 => (any::<u8>(), prop_oneof![3 => Just("approve"), 3 => Just("reject"), 2 => Just("extend"), 1 => Just("maybe")])
+            .prop_map(|(n, d)| Step::ReviewRecent(n % 4, d)),
     ]
 }
 
@@ -293,7 +380,12 @@ fn fingerprint(c: &Command) -> Fingerprint {
 /// applied and rejected counts.
 fn digest(l: &Ledger) -> (String, u64, u64) {
     let e = l.economy();
-    let state = format!("{} {}", economic_state(e), members_digest(e));
+    let state = format!(
+        "{} {} {}",
+        economic_state(e),
+        members_digest(e),
+        risk_digest(e)
+    );
     (state, l.applied(), l.rejected())
 }
 
@@ -348,6 +440,26 @@ fn members_digest(e: &jifen_core::Economy) -> String {
     )
 }
 
+/// SPEC §17's state: rules, trust lists, holds and what the rules remember, in key order.
+fn risk_digest(e: &jifen_core::Economy) -> String {
+    let r = e.risk();
+    let t = &r.tracking;
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let recent = sorted(t.recent.iter().map(|x| format!("{x:?}")).collect());
+    let signals = sorted(t.signals.iter().map(|x| format!("{x:?}")).collect());
+    let referees = sorted(t.referees.iter().map(|x| format!("{x:?}")).collect());
+    format!(
+        "{:?} {:?} {:?} {recent:?} {signals:?} {:?} {referees:?}",
+        r.rules(),
+        r.trusted(),
+        r.holds(),
+        t.registered
+    )
+}
+
 /// Adds the flows a command's lines show to `f`.
 fn add_flows(f: &mut jifen_core::Flows, lines: &[jifen_core::books::Line]) {
     use jifen_core::books::{Book, Why};
@@ -381,6 +493,12 @@ fn fresh_command(ledger: &Ledger, paid: &[jifen_core::Text], step: &Step) -> Opt
         Step::Retry(_) | Step::Conflict(..) => return None,
         Step::ConfirmRecent(k) => Command::ConfirmOrder {
             order: recent(paid, *k),
+        },
+        Step::ReviewRecent(k, decision) => Command::ReviewOrder {
+            order: recent(paid, *k),
+            decision: (*decision).into(),
+            reviewer: "key-1".into(),
+            note: "checked".into(),
         },
         Step::RefundRecent(k, cash_fen, stable_fen) => Command::RefundOrder {
             order: recent(paid, *k),
@@ -696,9 +814,18 @@ fn print_stats(ledger: &Ledger, outcomes: &[Outcome], steps: usize) {
             .or_insert(0u32) += 1;
     }
     let exits: u32 = ledger.economy().accounts().iter().map(|a| a.exits).sum();
+    let risk = ledger.economy().risk();
+    let mut decisions = std::collections::BTreeMap::new();
+    for h in risk.holds() {
+        for r in &h.reviews {
+            *decisions.entry(r.decision.as_str()).or_insert(0u32) += 1;
+        }
+    }
     eprintln!(
-        "{steps} steps, exits {exits}, {:?}, codes {codes:?}",
-        ledger.economy().totals()
+        "{steps} steps, exits {exits}, {:?}, codes {codes:?}, holds {} ({} open), decisions {decisions:?}",
+        ledger.economy().totals(),
+        risk.holds().len(),
+        risk.open_count()
     );
 }
 
@@ -863,6 +990,7 @@ fn a_retry_with_the_same_id_changes_nothing() {
         merchant: "m".into(),
         cash_fen: Some(10_000),
         stable_fen: Some(0),
+        signals: None,
     };
     submit(
         &mut l,
@@ -908,6 +1036,7 @@ fn a_retry_with_the_same_id_changes_nothing() {
         merchant: "m".into(),
         cash_fen: Some(10_000),
         stable_fen: Some(0),
+        signals: None,
     };
     assert_eq!(submit(&mut l, "p2", &pay2).result, Ok(()));
     let after_reject = digest(&l);
@@ -1055,6 +1184,7 @@ fn large_settlements_match_the_book() {
                             // Equal amounts among many buyers, so that names decide ties.
                             cash_fen: Some(1_000 + (c % 7) * 2_500),
                             stable_fen: Some(0),
+                            signals: None,
                         },
                     );
                     run(

@@ -22,6 +22,7 @@ fn order(economy: &mut Economy, n: usize) {
             merchant: "winery".into(),
             cash_fen: Some(10_000),
             stable_fen: Some(0),
+            signals: None,
         },
     );
     run(

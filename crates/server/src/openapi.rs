@@ -63,6 +63,20 @@ fn field_schema(f: &FieldSpec) -> RefOr<Schema> {
             .min_length(Some(1))
             .max_length(Some(200))
             .description(Some(f.about)),
+        FieldKind::Risk => return risk_schema(f.about),
+        FieldKind::Signals => {
+            let mut o = ObjectBuilder::new()
+                .description(Some(f.about))
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            for k in ["phone", "address", "device", "network"] {
+                let v = ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(200));
+                o = o.property(k, v);
+            }
+            o
+        }
         FieldKind::Prizes => {
             let prize = ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -77,6 +91,25 @@ fn field_schema(f: &FieldSpec) -> RefOr<Schema> {
         }
     };
     s.into()
+}
+
+/// SPEC §17's risk rules: every key required.
+fn risk_schema(about: &str) -> RefOr<Schema> {
+    let mut o = ObjectBuilder::new()
+        .description(Some(about))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for k in jifen_wire::RISK_KEYS {
+        let flag = matches!(k, "enabled" | "self_dealing" | "ring_shared_signals");
+        let v = if flag {
+            ObjectBuilder::new().schema_type(Type::Boolean)
+        } else {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0.0))
+        };
+        o = o.property(k, v).required(k);
+    }
+    o.into()
 }
 
 /// The schema of one command type: `type`, `id` and its fields.

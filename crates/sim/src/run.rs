@@ -331,6 +331,7 @@ impl Sim<'_> {
             merchant: name("m", merchant),
             cash_fen: Some(amount - stable),
             stable_fen: Some(stable),
+            signals: None,
         });
         if !paid {
             return;

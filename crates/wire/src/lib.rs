@@ -5,6 +5,7 @@ mod command;
 mod exact;
 mod fast;
 mod json;
+mod risk;
 mod rules;
 mod shape;
 mod spec;
@@ -16,6 +17,10 @@ pub use command::{
     LINE_BYTES_MAX,
 };
 pub use json::{canonical_json, python_json, split_array};
+pub use risk::{
+    risk_from_json, risk_to_json, signal_hash_from_str, signals_from_json, signals_to_json,
+    RISK_KEYS,
+};
 pub use rules::{
     prizes_from_json, rules_from_json, rules_from_toml, rules_to_json, rules_to_toml,
     tiers_from_json, tiers_to_json,

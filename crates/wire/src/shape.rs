@@ -72,6 +72,13 @@ pub(crate) trait Source {
     fn prizes(&self) -> Option<Vec<Text>> {
         None
     }
+    /// SPEC §17's structured fields, likewise: `None` when missing, `Some(None)` malformed.
+    fn signals(&self) -> Option<Option<jifen_core::risk::Signals>> {
+        None
+    }
+    fn risk(&self) -> Option<jifen_core::risk::RiskRules> {
+        None
+    }
 }
 
 impl Source for Map<String, Value> {
@@ -102,6 +109,14 @@ impl Source for Map<String, Value> {
 
     fn prizes(&self) -> Option<Vec<Text>> {
         self.get("prizes").and_then(crate::rules::prizes_from_json)
+    }
+
+    fn signals(&self) -> Option<Option<jifen_core::risk::Signals>> {
+        self.get("signals").map(crate::risk::signals_from_json)
+    }
+
+    fn risk(&self) -> Option<jifen_core::risk::RiskRules> {
+        self.get("risk").and_then(crate::risk::risk_from_json)
     }
 }
 
@@ -150,7 +165,14 @@ pub(crate) fn command_from(f: &impl Source, kind: &str) -> Result<Command, Code>
         "pay_order" => {
             only(
                 f,
-                &["order", "consumer", "merchant", "cash_fen", "stable_fen"],
+                &[
+                    "order",
+                    "consumer",
+                    "merchant",
+                    "cash_fen",
+                    "stable_fen",
+                    "signals",
+                ],
             )?;
             Command::PayOrder {
                 order: text(f, "order")?,
@@ -158,6 +180,10 @@ pub(crate) fn command_from(f: &impl Source, kind: &str) -> Result<Command, Code>
                 merchant: text(f, "merchant")?,
                 cash_fen: amount(f, "cash_fen"),
                 stable_fen: amount(f, "stable_fen"),
+                signals: match f.signals() {
+                    None => None,
+                    Some(s) => Some(Box::new(s.ok_or(Code::InvalidCommand)?)),
+                },
             }
         }
         "confirm_order" => {
@@ -316,6 +342,44 @@ fn member_command_from(f: &impl Source, kind: &str) -> Result<Command, Code> {
                 award: text(f, "award")?,
                 top: amount(f, "top"),
                 prizes: f.prizes(),
+            }
+        }
+        other => return risk_command_from(f, other),
+    };
+    Ok(command)
+}
+
+/// SPEC §17's commands.
+fn risk_command_from(f: &impl Source, kind: &str) -> Result<Command, Code> {
+    // A missing or non-string text field is carried as "", which the engine refuses.
+    let loose = |key: &str| -> Text { f.string(key).flatten().unwrap_or("").into() };
+    let command = match kind {
+        "set_risk_rules" => {
+            only(f, &["risk"])?;
+            Command::SetRiskRules { risk: f.risk() }
+        }
+        "set_trust" => {
+            only(f, &["account", "list"])?;
+            Command::SetTrust {
+                account: text(f, "account")?,
+                list: loose("list"),
+            }
+        }
+        "record_signals" => {
+            only(f, &["account", "signals"])?;
+            let signals = f.signals().flatten().ok_or(Code::InvalidCommand)?;
+            Command::RecordSignals {
+                account: text(f, "account")?,
+                signals: Box::new(signals),
+            }
+        }
+        "review_order" => {
+            only(f, &["order", "decision", "reviewer", "note"])?;
+            Command::ReviewOrder {
+                order: text(f, "order")?,
+                decision: loose("decision"),
+                reviewer: text(f, "reviewer")?,
+                note: loose("note"),
             }
         }
         _ => return Err(Code::InvalidCommand),

@@ -30,6 +30,11 @@ pub enum FieldKind {
     Text,
     /// An array of 1 to `top` prize texts, each 1 to 100 characters (SPEC §16).
     Prizes,
+    /// Risk rules (SPEC §17): every key, booleans and integers.
+    Risk,
+    /// Signals (SPEC §17): some of `phone`, `address`, `device`, `network`, each 16 lower-case
+    /// hex digits (a keyed hash; the server makes it from the value it is given).
+    Signals,
 }
 
 /// One field of a command type.
@@ -70,14 +75,15 @@ const fn opt(name: &'static str, kind: FieldKind, about: &'static str) -> FieldS
 }
 
 use FieldKind::{
-    Amount, Day, Instant, Name, Policy, Prizes, Reference, Rules, Sha256, Text, Tiers,
+    Amount, Day, Instant, Name, Policy, Prizes, Reference, Risk, Rules, Sha256, Signals, Text,
+    Tiers,
 };
 
 /// Every command type, in SPEC order (§5, then §13, §14 and §16).
-pub const COMMANDS: [CommandSpec; 23] = [
+pub const COMMANDS: [CommandSpec; 27] = [
     CommandSpec { kind: "register_consumer", about: "a consumer, with the referrer who brought them", fields: &[req("account", Name, "the new consumer"), opt("referrer", Name, "an existing consumer")], example: r#"{"type":"register_consumer","id":"r-1001","account":"c1001","referrer":"c1000"}"# },
     CommandSpec { kind: "register_merchant", about: "a merchant", fields: &[req("account", Name, "the new merchant")], example: r#"{"type":"register_merchant","id":"m-1","account":"wine-shop"}"# },
-    CommandSpec { kind: "pay_order", about: "a paid order, pending until confirmed or refunded", fields: &[req("order", Name, "the new order"), req("consumer", Name, "who paid"), req("merchant", Name, "who sold"), req("cash_fen", Amount, "paid in cash; cash_fen + stable_fen is 1..=order_max_fen"), req("stable_fen", Amount, "paid in stable points, held by the consumer")], example: r#"{"type":"pay_order","id":"p-1","order":"o-1","consumer":"c1001","merchant":"wine-shop","cash_fen":10000,"stable_fen":0}"# },
+    CommandSpec { kind: "pay_order", about: "a paid order, pending until confirmed or refunded", fields: &[req("order", Name, "the new order"), req("consumer", Name, "who paid"), req("merchant", Name, "who sold"), req("cash_fen", Amount, "paid in cash; cash_fen + stable_fen is 1..=order_max_fen"), req("stable_fen", Amount, "paid in stable points, held by the consumer"), opt("signals", Signals, "for the risk rules: phone, address, device, network (hashed before they are journaled)")], example: r#"{"type":"pay_order","id":"p-1","order":"o-1","consumer":"c1001","merchant":"wine-shop","cash_fen":10000,"stable_fen":0}"# },
     CommandSpec { kind: "confirm_order", about: "a pending order fulfilled: its share goes to the reserve and the dividend pool, and points to the buyer", fields: &[req("order", Name, "a pending order")], example: r#"{"type":"confirm_order","id":"c-1","order":"o-1"}"# },
     CommandSpec { kind: "refund_order", about: "a pending order refunded in full", fields: &[req("order", Name, "a pending order"), opt("cash_fen", Amount, "when given, the order's whole cash part"), opt("stable_fen", Amount, "when given, the order's whole stable part")], example: r#"{"type":"refund_order","id":"f-1","order":"o-1"}"# },
     CommandSpec { kind: "sell", about: "points sold back for cash at today's price, less the fee", fields: &[req("account", Name, "the seller"), req("atoms", Amount, "1 or more, at most the free atoms held")], example: r#"{"type":"sell","id":"s-1","account":"c1001","atoms":100000000}"# },
@@ -98,6 +104,10 @@ pub const COMMANDS: [CommandSpec; 23] = [
     CommandSpec { kind: "freeze_account", about: "an account frozen: it cannot sell, convert or gift until unfrozen", fields: &[req("account", Name, "the account"), req("reason", Text, "why, in 1 to 200 characters")], example: r#"{"type":"freeze_account","id":"freeze-1","account":"c1001","reason":"under review"}"# },
     CommandSpec { kind: "unfreeze_account", about: "a frozen account released", fields: &[req("account", Name, "a frozen account")], example: r#"{"type":"unfreeze_account","id":"unfreeze-1","account":"c1001"}"# },
     CommandSpec { kind: "record_award", about: "a ranking of the top holders recorded now, with a non-cash prize for each place", fields: &[req("award", Name, "the new award"), req("top", Amount, "how many places, 1..=100"), req("prizes", Prizes, "the prize of each place; places past the last take the last")], example: r#"{"type":"record_award","id":"award-2026-12","award":"top10-2026-12","top":10,"prizes":["金奖","银奖","铜奖","纪念奖"]}"# },
+    CommandSpec { kind: "set_risk_rules", about: "the risk rules that hold suspicious orders for review, for orders paid from now on", fields: &[req("risk", Risk, "every key of SPEC §17")], example: r#"{"type":"set_risk_rules","id":"risk-1","risk":{"enabled":true,"velocity_orders":10,"velocity_fen":5000000,"large_order_fen":2000000,"large_order_median_times":10,"self_dealing":true,"ring_referees":20,"ring_hours":24,"ring_shared_signals":true,"refund_rate_pct":50,"new_account_hours":1,"new_account_fen":500000,"hold_days":14}}"# },
+    CommandSpec { kind: "set_trust", about: "an account put on the allow list (never held), the deny list (always held), or taken off both", fields: &[req("account", Name, "the account"), req("list", Text, "allow, deny or none")], example: r#"{"type":"set_trust","id":"trust-1","account":"c1001","list":"allow"}"# },
+    CommandSpec { kind: "record_signals", about: "an account's own signals, such as a merchant's registered phone and address, for the self-dealing rule", fields: &[req("account", Name, "the account"), req("signals", Signals, "phone, address, device, network (hashed before they are journaled)")], example: r#"{"type":"record_signals","id":"sig-1","account":"wine-shop","signals":{"phone":"0123456789abcdef"}}"# },
+    CommandSpec { kind: "review_order", about: "a decision on a held order: approve (it is confirmed), reject (it is refunded) or extend (held longer)", fields: &[req("order", Name, "a held order"), req("decision", Text, "approve, reject or extend"), req("reviewer", Name, "the reviewer's key id (the server sets it)"), req("note", Text, "why, up to 200 characters")], example: r#"{"type":"review_order","id":"review-1","order":"o-1","decision":"approve","reviewer":"key-1","note":"checked with the shop"}"# },
 ];
 
 /// The spec of command type `kind`.
@@ -155,7 +165,7 @@ fn wrong_type(kind: FieldKind, v: &Value) -> Option<&'static str> {
     let ok = match kind {
         Name | Day | Instant | Sha256 | Reference | Text => v.is_string(),
         Amount => v.is_u64(),
-        Rules | Policy | Tiers => v.is_object(),
+        Rules | Policy | Tiers | Risk | Signals => v.is_object(),
         Prizes => v.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
     };
     if ok {
@@ -163,7 +173,7 @@ fn wrong_type(kind: FieldKind, v: &Value) -> Option<&'static str> {
     }
     Some(match kind {
         Amount => "must be an integer 0..=18446744073709551615",
-        Rules | Policy | Tiers => "must be an object",
+        Rules | Policy | Tiers | Risk | Signals => "must be an object",
         Prizes => "must be an array of strings",
         _ => "must be a string",
     })

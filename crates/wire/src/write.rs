@@ -28,12 +28,16 @@ pub fn command_json(id: &str, command: &Command) -> Value {
             merchant,
             cash_fen,
             stable_fen,
+            signals,
         } => {
             put("order", json!(order.as_str()));
             put("consumer", json!(consumer.as_str()));
             put("merchant", json!(merchant.as_str()));
             put("cash_fen", amount(cash_fen));
             put("stable_fen", amount(stable_fen));
+            if let Some(s) = signals {
+                put("signals", crate::risk::signals_to_json(s));
+            }
         }
         Command::ConfirmOrder { order } => put("order", json!(order.as_str())),
         Command::RefundOrder {
@@ -72,6 +76,10 @@ pub fn command_json(id: &str, command: &Command) -> Value {
         | Command::FreezeAccount { .. }
         | Command::UnfreezeAccount { .. }
         | Command::RecordAward { .. } => member_json(&mut m, command),
+        Command::SetRiskRules { .. }
+        | Command::SetTrust { .. }
+        | Command::RecordSignals { .. }
+        | Command::ReviewOrder { .. } => risk_json(&mut m, command),
         other => return collectible_json(m, other),
     }
     Value::Object(m)
@@ -102,6 +110,41 @@ fn member_json(m: &mut Map<String, Value>, command: &Command) {
                 .as_ref()
                 .map(|p| p.iter().map(|t| t.as_str()).collect::<Vec<_>>());
             put("prizes", json!(list));
+        }
+        _ => {}
+    }
+}
+
+/// SPEC §17's commands' fields.
+fn risk_json(m: &mut Map<String, Value>, command: &Command) {
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.into(), v);
+    };
+    match command {
+        Command::SetRiskRules { risk } => {
+            put(
+                "risk",
+                risk.as_ref().map_or(Value::Null, crate::risk::risk_to_json),
+            );
+        }
+        Command::SetTrust { account, list } => {
+            put("account", json!(account.as_str()));
+            put("list", json!(list.as_str()));
+        }
+        Command::RecordSignals { account, signals } => {
+            put("account", json!(account.as_str()));
+            put("signals", crate::risk::signals_to_json(signals));
+        }
+        Command::ReviewOrder {
+            order,
+            decision,
+            reviewer,
+            note,
+        } => {
+            put("order", json!(order.as_str()));
+            put("decision", json!(decision.as_str()));
+            put("reviewer", json!(reviewer.as_str()));
+            put("note", json!(note.as_str()));
         }
         _ => {}
     }

@@ -17,6 +17,7 @@ impl Economy {
             .filter(|&t| t >= self.clock)
             .ok_or(Code::InvalidTime)?;
         self.clock = at;
+        self.expire_holds();
         Ok(())
     }
 

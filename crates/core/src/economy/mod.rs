@@ -11,6 +11,7 @@ use crate::effects::{Effects, ExitEffect};
 use crate::index::{Entry, ExitIndex};
 use crate::members::Members;
 use crate::order::{Order, OrderId, OrderStatus, Orders};
+use crate::risk::Risk;
 use crate::rules::Rules;
 use crate::units::Price;
 
@@ -20,6 +21,7 @@ mod market;
 mod members;
 mod orders;
 mod restore;
+mod risk;
 
 /// One operator's economy: its reserve, pools, rules, accounts and orders.
 ///
@@ -72,6 +74,8 @@ pub struct Economy {
     pub(crate) locked_total: u64,
     /// Tiers, awards and frozen accounts (SPEC §16): nothing that computes money reads them.
     pub(crate) members: Members,
+    /// Risk controls (SPEC §17): rules, trust lists, holds and what the rules remember.
+    pub(crate) risk: Risk,
     effects: Effects,
 }
 
@@ -177,6 +181,7 @@ impl Economy {
             collectibles: Collectibles::default(),
             locked_total: 0,
             members: Members::default(),
+            risk: Risk::default(),
             effects: Effects::default(),
         }
     }
@@ -342,7 +347,14 @@ impl Economy {
                 merchant,
                 cash_fen,
                 stable_fen,
-            } => self.pay_order(order, consumer, merchant, *cash_fen, *stable_fen),
+                signals,
+            } => self.pay_order(
+                order,
+                consumer,
+                merchant,
+                (*cash_fen, *stable_fen),
+                signals.as_deref(),
+            ),
             Command::ConfirmOrder { order } => self.confirm_order(order),
             Command::RefundOrder {
                 order,
@@ -391,6 +403,15 @@ impl Economy {
             Command::RecordAward { award, top, prizes } => {
                 self.record_award(award, *top, prizes.as_deref())
             }
+            Command::SetRiskRules { risk } => self.set_risk_rules(risk.as_ref()),
+            Command::SetTrust { account, list } => self.set_trust(account, list),
+            Command::RecordSignals { account, signals } => self.record_signals(account, signals),
+            Command::ReviewOrder {
+                order,
+                decision,
+                reviewer,
+                note,
+            } => self.review_order(order, decision, reviewer, note),
         }
     }
 
@@ -565,6 +586,18 @@ impl Economy {
                 self.price() >= before,
                 "price fell: {before:?} -> {:?}",
                 self.price()
+            );
+        }
+        // SPEC §17: a held order is pending (its money in escrow, no points), and a decision
+        // left its order confirmed (approved) or refunded, never pending.
+        if let Some(order) = self.effects.held {
+            assert_eq!(self.orders.get(order).status, OrderStatus::Pending);
+        }
+        for &(order, decision) in &self.effects.reviewed {
+            let status = self.orders.get(order).status;
+            assert!(
+                (decision == crate::risk::Decision::Extend) == (status == OrderStatus::Pending),
+                "a decision {decision:?} left its order {status:?}"
             );
         }
     }

@@ -9,6 +9,7 @@ use crate::command::{Amount, OptionalAmount};
 use crate::effects::Grant;
 use crate::name::is_valid_name;
 use crate::order::{Order, OrderId, OrderStatus};
+use crate::risk::Signals;
 use crate::units::{bps_floor, to_u64};
 
 /// The money an order's confirmation moves, by its rates fixed at payment (SPEC §6).
@@ -50,7 +51,10 @@ impl Economy {
                 .filter(|&id| self.accounts.get(id).is_consumer())
                 .ok_or(Code::UnknownReferrer)?,
         };
-        self.register(account, Kind::Consumer, referrer_id)
+        self.register(account, Kind::Consumer, referrer_id)?;
+        let id = (self.accounts.len() - 1) as AccountId;
+        self.track_registration(id, (referrer_id != NO_REFERRER).then_some(referrer_id));
+        Ok(())
     }
 
     pub(super) fn register_merchant(&mut self, account: &str) -> Result<(), Code> {
@@ -81,8 +85,8 @@ impl Economy {
         order: &str,
         consumer: &str,
         merchant: &str,
-        cash_fen: Amount,
-        stable_fen: Amount,
+        (cash_fen, stable_fen): (Amount, Amount),
+        signals: Option<&Signals>,
     ) -> Result<(), Code> {
         let consumer_id = self.require_kind(consumer, Kind::Consumer)?;
         let merchant_id = self.require_kind(merchant, Kind::Merchant)?;
@@ -107,7 +111,7 @@ impl Economy {
         self.escrow_fen += stable_fen;
         self.flows.to_escrow_fen += stable_fen;
         let rates = self.rules.order_rates();
-        self.orders.insert(
+        let id = self.orders.insert(
             Order {
                 name: order.into(),
                 consumer: consumer_id,
@@ -120,11 +124,15 @@ impl Economy {
             },
             rates,
         );
+        self.screen_order(id, consumer_id, merchant_id, total_fen as u64, signals);
         Ok(())
     }
 
     pub(super) fn confirm_order(&mut self, order: &str) -> Result<(), Code> {
         let (order_id, o) = self.require_pending(order)?;
+        if self.risk.is_held(order_id) {
+            return Err(Code::OrderHeld);
+        }
         let rates = self.orders.rates(o);
         let (consumer, merchant, stable_fen) = (o.consumer, o.merchant, o.stable_fen);
         let ConfirmAmounts {
@@ -193,6 +201,7 @@ impl Economy {
         if left_fen == 0 {
             self.finish_order(order_id, OrderStatus::Refunded);
         }
+        self.note_refund(order_id, consumer, left_fen == 0);
         Ok(())
     }
 
@@ -228,7 +237,10 @@ impl Economy {
     /// contributions, the quota, and the points the buyer and referrer would receive at the
     /// current price, within the issuance cap (before any exits the higher price causes). For previews; the command itself decides.
     pub fn quote_confirm(&self, order: &str) -> Result<ConfirmQuote, Code> {
-        let (_, o) = self.require_pending(order)?;
+        let (id, o) = self.require_pending(order)?;
+        if self.risk.is_held(id) {
+            return Err(Code::OrderHeld);
+        }
         let rates = self.orders.rates(o);
         let amounts = confirm_amounts(o, &rates);
         let reserve_in_fen = amounts.reserve_in_fen;

@@ -9,14 +9,14 @@ use crate::members::{Award, Basis, Downgrade, Frozen, Members, Text, Tier, TierC
 
 impl Writer<'_> {
     /// Free text: a varint length and UTF-8 bytes.
-    fn text(&mut self, s: &str) {
+    pub(super) fn text(&mut self, s: &str) {
         self.varint(s.len() as u64);
         self.0.extend_from_slice(s.as_bytes());
     }
 }
 
 impl Reader<'_> {
-    fn text(&mut self) -> DecodeResult<Text> {
+    pub(super) fn text(&mut self) -> DecodeResult<Text> {
         let len = self.varint()?;
         let len = usize::try_from(len).map_err(|_| "text too long".to_string())?;
         let bytes = self.take(len)?;

@@ -1,0 +1,423 @@
+//! SPEC §17: risk controls. The rules an economy holds suspicious orders by, the signals an
+//! order may carry (keyed hashes made at the edge), holds with their reasons as data, and the
+//! decisions on them. Everything here is derived from the journal, so a replay gives the same
+//! holds; the evaluation itself is in `economy/risk.rs`.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use crate::account::AccountId;
+use crate::members::Text;
+use crate::order::OrderId;
+
+/// Orders remembered per consumer: the window of the velocity, median and refund rules.
+pub const RECENT_ORDERS: usize = 20;
+/// Accounts remembered per signal value (the first ones seen).
+pub const SIGNAL_ACCOUNTS_MAX: usize = 8;
+/// The longest window any rule may look back, in hours (one week).
+pub const WINDOW_HOURS_MAX: u32 = 168;
+/// Referees remembered per referrer.
+pub const REFEREES_MAX: u32 = 1000;
+/// A hold lasts at most this many days before it expires into a rejection.
+pub const HOLD_DAYS_MAX: u32 = 90;
+/// The refund rule needs at least this many earlier orders.
+pub const REFUND_MIN_ORDERS: usize = 5;
+/// The median rule needs at least this many earlier orders.
+pub const MEDIAN_MIN_ORDERS: usize = 3;
+/// A reviewer's note, in characters.
+pub const NOTE_CHARS_MAX: usize = 200;
+/// The largest amount threshold, the SPEC §3 bound on `order_max_fen`.
+const FEN_MAX: u64 = 1_000_000_000_000;
+
+/// The risk rules (SPEC §17). A numeric threshold of 0 turns its rule off; `enabled: false`
+/// turns every rule off and stops the tracking the rules read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RiskRules {
+    pub enabled: bool,
+    /// At most this many orders per consumer in 24 hours (1 to 20).
+    pub velocity_orders: u32,
+    /// At most this many fen per consumer in 24 hours.
+    pub velocity_fen: u64,
+    /// An order above this many fen.
+    pub large_order_fen: u64,
+    /// An order above this many times the consumer's median (of at least 3 earlier orders).
+    pub large_order_median_times: u32,
+    /// The buyer shares a phone, address or device hash with the merchant.
+    pub self_dealing: bool,
+    /// A referrer gaining more than this many referees within `ring_hours`.
+    pub ring_referees: u32,
+    pub ring_hours: u32,
+    /// Referees sharing an address or device hash with each other or their referrer.
+    pub ring_shared_signals: bool,
+    /// More than this percentage of the last 20 orders refunded (at least 5 orders).
+    pub refund_rate_pct: u32,
+    /// An order above `new_account_fen` within `new_account_hours` of registration.
+    pub new_account_hours: u32,
+    pub new_account_fen: u64,
+    /// Days a hold lasts before it expires into a rejection (money back).
+    pub hold_days: u32,
+}
+
+impl RiskRules {
+    /// Every rule off: an economy before any `set_risk_rules` (so the conformance vectors,
+    /// which have none, replay unchanged).
+    pub const OFF: RiskRules = RiskRules {
+        enabled: false,
+        velocity_orders: 0,
+        velocity_fen: 0,
+        large_order_fen: 0,
+        large_order_median_times: 0,
+        self_dealing: false,
+        ring_referees: 0,
+        ring_hours: 0,
+        ring_shared_signals: false,
+        refund_rate_pct: 0,
+        new_account_hours: 0,
+        new_account_fen: 0,
+        hold_days: 14,
+    };
+
+    /// The documented defaults, which the server sets on every economy it creates.
+    pub const RECOMMENDED: RiskRules = RiskRules {
+        enabled: true,
+        velocity_orders: 10,
+        velocity_fen: 5_000_000,
+        large_order_fen: 2_000_000,
+        large_order_median_times: 10,
+        self_dealing: true,
+        ring_referees: 20,
+        ring_hours: 24,
+        ring_shared_signals: true,
+        refund_rate_pct: 50,
+        new_account_hours: 1,
+        new_account_fen: 500_000,
+        hold_days: 14,
+    };
+
+    /// Whether every value is within its bounds (SPEC §17).
+    pub fn is_valid(&self) -> bool {
+        self.velocity_orders as usize <= RECENT_ORDERS
+            && self.velocity_fen <= FEN_MAX
+            && self.large_order_fen <= FEN_MAX
+            && self.large_order_median_times <= 1000
+            && self.ring_referees <= REFEREES_MAX
+            && self.ring_hours <= WINDOW_HOURS_MAX
+            && (self.ring_referees == 0 || self.ring_hours >= 1)
+            && self.refund_rate_pct <= 100
+            && self.new_account_hours <= WINDOW_HOURS_MAX
+            && self.new_account_fen <= FEN_MAX
+            && (1..=HOLD_DAYS_MAX).contains(&self.hold_days)
+    }
+}
+
+/// The kinds of signal an order may carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum SignalKind {
+    Phone = 0,
+    Address = 1,
+    Device = 2,
+    Network = 3,
+}
+
+impl SignalKind {
+    pub const ALL: [SignalKind; 4] = [
+        SignalKind::Phone,
+        SignalKind::Address,
+        SignalKind::Device,
+        SignalKind::Network,
+    ];
+
+    /// The wire name of the signal (a key of `signals`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalKind::Phone => "phone",
+            SignalKind::Address => "address",
+            SignalKind::Device => "device",
+            SignalKind::Network => "network",
+        }
+    }
+
+    pub fn from_u8(b: u8) -> Option<SignalKind> {
+        SignalKind::ALL.get(b as usize).copied()
+    }
+}
+
+/// An order's or an account's signals: keyed hashes (64 bits each), made at the edge from the
+/// phone, delivery address, device id and client address prefix, so the journal never holds
+/// the values themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Signals(pub [Option<u64>; 4]);
+
+impl Signals {
+    pub fn get(&self, kind: SignalKind) -> Option<u64> {
+        self.0[kind as usize]
+    }
+
+    pub fn set(&mut self, kind: SignalKind, hash: u64) {
+        self.0[kind as usize] = Some(hash);
+    }
+
+    /// The signals given, with their kinds.
+    pub fn iter(&self) -> impl Iterator<Item = (SignalKind, u64)> + '_ {
+        SignalKind::ALL
+            .into_iter()
+            .filter_map(|k| self.get(k).map(|h| (k, h)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+}
+
+/// Which rule held an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum RiskRule {
+    VelocityOrders = 0,
+    VelocityFen = 1,
+    LargeOrder = 2,
+    LargeOrderMedian = 3,
+    SelfDealing = 4,
+    RingReferees = 5,
+    RingSharedSignal = 6,
+    RefundRate = 7,
+    NewAccount = 8,
+    DenyList = 9,
+}
+
+impl RiskRule {
+    pub const ALL: [RiskRule; 10] = [
+        RiskRule::VelocityOrders,
+        RiskRule::VelocityFen,
+        RiskRule::LargeOrder,
+        RiskRule::LargeOrderMedian,
+        RiskRule::SelfDealing,
+        RiskRule::RingReferees,
+        RiskRule::RingSharedSignal,
+        RiskRule::RefundRate,
+        RiskRule::NewAccount,
+        RiskRule::DenyList,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskRule::VelocityOrders => "velocity_orders",
+            RiskRule::VelocityFen => "velocity_fen",
+            RiskRule::LargeOrder => "large_order",
+            RiskRule::LargeOrderMedian => "large_order_median",
+            RiskRule::SelfDealing => "self_dealing",
+            RiskRule::RingReferees => "ring_referees",
+            RiskRule::RingSharedSignal => "ring_shared_signal",
+            RiskRule::RefundRate => "refund_rate",
+            RiskRule::NewAccount => "new_account",
+            RiskRule::DenyList => "deny_list",
+        }
+    }
+
+    pub fn from_u8(b: u8) -> Option<RiskRule> {
+        RiskRule::ALL.get(b as usize).copied()
+    }
+}
+
+/// Why an order was held: the rule, the figure it measured and the threshold it passed.
+/// For the signal rules the figure is how many other accounts share the signal, and `signal`
+/// names it; for the deny list both are 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reason {
+    pub rule: RiskRule,
+    pub figure: u64,
+    pub threshold: u64,
+    pub signal: Option<SignalKind>,
+}
+
+/// A decision on a hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Decision {
+    /// A reviewer approved: the order was confirmed.
+    Approve = 0,
+    /// A reviewer rejected: the order was refunded.
+    Reject = 1,
+    /// A reviewer kept holding it, for another `hold_days`.
+    Extend = 2,
+    /// The hold ran out: refunded, by `advance_clock`.
+    Expire = 3,
+    /// The shop refunded the order (`refund_order`) while it was held.
+    Refunded = 4,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::Extend => "extend",
+            Decision::Expire => "expire",
+            Decision::Refunded => "refunded",
+        }
+    }
+
+    pub fn from_u8(b: u8) -> Option<Decision> {
+        [
+            Decision::Approve,
+            Decision::Reject,
+            Decision::Extend,
+            Decision::Expire,
+            Decision::Refunded,
+        ]
+        .get(b as usize)
+        .copied()
+    }
+
+    /// A decision a reviewer may give in `review_order`.
+    pub fn parse_review(s: &str) -> Option<Decision> {
+        match s {
+            "approve" => Some(Decision::Approve),
+            "reject" => Some(Decision::Reject),
+            "extend" => Some(Decision::Extend),
+            _ => None,
+        }
+    }
+}
+
+/// One decision as recorded: its seq and clock, and who gave it with their note (empty for
+/// the decisions the engine makes itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Review {
+    pub seq: u64,
+    pub at: i64,
+    pub decision: Decision,
+    pub reviewer: Text,
+    pub note: Text,
+}
+
+/// A held order: why, since when, until when, and what was decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    pub order: OrderId,
+    pub reasons: Vec<Reason>,
+    pub seq: u64,
+    pub at: i64,
+    pub expires_at: i64,
+    pub reviews: Vec<Review>,
+}
+
+impl Hold {
+    /// Whether the order is still held (no final decision yet).
+    pub fn is_open(&self) -> bool {
+        self.reviews
+            .last()
+            .is_none_or(|r| r.decision == Decision::Extend)
+    }
+}
+
+/// A trust list entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Trust {
+    /// Never held by a rule.
+    Allow = 1,
+    /// Every order held.
+    Deny = 2,
+}
+
+impl Trust {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trust::Allow => "allow",
+            Trust::Deny => "deny",
+        }
+    }
+}
+
+/// One order a consumer paid, as the velocity, median and refund rules read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecentOrder {
+    pub order: OrderId,
+    pub at: i64,
+    pub fen: u64,
+    pub refunded: bool,
+}
+
+/// Everything the rules remember, besides the rules themselves and the holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tracking {
+    /// Each consumer's last orders, oldest first.
+    pub recent: HashMap<AccountId, VecDeque<RecentOrder>>,
+    /// For each (kind, hash), the accounts seen with it, first seen first.
+    pub signals: HashMap<(SignalKind, u64), Vec<AccountId>>,
+    /// Accounts registered in the last week, with their clock, in registration order (so in
+    /// account id order too).
+    pub registered: VecDeque<(AccountId, i64)>,
+    /// Each referrer's referees' registration clocks in the last week, oldest first.
+    pub referees: HashMap<AccountId, VecDeque<i64>>,
+}
+
+/// An economy's risk controls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Risk {
+    pub rules: RiskRules,
+    pub trust: HashMap<AccountId, Trust>,
+    /// Every hold ever made, in the order made.
+    pub holds: Vec<Hold>,
+    pub by_order: HashMap<OrderId, u32>,
+    /// Open holds by when they expire.
+    pub open: BTreeSet<(i64, OrderId)>,
+    pub tracking: Tracking,
+}
+
+impl Default for Risk {
+    fn default() -> Self {
+        Risk {
+            rules: RiskRules::OFF,
+            trust: HashMap::new(),
+            holds: Vec::new(),
+            by_order: HashMap::new(),
+            open: BTreeSet::new(),
+            tracking: Tracking::default(),
+        }
+    }
+}
+
+impl Risk {
+    pub fn rules(&self) -> &RiskRules {
+        &self.rules
+    }
+
+    /// The hold of `order`, open or decided.
+    pub fn hold_of(&self, order: OrderId) -> Option<&Hold> {
+        self.by_order.get(&order).map(|&i| &self.holds[i as usize])
+    }
+
+    /// Whether `order` is held now.
+    pub fn is_held(&self, order: OrderId) -> bool {
+        self.hold_of(order).is_some_and(Hold::is_open)
+    }
+
+    /// Every hold, in the order made.
+    pub fn holds(&self) -> &[Hold] {
+        &self.holds
+    }
+
+    /// How many holds are open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn trust_of(&self, account: AccountId) -> Option<Trust> {
+        self.trust.get(&account).copied()
+    }
+
+    /// Accounts on a trust list, by id.
+    pub fn trusted(&self) -> Vec<(AccountId, Trust)> {
+        let mut v: Vec<_> = self.trust.iter().map(|(&a, &t)| (a, t)).collect();
+        v.sort_unstable_by_key(|&(a, _)| a);
+        v
+    }
+
+    /// The hold of `order`, to change (crate only).
+    pub(crate) fn hold_mut(&mut self, order: OrderId) -> Option<&mut Hold> {
+        let i = *self.by_order.get(&order)?;
+        Some(&mut self.holds[i as usize])
+    }
+}
