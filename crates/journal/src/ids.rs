@@ -53,6 +53,17 @@ pub fn shop(connector: &str, order: &str, what: &str) -> String {
     server_id("shop", &format!("{connector}:{order}:{what}"))
 }
 
+/// A new economy's `set_risk_rules` (SPEC §17), its first command.
+pub fn initial_risk() -> String {
+    server_id("risk", "initial")
+}
+
+/// A reviewer's `review_order` of `order`, its `n`-th decision (SPEC §17): a repeat of the
+/// same decision is a retry, and a different one at the same moment is `id_conflict`.
+pub fn review(order: &str, n: usize) -> String {
+    server_id("review", &format!("{order}:{n}"))
+}
+
 /// The `register_consumer` a connector issues for an account on first sight (shared by every
 /// connector, so the same buyer through two shops is one registration).
 pub fn account(account: &str) -> String {

@@ -38,6 +38,9 @@ const JF = (() => {
       account_frozen: "账户已冻结，暂不能卖出、转换或转赠",
       account_not_frozen: "账户未被冻结",
       duplicate_award: "这个奖励名称已经用过",
+      invalid_risk_rules: "风控规则无效：请填写每一项，并在允许范围内",
+      order_held: "订单正在风控审核中，审核通过后才会确认",
+      order_not_held: "这笔订单没有在风控审核中（可能已被处理）",
       // the HTTP edge
       bad_request: "请求格式有误",
       bad_signature: "签名校验失败",
@@ -111,6 +114,9 @@ const JF = (() => {
       account_frozen: "The account is frozen: it cannot sell, convert or gift for now",
       account_not_frozen: "The account is not frozen",
       duplicate_award: "This award name was already used",
+      invalid_risk_rules: "Invalid risk rules: give every rule, within its bounds",
+      order_held: "The order is held for review; it is confirmed only once approved",
+      order_not_held: "The order is not held for review (it may have been decided already)",
       bad_request: "The request is malformed",
       bad_signature: "The signature does not match",
       batch_too_large: "Too many operations in one request",
@@ -232,6 +238,10 @@ const JF = (() => {
       set_tiers: () => "等级表更改",
       freeze_account: (c) => `账户冻结：${c.reason}`, unfreeze_account: () => "账户解冻",
       record_award: (c) => `记录排名奖励 ${c.award}（前 ${c.top} 名）`,
+      review_order: (c) => `订单 ${c.order} 风控审核：${{ approve: "通过，已确认", reject: "拒绝，已退款", extend: "继续扣留" }[c.decision] || c.decision}` + (c.note ? `（${c.note}）` : ""),
+      set_risk_rules: () => "风控规则更改", set_trust: (c) => `${c.account} ${{ allow: "加入信任名单", deny: "加入拒绝名单", none: "移出名单" }[c.list] || c.list}`,
+      record_signals: (c) => `登记 ${c.account} 的身份信息（已加密）`,
+      held: () => "（风控扣留，待审核）",
       other: (c) => `操作 ${c.type || ""}`, refused: (w) => `（未执行：${w}）`,
     },
     en: {
@@ -256,6 +266,10 @@ const JF = (() => {
       set_tiers: () => "Tier table changed",
       freeze_account: (c) => `Account frozen: ${c.reason}`, unfreeze_account: () => "Account unfrozen",
       record_award: (c) => `Award ${c.award} recorded (top ${c.top})`,
+      review_order: (c) => `Order ${c.order} reviewed: ${{ approve: "approved and confirmed", reject: "rejected and refunded", extend: "held longer" }[c.decision] || c.decision}` + (c.note ? ` (${c.note})` : ""),
+      set_risk_rules: () => "Risk rules changed", set_trust: (c) => `${c.account} ${{ allow: "put on the allow list", deny: "put on the deny list", none: "taken off the lists" }[c.list] || c.list}`,
+      record_signals: (c) => `${c.account}'s identity details recorded (hashed)`,
+      held: () => " (held for review)",
       other: (c) => `Operation ${c.type || ""}`, refused: (w) => ` (not done: ${w})`,
     },
   };
@@ -271,7 +285,38 @@ const JF = (() => {
     const c = entry.command || { type: entry.type }, words = LINES[lang];
     let text;
     try { text = (words[c.type] || words.other)(c); } catch (_) { text = words.other(c); }
+    if (entry.held) text += words.held();
     return entry.ok === false ? text + words.refused(message(lang, entry.outcome)) : text;
   }
-  return { MESSAGES, message, explain, errorText, group, yuan, atomsOf, points, showPoints, time, describe };
+  // Why the risk rules held an order (SPEC §17), from a reason's rule, figure and threshold.
+  const SIGNALS = { zh: { phone: "手机号", address: "收货地址", device: "设备", network: "网络地址" },
+                    en: { phone: "phone", address: "delivery address", device: "device", network: "network address" } };
+  const REASONS = {
+    zh: {
+      velocity_orders: (r) => `24 小时内第 ${r.figure} 笔订单，上限 ${r.threshold} 笔`,
+      velocity_fen: (r) => `24 小时内共 ${yuan(r.figure)} 元，上限 ${yuan(r.threshold)} 元`,
+      large_order: (r) => `大额订单 ${yuan(r.figure)} 元，超过 ${yuan(r.threshold)} 元`,
+      large_order_median: (r) => `${yuan(r.figure)} 元，远高于该消费者平时的金额（上限 ${yuan(r.threshold)} 元）`,
+      self_dealing: (r) => `买家与商家使用同一${SIGNALS.zh[r.signal] || ""}（疑似自买自卖）`,
+      ring_referees: (r) => `推荐人短时间内新增 ${r.figure} 位被推荐人，上限 ${r.threshold} 位`,
+      ring_shared_signal: (r) => `与同一推荐人下的 ${r.figure} 个账户使用同一${SIGNALS.zh[r.signal] || ""}`,
+      refund_rate: (r) => `最近订单退款率 ${r.figure}%，上限 ${r.threshold}%`,
+      new_account: (r) => `新注册账户下单 ${yuan(r.figure)} 元，上限 ${yuan(r.threshold)} 元`,
+      deny_list: () => "买家或商家在拒绝名单上",
+    },
+    en: {
+      velocity_orders: (r) => `Order ${r.figure} within 24 hours; the limit is ${r.threshold}`,
+      velocity_fen: (r) => `${yuan(r.figure)} yuan within 24 hours; the limit is ${yuan(r.threshold)} yuan`,
+      large_order: (r) => `A large order: ${yuan(r.figure)} yuan, above ${yuan(r.threshold)} yuan`,
+      large_order_median: (r) => `${yuan(r.figure)} yuan, far above this consumer's usual amount (limit ${yuan(r.threshold)} yuan)`,
+      self_dealing: (r) => `The buyer and the merchant share a ${SIGNALS.en[r.signal] || "signal"} (possible self-dealing)`,
+      ring_referees: (r) => `The referrer gained ${r.figure} referees in a short time; the limit is ${r.threshold}`,
+      ring_shared_signal: (r) => `Shares a ${SIGNALS.en[r.signal] || "signal"} with ${r.figure} other account(s) of the same referrer`,
+      refund_rate: (r) => `Refund rate ${r.figure}% over recent orders; the limit is ${r.threshold}%`,
+      new_account: (r) => `A new account ordering ${yuan(r.figure)} yuan; the limit is ${yuan(r.threshold)} yuan`,
+      deny_list: () => "The buyer or the merchant is on the deny list",
+    },
+  };
+  function riskReason(r, lang) { const f = REASONS[lang][r.rule]; return f ? f(r) : r.rule; }
+  return { MESSAGES, message, explain, errorText, group, yuan, atomsOf, points, showPoints, time, describe, riskReason };
 })();

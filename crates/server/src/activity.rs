@@ -63,7 +63,7 @@ impl ActivityIndex {
                         .or_insert_with(|| (consumer.into(), merchant.into()));
                 }
             }
-            (Some("confirm_order" | "refund_order"), Some(order)) => {
+            (Some("confirm_order" | "refund_order" | "review_order"), Some(order)) => {
                 if let Some((consumer, merchant)) = self.orders.get(order).cloned() {
                     self.note(&consumer, seq);
                     self.note(&merchant, seq);

@@ -20,7 +20,19 @@ use crate::keys::{Principal, Role};
 pub fn authorize(p: &Principal, parsed: &[Parsed]) -> ApiResult<Option<Guard>> {
     let own = p.account.clone().unwrap_or_default();
     match p.role {
-        Role::Admin | Role::Operator => Ok(None),
+        Role::Admin | Role::Operator => {
+            // SPEC §17: a decision on a hold is journaled with the key that made it.
+            let other = parsed.iter().position(|c| {
+                matches!(&c.command, Ok(Command::ReviewOrder { reviewer, .. }) if *reviewer != p.key_id)
+            });
+            match other {
+                Some(bad) => Err(ApiError::forbidden(format!(
+                    "command {bad}: a review_order's reviewer must be the key that sends it ({})",
+                    p.key_id
+                ))),
+                None => Ok(None),
+            }
+        }
         Role::Auditor => Err(ApiError::forbidden("an auditor key is read-only")),
         Role::Merchant => {
             let allowed = |c: &Parsed| match &c.command {

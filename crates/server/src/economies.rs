@@ -110,6 +110,36 @@ impl Economy {
         Ok(lines)
     }
 
+    /// Marks the `pay_order` entries of a history whose order is held for review now (SPEC
+    /// §17) with `"held": true`, so the line can say so.
+    pub async fn mark_held(&self, entries: &mut [Value]) -> ApiResult<()> {
+        let orders: Vec<String> = entries
+            .iter()
+            .filter(|e| e["type"] == "pay_order")
+            .filter_map(|e| e["command"]["order"].as_str().map(String::from))
+            .collect();
+        if orders.is_empty() {
+            return Ok(());
+        }
+        let held: std::collections::HashSet<String> = self
+            .read(move |v| {
+                let e = v.ledger.economy();
+                let held =
+                    |o: &&String| e.orders().find_id(o).is_some_and(|id| e.risk().is_held(id));
+                orders.iter().filter(held).cloned().collect()
+            })
+            .await?;
+        for e in entries.iter_mut().filter(|e| e["type"] == "pay_order") {
+            if e["command"]["order"]
+                .as_str()
+                .is_some_and(|o| held.contains(o))
+            {
+                e["held"] = json!(true);
+            }
+        }
+        Ok(())
+    }
+
     async fn tier_changes(&self, name: String) -> ApiResult<Vec<(u64, Value)>> {
         self.read(move |v| {
             let e = v.ledger.economy();

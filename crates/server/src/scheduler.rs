@@ -468,6 +468,7 @@ impl Scheduler {
         let stuck = health.subjects(eco, CONFIRM.command);
         let (due, new_cursor, stuck_pending) = economy.journal.read(move |v| {
             let orders = v.ledger.economy().orders();
+            let risk = v.ledger.economy().risk();
             let mut due = Vec::new();
             let mut advance = 0;
             for (i, o) in orders.from_index(cursor).enumerate() {
@@ -475,7 +476,10 @@ impl Scheduler {
                     break;
                 }
                 if o.status == OrderStatus::Pending {
-                    due.push(o.name.to_string());
+                    // SPEC §17: a held order waits for its reviewer, never for the clock.
+                    if !risk.is_held((cursor + i) as u32) {
+                        due.push(o.name.to_string());
+                    }
                 } else if due.is_empty() {
                     advance = i + 1;
                 }

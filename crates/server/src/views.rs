@@ -207,7 +207,48 @@ pub fn order(economy: &Economy, o: &Order) -> Value {
         "cash_fen": o.cash_fen,
         "stable_fen": o.stable_fen,
         "paid_seq": o.paid_seq,
+        "held": economy.orders().find_id(&o.name).is_some_and(|id| economy.risk().is_held(id)),
     })
+}
+
+/// A hold (SPEC §17): its order, why (each reason's rule, figure, threshold and signal), when
+/// it was made and runs out (the economy's clock), and every decision on it.
+pub fn hold(economy: &Economy, h: &jifen_core::risk::Hold) -> Value {
+    use jifen_core::risk::Decision;
+    let o = economy.orders().get(h.order);
+    let instant = |t: i64| jifen_core::format_instant(t);
+    let reasons: Vec<Value> = h
+        .reasons
+        .iter()
+        .map(|r| {
+            json!({"rule": r.rule.as_str(), "figure": r.figure, "threshold": r.threshold,
+                "signal": r.signal.map(|s| s.as_str())})
+        })
+        .collect();
+    let reviews: Vec<Value> = h
+        .reviews
+        .iter()
+        .map(|r| {
+            json!({"decision": r.decision.as_str(), "reviewer": r.reviewer.as_str(),
+                "note": r.note.as_str(), "at": instant(r.at), "seq": r.seq})
+        })
+        .collect();
+    let status = match h.reviews.last().map(|r| r.decision) {
+        None | Some(Decision::Extend) => "held",
+        Some(Decision::Approve) => "approved",
+        Some(Decision::Reject) => "rejected",
+        Some(Decision::Expire) => "expired",
+        Some(Decision::Refunded) => "refunded",
+    };
+    let mut view = order(economy, o);
+    let map = view.as_object_mut().expect("an order view is an object");
+    map.insert("hold_status".into(), json!(status));
+    map.insert("reasons".into(), json!(reasons));
+    map.insert("reviews".into(), json!(reviews));
+    map.insert("held_at".into(), json!(instant(h.at)));
+    map.insert("held_seq".into(), json!(h.seq));
+    map.insert("expires_at".into(), json!(instant(h.expires_at)));
+    view
 }
 
 /// A name shown without revealing it: the first two characters and the last.

@@ -28,6 +28,7 @@ mod openapi;
 mod operator_journey;
 mod point_in_time;
 mod reads;
+mod risk;
 mod roles;
 mod scheduler;
 mod session;

@@ -15,13 +15,14 @@ on_both_backends! {
     an_operator_runs_the_programme_from_the_console => super::operator_journey;
 }
 
-const VIEWS: [&str; 12] = [
+const VIEWS: [&str; 13] = [
     "overview",
     "accounts",
     "orders",
     "rules",
     "settlements",
     "members",
+    "risk",
     "leaderboard",
     "keys",
     "collectibles",
@@ -30,7 +31,7 @@ const VIEWS: [&str; 12] = [
     "finance",
 ];
 
-fn text_of(browser: &Browser, css: &str) -> String {
+pub(crate) fn text_of(browser: &Browser, css: &str) -> String {
     let v = browser.script(
         "const el = document.querySelector(arguments[0]); return el ? el.innerText : ''",
         json!([css]),
@@ -38,14 +39,14 @@ fn text_of(browser: &Browser, css: &str) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-fn wait_text(browser: &Browser, css: &str, want: &str) {
+pub(crate) fn wait_text(browser: &Browser, css: &str, want: &str) {
     let js = format!(
         "return String(!!document.querySelector({css:?}) && document.querySelector({css:?}).innerText.includes({want:?}))"
     );
     browser.wait_for(&js, "true");
 }
 
-fn set(browser: &Browser, css: &str, value: &str) {
+pub(crate) fn set(browser: &Browser, css: &str, value: &str) {
     browser.script(
         "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
          el.dispatchEvent(new Event('change')); return true",
@@ -53,7 +54,7 @@ fn set(browser: &Browser, css: &str, value: &str) {
     );
 }
 
-fn go(browser: &Browser, view: &str) {
+pub(crate) fn go(browser: &Browser, view: &str) {
     browser.click(&format!(r#"nav button[data-view="{view}"]"#));
     browser.wait_for(
         &format!("return location.hash === '#{view}' && document.body.dataset.status"),
@@ -293,30 +294,35 @@ fn every_tab(s: &Server, browser: &Browser, backend: &Backend) {
                 browser.open(&format!("http://{}/#{view}", s.addr));
                 browser.wait_for("return document.body.dataset.status", "loaded");
                 let name = format!("journey-console-{view}-{lang}-{width}px-{}", backend.name());
-                browser.screenshot(&name);
-                if width == 375 {
-                    let (over, culprits) = browser.overflow();
-                    assert_eq!(over, 0, "{name} overflows: {culprits:?}");
-                    assert_eq!(
-                        browser.small_targets(),
-                        Vec::<String>::new(),
-                        "{name}: 44 px"
-                    );
-                }
-                if lang == "zh" {
-                    // Other systems' own field names are shown as code, and are not ours to
-                    // translate.
-                    let text = browser.script(
-                        "const codes = [...document.querySelectorAll('code')]; \
-                         codes.forEach((c) => { c.dataset.d = c.style.display; c.style.display = 'none'; }); \
-                         const t = document.body.innerText; \
-                         codes.forEach((c) => { c.style.display = c.dataset.d; }); return t",
-                        json!([]),
-                    );
-                    let raw = raw_keys(text.as_str().unwrap());
-                    assert_eq!(raw, Vec::<String>::new(), "{name} shows raw keys");
-                }
+                check_page(browser, &name, lang, width);
             }
         }
+    }
+}
+
+/// A page as shown now: a screenshot named `name`; on a phone, no horizontal overflow and no
+/// control under 44 px; on a Chinese page, no raw key among the visible words.
+pub(crate) fn check_page(browser: &Browser, name: &str, lang: &str, width: u32) {
+    browser.screenshot(name);
+    if width == 375 {
+        let (over, culprits) = browser.overflow();
+        assert_eq!(over, 0, "{name} overflows: {culprits:?}");
+        assert_eq!(
+            browser.small_targets(),
+            Vec::<String>::new(),
+            "{name}: 44 px"
+        );
+    }
+    if lang == "zh" {
+        // Other systems' own field names are shown as code, and are not ours to translate.
+        let text = browser.script(
+            "const codes = [...document.querySelectorAll('code')]; \
+             codes.forEach((c) => { c.dataset.d = c.style.display; c.style.display = 'none'; }); \
+             const t = document.body.innerText; \
+             codes.forEach((c) => { c.style.display = c.dataset.d; }); return t",
+            json!([]),
+        );
+        let raw = raw_keys(text.as_str().unwrap());
+        assert_eq!(raw, Vec::<String>::new(), "{name} shows raw keys");
     }
 }

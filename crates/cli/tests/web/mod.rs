@@ -240,12 +240,34 @@ pub fn rules_json(path: &std::path::Path) -> Value {
     serde_json::to_value(table).unwrap()
 }
 
+/// Creates an economy with the risk rules off (tests of other parts pay many orders a day
+/// per consumer, which the recommended rules would hold); [`create_with_risk`] keeps them.
 pub fn create(s: &Server, id: &str, rules: Value) {
+    let mut risk = risk_rules(true);
+    risk["enabled"] = json!(false);
+    s.post(
+        "/v1/economies",
+        ADMIN,
+        &json!({"id": id, "name": format!("economy {id}"), "rules": rules, "risk": risk}),
+    );
+}
+
+/// Creates an economy with the server's default risk rules (the recommended ones).
+pub fn create_with_risk(s: &Server, id: &str, rules: Value) {
     s.post(
         "/v1/economies",
         ADMIN,
         &json!({"id": id, "name": format!("economy {id}"), "rules": rules}),
     );
+}
+
+/// The recommended risk rules of SPEC §17 as a JSON object (`enabled` as given).
+pub fn risk_rules(enabled: bool) -> Value {
+    json!({"enabled": enabled, "velocity_orders": 10, "velocity_fen": 5_000_000,
+        "large_order_fen": 2_000_000, "large_order_median_times": 10, "self_dealing": true,
+        "ring_referees": 20, "ring_hours": 24, "ring_shared_signals": true,
+        "refund_rate_pct": 50, "new_account_hours": 1, "new_account_fen": 500_000,
+        "hold_days": 14})
 }
 
 /// Sets the test clock, atomically (the server may be reading it at that moment).

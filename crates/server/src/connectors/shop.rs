@@ -94,6 +94,14 @@ impl Shop {
         hex::encode(crate::keys::hmac(&self.identity_key, message.as_bytes()))
     }
 
+    /// The keyed hash of a risk signal (SPEC §17) as the journal carries it: 16 hex digits of
+    /// HMAC-SHA256 under the economy's identity key, over the kind and the normalised value
+    /// (see [`normalise_signal`]), so the same phone always hashes the same here.
+    pub fn signal_hash(&self, kind: &str, value: &str) -> String {
+        let message = format!("signal:{kind}:{}", normalise_signal(kind, value));
+        hex::encode(&crate::keys::hmac(&self.identity_key, message.as_bytes())[..8])
+    }
+
     /// The account an identity's hash is linked to, if any.
     pub fn linked(&self, hash: &str) -> Option<String> {
         self.identities.read().ok()?.get(hash).cloned()
@@ -132,5 +140,41 @@ impl Shop {
         self.remember(&hash, &account);
         let write = self.link_write(&hash, &account);
         (account, Some(write))
+    }
+}
+
+/// A signal's value as it is hashed: a phone as its digits without China's country code, any
+/// other value trimmed, its white space collapsed and lower-cased, so `+86 138-0013-8000` and
+/// `13800138000` are one phone and an address's spacing does not matter.
+pub fn normalise_signal(kind: &str, value: &str) -> String {
+    if kind == "phone" {
+        let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+        return match digits.strip_prefix("86") {
+            Some(rest) if digits.len() == 13 => rest.to_string(),
+            _ => digits,
+        };
+    }
+    value
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_signal;
+
+    #[test]
+    fn phones_and_addresses_normalise() {
+        assert_eq!(
+            normalise_signal("phone", "+86 138-0013-8000"),
+            "13800138000"
+        );
+        assert_eq!(normalise_signal("phone", "13800138000"), "13800138000");
+        assert_eq!(
+            normalise_signal("address", "  上海市  浦东新区 Lane 5 "),
+            "上海市 浦东新区 lane 5"
+        );
     }
 }

@@ -165,7 +165,8 @@ async fn account_history(
     let next = (entries.len() == limit)
         .then(|| entries.last().map(|e| e.seq))
         .flatten();
-    let entries: Vec<Value> = entries.iter().map(entry_view).collect();
+    let mut entries: Vec<Value> = entries.iter().map(entry_view).collect();
+    eco.economy.mark_held(&mut entries).await?;
     Ok(json_ok(json!({
         "entries": entries,
         "tier_changes": tiers,

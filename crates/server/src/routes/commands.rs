@@ -105,6 +105,11 @@ fn prepare(raws: &[&str], body_len: usize) -> ApiResult<PreparedBatch> {
     ))]
 async fn post_commands(eco: Eco<Submit>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let raws = command_texts(&headers, &body)?;
+    let hashed = hash_signals(&eco, &raws).await?;
+    let raws: Vec<&str> = match &hashed {
+        Some(texts) => texts.iter().map(String::as_str).collect(),
+        None => raws,
+    };
     let mut batch = prepare(&raws, body.len())?;
     let guard = authorize(&eco.caller, batch.parsed())?;
     refuse_reserved_ids(batch.parsed())?;
@@ -128,6 +133,37 @@ async fn post_commands(eco: Eco<Submit>, headers: HeaderMap, body: Bytes) -> Api
     let notes = notes(&eco.economy, rejected, outcomes.len()).await?;
     let body = outcomes_body(batch.parsed(), &outcomes, &notes);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// SPEC §17: the `signals` of a command arrive as values (a phone, an address, a device id, a
+/// client address prefix) and are journaled as keyed hashes, so the journal never holds them.
+/// `None` when no command has signals (the common case costs one substring search).
+async fn hash_signals(eco: &Eco<Submit>, raws: &[&str]) -> ApiResult<Option<Vec<String>>> {
+    if !raws.iter().any(|r| r.contains("\"signals\"")) {
+        return Ok(None);
+    }
+    let shop = eco.app.connectors.shop(&eco.economy).await?;
+    Ok(Some(raws.iter().map(|r| hashed(&shop, r)).collect()))
+}
+
+/// One command's text with its signals' values replaced by their hashes. A value that is not
+/// a string of 1 to 200 characters becomes null, which the parser refuses (`invalid_command`).
+fn hashed(shop: &crate::connectors::Shop, raw: &str) -> String {
+    let Ok(mut v) = serde_json::from_str::<Value>(raw) else {
+        return raw.to_string();
+    };
+    let Some(Value::Object(signals)) = v.get_mut("signals") else {
+        return raw.to_string();
+    };
+    for (kind, value) in signals.iter_mut() {
+        *value = match value {
+            Value::String(s) if (1..=200).contains(&s.chars().count()) => {
+                Value::String(shop.signal_hash(kind, s))
+            }
+            _ => Value::Null,
+        };
+    }
+    v.to_string()
 }
 
 /// Who made each rule change: the key's id, kept beside the journal (which records what was

@@ -51,6 +51,10 @@ struct CreateEconomy {
     /// The words the pages show for the daily reward and its pool; a field left out keeps the
     /// default. Investment words (股权, 分红, dividend, shares, …) are refused.
     terms: Option<crate::terms::Terms>,
+    /// The risk rules (SPEC §17), every key; left out, the recommended defaults, which hold
+    /// suspicious orders for review. `{"enabled": false, …}` starts with them off.
+    #[schema(value_type = Option<Object>)]
+    risk: Option<Value>,
 }
 
 /// Rules given as a JSON object (SPEC §3 keys), checked as `set_rules` would.
@@ -74,6 +78,16 @@ async fn create_economy(
     JsonBody(req): JsonBody<CreateEconomy>,
 ) -> ApiResult<Response> {
     let rules = rules_from_object(req.rules.unwrap_or_default())?;
+    let risk = match &req.risk {
+        None => jifen_core::risk::RiskRules::RECOMMENDED,
+        Some(v) => jifen_wire::risk_from_json(v)
+            .filter(|r| r.is_valid())
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid risk rules: give every key of SPEC §17 within its bounds",
+                )
+            })?,
+    };
     let timezone = req
         .timezone
         .unwrap_or_else(|| jifen_journal::DEFAULT_TIMEZONE.to_string());
@@ -112,6 +126,7 @@ async fn create_economy(
     .await?;
     match opened {
         Ok(economy) => {
+            set_initial_risk(&economy, &risk).await?;
             tracing::info!(economy = %economy.meta.id, "economy created");
             Ok(json_with(StatusCode::CREATED, economy.view().await?))
         }
@@ -121,6 +136,23 @@ async fn create_economy(
             view["note"] = json!("created; the node it is assigned to opens it within a moment");
             Ok(json_with(StatusCode::CREATED, view))
         }
+    }
+}
+
+/// A new economy's first command: its risk rules (SPEC §17), under an id fixed by the economy
+/// so a repeat is a retry.
+async fn set_initial_risk(
+    economy: &crate::economies::Economy,
+    risk: &jifen_core::risk::RiskRules,
+) -> ApiResult<()> {
+    let command = json!({"type": "set_risk_rules", "id": jifen_journal::ids::initial_risk(),
+        "risk": jifen_wire::risk_to_json(risk)});
+    let outcomes = crate::finance::submit(economy, &[command.to_string()], Vec::new()).await?;
+    match outcomes[0].result {
+        Ok(()) => Ok(()),
+        Err(code) => Err(ApiError::internal(format!(
+            "the initial risk rules were refused: {code}"
+        ))),
     }
 }
 

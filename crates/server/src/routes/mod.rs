@@ -14,6 +14,7 @@ mod finance;
 mod keys;
 mod members;
 mod reads;
+mod risk;
 mod service;
 mod session;
 mod statements;
@@ -80,6 +81,7 @@ pub fn api() -> OpenApiRouter<Arc<App>> {
         .merge(reads::router())
         .merge(accounts::router())
         .merge(members::router())
+        .merge(risk::router())
         .merge(statements::router())
         .merge(keys::router())
         .merge(console::router())
