@@ -49,6 +49,11 @@ pub struct CoreArgs {
     /// Repetitions of each measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Every risk rule on (SPEC §17, the recommended values), each order carrying a phone,
+    /// an address and a device, and every consumer with five earlier orders the rules
+    /// remember (so the median and refund-rate rules have a history to read).
+    #[arg(long)]
+    risk: bool,
 }
 
 pub fn run(store: &crate::store_cmds::StoreArgs, what: What) -> anyhow::Result<()> {
@@ -136,8 +141,12 @@ fn execute_all(e: &mut Economy, commands: &[Command]) {
 fn core(args: CoreArgs) -> anyhow::Result<()> {
     let n = args.accounts;
     progress(&format!("building {n} accounts holding points"));
-    let (base, build) = time(|| workload::holders(workload::bench_rules(), n));
-    let (pay_rates, confirm_rates) = order_rates(&base, n, args.runs);
+    let (mut base, build) = time(|| workload::holders(workload::bench_rules(), n));
+    if args.risk {
+        progress("risk rules on: five earlier orders per consumer");
+        with_risk(&mut base, n);
+    }
+    let (pay_rates, confirm_rates) = order_rates(&base, n, args.runs, args.risk);
     let (settle_ms, settle_paid) = settle_times(&base, n, args.runs);
     let (exit_ms, exits) = exit_times(args.exits, args.runs);
     let ledger_confirm = ledger_confirm_rate(n.min(200_000));
@@ -160,14 +169,49 @@ fn core(args: CoreArgs) -> anyhow::Result<()> {
         "replay_lines": replay_lines,
         "replay_lines_per_s": replay_rate.round(),
         "runs": args.runs,
+        "risk_rules": args.risk,
         "statistic": "median",
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 
+/// Each consumer's own phone, address and device on a `pay_order`, as the server would hash
+/// them.
+fn add_signals(commands: &mut [Command]) {
+    use jifen_core::risk::{SignalKind, Signals};
+    for c in commands {
+        if let Command::PayOrder {
+            consumer, signals, ..
+        } = c
+        {
+            let who = consumer
+                .bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+            let mut s = Signals::default();
+            s.set(SignalKind::Phone, who ^ 0x5151);
+            s.set(SignalKind::Address, who ^ 0xadd4);
+            s.set(SignalKind::Device, who ^ 0xde71);
+            *signals = Some(Box::new(s));
+        }
+    }
+}
+
+/// The recommended risk rules, then five rounds of orders the rules remember.
+fn with_risk(e: &mut Economy, n: u64) {
+    let risk = Some(jifen_core::risk::RiskRules::RECOMMENDED);
+    execute_all(e, &[Command::SetRiskRules { risk }]);
+    for round in 0..5 {
+        let prefix = format!("w{round}x");
+        let mut pays = workload::payments(&prefix, n, n);
+        add_signals(&mut pays);
+        execute_all(e, &pays);
+        execute_all(e, &workload::confirmations(&prefix, n));
+    }
+}
+
 /// `pay_order` and `confirm_order` a second, on `n` holders, each run.
-fn order_rates(base: &Economy, n: u64, runs: usize) -> (Vec<f64>, Vec<f64>) {
+fn order_rates(base: &Economy, n: u64, runs: usize, risk: bool) -> (Vec<f64>, Vec<f64>) {
     let mut pay_rates = Vec::new();
     let mut confirm_rates = Vec::new();
     let mut e = base.clone();
@@ -178,7 +222,10 @@ fn order_rates(base: &Economy, n: u64, runs: usize) -> (Vec<f64>, Vec<f64>) {
             runs
         ));
         let prefix = format!("b{run}x");
-        let pays = workload::payments(&prefix, n, n);
+        let mut pays = workload::payments(&prefix, n, n);
+        if risk {
+            add_signals(&mut pays);
+        }
         let confirms = workload::confirmations(&prefix, n);
         let ((), paid) = time(|| execute_all(&mut e, &pays));
         let ((), confirmed) = time(|| execute_all(&mut e, &confirms));

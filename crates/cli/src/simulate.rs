@@ -33,18 +33,37 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.scenario)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.scenario.display())))?;
-    let scenario =
+    let mut scenario =
         parse_scenario(&text).map_err(|e| usage(format!("{}: {e}", args.scenario.display())))?;
     let seed = args.seed.unwrap_or(scenario.seed);
     std::fs::create_dir_all(&args.out)
         .map_err(|e| usage(format!("cannot create {}: {e}", args.out.display())))?;
     let start = Instant::now();
-    let bar = progress_bar(scenario.days, &format!("simulating {}", scenario.name));
+    // A scenario with fraud actors runs twice: without the risk controls, then with them.
+    let runs = if scenario.fraud.is_some() { 2 } else { 1 };
+    let bar = progress_bar(
+        scenario.days * runs,
+        &format!("simulating {}", scenario.name),
+    );
     let log = args.commands.is_some();
+    // With fraud actors: first the same run with the risk controls off, for comparison.
+    let without = match scenario.fraud.is_some() {
+        true => {
+            let r = simulate(&scenario, seed, (args.check, false), &mut |day, _| {
+                bar.set_position(day)
+            })
+            .map_err(|e| anyhow::anyhow!("the simulation without controls stopped: {e}"))?;
+            scenario.controls = true;
+            Some(r.tally)
+        }
+        false => None,
+    };
+    let done = if without.is_some() { scenario.days } else { 0 };
     let result = simulate(&scenario, seed, (args.check, log), &mut |day, _| {
-        bar.set_position(day)
-    })
-    .map_err(|e| anyhow::anyhow!("the simulation stopped: {e}"))?;
+        bar.set_position(done + day)
+    });
+    let mut result = result.map_err(|e| anyhow::anyhow!("the simulation stopped: {e}"))?;
+    result.without_controls = without;
     bar.finish_and_clear();
     if let Some(path) = &args.commands {
         write_commands(path, &result.commands)?;

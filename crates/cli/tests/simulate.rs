@@ -24,7 +24,53 @@ fn simulate(name: &str, out: &Path, extra: &[&str]) {
     assert!(o.status.success(), "{described}");
 }
 
-const SHIPPED: [&str; 4] = ["seed-wine", "steady-growth", "boom-and-stop", "bank-run"];
+const SHIPPED: [&str; 5] = [
+    "seed-wine",
+    "steady-growth",
+    "boom-and-stop",
+    "bank-run",
+    "fraud-ring",
+];
+
+/// Issue 24's acceptance: on the shipped fraud scenario, the recommended risk rules hold at
+/// least 95 % of the fraud actors' orders and at most 1 % of honest ones, and the report says
+/// both and what fraud would have minted without them.
+#[test]
+fn the_risk_controls_hold_the_fraud_ring_and_spare_honest_buyers() {
+    let tmp = temp_dir("sim-fraud");
+    simulate("fraud-ring", &tmp, &["--check"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.join("summary.json")).unwrap()).unwrap();
+    let fraud = &summary["fraud"];
+    assert_eq!(fraud["controls"], true, "{fraud}");
+    let with = &fraud["with"];
+    let (held, orders) = (
+        with["fraud_held"].as_u64().unwrap(),
+        with["fraud_orders"].as_u64().unwrap(),
+    );
+    assert!(
+        orders >= 400 && held * 100 >= orders * 95,
+        "fraud held {held} of {orders}"
+    );
+    let (h, o) = (
+        with["honest_held"].as_u64().unwrap(),
+        with["honest_orders"].as_u64().unwrap(),
+    );
+    assert!(o >= 5_000 && h * 100 <= o, "honest held {h} of {o}");
+    let without = &fraud["without_controls"];
+    assert_eq!(without["fraud_held"], 0, "{without}");
+    let minted = |t: &serde_json::Value| t["fraud_reward_fen"].as_u64().unwrap();
+    assert!(minted(without) > 10 * minted(with), "{fraud}");
+    let html = std::fs::read_to_string(tmp.join("report.html")).unwrap();
+    for words in [
+        "With the risk controls on, they held",
+        "Without controls, fraud accounts received",
+        "风控规则开启：扣留了欺诈账户",
+        "不开风控时",
+    ] {
+        assert!(html.contains(words), "the report says {words:?}");
+    }
+}
 
 #[test]
 fn every_shipped_scenario_keeps_every_invariant_every_day() {

@@ -244,6 +244,42 @@ pub fn headlines_in(r: &SimResult, lang: Lang) -> Vec<String> {
         Lang::En => format!("{exits} times a holder's points reached their cap and were bought back (exits); {rewards} yuan of daily rewards were paid in all."),
     });
     lines.extend(r.shocks.iter().map(|sh| shock_line(sh, lang)));
+    lines.extend(fraud_lines(r, lang));
+    lines
+}
+
+/// With fraud actors: what the risk controls held, and what fraud would have drawn without
+/// them, and from whom.
+fn fraud_lines(r: &SimResult, lang: Lang) -> Vec<String> {
+    if r.scenario.fraud.is_none() {
+        return Vec::new();
+    }
+    let t = &r.tally;
+    let (fh, fo, hh, ho) = (t.fraud_held, t.fraud_orders, t.honest_held, t.honest_orders);
+    let (fp, hp) = (pct(fh, fo), pct(hh, ho));
+    let mut lines = vec![match (lang, r.scenario.controls) {
+        (Lang::Zh, true) => format!("风控规则开启：扣留了欺诈账户 {fh}/{fo} 笔订单（{fp}%），正常消费者 {hh}/{ho} 笔订单（{hp}%，审核后放行）。"),
+        (Lang::En, true) => format!("With the risk controls on, they held {fh} of the fraud actors' {fo} orders ({fp}%) and {hh} of {ho} honest orders ({hp}%, approved on review)."),
+        (Lang::Zh, false) => "风控规则关闭。".to_string(),
+        (Lang::En, false) => "The risk controls were off.".to_string(),
+    }];
+    let minted = |t: &crate::run::FraudTally, lang: Lang| {
+        let whole = t.fraud_atoms / jifen_core::ATOMS_PER_POINT;
+        let cents =
+            t.fraud_atoms % jifen_core::ATOMS_PER_POINT / (jifen_core::ATOMS_PER_POINT / 100);
+        let pts = format!("{}.{cents:02}", grouped(whole));
+        let (value, div) = (money(t.fraud_reward_fen), money(t.fraud_dividends_fen));
+        match lang {
+            Lang::Zh => format!("欺诈账户获得 {pts} 积分（发放时价值 {value} 元），领取每日回馈 {div} 元"),
+            Lang::En => format!("fraud accounts received {pts} points (worth {value} yuan when granted) and {div} yuan of daily rewards"),
+        }
+    };
+    if let Some(off) = &r.without_controls {
+        lines.push(match lang {
+            Lang::Zh => format!("不开风控时，{}；这些由其他持有人承担：储备金要支撑更多积分，回馈池被更多人分走。开启风控后，{}。", minted(off, lang), minted(t, lang)),
+            Lang::En => format!("Without controls, {}; the other holders pay for that: the reserve backs more points and the reward pool is shared among more. With controls, {}.", minted(off, lang), minted(t, lang)),
+        });
+    }
     lines
 }
 
@@ -396,12 +432,28 @@ pub fn summary_json(r: &SimResult) -> String {
         "outstanding_quota_fen": r.economy.quota_total_fen(),
         "rejections": r.rejected,
         "shocks": shocks,
+        "fraud": r.scenario.fraud.as_ref().map(|_| json!({
+            "controls": r.scenario.controls,
+            "with": tally_json(&r.tally),
+            "without_controls": r.without_controls.as_ref().map(tally_json),
+        })),
         "cohorts": cohorts,
         "headlines": headlines(r),
     });
     let mut text = serde_json::to_string_pretty(&summary).unwrap_or_default();
     text.push('\n');
     text
+}
+
+fn tally_json(t: &crate::run::FraudTally) -> serde_json::Value {
+    json!({
+        "fraud_orders": t.fraud_orders, "fraud_held": t.fraud_held,
+        "fraud_held_pct": pct(t.fraud_held, t.fraud_orders),
+        "honest_orders": t.honest_orders, "honest_held": t.honest_held,
+        "honest_held_pct": pct(t.honest_held, t.honest_orders),
+        "fraud_points": points(t.fraud_atoms), "fraud_reward_fen": t.fraud_reward_fen,
+        "fraud_dividends_fen": t.fraud_dividends_fen,
+    })
 }
 
 fn escape(s: &str) -> String {

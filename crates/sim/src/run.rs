@@ -4,6 +4,9 @@
 
 use jifen_core::{cmp_fraction, AccountId, Command, Economy, Price, Soon, ATOMS_PER_POINT};
 
+mod fraud;
+pub use fraud::FraudTally;
+
 use crate::decimal::name;
 use crate::rng::Rng;
 use crate::scenario::{Scenario, Spend};
@@ -109,6 +112,11 @@ pub struct SimResult {
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
     /// Every command run, with its day (`YYYYMMDD`), when the run was asked to keep them.
     pub commands: Vec<(u32, Command)>,
+    /// With fraud actors: the orders the controls held, and what fraud drew.
+    pub tally: FraudTally,
+    /// The same run's tally with the controls off, when the caller ran it (`jifen simulate`
+    /// does for a scenario with fraud actors).
+    pub without_controls: Option<FraudTally>,
 }
 
 /// A taker's target: it sells everything once `price.value_fen(atoms) × 1000 ≥ multiple ×
@@ -208,6 +216,9 @@ struct Sim<'a> {
     credits: Vec<(AccountId, u64, u64)>,
     /// Every command run, with its day, when asked for.
     log: Option<Vec<(u32, Command)>>,
+    tally: FraudTally,
+    /// How many fraud accounts follow the merchants (people's accounts come after them).
+    fraud_accounts: u64,
 }
 
 impl Sim<'_> {
@@ -217,12 +228,12 @@ impl Sim<'_> {
 
     fn person_of(&self, account: AccountId) -> Option<usize> {
         (account as u64)
-            .checked_sub(self.merchants())
+            .checked_sub(self.merchants() + self.fraud_accounts)
             .map(|i| i as usize)
     }
 
     fn account_of(&self, person: usize) -> AccountId {
-        (self.merchants() + person as u64) as AccountId
+        (self.merchants() + self.fraud_accounts + person as u64) as AccountId
     }
 
     /// Runs a command; an expected rejection is counted, anything else returns false.
@@ -233,6 +244,7 @@ impl Sim<'_> {
         match self.e.execute(command) {
             Ok(()) => {
                 self.absorb();
+                self.tally_fraud();
                 true
             }
             Err(code) => {
@@ -331,10 +343,19 @@ impl Sim<'_> {
             merchant: name("m", merchant),
             cash_fen: Some(amount - stable),
             stable_fen: Some(stable),
-            signals: None,
+            signals: self
+                .s
+                .fraud
+                .as_ref()
+                .and_then(|_| fraud::honest_signals(person as u64)),
         });
         if !paid {
             return;
+        }
+        let held = self.e.effects().held.is_some();
+        if self.s.fraud.is_some() {
+            self.tally.honest_orders += 1;
+            self.tally.honest_held += held as u64;
         }
         if self.rng.below(10_000) < self.s.refund_bps {
             self.run(&Command::RefundOrder {
@@ -346,7 +367,13 @@ impl Sim<'_> {
             return;
         }
         let before = self.e.totals().contributions_fen;
-        if self.run(&Command::ConfirmOrder { order }) {
+        // A held honest order: the reviewer approves it, which confirms it.
+        let confirmed = if held {
+            self.review(order, "approve")
+        } else {
+            self.run(&Command::ConfirmOrder { order })
+        };
+        if confirmed {
             self.today.orders += 1;
             self.today.sales_fen += amount;
             self.today.money_in_fen += (self.e.totals().contributions_fen - before).0;
@@ -493,6 +520,8 @@ pub fn simulate(
         shocks,
         rejected: sim.rejected,
         commands: sim.log.unwrap_or_default(),
+        tally: sim.tally,
+        without_controls: None,
     })
 }
 
@@ -512,6 +541,8 @@ impl<'a> Sim<'a> {
             rejected: Default::default(),
             credits: Vec::new(),
             log: log.then(Vec::new),
+            tally: FraudTally::default(),
+            fraud_accounts: 0,
         };
         sim.today.date = s.start_day;
         let people: u64 = arrivals.iter().sum();
@@ -526,6 +557,15 @@ impl<'a> Sim<'a> {
             });
             assert!(ok, "registering a simulated merchant failed");
         }
+        if let Some(f) = &s.fraud {
+            sim.fraud_accounts = fraud::Actors {
+                self_dealers: f.self_dealers,
+                ring_size: f.ring_size,
+                refunders: f.refunders,
+            }
+            .count();
+        }
+        sim.start_fraud();
         sim
     }
 
@@ -538,6 +578,9 @@ impl<'a> Sim<'a> {
             date,
             ..DayRow::default()
         };
+        if day > 0 && self.s.fraud.is_some() {
+            self.advance_to_day(day);
+        }
         // The day's shoppers are known in advance, so the engine is told a few purchases
         // ahead which table slots and accounts they will need (hints only: the results are
         // the same without them).
@@ -556,6 +599,7 @@ impl<'a> Sim<'a> {
             );
             self.shop(person as usize, day);
         }
+        self.fraud_day(day);
         self.takers_sell();
         if (day + 1).is_multiple_of(self.s.redeem_every_days) {
             self.merchants_redeem();

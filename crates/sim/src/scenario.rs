@@ -77,6 +77,33 @@ pub struct Scenario {
     pub referral_bps: u64,
     pub refund_bps: u64,
     pub shocks: Vec<Shock>,
+    /// Fraud actors (`[fraud]`): with them, `jifen simulate` runs the scenario with the risk
+    /// controls off and on, and reports what the controls held.
+    pub fraud: Option<Fraud>,
+    /// Whether the engine's recommended risk rules are on (SPEC §17). Set by the caller for
+    /// each run; a scenario file does not name it.
+    pub controls: bool,
+}
+
+/// The fraud actors of a scenario (issue 24).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fraud {
+    /// Merchants that order from themselves, through a consumer account carrying the
+    /// merchant's own phone and device.
+    pub self_dealers: u64,
+    pub self_dealer_orders_per_day: u64,
+    /// A ring: this many accounts registered behind one referrer on `ring_day`, sharing a few
+    /// devices with each other and the referrer, each ordering `ring_orders_each` times.
+    pub ring_size: u64,
+    pub ring_day: u64,
+    pub ring_orders_each: u64,
+    /// Consumers who order every day and refund most of it.
+    pub refunders: u64,
+    pub refunder_orders_per_day: u64,
+    /// The day the self-dealers and refunders start.
+    pub start_day: u64,
+    /// What a fraud order costs (fen).
+    pub order_fen: u64,
 }
 
 impl Scenario {
@@ -117,6 +144,21 @@ struct RawScenario {
     behaviour: Option<RawBehaviour>,
     #[serde(default)]
     shocks: Vec<RawShock>,
+    fraud: Option<RawFraud>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFraud {
+    self_dealers: Option<Spanned<u64>>,
+    self_dealer_orders_per_day: Option<Spanned<u64>>,
+    ring_size: Option<Spanned<u64>>,
+    ring_day: Option<Spanned<u64>>,
+    ring_orders_each: Option<Spanned<u64>>,
+    refunders: Option<Spanned<u64>>,
+    refunder_orders_per_day: Option<Spanned<u64>>,
+    start_day: Option<Spanned<u64>>,
+    order_fen: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -348,9 +390,39 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, ScenarioError> {
         referral_bps: b.referral_bps,
         refund_bps: b.refund_bps,
         shocks,
+        fraud: raw.fraud.map(|f| fraud(&c, &f, days)).transpose()?,
+        controls: false,
     };
     check_growth(&scenario, &raw.arrivals, &c)?;
     Ok(scenario)
+}
+
+/// `[fraud]`: the fraud actors, each bounded.
+fn fraud(c: &Checker, f: &RawFraud, days: u64) -> Result<Fraud, ScenarioError> {
+    let last = days - 1;
+    Ok(Fraud {
+        self_dealers: c.opt(&f.self_dealers, "fraud.self_dealers", 1, 0, 100)?,
+        self_dealer_orders_per_day: c.opt(
+            &f.self_dealer_orders_per_day,
+            "fraud.self_dealer_orders_per_day",
+            3,
+            0,
+            100,
+        )?,
+        ring_size: c.opt(&f.ring_size, "fraud.ring_size", 50, 0, 10_000)?,
+        ring_day: c.opt(&f.ring_day, "fraud.ring_day", 0, 0, last)?,
+        ring_orders_each: c.opt(&f.ring_orders_each, "fraud.ring_orders_each", 3, 0, 100)?,
+        refunders: c.opt(&f.refunders, "fraud.refunders", 1, 0, 100)?,
+        refunder_orders_per_day: c.opt(
+            &f.refunder_orders_per_day,
+            "fraud.refunder_orders_per_day",
+            2,
+            0,
+            100,
+        )?,
+        start_day: c.opt(&f.start_day, "fraud.start_day", 0, 0, last)?,
+        order_fen: c.opt(&f.order_fen, "fraud.order_fen", 30_000, 1, 1_000_000_000)?,
+    })
 }
 
 /// `[arrivals]`: new consumers a day, the curve they follow, and the day they stop.
