@@ -188,7 +188,11 @@ fn batch_body(run: &str, conn: usize, n: u64, batch: usize, consumers: usize) ->
 /// A connection to the server with the economy made (or found), for a benchmark's set-up.
 pub(crate) async fn with_economy(t: &Target, key: &str, economy: &str) -> anyhow::Result<Conn> {
     let mut c = Conn::open(t).await?;
-    let create = serde_json::json!({"id": economy, "name": "benchmark"}).to_string();
+    // The risk rules off: the benchmarks measure the durable path with the same commands as
+    // before them (`jifen bench core --risk` measures what the rules cost).
+    let mut risk = jifen_wire::risk_to_json(&jifen_core::risk::RiskRules::RECOMMENDED);
+    risk["enabled"] = serde_json::json!(false);
+    let create = serde_json::json!({"id": economy, "name": "benchmark", "risk": risk}).to_string();
     let (status, body) = c
         .call(&head("POST", "/v1/economies", t, key), create.as_bytes())
         .await?;

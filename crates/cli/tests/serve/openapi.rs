@@ -62,7 +62,7 @@ fn the_document_holds_what_it_must(doc: &Value) {
     let unique: BTreeSet<&str> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len(), "operation ids repeat: {ids:?}");
     let command = &doc["components"]["schemas"]["Command"];
-    assert_eq!(command["oneOf"].as_array().unwrap().len(), 23, "{command}");
+    assert_eq!(command["oneOf"].as_array().unwrap().len(), 27, "{command}");
     assert_eq!(command["discriminator"]["propertyName"], "type");
     let pay = &doc["components"]["schemas"]["Command_pay_order"];
     assert_eq!(

@@ -140,11 +140,15 @@ async fn create_economy(
 }
 
 /// A new economy's first command: its risk rules (SPEC §17), under an id fixed by the economy
-/// so a repeat is a retry.
+/// so a repeat is a retry. Rules that are off are the engine's starting state, so nothing is
+/// journaled for them (and a replayed economy's counts stay those of its own commands).
 async fn set_initial_risk(
     economy: &crate::economies::Economy,
     risk: &jifen_core::risk::RiskRules,
 ) -> ApiResult<()> {
+    if !risk.enabled {
+        return Ok(());
+    }
     let command = json!({"type": "set_risk_rules", "id": jifen_journal::ids::initial_risk(),
         "risk": jifen_wire::risk_to_json(risk)});
     let outcomes = crate::finance::submit(economy, &[command.to_string()], Vec::new()).await?;
