@@ -49,11 +49,15 @@ pub struct CoreArgs {
     /// Repetitions of each measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Every risk rule on (SPEC §17, the recommended values), each order carrying a phone,
-    /// an address and a device, and every consumer with five earlier orders the rules
-    /// remember (so the median and refund-rate rules have a history to read).
+    /// Every risk rule on (SPEC §17, the recommended values), and every consumer with five
+    /// earlier orders the rules remember (so the median and refund-rate rules have a history
+    /// to read).
     #[arg(long)]
     risk: bool,
+    /// With `--risk`: each order also carries a phone, an address and a device of its
+    /// consumer, which the self-dealing and ring rules look up and remember.
+    #[arg(long)]
+    signals: bool,
 }
 
 pub fn run(store: &crate::store_cmds::StoreArgs, what: What) -> anyhow::Result<()> {
@@ -144,9 +148,10 @@ fn core(args: CoreArgs) -> anyhow::Result<()> {
     let (mut base, build) = time(|| workload::holders(workload::bench_rules(), n));
     if args.risk {
         progress("risk rules on: five earlier orders per consumer");
-        with_risk(&mut base, n);
+        with_risk(&mut base, n, args.signals);
     }
-    let (pay_rates, confirm_rates) = order_rates(&base, n, args.runs, args.risk);
+    let signals = args.risk && args.signals;
+    let (pay_rates, confirm_rates) = order_rates(&base, n, args.runs, signals);
     let (settle_ms, settle_paid) = settle_times(&base, n, args.runs);
     let (exit_ms, exits) = exit_times(args.exits, args.runs);
     let ledger_confirm = ledger_confirm_rate(n.min(200_000));
@@ -170,6 +175,7 @@ fn core(args: CoreArgs) -> anyhow::Result<()> {
         "replay_lines_per_s": replay_rate.round(),
         "runs": args.runs,
         "risk_rules": args.risk,
+        "risk_signals": signals,
         "statistic": "median",
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -198,13 +204,15 @@ fn add_signals(commands: &mut [Command]) {
 }
 
 /// The recommended risk rules, then five rounds of orders the rules remember.
-fn with_risk(e: &mut Economy, n: u64) {
+fn with_risk(e: &mut Economy, n: u64, signals: bool) {
     let risk = Some(jifen_core::risk::RiskRules::RECOMMENDED);
     execute_all(e, &[Command::SetRiskRules { risk }]);
     for round in 0..5 {
         let prefix = format!("w{round}x");
         let mut pays = workload::payments(&prefix, n, n);
-        add_signals(&mut pays);
+        if signals {
+            add_signals(&mut pays);
+        }
         execute_all(e, &pays);
         execute_all(e, &workload::confirmations(&prefix, n));
     }

@@ -3,7 +3,11 @@
 //! decisions on them. Everything here is derived from the journal, so a replay gives the same
 //! holds; the evaluation itself is in `economy/risk.rs`.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+/// The maps of the risk state: a fast, fixed hash (nothing iterates them into a result
+/// without sorting first, so their order never shows).
+pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 use crate::account::AccountId;
 use crate::members::Text;
@@ -339,28 +343,124 @@ pub struct RecentOrder {
     pub refunded: bool,
 }
 
+/// The accounts seen with one signal value: the first inline (most values have one), then the
+/// others, up to [`SIGNAL_ACCOUNTS_MAX`] in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    pub first: AccountId,
+    pub more: Vec<AccountId>,
+}
+
+impl Seen {
+    pub fn new(first: AccountId) -> Seen {
+        Seen {
+            first,
+            more: Vec::new(),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = AccountId> + '_ {
+        std::iter::once(self.first).chain(self.more.iter().copied())
+    }
+
+    pub fn contains(&self, account: AccountId) -> bool {
+        self.first == account || self.more.contains(&account)
+    }
+
+    pub fn len(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Adds `account` unless it is there or the list is full.
+    pub fn add(&mut self, account: AccountId) {
+        if self.len() < SIGNAL_ACCOUNTS_MAX && !self.contains(account) {
+            self.more.push(account);
+        }
+    }
+}
+
+/// Each consumer's last orders, oldest first, by account id: dense (one empty list per
+/// account up to the highest that ordered), so the order path finds a consumer's list with
+/// one index instead of a hash probe; in shared chunks, so a copy of the ledger (for readers
+/// and snapshots) costs a reference count per chunk, and a write copies one chunk.
+#[derive(Clone, Default)]
+pub struct Recent(crate::chunked::Chunked<VecDeque<RecentOrder>>);
+
+impl PartialEq for Recent {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Recent {}
+
+impl std::fmt::Debug for Recent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Recent {
+    pub fn get(&self, id: AccountId) -> Option<&VecDeque<RecentOrder>> {
+        self.0.get(id as usize).filter(|l| !l.is_empty())
+    }
+
+    pub(crate) fn get_mut(&mut self, id: AccountId) -> Option<&mut VecDeque<RecentOrder>> {
+        ((id as usize) < self.0.len()).then(|| self.0.get_mut(id as usize))
+    }
+
+    /// The list of `id`, made when it has none.
+    pub(crate) fn list(&mut self, id: AccountId) -> &mut VecDeque<RecentOrder> {
+        let i = id as usize;
+        while self.0.len() <= i {
+            self.0.push(VecDeque::new());
+        }
+        self.0.get_mut(i)
+    }
+
+    /// The consumers with orders remembered, by id.
+    pub fn iter(&self) -> impl Iterator<Item = (AccountId, &VecDeque<RecentOrder>)> + '_ {
+        (self.0.iter().enumerate())
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(i, l)| (i as AccountId, l))
+    }
+
+    /// How many consumers have orders remembered.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Everything the rules remember, besides the rules themselves and the holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tracking {
     /// Each consumer's last orders, oldest first.
-    pub recent: HashMap<AccountId, VecDeque<RecentOrder>>,
+    pub recent: Recent,
     /// For each (kind, hash), the accounts seen with it, first seen first.
-    pub signals: HashMap<(SignalKind, u64), Vec<AccountId>>,
+    pub signals: Map<(SignalKind, u64), Seen>,
     /// Accounts registered in the last week, with their clock, in registration order (so in
     /// account id order too).
     pub registered: VecDeque<(AccountId, i64)>,
     /// Each referrer's referees' registration clocks in the last week, oldest first.
-    pub referees: HashMap<AccountId, VecDeque<i64>>,
+    pub referees: Map<AccountId, VecDeque<i64>>,
 }
 
 /// An economy's risk controls.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Risk {
     pub rules: RiskRules,
-    pub trust: HashMap<AccountId, Trust>,
+    pub trust: Map<AccountId, Trust>,
     /// Every hold ever made, in the order made.
     pub holds: Vec<Hold>,
-    pub by_order: HashMap<OrderId, u32>,
+    pub by_order: Map<OrderId, u32>,
     /// Open holds by when they expire.
     pub open: BTreeSet<(i64, OrderId)>,
     pub tracking: Tracking,
@@ -370,9 +470,9 @@ impl Default for Risk {
     fn default() -> Self {
         Risk {
             rules: RiskRules::OFF,
-            trust: HashMap::new(),
+            trust: Map::default(),
             holds: Vec::new(),
-            by_order: HashMap::new(),
+            by_order: Map::default(),
             open: BTreeSet::new(),
             tracking: Tracking::default(),
         }
@@ -391,7 +491,7 @@ impl Risk {
 
     /// Whether `order` is held now.
     pub fn is_held(&self, order: OrderId) -> bool {
-        self.hold_of(order).is_some_and(Hold::is_open)
+        !self.open.is_empty() && self.hold_of(order).is_some_and(Hold::is_open)
     }
 
     /// Every hold, in the order made.

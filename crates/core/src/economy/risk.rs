@@ -12,9 +12,9 @@ use crate::members::is_valid_text;
 use crate::name::is_valid_name;
 use crate::order::OrderId;
 use crate::risk::{
-    Decision, Hold, Reason, RecentOrder, Review, RiskRule, RiskRules, SignalKind, Signals, Trust,
-    MEDIAN_MIN_ORDERS, NOTE_CHARS_MAX, RECENT_ORDERS, REFEREES_MAX, REFUND_MIN_ORDERS,
-    SIGNAL_ACCOUNTS_MAX, WINDOW_HOURS_MAX,
+    Decision, Hold, Reason, RecentOrder, Review, RiskRule, RiskRules, Seen, SignalKind, Signals,
+    Trust, MEDIAN_MIN_ORDERS, NOTE_CHARS_MAX, RECENT_ORDERS, REFEREES_MAX, REFUND_MIN_ORDERS,
+    WINDOW_HOURS_MAX,
 };
 
 const HOUR: i64 = 3600;
@@ -29,11 +29,16 @@ fn reason(rule: RiskRule, figure: u64, threshold: u64) -> Reason {
     }
 }
 
-/// The median of the amounts of `recent` (the lower middle of an even count).
+/// The median of the amounts of `recent` (the lower middle of an even count), without
+/// allocating.
 fn median_fen(recent: &VecDeque<RecentOrder>) -> u64 {
-    let mut amounts: Vec<u64> = recent.iter().map(|r| r.fen).collect();
-    amounts.sort_unstable();
-    amounts[(amounts.len() - 1) / 2]
+    let mut amounts = [0u64; RECENT_ORDERS];
+    let n = recent.len().min(RECENT_ORDERS);
+    for (slot, r) in amounts.iter_mut().zip(recent) {
+        *slot = r.fen;
+    }
+    let amounts = &mut amounts[..n];
+    *amounts.select_nth_unstable((n - 1) / 2).1
 }
 
 impl Economy {
@@ -76,11 +81,14 @@ impl Economy {
 
     /// Adds `account` to the accounts seen with each of `signals`.
     fn remember_signals(&mut self, account: AccountId, signals: &Signals) {
-        for (kind, hash) in signals.iter() {
-            let seen = self.risk.tracking.signals.entry((kind, hash)).or_default();
-            if seen.len() < SIGNAL_ACCOUNTS_MAX && !seen.contains(&account) {
-                seen.push(account);
-            }
+        // No rule reads the network prefix, so it is not remembered.
+        for (kind, hash) in signals.iter().filter(|(k, _)| *k != SignalKind::Network) {
+            self.risk
+                .tracking
+                .signals
+                .entry((kind, hash))
+                .and_modify(|seen| seen.add(account))
+                .or_insert_with(|| Seen::new(account));
         }
     }
 
@@ -123,7 +131,7 @@ impl Economy {
         let signals = signals.copied().unwrap_or_default();
         let reasons = self.reasons(buyer, merchant, fen, &signals);
         let now = self.clock;
-        let recent = self.risk.tracking.recent.entry(buyer).or_default();
+        let recent = self.risk.tracking.recent.list(buyer);
         if recent.len() == RECENT_ORDERS {
             recent.pop_front();
         }
@@ -163,12 +171,14 @@ impl Economy {
         fen: u64,
         signals: &Signals,
     ) -> Vec<Reason> {
-        let trust = [self.risk.trust_of(buyer), self.risk.trust_of(merchant)];
-        if trust.contains(&Some(Trust::Deny)) {
-            return vec![reason(RiskRule::DenyList, 0, 0)];
-        }
-        if trust.contains(&Some(Trust::Allow)) {
-            return Vec::new();
+        if !self.risk.trust.is_empty() {
+            let trust = [self.risk.trust_of(buyer), self.risk.trust_of(merchant)];
+            if trust.contains(&Some(Trust::Deny)) {
+                return vec![reason(RiskRule::DenyList, 0, 0)];
+            }
+            if trust.contains(&Some(Trust::Allow)) {
+                return Vec::new();
+            }
         }
         let mut out = Vec::new();
         self.amount_reasons(buyer, fen, &mut out);
@@ -180,7 +190,7 @@ impl Economy {
                     continue;
                 }
                 let seen = self.risk.tracking.signals.get(&(kind, hash));
-                if seen.is_some_and(|s| s.contains(&merchant)) {
+                if seen.is_some_and(|s| s.contains(merchant)) {
                     out.push(Reason {
                         signal: Some(kind),
                         ..reason(RiskRule::SelfDealing, 1, 0)
@@ -197,7 +207,7 @@ impl Economy {
         if r.velocity_orders > 0 || r.velocity_fen > 0 {
             let since = self.clock - DAY;
             let (mut count, mut sum) = (1u64, fen as u128);
-            if let Some(recent) = self.risk.tracking.recent.get(&buyer) {
+            if let Some(recent) = self.risk.tracking.recent.get(buyer) {
                 for o in recent.iter().filter(|o| o.at > since) {
                     count += 1;
                     sum += o.fen as u128;
@@ -223,7 +233,7 @@ impl Economy {
     /// The consumer's own history: the median, refunds and the account's age.
     fn history_reasons(&self, buyer: AccountId, fen: u64, out: &mut Vec<Reason>) {
         let r = &self.risk.rules;
-        if let Some(recent) = self.risk.tracking.recent.get(&buyer) {
+        if let Some(recent) = self.risk.tracking.recent.get(buyer) {
             if r.large_order_median_times > 0 && recent.len() >= MEDIAN_MIN_ORDERS {
                 let limit = median_fen(recent).saturating_mul(r.large_order_median_times as u64);
                 if fen > limit {
@@ -283,7 +293,7 @@ impl Economy {
             let Some(seen) = self.risk.tracking.signals.get(&(kind, hash)) else {
                 continue;
             };
-            let in_ring = |&&a: &&AccountId| {
+            let in_ring = |&a: &AccountId| {
                 a != buyer && (a == referrer || self.accounts.get(a).referrer() == Some(referrer))
             };
             let shared = seen.iter().filter(in_ring).count() as u64;
@@ -345,7 +355,7 @@ impl Economy {
     /// A refund of a held order: marked in the consumer's recent orders, and a full refund
     /// closes the hold.
     pub(super) fn note_refund(&mut self, order: OrderId, consumer: AccountId, full: bool) {
-        if let Some(recent) = self.risk.tracking.recent.get_mut(&consumer) {
+        if let Some(recent) = self.risk.tracking.recent.get_mut(consumer) {
             if let Some(r) = recent.iter_mut().find(|r| r.order == order) {
                 r.refunded = true;
             }

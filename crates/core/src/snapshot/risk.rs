@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use super::{DecodeResult, Reader, Writer};
 use crate::account::AccountId;
 use crate::risk::{
-    Decision, Hold, Reason, RecentOrder, Review, Risk, RiskRule, RiskRules, SignalKind, Trust,
+    Decision, Hold, Reason, RecentOrder, Review, Risk, RiskRule, RiskRules, Seen, SignalKind, Trust,
 };
 
 pub(super) fn write_risk(w: &mut Writer, risk: &Risk) {
@@ -129,11 +129,9 @@ fn read_hold(r: &mut Reader, orders: usize) -> DecodeResult<Hold> {
 
 fn write_tracking(w: &mut Writer, risk: &Risk) {
     let t = &risk.tracking;
-    let mut recent: Vec<_> = t.recent.iter().collect();
-    recent.sort_unstable_by_key(|(id, _)| **id);
-    w.u64(recent.len() as u64);
-    for (id, orders) in recent {
-        w.varint(*id as u64);
+    w.u64(t.recent.len() as u64);
+    for (id, orders) in t.recent.iter() {
+        w.varint(id as u64);
         w.u64(orders.len() as u64);
         for o in orders {
             w.varint(o.order as u64);
@@ -149,7 +147,7 @@ fn write_tracking(w: &mut Writer, risk: &Risk) {
         w.u8(*kind as u8);
         w.u64(*hash);
         w.u64(ids.len() as u64);
-        ids.iter().for_each(|id| w.varint(*id as u64));
+        ids.iter().for_each(|id| w.varint(id as u64));
     }
     w.u64(t.registered.len() as u64);
     for (id, at) in &t.registered {
@@ -223,16 +221,23 @@ fn read_tracking(
                 refunded: r.bool()?,
             });
         }
-        t.recent.insert(id, list);
+        if list.is_empty() {
+            return Err("an empty list of recent orders".into());
+        }
+        *t.recent.list(id) = list;
     }
     for _ in 0..r.count(10)? {
         let kind = SignalKind::from_u8(r.u8()?).ok_or("bad signal kind")?;
         let hash = r.u64()?;
-        let mut ids = Vec::new();
-        for _ in 0..r.count(1)? {
-            ids.push(account(r.varint()?)?);
+        let n = r.count(1)?;
+        if n == 0 || n > crate::risk::SIGNAL_ACCOUNTS_MAX {
+            return Err(format!("a signal with {n} accounts"));
         }
-        t.signals.insert((kind, hash), ids);
+        let mut seen = Seen::new(account(r.varint()?)?);
+        for _ in 1..n {
+            seen.more.push(account(r.varint()?)?);
+        }
+        t.signals.insert((kind, hash), seen);
     }
     for _ in 0..r.count(9)? {
         let id = account(r.varint()?)?;
