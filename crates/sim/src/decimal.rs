@@ -29,3 +29,14 @@ mod tests {
         }
     }
 }
+
+/// Points, for display: whole points with up to 8 decimals, trailing zeros dropped.
+pub fn points(atoms: u64) -> String {
+    let frac = format!("{:08}", atoms % jifen_core::ATOMS_PER_POINT);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        (atoms / jifen_core::ATOMS_PER_POINT).to_string()
+    } else {
+        format!("{}.{frac}", atoms / jifen_core::ATOMS_PER_POINT)
+    }
+}

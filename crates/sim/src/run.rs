@@ -2,10 +2,12 @@
 //! command at a time. The behaviour model uses floats (arrival curves, log-normal spending);
 //! every amount of money and points goes through the engine's exact arithmetic.
 
-use jifen_core::{cmp_fraction, AccountId, Command, Economy, Price, Soon, ATOMS_PER_POINT};
+use jifen_core::{cmp_fraction, AccountId, Command, Economy, Price, Soon};
 
 mod fraud;
+pub use crate::decimal::points;
 pub use fraud::FraudTally;
+use fraud::{Actors as _, Host};
 
 use crate::decimal::name;
 use crate::rng::Rng;
@@ -486,6 +488,36 @@ impl Sim<'_> {
     }
 }
 
+impl Host for Sim<'_> {
+    fn scenario(&self) -> &Scenario {
+        self.s
+    }
+    fn economy(&self) -> &Economy {
+        &self.e
+    }
+    fn run(&mut self, command: &Command) -> bool {
+        Sim::run(self, command)
+    }
+    fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+    fn next_order(&mut self) -> jifen_core::Text {
+        self.orders += 1;
+        name("o", self.orders - 1)
+    }
+    fn tally(&mut self) -> &mut FraudTally {
+        &mut self.tally
+    }
+    fn fraud_accounts(&self) -> u64 {
+        self.fraud_accounts
+    }
+    fn date_of(&self, day: u64) -> u32 {
+        add_days(self.s.start_day, day)
+    }
+}
+
+impl fraud::Actors for Sim<'_> {}
+
 /// Runs a scenario. With `check`, every invariant of SPEC §10 is recounted after every day and
 /// the price is checked never to fall; a broken one is an error. With `log`, the result keeps
 /// every command run (`SimResult::commands`).
@@ -558,7 +590,7 @@ impl<'a> Sim<'a> {
             assert!(ok, "registering a simulated merchant failed");
         }
         if let Some(f) = &s.fraud {
-            sim.fraud_accounts = fraud::Actors {
+            sim.fraud_accounts = fraud::Accounts {
                 self_dealers: f.self_dealers,
                 ring_size: f.ring_size,
                 refunders: f.refunders,
@@ -661,16 +693,5 @@ impl<'a> Sim<'a> {
             *floor = Some(price);
         }
         Ok(())
-    }
-}
-
-/// Points, for display: whole points with up to 8 decimals, trailing zeros dropped.
-pub fn points(atoms: u64) -> String {
-    let frac = format!("{:08}", atoms % ATOMS_PER_POINT);
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        (atoms / ATOMS_PER_POINT).to_string()
-    } else {
-        format!("{}.{frac}", atoms / ATOMS_PER_POINT)
     }
 }

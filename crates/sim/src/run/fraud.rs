@@ -4,11 +4,28 @@
 //! rejects what fraud the rules held and approves the honest orders they held.
 
 use jifen_core::risk::{RiskRules, SignalKind, Signals};
-use jifen_core::{AccountId, Command, Text};
+use jifen_core::{Command, Text};
 
-use super::Sim;
 use crate::decimal::name;
 use crate::rng::Rng;
+use crate::scenario::Scenario;
+
+/// What the fraud actors need of the simulation that runs them (it implements this, so this
+/// module needs nothing of it).
+pub(crate) trait Host {
+    fn scenario(&self) -> &Scenario;
+    fn economy(&self) -> &jifen_core::Economy;
+    /// Runs a command; whether it was applied.
+    fn run(&mut self, command: &Command) -> bool;
+    fn rng(&mut self) -> &mut Rng;
+    /// The next order's name.
+    fn next_order(&mut self) -> Text;
+    fn tally(&mut self) -> &mut FraudTally;
+    /// How many fraud accounts follow the merchants.
+    fn fraud_accounts(&self) -> u64;
+    /// The date (`YYYYMMDD`) of simulated day `day`.
+    fn date_of(&self, day: u64) -> u32;
+}
 
 /// What the controls held, and what fraud drew, over a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,14 +43,14 @@ pub struct FraudTally {
 }
 
 /// The fraud accounts, registered first after the merchants.
-pub(super) struct Actors {
-    pub(super) self_dealers: u64,
-    pub(super) ring_size: u64,
-    pub(super) refunders: u64,
+pub(crate) struct Accounts {
+    pub(crate) self_dealers: u64,
+    pub(crate) ring_size: u64,
+    pub(crate) refunders: u64,
 }
 
-impl Actors {
-    pub(super) fn count(&self) -> u64 {
+impl Accounts {
+    pub(crate) fn count(&self) -> u64 {
         self.self_dealers + 1 + self.ring_size + self.refunders
     }
 }
@@ -52,7 +69,7 @@ fn signals(list: &[(SignalKind, u64)]) -> Option<Box<Signals>> {
 }
 
 /// An honest consumer's own phone, address and device.
-pub(super) fn honest_signals(person: u64) -> Option<Box<Signals>> {
+pub(crate) fn honest_signals(person: u64) -> Option<Box<Signals>> {
     signals(&[
         (SignalKind::Phone, hash(1, person)),
         (SignalKind::Address, hash(2, person)),
@@ -77,20 +94,21 @@ fn merchant_signals(merchant: u64) -> Option<Box<Signals>> {
     ])
 }
 
-impl Sim<'_> {
+/// The fraud actors and the reviewer, on any [`Host`].
+pub(crate) trait Actors: Host {
     /// At the start, with fraud actors: the risk rules when the controls are on, the clock at
     /// the first midnight, the self-dealing merchants' registered identities, and every
     /// fraud account (so people keep their account numbers after them).
-    pub(super) fn start_fraud(&mut self) {
-        let Some(f) = self.s.fraud.clone() else {
+    fn start_fraud(&mut self) {
+        let Some(f) = self.scenario().fraud.clone() else {
             return;
         };
         self.advance_to_day(0);
-        if self.s.controls {
+        if self.scenario().controls {
             let risk = Some(RiskRules::RECOMMENDED);
             assert!(self.run(&Command::SetRiskRules { risk }));
         }
-        for m in 0..f.self_dealers.min(self.s.merchants) {
+        for m in 0..f.self_dealers.min(self.scenario().merchants) {
             let account = name("m", m);
             let signals = *merchant_signals(m).expect("signals");
             let ok = self.run(&Command::RecordSignals {
@@ -119,26 +137,21 @@ impl Sim<'_> {
     }
 
     /// The economy's clock at midnight (UTC) of simulated day `day`.
-    pub(super) fn advance_to_day(&mut self, day: u64) {
-        let date = super::add_days(self.s.start_day, day);
+    fn advance_to_day(&mut self, day: u64) {
+        let date = self.date_of(day);
         let at = format!("{}T00:00:00Z", jifen_core::format_day(date)).into();
         assert!(self.run(&Command::AdvanceClock { at }), "the clock");
     }
 
-    /// Whether `account` is one of the fraud actors.
-    pub(super) fn is_fraud(&self, account: AccountId) -> bool {
-        let first = self.s.merchants;
-        (first..first + self.fraud_accounts).contains(&(account as u64))
-    }
-
     /// The fraud actors' orders of `day`.
-    pub(super) fn fraud_day(&mut self, day: u64) {
-        let Some(f) = self.s.fraud.clone() else {
+    fn fraud_day(&mut self, day: u64) {
+        let Some(f) = self.scenario().fraud.clone() else {
             return;
         };
+        let merchants = self.scenario().merchants;
         if day >= f.start_day {
             for i in 0..f.self_dealers {
-                let merchant = i.min(self.s.merchants - 1);
+                let merchant = i.min(merchants - 1);
                 for _ in 0..f.self_dealer_orders_per_day {
                     let s = merchant_signals(merchant);
                     self.fraud_order(name("x-self-", i), name("m", merchant), s, false);
@@ -146,8 +159,8 @@ impl Sim<'_> {
             }
             for i in 0..f.refunders {
                 for _ in 0..f.refunder_orders_per_day {
-                    let merchant = name("m", self.rng.below(self.s.merchants));
-                    let refund = self.rng.below(10) < 8;
+                    let merchant = name("m", self.rng().below(merchants));
+                    let refund = self.rng().below(10) < 8;
                     let s = signals(&[(SignalKind::Device, hash(40, i))]);
                     self.fraud_order(name("x-refund-", i), merchant, s, refund);
                 }
@@ -155,11 +168,11 @@ impl Sim<'_> {
         }
         if day >= f.ring_day && day < f.ring_day + f.ring_orders_each {
             for i in 0..f.ring_size {
-                let merchant = name("m", self.rng.below(self.s.merchants));
+                let merchant = name("m", self.rng().below(merchants));
                 self.fraud_order(name("x-ring-", i), merchant, ring_signals(i), false);
             }
             // The referrer orders too, on the ring's devices.
-            let merchant = name("m", self.rng.below(self.s.merchants));
+            let merchant = name("m", self.rng().below(merchants));
             self.fraud_order("x-ring-boss".into(), merchant, ring_signals(0), false);
         }
     }
@@ -167,9 +180,8 @@ impl Sim<'_> {
     /// One fraud order: paid, then refunded (`refund`) or confirmed; when the rules hold it,
     /// the reviewer rejects it.
     fn fraud_order(&mut self, buyer: Text, merchant: Text, s: Option<Box<Signals>>, refund: bool) {
-        let order = name("o", self.orders);
-        self.orders += 1;
-        let fen = self.s.fraud.as_ref().map_or(1, |f| f.order_fen);
+        let order = self.next_order();
+        let fen = self.scenario().fraud.as_ref().map_or(1, |f| f.order_fen);
         let paid = self.run(&Command::PayOrder {
             order: order.clone(),
             consumer: buyer,
@@ -181,10 +193,10 @@ impl Sim<'_> {
         if !paid {
             return;
         }
-        self.tally.fraud_orders += 1;
-        let held = self.e.effects().held.is_some();
+        self.tally().fraud_orders += 1;
+        let held = self.economy().effects().held.is_some();
         if held {
-            self.tally.fraud_held += 1;
+            self.tally().fraud_held += 1;
             self.review(order, "reject");
         } else if refund {
             self.run(&Command::RefundOrder {
@@ -198,7 +210,7 @@ impl Sim<'_> {
     }
 
     /// The reviewer's decision on a held order.
-    pub(super) fn review(&mut self, order: Text, decision: &str) -> bool {
+    fn review(&mut self, order: Text, decision: &str) -> bool {
         self.run(&Command::ReviewOrder {
             order,
             decision: decision.into(),
@@ -208,22 +220,33 @@ impl Sim<'_> {
     }
 
     /// Counts what a command granted or paid to fraud accounts.
-    pub(super) fn tally_fraud(&mut self) {
-        if self.fraud_accounts == 0 {
+    fn tally_fraud(&mut self) {
+        if self.fraud_accounts() == 0 {
             return;
         }
-        let fx = self.e.effects();
+        let first = self.scenario().merchants;
+        let fraud = first..first + self.fraud_accounts();
+        let fx = self.economy().effects();
         let price = fx.price_before;
-        for g in &fx.grants {
-            if self.is_fraud(g.account) {
-                self.tally.fraud_atoms += g.atoms.0;
-                self.tally.fraud_reward_fen += price.value_fen(g.atoms.0);
-            }
+        let (mut atoms, mut value, mut paid) = (0, 0, 0);
+        for g in fx
+            .grants
+            .iter()
+            .filter(|g| fraud.contains(&(g.account as u64)))
+        {
+            atoms += g.atoms.0;
+            value += price.value_fen(g.atoms.0);
         }
-        for p in &fx.payouts {
-            if self.is_fraud(p.account) {
-                self.tally.fraud_dividends_fen += p.paid.0;
-            }
+        for p in fx
+            .payouts
+            .iter()
+            .filter(|p| fraud.contains(&(p.account as u64)))
+        {
+            paid += p.paid.0;
         }
+        let t = self.tally();
+        t.fraud_atoms += atoms;
+        t.fraud_reward_fen += value;
+        t.fraud_dividends_fen += paid;
     }
 }
