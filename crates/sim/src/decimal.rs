@@ -15,6 +15,17 @@ pub(crate) fn push(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
+/// Points, for display: whole points with up to 8 decimals, trailing zeros dropped.
+pub fn points(atoms: u64) -> String {
+    let frac = format!("{:08}", atoms % jifen_core::ATOMS_PER_POINT);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        (atoms / jifen_core::ATOMS_PER_POINT).to_string()
+    } else {
+        format!("{}.{frac}", atoms / jifen_core::ATOMS_PER_POINT)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,16 +38,5 @@ mod tests {
             assert_eq!(s, n.to_string());
             assert_eq!(name("u", n), format!("u{n}"));
         }
-    }
-}
-
-/// Points, for display: whole points with up to 8 decimals, trailing zeros dropped.
-pub fn points(atoms: u64) -> String {
-    let frac = format!("{:08}", atoms % jifen_core::ATOMS_PER_POINT);
-    let frac = frac.trim_end_matches('0');
-    if frac.is_empty() {
-        (atoms / jifen_core::ATOMS_PER_POINT).to_string()
-    } else {
-        format!("{}.{frac}", atoms / jifen_core::ATOMS_PER_POINT)
     }
 }
