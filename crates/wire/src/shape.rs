@@ -142,6 +142,12 @@ fn optional_text(source: &impl Source, key: &str) -> Result<Option<Text>, Code> 
     }
 }
 
+/// A text field the engine checks itself: a missing or non-string one is carried as "", which
+/// the engine refuses at the point its SPEC check falls.
+fn loose_text(source: &impl Source, key: &str) -> Text {
+    source.string(key).flatten().unwrap_or("").into()
+}
+
 fn amount(source: &impl Source, key: &str) -> Amount {
     source.number(key).flatten()
 }
@@ -225,7 +231,7 @@ pub(crate) fn command_from(f: &impl Source, kind: &str) -> Result<Command, Code>
             only(f, &["day"])?;
             // A missing or non-string day is not a day: `invalid_day`.
             Command::SettleDividends {
-                day: f.string("day").flatten().unwrap_or("").into(),
+                day: loose_text(f, "day"),
             }
         }
         "set_rules" => {
@@ -236,7 +242,7 @@ pub(crate) fn command_from(f: &impl Source, kind: &str) -> Result<Command, Code>
             only(f, &["at"])?;
             // A missing or non-string instant is not an instant: `invalid_time`.
             Command::AdvanceClock {
-                at: f.string("at").flatten().unwrap_or("").into(),
+                at: loose_text(f, "at"),
             }
         }
         "set_collectible_policy" => {
@@ -305,7 +311,7 @@ pub(crate) fn command_from(f: &impl Source, kind: &str) -> Result<Command, Code>
             Command::RecordPayout {
                 account: text(f, "account")?,
                 amount_fen: amount(f, "amount_fen"),
-                reference: f.string("reference").flatten().unwrap_or("").into(),
+                reference: loose_text(f, "reference"),
             }
         }
         other => return member_command_from(f, other),
@@ -327,7 +333,7 @@ fn member_command_from(f: &impl Source, kind: &str) -> Result<Command, Code> {
             // A missing or non-string reason is carried as "", which the engine refuses.
             Command::FreezeAccount {
                 account: text(f, "account")?,
-                reason: f.string("reason").flatten().unwrap_or("").into(),
+                reason: loose_text(f, "reason"),
             }
         }
         "unfreeze_account" => {
@@ -351,8 +357,6 @@ fn member_command_from(f: &impl Source, kind: &str) -> Result<Command, Code> {
 
 /// SPEC §17's commands.
 fn risk_command_from(f: &impl Source, kind: &str) -> Result<Command, Code> {
-    // A missing or non-string text field is carried as "", which the engine refuses.
-    let loose = |key: &str| -> Text { f.string(key).flatten().unwrap_or("").into() };
     let command = match kind {
         "set_risk_rules" => {
             only(f, &["risk"])?;
@@ -362,7 +366,7 @@ fn risk_command_from(f: &impl Source, kind: &str) -> Result<Command, Code> {
             only(f, &["account", "list"])?;
             Command::SetTrust {
                 account: text(f, "account")?,
-                list: loose("list"),
+                list: loose_text(f, "list"),
             }
         }
         "record_signals" => {
@@ -377,9 +381,9 @@ fn risk_command_from(f: &impl Source, kind: &str) -> Result<Command, Code> {
             only(f, &["order", "decision", "reviewer", "note"])?;
             Command::ReviewOrder {
                 order: text(f, "order")?,
-                decision: loose("decision"),
+                decision: loose_text(f, "decision"),
                 reviewer: text(f, "reviewer")?,
-                note: loose("note"),
+                note: loose_text(f, "note"),
             }
         }
         _ => return Err(Code::InvalidCommand),

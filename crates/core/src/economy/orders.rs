@@ -128,11 +128,24 @@ impl Economy {
         Ok(())
     }
 
-    pub(super) fn confirm_order(&mut self, order: &str) -> Result<(), Code> {
-        let (order_id, o) = self.require_pending(order)?;
-        if self.risk.is_held(order_id) {
+    /// A pending order that no hold keeps from confirmation (SPEC §6, §17).
+    fn require_confirmable(&self, order: &str) -> Result<(OrderId, &Order), Code> {
+        let (id, o) = self.require_pending(order)?;
+        if self.risk.is_held(id) {
             return Err(Code::OrderHeld);
         }
+        Ok((id, o))
+    }
+
+    pub(super) fn confirm_order(&mut self, order: &str) -> Result<(), Code> {
+        let (order_id, _) = self.require_confirmable(order)?;
+        self.confirm_pending(order_id);
+        Ok(())
+    }
+
+    /// Confirms a pending order (§6): `confirm_order`, or a reviewer's approval (§17).
+    pub(super) fn confirm_pending(&mut self, order_id: OrderId) {
+        let o = self.orders.get(order_id);
         let rates = self.orders.rates(o);
         let (consumer, merchant, stable_fen) = (o.consumer, o.merchant, o.stable_fen);
         let ConfirmAmounts {
@@ -170,7 +183,6 @@ impl Economy {
         self.escrow_fen -= stable_fen;
         self.add_stable(merchant, stable_fen);
         self.finish_order(order_id, OrderStatus::Confirmed);
-        Ok(())
     }
 
     pub(super) fn refund_order(
@@ -190,6 +202,14 @@ impl Economy {
         if cash_fen > o.cash_fen || stable_fen > o.stable_fen || cash_fen + stable_fen < 1 {
             return Err(Code::InvalidAmount);
         }
+        self.refund_pending(order_id, cash_fen, stable_fen);
+        Ok(())
+    }
+
+    /// Refunds part of a pending order (§6), or all of it: `refund_order`, or a rejection or
+    /// an expiry (§17). The amounts are within what is left.
+    fn refund_pending(&mut self, order_id: OrderId, cash_fen: u64, stable_fen: u64) {
+        let o = self.orders.get(order_id);
         let consumer = o.consumer;
         let left_fen = (o.cash_fen - cash_fen) + (o.stable_fen - stable_fen);
 
@@ -202,7 +222,13 @@ impl Economy {
             self.finish_order(order_id, OrderStatus::Refunded);
         }
         self.note_refund(order_id, consumer, left_fen == 0);
-        Ok(())
+    }
+
+    /// Refunds everything left of a pending order.
+    pub(super) fn refund_all(&mut self, order_id: OrderId) {
+        let o = self.orders.get(order_id);
+        let (cash_fen, stable_fen) = (o.cash_fen, o.stable_fen);
+        self.refund_pending(order_id, cash_fen, stable_fen);
     }
 
     pub(super) fn finish_order(&mut self, order: OrderId, status: OrderStatus) {
@@ -237,10 +263,7 @@ impl Economy {
     /// contributions, the quota, and the points the buyer and referrer would receive at the
     /// current price, within the issuance cap (before any exits the higher price causes). For previews; the command itself decides.
     pub fn quote_confirm(&self, order: &str) -> Result<ConfirmQuote, Code> {
-        let (id, o) = self.require_pending(order)?;
-        if self.risk.is_held(id) {
-            return Err(Code::OrderHeld);
-        }
+        let (_, o) = self.require_confirmable(order)?;
         let rates = self.orders.rates(o);
         let amounts = confirm_amounts(o, &rates);
         let reserve_in_fen = amounts.reserve_in_fen;

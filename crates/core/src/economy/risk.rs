@@ -323,10 +323,11 @@ impl Economy {
         }
         self.decide(id, decision, reviewer, note);
         match decision {
-            Decision::Approve => self.confirm_order(order),
-            Decision::Reject => self.refund_order(order, None, None),
-            _ => Ok(()),
+            Decision::Approve => self.confirm_pending(id),
+            Decision::Reject => self.refund_all(id),
+            _ => {}
         }
+        Ok(())
     }
 
     /// Records `decision` on the open hold of `order`; an extension moves its expiry.
@@ -372,9 +373,7 @@ impl Economy {
                 break;
             }
             self.decide(order, Decision::Expire, "", "");
-            let name = self.orders.get(order).name.clone();
-            self.refund_order(&name, None, None)
-                .expect("a held order is pending");
+            self.refund_all(order);
         }
     }
 }
