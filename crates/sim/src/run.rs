@@ -349,7 +349,7 @@ impl Sim<'_> {
                 .s
                 .fraud
                 .as_ref()
-                .and_then(|_| fraud::honest_signals(person as u64)),
+                .map(|_| fraud::honest_signals(person as u64)),
         });
         if !paid {
             return;
@@ -590,12 +590,7 @@ impl<'a> Sim<'a> {
             assert!(ok, "registering a simulated merchant failed");
         }
         if let Some(f) = &s.fraud {
-            sim.fraud_accounts = fraud::Accounts {
-                self_dealers: f.self_dealers,
-                ring_size: f.ring_size,
-                refunders: f.refunders,
-            }
-            .count();
+            sim.fraud_accounts = f.accounts();
         }
         sim.start_fraud();
         sim

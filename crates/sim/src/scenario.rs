@@ -106,6 +106,13 @@ pub struct Fraud {
     pub order_fen: u64,
 }
 
+impl Fraud {
+    /// How many fraud accounts there are (the ring's referrer among them).
+    pub fn accounts(&self) -> u64 {
+        self.self_dealers + 1 + self.ring_size + self.refunders
+    }
+}
+
 impl Scenario {
     /// New consumers expected on `day` (before the integer carry).
     pub fn arrivals_on(&self, day: u64) -> f64 {

@@ -42,34 +42,21 @@ pub struct FraudTally {
     pub fraud_dividends_fen: u64,
 }
 
-/// The fraud accounts, registered first after the merchants.
-pub(crate) struct Accounts {
-    pub(crate) self_dealers: u64,
-    pub(crate) ring_size: u64,
-    pub(crate) refunders: u64,
-}
-
-impl Accounts {
-    pub(crate) fn count(&self) -> u64 {
-        self.self_dealers + 1 + self.ring_size + self.refunders
-    }
-}
-
 /// A signal hash fixed by what it stands for, as the server's keyed hash would be.
 fn hash(kind: u64, who: u64) -> u64 {
     Rng::new(kind.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ who).next_u64()
 }
 
-fn signals(list: &[(SignalKind, u64)]) -> Option<Box<Signals>> {
+fn signals(list: &[(SignalKind, u64)]) -> Box<Signals> {
     let mut s = Signals::default();
     for &(k, h) in list {
         s.set(k, h);
     }
-    Some(Box::new(s))
+    Box::new(s)
 }
 
 /// An honest consumer's own phone, address and device.
-pub(crate) fn honest_signals(person: u64) -> Option<Box<Signals>> {
+pub(crate) fn honest_signals(person: u64) -> Box<Signals> {
     signals(&[
         (SignalKind::Phone, hash(1, person)),
         (SignalKind::Address, hash(2, person)),
@@ -78,7 +65,7 @@ pub(crate) fn honest_signals(person: u64) -> Option<Box<Signals>> {
 }
 
 /// The ring shares three devices and one address among its members and its referrer.
-fn ring_signals(member: u64) -> Option<Box<Signals>> {
+fn ring_signals(member: u64) -> Box<Signals> {
     signals(&[
         (SignalKind::Device, hash(30, member % 3)),
         (SignalKind::Address, hash(20, 0)),
@@ -87,7 +74,7 @@ fn ring_signals(member: u64) -> Option<Box<Signals>> {
 }
 
 /// A self-dealer's consumer account carries its merchant's phone and device.
-fn merchant_signals(merchant: u64) -> Option<Box<Signals>> {
+fn merchant_signals(merchant: u64) -> Box<Signals> {
     signals(&[
         (SignalKind::Phone, hash(11, merchant)),
         (SignalKind::Device, hash(31, merchant)),
@@ -110,10 +97,9 @@ pub(crate) trait Actors: Host {
         }
         for m in 0..f.self_dealers.min(self.scenario().merchants) {
             let account = name("m", m);
-            let signals = *merchant_signals(m).expect("signals");
             let ok = self.run(&Command::RecordSignals {
                 account,
-                signals: Box::new(signals),
+                signals: merchant_signals(m),
             });
             assert!(ok, "recording a merchant's identity failed");
         }
@@ -123,10 +109,9 @@ pub(crate) trait Actors: Host {
             assert!(self.run(&register(name("x-self-", i), None)));
         }
         assert!(self.run(&register("x-ring-boss".into(), None)));
-        let boss = *ring_signals(0).expect("signals");
         assert!(self.run(&Command::RecordSignals {
             account: "x-ring-boss".into(),
-            signals: Box::new(boss),
+            signals: ring_signals(0),
         }));
         for i in 0..f.ring_size {
             assert!(self.run(&register(name("x-ring-", i), Some("x-ring-boss".into()))));
@@ -179,7 +164,7 @@ pub(crate) trait Actors: Host {
 
     /// One fraud order: paid, then refunded (`refund`) or confirmed; when the rules hold it,
     /// the reviewer rejects it.
-    fn fraud_order(&mut self, buyer: Text, merchant: Text, s: Option<Box<Signals>>, refund: bool) {
+    fn fraud_order(&mut self, buyer: Text, merchant: Text, s: Box<Signals>, refund: bool) {
         let order = self.next_order();
         let fen = self.scenario().fraud.as_ref().map_or(1, |f| f.order_fen);
         let paid = self.run(&Command::PayOrder {
@@ -188,7 +173,7 @@ pub(crate) trait Actors: Host {
             merchant,
             cash_fen: Some(fen),
             stable_fen: Some(0),
-            signals: s,
+            signals: Some(s),
         });
         if !paid {
             return;
