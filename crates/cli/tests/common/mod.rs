@@ -231,10 +231,22 @@ pub fn python_script(script: &str, input: &Value) -> (Vec<u8>, bool) {
 }
 
 /// A TCP port free on loopback now (for a process the test starts).
+///
+/// It is taken below the kernel's ephemeral range (32768–60999 here), so an outgoing
+/// connection made meanwhile by another test cannot be given the same port before the
+/// process binds it; and never twice in one test binary. (A port from `bind(0)` came from
+/// that range, and a receiver once found it taken by a client's socket.)
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(7919) % SPAN;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + (start + n) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
