@@ -145,13 +145,10 @@ fn execute_all(e: &mut Economy, commands: &[Command]) {
 fn core(args: CoreArgs) -> anyhow::Result<()> {
     let n = args.accounts;
     progress(&format!("building {n} accounts holding points"));
-    let (mut base, build) = time(|| workload::holders(workload::bench_rules(), n));
-    if args.risk {
-        progress("risk rules on: five earlier orders per consumer");
-        with_risk(&mut base, n, args.signals);
-    }
+    let (base, build) = time(|| workload::holders(workload::bench_rules(), n));
     let signals = args.risk && args.signals;
-    let (pay_rates, confirm_rates) = order_rates(&base, n, args.runs, signals);
+    let ordered = with_earlier_orders(&base, n, args.risk, signals);
+    let (pay_rates, confirm_rates) = order_rates(ordered, n, args.runs, signals);
     let (settle_ms, settle_paid) = settle_times(&base, n, args.runs);
     let (exit_ms, exits) = exit_times(args.exits, args.runs);
     let ledger_confirm = ledger_confirm_rate(n.min(200_000));
@@ -203,26 +200,37 @@ fn add_signals(commands: &mut [Command]) {
     }
 }
 
-/// The recommended risk rules, then five rounds of orders the rules remember.
-fn with_risk(e: &mut Economy, n: u64, signals: bool) {
-    let risk = Some(jifen_core::risk::RiskRules::RECOMMENDED);
-    execute_all(e, &[Command::SetRiskRules { risk }]);
+/// `base` after five rounds of orders (each consumer one per round): with the recommended
+/// risk rules on, orders they remember. The rounds run with the rules off too, so both modes
+/// measure the same economy and differ only in the rules.
+fn with_earlier_orders(base: &Economy, n: u64, risk: bool, signals: bool) -> Economy {
+    let mut e = base.clone();
+    let rules = if risk { "on" } else { "off" };
+    progress(&format!(
+        "five earlier orders per consumer, risk rules {rules}"
+    ));
+    if risk {
+        let risk = Some(jifen_core::risk::RiskRules::RECOMMENDED);
+        execute_all(&mut e, &[Command::SetRiskRules { risk }]);
+    }
     for round in 0..5 {
         let prefix = format!("w{round}x");
         let mut pays = workload::payments(&prefix, n, n);
         if signals {
             add_signals(&mut pays);
         }
-        execute_all(e, &pays);
-        execute_all(e, &workload::confirmations(&prefix, n));
+        execute_all(&mut e, &pays);
+        execute_all(&mut e, &workload::confirmations(&prefix, n));
     }
+    e
 }
 
-/// `pay_order` and `confirm_order` a second, on `n` holders, each run.
-fn order_rates(base: &Economy, n: u64, runs: usize, risk: bool) -> (Vec<f64>, Vec<f64>) {
+/// `pay_order` and `confirm_order` a second, on `n` holders, each run. The economy is taken,
+/// not copied: a copy would share its chunks, and the first run would pay for copying every
+/// chunk it writes to.
+fn order_rates(mut e: Economy, n: u64, runs: usize, risk: bool) -> (Vec<f64>, Vec<f64>) {
     let mut pay_rates = Vec::new();
     let mut confirm_rates = Vec::new();
-    let mut e = base.clone();
     for run in 0..runs {
         progress(&format!(
             "pay and confirm {n} orders, run {}/{}",

@@ -103,6 +103,18 @@ impl Accounts {
         self.by_name.find(name, |id| &list[id as usize].name)
     }
 
+    /// [`Accounts::find`], calling `hint` with each position the name table offers before
+    /// its name is read: a caller that will need something else kept by account id starts
+    /// loading it while the account's record loads. `hint` must only prefetch.
+    #[inline]
+    pub(crate) fn find_hinted(&self, name: &str, hint: impl Fn(AccountId)) -> Option<AccountId> {
+        let list = &self.list;
+        self.by_name.find(name, |id| {
+            hint(id);
+            &list[id as usize].name
+        })
+    }
+
     /// See [`crate::Economy::prefetch_account`].
     #[inline]
     pub(crate) fn prefetch(&self, name: &str, soon: Soon) {

@@ -6,7 +6,10 @@
 //! one side changes it while the other still holds it.
 
 use std::ops::Index;
-use std::sync::Arc;
+// triomphe's Arc has no weak count, so `make_mut` checks uniqueness with one load; std's does a
+// locked compare-and-swap, which waits for every earlier store to reach the cache and cost the
+// order path about a tenth of its time (see BENCHMARKS.md).
+use triomphe::Arc;
 
 const CHUNK_BITS: u32 = 12;
 const CHUNK: usize = 1 << CHUNK_BITS;

@@ -383,16 +383,147 @@ impl Seen {
     }
 }
 
-/// Each consumer's last orders, oldest first, by account id: dense (one empty list per
-/// account up to the highest that ordered), so the order path finds a consumer's list with
-/// one index instead of a hash probe; in shared chunks, so a copy of the ledger (for readers
-/// and snapshots) costs a reference count per chunk, and a write copies one chunk.
+/// One consumer's last [`RECENT_ORDERS`] orders, inline: no pointer to follow, so the order
+/// path reads it in the cache lines a prefetch has already asked for. Until it is full the
+/// orders sit in slots `0..len` in payment order; once full, each new order takes the oldest's
+/// slot (`head`). Times and amounts, which the rules read, come first; order ids, which only a
+/// refund looks for, last.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct Ring {
+    at: [i64; RECENT_ORDERS],
+    fen: [u64; RECENT_ORDERS],
+    /// One bit per slot: that order was refunded.
+    refunded: u32,
+    head: u8,
+    len: u8,
+    order: [OrderId; RECENT_ORDERS],
+}
+
+/// The orders oldest first: two rings holding the same orders print the same, wherever their
+/// slots begin.
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Default for Ring {
+    fn default() -> Self {
+        Ring::EMPTY
+    }
+}
+
+impl Ring {
+    const EMPTY: Ring = Ring {
+        at: [0; RECENT_ORDERS],
+        fen: [0; RECENT_ORDERS],
+        refunded: 0,
+        head: 0,
+        len: 0,
+        order: [0; RECENT_ORDERS],
+    };
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The amounts, in no particular order.
+    pub fn amounts(&self) -> &[u64] {
+        &self.fen[..self.len()]
+    }
+
+    /// How many of the orders were refunded.
+    pub fn refunded(&self) -> u64 {
+        self.refunded.count_ones() as u64
+    }
+
+    fn slot(&self, i: usize) -> usize {
+        (self.head as usize + i) % RECENT_ORDERS
+    }
+
+    /// How many orders were placed after `since`, and their sum. Orders are remembered in
+    /// clock order (the clock never goes back), so these are the newest ones: counted from
+    /// the newest until the first before `since`.
+    pub fn since(&self, since: i64) -> (u64, u64) {
+        let newest_first = (0..self.len()).rev().map(|i| self.slot(i));
+        let inside = newest_first.take_while(|&s| self.at[s] > since);
+        let window = inside.fold((0, 0), |(n, sum), s| (n + 1, sum + self.fen[s]));
+        debug_assert_eq!(
+            window,
+            self.iter()
+                .filter(|o| o.at > since)
+                .fold((0, 0), |(n, sum), o| (n + 1, sum + o.fen)),
+        );
+        window
+    }
+
+    /// The orders, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = RecentOrder> + '_ {
+        (0..self.len()).map(move |i| {
+            let slot = self.slot(i);
+            RecentOrder {
+                order: self.order[slot],
+                at: self.at[slot],
+                fen: self.fen[slot],
+                refunded: (self.refunded >> slot) & 1 == 1,
+            }
+        })
+    }
+
+    /// Adds `o` as the newest (its time no earlier than any here), dropping the oldest when
+    /// full.
+    pub fn push(&mut self, o: RecentOrder) {
+        let slot = if self.len() < RECENT_ORDERS {
+            self.len += 1;
+            self.len() - 1
+        } else {
+            let oldest = self.head as usize;
+            self.head = ((oldest + 1) % RECENT_ORDERS) as u8;
+            oldest
+        };
+        self.at[slot] = o.at;
+        self.fen[slot] = o.fen;
+        self.order[slot] = o.order;
+        self.refunded = (self.refunded & !(1 << slot)) | ((o.refunded as u32) << slot);
+    }
+
+    /// Marks `order` refunded, if it is one of these.
+    pub fn mark_refunded(&mut self, order: OrderId) {
+        if let Some(slot) = self.order[..self.len()].iter().position(|&o| o == order) {
+            self.refunded |= 1 << slot;
+        }
+    }
+
+    /// Asks the CPU for every line of the ring (a hint; see `prefetch`): the rules read the
+    /// times and amounts, and the new order is written beside them. A store to a line not yet
+    /// loaded holds back every later store, and the order path makes many.
+    fn prefetch(&self) {
+        crate::prefetch::prefetch_bytes(self, std::mem::size_of::<Ring>());
+    }
+}
+
+/// Each consumer's last orders: a ring per consumer who has ordered, found through a dense
+/// slot per account id (one index, no hash probe). Both are in shared chunks, so a copy of
+/// the ledger (for readers and snapshots) costs a reference count per chunk.
 #[derive(Clone, Default)]
-pub struct Recent(crate::chunked::Chunked<VecDeque<RecentOrder>>);
+pub struct Recent {
+    /// By account id: 1 + the index of its ring, or 0 for none.
+    slots: crate::chunked::Chunked<u32>,
+    rings: crate::chunked::Chunked<Ring>,
+}
 
 impl PartialEq for Recent {
     fn eq(&self, other: &Self) -> bool {
-        self.iter().eq(other.iter())
+        self.iter()
+            .map(|(id, r)| (id, r.iter()))
+            .zip(other.iter().map(|(id, r)| (id, r.iter())))
+            .all(|((a, x), (b, y))| a == b && x.eq(y))
+            && self.len() == other.len()
     }
 }
 
@@ -400,42 +531,72 @@ impl Eq for Recent {}
 
 impl std::fmt::Debug for Recent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        let lists = self
+            .iter()
+            .map(|(id, r)| (id, r.iter().collect::<Vec<_>>()));
+        f.debug_map().entries(lists).finish()
     }
 }
 
 impl Recent {
-    pub fn get(&self, id: AccountId) -> Option<&VecDeque<RecentOrder>> {
-        self.0.get(id as usize).filter(|l| !l.is_empty())
+    fn ring_index(&self, id: AccountId) -> Option<usize> {
+        let slot = *self.slots.get(id as usize)?;
+        (slot != 0).then(|| slot as usize - 1)
     }
 
-    pub(crate) fn get_mut(&mut self, id: AccountId) -> Option<&mut VecDeque<RecentOrder>> {
-        ((id as usize) < self.0.len()).then(|| self.0.get_mut(id as usize))
+    pub fn get(&self, id: AccountId) -> Option<&Ring> {
+        self.ring_index(id).map(|i| &self.rings[i])
     }
 
-    /// The list of `id`, made when it has none.
-    pub(crate) fn list(&mut self, id: AccountId) -> &mut VecDeque<RecentOrder> {
-        let i = id as usize;
-        while self.0.len() <= i {
-            self.0.push(VecDeque::new());
+    pub(crate) fn get_mut(&mut self, id: AccountId) -> Option<&mut Ring> {
+        let i = self.ring_index(id)?;
+        Some(self.rings.get_mut(i))
+    }
+
+    /// The ring of `id`, made when it has none.
+    pub(crate) fn list(&mut self, id: AccountId) -> &mut Ring {
+        let i = match self.ring_index(id) {
+            Some(i) => i,
+            None => {
+                while self.slots.len() <= id as usize {
+                    self.slots.push(0);
+                }
+                self.rings.push(Ring::EMPTY);
+                *self.slots.get_mut(id as usize) = self.rings.len() as u32;
+                self.rings.len() - 1
+            }
+        };
+        self.rings.get_mut(i)
+    }
+
+    /// Hints for the order path: where `id`'s ring is, then the ring. Neither reads anything
+    /// a result depends on.
+    pub(crate) fn prefetch_slot(&self, id: AccountId) {
+        if let Some(slot) = self.slots.get(id as usize) {
+            crate::prefetch::prefetch_bytes(slot, 1);
         }
-        self.0.get_mut(i)
+    }
+
+    pub(crate) fn prefetch_ring(&self, id: AccountId) {
+        if let Some(ring) = self.get(id) {
+            ring.prefetch();
+        }
     }
 
     /// The consumers with orders remembered, by id.
-    pub fn iter(&self) -> impl Iterator<Item = (AccountId, &VecDeque<RecentOrder>)> + '_ {
-        (self.0.iter().enumerate())
-            .filter(|(_, l)| !l.is_empty())
-            .map(|(i, l)| (i as AccountId, l))
+    pub fn iter(&self) -> impl Iterator<Item = (AccountId, &Ring)> + '_ {
+        (self.slots.iter().enumerate())
+            .filter(|(_, &s)| s != 0)
+            .map(|(id, &s)| (id as AccountId, &self.rings[s as usize - 1]))
     }
 
     /// How many consumers have orders remembered.
     pub fn len(&self) -> usize {
-        self.iter().count()
+        self.rings.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.rings.is_empty()
     }
 }
 

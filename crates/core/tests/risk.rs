@@ -1,7 +1,9 @@
 //! SPEC §17 by example: each rule with an order just under its threshold (not held) and just
 //! over it (held, with the reasons recorded as data), then the decisions on holds.
 
-use jifen_core::risk::{Decision, Reason, RiskRule, RiskRules, SignalKind, Signals};
+use jifen_core::risk::{
+    Decision, Reason, RecentOrder, Ring, RiskRule, RiskRules, SignalKind, Signals, RECENT_ORDERS,
+};
 use jifen_core::{format_instant, Code, Command, Economy, OrderStatus, Rules};
 
 const HOUR: i64 = 3600;
@@ -408,4 +410,48 @@ fn decisions_on_holds() {
     assert_eq!(e.risk().open_count(), 0);
     assert_eq!(e.account("c").unwrap().atoms, atoms);
     e.check_full().unwrap();
+}
+
+/// The ring of a consumer's last orders against the list it replaced: oldest first, the
+/// oldest dropped once full, a reused slot forgetting its refund, and the velocity window
+/// counted from the newest.
+#[test]
+fn a_ring_keeps_the_last_orders_like_a_list() {
+    let mut ring = Ring::default();
+    let mut list = std::collections::VecDeque::new();
+    for i in 0..(3 * RECENT_ORDERS as u32) {
+        let o = RecentOrder {
+            order: i,
+            at: 100 * (i as i64 / 3),
+            fen: 1 + (i as u64 * 7919) % 1000,
+            refunded: false,
+        };
+        if list.len() == RECENT_ORDERS {
+            list.pop_front();
+        }
+        list.push_back(o);
+        ring.push(o);
+        if i % 4 == 1 {
+            ring.mark_refunded(i - 1);
+            if let Some(r) = list.iter_mut().find(|r| r.order == i - 1) {
+                r.refunded = true;
+            }
+        }
+        assert!(ring.iter().eq(list.iter().copied()), "after order {i}");
+        let refunded = list.iter().filter(|r| r.refunded).count() as u64;
+        assert_eq!(ring.refunded(), refunded);
+        let mut amounts: Vec<u64> = ring.amounts().to_vec();
+        let mut expected: Vec<u64> = list.iter().map(|r| r.fen).collect();
+        amounts.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(amounts, expected);
+        for since in [-1, o.at - 250, o.at - 100, o.at - 1, o.at] {
+            let inside = list.iter().filter(|r| r.at > since);
+            let want = inside.fold((0, 0), |(n, f), r| (n + 1, f + r.fen));
+            assert_eq!(ring.since(since), want, "after order {i}, since {since}");
+        }
+    }
+    // An order dropped from the ring is no longer found.
+    ring.mark_refunded(0);
+    assert!(ring.iter().all(|r| r.order != 0));
 }

@@ -423,6 +423,10 @@ impl Economy {
 
     fn require_kind(&self, name: &str, kind: Kind) -> Result<AccountId, Code> {
         let id = self.require_account(name)?;
+        self.check_kind(id, kind)
+    }
+
+    fn check_kind(&self, id: AccountId, kind: Kind) -> Result<AccountId, Code> {
         if self.accounts.get(id).kind != kind {
             return Err(match kind {
                 Kind::Consumer => Code::NotAConsumer,

@@ -88,7 +88,7 @@ impl Economy {
         (cash_fen, stable_fen): (Amount, Amount),
         signals: Option<&Signals>,
     ) -> Result<(), Code> {
-        let consumer_id = self.require_kind(consumer, Kind::Consumer)?;
+        let consumer_id = self.require_buyer(consumer)?;
         let merchant_id = self.require_kind(merchant, Kind::Merchant)?;
         if !is_valid_name(order) {
             return Err(Code::InvalidCommand);
@@ -126,6 +126,23 @@ impl Economy {
         );
         self.screen_order(id, consumer_id, merchant_id, total_fen as u64, signals);
         Ok(())
+    }
+
+    /// The consumer paying: `require_kind(consumer, Kind::Consumer)`. While the risk rules are
+    /// on they will read the consumer's last orders, which are found by account id in two
+    /// steps: where its ring is starts loading as soon as the name table gives the position,
+    /// beside the account's own record, and the ring itself once the account is found, while
+    /// the order table is searched.
+    fn require_buyer(&self, consumer: &str) -> Result<AccountId, Code> {
+        if !self.risk.rules.enabled {
+            return self.require_kind(consumer, Kind::Consumer);
+        }
+        let recent = &self.risk.tracking.recent;
+        let id = (self.accounts)
+            .find_hinted(consumer, |id| recent.prefetch_slot(id))
+            .ok_or(Code::UnknownAccount)?;
+        recent.prefetch_ring(id);
+        self.check_kind(id, Kind::Consumer)
     }
 
     /// A pending order that no hold keeps from confirmation (SPEC §6, §17).

@@ -3,8 +3,6 @@
 //! refund), or extension. Money never moves here except through `confirm_order` and
 //! `refund_order`, so a held order's money stays in escrow and it earns nothing.
 
-use std::collections::VecDeque;
-
 use super::Economy;
 use crate::account::AccountId;
 use crate::code::Code;
@@ -12,9 +10,9 @@ use crate::members::is_valid_text;
 use crate::name::is_valid_name;
 use crate::order::OrderId;
 use crate::risk::{
-    Decision, Hold, Reason, RecentOrder, Review, RiskRule, RiskRules, Seen, SignalKind, Signals,
-    Trust, MEDIAN_MIN_ORDERS, NOTE_CHARS_MAX, RECENT_ORDERS, REFEREES_MAX, REFUND_MIN_ORDERS,
-    WINDOW_HOURS_MAX,
+    Decision, Hold, Reason, RecentOrder, Review, Ring, RiskRule, RiskRules, Seen, SignalKind,
+    Signals, Trust, MEDIAN_MIN_ORDERS, NOTE_CHARS_MAX, RECENT_ORDERS, REFEREES_MAX,
+    REFUND_MIN_ORDERS, WINDOW_HOURS_MAX,
 };
 
 const HOUR: i64 = 3600;
@@ -31,14 +29,11 @@ fn reason(rule: RiskRule, figure: u64, threshold: u64) -> Reason {
 
 /// The median of the amounts of `recent` (the lower middle of an even count), without
 /// allocating.
-fn median_fen(recent: &VecDeque<RecentOrder>) -> u64 {
+fn median_fen(recent: &Ring) -> u64 {
     let mut amounts = [0u64; RECENT_ORDERS];
-    let n = recent.len().min(RECENT_ORDERS);
-    for (slot, r) in amounts.iter_mut().zip(recent) {
-        *slot = r.fen;
-    }
-    let amounts = &mut amounts[..n];
-    *amounts.select_nth_unstable((n - 1) / 2).1
+    let n = recent.len();
+    amounts[..n].copy_from_slice(recent.amounts());
+    *amounts[..n].select_nth_unstable((n - 1) / 2).1
 }
 
 impl Economy {
@@ -131,17 +126,15 @@ impl Economy {
         let signals = signals.copied().unwrap_or_default();
         let reasons = self.reasons(buyer, merchant, fen, &signals);
         let now = self.clock;
-        let recent = self.risk.tracking.recent.list(buyer);
-        if recent.len() == RECENT_ORDERS {
-            recent.pop_front();
-        }
-        recent.push_back(RecentOrder {
+        self.risk.tracking.recent.list(buyer).push(RecentOrder {
             order,
             at: now,
             fen,
             refunded: false,
         });
-        self.remember_signals(buyer, &signals);
+        if !signals.is_empty() {
+            self.remember_signals(buyer, &signals);
+        }
         if !reasons.is_empty() {
             self.hold(order, reasons);
         }
@@ -208,10 +201,9 @@ impl Economy {
             let since = self.clock - DAY;
             let (mut count, mut sum) = (1u64, fen as u128);
             if let Some(recent) = self.risk.tracking.recent.get(buyer) {
-                for o in recent.iter().filter(|o| o.at > since) {
-                    count += 1;
-                    sum += o.fen as u128;
-                }
+                let (n, fen) = recent.since(since);
+                count += n;
+                sum += fen as u128;
             }
             if r.velocity_orders > 0 && count > r.velocity_orders as u64 {
                 out.push(reason(
@@ -234,14 +226,21 @@ impl Economy {
     fn history_reasons(&self, buyer: AccountId, fen: u64, out: &mut Vec<Reason>) {
         let r = &self.risk.rules;
         if let Some(recent) = self.risk.tracking.recent.get(buyer) {
-            if r.large_order_median_times > 0 && recent.len() >= MEDIAN_MIN_ORDERS {
-                let limit = median_fen(recent).saturating_mul(r.large_order_median_times as u64);
+            let times = r.large_order_median_times as u64;
+            // The median is at least the smallest amount, so an order within `times` the
+            // smallest is within `times` the median, without finding it.
+            let smallest = recent.amounts().iter().copied().min().unwrap_or(0);
+            if times > 0
+                && recent.len() >= MEDIAN_MIN_ORDERS
+                && fen > smallest.saturating_mul(times)
+            {
+                let limit = median_fen(recent).saturating_mul(times);
                 if fen > limit {
                     out.push(reason(RiskRule::LargeOrderMedian, fen, limit));
                 }
             }
             let n = recent.len() as u64;
-            let refunded = recent.iter().filter(|o| o.refunded).count() as u64;
+            let refunded = recent.refunded();
             if r.refund_rate_pct > 0
                 && recent.len() >= REFUND_MIN_ORDERS
                 && refunded * 100 > r.refund_rate_pct as u64 * n
@@ -357,9 +356,7 @@ impl Economy {
     /// closes the hold.
     pub(super) fn note_refund(&mut self, order: OrderId, consumer: AccountId, full: bool) {
         if let Some(recent) = self.risk.tracking.recent.get_mut(consumer) {
-            if let Some(r) = recent.iter_mut().find(|r| r.order == order) {
-                r.refunded = true;
-            }
+            recent.mark_refunded(order);
         }
         if full && self.risk.is_held(order) {
             self.decide(order, Decision::Refunded, "", "");

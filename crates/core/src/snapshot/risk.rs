@@ -8,7 +8,8 @@ use std::collections::VecDeque;
 use super::{DecodeResult, Reader, Writer};
 use crate::account::AccountId;
 use crate::risk::{
-    Decision, Hold, Reason, RecentOrder, Review, Risk, RiskRule, RiskRules, Seen, SignalKind, Trust,
+    Decision, Hold, Reason, RecentOrder, Review, Risk, RiskRule, RiskRules, Seen, SignalKind,
+    Trust, RECENT_ORDERS,
 };
 
 pub(super) fn write_risk(w: &mut Writer, risk: &Risk) {
@@ -133,7 +134,7 @@ fn write_tracking(w: &mut Writer, risk: &Risk) {
     for (id, orders) in t.recent.iter() {
         w.varint(id as u64);
         w.u64(orders.len() as u64);
-        for o in orders {
+        for o in orders.iter() {
             w.varint(o.order as u64);
             w.u64(o.at as u64);
             w.varint(o.fen);
@@ -208,23 +209,30 @@ fn read_tracking(
     let t = &mut risk.tracking;
     for _ in 0..r.count(2)? {
         let id = account(r.varint()?)?;
-        let mut list = VecDeque::new();
-        for _ in 0..r.count(11)? {
+        if t.recent.get(id).is_some() {
+            return Err(format!("account {id}'s recent orders twice"));
+        }
+        let n = r.count(11)?;
+        if n == 0 || n > RECENT_ORDERS {
+            return Err(format!("a list of {n} recent orders"));
+        }
+        let ring = t.recent.list(id);
+        for _ in 0..n {
             let order = r.varint()?;
             if order >= orders as u64 {
                 return Err(format!("a recent order {order}, which does not exist"));
             }
-            list.push_back(RecentOrder {
+            let o = RecentOrder {
                 order: order as u32,
                 at: r.u64()? as i64,
                 fen: r.varint()?,
                 refunded: r.bool()?,
-            });
+            };
+            if ring.iter().last().is_some_and(|last| last.at > o.at) {
+                return Err("recent orders out of clock order".into());
+            }
+            ring.push(o);
         }
-        if list.is_empty() {
-            return Err("an empty list of recent orders".into());
-        }
-        *t.recent.list(id) = list;
     }
     for _ in 0..r.count(10)? {
         let kind = SignalKind::from_u8(r.u8()?).ok_or("bad signal kind")?;
