@@ -124,7 +124,15 @@ impl Economy {
             return;
         }
         let signals = signals.copied().unwrap_or_default();
-        let reasons = self.reasons(buyer, merchant, fen, &signals);
+        let trust = self.trust_verdict(buyer, merchant);
+        let mut reasons = match trust {
+            Some(Trust::Deny) => vec![reason(RiskRule::DenyList, 0, 0)],
+            Some(Trust::Allow) => Vec::new(),
+            None => self.reasons(buyer, fen),
+        };
+        if !signals.is_empty() {
+            self.screen_signals(buyer, merchant, &signals, trust.is_none(), &mut reasons);
+        }
         let now = self.clock;
         self.risk.tracking.recent.list(buyer).push(RecentOrder {
             order,
@@ -132,9 +140,6 @@ impl Economy {
             fen,
             refunded: false,
         });
-        if !signals.is_empty() {
-            self.remember_signals(buyer, &signals);
-        }
         if !reasons.is_empty() {
             self.hold(order, reasons);
         }
@@ -156,42 +161,75 @@ impl Economy {
         self.effects.held = Some(order);
     }
 
-    /// Why the rules would hold an order of `fen` by `buyer` at `merchant` now.
-    fn reasons(
-        &self,
-        buyer: AccountId,
-        merchant: AccountId,
-        fen: u64,
-        signals: &Signals,
-    ) -> Vec<Reason> {
-        if !self.risk.trust.is_empty() {
-            let trust = [self.risk.trust_of(buyer), self.risk.trust_of(merchant)];
-            if trust.contains(&Some(Trust::Deny)) {
-                return vec![reason(RiskRule::DenyList, 0, 0)];
-            }
-            if trust.contains(&Some(Trust::Allow)) {
-                return Vec::new();
-            }
+    /// A trust list's word on an order by `buyer` at `merchant`: deny if either is denied,
+    /// else allow if either is allowed, else none (the rules decide).
+    fn trust_verdict(&self, buyer: AccountId, merchant: AccountId) -> Option<Trust> {
+        if self.risk.trust.is_empty() {
+            return None;
         }
+        let trust = [self.risk.trust_of(buyer), self.risk.trust_of(merchant)];
+        if trust.contains(&Some(Trust::Deny)) {
+            return Some(Trust::Deny);
+        }
+        trust.contains(&Some(Trust::Allow)).then_some(Trust::Allow)
+    }
+
+    /// Why the rules that read no signal would hold an order of `fen` by `buyer` now.
+    fn reasons(&self, buyer: AccountId, fen: u64) -> Vec<Reason> {
         let mut out = Vec::new();
         self.amount_reasons(buyer, fen, &mut out);
         self.history_reasons(buyer, fen, &mut out);
-        self.referral_reasons(buyer, signals, &mut out);
-        if self.risk.rules.self_dealing {
-            for (kind, hash) in signals.iter() {
-                if kind == SignalKind::Network {
+        self.referee_reasons(buyer, &mut out);
+        out
+    }
+
+    /// The rules that read signals, with one lookup per signal value that also remembers the
+    /// buyer with it (each value is judged before its own update, and no rule reads another's):
+    /// referees sharing an address or device, then self-dealing, as SPEC §17 lists them.
+    /// `judge` is false when a trust list has decided; the values are still remembered.
+    fn screen_signals(
+        &mut self,
+        buyer: AccountId,
+        merchant: AccountId,
+        signals: &Signals,
+        judge: bool,
+        out: &mut Vec<Reason>,
+    ) {
+        let rules = self.risk.rules;
+        let referrer = (judge && rules.ring_shared_signals)
+            .then(|| self.accounts.get(buyer).referrer())
+            .flatten();
+        let accounts = &self.accounts;
+        let in_ring = |a: AccountId, referrer: AccountId| {
+            a != buyer && (a == referrer || accounts.get(a).referrer() == Some(referrer))
+        };
+        let mut dealing = Vec::new();
+        for (kind, hash) in signals.iter().filter(|(k, _)| *k != SignalKind::Network) {
+            let seen = match self.risk.tracking.signals.entry((kind, hash)) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(Seen::new(buyer));
                     continue;
                 }
-                let seen = self.risk.tracking.signals.get(&(kind, hash));
-                if seen.is_some_and(|s| s.contains(merchant)) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            };
+            if let Some(referrer) = referrer.filter(|_| kind != SignalKind::Phone) {
+                let shared = seen.iter().filter(|&a| in_ring(a, referrer)).count() as u64;
+                if shared > 0 {
                     out.push(Reason {
                         signal: Some(kind),
-                        ..reason(RiskRule::SelfDealing, 1, 0)
+                        ..reason(RiskRule::RingSharedSignal, shared, 0)
                     });
                 }
             }
+            if judge && rules.self_dealing && seen.contains(merchant) {
+                dealing.push(Reason {
+                    signal: Some(kind),
+                    ..reason(RiskRule::SelfDealing, 1, 0)
+                });
+            }
+            seen.add(buyer);
         }
-        out
+        out.append(&mut dealing);
     }
 
     /// Velocity and large orders.
@@ -260,8 +298,8 @@ impl Economy {
         }
     }
 
-    /// Referral rings: the referrer's recent referees, and signals shared within the ring.
-    fn referral_reasons(&self, buyer: AccountId, signals: &Signals, out: &mut Vec<Reason>) {
+    /// Referral rings: the referrer's recent referees.
+    fn referee_reasons(&self, buyer: AccountId, out: &mut Vec<Reason>) {
         let r = &self.risk.rules;
         let Some(referrer) = self.accounts.get(buyer).referrer() else {
             return;
@@ -280,27 +318,6 @@ impl Economy {
                     count,
                     r.ring_referees as u64,
                 ));
-            }
-        }
-        if !r.ring_shared_signals {
-            return;
-        }
-        for kind in [SignalKind::Address, SignalKind::Device] {
-            let Some(hash) = signals.get(kind) else {
-                continue;
-            };
-            let Some(seen) = self.risk.tracking.signals.get(&(kind, hash)) else {
-                continue;
-            };
-            let in_ring = |&a: &AccountId| {
-                a != buyer && (a == referrer || self.accounts.get(a).referrer() == Some(referrer))
-            };
-            let shared = seen.iter().filter(in_ring).count() as u64;
-            if shared > 0 {
-                out.push(Reason {
-                    signal: Some(kind),
-                    ..reason(RiskRule::RingSharedSignal, shared, 0)
-                });
             }
         }
     }
