@@ -28,6 +28,7 @@ mod order;
 mod prefetch;
 pub mod risk;
 mod rules;
+mod signal_table;
 mod snapshot;
 mod units;
 pub mod workload;

@@ -9,14 +9,14 @@ use std::collections::{BTreeSet, VecDeque};
 /// without sorting first, so their order never shows).
 pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
+pub use crate::signal_table::{Seen, SignalKind, SignalTable, SIGNAL_ACCOUNTS_MAX};
+
 use crate::account::AccountId;
 use crate::members::Text;
 use crate::order::OrderId;
 
 /// Orders remembered per consumer: the window of the velocity, median and refund rules.
 pub const RECENT_ORDERS: usize = 20;
-/// Accounts remembered per signal value (the first ones seen).
-pub const SIGNAL_ACCOUNTS_MAX: usize = 8;
 /// The longest window any rule may look back, in hours (one week).
 pub const WINDOW_HOURS_MAX: u32 = 168;
 /// Referees remembered per referrer.
@@ -110,39 +110,6 @@ impl RiskRules {
             && self.new_account_hours <= WINDOW_HOURS_MAX
             && self.new_account_fen <= FEN_MAX
             && (1..=HOLD_DAYS_MAX).contains(&self.hold_days)
-    }
-}
-
-/// The kinds of signal an order may carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum SignalKind {
-    Phone = 0,
-    Address = 1,
-    Device = 2,
-    Network = 3,
-}
-
-impl SignalKind {
-    pub const ALL: [SignalKind; 4] = [
-        SignalKind::Phone,
-        SignalKind::Address,
-        SignalKind::Device,
-        SignalKind::Network,
-    ];
-
-    /// The wire name of the signal (a key of `signals`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignalKind::Phone => "phone",
-            SignalKind::Address => "address",
-            SignalKind::Device => "device",
-            SignalKind::Network => "network",
-        }
-    }
-
-    pub fn from_u8(b: u8) -> Option<SignalKind> {
-        SignalKind::ALL.get(b as usize).copied()
     }
 }
 
@@ -341,46 +308,6 @@ pub struct RecentOrder {
     pub at: i64,
     pub fen: u64,
     pub refunded: bool,
-}
-
-/// The accounts seen with one signal value: the first inline (most values have one), then the
-/// others, up to [`SIGNAL_ACCOUNTS_MAX`] in all.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Seen {
-    pub first: AccountId,
-    pub more: Vec<AccountId>,
-}
-
-impl Seen {
-    pub fn new(first: AccountId) -> Seen {
-        Seen {
-            first,
-            more: Vec::new(),
-        }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = AccountId> + '_ {
-        std::iter::once(self.first).chain(self.more.iter().copied())
-    }
-
-    pub fn contains(&self, account: AccountId) -> bool {
-        self.first == account || self.more.contains(&account)
-    }
-
-    pub fn len(&self) -> usize {
-        1 + self.more.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Adds `account` unless it is there or the list is full.
-    pub fn add(&mut self, account: AccountId) {
-        if self.len() < SIGNAL_ACCOUNTS_MAX && !self.contains(account) {
-            self.more.push(account);
-        }
-    }
 }
 
 /// One consumer's last [`RECENT_ORDERS`] orders, inline: no pointer to follow, so the order
@@ -606,7 +533,7 @@ pub struct Tracking {
     /// Each consumer's last orders, oldest first.
     pub recent: Recent,
     /// For each (kind, hash), the accounts seen with it, first seen first.
-    pub signals: Map<(SignalKind, u64), Seen>,
+    pub signals: SignalTable,
     /// Accounts registered in the last week, with their clock, in registration order (so in
     /// account id order too).
     pub registered: VecDeque<(AccountId, i64)>,

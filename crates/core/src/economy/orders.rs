@@ -88,6 +88,7 @@ impl Economy {
         (cash_fen, stable_fen): (Amount, Amount),
         signals: Option<&Signals>,
     ) -> Result<(), Code> {
+        self.prefetch_signals(signals);
         let consumer_id = self.require_buyer(consumer)?;
         let merchant_id = self.require_kind(merchant, Kind::Merchant)?;
         if !is_valid_name(order) {

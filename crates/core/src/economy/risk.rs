@@ -10,9 +10,9 @@ use crate::members::is_valid_text;
 use crate::name::is_valid_name;
 use crate::order::OrderId;
 use crate::risk::{
-    Decision, Hold, Reason, RecentOrder, Review, Ring, RiskRule, RiskRules, Seen, SignalKind,
-    Signals, Trust, MEDIAN_MIN_ORDERS, NOTE_CHARS_MAX, RECENT_ORDERS, REFEREES_MAX,
-    REFUND_MIN_ORDERS, WINDOW_HOURS_MAX,
+    Decision, Hold, Reason, RecentOrder, Review, Ring, RiskRule, RiskRules, SignalKind, Signals,
+    Trust, MEDIAN_MIN_ORDERS, NOTE_CHARS_MAX, RECENT_ORDERS, REFEREES_MAX, REFUND_MIN_ORDERS,
+    WINDOW_HOURS_MAX,
 };
 
 const HOUR: i64 = 3600;
@@ -78,12 +78,17 @@ impl Economy {
     fn remember_signals(&mut self, account: AccountId, signals: &Signals) {
         // No rule reads the network prefix, so it is not remembered.
         for (kind, hash) in signals.iter().filter(|(k, _)| *k != SignalKind::Network) {
-            self.risk
-                .tracking
-                .signals
-                .entry((kind, hash))
-                .and_modify(|seen| seen.add(account))
-                .or_insert_with(|| Seen::new(account));
+            self.risk.tracking.signals.add(kind, hash, account);
+        }
+    }
+
+    /// A hint when an order is paid, while the rules are on: start loading the signal table's
+    /// slots for the order's values, which the rules read last.
+    pub(super) fn prefetch_signals(&self, signals: Option<&Signals>) {
+        if let Some(signals) = signals.filter(|_| self.risk.rules.enabled) {
+            for (kind, hash) in signals.iter().filter(|(k, _)| *k != SignalKind::Network) {
+                self.risk.tracking.signals.prefetch(kind, hash);
+            }
         }
     }
 
@@ -205,29 +210,24 @@ impl Economy {
         };
         let mut dealing = Vec::new();
         for (kind, hash) in signals.iter().filter(|(k, _)| *k != SignalKind::Network) {
-            let seen = match self.risk.tracking.signals.entry((kind, hash)) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(Seen::new(buyer));
-                    continue;
+            let table = &mut self.risk.tracking.signals;
+            table.judge_and_add(kind, hash, buyer, |seen| {
+                if let Some(referrer) = referrer.filter(|_| kind != SignalKind::Phone) {
+                    let shared = seen.iter().filter(|&a| in_ring(a, referrer)).count() as u64;
+                    if shared > 0 {
+                        out.push(Reason {
+                            signal: Some(kind),
+                            ..reason(RiskRule::RingSharedSignal, shared, 0)
+                        });
+                    }
                 }
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            };
-            if let Some(referrer) = referrer.filter(|_| kind != SignalKind::Phone) {
-                let shared = seen.iter().filter(|&a| in_ring(a, referrer)).count() as u64;
-                if shared > 0 {
-                    out.push(Reason {
+                if judge && rules.self_dealing && seen.contains(merchant) {
+                    dealing.push(Reason {
                         signal: Some(kind),
-                        ..reason(RiskRule::RingSharedSignal, shared, 0)
+                        ..reason(RiskRule::SelfDealing, 1, 0)
                     });
                 }
-            }
-            if judge && rules.self_dealing && seen.contains(merchant) {
-                dealing.push(Reason {
-                    signal: Some(kind),
-                    ..reason(RiskRule::SelfDealing, 1, 0)
-                });
-            }
-            seen.add(buyer);
+            });
         }
         out.append(&mut dealing);
     }

@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use super::{DecodeResult, Reader, Writer};
 use crate::account::AccountId;
 use crate::risk::{
-    Decision, Hold, Reason, RecentOrder, Review, Risk, RiskRule, RiskRules, Seen, SignalKind,
-    Trust, RECENT_ORDERS,
+    Decision, Hold, Reason, RecentOrder, Review, Risk, RiskRule, RiskRules, SignalKind, Trust,
+    RECENT_ORDERS,
 };
 
 pub(super) fn write_risk(w: &mut Writer, risk: &Risk) {
@@ -141,12 +141,11 @@ fn write_tracking(w: &mut Writer, risk: &Risk) {
             w.u8(o.refunded as u8);
         }
     }
-    let mut signals: Vec<_> = t.signals.iter().collect();
-    signals.sort_unstable_by_key(|(key, _)| **key);
+    let signals = t.signals.sorted();
     w.u64(signals.len() as u64);
     for ((kind, hash), ids) in signals {
-        w.u8(*kind as u8);
-        w.u64(*hash);
+        w.u8(kind as u8);
+        w.u64(hash);
         w.u64(ids.len() as u64);
         ids.iter().for_each(|id| w.varint(id as u64));
     }
@@ -241,11 +240,11 @@ fn read_tracking(
         if n == 0 || n > crate::risk::SIGNAL_ACCOUNTS_MAX {
             return Err(format!("a signal with {n} accounts"));
         }
-        let mut seen = Seen::new(account(r.varint()?)?);
-        for _ in 1..n {
-            seen.more.push(account(r.varint()?)?);
-        }
-        t.signals.insert((kind, hash), seen);
+        let first = account(r.varint()?)?;
+        let more = (1..n)
+            .map(|_| account(r.varint()?))
+            .collect::<DecodeResult<_>>()?;
+        t.signals.insert(kind, hash, first, more)?;
     }
     for _ in 0..r.count(9)? {
         let id = account(r.varint()?)?;
