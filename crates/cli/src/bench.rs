@@ -374,9 +374,22 @@ fn memory(accounts: u64) -> anyhow::Result<()> {
         "peak_rss_kib": peak,
         "bytes_per_account_rss": per(rss).round(),
         "bytes_per_account_peak": per(peak).round(),
+        "heap_bytes_per_account": heap_per_account(&e, accounts),
     });
     println!("{report}");
     Ok(())
+}
+
+/// The engine's own count of what its largest parts hold, per account, in bytes.
+fn heap_per_account(e: &jifen_core::Economy, accounts: u64) -> serde_json::Value {
+    let parts = e.heap_bytes();
+    let total: usize = parts.iter().map(|(_, b)| b).sum();
+    let mut out = serde_json::Map::new();
+    for (part, bytes) in parts.into_iter().chain([("total", total)]) {
+        let per = (bytes as f64 / accounts as f64 * 10.0).round() / 10.0;
+        out.insert(part.to_string(), json!(per));
+    }
+    serde_json::Value::Object(out)
 }
 
 fn proc_status_kib(key: &str) -> anyhow::Result<u64> {

@@ -98,6 +98,19 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// Bytes held on the heap: the records and the name table.
+    pub(crate) fn heap_bytes(&self) -> (usize, usize) {
+        let names: usize = self
+            .list
+            .iter()
+            .map(|a| crate::name::heap_bytes(&a.name))
+            .sum();
+        (
+            self.list.capacity() * size_of::<Account>() + names,
+            self.by_name.heap_bytes(),
+        )
+    }
+
     pub fn find(&self, name: &str) -> Option<AccountId> {
         let list = &self.list;
         self.by_name.find(name, |id| &list[id as usize].name)

@@ -31,6 +31,12 @@ impl<T> Default for Chunked<T> {
 }
 
 impl<T: Clone> Chunked<T> {
+    /// Bytes held on the heap: every chunk at full size, and the list of chunks.
+    pub fn heap_bytes(&self) -> usize {
+        let chunks: usize = self.chunks.iter().map(|c| c.capacity()).sum();
+        chunks * size_of::<T>() + self.chunks.capacity() * size_of::<Arc<Vec<T>>>()
+    }
+
     #[inline]
     pub fn len(&self) -> usize {
         self.len

@@ -90,6 +90,24 @@ pub(crate) struct ExitIndex {
 }
 
 impl ExitIndex {
+    /// Bytes held on the heap, by part: the sorted entries, the fresh heap, the touched
+    /// accounts and the buffers kept for consolidation.
+    pub fn heap_bytes(&self) -> [(&'static str, usize); 4] {
+        let entries = |v: &Vec<Entry>| v.capacity() * size_of::<Entry>();
+        [
+            ("exit index, sorted", entries(&self.sorted)),
+            ("exit index, fresh", entries(&self.fresh)),
+            (
+                "exit index, touched",
+                self.touched.capacity() * size_of::<AccountId>(),
+            ),
+            (
+                "exit index, buffers",
+                entries(&self.spare) + self.spare_keys.capacity() * 8 + self.marks.capacity() * 8,
+            ),
+        ]
+    }
+
     /// Total entries held, live and stale.
     pub fn len(&self) -> usize {
         self.sorted.len() - self.head + self.fresh.len()
@@ -231,26 +249,8 @@ impl ExitIndex {
             self.marks.resize(words, 0);
         }
         let bit = |id: AccountId| (id as usize / 64, 1u64 << (id % 64));
-        // Each touched account once, as it is now; its mark, set on the way, also says which
-        // old entries to drop below.
-        let mut unique = Vec::with_capacity(self.touched.len().min(accounts.len()));
-        let mut changed = Vec::with_capacity(unique.capacity());
-        for i in 0..self.touched.len() {
-            if let Some(&ahead) = self.touched.get(i + PREFETCH_AHEAD) {
-                prefetch(accounts, ahead);
-            }
-            let id = self.touched[i];
-            let (word, mask) = bit(id);
-            if self.marks[word] & mask != 0 {
-                continue;
-            }
-            self.marks[word] |= mask;
-            unique.push(id);
-            let a = &accounts[id as usize];
-            if a.indexed {
-                changed.push(Entry::new(a.quota_fen, a.atoms, id, a.version));
-            }
-        }
+        let mut changed = std::mem::take(&mut self.fresh);
+        let unique = self.mark_touched(accounts, &mut changed);
         changed.sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
 
         // The untouched entries of `sorted` are live and still in order: merge them with the
@@ -293,14 +293,55 @@ impl ExitIndex {
             from = to;
         }
         keep(&old[from..], &mut out);
-        for &id in &unique {
+        for &id in &self.touched[..unique] {
             let (word, _) = bit(id);
             self.marks[word] = 0;
         }
         self.spare = std::mem::replace(&mut self.sorted, out);
         self.head = 0;
+        // The buffers for changes are kept for the next day's, unless they outgrew a quarter
+        // of the index (a burst of new holders): then their memory goes back.
+        let keep = self.sorted.len() / 4 + STALE_ENTRIES_SLACK;
+        changed.clear();
+        self.fresh = if changed.capacity() > keep {
+            Vec::new()
+        } else {
+            changed
+        };
         self.touched.clear();
-        self.fresh.clear();
+        if self.touched.capacity() > keep {
+            self.touched = Vec::new();
+        }
+    }
+
+    /// Each touched account once, as it is now; its mark, set on the way, also says which old
+    /// entries a consolidation drops. The unique ids are packed at the front of `touched` (their
+    /// count is returned), and the current entries of those still indexed are put in `changed`,
+    /// which is `fresh`'s buffer and so has room for them (every account indexed now pushed a
+    /// fresh entry when it was last touched): consolidating a million new holders then needs no
+    /// second copy of them.
+    fn mark_touched(&mut self, accounts: &[Account], changed: &mut Vec<Entry>) -> usize {
+        let bit = |id: AccountId| (id as usize / 64, 1u64 << (id % 64));
+        let mut unique = 0;
+        changed.clear();
+        for i in 0..self.touched.len() {
+            if let Some(&ahead) = self.touched.get(i + PREFETCH_AHEAD) {
+                prefetch(accounts, ahead);
+            }
+            let id = self.touched[i];
+            let (word, mask) = bit(id);
+            if self.marks[word] & mask != 0 {
+                continue;
+            }
+            self.marks[word] |= mask;
+            self.touched[unique] = id;
+            unique += 1;
+            let a = &accounts[id as usize];
+            if a.indexed {
+                changed.push(Entry::new(a.quota_fen, a.atoms, id, a.version));
+            }
+        }
+        unique
     }
 
     fn sift_up(&mut self, mut i: usize, accounts: &[Account]) {

@@ -18,6 +18,15 @@ pub fn is_valid_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'@' | b'-'))
 }
 
+/// Bytes a name holds on the heap: none when it is short enough to sit inline.
+pub(crate) fn heap_bytes(name: &Name) -> usize {
+    if name.is_heap_allocated() {
+        name.capacity()
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,6 +42,11 @@ const LOAD_EIGHTHS_MAX: usize = 6;
 const SLOTS_MIN: usize = 16;
 
 impl NameTable {
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * size_of::<u64>()
+    }
+
     /// The tag of `name`: 32 bits of its seeded hash, never 0.
     #[inline]
     fn tag(&self, name: &str) -> u64 {

@@ -58,6 +58,16 @@ pub struct Orders {
 }
 
 impl Orders {
+    /// Bytes held on the heap: the records and the name table.
+    pub(crate) fn heap_bytes(&self) -> (usize, usize) {
+        let names: usize = self
+            .list
+            .iter()
+            .map(|o| crate::name::heap_bytes(&o.name))
+            .sum();
+        (self.list.heap_bytes() + names, self.by_name.heap_bytes())
+    }
+
     pub fn find_id(&self, name: &str) -> Option<OrderId> {
         let list = &self.list;
         self.by_name.find(name, |id| &list[id as usize].name)

@@ -466,6 +466,11 @@ impl std::fmt::Debug for Recent {
 }
 
 impl Recent {
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.heap_bytes() + self.rings.heap_bytes()
+    }
+
     fn ring_index(&self, id: AccountId) -> Option<usize> {
         let slot = *self.slots.get(id as usize)?;
         (slot != 0).then(|| slot as usize - 1)

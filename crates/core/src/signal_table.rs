@@ -105,6 +105,12 @@ fn home(kind: SignalKind, hash: u64, capacity: usize) -> usize {
 }
 
 impl SignalTable {
+    /// Bytes held on the heap by the table itself (not the accounts beyond each value's
+    /// first).
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.heap_bytes()
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

@@ -306,6 +306,27 @@ impl Economy {
         self.high_water
     }
 
+    /// Bytes the largest parts of the state hold on the heap, by part, counting reserved
+    /// capacity: what `jifen bench memory` breaks its figure into.
+    pub fn heap_bytes(&self) -> Vec<(&'static str, usize)> {
+        let (accounts, account_names) = self.accounts.heap_bytes();
+        let (orders, order_names) = self.orders.heap_bytes();
+        let mut parts = vec![
+            ("accounts", accounts),
+            ("account name table", account_names),
+            ("orders", orders),
+            ("order name table", order_names),
+        ];
+        parts.extend(self.index.heap_bytes());
+        parts.push(("tier status", self.members.status.capacity()));
+        parts.push((
+            "risk, recent orders",
+            self.risk.tracking.recent.heap_bytes(),
+        ));
+        parts.push(("risk, signals", self.risk.tracking.signals.heap_bytes()));
+        parts
+    }
+
     /// Reserves room for `accounts` more accounts and `orders` more orders.
     pub fn reserve_capacity(&mut self, accounts: usize, orders: usize) {
         self.accounts.reserve(accounts);
