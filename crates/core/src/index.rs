@@ -253,8 +253,38 @@ impl ExitIndex {
         let unique = self.mark_touched(accounts, &mut changed);
         changed.sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
 
-        // The untouched entries of `sorted` are live and still in order: merge them with the
-        // changed ones into the spare buffer.
+        // With nothing left in `sorted` (the first consolidation, or every holder changed),
+        // the sorted changes are the new order as they stand: no merge and no second buffer.
+        let (out, mut changed) = if self.sorted.len() == self.head {
+            (changed, Vec::new())
+        } else {
+            (self.merge(&changed, accounts), changed)
+        };
+        for &id in &self.touched[..unique] {
+            let (word, _) = bit(id);
+            self.marks[word] = 0;
+        }
+        self.spare = std::mem::replace(&mut self.sorted, out);
+        self.head = 0;
+        // The buffers for changes are kept for the next day's, unless they outgrew a quarter
+        // of the index (a burst of new holders): then their memory goes back.
+        let keep = self.sorted.len() / 4 + STALE_ENTRIES_SLACK;
+        changed.clear();
+        self.fresh = if changed.capacity() > keep {
+            Vec::new()
+        } else {
+            changed
+        };
+        self.touched.clear();
+        if self.touched.capacity() > keep {
+            self.touched = Vec::new();
+        }
+    }
+
+    /// The untouched entries of `sorted` (live and still in order) merged with the sorted
+    /// `changed` ones, in the spare buffer.
+    fn merge(&mut self, changed: &[Entry], accounts: &[Account]) -> Vec<Entry> {
+        let bit = |id: AccountId| (id as usize / 64, 1u64 << (id % 64));
         let mut out = std::mem::take(&mut self.spare);
         out.clear();
         out.reserve(self.sorted.len() - self.head + changed.len());
@@ -271,7 +301,7 @@ impl ExitIndex {
         // is found by galloping from the last one, and the old entries up to it are copied
         // as a run: a day's few changes cost O(k log(n/k)) comparisons, not one per holder.
         let mut from = 0;
-        for c in &changed {
+        for c in changed {
             let above = |e: &Entry| cmp_entries(c, e, accounts).is_lt();
             let mut step = 1;
             let mut low = from;
@@ -293,25 +323,7 @@ impl ExitIndex {
             from = to;
         }
         keep(&old[from..], &mut out);
-        for &id in &self.touched[..unique] {
-            let (word, _) = bit(id);
-            self.marks[word] = 0;
-        }
-        self.spare = std::mem::replace(&mut self.sorted, out);
-        self.head = 0;
-        // The buffers for changes are kept for the next day's, unless they outgrew a quarter
-        // of the index (a burst of new holders): then their memory goes back.
-        let keep = self.sorted.len() / 4 + STALE_ENTRIES_SLACK;
-        changed.clear();
-        self.fresh = if changed.capacity() > keep {
-            Vec::new()
-        } else {
-            changed
-        };
-        self.touched.clear();
-        if self.touched.capacity() > keep {
-            self.touched = Vec::new();
-        }
+        out
     }
 
     /// Each touched account once, as it is now; its mark, set on the way, also says which old
