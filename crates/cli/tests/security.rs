@@ -1120,19 +1120,27 @@ fn a_what_if_stops_when_its_request_does_and_runs_once_per_economy() {
         5,
         "{answers:?}"
     );
-    // Once every caller has its answer, the work stops: the server is idle a moment later.
+    // Once every caller has its answer, the work stops. The work holds the economy's slot
+    // until it has stopped, so a moment later a new what-if is let in (and times out too).
     std::thread::sleep(Duration::from_millis(300));
-    let pid = s.child.id();
-    let before = cpu_seconds(pid);
-    std::thread::sleep(Duration::from_secs(1));
-    let busy = cpu_seconds(pid) - before;
-    assert!(
-        busy < 0.3,
-        "the server used {busy:.2} s of CPU in the second after the timeout"
-    );
-    // And the economy's slot is free again.
     let (status, v) = ask(&s);
     assert_eq!(v["error"]["code"], "timeout", "{status} {v}");
+    // And the server is idle after it. Of two one-second windows the quieter counts: other
+    // work of the server (a snapshot of the imported journal) may fall in one of them, while
+    // a what-if still running would keep a core busy in both.
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = s.child.id();
+    let busy = (0..2)
+        .map(|_| {
+            let before = cpu_seconds(pid);
+            std::thread::sleep(Duration::from_secs(1));
+            cpu_seconds(pid) - before
+        })
+        .fold(f64::MAX, f64::min);
+    assert!(
+        busy < 0.3,
+        "the server used {busy:.2} s of CPU in each second after the timeout"
+    );
     s.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
