@@ -71,6 +71,21 @@ fn is_live(e: &Entry, accounts: &[Account]) -> bool {
     a.indexed && a.version == e.version
 }
 
+/// An account's word and bit in the consolidation marks.
+#[inline]
+fn mark_bit(id: AccountId) -> (usize, u64) {
+    (id as usize / 64, 1u64 << (id % 64))
+}
+
+/// `v` emptied, keeping its buffer unless it holds room for more than `keep` elements.
+fn emptied<T>(mut v: Vec<T>, keep: usize) -> Vec<T> {
+    if v.capacity() > keep {
+        return Vec::new();
+    }
+    v.clear();
+    v
+}
+
 #[derive(Clone, Default)]
 pub(crate) struct ExitIndex {
     /// In trigger order from `head` on; entries before `head` were taken by the exit rule.
@@ -103,7 +118,7 @@ impl ExitIndex {
             ),
             (
                 "exit index, buffers",
-                entries(&self.spare) + self.spare_keys.capacity() * 8 + self.marks.capacity() * 8,
+                entries(&self.spare) + (self.spare_keys.capacity() + self.marks.capacity()) * 8,
             ),
         ]
     }
@@ -248,20 +263,19 @@ impl ExitIndex {
         if self.marks.len() < words {
             self.marks.resize(words, 0);
         }
-        let bit = |id: AccountId| (id as usize / 64, 1u64 << (id % 64));
         let mut changed = std::mem::take(&mut self.fresh);
         let unique = self.mark_touched(accounts, &mut changed);
         changed.sort_unstable_by(|a, b| cmp_entries(a, b, accounts));
 
         // With nothing left in `sorted` (the first consolidation, or every holder changed),
         // the sorted changes are the new order as they stand: no merge and no second buffer.
-        let (out, mut changed) = if self.sorted.len() == self.head {
+        let (out, changed) = if self.sorted.len() == self.head {
             (changed, Vec::new())
         } else {
             (self.merge(&changed, accounts), changed)
         };
         for &id in &self.touched[..unique] {
-            let (word, _) = bit(id);
+            let (word, _) = mark_bit(id);
             self.marks[word] = 0;
         }
         self.spare = std::mem::replace(&mut self.sorted, out);
@@ -269,22 +283,13 @@ impl ExitIndex {
         // The buffers for changes are kept for the next day's, unless they outgrew a quarter
         // of the index (a burst of new holders): then their memory goes back.
         let keep = self.sorted.len() / 4 + STALE_ENTRIES_SLACK;
-        changed.clear();
-        self.fresh = if changed.capacity() > keep {
-            Vec::new()
-        } else {
-            changed
-        };
-        self.touched.clear();
-        if self.touched.capacity() > keep {
-            self.touched = Vec::new();
-        }
+        self.fresh = emptied(changed, keep);
+        self.touched = emptied(std::mem::take(&mut self.touched), keep);
     }
 
     /// The untouched entries of `sorted` (live and still in order) merged with the sorted
     /// `changed` ones, in the spare buffer.
     fn merge(&mut self, changed: &[Entry], accounts: &[Account]) -> Vec<Entry> {
-        let bit = |id: AccountId| (id as usize / 64, 1u64 << (id % 64));
         let mut out = std::mem::take(&mut self.spare);
         out.clear();
         out.reserve(self.sorted.len() - self.head + changed.len());
@@ -292,7 +297,7 @@ impl ExitIndex {
         let marks = &self.marks;
         let keep = |run: &[Entry], out: &mut Vec<Entry>| {
             out.extend(run.iter().filter(|e| {
-                let (word, mask) = bit(e.account);
+                let (word, mask) = mark_bit(e.account);
                 marks[word] & mask == 0
             }));
         };
@@ -333,7 +338,6 @@ impl ExitIndex {
     /// fresh entry when it was last touched): consolidating a million new holders then needs no
     /// second copy of them.
     fn mark_touched(&mut self, accounts: &[Account], changed: &mut Vec<Entry>) -> usize {
-        let bit = |id: AccountId| (id as usize / 64, 1u64 << (id % 64));
         let mut unique = 0;
         changed.clear();
         for i in 0..self.touched.len() {
@@ -341,7 +345,7 @@ impl ExitIndex {
                 prefetch(accounts, ahead);
             }
             let id = self.touched[i];
-            let (word, mask) = bit(id);
+            let (word, mask) = mark_bit(id);
             if self.marks[word] & mask != 0 {
                 continue;
             }
