@@ -266,10 +266,10 @@ fn about_balances(command: &Command, code: Code, economy: &Economy) -> String {
             ),
             None => "fen: more than the stable points held".into(),
         },
-        (Command::RecordPayout { account, .. }, _) => match held(account) {
-            Some(a) => format!(
+        (Command::RecordPayout { account, .. }, _) => match economy.accounts().find(account) {
+            Some(id) => format!(
                 "amount_fen: more than the {} fen {account:?} is owed",
-                a.owed_fen
+                economy.accounts().extras(id).owed_fen
             ),
             None => "amount_fen: more than the account is owed".into(),
         },

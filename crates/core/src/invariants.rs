@@ -4,7 +4,7 @@
 //! command in debug builds. [`Economy::check_full`] recounts everything from the accounts and
 //! orders in O(n); tests run it after every command and `jifen verify` after every entry.
 
-use crate::account::Kind;
+use crate::account::{AccountId, Extras, Kind};
 use crate::collectible::CollectibleState;
 use crate::economy::Economy;
 use crate::order::OrderStatus;
@@ -155,18 +155,8 @@ impl Economy {
     fn check_accounts(&self) -> Result<Recount, String> {
         let mut count = Recount::default();
         let (mut stable_fen, mut quota_fen, mut exits) = (0u128, 0u128, 0u64);
-        let mut owed_fen = 0u128;
-        let mut owing = 0usize;
-        for (id, a) in self.accounts.iter().enumerate() {
+        for a in self.accounts.iter() {
             stable_fen += a.stable_fen as u128;
-            owed_fen += a.owed_fen as u128;
-            owing += usize::from(a.owed_fen > 0);
-            if (a.owed_fen > 0) != self.owed_since(id as u32).is_some() {
-                return Err(format!(
-                    "owed: account {} has its since out of step",
-                    a.name
-                ));
-            }
             count.atoms += a.atoms as u128;
             quota_fen += a.quota_fen as u128;
             exits += a.exits as u64;
@@ -186,14 +176,24 @@ impl Economy {
         same("stable", stable_fen, self.stable_total_fen)?;
         same("exits", exits as u128, self.exits_total)?;
         same("quota", quota_fen, self.quota_total_fen)?;
-        same("owed", owed_fen, self.owed_total_fen)?;
-        if owing != self.owed_since.len() {
-            return Err(format!(
-                "owed: {owing} accounts owed, {} dated",
-                self.owed_since.len()
-            ));
-        }
+        self.check_extras()?;
         Ok(count)
+    }
+
+    /// The accounts' extras: each entry names an account and holds something, and what they
+    /// are owed sums to the running total.
+    fn check_extras(&self) -> Result<(), String> {
+        let mut owed_fen = 0u128;
+        for (id, x) in self.accounts.with_extras() {
+            if id as usize >= self.accounts.len() || x == Extras::default() {
+                return Err(format!("extras: entry for account {id} is out of place"));
+            }
+            if x.owed_fen == 0 && x.owed_since != 0 {
+                return Err(format!("owed: account {id} is dated but owed nothing"));
+            }
+            owed_fen += x.owed_fen as u128;
+        }
+        same("owed", owed_fen, self.owed_total_fen)
     }
 
     /// Every account's locked atoms are what its live collectibles hold; returns their sum.
@@ -218,11 +218,12 @@ impl Economy {
                 return Err(format!("collectible {} has a venue out of place", c.name));
             }
         }
-        for (a, want) in self.accounts.iter().zip(&locked) {
-            if a.locked_atoms != *want {
+        for (id, (a, want)) in self.accounts.iter().zip(&locked).enumerate() {
+            let says = self.accounts.extras(id as AccountId).locked_atoms;
+            if says != *want {
                 return Err(format!(
-                    "locked: account {} says {}, its collectibles hold {want}",
-                    a.name, a.locked_atoms
+                    "locked: account {} says {says}, its collectibles hold {want}",
+                    a.name
                 ));
             }
         }

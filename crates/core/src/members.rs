@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::account::{Account, AccountId};
+use crate::account::{Account, AccountId, Accounts};
 use crate::name::Name;
 
 /// Free text as held (the same type as a command's text fields).
@@ -175,17 +175,18 @@ impl TierTable {
         self.downgrade == Downgrade::AtSettlement || self.basis == Basis::Points
     }
 
-    /// What the basis measures for `a`.
-    pub fn value(&self, a: &Account) -> u64 {
+    /// What the basis measures for `a`, which has `locked_atoms` in collectibles.
+    pub fn value(&self, a: &Account, locked_atoms: u64) -> u64 {
         match self.basis {
-            Basis::Points => a.atoms + a.locked_atoms,
+            Basis::Points => a.atoms + locked_atoms,
             Basis::Spend => a.spent_fen,
         }
     }
 
-    /// The status `a` has earned by its figures now: the tier's index, and the partner bit.
-    pub fn status_for(&self, a: &Account) -> u8 {
-        let value = self.value(a);
+    /// The status `a` (with `locked_atoms` in collectibles) has earned by its figures now: the
+    /// tier's index, and the partner bit.
+    pub fn status_for(&self, a: &Account, locked_atoms: u64) -> u8 {
+        let value = self.value(a, locked_atoms);
         let i = self.tiers.iter().rposition(|t| value >= t.min).unwrap_or(0);
         let partner = self.tiers[i].partner || self.partner_min.is_some_and(|m| value >= m);
         i as u8 | if partner { PARTNER_BIT } else { 0 }
@@ -311,16 +312,20 @@ impl Members {
     }
 
     /// Raises `id`'s status to what its figures earn now, if that is higher.
-    pub(crate) fn raise(&mut self, id: AccountId, a: &Account, seq: u64) {
-        let to = raised(self.status(id), self.table.status_for(a));
+    pub(crate) fn raise(&mut self, id: AccountId, accounts: &Accounts, seq: u64) {
+        let earned = self
+            .table
+            .status_for(accounts.get(id), accounts.extras(id).locked_atoms);
+        let to = raised(self.status(id), earned);
         self.set(id, to, seq);
     }
 
     /// Evaluates every consumer: afresh (`fresh`) or raising only.
-    pub(crate) fn evaluate_all(&mut self, accounts: &[Account], seq: u64, fresh: bool) {
+    pub(crate) fn evaluate_all(&mut self, accounts: &Accounts, seq: u64, fresh: bool) {
         for (id, a) in accounts.iter().enumerate() {
             if a.is_consumer() {
-                let earned = self.table.status_for(a);
+                let locked = accounts.extras(id as AccountId).locked_atoms;
+                let earned = self.table.status_for(a, locked);
                 let to = if fresh {
                     earned
                 } else {

@@ -405,8 +405,7 @@ fn economic_state(e: &jifen_core::Economy) -> String {
                 a.spent_fen,
                 a.dividends_fen,
                 a.exits,
-                a.locked_atoms,
-                a.owed_fen,
+                e.accounts().extras(id as u32),
                 e.owed_since(id as u32),
             )
         })
@@ -533,7 +532,11 @@ fn fresh_command(ledger: &Ledger, paid: &[jifen_core::Text], step: &Step) -> Opt
             atoms: share_of(ledger, account, *bps as u64),
         },
         Step::PayShare(account, bps) => {
-            let owed = ledger.economy().account(account).map_or(1, |a| a.owed_fen);
+            let e = ledger.economy();
+            let owed = e
+                .accounts()
+                .find(account)
+                .map_or(1, |id| e.accounts().extras(id).owed_fen);
             let amount = (owed as u128 * *bps as u128).div_ceil(10_000) as u64;
             Command::RecordPayout {
                 account: account.clone(),

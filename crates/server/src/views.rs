@@ -95,7 +95,10 @@ pub fn tier(economy: &Economy, id: AccountId) -> Value {
         "benefits_en": t.benefits_en.as_str(),
         "partner": is_partner(status),
         "basis": m.table().basis.as_str(),
-        "basis_value": m.table().value(economy.accounts().get(id)),
+        "basis_value": m.table().value(
+            economy.accounts().get(id),
+            economy.accounts().extras(id).locked_atoms
+        ),
         "next": next,
         "frozen": frozen,
     })
@@ -162,10 +165,11 @@ pub fn account(economy: &Economy, a: &Account) -> Value {
     let referrer = a
         .referrer()
         .map(|id| economy.accounts().get(id).name.to_string());
-    let tier = economy
-        .accounts()
-        .find(&a.name)
-        .map_or(Value::Null, |id| tier(economy, id));
+    let id = economy.accounts().find(&a.name);
+    let tier = id.map_or(Value::Null, |id| tier(economy, id));
+    let x = id
+        .map(|id| economy.accounts().extras(id))
+        .unwrap_or_default();
     json!({
         "account": a.name.as_str(),
         "kind": a.kind.as_str(),
@@ -173,12 +177,12 @@ pub fn account(economy: &Economy, a: &Account) -> Value {
         "points": points(a.atoms),
         "value_fen": value_fen,
         // Atoms in the account's collectibles: no dividends, outside the exit rule (SPEC §13).
-        "locked_atoms": a.locked_atoms,
-        "locked_points": points(a.locked_atoms),
-        "locked_value_fen": price.value_fen(a.locked_atoms),
+        "locked_atoms": x.locked_atoms,
+        "locked_points": points(x.locked_atoms),
+        "locked_value_fen": price.value_fen(x.locked_atoms),
         "stable_fen": a.stable_fen,
         // Cash the brand owes the account from sales and exits, not yet paid (SPEC §14).
-        "owed_fen": a.owed_fen,
+        "owed_fen": x.owed_fen,
         "quota_fen": a.quota_fen,
         "quota_note": "a cap, paid only from the dividend pool, not a promise",
         "quota_progress_bps": progress_bps,

@@ -27,9 +27,10 @@ pub fn state_json(ledger: &Ledger, version: StateVersion) -> String {
     let t = e.totals();
     let mut out = String::with_capacity(256 + e.accounts().len() * 260);
     out.push_str("{\n    \"accounts\": {");
-    let mut accounts: Vec<_> = e.accounts().iter().collect();
-    accounts.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    for (i, a) in accounts.iter().enumerate() {
+    let mut accounts: Vec<_> = e.accounts().iter().enumerate().collect();
+    accounts.sort_unstable_by(|(_, a), (_, b)| a.name.as_bytes().cmp(b.name.as_bytes()));
+    for (i, &(id, a)) in accounts.iter().enumerate() {
+        let x = e.accounts().extras(id as u32);
         out.push_str(if i == 0 { "\n" } else { ",\n" });
         // Names match [A-Za-z0-9_.:@-], so they need no escaping.
         let _ = write!(
@@ -38,10 +39,10 @@ pub fn state_json(ledger: &Ledger, version: StateVersion) -> String {
             a.name, a.atoms, a.dividends_fen, a.exits, a.kind.as_str()
         );
         if v2 {
-            let _ = writeln!(out, "            \"locked_atoms\": {},", a.locked_atoms);
+            let _ = writeln!(out, "            \"locked_atoms\": {},", x.locked_atoms);
         }
         if v3 {
-            let _ = writeln!(out, "            \"owed_fen\": {},", a.owed_fen);
+            let _ = writeln!(out, "            \"owed_fen\": {},", x.owed_fen);
         }
         let _ = write!(
             out,

@@ -117,12 +117,14 @@ impl Economy {
     }
 
     pub(super) fn lock(&mut self, owner: AccountId, atoms: u64) {
-        self.accounts.get_mut(owner).locked_atoms += atoms;
+        self.accounts
+            .update_extras(owner, |x| x.locked_atoms += atoms);
         self.locked_total += atoms;
     }
 
     pub(super) fn unlock(&mut self, owner: AccountId, atoms: u64) {
-        self.accounts.get_mut(owner).locked_atoms -= atoms;
+        self.accounts
+            .update_extras(owner, |x| x.locked_atoms -= atoms);
         self.locked_total -= atoms;
     }
 

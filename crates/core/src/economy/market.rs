@@ -158,11 +158,13 @@ impl Economy {
         if net_fen == 0 {
             return;
         }
-        let a = self.accounts.get_mut(id);
-        if a.owed_fen == 0 {
-            self.owed_since.insert(id, self.clock);
-        }
-        a.owed_fen += net_fen;
+        let clock = self.clock;
+        self.accounts.update_extras(id, |x| {
+            if x.owed_fen == 0 {
+                x.owed_since = clock;
+            }
+            x.owed_fen += net_fen;
+        });
         self.owed_total_fen += net_fen;
     }
 
@@ -179,14 +181,10 @@ impl Economy {
             return Err(Code::InvalidCommand);
         }
         let amount = amount_fen.filter(|&a| a >= 1).ok_or(Code::InvalidAmount)?;
-        let a = self.accounts.get_mut(id);
-        if amount > a.owed_fen {
+        if amount > self.accounts.extras(id).owed_fen {
             return Err(Code::PayoutExceedsOwed);
         }
-        a.owed_fen -= amount;
-        if a.owed_fen == 0 {
-            self.owed_since.remove(&id);
-        }
+        self.accounts.update_extras(id, |x| x.owed_fen -= amount);
         self.owed_total_fen -= amount;
         self.settled_fen += amount;
         self.effects.recorded_payout = Some(Payout {

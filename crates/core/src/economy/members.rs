@@ -51,8 +51,7 @@ impl Economy {
             .ok_or(Code::InvalidTiers)?;
         self.members.table = table.clone();
         let seq = self.command_seq;
-        self.members
-            .evaluate_all(self.accounts.as_slice(), seq, true);
+        self.members.evaluate_all(&self.accounts, seq, true);
         Ok(())
     }
 
@@ -63,14 +62,13 @@ impl Economy {
         }
         let fresh = self.members.table.downgrade == Downgrade::AtSettlement;
         let seq = self.command_seq;
-        self.members
-            .evaluate_all(self.accounts.as_slice(), seq, fresh);
+        self.members.evaluate_all(&self.accounts, seq, fresh);
     }
 
     /// After a confirmation: raises the tier of a consumer whose figures rose.
     pub(super) fn raise_tier(&mut self, id: AccountId) {
         let seq = self.command_seq;
-        self.members.raise(id, self.accounts.get(id), seq);
+        self.members.raise(id, &self.accounts, seq);
     }
 
     pub(super) fn freeze_account(&mut self, account: &str, reason: &str) -> Result<(), Code> {
@@ -142,7 +140,7 @@ impl Economy {
     pub fn top_holders(&self, n: usize) -> Vec<(AccountId, u64)> {
         let mut heap: BinaryHeap<Place<'_>> = BinaryHeap::with_capacity(n + 1);
         for (id, a) in self.accounts.iter().enumerate() {
-            let atoms = a.atoms + a.locked_atoms;
+            let atoms = a.atoms + self.accounts.extras(id as AccountId).locked_atoms;
             if !a.is_consumer() || atoms == 0 || self.members.is_frozen(id as AccountId) {
                 continue;
             }

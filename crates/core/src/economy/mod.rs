@@ -41,9 +41,6 @@ pub struct Economy {
     pub(crate) owed_total_fen: u64,
     /// Running totals of money flows, for reports (not in the replay state).
     pub(crate) flows: Flows,
-    /// For each account owed money, the clock when its debt last rose from zero: how long
-    /// the oldest part of it has been waiting (for the finance view; not in the replay state).
-    pub(crate) owed_since: std::collections::HashMap<AccountId, i64>,
     pub(crate) contributions_fen: u64,
     pub(crate) circulating_atoms: u64,
     pub(crate) treasury_atoms: u64,
@@ -158,7 +155,6 @@ impl Economy {
             paid_out_fen: 0,
             settled_fen: 0,
             owed_total_fen: 0,
-            owed_since: Default::default(),
             flows: Flows::default(),
             contributions_fen: 0,
             circulating_atoms: 0,
@@ -288,7 +284,8 @@ impl Economy {
 
     /// Since when (economy clock) `account` has been owed money; `None` when it is owed nothing.
     pub fn owed_since(&self, account: AccountId) -> Option<i64> {
-        self.owed_since.get(&account).copied()
+        let x = self.accounts.extras(account);
+        (x.owed_fen > 0).then_some(x.owed_since)
     }
 
     /// The running totals of money flows.

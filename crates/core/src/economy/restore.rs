@@ -75,8 +75,10 @@ impl Economy {
             .owed_total_fen
             .checked_add(fen)
             .ok_or("owed total overflows")?;
-        self.accounts.get_mut(id as AccountId).owed_fen = fen;
-        self.owed_since.insert(id as AccountId, since);
+        self.accounts.update_extras(id as AccountId, |x| {
+            x.owed_fen = fen;
+            x.owed_since = since;
+        });
         Ok(())
     }
 
@@ -101,13 +103,14 @@ impl Economy {
             return Err(format!("collectible {} is not valid", c.name));
         }
         if c.state != CollectibleState::Dissolved {
-            let locked = self.accounts.get(c.owner).locked_atoms;
+            let locked = self.accounts.extras(c.owner).locked_atoms;
             let total = locked
                 .checked_add(c.atoms)
                 .and_then(|_| self.locked_total.checked_add(c.atoms))
                 .ok_or("locked atoms overflow")?;
             self.locked_total = total;
-            self.accounts.get_mut(c.owner).locked_atoms += c.atoms;
+            self.accounts
+                .update_extras(c.owner, |x| x.locked_atoms += c.atoms);
         }
         self.collectibles.insert(c);
         Ok(())

@@ -54,16 +54,16 @@ pub fn owed_page(e: &Economy, filter: Filter, after: Option<u64>, limit: usize) 
         count: 0,
         total_fen: 0,
     };
-    for (id, a) in e.accounts().iter().enumerate() {
-        if a.owed_fen == 0 || a.owed_fen < filter.min_fen {
+    for (id, x) in e.accounts().with_extras() {
+        if x.owed_fen == 0 || x.owed_fen < filter.min_fen {
             continue;
         }
-        let since = e.owed_since(id as u32).unwrap_or(0);
+        let (a, since, id) = (e.accounts().get(id), x.owed_since, id as usize);
         if filter.older_than_days > 0 && since > cutoff {
             continue;
         }
         page.count += 1;
-        page.total_fen += a.owed_fen;
+        page.total_fen += x.owed_fen;
         if after.is_some_and(|after| id as u64 <= after) {
             continue;
         }
@@ -74,7 +74,7 @@ pub fn owed_page(e: &Economy, filter: Filter, after: Option<u64>, limit: usize) 
         page.rows.push(Owed {
             account: a.name.to_string(),
             kind: a.kind.as_str().into(),
-            owed_fen: a.owed_fen,
+            owed_fen: x.owed_fen,
             since,
         });
     }

@@ -40,11 +40,12 @@ impl Balances {
     fn of(e: &Economy, id: Option<AccountId>) -> Balances {
         id.map_or_else(Balances::default, |id| {
             let a = e.accounts().get(id);
+            let x = e.accounts().extras(id);
             Balances {
                 atoms: a.atoms,
-                locked_atoms: a.locked_atoms,
+                locked_atoms: x.locked_atoms,
                 stable_fen: a.stable_fen,
-                owed_fen: a.owed_fen,
+                owed_fen: x.owed_fen,
                 quota_fen: a.quota_fen,
             }
         })

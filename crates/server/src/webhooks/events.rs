@@ -353,10 +353,10 @@ fn primary(e: &Economy, id: &str, command: &Command, b: Before) -> Vec<(&'static
             account,
             amount_fen,
             reference,
-        } => e.account(account).map(|a| {
+        } => e.accounts().find(account).map(|id| {
             let v = json!({
                 "account": account.as_str(), "amount_fen": amount_fen.unwrap_or(0),
-                "reference": reference.as_str(), "owed_fen": a.owed_fen,
+                "reference": reference.as_str(), "owed_fen": e.accounts().extras(id).owed_fen,
             });
             ("payout.recorded", v)
         }),
