@@ -310,11 +310,10 @@ pub struct RecentOrder {
     pub refunded: bool,
 }
 
-/// One consumer's last [`RECENT_ORDERS`] orders, inline: no pointer to follow, so the order
-/// path reads it in the cache lines a prefetch has already asked for. Until it is full the
-/// orders sit in slots `0..len` in payment order; once full, each new order takes the oldest's
-/// slot (`head`). Times and amounts, which the rules read, come first; order ids, which only a
-/// refund looks for, last.
+/// One consumer's last [`RECENT_ORDERS`] orders, inline: no pointer to follow. Until it is
+/// full the orders sit in slots `0..len` in payment order; once full, each new order takes the
+/// oldest's slot (`head`). Times and amounts, which the rules read, come first; order ids,
+/// which only a refund looks for, last.
 #[derive(Clone, Copy)]
 #[repr(C)]
 pub struct Ring {
@@ -425,13 +424,6 @@ impl Ring {
             self.refunded |= 1 << slot;
         }
     }
-
-    /// Asks the CPU for every line of the ring (a hint; see `prefetch`): the rules read the
-    /// times and amounts, and the new order is written beside them. A store to a line not yet
-    /// loaded holds back every later store, and the order path makes many.
-    fn prefetch(&self) {
-        crate::prefetch::prefetch_bytes(self, std::mem::size_of::<Ring>());
-    }
 }
 
 /// Each consumer's last orders: a ring per consumer who has ordered, found through a dense
@@ -501,17 +493,12 @@ impl Recent {
         self.rings.get_mut(i)
     }
 
-    /// Hints for the order path: where `id`'s ring is, then the ring. Neither reads anything
-    /// a result depends on.
+    /// A hint for the order path: where `id`'s ring is. It reads nothing a result depends on.
+    /// The ring itself is not prefetched: asking for it needs the slot, and waiting for the
+    /// slot there cost more than the ring's own misses later (BENCHMARKS.md, "Risk controls").
     pub(crate) fn prefetch_slot(&self, id: AccountId) {
         if let Some(slot) = self.slots.get(id as usize) {
             crate::prefetch::prefetch_bytes(slot, 1);
-        }
-    }
-
-    pub(crate) fn prefetch_ring(&self, id: AccountId) {
-        if let Some(ring) = self.get(id) {
-            ring.prefetch();
         }
     }
 

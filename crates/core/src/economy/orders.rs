@@ -130,10 +130,9 @@ impl Economy {
     }
 
     /// The consumer paying: `require_kind(consumer, Kind::Consumer)`. While the risk rules are
-    /// on they will read the consumer's last orders, which are found by account id in two
-    /// steps: where its ring is starts loading as soon as the name table gives the position,
-    /// beside the account's own record, and the ring itself once the account is found, while
-    /// the order table is searched.
+    /// on they will read the consumer's last orders, whose ring is found by account id through
+    /// a slot: the slot starts loading as soon as the name table gives the position, beside
+    /// the account's own record, so it is there when the rules look.
     fn require_buyer(&self, consumer: &str) -> Result<AccountId, Code> {
         if !self.risk.rules.enabled {
             return self.require_kind(consumer, Kind::Consumer);
@@ -142,7 +141,6 @@ impl Economy {
         let id = (self.accounts)
             .find_hinted(consumer, |id| recent.prefetch_slot(id))
             .ok_or(Code::UnknownAccount)?;
-        recent.prefetch_ring(id);
         self.check_kind(id, Kind::Consumer)
     }
 
