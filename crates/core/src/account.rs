@@ -113,6 +113,11 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// The name index, to set aside while the accounts are copied for encoding.
+    pub(crate) fn name_index(&mut self) -> &mut NameTable {
+        &mut self.by_name
+    }
+
     /// Bytes held on the heap: the records (with their extras) and the name table.
     pub(crate) fn heap_bytes(&self) -> (usize, usize) {
         let names: usize = self

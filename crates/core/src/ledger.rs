@@ -67,6 +67,11 @@ pub(crate) struct Ids {
 }
 
 impl Ids {
+    /// The id index, to set aside while the ids are copied for encoding.
+    pub(crate) fn name_index(&mut self) -> &mut NameTable {
+        &mut self.by_id
+    }
+
     pub fn find(&self, id: &str) -> Option<&IdRecord> {
         let list = &self.list;
         self.by_id

@@ -30,6 +30,7 @@ pub mod risk;
 mod rules;
 mod signal_table;
 mod snapshot;
+pub use snapshot::LedgerToEncode;
 mod units;
 pub mod workload;
 

@@ -68,6 +68,11 @@ impl Orders {
         (self.list.heap_bytes() + names, self.by_name.heap_bytes())
     }
 
+    /// The name index, to set aside while the orders are copied for encoding.
+    pub(crate) fn name_index(&mut self) -> &mut NameTable {
+        &mut self.by_name
+    }
+
     pub fn find_id(&self, name: &str) -> Option<OrderId> {
         let list = &self.list;
         self.by_name.find(name, |id| &list[id as usize].name)

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
-use jifen_core::Ledger;
+use jifen_core::LedgerToEncode;
 
 use crate::entry::Hash;
 use crate::frame::frame_with;
 use crate::store::Store;
 
 pub(crate) struct SnapshotJob {
-    pub ledger: Box<Ledger>,
+    pub ledger: Box<LedgerToEncode>,
     pub seq: u64,
     pub hash: Hash,
     /// The Merkle group roots the snapshot's entries complete.

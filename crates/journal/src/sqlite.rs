@@ -204,8 +204,13 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Writes `data` to `path` durably, readable by its owner only: a temporary file, synced,
-/// renamed, and the folder synced.
+/// How much of a snapshot file is written between syncs. Synced once at the end, a snapshot
+/// of hundreds of MB left that much dirty in the page cache, and its one long flush held back
+/// the commits' own syncs of the WAL on the same disk (BENCHMARKS.md, issue 25).
+const SYNC_EVERY_BYTES: usize = 8 << 20;
+
+/// Writes `data` to `path` durably, readable by its owner only: a temporary file, synced every
+/// `SYNC_EVERY_BYTES`, renamed, and the folder synced.
 fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -220,7 +225,10 @@ fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut f = options.open(&tmp)?;
-    f.write_all(data)?;
+    for piece in data.chunks(SYNC_EVERY_BYTES) {
+        f.write_all(piece)?;
+        f.sync_data()?;
+    }
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, path)?;
@@ -229,12 +237,23 @@ fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 /// The WAL size, in pages, at which a connection checkpoints by itself.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 65_536;
-/// How often the background checkpointer copies the WAL into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often the background checkpointer looks at a WAL that did not grow since its last look.
+const CHECKPOINT_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+/// How soon it checkpoints again while the WAL grows.
+const CHECKPOINT_BUSY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Starts the background checkpointer of a database file, once per file per process. It runs
 /// `PRAGMA wal_checkpoint(PASSIVE)`, which never waits for readers or writers, and stops when
 /// the file goes away. Durability does not depend on it: a commit is durable in the WAL.
+///
+/// While commits keep coming it checkpoints every few milliseconds, not every half second. A
+/// passive checkpoint copies only the frames there when it starts, and SQLite starts the WAL
+/// again from its top only once every frame is copied. Half a second apart, under a steady
+/// load it never caught up: the WAL grew to `WAL_AUTOCHECKPOINT_PAGES` and the committing
+/// connection then checkpointed by itself, inside a commit (100 to 170 ms of `fsync` every 2
+/// to 3 s), and the checkpoint's big `fsync` of the database held back the WAL's own. Kept
+/// close behind, each checkpoint copies little and the WAL starts again from the top
+/// (BENCHMARKS.md, issue 25, "the batch scenario's tail").
 fn start_checkpointer(path: &Path) {
     use std::collections::HashSet;
     use std::sync::{Mutex, OnceLock};
@@ -253,10 +272,7 @@ fn start_checkpointer(path: &Path) {
         .spawn(move || {
             if let Ok(conn) = Connection::open(&path) {
                 let _ = conn.busy_timeout(std::time::Duration::from_millis(100));
-                while path.exists() {
-                    std::thread::sleep(CHECKPOINT_EVERY);
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                }
+                checkpoint_while_exists(&conn, &path);
             }
             if let Ok(mut set) = running.lock() {
                 set.remove(&path);
@@ -266,6 +282,27 @@ fn start_checkpointer(path: &Path) {
         if let Ok(mut set) = running.lock() {
             set.remove(&std::path::PathBuf::new());
         }
+    }
+}
+
+/// The checkpointer's loop: soon again after a checkpoint that found the WAL grown, else after
+/// `CHECKPOINT_IDLE`.
+fn checkpoint_while_exists(conn: &Connection, path: &Path) {
+    let mut last_pages = 0i64;
+    let mut wait = CHECKPOINT_IDLE;
+    while path.exists() {
+        std::thread::sleep(wait);
+        // The WAL's size in frames, or -1 when the checkpoint could not run.
+        let pages = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+            .unwrap_or(-1);
+        let grew = pages > 0 && pages != last_pages;
+        wait = if grew {
+            CHECKPOINT_BUSY
+        } else {
+            CHECKPOINT_IDLE
+        };
+        last_pages = pages;
     }
 }
 

@@ -591,8 +591,8 @@ impl Writer {
 
     /// Hands a copy of the committed state to the snapshot thread, unless it is still busy
     /// with the last one. Orders and ids are shared by chunk (copied only when changed while
-    /// the copy is alive); encoding and writing happen beside the writer, which goes on
-    /// committing.
+    /// the copy is alive), and their name indexes, which encoding does not read, are not
+    /// copied; encoding and writing happen beside the writer, which goes on committing.
     fn snapshot_in_background(&mut self) {
         if self.failed.is_some() {
             return;
@@ -620,7 +620,7 @@ impl Writer {
         }
         s.busy.store(true, Ordering::Release);
         let job = SnapshotJob {
-            ledger: Box::new(self.ledger.clone()),
+            ledger: Box::new(self.ledger.copy_to_encode()),
             seq: self.head.seq,
             hash: self.head.hash,
             groups: self.groups_upto(self.head.seq),
