@@ -139,6 +139,9 @@ pub struct OrderEvent {
     /// The platform's version of the order, where it sends one: an older one than already
     /// seen is ignored.
     pub version: Option<u64>,
+    /// Risk signals the delivery names (SPEC §17), raw: `phone` and `address`. Personal data:
+    /// the server turns each into a keyed hash before anything is stored.
+    pub signals: Vec<(&'static str, String)>,
 }
 
 impl OrderEvent {
@@ -152,8 +155,29 @@ impl OrderEvent {
             referrer: None,
             refund: None,
             version: None,
+            signals: Vec::new(),
         }
     }
+
+    /// Adds a signal of `kind`, unless the value is blank or longer than
+    /// [`SIGNAL_BYTES_MAX`] (then it is not a phone or an address the rules could match).
+    pub fn add_signal(&mut self, kind: &'static str, value: Option<String>) {
+        if let Some(v) = value.filter(|v| !v.trim().is_empty() && v.len() <= SIGNAL_BYTES_MAX) {
+            self.signals.push((kind, v));
+        }
+    }
+}
+
+/// The longest signal value read from a delivery.
+pub const SIGNAL_BYTES_MAX: usize = 512;
+
+/// An address from its parts, in the order given, blank parts left out; `None` when all are.
+pub fn address<'a>(parts: impl IntoIterator<Item = &'a Option<String>>) -> Option<String> {
+    let kept: Vec<&str> = (parts.into_iter())
+        .filter_map(|p| p.as_deref().map(str::trim))
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(" "))
 }
 
 /// What a delivery is, read.

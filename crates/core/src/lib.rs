@@ -30,7 +30,6 @@ pub mod risk;
 mod rules;
 mod signal_table;
 mod snapshot;
-pub use snapshot::LedgerToEncode;
 mod units;
 pub mod workload;
 
@@ -45,7 +44,7 @@ pub use day::{civil_from_days, days_from_civil, format_day, parse_day};
 pub use economy::{ConfirmQuote, Economy, Flows, Quote, Totals};
 pub use effects::{Effects, ExitEffect, Grant, Payout, Sale, Settlement};
 pub use explain::explain;
-pub use ledger::{Fingerprint, IdDecision, IdTable, Ledger, Outcome};
+pub use ledger::{Fingerprint, IdDecision, IdTable, Ledger, LedgerToEncode, Outcome};
 pub use name::{is_valid_name, Name, NAME_BYTES_MAX};
 pub use order::{Order, OrderId, OrderStatus, Orders};
 pub use rules::{OrderRates, RuleValue, Rules, RULE_KEYS};

@@ -30,6 +30,7 @@ mod replayer;
 mod snapshotter;
 pub mod sqlite;
 mod sqlite_check;
+mod sqlite_checkpoint;
 mod sqlite_postings;
 mod store;
 pub mod time;

@@ -25,6 +25,75 @@ fn a_shuffled_day_equals_the_orders_in_order() {
 
 const KINDS: [&str; 5] = ["shopify", "woocommerce", "youzan", "weimob", "generic"];
 
+/// A delivered payment's phone and address reach the risk rules as keyed hashes (SPEC §17),
+/// on every platform whose payloads carry them: a buyer whose phone is the merchant's, written
+/// another way, is held for self-dealing, and the journal keeps hashes, never the values.
+#[test]
+fn delivered_phones_and_addresses_are_risk_signals() {
+    let backend = Backend::sqlite();
+    let s = Server::simple(&backend);
+    for kind in ["shopify", "woocommerce", "youzan", "generic"] {
+        let eco = format!("signals-{kind}");
+        create(
+            &s,
+            &eco,
+            rules_json(&common::shared().join("golden/seed-wine/rules.toml")),
+        );
+        let merchant = [
+            json!({"type": "set_risk_rules", "id": "r1", "risk": risk_rules(true)}),
+            json!({"type": "register_merchant", "id": "m1", "account": "m1"}),
+            json!({"type": "record_signals", "id": "s1", "account": "m1",
+                "signals": {"phone": "13800138000"}}),
+        ];
+        let out = s.post(
+            &format!("/v1/economies/{eco}/commands"),
+            ADMIN,
+            &json!(merchant),
+        );
+        for o in out["outcomes"].as_array().unwrap() {
+            assert_eq!(o["ok"], true, "{kind}: {out}");
+        }
+        let signer = connector(&s, &eco, kind);
+        let events = json!([{"stage": "paid", "order": "2001", "buyer": "601",
+            "phone": "+86 138-0013-8000", "address": "浦东新区 Lane 5 No. 12", "total_fen": 5999}]);
+        let now_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        for d in deliveries(&signer, &events, now_s) {
+            let (status, body) = deliver(&s, &eco, kind, &d);
+            assert_eq!(status, 200, "{kind}: {body}");
+        }
+        let risk = s.get(&format!("/v1/economies/{eco}/risk"), ADMIN);
+        let reasons = &risk["holds"][0]["reasons"];
+        assert_eq!(reasons[0]["rule"], "self_dealing", "{kind}: {risk}");
+        assert_eq!(reasons[0]["signal"], "phone", "{kind}: {risk}");
+        let account = inbox(&s, &eco, kind)[0]["account"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let history = s.get(
+            &format!("/v1/economies/{eco}/accounts/{account}/history"),
+            ADMIN,
+        );
+        let entries = history["entries"].as_array().unwrap();
+        let paid = entries.iter().find(|e| e["type"] == "pay_order").unwrap();
+        assert_eq!(paid["held"], true, "{kind}: {paid}");
+        for signal in ["phone", "address"] {
+            let hash = paid["command"]["signals"][signal].as_str().unwrap_or("");
+            assert!(
+                hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{kind}: {signal} as a keyed hash: {paid}"
+            );
+        }
+        let text = history.to_string();
+        assert!(
+            !text.contains("0013") && !text.contains("Lane"),
+            "{kind}: neither value is kept: {text}"
+        );
+    }
+}
+
 /// A delivery as sent: its headers and body.
 pub(crate) type Signed = (Vec<(String, String)>, String);
 

@@ -4,8 +4,8 @@ for generic, the `standardwebhooks` package from PyPI, which scripts/test instal
 
 Reads one JSON object on stdin:
   {"kind", "secret", "client_id", "client_secret", "now",
-   "events": [{"stage": "paid"|"completed"|"refunded", "order", "buyer", "phone", "fen",
-               "refund", "total_fen", "version"}]}
+   "events": [{"stage": "paid"|"completed"|"refunded", "order", "buyer", "phone", "address",
+               "fen", "refund", "total_fen", "version"}]}
 and prints a JSON list with one delivery per event: {"headers": [[name, value]], "body"}.
 """
 
@@ -38,6 +38,10 @@ def shopify(m, e):
         payload = {"id": int(e["order"]), "name": f"#{e['order']}", "currency": "CNY",
                    "total_price": yuan(e["total_fen"]), "financial_status": "paid",
                    "customer": customer, "phone": e.get("phone"), "note_attributes": []}
+        if e.get("address"):
+            payload["shipping_address"] = {"address1": e["address"], "address2": None,
+                                           "city": "Shanghai", "province": None, "zip": None,
+                                           "country": "China", "phone": None}
     body = json.dumps(payload).encode()
     headers = [["X-Shopify-Topic", topic], ["X-Shopify-Webhook-Id", str(uuid.uuid4())],
                ["X-Shopify-Shop-Domain", "brand.myshopify.com"],
@@ -57,6 +61,9 @@ def woocommerce(m, e):
                "total": yuan(e["total_fen"]), "customer_id": int(e.get("buyer") or 0),
                "billing": {"first_name": "", "phone": e.get("phone") or ""},
                "refunds": refunds, "meta_data": []}
+    if e.get("address"):
+        payload["shipping"] = {"first_name": "", "address_1": e["address"], "address_2": "",
+                               "city": "Shanghai", "state": "", "postcode": "", "country": "CN"}
     body = json.dumps(payload).encode()
     headers = [["X-WC-Webhook-Topic", "order.updated"], ["X-WC-Webhook-Resource", "order"],
                ["X-WC-Webhook-Event", "updated"], ["X-WC-Webhook-ID", "7"],
@@ -76,6 +83,11 @@ def youzan(m, e):
                                    "pay_info": {"payment": yuan(e["total_fen"]),
                                                 "total_fee": yuan(e["total_fen"]),
                                                 "post_fee": "0.00"}}}
+        if e.get("address"):
+            msg["full_order_info"]["address_info"] = {
+                "receiver_tel": e.get("phone") or "", "delivery_province": "上海市",
+                "delivery_city": "上海市", "delivery_district": "浦东新区",
+                "delivery_address": e["address"]}
     elif e["stage"] == "completed":
         msg = {"tid": e["order"], "status": status}
     else:
@@ -120,6 +132,8 @@ def generic(m, e):
             payload["buyer"] = e["buyer"]
         if e.get("phone"):
             payload["phone"] = e["phone"]
+        if e.get("address"):
+            payload["address"] = e["address"]
         payload.update({"amount_fen": e["total_fen"], "currency": "CNY"})
     if e["stage"] == "refunded":
         payload.update({"refund": e["refund"], "amount_fen": e["fen"]})

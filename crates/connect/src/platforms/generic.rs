@@ -26,6 +26,8 @@ struct Event<'a> {
     order: String,
     buyer: Option<String>,
     phone: Option<String>,
+    /// Where the order is sent, as one line (a risk signal, hashed by the server).
+    address: Option<String>,
     referrer: Option<String>,
     #[serde(borrow)]
     amount_fen: Option<&'a RawValue>,
@@ -57,6 +59,8 @@ pub(super) fn read(headers: &dyn Headers, text: &str) -> Delivery {
                 .buyer
                 .map(|b| Identity::new("generic", b))
                 .or_else(|| e.phone.as_deref().and_then(Identity::phone));
+            ev.add_signal("phone", e.phone);
+            ev.add_signal("address", e.address);
             ev.referrer = e.referrer.map(|r| Identity::new("generic", r));
             ev.currency = e.currency;
             ev.refund = e.refund;

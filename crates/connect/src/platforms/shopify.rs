@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use super::{amount, malformed, Id};
 use crate::amount::Unit;
-use crate::event::{Amount, Delivery, Headers, Identity, OrderEvent, Reading, Stage};
+use crate::event::{address, Amount, Delivery, Headers, Identity, OrderEvent, Reading, Stage};
 
 #[derive(Deserialize)]
 struct Order<'a> {
@@ -17,8 +17,21 @@ struct Order<'a> {
     currency: Option<String>,
     customer: Option<Customer>,
     phone: Option<String>,
+    shipping_address: Option<Address>,
     #[serde(default)]
     note_attributes: Vec<Attribute>,
+}
+
+/// Where an order is sent (Shopify's `MailingAddress`).
+#[derive(Deserialize)]
+struct Address {
+    address1: Option<String>,
+    address2: Option<String>,
+    city: Option<String>,
+    province: Option<String>,
+    zip: Option<String>,
+    country: Option<String>,
+    phone: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +104,24 @@ fn order(o: Order, paid: bool) -> Reading {
         .as_ref()
         .and_then(|c| c.phone.clone())
         .or(o.phone);
+    let ship = o.shipping_address.as_ref();
+    e.add_signal(
+        "phone",
+        phone.clone().or_else(|| ship.and_then(|a| a.phone.clone())),
+    );
+    e.add_signal(
+        "address",
+        ship.and_then(|a| {
+            address([
+                &a.address1,
+                &a.address2,
+                &a.city,
+                &a.province,
+                &a.zip,
+                &a.country,
+            ])
+        }),
+    );
     e.buyer = o
         .customer
         .and_then(|c| c.id)
@@ -153,6 +184,28 @@ mod tests {
             Some(Identity::new("shopify-customer", "115310627314723954"))
         );
         assert_eq!(e[0].referrer, Some(Identity::new("shopify-customer", "7")));
+    }
+
+    #[test]
+    fn the_phone_and_shipping_address_are_signals() {
+        let body = r#"{"id":7,"total_price":"1.00","customer":{"id":5},
+            "shipping_address":{"address1":"Lane 5","address2":"","city":"Shanghai",
+            "province":null,"zip":"200120","country":"China","phone":"+86 138 0013 8000"}}"#;
+        let Reading::Events(e) = read_as("orders/paid", body) else {
+            panic!()
+        };
+        assert_eq!(
+            e[0].signals,
+            vec![
+                ("phone", "+86 138 0013 8000".to_string()),
+                ("address", "Lane 5 Shanghai 200120 China".to_string())
+            ]
+        );
+        let bare = r#"{"id":8,"total_price":"1.00","customer":{"id":5}}"#;
+        let Reading::Events(e) = read_as("orders/paid", bare) else {
+            panic!()
+        };
+        assert!(e[0].signals.is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::{amount, malformed, Id};
 use crate::amount::Unit;
-use crate::event::{Amount, Delivery, Headers, Identity, OrderEvent, Reading, Stage};
+use crate::event::{address, Amount, Delivery, Headers, Identity, OrderEvent, Reading, Stage};
 
 #[derive(Deserialize)]
 struct Order<'a> {
@@ -21,6 +21,7 @@ struct Order<'a> {
     currency: Option<String>,
     customer_id: Option<Id>,
     billing: Option<Billing>,
+    shipping: Option<Shipping>,
     #[serde(borrow, default)]
     refunds: Vec<Refund<'a>>,
     #[serde(default)]
@@ -30,6 +31,16 @@ struct Order<'a> {
 #[derive(Deserialize)]
 struct Billing {
     phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Shipping {
+    address_1: Option<String>,
+    address_2: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    postcode: Option<String>,
+    country: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -87,17 +98,27 @@ fn events(o: Order) -> Reading {
     let order = o.id.text();
     let mut paid = OrderEvent::new(order.clone(), Stage::Paid, total);
     paid.currency = o.currency.clone();
+    let phone = o.billing.and_then(|b| b.phone);
+    paid.add_signal("phone", phone.clone());
+    paid.add_signal(
+        "address",
+        o.shipping.and_then(|a| {
+            address([
+                &a.address_1,
+                &a.address_2,
+                &a.city,
+                &a.state,
+                &a.postcode,
+                &a.country,
+            ])
+        }),
+    );
     paid.buyer = o
         .customer_id
         .map(|c| c.text())
         .filter(|c| c != "0")
         .map(|c| Identity::new("woocommerce-customer", c))
-        .or_else(|| {
-            o.billing
-                .and_then(|b| b.phone)
-                .as_deref()
-                .and_then(Identity::phone)
-        });
+        .or_else(|| phone.as_deref().and_then(Identity::phone));
     paid.referrer = o
         .meta_data
         .iter()
@@ -167,6 +188,24 @@ mod tests {
         assert_eq!(
             (e[1].stage, e[1].amount),
             (Stage::Refunded, Amount::Fen(1000))
+        );
+    }
+
+    #[test]
+    fn the_billing_phone_and_shipping_address_are_signals() {
+        let body = r#"{"id":3,"status":"processing","total":"1.00","customer_id":12,
+            "billing":{"phone":"138 0013 8000"},
+            "shipping":{"address_1":"Lane 5","address_2":"","city":"Shanghai","state":"",
+            "postcode":"","country":"CN"}}"#;
+        let Reading::Events(e) = read_order(body) else {
+            panic!()
+        };
+        assert_eq!(
+            e[0].signals,
+            vec![
+                ("phone", "138 0013 8000".to_string()),
+                ("address", "Lane 5 Shanghai CN".to_string())
+            ]
         );
     }
 

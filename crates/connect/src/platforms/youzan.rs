@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use super::{amount, malformed, Id};
 use crate::amount::Unit;
-use crate::event::{Amount, Delivery, Headers, Identity, OrderEvent, Reading, Stage};
+use crate::event::{address, Amount, Delivery, Headers, Identity, OrderEvent, Reading, Stage};
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -38,8 +38,18 @@ struct Msg<'a> {
 struct FullOrder<'a> {
     order_info: OrderInfo,
     buyer_info: Option<Buyer>,
+    address_info: Option<AddressInfo>,
     #[serde(borrow)]
     pay_info: Option<PayInfo<'a>>,
+}
+
+#[derive(Deserialize)]
+struct AddressInfo {
+    receiver_tel: Option<String>,
+    delivery_province: Option<String>,
+    delivery_city: Option<String>,
+    delivery_district: Option<String>,
+    delivery_address: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -149,13 +159,30 @@ fn event(stage: Stage, msg: Msg) -> Result<OrderEvent, String> {
     };
     let mut e = OrderEvent::new(tid, stage, amount);
     e.refund = msg.refund_id.map(|r| r.text());
-    if let Some(b) = full.and_then(|f| f.buyer_info) {
+    let (buyer, place) = full.map_or((None, None), |f| (f.buyer_info, f.address_info));
+    let receiver_tel = place.as_ref().and_then(|a| a.receiver_tel.clone());
+    if let Some(b) = buyer {
+        e.add_signal("phone", b.buyer_phone.clone().or(receiver_tel));
         e.buyer = b
             .yz_open_id
             .filter(|s| !s.is_empty())
             .map(|id| Identity::new("youzan-open-id", id))
             .or_else(|| b.buyer_phone.as_deref().and_then(Identity::phone));
+    } else {
+        e.add_signal("phone", receiver_tel);
     }
+    e.add_signal(
+        "address",
+        place.and_then(|a| {
+            let parts = [
+                &a.delivery_province,
+                &a.delivery_city,
+                &a.delivery_district,
+                &a.delivery_address,
+            ];
+            address(parts)
+        }),
+    );
     Ok(e)
 }
 
@@ -185,6 +212,25 @@ mod tests {
             assert_eq!(e[0].buyer, Some(Identity::new("youzan-open-id", "oYz1")));
             assert_eq!(e[0].version, Some(7));
         }
+    }
+
+    #[test]
+    fn the_receivers_phone_and_address_are_signals() {
+        let msg = r#"{"full_order_info":{"order_info":{"tid":"E7"},"buyer_info":{"yz_open_id":"oYz1"},
+            "address_info":{"receiver_tel":"13800138000","delivery_province":"上海市",
+            "delivery_city":"上海市","delivery_district":" ","delivery_address":"世纪大道 100 号"},
+            "pay_info":{"payment":"1.00"}}}"#;
+        let body = format!(r#"{{"type":"trade_TradePaid","msg":{msg}}}"#);
+        let Reading::Events(e) = read(&NO_HEADERS, &body).reading else {
+            panic!("{body}")
+        };
+        assert_eq!(
+            e[0].signals,
+            vec![
+                ("phone", "13800138000".to_string()),
+                ("address", "上海市 上海市 世纪大道 100 号".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -350,7 +350,8 @@ fn summarise(record: &mut Record, decisions: Vec<Decision>, work: &mut Work) {
     }
 }
 
-/// An order event with its buyer and referrer as account names (identities hashed).
+/// An order event with its buyer and referrer as account names (identities hashed), and its
+/// risk signals as keyed hashes.
 fn to_event(
     shop: &Shop,
     config: &Config,
@@ -367,6 +368,9 @@ fn to_event(
         true => e.referrer.as_ref().map(&mut account_of),
         false => None,
     };
+    let signals = (e.signals.iter())
+        .map(|(kind, value)| (kind.to_string(), shop.signal_hash(kind, value)))
+        .collect();
     Event {
         order: e.order,
         stage: e.stage,
@@ -376,6 +380,7 @@ fn to_event(
         referrer,
         refund: e.refund,
         version: e.version,
+        signals,
     }
 }
 

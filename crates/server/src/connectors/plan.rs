@@ -46,6 +46,10 @@ pub struct Event {
     pub refund: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
+    /// The delivery's risk signals (SPEC §17) by kind, as keyed hashes (16 hex digits); a
+    /// payment carries them on its `pay_order`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub signals: BTreeMap<String, String>,
 }
 
 /// The settings of a connector the plan depends on.
@@ -177,21 +181,22 @@ fn pay(rules: &Rules, state: &mut OrderState, event: &Event) -> Decision {
         register["referrer"] = json!(r);
     }
     state.paid_by = Some(account.to_string());
+    let mut pay = json!({
+        "type": "pay_order",
+        "id": ids::shop(rules.connector, &event.order, "paid"),
+        "order": ids::shop_order(rules.connector, &event.order),
+        "consumer": account,
+        "merchant": rules.merchant,
+        "cash_fen": fen,
+        "stable_fen": 0,
+    });
+    if !event.signals.is_empty() {
+        pay["signals"] = json!(event.signals);
+    }
     Decision {
         status: Status::Applied,
         reason: format!("paid: {fen} fen by {account}"),
-        commands: vec![
-            register,
-            json!({
-                "type": "pay_order",
-                "id": ids::shop(rules.connector, &event.order, "paid"),
-                "order": ids::shop_order(rules.connector, &event.order),
-                "consumer": account,
-                "merchant": rules.merchant,
-                "cash_fen": fen,
-                "stable_fen": 0,
-            }),
-        ],
+        commands: vec![register, pay],
     }
 }
 
@@ -238,7 +243,25 @@ mod tests {
             referrer: None,
             refund: None,
             version: None,
+            signals: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn a_payments_signals_ride_on_its_pay_order() {
+        let mut s = OrderState::default();
+        let d = decide(&RULES, &mut s, &event(Stage::Paid, Amount::Fen(5999)));
+        assert!(
+            d.commands[1].get("signals").is_none(),
+            "none sent, none carried"
+        );
+        let mut e = event(Stage::Paid, Amount::Fen(5999));
+        e.signals.insert("phone".into(), "00112233445566ff".into());
+        let d = decide(&RULES, &mut OrderState::default(), &e);
+        assert_eq!(
+            d.commands[1]["signals"],
+            json!({"phone": "00112233445566ff"})
+        );
     }
 
     #[test]
