@@ -318,6 +318,19 @@ impl Ledger {
     pub fn reserve_capacity(&mut self, accounts: usize, orders: usize) {
         self.economy.reserve_capacity(accounts, orders);
     }
+
+    /// A copy to encode, made without copying the name indexes: they are set aside for the
+    /// copy (a move, not a copy) and put back.
+    pub fn copy_to_encode(&mut self) -> LedgerToEncode {
+        let accounts = std::mem::take(self.economy.accounts.name_index());
+        let orders = std::mem::take(self.economy.orders.name_index());
+        let ids = std::mem::take(self.ids.name_index());
+        let copy = self.clone();
+        *self.economy.accounts.name_index() = accounts;
+        *self.economy.orders.name_index() = orders;
+        *self.ids.name_index() = ids;
+        LedgerToEncode(copy)
+    }
 }
 
 /// A copy of a ledger made to be encoded (a background snapshot), without the name indexes of
@@ -336,21 +349,5 @@ impl LedgerToEncode {
     /// [`Ledger::encode_into`] of the ledger copied: the same bytes.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         self.0.encode_into(out)
-    }
-}
-
-impl Ledger {
-    /// A copy to encode, made without copying the name indexes: they are set aside for the
-    /// copy (a move, not a copy) and put back.
-    pub fn copy_to_encode(&mut self) -> LedgerToEncode {
-        let e = &mut self.economy;
-        let accounts = std::mem::take(e.accounts.name_index());
-        let orders = std::mem::take(e.orders.name_index());
-        let ids = std::mem::take(self.ids.name_index());
-        let copy = self.clone();
-        *self.economy.accounts.name_index() = accounts;
-        *self.economy.orders.name_index() = orders;
-        *self.ids.name_index() = ids;
-        LedgerToEncode(copy)
     }
 }

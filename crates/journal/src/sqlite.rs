@@ -225,9 +225,12 @@ fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut f = options.open(&tmp)?;
-    for piece in data.chunks(SYNC_EVERY_BYTES) {
+    let mut pieces = data.chunks(SYNC_EVERY_BYTES).peekable();
+    while let Some(piece) = pieces.next() {
         f.write_all(piece)?;
-        f.sync_data()?;
+        if pieces.peek().is_some() {
+            f.sync_data()?;
+        }
     }
     f.sync_all()?;
     drop(f);

@@ -35,6 +35,7 @@ pub(crate) fn start_checkpointer(path: &Path) {
         return;
     }
     drop(set);
+    let registered = path.clone();
     let spawned = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
@@ -46,9 +47,10 @@ pub(crate) fn start_checkpointer(path: &Path) {
                 set.remove(&path);
             }
         });
+    // No thread: forget the file, so the next store opened on it tries again.
     if spawned.is_err() {
         if let Ok(mut set) = running.lock() {
-            set.remove(&std::path::PathBuf::new());
+            set.remove(&registered);
         }
     }
 }

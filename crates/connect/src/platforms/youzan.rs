@@ -160,16 +160,15 @@ fn event(stage: Stage, msg: Msg) -> Result<OrderEvent, String> {
     let mut e = OrderEvent::new(tid, stage, amount);
     e.refund = msg.refund_id.map(|r| r.text());
     let (buyer, place) = full.map_or((None, None), |f| (f.buyer_info, f.address_info));
+    let buyer_phone = buyer.as_ref().and_then(|b| b.buyer_phone.clone());
     let receiver_tel = place.as_ref().and_then(|a| a.receiver_tel.clone());
+    e.add_signal("phone", buyer_phone.clone().or(receiver_tel));
     if let Some(b) = buyer {
-        e.add_signal("phone", b.buyer_phone.clone().or(receiver_tel));
         e.buyer = b
             .yz_open_id
             .filter(|s| !s.is_empty())
             .map(|id| Identity::new("youzan-open-id", id))
-            .or_else(|| b.buyer_phone.as_deref().and_then(Identity::phone));
-    } else {
-        e.add_signal("phone", receiver_tel);
+            .or_else(|| buyer_phone.as_deref().and_then(Identity::phone));
     }
     e.add_signal(
         "address",

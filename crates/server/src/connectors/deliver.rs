@@ -368,9 +368,13 @@ fn to_event(
         true => e.referrer.as_ref().map(&mut account_of),
         false => None,
     };
-    let signals = (e.signals.iter())
-        .map(|(kind, value)| (kind.to_string(), shop.signal_hash(kind, value)))
-        .collect();
+    // Only a payment's `pay_order` carries signals, so only a payment's are hashed and kept.
+    let signals = match e.stage {
+        jifen_connect::Stage::Paid => (e.signals.iter())
+            .map(|(kind, value)| (kind.to_string(), shop.signal_hash(kind, value)))
+            .collect(),
+        _ => Default::default(),
+    };
     Event {
         order: e.order,
         stage: e.stage,
