@@ -11,6 +11,7 @@ pub mod block;
 pub mod cluster;
 mod committer;
 pub mod datadir;
+mod dividends;
 mod entry;
 mod error;
 mod frame;

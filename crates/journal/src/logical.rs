@@ -24,6 +24,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, IsolationLevel, NoTls, Transaction};
 use rusqlite::types::Value;
 
+use crate::dividends::sqlite::{each_legacy, has_table};
 use crate::postgres::{redacted, PgStore};
 use crate::postings::from_inline;
 use crate::sqlite::SqliteStore;
@@ -77,9 +78,9 @@ const TABLES: &[Table] = &[
         kinds: &[T, I, I, B],
     },
     Table {
-        name: "dividends",
-        columns: "economy, account, seq, fen",
-        kinds: &[T, I, I, I],
+        name: "dividend_chunks",
+        columns: "economy, seq, chunk, data",
+        kinds: &[T, I, I, B],
     },
     Table {
         name: "content",
@@ -293,11 +294,22 @@ pub fn sqlite_to_postgres(
     let lite =
         rusqlite::Connection::open_with_flags(copy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(lite_err("cannot open the backup"))?;
-    let mut count = Counter::over("snapshot_files", progress, |sql, name| {
-        (lite.query_row(sql, [], |r| r.get(0))).map_err(lite_err(name))
+    // A backup made before dividends were kept in chunks has none, and its `dividends` instead.
+    let has = |name: &str| has_table(&lite, name).map_err(lite_err(name));
+    let mut count = Counter::over("snapshot_files", progress, |sql, name| match has(name)? {
+        true => (lite.query_row(sql, [], |r| r.get(0))).map_err(lite_err(name)),
+        false => Ok(0),
     })?;
     for t in TABLES {
-        table_to_postgres(&lite, &mut tx, t, &mut count)?;
+        if has(t.name)? {
+            table_to_postgres(&lite, &mut tx, t, &mut count)?;
+        }
+    }
+    if has("dividends")? {
+        each_legacy(&lite, &mut |economy, seq, paid| {
+            crate::dividends::postgres::insert(&mut tx, economy, seq, paid)
+        })
+        .map_err(|e| format!("the backup's dividends: {e}"))?;
     }
     inline_lines_to_postgres(&lite, &mut tx)?;
     snapshots_to_postgres(backup, &lite, &mut tx, &mut count)?;

@@ -68,13 +68,6 @@ CREATE TABLE IF NOT EXISTS settlements (
     figures BYTEA NOT NULL,
     PRIMARY KEY (economy, seq)
 );
-CREATE TABLE IF NOT EXISTS dividends (
-    economy TEXT NOT NULL,
-    account BIGINT NOT NULL,
-    seq BIGINT NOT NULL,
-    fen BIGINT NOT NULL,
-    PRIMARY KEY (economy, account, seq)
-);
 CREATE TABLE IF NOT EXISTS content (
     sha256 TEXT PRIMARY KEY,
     content_type TEXT NOT NULL,
@@ -116,7 +109,8 @@ pub(crate) fn ensure_schema(client: &mut Client, url: &str) -> StoreResult<()> {
     with_schema_lock(client, |c| {
         c.batch_execute(SCHEMA)?;
         c.batch_execute(CLUSTER_SCHEMA)?;
-        Ok(())
+        c.batch_execute(crate::dividends::postgres::SCHEMA)?;
+        crate::dividends::postgres::migrate(c)
     })?;
     if let Ok(mut r) = READY.lock() {
         r.push(url.to_string());
@@ -343,16 +337,7 @@ impl Store for PgStore {
             )?;
         }
         for (seq, payouts) in &extras.payouts {
-            // One statement per settlement, however many holders it paid.
-            for chunk in payouts.chunks(100_000) {
-                let accounts: Vec<i64> = chunk.iter().map(|(a, _)| *a as i64).collect();
-                let fens: Vec<i64> = chunk.iter().map(|(_, f)| *f as i64).collect();
-                tx.execute(
-                    "INSERT INTO dividends (economy, account, seq, fen) \
-                     SELECT $1, a, $2, f FROM unnest($3::BIGINT[], $4::BIGINT[]) AS t(a, f)",
-                    &[&economy, &(*seq as i64), &accounts, &fens],
-                )?;
-            }
+            crate::dividends::postgres::insert(&mut tx, economy, *seq, payouts)?;
         }
         for p in &extras.postings {
             tx.execute(
@@ -391,14 +376,7 @@ impl Store for PgStore {
         account: u32,
         limit: usize,
     ) -> StoreResult<Vec<(u64, u64)>> {
-        let rows = self.client.query(
-            "SELECT seq, fen FROM dividends WHERE economy = $1 AND account = $2 ORDER BY seq DESC LIMIT $3",
-            &[&economy, &(account as i64), &(limit as i64)],
-        )?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64))
-            .collect())
+        crate::dividends::postgres::of(&mut self.client, economy, account, limit)
     }
 
     fn settlements(&mut self, economy: &str, limit: usize) -> StoreResult<Vec<SettlementRow>> {

@@ -89,13 +89,6 @@ CREATE TABLE IF NOT EXISTS settlements (
     figures BLOB NOT NULL,
     PRIMARY KEY (economy, seq)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dividends (
-    economy TEXT NOT NULL,
-    account INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    fen INTEGER NOT NULL,
-    PRIMARY KEY (economy, account, seq)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS content (
     sha256 TEXT PRIMARY KEY,
     content_type TEXT NOT NULL,
@@ -160,7 +153,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
         let at = |e: &dyn std::fmt::Display| StoreError::Open(format!("{}: {e}", path.display()));
         create_private(path).map_err(|e| at(&e))?;
-        let conn = Connection::open(path).map_err(|e| at(&e))?;
+        let mut conn = Connection::open(path).map_err(|e| at(&e))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -173,6 +166,8 @@ impl SqliteStore {
         // if the WAL passes this many pages (should that thread ever fall behind).
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::dividends::sqlite::SCHEMA)?;
+        crate::dividends::sqlite::migrate(&mut conn)?;
         let inline_postings = crate::sqlite_postings::has_column(&conn)?;
         crate::sqlite_checkpoint::start_checkpointer(path);
         Ok(SqliteStore {
@@ -335,12 +330,7 @@ impl Store for SqliteStore {
                 ])?;
             }
             for (seq, payouts) in &extras.payouts {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO dividends (economy, account, seq, fen) VALUES (?1, ?2, ?3, ?4)",
-                )?;
-                for (account, fen) in payouts {
-                    stmt.execute(params![economy, *account as i64, *seq as i64, *fen as i64])?;
-                }
+                crate::dividends::sqlite::insert(tx, economy, *seq, payouts)?;
             }
             if let Some(sample) = &extras.sample {
                 tx.prepare_cached(
@@ -375,13 +365,7 @@ impl Store for SqliteStore {
         account: u32,
         limit: usize,
     ) -> StoreResult<Vec<(u64, u64)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, fen FROM dividends WHERE economy = ?1 AND account = ?2 ORDER BY seq DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![economy, account as i64, limit as i64], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        crate::dividends::sqlite::of(&self.conn, economy, account, limit)
     }
 
     fn settlements(&mut self, economy: &str, limit: usize) -> StoreResult<Vec<SettlementRow>> {

@@ -98,7 +98,7 @@ fn cut_one(conn: &mut Connection, economy: &str, keep: u64) -> Result<(), String
         "DELETE FROM journal_blocks WHERE economy = ?1 AND first_seq > ?2",
         "DELETE FROM samples WHERE economy = ?1 AND seq > ?2",
         "DELETE FROM settlements WHERE economy = ?1 AND seq > ?2",
-        "DELETE FROM dividends WHERE economy = ?1 AND seq > ?2",
+        "DELETE FROM dividend_chunks WHERE economy = ?1 AND seq > ?2",
         "DELETE FROM rule_changes WHERE economy = ?1 AND seq > ?2",
         "DELETE FROM postings WHERE economy = ?1 AND last_seq > ?2",
         "DELETE FROM snapshot_files WHERE economy = ?1 AND seq > ?2",

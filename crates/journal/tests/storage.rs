@@ -586,6 +586,112 @@ fn settlements_and_boundary_samples_are_stored_with_their_batches() {
     }
 }
 
+/// A store made before dividends were kept in chunks has a row per holder paid: opening it
+/// moves them into chunks and drops the old table, and every account reads the same dividends.
+#[test]
+fn dividends_kept_a_row_per_holder_are_moved_into_chunks() {
+    let settled = [(10u64, 5u32, 700u64), (10, 2000, 1), (20, 5, 0), (30, 5, 9)];
+    for b in Backend::both() {
+        let mut sql = String::from(
+            "CREATE TABLE dividends (economy TEXT NOT NULL, account BIGINT NOT NULL, \
+             seq BIGINT NOT NULL, fen BIGINT NOT NULL, PRIMARY KEY (economy, account, seq));",
+        );
+        for (seq, account, fen) in settled {
+            sql += &format!("INSERT INTO dividends VALUES ('eco', {account}, {seq}, {fen});");
+        }
+        sql += "INSERT INTO dividends VALUES ('other', 5, 10, 3);";
+        // A settlement of 150,000 holders: more rows than are moved at a time.
+        sql += match b.name() {
+            "sqlite" => "WITH RECURSIVE n(a) AS (SELECT 10000 UNION ALL SELECT a + 1 FROM n \
+                 WHERE a < 159999) INSERT INTO dividends SELECT 'eco', a, 40, a % 7 FROM n;",
+            _ => "INSERT INTO dividends SELECT 'eco', a, 40, a % 7 FROM generate_series(10000, 159999) a;",
+        };
+        b.tamper(&sql);
+        let mut store = b.open();
+        assert_eq!(
+            store.dividends_of("eco", 5, 10).unwrap(),
+            vec![(30, 9), (20, 0), (10, 700)],
+            "{}",
+            b.name()
+        );
+        assert_eq!(store.dividends_of("eco", 5, 2).unwrap().len(), 2);
+        assert_eq!(store.dividends_of("eco", 2000, 10).unwrap(), vec![(10, 1)]);
+        assert_eq!(store.dividends_of("other", 5, 10).unwrap(), vec![(10, 3)]);
+        assert!(store.dividends_of("eco", 6, 10).unwrap().is_empty());
+        for a in [10_000u32, 10_001, 99_999, 100_000, 110_000, 159_999] {
+            let paid = store.dividends_of("eco", a, 10).unwrap();
+            assert_eq!(paid, vec![(40, u64::from(a % 7))], "{}: {a}", b.name());
+        }
+        assert!(store.dividends_of("eco", 160_000, 10).unwrap().is_empty());
+        drop(store);
+        // The old table is gone: creating it again succeeds.
+        b.tamper("CREATE TABLE dividends (x INTEGER); DROP TABLE dividends;");
+    }
+}
+
+/// A backup taken before dividends were kept in chunks (its copy has the old `dividends` table)
+/// restores into PostgreSQL with every account's dividends, in chunks.
+#[test]
+fn a_backup_with_a_row_per_holder_restores_into_postgres() {
+    use jifen_journal::backup::{backup_sqlite, read_manifest, restore_postgres, MANIFEST};
+    use sha2::Digest;
+    let vector = "mixed-101";
+    let from = Backend::sqlite();
+    write(&from, &vector_rules(vector), &lines(vector), 7, 1000);
+    let Backend::Sqlite { dir } = &from else {
+        unreachable!()
+    };
+    let backup = dir.with_extension("backup");
+    backup_sqlite(dir, &backup, false, &mut |_, _, _| {}).unwrap();
+    // The copy as an older jifen made it: a row per holder paid.
+    let mut original = from.open();
+    let accounts = 0..64u32;
+    let mut sql = String::from(
+        "DROP TABLE dividend_chunks; CREATE TABLE dividends (economy TEXT NOT NULL, \
+         account INTEGER NOT NULL, seq INTEGER NOT NULL, fen INTEGER NOT NULL, \
+         PRIMARY KEY (economy, account, seq)) WITHOUT ROWID;",
+    );
+    let mut expected = Vec::new();
+    for a in accounts.clone() {
+        let paid = original.dividends_of("eco", a, usize::MAX >> 1).unwrap();
+        for (seq, fen) in &paid {
+            sql += &format!("INSERT INTO dividends VALUES ('eco', {a}, {seq}, {fen});");
+        }
+        expected.push(paid);
+    }
+    assert!(
+        expected.iter().any(|p| !p.is_empty()),
+        "{vector} pays no dividends"
+    );
+    let copy = backup.join(jifen_journal::sqlite::SQLITE_FILE);
+    rusqlite::Connection::open(&copy)
+        .unwrap()
+        .execute_batch(&sql)
+        .unwrap();
+    let mut manifest = read_manifest(&backup).unwrap();
+    let bytes = std::fs::read(&copy).unwrap();
+    manifest.bytes = bytes.len() as u64;
+    manifest.sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+    std::fs::write(
+        backup.join(MANIFEST),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+
+    let to = Backend::postgres();
+    let Backend::Postgres { url, data, .. } = &to else {
+        unreachable!()
+    };
+    restore_postgres(&backup, url, data, &mut |_, _, _| {}).unwrap();
+    let mut restored = to.open();
+    for (a, paid) in accounts.zip(expected) {
+        assert_eq!(
+            restored.dividends_of("eco", a, usize::MAX >> 1).unwrap(),
+            paid
+        );
+    }
+}
+
 /// Issue 9's fencing, on PostgreSQL: a writer whose lease moved to another node cannot commit,
 /// and its caller gets an error; the new owner loads everything the old one committed.
 #[test]
