@@ -23,49 +23,43 @@ pub fn chunk_of(account: u32) -> u32 {
 }
 
 /// One settlement's payouts `(account position, fen)`, in any order, as chunk rows in chunk
-/// order. Sorted by a count over the chunks, then within each (a settlement lists holders in
-/// the order it paid them, and the economy's size makes a full sort the larger cost).
+/// order. A settlement lists holders in the order it paid them; they are put in position order
+/// by a pass over a table of the positions (no sort: at millions of holders a sort was the larger
+/// cost).
 pub fn chunks(payouts: &[(u32, u64)]) -> Vec<(u32, Vec<u8>)> {
-    let Some(top) = payouts.iter().map(|p| chunk_of(p.0)).max() else {
+    let Some(top) = payouts.iter().map(|p| p.0).max() else {
         return Vec::new();
     };
-    let mut starts = vec![0usize; top as usize + 2];
-    for p in payouts {
-        starts[chunk_of(p.0) as usize + 1] += 1;
+    let positions = top as usize + 1;
+    let mut fen = vec![0u64; positions];
+    let mut paid = vec![0u64; positions.div_ceil(64)];
+    for &(account, f) in payouts {
+        // A settlement pays a holder once.
+        debug_assert!(paid[account as usize / 64] & (1 << (account % 64)) == 0);
+        fen[account as usize] = f;
+        paid[account as usize / 64] |= 1 << (account % 64);
     }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut at = starts.clone();
-    let mut sorted = vec![(0u32, 0u64); payouts.len()];
-    for &p in payouts {
-        let slot = &mut at[chunk_of(p.0) as usize];
-        sorted[*slot] = p;
-        *slot += 1;
-    }
+    const WORDS: usize = 1 << (CHUNK_BITS - 6);
     let mut out = Vec::new();
-    for (c, w) in starts.windows(2).enumerate() {
-        let run = &mut sorted[w[0]..w[1]];
-        if !run.is_empty() {
-            run.sort_unstable_by_key(|p| p.0);
-            out.push((c as u32, encode_run(run)));
+    for (chunk, words) in paid.chunks(WORDS).enumerate() {
+        let first = chunk << CHUNK_BITS;
+        let mut data = Vec::new();
+        let mut next = first;
+        for (w, &word) in words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let account = first + w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                varint(&mut data, (account - next) as u64);
+                varint(&mut data, fen[account]);
+                next = account + 1;
+            }
+        }
+        if !data.is_empty() {
+            out.push((chunk as u32, data));
         }
     }
     out
-}
-
-/// One chunk's data, from its payouts in position order.
-fn encode_run(run: &[(u32, u64)]) -> Vec<u8> {
-    let mut data = Vec::with_capacity(run.len() * 4);
-    let mut next = u64::from(run[0].0 & !((1 << CHUNK_BITS) - 1));
-    for &(account, fen) in run {
-        // A settlement pays a holder once, so positions only rise.
-        debug_assert!(u64::from(account) >= next, "account {account} paid twice");
-        varint(&mut data, u64::from(account).saturating_sub(next));
-        varint(&mut data, fen);
-        next = u64::from(account) + 1;
-    }
-    data
 }
 
 /// What chunk `chunk`'s data says was paid to `account`, if it names it.
