@@ -53,6 +53,10 @@ pub struct Args {
     /// Snapshot every this many journal entries (and on shutdown).
     #[arg(long, default_value_t = 1_000_000)]
     snapshot_every: u64,
+    /// The most megabytes (10^6 bytes) a second a background snapshot is written at, so that
+    /// its writes do not delay commits on the same disk; 0 writes at full speed.
+    #[arg(long, default_value_t = jifen_journal::SNAPSHOT_WRITE_BYTES_PER_S / 1_000_000)]
+    snapshot_write_mb_per_s: u64,
     /// The admin key to use instead of a generated one (16 to 256 bytes). Prefer the
     /// environment variable JIFEN_ADMIN_KEY: a value given on the command line is visible to
     /// every user of the machine in `ps`.
@@ -295,6 +299,7 @@ fn config_of(store: &StoreArgs, args: &Args) -> anyhow::Result<ServerConfig> {
     config.request_timeout = Duration::from_secs(args.request_timeout_s.max(1));
     config.scheduler_tick = Duration::from_millis(args.scheduler_tick_ms.max(10));
     config.snapshot_every_entries = args.snapshot_every.max(1);
+    config.snapshot_write_bytes_per_s = args.snapshot_write_mb_per_s.saturating_mul(1_000_000);
     config.clock = clock_from(args.clock_file.clone());
     let ttl_ok = |s: u64| (60..=30 * 86_400).contains(&s);
     if !ttl_ok(args.wallet_link_ttl_max_s) || !ttl_ok(args.session_ttl_s) {

@@ -28,6 +28,7 @@ mod private;
 mod queue;
 mod recover;
 mod replayer;
+mod snapshot_file;
 mod snapshotter;
 pub mod sqlite;
 mod sqlite_check;
@@ -55,7 +56,7 @@ pub use store::{
 };
 pub use verify::{check_signed_heads, verify_economy, VerifyReport};
 pub use view::{Committed, Head, View};
-pub use writer::{CommitObserver, JournalConfig};
+pub use writer::{CommitObserver, JournalConfig, SNAPSHOT_WRITE_BYTES_PER_S};
 
 use jifen_core::{is_valid_name, Rules};
 

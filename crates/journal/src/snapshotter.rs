@@ -10,7 +10,7 @@ use jifen_core::LedgerToEncode;
 
 use crate::entry::Hash;
 use crate::frame::frame_with;
-use crate::store::Store;
+use crate::store::{SnapshotPace, Store};
 
 pub(crate) struct SnapshotJob {
     pub ledger: Box<LedgerToEncode>,
@@ -24,15 +24,28 @@ pub(crate) struct SnapshotJob {
 pub(crate) struct Snapshotter {
     pub tx: Sender<SnapshotJob>,
     pub busy: Arc<AtomicBool>,
+    /// Set when the writer waits for the snapshot: its writes stop pacing themselves.
+    hurry: Arc<AtomicBool>,
     /// The seq of the newest snapshot it stored.
     done: Arc<AtomicU64>,
     thread: JoinHandle<()>,
 }
 
 impl Snapshotter {
-    pub fn start(mut store: Box<dyn Store>, economy: &str, keep: usize) -> Option<Snapshotter> {
+    /// Starts the thread; it writes snapshots at no more than `bytes_per_s` (0: no limit).
+    pub fn start(
+        mut store: Box<dyn Store>,
+        economy: &str,
+        keep: usize,
+        bytes_per_s: u64,
+    ) -> Option<Snapshotter> {
         let (tx, rx) = crossbeam_channel::bounded::<SnapshotJob>(1);
         let busy = Arc::new(AtomicBool::new(false));
+        let hurry = Arc::new(AtomicBool::new(false));
+        store.pace_snapshots(SnapshotPace {
+            bytes_per_s,
+            hurry: hurry.clone(),
+        });
         let done = Arc::new(AtomicU64::new(0));
         let (b, d, eco) = (busy.clone(), done.clone(), economy.to_string());
         let thread = std::thread::Builder::new()
@@ -61,6 +74,7 @@ impl Snapshotter {
         Some(Snapshotter {
             tx,
             busy,
+            hurry,
             done,
             thread,
         })
@@ -68,6 +82,7 @@ impl Snapshotter {
 
     /// Waits for the snapshot in progress; returns the seq of the newest one stored.
     pub fn finish(self) -> u64 {
+        self.hurry.store(true, Ordering::Release);
         drop(self.tx);
         let _ = self.thread.join();
         self.done.load(Ordering::Acquire)

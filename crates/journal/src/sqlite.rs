@@ -28,6 +28,8 @@ pub struct SqliteStore {
     /// How long the last write transaction's `COMMIT` took: in WAL mode with `synchronous =
     /// FULL`, the WAL's fsync.
     last_sync: Option<std::time::Duration>,
+    /// The pace of this connection's snapshot writes, if it writes them in the background.
+    pace: Option<crate::store::SnapshotPace>,
 }
 
 /// The stored head of an economy, read in every commit. `CAST(?1 AS TEXT)`, not a bare `?1`:
@@ -175,6 +177,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             inline_postings,
             last_sync: None,
+            pace: None,
         })
     }
 
@@ -197,40 +200,6 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// How much of a snapshot file is written between syncs. Synced once at the end, a snapshot
-/// of hundreds of MB left that much dirty in the page cache, and its one long flush held back
-/// the commits' own syncs of the WAL on the same disk (BENCHMARKS.md, issue 25).
-const SYNC_EVERY_BYTES: usize = 8 << 20;
-
-/// Writes `data` to `path` durably, readable by its owner only: a temporary file, synced every
-/// `SYNC_EVERY_BYTES`, renamed, and the folder synced.
-fn write_durably(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(&tmp)?;
-    let mut pieces = data.chunks(SYNC_EVERY_BYTES).peekable();
-    while let Some(piece) = pieces.next() {
-        f.write_all(piece)?;
-        if pieces.peek().is_some() {
-            f.sync_data()?;
-        }
-    }
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The WAL size, in pages, at which a connection checkpoints by itself.
@@ -586,7 +555,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let dir = self.snapshot_dir(economy);
         let name = format!("{seq:020}.snap");
-        write_durably(&dir.join(&name), data)?;
+        crate::snapshot_file::write_durably(&dir.join(&name), data, self.pace.as_ref())?;
         let dropped: Vec<String> = self.in_write_transaction(|tx| {
             tx.execute(
                 "INSERT OR REPLACE INTO snapshot_files (economy, seq, file) VALUES (?1, ?2, ?3)",
@@ -636,6 +605,10 @@ impl Store for SqliteStore {
 
     fn reopen(&self) -> StoreResult<Box<dyn Store>> {
         Ok(Box::new(SqliteStore::open(&self.path)?))
+    }
+
+    fn pace_snapshots(&mut self, pace: crate::store::SnapshotPace) {
+        self.pace = Some(pace);
     }
 }
 

@@ -97,6 +97,14 @@ pub struct SettlementRow {
     pub holders_capped: u64,
 }
 
+/// The pace of background snapshot writes: at most `bytes_per_s` (0: no limit), until
+/// `hurry` is set by a writer that waits for the snapshot.
+#[derive(Clone, Debug)]
+pub struct SnapshotPace {
+    pub bytes_per_s: u64,
+    pub hurry: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
 /// What is written with a batch of entries, in the same transaction.
 #[derive(Clone, Debug, Default)]
 pub struct AppendExtras {
@@ -307,6 +315,10 @@ pub trait Store: Send {
 
     /// Another connection to the same store (for work beside a writer, such as snapshots).
     fn reopen(&self) -> StoreResult<Box<dyn Store>>;
+
+    /// Writes this connection's later snapshots at `pace`. A store that writes a snapshot in
+    /// one statement (PostgreSQL) has nothing to pace.
+    fn pace_snapshots(&mut self, _pace: SnapshotPace) {}
 
     /// Calls `f` on up to `limit` entries with `seq > after`, in seq order, lending each one
     /// without copying. Returns how many were visited.

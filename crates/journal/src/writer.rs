@@ -97,6 +97,9 @@ pub struct JournalConfig {
     /// Take a snapshot after this many new entries (and on clean shutdown).
     pub snapshot_every_entries: u64,
     pub snapshots_kept: usize,
+    /// The most bytes a second a background snapshot is written at (0: no limit), so that its
+    /// writes do not hold back the commits' syncs (`snapshot_file.rs`).
+    pub snapshot_write_bytes_per_s: u64,
     /// Take a snapshot on clean shutdown (so the next start-up replays nothing).
     pub snapshot_on_shutdown: bool,
     pub startup_check: StartupCheck,
@@ -112,11 +115,16 @@ pub struct JournalConfig {
     pub on_commit: Option<CommitObserver>,
 }
 
+/// The default pace of background snapshot writes: 200 MB/s, which kept the batch scenario's
+/// p99 at about 100 ms on the benchmark machine's disk (BENCHMARKS.md, issue 25 point 4).
+pub const SNAPSHOT_WRITE_BYTES_PER_S: u64 = 200_000_000;
+
 impl Default for JournalConfig {
     fn default() -> Self {
         JournalConfig {
             snapshot_every_entries: 1_000_000,
             snapshots_kept: 3,
+            snapshot_write_bytes_per_s: SNAPSHOT_WRITE_BYTES_PER_S,
             snapshot_on_shutdown: true,
             startup_check: StartupCheck::FullChain,
             clock: Arc::new(crate::time::now_ms),
@@ -600,8 +608,12 @@ impl Writer {
         if self.snapshotter.is_none() {
             match self.store.reopen() {
                 Ok(store) => {
-                    self.snapshotter =
-                        Snapshotter::start(store, &self.meta.id, self.config.snapshots_kept)
+                    self.snapshotter = Snapshotter::start(
+                        store,
+                        &self.meta.id,
+                        self.config.snapshots_kept,
+                        self.config.snapshot_write_bytes_per_s,
+                    )
                 }
                 Err(e) => eprintln!(
                     "jifen: economy {}: no snapshot connection: {e}",

@@ -692,6 +692,54 @@ fn a_backup_with_a_row_per_holder_restores_into_postgres() {
     }
 }
 
+/// A background snapshot on SQLite is written at its pace (here a byte a second, so it would
+/// take weeks), yet a shutdown does not wait for that pace: it tells the snapshot to hurry, and
+/// the snapshot is stored whole.
+#[test]
+fn a_paced_snapshot_hurries_when_the_journal_shuts_down() {
+    let b = Backend::sqlite();
+    let mut store = b.open();
+    create_economy(
+        store.as_mut(),
+        "eco",
+        "Paced",
+        &jifen_core::workload::bench_rules(),
+        "UTC",
+        1_795_651_200_000,
+    )
+    .unwrap();
+    let cfg = JournalConfig {
+        snapshot_every_entries: 60_000,
+        snapshot_write_bytes_per_s: 1,
+        snapshot_on_shutdown: false,
+        ..JournalConfig::default()
+    };
+    let (journal, _) = Journal::open(store, "eco", cfg).unwrap();
+    let lines = jifen_core::workload::replay_lines_per_day(70_000, 100_000);
+    for chunk in lines.chunks(1000) {
+        let commands = chunk.iter().map(|l| Submitted::Line(l.clone())).collect();
+        journal.submit_wait(commands).unwrap();
+    }
+    // The snapshot thread is past its first MiB and waiting for the pace by now.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (done, shut) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(journal.shutdown().map_err(|e| e.to_string())));
+    let shut = shut.recv_timeout(std::time::Duration::from_secs(60));
+    shut.expect("the shutdown waited for the snapshot's pace")
+        .unwrap();
+    let mut store = b.open();
+    let seqs = store.snapshot_seqs("eco").unwrap();
+    assert_eq!(seqs.len(), 1, "{seqs:?}");
+    let snapshot = store.snapshot("eco", seqs[0]).unwrap().unwrap();
+    assert!(
+        snapshot.len() > 1 << 20,
+        "{} bytes: no pace to wait for",
+        snapshot.len()
+    );
+    let recovered = recover(store.as_mut(), "eco", StartupCheck::FullChain).unwrap();
+    assert_eq!(recovered.snapshot_seq, Some(seqs[0]));
+}
+
 /// Issue 9's fencing, on PostgreSQL: a writer whose lease moved to another node cannot commit,
 /// and its caller gets an error; the new owner loads everything the old one committed.
 #[test]

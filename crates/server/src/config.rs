@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub scheduler_tick: Duration,
     pub clock: Clock,
     pub snapshot_every_entries: u64,
+    /// The most bytes a second a background snapshot is written at (0: no limit).
+    pub snapshot_write_bytes_per_s: u64,
     pub startup_check: StartupCheck,
     /// The Ed25519 seed that signs tree heads; default `<data_dir>/tree-signing.key`.
     pub signing_key: Option<PathBuf>,
@@ -74,6 +76,7 @@ impl ServerConfig {
             scheduler_tick: Duration::from_secs(1),
             clock: Arc::new(jifen_journal::time::now_ms),
             snapshot_every_entries: 1_000_000,
+            snapshot_write_bytes_per_s: jifen_journal::SNAPSHOT_WRITE_BYTES_PER_S,
             startup_check: StartupCheck::FullChain,
             signing_key: None,
             cluster: None,

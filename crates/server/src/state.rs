@@ -63,6 +63,7 @@ fn journal_config(config: &ServerConfig, metrics: &Arc<Metrics>) -> JournalConfi
     let metrics = metrics.clone();
     JournalConfig {
         snapshot_every_entries: config.snapshot_every_entries,
+        snapshot_write_bytes_per_s: config.snapshot_write_bytes_per_s,
         startup_check: config.startup_check,
         clock: config.clock.clone(),
         advance_clock: true,
