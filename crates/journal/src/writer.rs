@@ -115,8 +115,9 @@ pub struct JournalConfig {
     pub on_commit: Option<CommitObserver>,
 }
 
-/// The default pace of background snapshot writes: 200 MB/s, which kept the batch scenario's
-/// p99 at about 100 ms on the benchmark machine's disk (BENCHMARKS.md, issue 25 point 4).
+/// The default pace of background snapshot writes: 200 MB/s, which brought the batch
+/// scenario's p99 from about 260 ms to about 130 ms on the benchmark machine's disk
+/// (BENCHMARKS.md, issue 25 point 4).
 pub const SNAPSHOT_WRITE_BYTES_PER_S: u64 = 200_000_000;
 
 impl Default for JournalConfig {
