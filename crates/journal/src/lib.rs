@@ -22,6 +22,7 @@ mod limits;
 mod logical;
 pub mod merkle;
 mod open;
+mod pg_append;
 pub mod postgres;
 pub mod postings;
 mod private;

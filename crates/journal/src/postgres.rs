@@ -16,6 +16,8 @@ use crate::store::{
 
 pub struct PgStore {
     client: Client,
+    /// The usual append's statement (`pg_append.rs`), prepared once.
+    append: crate::pg_append::Prepared,
     url: String,
     /// With several nodes: the lease this writer holds (node, epoch). Every append checks it in
     /// its own transaction, so a writer that lost its lease cannot commit (see `cluster.rs`).
@@ -137,6 +139,7 @@ impl PgStore {
         ensure_schema(&mut client, url)?;
         Ok(PgStore {
             client,
+            append: Default::default(),
             url: url.to_string(),
             fence: None,
         })
@@ -313,6 +316,10 @@ impl Store for PgStore {
         blocks: &[Block],
         extras: &AppendExtras,
     ) -> StoreResult<()> {
+        if self.fence.is_none() && !blocks.is_empty() && extras.only_postings() {
+            let (client, prepared) = (&mut self.client, &mut self.append);
+            return crate::pg_append::append(client, prepared, economy, blocks, &extras.postings);
+        }
         if extras.is_empty() && self.fence.is_none() {
             return insert_blocks(&mut self.client, economy, blocks);
         }

@@ -139,6 +139,23 @@ impl AppendExtras {
             && self.postings.is_empty()
     }
 
+    /// Whether these hold double-entry lines and nothing else.
+    pub fn only_postings(&self) -> bool {
+        let AppendExtras {
+            rule_change_seqs,
+            sample,
+            settlements,
+            payouts,
+            kv,
+            postings: _,
+        } = self;
+        rule_change_seqs.is_empty()
+            && sample.is_none()
+            && settlements.is_empty()
+            && payouts.is_empty()
+            && kv.is_empty()
+    }
+
     /// Adds a later batch's extras to these, for one transaction. Every field is named, so a
     /// field added later cannot be forgotten here.
     pub fn absorb(&mut self, later: &mut AppendExtras) {

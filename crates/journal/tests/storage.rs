@@ -740,6 +740,52 @@ fn a_paced_snapshot_hurries_when_the_journal_shuts_down() {
     assert_eq!(recovered.snapshot_seq, Some(seqs[0]));
 }
 
+/// An append whose entries do not follow the stored head writes nothing: not its blocks, and
+/// not the double-entry lines that travel with them (on PostgreSQL, one statement holds both).
+#[test]
+fn an_append_that_does_not_follow_the_head_writes_nothing() {
+    let vector = "mixed-101";
+    let lines: Vec<String> = lines(vector).into_iter().take(20).collect();
+    for b in Backend::both() {
+        write(&b, &vector_rules(vector), &lines, 7, 1000);
+        let mut store = b.open();
+        let read = |store: &mut Box<dyn jifen_journal::Store>| {
+            let mut rows = Vec::new();
+            store
+                .postings("eco", 0, 20, &mut |r| {
+                    rows.push(r);
+                    Ok(())
+                })
+                .unwrap();
+            rows
+        };
+        let before = read(&mut store);
+        let head = store.head("eco").unwrap().unwrap().seq;
+        let again = store.entries("eco", 10, 5).unwrap();
+        let extras = jifen_journal::AppendExtras {
+            postings: vec![jifen_journal::postings::PostingsRow {
+                first_seq: 11,
+                last_seq: 15,
+                ts_ms: 1,
+                data: vec![0],
+            }],
+            ..Default::default()
+        };
+        assert!(
+            store.append_with("eco", &again, &extras).is_err(),
+            "{}",
+            b.name()
+        );
+        assert_eq!(read(&mut store), before, "{}", b.name());
+        assert_eq!(
+            store.head("eco").unwrap().unwrap().seq,
+            head,
+            "{}",
+            b.name()
+        );
+    }
+}
+
 /// Issue 9's fencing, on PostgreSQL: a writer whose lease moved to another node cannot commit,
 /// and its caller gets an error; the new owner loads everything the old one committed.
 #[test]
