@@ -61,6 +61,8 @@ impl Backups {
             });
         match made {
             Ok(m) => {
+                // Pruned before it is counted: whoever sees the count sees the kept set.
+                self.prune();
                 self.metrics.backups.inc();
                 (self.metrics.backup_last_duration_s).set(started.elapsed().as_secs_f64());
                 self.metrics
@@ -68,7 +70,6 @@ impl Backups {
                     .set(now_ms.div_euclid(1000));
                 tracing::info!(path = %to.display(), bytes = m.bytes, economies = m.economies.len(),
                     seconds = started.elapsed().as_secs_f64(), "backup made and verified");
-                self.prune();
             }
             Err(e) => {
                 self.metrics.backup_failures.inc();
