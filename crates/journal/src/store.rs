@@ -131,15 +131,12 @@ pub struct KvWrite {
 
 impl AppendExtras {
     pub fn is_empty(&self) -> bool {
-        self.rule_change_seqs.is_empty()
-            && self.sample.is_none()
-            && self.settlements.is_empty()
-            && self.payouts.is_empty()
-            && self.kv.is_empty()
-            && self.postings.is_empty()
+        self.only_postings() && self.postings.is_empty()
     }
 
-    /// Whether these hold double-entry lines and nothing else.
+    /// Whether these hold double-entry lines and nothing else. Every field is named, so a field
+    /// added later cannot be forgotten here (PostgreSQL's one-statement append writes only the
+    /// lines).
     pub fn only_postings(&self) -> bool {
         let AppendExtras {
             rule_change_seqs,
