@@ -146,6 +146,15 @@ pub fn decode_block(block: &[u8]) -> StoreResult<Vec<Entry>> {
     Ok(out)
 }
 
+/// The blocks' first seqs, last seqs and data, as the columns of an append (PostgreSQL's
+/// `UNNEST` arrays).
+pub(crate) fn columns(blocks: &[Block]) -> (Vec<i64>, Vec<i64>, Vec<&[u8]>) {
+    let firsts = blocks.iter().map(|b| b.first_seq as i64).collect();
+    let lasts = blocks.iter().map(|b| b.last_seq as i64).collect();
+    let data = blocks.iter().map(|b| b.data.as_slice()).collect();
+    (firsts, lasts, data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

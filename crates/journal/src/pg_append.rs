@@ -54,9 +54,7 @@ pub(crate) fn append(
 ) -> StoreResult<()> {
     let first = blocks.first().map_or(0, |b| b.first_seq);
     check_follows(economy, first.saturating_sub(1), blocks)?;
-    let firsts: Vec<i64> = blocks.iter().map(|b| b.first_seq as i64).collect();
-    let lasts: Vec<i64> = blocks.iter().map(|b| b.last_seq as i64).collect();
-    let data: Vec<&[u8]> = blocks.iter().map(|b| b.data.as_slice()).collect();
+    let (firsts, lasts, data) = crate::block::columns(blocks);
     let p_firsts: Vec<i64> = postings.iter().map(|p| p.first_seq as i64).collect();
     let p_lasts: Vec<i64> = postings.iter().map(|p| p.last_seq as i64).collect();
     let p_ts: Vec<i64> = postings.iter().map(|p| p.ts_ms).collect();

@@ -254,9 +254,7 @@ fn insert_blocks(
         return Ok(());
     };
     check_follows(economy, first.first_seq - 1, blocks)?;
-    let firsts: Vec<i64> = blocks.iter().map(|b| b.first_seq as i64).collect();
-    let lasts: Vec<i64> = blocks.iter().map(|b| b.last_seq as i64).collect();
-    let data: Vec<&[u8]> = blocks.iter().map(|b| b.data.as_slice()).collect();
+    let (firsts, lasts, data) = crate::block::columns(blocks);
     let inserted = client.execute(
         "INSERT INTO journal_blocks (economy, first_seq, last_seq, data) \
          SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::bytea[]) \
@@ -319,9 +317,6 @@ impl Store for PgStore {
         if self.fence.is_none() && !blocks.is_empty() && extras.only_postings() {
             let (client, prepared) = (&mut self.client, &mut self.append);
             return crate::pg_append::append(client, prepared, economy, blocks, &extras.postings);
-        }
-        if extras.is_empty() && self.fence.is_none() {
-            return insert_blocks(&mut self.client, economy, blocks);
         }
         let mut tx = self.client.transaction()?;
         check_fence(&mut tx, economy, &self.fence)?;
