@@ -5,19 +5,40 @@
 //! second cache miss per lookup once a table holds millions of names.) A slot's place is derived
 //! from its tag alone, so growing the table never re-reads or re-hashes a name.
 //!
+//! The table is split into [`SHARDS`] shards by the top bits of the tag, and each shard grows
+//! on its own. The shards' sizes are staggered (shard `i` holds `(SHARDS + i) · 2^g / 8` slots),
+//! so they reach their load limit at different moments, spread evenly over each doubling of the
+//! whole. A growth therefore copies one shard, at most 1/32 of the table, never the whole of it.
+//! (Grown whole, the command-id table of an economy with six million commands is 128 MB written
+//! at once: 0.4 to 0.9 s on the writer's thread on the test machine, where fresh memory is slow
+//! to fault in, and every request waited for it. BENCHMARKS.md, "The batch scenario's tail".)
+//!
 //! Names are only ever added, never removed, so probing needs no tombstones. The hasher is
 //! seeded per process, so crafted names cannot flood one run of slots; nothing iterates the
 //! table, so the seed never shows in any output.
-
 use core::hash::BuildHasher;
+
+/// How many shards a table that holds anything has: a power of two.
+pub(crate) const SHARDS: usize = 1 << SHARD_BITS;
+const SHARD_BITS: u32 = 6;
 
 #[derive(Clone, Default)]
 pub(crate) struct NameTable {
-    /// A power of two of slots, or none; 0 is an empty slot (tags are never 0).
+    /// None, or [`SHARDS`] shards.
+    shards: Vec<Shard>,
+    /// Names held, over every shard.
+    len: usize,
+    hasher: foldhash::fast::RandomState,
+}
+
+/// One shard: an open-addressing table of any size; 0 is an empty slot (tags are never 0).
+#[derive(Clone, Default)]
+struct Shard {
     slots: Vec<u64>,
     /// Slots in use.
     len: usize,
-    hasher: foldhash::fast::RandomState,
+    /// How many times the shard has doubled.
+    doublings: u32,
 }
 
 /// What [`NameTable::claim`] found.
@@ -36,15 +57,92 @@ fn tag_of(slot: u64) -> u64 {
     slot & 0xffff_ffff
 }
 
-/// The table is grown before more than this share of it, in eighths, is in use.
+/// A shard is grown before more than this share of it, in eighths, is in use.
 const LOAD_EIGHTHS_MAX: usize = 6;
-/// The fewest slots of a table that holds anything.
-const SLOTS_MIN: usize = 16;
+
+/// The tag spread over 64 bits by an odd multiplier (Fibonacci hashing): its top bits choose
+/// the shard and the rest the home slot within it.
+#[inline]
+fn spread(tag: u64) -> u64 {
+    tag.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+#[inline]
+fn shard_of(tag: u64) -> usize {
+    (spread(tag) >> (64 - SHARD_BITS)) as usize
+}
+
+/// The slots of shard `shard` after `doublings` doublings: between 8 and 16 to begin with,
+/// different for every shard, so that shards of equal load fill up at different moments.
+#[inline]
+fn shard_slots(shard: usize, doublings: u32) -> usize {
+    ((SHARDS + shard) << doublings) >> 3
+}
+
+impl Shard {
+    /// The first slot to probe for `tag`: the tag's bits below the shard's, scaled to the
+    /// shard's size (a multiply and a shift, for a size that is not a power of two).
+    #[inline]
+    fn home(tag: u64, slots: usize) -> usize {
+        let rest = spread(tag) << SHARD_BITS;
+        ((u128::from(rest) * slots as u128) >> 64) as usize
+    }
+
+    /// From `tag`'s home on, the first slot that is empty or that `hit` accepts, and its
+    /// contents. Every lookup, guess and insertion probes through here.
+    #[inline]
+    fn probe(&self, tag: u64, hit: impl Fn(u64) -> bool) -> (usize, u64) {
+        let n = self.slots.len();
+        let mut i = Self::home(tag, n);
+        loop {
+            let s = self.slots[i];
+            if s == 0 || hit(s) {
+                return (i, s);
+            }
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+        }
+    }
+
+    /// Puts a slot's contents in the first empty slot from its home (the name is not there).
+    #[inline]
+    fn place(&mut self, slot: u64) {
+        let (i, _) = self.probe(tag_of(slot), |_| false);
+        self.slots[i] = slot;
+        self.len += 1;
+    }
+
+    /// Grows the shard (shard number `shard`) until `want` names fit.
+    #[cold]
+    fn grow(&mut self, shard: usize, want: usize) {
+        let mut doublings = self.doublings + 1;
+        while want * 8 > shard_slots(shard, doublings) * LOAD_EIGHTHS_MAX {
+            doublings += 1;
+        }
+        let old = std::mem::replace(&mut self.slots, vec![0; shard_slots(shard, doublings)]);
+        self.doublings = doublings;
+        self.len = 0;
+        for s in old.into_iter().filter(|&s| s != 0) {
+            self.place(s);
+        }
+    }
+
+    #[inline]
+    fn reserve(&mut self, shard: usize, additional: usize) {
+        let want = self.len + additional;
+        if want * 8 > self.slots.len() * LOAD_EIGHTHS_MAX {
+            self.grow(shard, want);
+        }
+    }
+}
 
 impl NameTable {
     /// Bytes held on the heap.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<u64>()
+        let slots: usize = self.shards.iter().map(|s| s.slots.capacity()).sum();
+        slots * size_of::<u64>() + self.shards.capacity() * size_of::<Shard>()
     }
 
     /// The tag of `name`: 32 bits of its seeded hash, never 0.
@@ -54,30 +152,8 @@ impl NameTable {
         ((h ^ (h >> 32)) & 0xffff_ffff) | 1
     }
 
-    /// The first slot to probe for `tag`: the top bits of the tag spread over 64 bits by an odd
-    /// multiplier (Fibonacci hashing), which reaches every slot of a power-of-two table.
-    #[inline]
-    fn home(tag: u64, slots: usize) -> usize {
-        let spread = tag.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (spread >> (64 - slots.trailing_zeros())) as usize
-    }
-
-    /// From `tag`'s home on, the first slot that is empty or that `hit` accepts, and its
-    /// contents. Every lookup, guess and insertion probes through here.
-    #[inline]
-    fn probe(&self, tag: u64, hit: impl Fn(u64) -> bool) -> (usize, u64) {
-        let mask = self.slots.len() - 1;
-        let mut i = Self::home(tag, self.slots.len());
-        loop {
-            let s = self.slots[i];
-            if s == 0 || hit(s) {
-                return (i, s);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// The slot holding `name`, or the empty slot where it would go, with its contents.
+    /// The slot holding `name` in its shard, or the empty slot where it would go, with its
+    /// contents. The table must have its shards.
     #[inline]
     fn probe_name<'a>(
         &self,
@@ -85,7 +161,7 @@ impl NameTable {
         tag: u64,
         name_at: impl Fn(u32) -> &'a str,
     ) -> (usize, u64) {
-        self.probe(tag, |s| tag_of(s) == tag && name_at(position(s)) == name)
+        self.shards[shard_of(tag)].probe(tag, |s| tag_of(s) == tag && name_at(position(s)) == name)
     }
 
     /// The position of `name`; `name_at` reads the name stored at a position.
@@ -101,9 +177,11 @@ impl NameTable {
     /// Starts loading the slot where a lookup of `name` begins (a hint only).
     #[inline]
     pub fn prefetch_slot(&self, name: &str) {
-        if !self.slots.is_empty() {
-            let i = Self::home(self.tag(name), self.slots.len());
-            crate::prefetch::prefetch_bytes(&self.slots[i], 8);
+        if self.len != 0 {
+            let tag = self.tag(name);
+            let shard = &self.shards[shard_of(tag)];
+            let i = Shard::home(tag, shard.slots.len());
+            crate::prefetch::prefetch_bytes(&shard.slots[i], 8);
         }
     }
 
@@ -115,20 +193,22 @@ impl NameTable {
             return None;
         }
         let tag = self.tag(name);
-        let (_, s) = self.probe(tag, |s| tag_of(s) == tag);
+        let (_, s) = self.shards[shard_of(tag)].probe(tag, |s| tag_of(s) == tag);
         (s != 0).then(|| position(s))
     }
 
     /// Finds `name`, or records it at `next` in one probe; the caller must then store the name
     /// at `next` before the next lookup.
     pub fn claim<'a>(&mut self, name: &str, next: u32, name_at: impl Fn(u32) -> &'a str) -> Slot {
-        self.reserve(1);
         let tag = self.tag(name);
+        let shard = self.room_for_one(tag);
         let (i, s) = self.probe_name(name, tag, name_at);
         if s != 0 {
             return Slot::Taken(position(s));
         }
-        self.slots[i] = (u64::from(next) << 32) | tag;
+        let shard = &mut self.shards[shard];
+        shard.slots[i] = (u64::from(next) << 32) | tag;
+        shard.len += 1;
         self.len += 1;
         Slot::Claimed
     }
@@ -136,38 +216,47 @@ impl NameTable {
     /// Records a name known to be new at `at`.
     #[inline]
     pub fn insert_new(&mut self, name: &str, at: u32) {
-        self.reserve(1);
         let tag = self.tag(name);
-        self.place((u64::from(at) << 32) | tag);
+        let shard = self.room_for_one(tag);
+        self.shards[shard].place((u64::from(at) << 32) | tag);
         self.len += 1;
     }
 
-    /// Puts a slot's contents in the first empty slot from its home (the name is not there).
-    #[inline]
-    fn place(&mut self, slot: u64) {
-        let (i, _) = self.probe(tag_of(slot), |_| false);
-        self.slots[i] = slot;
-    }
-
-    /// Makes room for `additional` more names without growing.
-    #[inline]
-    pub fn reserve(&mut self, additional: usize) {
-        let want = self.len + additional;
-        if want * 8 > self.slots.len() * LOAD_EIGHTHS_MAX {
-            self.grow(want);
-        }
-    }
-
+    /// The shards of a table about to hold its first name, each at its smallest size, so that
+    /// every probe finds slots.
     #[cold]
-    fn grow(&mut self, want: usize) {
-        let slots = (want * 8)
-            .div_ceil(LOAD_EIGHTHS_MAX)
-            .next_power_of_two()
-            .max(SLOTS_MIN)
-            .max(self.slots.len() * 2);
-        let old = std::mem::replace(&mut self.slots, vec![0; slots]);
-        for s in old.into_iter().filter(|&s| s != 0) {
-            self.place(s);
+    fn make_shards(&mut self) {
+        self.shards = (0..SHARDS)
+            .map(|i| Shard {
+                slots: vec![0; shard_slots(i, 0)],
+                len: 0,
+                doublings: 0,
+            })
+            .collect();
+    }
+
+    /// Makes room in `tag`'s shard for one more name; returns the shard's number.
+    #[inline]
+    fn room_for_one(&mut self, tag: u64) -> usize {
+        if self.shards.is_empty() {
+            self.make_shards();
+        }
+        let shard = shard_of(tag);
+        self.shards[shard].reserve(shard, 1);
+        shard
+    }
+
+    /// Makes room for about `additional` more names, spread evenly over the shards, so that
+    /// adding them grows little.
+    pub fn reserve(&mut self, additional: usize) {
+        if self.shards.is_empty() {
+            self.make_shards();
+        }
+        // Each shard's share, with room for the spread of a hash around it.
+        let share = additional.div_ceil(SHARDS);
+        let each = share + share / 8 + 8;
+        for (i, shard) in self.shards.iter_mut().enumerate() {
+            shard.reserve(i, each);
         }
     }
 }
@@ -180,7 +269,13 @@ mod tests {
     fn finds_what_it_holds_across_growth_and_claims_once() {
         let mut names: Vec<String> = Vec::new();
         let mut table = NameTable::default();
-        for i in 0..50_000u32 {
+        table.insert_new("first", 0);
+        names.push("first".into());
+        for absent in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+            assert_eq!(table.find(absent, |p| &names[p as usize]), None);
+            assert_eq!(table.guess(absent), None);
+        }
+        for i in 1..50_000u32 {
             let name = format!("n{i}");
             table.insert_new(&name, i);
             names.push(name);
@@ -200,6 +295,49 @@ mod tests {
         ));
         names.push("fresh".into());
         assert_eq!(table.find("fresh", |p| &names[p as usize]), Some(next));
+    }
+
+    /// A growth copies one shard, never the whole table, and the shards' growths are spread
+    /// over each doubling rather than bunched; the table stays between 3/8 and 6/8 full.
+    #[test]
+    fn grows_a_shard_at_a_time_spread_over_each_doubling() {
+        let mut table = NameTable::default();
+        let mut grown_at = Vec::new();
+        let mut biggest_step = 0;
+        let mut before = table.heap_bytes();
+        for i in 0..400_000u32 {
+            table.insert_new(&format!("id-{i}"), i);
+            let after = table.heap_bytes();
+            if after != before {
+                grown_at.push(i);
+                if i > 100_000 {
+                    biggest_step = biggest_step.max(after - before);
+                }
+            }
+            before = after;
+            if i > 1_000 {
+                let slots = (after - SHARDS * size_of::<Shard>()) / size_of::<u64>();
+                assert!(
+                    slots * 3 <= (i as usize + 1) * 8 * 2,
+                    "{slots} slots for {i}"
+                );
+            }
+        }
+        // A whole-table growth would add as much as the table held; one shard adds about
+        // 1/64 of it (1/32 for the largest shard).
+        assert!(
+            biggest_step * 24 < before,
+            "{biggest_step} bytes in one step, of {before}"
+        );
+        // Between 200,000 and 400,000 names every shard doubles once: 64 growths, and no
+        // 10,000 names in a row (a twentieth of the doubling) see more than 8 of them.
+        let late: Vec<u32> = grown_at.into_iter().filter(|&i| i >= 200_000).collect();
+        assert!((SHARDS - 2..=SHARDS + 2).contains(&late.len()), "{late:?}");
+        let bunched = late
+            .iter()
+            .map(|&i| late.iter().filter(|&&j| j >= i && j < i + 10_000).count())
+            .max();
+        assert!(bunched <= Some(8), "{bunched:?} growths together: {late:?}");
     }
 
     /// The prefetch helpers: harmless on an empty table, and the guess is the name's position
