@@ -10,8 +10,8 @@
 //! so they reach their load limit at different moments, spread evenly over each doubling of the
 //! whole. A growth therefore copies one shard, at most 1/32 of the table, never the whole of it.
 //! (Grown whole, the command-id table of an economy with six million commands is 128 MB written
-//! at once: 0.4 to 0.9 s on the writer's thread on the test machine, where fresh memory is slow
-//! to fault in, and every request waited for it. BENCHMARKS.md, "The batch scenario's tail".)
+//! at once: 0.4 to 0.9 s on the writer's thread on the test machine, and every request waited
+//! for it. BENCHMARKS.md, "The batch scenario's tail".)
 //!
 //! Names are only ever added, never removed, so probing needs no tombstones. The hasher is
 //! seeded per process, so crafted names cannot flood one run of slots; nothing iterates the
