@@ -54,6 +54,7 @@ pub(crate) fn write_durably(
         written += piece.len();
         if pieces.peek().is_some() {
             f.sync_data()?;
+            forget_cached(&f, written - piece.len(), piece.len());
             // In short naps, so that a hurry is heard within one.
             while let Some(wait) = pace.and_then(|p| p.wait(written, started.elapsed())) {
                 std::thread::sleep(wait.min(PACE_NAP));
@@ -64,6 +65,28 @@ pub(crate) fn write_durably(
     drop(f);
     std::fs::rename(&tmp, path)?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Tells the kernel that `len` bytes of `f` from `offset`, written and synced, will not be read
+/// again soon, so their page cache is freed at once. A snapshot is read back only at start-up;
+/// kept cached, the hundreds of MB each one writes fill memory with pages that are reused only
+/// once the kernel reclaims them, and new pages cost more to fault in than reused ones (on the
+/// test machine, several times more: BENCHMARKS.md, issue 25 point 4). Advice only: an error
+/// changes nothing.
+fn forget_cached(f: &std::fs::File, offset: usize, len: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len))
+        else {
+            return;
+        };
+        // SAFETY: `posix_fadvise` only reads its arguments; the descriptor is `f`'s, open for
+        // the whole call.
+        unsafe { libc::posix_fadvise(f.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (f, offset, len);
 }
 
 impl SnapshotPace {

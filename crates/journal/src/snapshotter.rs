@@ -9,8 +9,28 @@ use crossbeam_channel::Sender;
 use jifen_core::LedgerToEncode;
 
 use crate::entry::Hash;
-use crate::frame::frame_with;
+use crate::frame::frame_into;
 use crate::store::{SnapshotPace, Store};
+
+/// How long the snapshot thread keeps its encoding buffer after a snapshot: an economy that
+/// takes its next one sooner (one under load) reuses it, an idle one gives the memory back.
+const BUFFER_KEPT_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The next snapshot to take, or none once the writer is gone; the buffer is freed when none
+/// comes for [`BUFFER_KEPT_IDLE`].
+fn next_job(
+    rx: &crossbeam_channel::Receiver<SnapshotJob>,
+    data: &mut Vec<u8>,
+) -> Option<SnapshotJob> {
+    match rx.recv_timeout(BUFFER_KEPT_IDLE) {
+        Ok(job) => Some(job),
+        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => None,
+        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+            *data = Vec::new();
+            rx.recv().ok()
+        }
+    }
+}
 
 pub(crate) struct SnapshotJob {
     pub ledger: Box<LedgerToEncode>,
@@ -53,8 +73,11 @@ impl Snapshotter {
         let thread = std::thread::Builder::new()
             .name(format!("snapshot-{economy}"))
             .spawn(move || {
-                for job in rx {
-                    let data = frame_with(
+                // The encoding buffer, kept while snapshots keep coming (see `frame_into`).
+                let mut data = Vec::new();
+                while let Some(job) = next_job(&rx, &mut data) {
+                    frame_into(
+                        &mut data,
                         &eco,
                         job.seq,
                         &job.hash,
