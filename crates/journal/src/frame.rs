@@ -14,28 +14,17 @@ const MAGIC: &[u8; 8] = b"JFSNAP02";
 
 #[cfg(test)]
 pub fn frame(economy: &str, seq: u64, hash: &Hash, payload: &[u8], groups: &[Hash]) -> Vec<u8> {
-    frame_with(economy, seq, hash, payload.len(), groups, |out| {
-        out.extend_from_slice(payload)
-    })
-}
-
-/// Frames the payload that `write` appends, without copying it; `len_hint` reserves room.
-pub fn frame_with(
-    economy: &str,
-    seq: u64,
-    hash: &Hash,
-    len_hint: usize,
-    groups: &[Hash],
-    write: impl FnOnce(&mut Vec<u8>),
-) -> Vec<u8> {
     let mut out = Vec::new();
-    frame_into(&mut out, economy, seq, hash, len_hint, groups, write);
+    frame_into(&mut out, economy, seq, hash, payload.len(), groups, |out| {
+        out.extend_from_slice(payload)
+    });
     out
 }
 
-/// [`frame_with`] into `out`, which it empties first: a buffer kept from one snapshot to the
-/// next is written over in memory already mapped, rather than hundreds of MB of new pages
-/// faulted in and zeroed for each snapshot.
+/// Frames the payload that `write` appends into `out`, which it empties first, without copying
+/// the payload; `len_hint` reserves room. A buffer kept from one snapshot to the next is written
+/// over in memory already mapped, rather than hundreds of MB of new pages faulted in and zeroed
+/// for each snapshot.
 pub fn frame_into(
     out: &mut Vec<u8>,
     economy: &str,

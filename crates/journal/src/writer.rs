@@ -21,7 +21,7 @@ pub use crate::committer::CommitObserver;
 use crate::committer::{commit_jobs, Answer, CommitJob, Committer, TreeFeeder};
 use crate::entry::{chain_hash, outcome_text, Hash};
 use crate::error::JournalError;
-use crate::frame::frame_with;
+use crate::frame::frame_into;
 use crate::limits::BATCH_COMMANDS_MAX;
 use crate::merkle::{self, SharedTree, TreeState, GROUP};
 use crate::queue;
@@ -656,7 +656,9 @@ impl Writer {
         }
         let ledger = &self.ledger;
         let groups = self.groups_upto(self.head.seq);
-        let data = frame_with(
+        let mut data = Vec::new();
+        frame_into(
+            &mut data,
             &self.meta.id,
             self.head.seq,
             &self.head.hash,
