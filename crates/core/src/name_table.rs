@@ -25,10 +25,8 @@ const SHARD_BITS: u32 = 6;
 
 #[derive(Clone, Default)]
 pub(crate) struct NameTable {
-    /// None, or [`SHARDS`] shards.
+    /// None until the table first takes a name or a reservation, then [`SHARDS`] shards.
     shards: Vec<Shard>,
-    /// Names held, over every shard.
-    len: usize,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -168,7 +166,7 @@ impl NameTable {
     /// The position of `name`; `name_at` reads the name stored at a position.
     #[inline]
     pub fn find<'a>(&self, name: &str, name_at: impl Fn(u32) -> &'a str) -> Option<u32> {
-        if self.len == 0 {
+        if self.shards.is_empty() {
             return None;
         }
         let (_, s) = self.probe_name(name, self.tag(name), name_at);
@@ -178,7 +176,7 @@ impl NameTable {
     /// Starts loading the slot where a lookup of `name` begins (a hint only).
     #[inline]
     pub fn prefetch_slot(&self, name: &str) {
-        if self.len != 0 {
+        if !self.shards.is_empty() {
             let tag = self.tag(name);
             let shard = &self.shards[shard_of(tag)];
             let i = Shard::home(tag, shard.slots.len());
@@ -190,7 +188,7 @@ impl NameTable {
     /// the name: usually the name's position, but only a guess, for prefetching.
     #[inline]
     pub fn guess(&self, name: &str) -> Option<u32> {
-        if self.len == 0 {
+        if self.shards.is_empty() {
             return None;
         }
         let tag = self.tag(name);
@@ -210,7 +208,6 @@ impl NameTable {
         let shard = &mut self.shards[shard];
         shard.slots[i] = (u64::from(next) << 32) | tag;
         shard.len += 1;
-        self.len += 1;
         Slot::Claimed
     }
 
@@ -220,7 +217,6 @@ impl NameTable {
         let tag = self.tag(name);
         let shard = self.room_for_one(tag);
         self.shards[shard].place((u64::from(at) << 32) | tag);
-        self.len += 1;
     }
 
     /// The shards of a table about to hold its first name, each at its smallest size, so that

@@ -23,7 +23,7 @@ const PACED_PIECE_BYTES: usize = 1 << 20;
 const PACE_NAP: Duration = Duration::from_millis(20);
 
 /// Writes `data` to `path` durably, readable by its owner only: a temporary file, synced piece
-/// by piece (at `pace`, if given), renamed, and the folder synced.
+/// by piece (at `pace`, if given and not 0), renamed, and the folder synced.
 pub(crate) fn write_durably(
     path: &Path,
     data: &[u8],
@@ -41,6 +41,8 @@ pub(crate) fn write_durably(
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut f = options.open(&tmp)?;
+    // A pace of 0 is no pace: unpaced pieces, written at full speed.
+    let pace = pace.filter(|p| p.bytes_per_s > 0);
     let piece = if pace.is_some() {
         PACED_PIECE_BYTES
     } else {

@@ -62,12 +62,10 @@ impl Snapshotter {
         let (tx, rx) = crossbeam_channel::bounded::<SnapshotJob>(1);
         let busy = Arc::new(AtomicBool::new(false));
         let hurry = Arc::new(AtomicBool::new(false));
-        if bytes_per_s > 0 {
-            store.pace_snapshots(SnapshotPace {
-                bytes_per_s,
-                hurry: hurry.clone(),
-            });
-        }
+        store.pace_snapshots(SnapshotPace {
+            bytes_per_s,
+            hurry: hurry.clone(),
+        });
         let done = Arc::new(AtomicU64::new(0));
         let (b, d, eco) = (busy.clone(), done.clone(), economy.to_string());
         let thread = std::thread::Builder::new()
